@@ -1,0 +1,73 @@
+package brokertest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// Harness tells the suite how to make and restart brokers of one backend.
+type Harness struct {
+	// New returns a connected broker that has declared top. The suite
+	// closes it (Close is called at the end of the test, and before Restart
+	// when RestartKeepsClients is false). Within one test the suite has at
+	// most one broker from New open at a time, so a backend whose New owns
+	// the server (an embedded one) may reuse the same store for every call
+	// made with the same t. Every test's topology has unique names
+	// (exchanges "bt.<random>.*", queues "bt_<random>_*"); on a shared
+	// server New should register a t.Cleanup that removes what the test
+	// declared (queues, exchanges, streams).
+	New func(t *testing.T, top *topology.Topology) broker.Broker
+
+	// Restart stops and starts the broker server. Messages published and
+	// confirmed before it must survive. When RestartKeepsClients is false
+	// the suite closes its broker before calling Restart and makes a new
+	// one with New afterwards; when true, the broker made before the
+	// restart must reconnect by itself and keep working. Nil means the
+	// backend cannot be restarted by the test; the restart case then fails
+	// unless SkipRestart explains why (see below).
+	Restart func(t *testing.T)
+
+	// RestartKeepsClients says brokers made by New before a Restart
+	// reconnect by themselves.
+	RestartKeepsClients bool
+
+	// NoRestart, when not empty, says why this harness does not run the
+	// restart case (for example: another harness of the same backend runs
+	// it). The case is then reported as skipped with this reason; an empty
+	// NoRestart with a nil Restart fails the case.
+	NoRestart string
+
+	// ReportsRedelivered says the backend marks a message delivered again
+	// after its consumer died (Delivery.Redelivered).
+	ReportsRedelivered bool
+
+	// Timeout bounds each wait of the suite (a message arriving, a count
+	// reaching its goal). Zero means 20s.
+	Timeout time.Duration
+}
+
+func (h Harness) timeout() time.Duration {
+	if h.Timeout > 0 {
+		return h.Timeout
+	}
+	return 20 * time.Second
+}
+
+// Run runs every conformance case against the backend h makes.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.New == nil {
+		t.Fatal("brokertest: Harness.New is nil")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, h) })
+	}
+}
+
+type testCase struct {
+	name string
+	run  func(t *testing.T, h Harness)
+}

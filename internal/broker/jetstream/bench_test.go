@@ -1,0 +1,128 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// benchBody is the size of a typical message (a small batch of events).
+var benchBody = make([]byte, 600)
+
+func benchBroker(b *testing.B) (*jetstream.Broker, *topology.Topology) {
+	b.Helper()
+	top, err := topology.Parse([]byte(`
+error_exchange: err.dx
+exchanges:
+  - {name: ev.tx, kind: topic}
+  - {name: err.dx, kind: direct}
+queues:
+  - name: clicks
+    bindings: [{exchange: ev.tx, key: Click}]
+    consumers: 2
+    handler: webengage
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	br, err := jetstream.New(ctx, jetstream.Config{DataDir: b.TempDir(), Topology: top})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = br.Close(context.Background()) })
+	return br, top
+}
+
+func publishN(b *testing.B, br *jetstream.Broker, n, batch int) {
+	b.Helper()
+	msgs := make([]broker.Message, batch)
+	for i := range msgs {
+		msgs[i] = broker.Message{RoutingKey: "Click", Body: benchBody}
+	}
+	for done := 0; done < n; done += batch {
+		if err := br.Publish(context.Background(), "ev.tx", msgs[:min(batch, n-done)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPublish measures confirmed publishing of 600-byte messages in
+// calls of 100 (one op = one message).
+func BenchmarkPublish(b *testing.B) {
+	br, _ := benchBroker(b)
+	b.SetBytes(int64(len(benchBody)))
+	b.ResetTimer()
+	publishN(b, br, b.N, 100)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkConsume measures consuming and acking with the default batch
+// policy (500 messages, two consumers); one op = one message.
+func BenchmarkConsume(b *testing.B) {
+	br, top := benchBroker(b)
+	publishN(b, br, b.N, 500)
+	var got atomic.Int64
+	all := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		done <- br.Consume(ctx, top.Queues[0], func(_ context.Context, batch []broker.Delivery) error {
+			if got.Add(int64(len(batch))) == int64(b.N) {
+				close(all)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("consumed %d of %d", got.Load(), b.N)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkPublishExternal is BenchmarkPublish against the external server,
+// on a stream of its own that is deleted afterwards.
+func BenchmarkPublishExternal(b *testing.B) {
+	top, err := topology.Parse([]byte(`
+error_exchange: err.dx
+exchanges:
+  - {name: ev.tx, kind: topic}
+  - {name: err.dx, kind: direct}
+queues:
+  - name: clicks
+    bindings: [{exchange: ev.tx, key: Click}]
+    handler: webengage
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stream := fmt.Sprintf("BENCH_%08x", rand.Uint32())
+	br, err := jetstream.New(context.Background(), jetstream.Config{URL: externalURL, Stream: stream, Topology: top})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = br.Close(context.Background())
+		deleteStream(b, stream)
+	})
+	b.SetBytes(int64(len(benchBody)))
+	b.ResetTimer()
+	publishN(b, br, b.N, 100)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}

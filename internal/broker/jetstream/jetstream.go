@@ -1,0 +1,377 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/event-grpc/event-grpc/internal/backoff"
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// Broker is a broker.Broker and broker.DeadLetters on NATS JetStream.
+type Broker struct {
+	cfg   Config
+	top   *topology.Topology
+	names *names
+	log   *slog.Logger
+	m     *metrics
+
+	srv    *server.Server // nil with an external server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	// maxPayload is the largest message the server accepts; a pull
+	// request's byte budget never goes below it, so no message is too big
+	// to fetch.
+	maxPayload int
+
+	// closing is closed when Close starts; lifetime is cancelled then, and
+	// ends handler contexts and waits that outlive their caller's context.
+	closing      chan struct{}
+	lifetime     context.Context
+	stopLifetime context.CancelFunc
+	connClosed   chan struct{}
+	closeOnce    sync.Once
+	closeErr     error
+
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyVal bool
+}
+
+var (
+	_ broker.Broker      = (*Broker)(nil)
+	_ broker.DeadLetters = (*Broker)(nil)
+)
+
+// New starts the embedded server (or connects to cfg.URL) and declares the
+// topology: the stream and one durable consumer per queue and error queue.
+// Declaring is idempotent; settings a running stream cannot take (another
+// retention) fail New. With an external server New retries with backoff
+// until ctx ends; the error then wraps broker.ErrUnavailable.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	nm, err := newNames(cfg.Stream, cfg.Topology)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: metrics: %w", err)
+	}
+	b := &Broker{
+		cfg:        cfg,
+		top:        cfg.Topology,
+		names:      nm,
+		log:        cfg.Logger,
+		m:          m,
+		closing:    make(chan struct{}),
+		connClosed: make(chan struct{}),
+	}
+	b.lifetime, b.stopLifetime = context.WithCancel(context.Background())
+
+	if cfg.URL == "" {
+		if err := b.startEmbedded(); err != nil {
+			b.stopLifetime()
+			return nil, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		err = b.connect()
+		if err == nil {
+			break
+		}
+		if b.srv != nil || ctx.Err() != nil {
+			b.abort()
+			return nil, fmt.Errorf("jetstream: connect: %w: %w", broker.ErrUnavailable, err)
+		}
+		b.log.Warn("jetstream: connect failed, retrying", "url", cfg.URL, "err", err)
+		if backoff.Default.Sleep(ctx, attempt) != nil {
+			b.abort()
+			return nil, fmt.Errorf("jetstream: connect %s: %w: %w", cfg.URL, broker.ErrUnavailable, err)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		err = b.declare(ctx)
+		if err == nil {
+			return b, nil
+		}
+		if permanentAPIError(err) || ctx.Err() != nil {
+			b.abort()
+			if !permanentAPIError(err) {
+				err = fmt.Errorf("%w: %w", broker.ErrUnavailable, err)
+			}
+			return nil, fmt.Errorf("jetstream: declare topology: %w", err)
+		}
+		b.log.Warn("jetstream: declaring the topology failed, retrying", "err", err)
+		if backoff.Default.Sleep(ctx, attempt) != nil {
+			b.abort()
+			return nil, fmt.Errorf("jetstream: declare topology: %w: %w", broker.ErrUnavailable, err)
+		}
+	}
+}
+
+// abort releases what a failed New started.
+func (b *Broker) abort() {
+	_ = b.Close(context.Background())
+}
+
+func (b *Broker) startEmbedded() error {
+	opts := &server.Options{
+		ServerName: "event-grpc",
+		Host:       "127.0.0.1",
+		Port:       b.cfg.ListenPort,
+		DontListen: b.cfg.ListenPort == 0,
+		JetStream:  true,
+		StoreDir:   b.cfg.DataDir,
+		NoSigs:     true,
+		// The HTTP monitor and cluster ports stay closed.
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("jetstream: embedded server: %w", err)
+	}
+	srv.SetLoggerV2(serverLog{b.log}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return fmt.Errorf("jetstream: embedded server in %s did not become ready in 30s", b.cfg.DataDir)
+	}
+	if !srv.JetStreamEnabled() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return fmt.Errorf("jetstream: embedded server could not enable JetStream in %s (see its log)", b.cfg.DataDir)
+	}
+	b.srv = srv
+	return nil
+}
+
+func (b *Broker) connect() error {
+	opts := []nats.Option{
+		nats.Name("event-grpc"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		// Publishing while disconnected fails at once instead of buffering,
+		// so Publish can answer ErrUnavailable without waiting.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				b.log.Warn("jetstream: disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.log.Info("jetstream: reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			b.log.Warn("jetstream: connection error", "err", err)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(b.connClosed) }),
+	}
+	url := b.cfg.URL
+	if b.srv != nil {
+		opts = append(opts, nats.InProcessServer(b.srv))
+		url = ""
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(b.cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(b.cfg.PublishTimeout),
+	)
+	if err != nil {
+		nc.Close()
+		<-b.connClosed
+		b.connClosed = make(chan struct{})
+		return err
+	}
+	b.nc, b.js = nc, js
+	b.maxPayload = int(nc.MaxPayload())
+	return nil
+}
+
+// declare creates or updates the stream and every consumer.
+func (b *Broker) declare(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        b.cfg.Stream,
+		Description: "event-grpc queues",
+		Subjects:    streamSubjects(b.cfg.Stream),
+		// Each queue has its own subject and consumer, so a work queue
+		// drops a message exactly when its queue acked it, and keeps it
+		// while nobody has.
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Discard:    jetstream.DiscardNew,
+		MaxBytes:   b.cfg.MaxBytes,
+		MaxMsgs:    -1,
+		MaxAge:     0,
+		Duplicates: DefaultDuplicates,
+		Replicas:   b.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", b.cfg.Stream, err)
+	}
+	if b.stream == nil {
+		// Set once, in New; a later declare (a consumer found the stream
+		// gone) reuses the handle, which only names the stream.
+		b.stream = s
+	}
+	for _, q := range b.top.Queues {
+		if err := b.declareConsumer(ctx, q.Name); err != nil {
+			return err
+		}
+		if err := b.declareConsumer(ctx, q.ErrorQueue()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errorQueueMaxAckPending bounds the dead letters one Replay holds.
+const errorQueueMaxAckPending = 1000
+
+func (b *Broker) declareConsumer(ctx context.Context, queue string) error {
+	n, ok := b.names.byQueue[queue]
+	if !ok {
+		return fmt.Errorf("queue %q is not in the topology", queue)
+	}
+	maxAck := errorQueueMaxAckPending
+	desc := "event-grpc error queue " + queue
+	if n.owner == "" {
+		q, _ := b.top.Queue(queue)
+		maxAck = max(1, q.Prefetch) * max(1, q.Consumers)
+		desc = "event-grpc queue " + queue
+	}
+	_, err := b.js.CreateOrUpdateConsumer(ctx, b.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       n.durable,
+		Description:   desc,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       b.cfg.AckWait,
+		MaxDeliver:    -1,
+		FilterSubject: n.subject,
+		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+		MaxAckPending: maxAck,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s (queue %s): %w", n.durable, queue, err)
+	}
+	return nil
+}
+
+// permanentAPIError reports whether the server refused a request for a
+// reason that retrying will not change (a bad or conflicting setting).
+func permanentAPIError(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == 400 || apiErr.Code == 409
+	}
+	return false
+}
+
+// Ready reports whether the connection is up and the JetStream API
+// answers. The API check is cached for a second.
+func (b *Broker) Ready() bool {
+	select {
+	case <-b.closing:
+		return false
+	default:
+	}
+	if b.nc == nil || !b.nc.IsConnected() {
+		return false
+	}
+	b.readyMu.Lock()
+	defer b.readyMu.Unlock()
+	if time.Since(b.readyAt) < time.Second {
+		return b.readyVal
+	}
+	ctx, cancel := context.WithTimeout(b.lifetime, time.Second)
+	defer cancel()
+	_, err := b.js.AccountInfo(ctx)
+	b.readyVal, b.readyAt = err == nil, time.Now()
+	return b.readyVal
+}
+
+// ClientURL is where the nats CLI can reach the server: the external URL,
+// or the embedded server's listener when ListenPort is set; empty
+// otherwise.
+func (b *Broker) ClientURL() string {
+	if b.srv == nil {
+		return b.cfg.URL
+	}
+	if b.cfg.ListenPort == 0 {
+		return ""
+	}
+	return b.srv.ClientURL()
+}
+
+// Close drains the connection (pending acks and publishes are flushed)
+// and shuts the embedded server down. Safe to call twice; honours ctx.
+func (b *Broker) Close(ctx context.Context) error {
+	b.closeOnce.Do(func() {
+		close(b.closing)
+		b.stopLifetime()
+		var errs []error
+		if b.nc != nil {
+			if err := b.nc.Drain(); err != nil {
+				b.nc.Close()
+			}
+			select {
+			case <-b.connClosed:
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("jetstream: drain: %w", ctx.Err()))
+				b.nc.Close()
+				<-b.connClosed
+			}
+		}
+		if b.srv != nil {
+			b.srv.Shutdown()
+			b.srv.WaitForShutdown()
+		}
+		b.closeErr = errors.Join(errs...)
+	})
+	return b.closeErr
+}
+
+func (b *Broker) isClosing() bool {
+	select {
+	case <-b.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// serverLog passes the embedded server's log to slog: notices at debug
+// level, warnings and errors as such; its debug and trace output is off.
+type serverLog struct{ l *slog.Logger }
+
+func (s serverLog) log(level slog.Level, format string, v []any) {
+	if s.l.Enabled(context.Background(), level) {
+		s.l.Log(context.Background(), level, "nats-server: "+fmt.Sprintf(format, v...))
+	}
+}
+
+func (s serverLog) Noticef(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
+func (s serverLog) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
+func (s serverLog) Fatalf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLog) Errorf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLog) Debugf(string, ...any)           {}
+func (s serverLog) Tracef(string, ...any)           {}

@@ -1,0 +1,66 @@
+package jetstream
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the backend's counters. With a nil Registerer they count
+// into collectors nobody reads.
+type metrics struct {
+	published      *prometheus.CounterVec // exchange
+	publishedBytes *prometheus.CounterVec // exchange
+	publishErrors  *prometheus.CounterVec // kind
+	consumed       *prometheus.CounterVec // queue
+	acked          *prometheus.CounterVec // queue
+	ackErrors      *prometheus.CounterVec // queue
+	retried        *prometheus.CounterVec // queue
+	deadLettered   *prometheus.CounterVec // queue
+	transient      *prometheus.CounterVec // queue
+	replayed       *prometheus.CounterVec // queue
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	vec := func(name, help, label string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "eventgrpc",
+			Subsystem: "jetstream",
+			Name:      name,
+			Help:      help,
+		}, []string{label})
+	}
+	m := &metrics{
+		published:      vec("published_messages_total", "Messages the stream acknowledged, by exchange.", "exchange"),
+		publishedBytes: vec("published_bytes_total", "Body bytes of acknowledged messages, by exchange.", "exchange"),
+		publishErrors:  vec("publish_errors_total", "Messages not accepted, by kind (unroutable, unavailable, overloaded, closed, timeout, other).", "kind"),
+		consumed:       vec("consumed_messages_total", "Messages fetched by consumers, by queue.", "queue"),
+		acked:          vec("acked_messages_total", "Messages acknowledged after their handler finished, by queue.", "queue"),
+		ackErrors:      vec("ack_errors_total", "Acks that could not be sent (the message will be delivered again), by queue.", "queue"),
+		retried:        vec("retried_messages_total", "Messages that failed permanently and were republished with a higher retry count, by queue.", "queue"),
+		deadLettered:   vec("dead_lettered_messages_total", "Messages moved to the error queue after their retries, by queue.", "queue"),
+		transient:      vec("handler_transient_failures_total", "Handler calls that failed transiently (the batch was held and handed again), by queue.", "queue"),
+		replayed:       vec("replayed_messages_total", "Dead letters moved back to their queue, by queue.", "queue"),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []**prometheus.CounterVec{
+		&m.published, &m.publishedBytes, &m.publishErrors, &m.consumed, &m.acked,
+		&m.ackErrors, &m.retried, &m.deadLettered, &m.transient, &m.replayed,
+	} {
+		if err := reg.Register(*c); err != nil {
+			// A broker made again on the same registry (after a restart)
+			// counts on in the collectors already there.
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+					*c = existing
+					continue
+				}
+			}
+			return nil, err
+		}
+	}
+	return m, nil
+}
