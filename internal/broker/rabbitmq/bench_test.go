@@ -1,0 +1,102 @@
+package rabbitmq
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+)
+
+// body660 is the size of a typical event batch message of the seed system.
+var body660 = make([]byte, 660)
+
+// BenchmarkPublishConfirm publishes 660-byte messages from many goroutines
+// (GOMAXPROCS·8), each Publish call carrying `batch` messages, and reports
+// confirmed messages per second.
+func BenchmarkPublishConfirm(b *testing.B) {
+	for _, batch := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			top := testTopology(b, "a")
+			br, _ := newBroker(b, top)
+			ex := top.Exchanges[0].Name
+			b.SetParallelism(8)
+			b.SetBytes(int64(len(body660)))
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				msgs := make([]broker.Message, 0, batch)
+				flush := func() {
+					if len(msgs) == 0 {
+						return
+					}
+					if err := br.Publish(context.Background(), ex, msgs); err != nil {
+						b.Error(err)
+					}
+					msgs = msgs[:0]
+				}
+				for pb.Next() {
+					msgs = append(msgs, broker.Message{RoutingKey: "a.bench", Body: body660})
+					if len(msgs) == batch {
+						flush()
+					}
+				}
+				flush()
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkConsumeBatch consumes b.N pre-published 660-byte messages with
+// two consumers, prefetch 1000 and batches of up to 500 acked with one
+// multiple ack, and reports messages per second.
+func BenchmarkConsumeBatch(b *testing.B) {
+	top := testTopology(b, "a")
+	q := top.Queues[0]
+	q.Consumers, q.Prefetch = 2, 1000
+	q.Batch.MaxMessages, q.Batch.MaxWait = 500, 20*time.Millisecond
+	br, _ := newBroker(b, top)
+	ex := top.Exchanges[0].Name
+	const chunk = 1000
+	for sent := 0; sent < b.N; sent += chunk {
+		n := min(chunk, b.N-sent)
+		msgs := make([]broker.Message, n)
+		for i := range msgs {
+			msgs[i] = broker.Message{RoutingKey: "a.bench", Body: body660}
+		}
+		if err := br.Publish(context.Background(), ex, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(body660)))
+	var got atomic.Int64
+	all := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ResetTimer()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- br.Consume(ctx, q, func(_ context.Context, batch []broker.Delivery) error {
+			if got.Add(int64(len(batch))) == int64(b.N) {
+				close(all)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("consumed %d of %d", got.Load(), b.N)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}

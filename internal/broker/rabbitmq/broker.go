@@ -1,0 +1,404 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/event-grpc/event-grpc/internal/backoff"
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// Broker is a connection to RabbitMQ that declares the topology, publishes
+// with confirms and runs consumers. It reconnects by itself. Safe for
+// concurrent use.
+type Broker struct {
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	amqpCfg   amqp.Config
+	errorExch string
+	// known are exchanges that exist on the server (the topology's).
+	known map[string]bool
+	// verified caches other exchanges found to exist by a passive declare.
+	verified sync.Map
+
+	mu      sync.Mutex
+	sess    *session      // nil while disconnected
+	changed chan struct{} // closed and replaced whenever sess changes
+	closed  bool
+	// consumers counts the goroutines of running Consume calls; Add only
+	// under mu while !closed.
+	consumers sync.WaitGroup
+
+	// closing ends when Close starts: no new work; consumers finish the
+	// batch in hand. hard ends when Close stops waiting for them.
+	closing    context.Context
+	startClose context.CancelFunc
+	hard       context.Context
+	hardStop   context.CancelFunc
+	wg         sync.WaitGroup // internal goroutines
+	closeOnce  sync.Once
+	closeDone  chan struct{} // closed when close has finished
+	closeErr   error         // set before closeDone is closed
+}
+
+// session is one live connection with its publisher channels.
+type session struct {
+	conn    *amqp.Connection
+	pubs    []*pubSlot
+	lost    chan struct{} // closed when conn closed, for any reason
+	lossErr atomic.Pointer[amqp.Error]
+	blocked atomic.Bool // the server blocked publishing (resource alarm)
+}
+
+func (s *session) isLost() bool {
+	select {
+	case <-s.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// DeclareError lists the topology declarations the server refused, for
+// example a queue that exists with other arguments.
+type DeclareError struct {
+	Problems []error
+}
+
+func (e *DeclareError) Error() string {
+	var b []byte
+	b = fmt.Appendf(b, "rabbitmq: %d topology declaration(s) refused", len(e.Problems))
+	for _, p := range e.Problems {
+		b = append(b, "; "...)
+		b = append(b, p.Error()...)
+	}
+	return string(b)
+}
+
+// Unwrap exposes the problems to errors.Is / errors.As.
+func (e *DeclareError) Unwrap() []error { return e.Problems }
+
+// New connects to cfg.URL, declares cfg.Topology and opens the publisher
+// channels. It fails when the server cannot be reached (wrapping
+// broker.ErrUnavailable) or refuses part of the topology (a *DeclareError
+// listing every refused declaration); the caller decides what to do. After a
+// successful New the Broker keeps itself connected until Close.
+func New(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "rabbitmq"),
+		m:         m,
+		errorExch: defaultErrorExchange,
+		known:     map[string]bool{"": true},
+		changed:   make(chan struct{}),
+		closeDone: make(chan struct{}),
+		amqpCfg: amqp.Config{
+			Heartbeat:  cfg.Heartbeat,
+			Locale:     "en_US",
+			Dial:       amqp.DefaultDial(dialTimeout),
+			Properties: amqp.Table{"connection_name": "event-grpc"},
+		},
+	}
+	if cfg.Topology != nil {
+		b.errorExch = cfg.Topology.ErrorExchange
+		for _, e := range cfg.Topology.Exchanges {
+			b.known[e.Name] = true
+		}
+	}
+	b.closing, b.startClose = context.WithCancel(context.Background())
+	b.hard, b.hardStop = context.WithCancel(context.Background())
+
+	type result struct {
+		s   *session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := b.connect()
+		done <- result{s, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		// The dial is bounded by dialTimeout; wait for it so nothing leaks.
+		r = <-done
+		if r.err == nil {
+			r.err = ctx.Err()
+		}
+	}
+	if r.err != nil {
+		if r.s != nil {
+			b.closeSession(r.s)
+		}
+		b.startClose()
+		b.hardStop()
+		b.wg.Wait()
+		return nil, r.err
+	}
+	b.setSession(r.s)
+	b.wg.Add(1)
+	go b.supervise(r.s)
+	return b, nil
+}
+
+// defaultErrorExchange is used for dead letters when no topology is given.
+const defaultErrorExchange = "grpc_event_error.dx"
+
+// connect dials, declares the topology and opens the publisher channels.
+// On error the returned session, if not nil, must be closed by the caller.
+func (b *Broker) connect() (*session, error) {
+	conn, err := amqp.DialConfig(b.cfg.URL, b.amqpCfg)
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq: connect %s: %w: %v", redact(b.cfg.URL), broker.ErrUnavailable, err)
+	}
+	s := &session{conn: conn, lost: make(chan struct{})}
+	closes := conn.NotifyClose(make(chan *amqp.Error, 1))
+	blocks := conn.NotifyBlocked(make(chan amqp.Blocking, 1))
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			select {
+			case bl, ok := <-blocks:
+				if !ok {
+					blocks = nil
+					continue
+				}
+				s.blocked.Store(bl.Active)
+			case err := <-closes:
+				if err != nil {
+					s.lossErr.Store(err)
+				}
+				close(s.lost)
+				// Drain until the library closes the listener.
+				if blocks != nil {
+					for range blocks {
+					}
+				}
+				return
+			}
+		}
+	}()
+
+	problems, err := declare(conn, b.cfg.Topology)
+	if err != nil {
+		return s, fmt.Errorf("rabbitmq: declaring the topology: %w: %v", broker.ErrUnavailable, err)
+	}
+	for i := 0; i < b.cfg.PublishChannels; i++ {
+		pc, err := b.openPublisher(s)
+		if err != nil {
+			return s, fmt.Errorf("rabbitmq: opening publisher channel: %w: %v", broker.ErrUnavailable, err)
+		}
+		slot := &pubSlot{}
+		slot.cur.Store(pc)
+		s.pubs = append(s.pubs, slot)
+	}
+	for _, slot := range s.pubs {
+		b.wg.Add(1)
+		go b.keepPublisher(s, slot)
+	}
+	if len(problems) > 0 {
+		b.m.declareErrors.Add(float64(len(problems)))
+		return s, &DeclareError{Problems: problems}
+	}
+	return s, nil
+}
+
+// closeSession closes s's connection; its goroutines end with it.
+func (b *Broker) closeSession(s *session) {
+	if err := s.conn.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
+		b.log.Debug("closing connection", "err", err)
+	}
+}
+
+// setSession publishes s (nil while disconnected) and wakes waiters. It
+// refuses a new session once Close has begun tearing down, closing it.
+func (b *Broker) setSession(s *session) bool {
+	b.mu.Lock()
+	if s != nil && b.hard.Err() != nil {
+		b.mu.Unlock()
+		b.closeSession(s)
+		return false
+	}
+	b.sess = s
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
+	if s != nil {
+		b.m.ready.Set(1)
+	} else {
+		b.m.ready.Set(0)
+	}
+	return true
+}
+
+// session returns the live session, or nil.
+func (b *Broker) session() *session {
+	b.mu.Lock()
+	s := b.sess
+	b.mu.Unlock()
+	if s == nil || s.isLost() {
+		return nil
+	}
+	return s
+}
+
+// waitSession blocks until a session is live or ctx ends.
+func (b *Broker) waitSession(ctx context.Context) (*session, error) {
+	for {
+		b.mu.Lock()
+		s, changed := b.sess, b.changed
+		b.mu.Unlock()
+		if s != nil && !s.isLost() {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-b.hard.Done():
+			return nil, broker.ErrClosed
+		case <-changed: // the supervisor replaces a lost session at once
+		}
+	}
+}
+
+// supervise waits for the connection to be lost and reconnects with
+// backoff until Close.
+func (b *Broker) supervise(s *session) {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.closing.Done():
+			return
+		case <-s.lost:
+		}
+		b.setSession(nil)
+		reason := "closed"
+		if e := s.lossErr.Load(); e != nil {
+			reason = e.Error()
+		}
+		b.log.Warn("connection lost; reconnecting", "reason", reason)
+		for attempt := 0; ; attempt++ {
+			if err := backoff.Default.Sleep(b.closing, attempt); err != nil {
+				return
+			}
+			ns, err := b.connect()
+			var de *DeclareError
+			if errors.As(err, &de) {
+				// The server refuses part of the topology it accepted
+				// before: someone changed it. Keep going with the rest;
+				// the problem is logged and counted.
+				b.log.Error("topology does not match the server after reconnect", "err", err)
+				err = nil
+			}
+			if err != nil {
+				if ns != nil {
+					b.closeSession(ns)
+				}
+				if attempt == 0 || attempt%10 == 9 {
+					b.log.Warn("reconnect failed", "attempt", attempt+1, "err", err)
+				}
+				continue
+			}
+			if b.closing.Err() != nil || !b.setSession(ns) {
+				b.closeSession(ns)
+				return
+			}
+			b.m.reconnects.Inc()
+			b.log.Info("reconnected", "attempts", attempt+1)
+			s = ns
+			break
+		}
+	}
+}
+
+// Ready reports whether the broker is connected now.
+func (b *Broker) Ready() bool { return b.session() != nil && b.closing.Err() == nil }
+
+// Close stops the broker: new publishes and consumes fail with
+// broker.ErrClosed, running consumers finish and ack the batch in hand and
+// return, then the connection is closed. It waits for all of it until ctx
+// ends (then handler contexts are cancelled and ctx.Err() returned). Safe to
+// call twice; a second call waits for the first.
+func (b *Broker) Close(ctx context.Context) error {
+	b.closeOnce.Do(func() {
+		go func() {
+			b.closeErr = b.close()
+			close(b.closeDone)
+		}()
+	})
+	select {
+	case <-b.closeDone:
+		return b.closeErr
+	case <-ctx.Done():
+		b.hardStop()
+		return ctx.Err()
+	}
+}
+
+func (b *Broker) close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.startClose()
+	b.consumers.Wait()
+	b.hardStop()
+	b.mu.Lock()
+	s := b.sess
+	b.sess = nil
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
+	if s != nil {
+		b.closeSession(s)
+	}
+	b.wg.Wait()
+	b.m.ready.Set(0)
+	return nil
+}
+
+// isClosing reports whether Close has begun.
+func (b *Broker) isClosing() bool { return b.closing.Err() != nil }
+
+var (
+	_ broker.Broker      = (*Broker)(nil)
+	_ broker.DeadLetters = (*Broker)(nil)
+)
+
+// queueDefaults fills the batch settings a hand-built Queue leaves zero,
+// as topology.Parse would.
+func queueDefaults(q topology.Queue) topology.Queue {
+	if q.Consumers <= 0 {
+		q.Consumers = topology.DefaultConsumers
+	}
+	if q.Batch.MaxMessages <= 0 {
+		q.Batch.MaxMessages = topology.DefaultMaxMessages
+	}
+	if q.Batch.MaxBytes <= 0 {
+		q.Batch.MaxBytes = topology.DefaultMaxBytes
+	}
+	if q.Batch.MaxWait <= 0 {
+		q.Batch.MaxWait = topology.DefaultMaxWait
+	}
+	if q.Prefetch <= 0 {
+		q.Prefetch = max(topology.DefaultPrefetch, 2*q.Batch.MaxMessages)
+	}
+	return q
+}

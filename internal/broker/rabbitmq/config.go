@@ -1,0 +1,122 @@
+package rabbitmq
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// Config configures a Broker.
+type Config struct {
+	// URL is amqp://user:pass@host:port/vhost (see URL).
+	URL string
+	// Heartbeat is the AMQP heartbeat interval; a connection silent for two
+	// intervals counts as lost. Zero means 10s.
+	Heartbeat time.Duration
+	// Topology is declared on connect and on every reconnect. Nil declares
+	// nothing.
+	Topology *topology.Topology
+	// Logger receives connection events (never one line per message). Nil
+	// means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the broker's metrics. Nil means no metrics.
+	Registerer prometheus.Registerer
+	// PublishChannels is the size of the publisher channel pool. Zero
+	// means 4.
+	PublishChannels int
+	// ConfirmWindow bounds the unconfirmed messages of one publisher
+	// channel. Zero means 1024.
+	ConfirmWindow int
+	// PublishTimeout bounds one Publish call: waiting for room in a
+	// confirm window and for the confirms. Zero means 5s.
+	PublishTimeout time.Duration
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultHeartbeat       = 10 * time.Second
+	DefaultPublishChannels = 4
+	DefaultConfirmWindow   = 1024
+	DefaultPublishTimeout  = 5 * time.Second
+)
+
+// dialTimeout bounds the TCP connect and AMQP handshake of one dial.
+const dialTimeout = 5 * time.Second
+
+func (c Config) withDefaults() Config {
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.PublishChannels == 0 {
+		c.PublishChannels = DefaultPublishChannels
+	}
+	if c.ConfirmWindow == 0 {
+		c.ConfirmWindow = DefaultConfirmWindow
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = DefaultPublishTimeout
+	}
+	return c
+}
+
+// validate reports every problem of the (defaulted) configuration.
+func (c Config) validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("rabbitmq: URL is empty"))
+	} else if _, err := amqp.ParseURI(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("rabbitmq: URL: %w", err))
+	}
+	if c.Heartbeat < time.Second {
+		errs = append(errs, fmt.Errorf("rabbitmq: Heartbeat %s is below 1s", c.Heartbeat))
+	}
+	if c.PublishChannels < 1 || c.PublishChannels > 256 {
+		errs = append(errs, fmt.Errorf("rabbitmq: PublishChannels %d is outside 1..256", c.PublishChannels))
+	}
+	if c.ConfirmWindow < 1 || c.ConfirmWindow > 1<<16 {
+		errs = append(errs, fmt.Errorf("rabbitmq: ConfirmWindow %d is outside 1..65536", c.ConfirmWindow))
+	}
+	if c.PublishTimeout < 0 {
+		errs = append(errs, fmt.Errorf("rabbitmq: PublishTimeout %s is negative", c.PublishTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// URL builds an AMQP URL from its parts, as the seed system's RABBIT_HOST,
+// RABBIT_PORT, RABBIT_USER, RABBIT_PASSWORD and RABBIT_VHOST give them. The
+// credentials and the vhost are escaped, so "/" (the default vhost, also
+// used when vhost is empty) becomes "%2F".
+func URL(host string, port int, user, password, vhost string) string {
+	if vhost == "" {
+		vhost = "/"
+	}
+	u := url.URL{
+		Scheme:  "amqp",
+		User:    url.UserPassword(user, password),
+		Host:    net.JoinHostPort(host, strconv.Itoa(port)),
+		Path:    "/" + vhost,
+		RawPath: "/" + url.PathEscape(vhost),
+	}
+	return u.String()
+}
+
+// redact returns the URL without its password, for logs and errors.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

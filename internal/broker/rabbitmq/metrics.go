@@ -1,0 +1,106 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+)
+
+// Publish error kinds, the values of the publish errors metric's kind label.
+const (
+	kindUnavailable = "unavailable"
+	kindUnroutable  = "unroutable"
+	kindOverloaded  = "overloaded"
+	kindNacked      = "nacked"
+	kindClosed      = "closed"
+	kindCanceled    = "canceled"
+	kindInvalid     = "invalid"
+)
+
+// metrics are the broker's Prometheus collectors. They exist (unregistered)
+// when Config.Registerer is nil, so the code never checks for nil.
+type metrics struct {
+	published      prometheus.Counter
+	publishErrors  *prometheus.CounterVec // kind
+	returned       prometheus.Counter
+	confirmLatency prometheus.Histogram
+	consumed       *prometheus.CounterVec // queue
+	acked          *prometheus.CounterVec // queue
+	retried        *prometheus.CounterVec // queue
+	deadLettered   *prometheus.CounterVec // queue
+	handlerErrors  *prometheus.CounterVec // queue: transient batch failures
+	replayed       prometheus.Counter
+	reconnects     prometheus.Counter
+	declareErrors  prometheus.Counter
+	ready          prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "eventgrpc", "rabbitmq"
+	m := &metrics{
+		published: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "published_total", Help: "Messages published and confirmed by the broker."}),
+		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "publish_errors_total", Help: "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid)."},
+			[]string{"kind"}),
+		returned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "returned_total", Help: "Mandatory messages the broker returned because no queue was bound."}),
+		confirmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "confirm_latency_seconds", Help: "Time from sending a message to its publisher confirm.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "consumed_total", Help: "Messages delivered to consumers, by queue."}, []string{"queue"}),
+		acked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "acked_total", Help: "Messages acked, by queue (including those retried or dead-lettered)."}, []string{"queue"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "retried_total", Help: "Messages republished to their queue with x-retry-count raised, by queue."}, []string{"queue"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "dead_lettered_total", Help: "Messages sent to the error exchange, by queue."}, []string{"queue"}),
+		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "handler_transient_errors_total", Help: "Batches whose handler failed transiently and were handed again, by queue."}, []string{"queue"}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "replayed_total", Help: "Dead letters moved back to their original exchange."}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "reconnects_total", Help: "Connections re-established after a loss."}),
+		declareErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "declare_errors_total", Help: "Topology declarations the broker refused (for example a queue with other arguments)."}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "ready", Help: "1 while connected to the broker, else 0."}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{
+		m.published, m.publishErrors, m.returned, m.confirmLatency,
+		m.consumed, m.acked, m.retried, m.deadLettered, m.handlerErrors,
+		m.replayed, m.reconnects, m.declareErrors, m.ready,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("rabbitmq: registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// errorKind names the class of a publish error for the metric.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, broker.ErrUnroutable):
+		return kindUnroutable
+	case errors.Is(err, broker.ErrOverloaded):
+		return kindOverloaded
+	case errors.Is(err, broker.ErrClosed):
+		return kindClosed
+	case errors.Is(err, errNacked):
+		return kindNacked
+	case errors.Is(err, broker.ErrUnavailable):
+		return kindUnavailable
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return kindCanceled
+	}
+	return kindInvalid
+}
