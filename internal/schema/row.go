@@ -1,0 +1,405 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Source resolves a column's From to a value. ok is false when the source
+// has no value there (the column is then required or zero).
+type Source interface {
+	Lookup(from string) (v any, ok bool)
+}
+
+// ErrMissing is the cause when a required column has no value.
+var ErrMissing = errors.New("required field missing")
+
+// ColumnError names the column whose value did not fit.
+type ColumnError struct {
+	Table, Column, From string
+	Err                 error
+}
+
+func (e *ColumnError) Error() string {
+	return fmt.Sprintf("%s.%s (from %s): %v", e.Table, e.Column, e.From, e.Err)
+}
+func (e *ColumnError) Unwrap() error { return e.Err }
+
+// Map builds the table's row from src, converting each value to its column
+// type. The error is a *ColumnError for the first column that failed.
+//
+// A From may list alternatives separated by "|", tried in order until one
+// has a value: "$.event_id|meta.message_id" takes the message's event_id,
+// else the message id the handler supplies; "$.status|const:new" defaults
+// to "new". A "const:" alternative takes the rest of the From, "|" and all.
+func (t *Table) Map(src Source) (Row, error) {
+	row := make(Row, len(t.Columns))
+	for i, c := range t.Columns {
+		v, ok := lookup(src, c.From)
+		if !ok || v == nil {
+			if c.Required {
+				return nil, &ColumnError{t.Name, c.Name, c.From, ErrMissing}
+			}
+			row[i] = Zero(c.Type)
+			continue
+		}
+		cv, err := Convert(c.Type, v)
+		if err != nil {
+			return nil, &ColumnError{t.Name, c.Name, c.From, err}
+		}
+		row[i] = cv
+	}
+	return row, nil
+}
+
+// lookup resolves a From with its "|" alternatives.
+func lookup(src Source, from string) (any, bool) {
+	for {
+		if strings.HasPrefix(from, "const:") {
+			return src.Lookup(from)
+		}
+		first, rest, more := strings.Cut(from, "|")
+		if v, ok := src.Lookup(first); ok && v != nil {
+			return v, true
+		}
+		if !more {
+			return nil, false
+		}
+		from = rest
+	}
+}
+
+// Zero is the value an absent optional column takes.
+func Zero(t Type) any {
+	switch t {
+	case Int32:
+		return int32(0)
+	case Int64:
+		return int64(0)
+	case Float64:
+		return float64(0)
+	case Bool:
+		return false
+	case DateTime, Date:
+		return time.Unix(0, 0).UTC()
+	case JSON:
+		return "{}"
+	case Strings:
+		return []string{}
+	}
+	return ""
+}
+
+// Convert turns a decoded value (from JSON, protobuf or a header) into the
+// Go value the sinks write for a column of type t: string, int32, int64,
+// float64, bool, time.Time (UTC) or []string.
+func Convert(t Type, v any) (any, error) {
+	switch t {
+	case String:
+		return toString(v)
+	case Int64:
+		return toInt(v, math.MinInt64, math.MaxInt64)
+	case Int32:
+		n, err := toInt(v, math.MinInt32, math.MaxInt32)
+		return int32(n), err
+	case Float64:
+		return toFloat(v)
+	case Bool:
+		return toBool(v)
+	case DateTime, Date:
+		tm, err := toTime(v)
+		if err == nil && t == Date {
+			tm = tm.Truncate(24 * time.Hour)
+		}
+		return tm, err
+	case JSON:
+		return toJSON(v)
+	case Strings:
+		return toStrings(v)
+	}
+	return nil, fmt.Errorf("unknown column type %q", t)
+}
+
+func toString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case json.RawMessage:
+		return string(x), nil
+	case json.Number:
+		return x.String(), nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case int32:
+		return strconv.FormatInt(int64(x), 10), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano), nil
+	case map[string]any, []any:
+		b, err := json.Marshal(x)
+		return string(b), err
+	}
+	return fmt.Sprint(v), nil
+}
+
+func toInt(v any, lo, hi int64) (int64, error) {
+	var n int64
+	switch x := v.(type) {
+	case int64:
+		n = x
+	case int32:
+		n = int64(x)
+	case int:
+		n = int64(x)
+	case uint32:
+		n = int64(x)
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, fmt.Errorf("%d is out of range", x)
+		}
+		n = int64(x)
+	case float64:
+		if x != math.Trunc(x) || x < -9.2e18 || x > 9.2e18 {
+			return 0, fmt.Errorf("%v is not an integer", x)
+		}
+		n = int64(x)
+	case json.Number:
+		i, err := x.Int64()
+		if err != nil {
+			f, ferr := x.Float64()
+			if ferr != nil || f != math.Trunc(f) {
+				return 0, fmt.Errorf("%q is not an integer", x.String())
+			}
+			i = int64(f)
+		}
+		n = i
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return 0, nil
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not an integer", x)
+		}
+		n = i
+	case bool:
+		if x {
+			n = 1
+		}
+	default:
+		return 0, fmt.Errorf("%T is not an integer", v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d is out of range", n)
+	}
+	return n, nil
+}
+
+func toFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case int32:
+		return float64(x), nil
+	case int:
+		return float64(x), nil
+	case uint64:
+		return float64(x), nil
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number", x.String())
+		}
+		return f, nil
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return 0, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number", x)
+		}
+		return f, nil
+	}
+	return 0, fmt.Errorf("%T is not a number", v)
+}
+
+func toBool(v any) (bool, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "1", "yes", "t":
+			return true, nil
+		case "false", "0", "no", "f", "":
+			return false, nil
+		}
+		return false, fmt.Errorf("%q is not a boolean", x)
+	}
+	n, err := toInt(v, math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return false, fmt.Errorf("%v is not a boolean", v)
+	}
+	return n != 0, nil
+}
+
+// Epochs above this are milliseconds (year 5138 in seconds).
+const msThreshold = 1e11
+
+func toTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC(), nil
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return time.Unix(0, 0).UTC(), nil
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return epoch(f), nil
+		}
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("%q is not a time (want RFC 3339, 'YYYY-MM-DD hh:mm:ss' or epoch seconds/milliseconds)", x)
+	}
+	f, err := toFloat(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%v is not a time", v)
+	}
+	return epoch(f), nil
+}
+
+func epoch(f float64) time.Time {
+	if math.Abs(f) >= msThreshold {
+		return time.UnixMilli(int64(f)).UTC()
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+}
+
+func toJSON(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		if json.Valid([]byte(x)) {
+			return x, nil
+		}
+		b, err := json.Marshal(x)
+		return string(b), err
+	case []byte:
+		if json.Valid(x) {
+			return string(x), nil
+		}
+		return "", errors.New("not valid JSON")
+	case json.RawMessage:
+		return string(x), nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func toStrings(v any) ([]string, error) {
+	switch x := v.(type) {
+	case []string:
+		return x, nil
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			s, err := toString(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
+	case string:
+		if x == "" {
+			return []string{}, nil
+		}
+		return []string{x}, nil
+	}
+	return nil, fmt.Errorf("%T is not a list of strings", v)
+}
+
+// JSONSource resolves From paths against a decoded JSON object (decoded
+// with UseNumber) and the message's headers:
+//
+//	$.a.b      the field b of the object a (array elements by index: $.a.0)
+//	$          the whole document, re-encoded
+//	header:x   the message header x
+//	meta.x     the value the handler supplies in Meta["x"] (see tables.go:
+//	           meta.insert_time, meta.message_id)
+//	const:v    the literal v
+type JSONSource struct {
+	Doc     map[string]any
+	Headers map[string]string
+	Meta    map[string]any
+}
+
+// Lookup implements Source.
+func (s JSONSource) Lookup(from string) (any, bool) {
+	switch {
+	case from == "$":
+		return map[string]any(s.Doc), true
+	case strings.HasPrefix(from, "$."):
+		return Path(s.Doc, from[2:])
+	case strings.HasPrefix(from, "header:"):
+		v, ok := s.Headers[from[len("header:"):]]
+		return v, ok
+	case strings.HasPrefix(from, "meta."):
+		v, ok := s.Meta[from[len("meta."):]]
+		return v, ok
+	case strings.HasPrefix(from, "const:"):
+		return from[len("const:"):], true
+	}
+	return nil, false
+}
+
+// Path walks a dot path through decoded JSON.
+func Path(doc map[string]any, path string) (any, bool) {
+	var cur any = doc
+	for part := range strings.SplitSeq(path, ".") {
+		switch x := cur.(type) {
+		case map[string]any:
+			v, ok := x[part]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			cur = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}

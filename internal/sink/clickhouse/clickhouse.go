@@ -1,0 +1,290 @@
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/sink"
+)
+
+// Config configures the ClickHouse sink.
+type Config struct {
+	Host     string // default 127.0.0.1
+	Port     int    // native protocol port, default 9000
+	User     string // default "default"
+	Password string
+	// Databases are CLICKHOUSE_DB_NAMES. Migrate creates each; tables that
+	// name no Database go to the first.
+	Databases []string
+	Logger    *slog.Logger
+	// Registerer receives the sink's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// MaxOpenConns bounds the connection pool (default 10).
+	MaxOpenConns int
+	// DialTimeout bounds connecting (default 5s); ReadTimeout bounds each
+	// wait for the server (default 60s); WriteTimeout bounds a Write whose
+	// context has no deadline (default 2m), so a Write never hangs forever.
+	DialTimeout, ReadTimeout, WriteTimeout time.Duration
+	// NoCompression turns LZ4 block compression off.
+	NoCompression bool
+}
+
+func (c *Config) applyDefaults() {
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if c.Port == 0 {
+		c.Port = 9000
+	}
+	if c.User == "" {
+		c.User = "default"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxOpenConns <= 0 {
+		c.MaxOpenConns = 10
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 60 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 2 * time.Minute
+	}
+}
+
+// Validate reports configuration errors.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Databases) == 0 {
+		errs = append(errs, errors.New("clickhouse: CLICKHOUSE_DB_NAMES: at least one database is needed"))
+	}
+	for _, d := range c.Databases {
+		if d == "" {
+			errs = append(errs, errors.New("clickhouse: CLICKHOUSE_DB_NAMES: empty database name"))
+		}
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("clickhouse: port %d out of range", c.Port))
+	}
+	return errors.Join(errs...)
+}
+
+// Version is the server's version.
+type Version struct{ Major, Minor, Patch uint64 }
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// AtLeast reports whether v is major.minor or newer.
+func (v Version) AtLeast(major, minor uint64) bool {
+	return v.Major > major || (v.Major == major && v.Minor >= minor)
+}
+
+// Sink writes to ClickHouse. Safe for concurrent use; connections come from
+// the driver's pool, which reconnects by itself.
+type Sink struct {
+	cfg     Config
+	log     *slog.Logger
+	conn    driver.Conn
+	version Version
+	m       *metrics
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ sink.Sink    = (*Sink)(nil)
+	_ sink.Querier = (*Sink)(nil)
+)
+
+// New connects to the server and reads its version. An unreachable server
+// is a transient error; the caller may try again.
+func New(ctx context.Context, cfg Config) (*Sink, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer, "clickhouse")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: metrics: %w", err)
+	}
+	opts := &ch.Options{
+		Addr: []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
+		Auth: ch.Auth{
+			Database: "default",
+			Username: cfg.User,
+			Password: cfg.Password,
+		},
+		DialTimeout:     cfg.DialTimeout,
+		ReadTimeout:     cfg.ReadTimeout,
+		MaxOpenConns:    cfg.MaxOpenConns,
+		MaxIdleConns:    max(1, cfg.MaxOpenConns/2),
+		ConnMaxLifetime: time.Hour,
+	}
+	if !cfg.NoCompression {
+		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}
+	}
+	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout+cfg.ReadTimeout)
+	defer cancel()
+	// The pool's default database (the first configured; what unqualified
+	// names in Query mean) must exist before a connection can select it, so
+	// a first connection to "default" creates the configured databases.
+	boot, err := ch.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	version, err := bootstrap(cctx, boot, cfg.Databases)
+	if cerr := boot.Close(); err == nil && cerr != nil {
+		err = classify(cerr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: connect %s: %w", opts.Addr[0], err)
+	}
+	opts.Auth.Database = cfg.Databases[0]
+	conn, err := ch.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	if err := conn.Ping(cctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse: connect %s: %w", opts.Addr[0], classify(err))
+	}
+	s := &Sink{cfg: cfg, log: cfg.Logger, conn: conn, m: m, version: version}
+	s.log.Info("clickhouse connected", "addr", opts.Addr[0], "version", version.String(), "databases", cfg.Databases)
+	return s, nil
+}
+
+// bootstrap reads the server version and creates the databases.
+func bootstrap(ctx context.Context, conn driver.Conn, dbs []string) (Version, error) {
+	if err := conn.Ping(ctx); err != nil {
+		return Version{}, classify(err)
+	}
+	sv, err := conn.ServerVersion()
+	if err != nil {
+		return Version{}, classify(err)
+	}
+	for _, db := range dbs {
+		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+schema.QuoteIdent(db)); err != nil {
+			return Version{}, fmt.Errorf("create database %s: %w", db, classify(err))
+		}
+	}
+	return Version{sv.Version.Major, sv.Version.Minor, sv.Version.Patch}, nil
+}
+
+// ServerVersion is the version the server reported at connect.
+func (s *Sink) ServerVersion() Version { return s.version }
+
+// database is where t lives.
+func (s *Sink) database(t *schema.Table) string {
+	if t.Database != "" {
+		return t.Database
+	}
+	return s.cfg.Databases[0]
+}
+
+func (s *Sink) qualified(t *schema.Table) string { return schema.Qualify(s.database(t), t.Name) }
+
+// Migrate implements sink.Sink: it creates the configured databases and
+// those the tables name, creates missing tables and adds the declared
+// columns a table lacks. A column whose type differs from its declaration
+// is logged, not changed.
+func (s *Sink) Migrate(ctx context.Context, tables []*schema.Table) error {
+	dbs := append([]string{}, s.cfg.Databases...)
+	for _, t := range tables {
+		if err := t.Validate(); err != nil {
+			return fault.Permanent(err)
+		}
+		dbs = append(dbs, s.database(t))
+	}
+	seen := map[string]bool{}
+	for _, db := range dbs {
+		if seen[db] {
+			continue
+		}
+		seen[db] = true
+		if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+schema.QuoteIdent(db)); err != nil {
+			return fmt.Errorf("clickhouse: create database %s: %w", db, classify(err))
+		}
+	}
+	for _, t := range tables {
+		if err := s.migrateTable(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) migrateTable(ctx context.Context, t *schema.Table) error {
+	q := s.qualified(t)
+	if err := s.conn.Exec(ctx, schema.ClickHouse.CreateTable(t, q)); err != nil {
+		return fmt.Errorf("clickhouse: create table %s: %w", q, classify(err))
+	}
+	have, err := s.columns(ctx, s.database(t), t.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range t.Columns {
+		want := schema.ClickHouse.ColumnType(c.Type)
+		got, ok := have[c.Name]
+		if ok {
+			if got != want {
+				s.log.Warn("clickhouse column type differs from its declaration",
+					"table", q, "column", c.Name, "type", got, "declared", want)
+			}
+			continue
+		}
+		// 18.16 has no ADD COLUMN IF NOT EXISTS: a concurrent migration may
+		// add the column first, which is fine.
+		if err := s.conn.Exec(ctx, schema.ClickHouse.AddColumn(q, c)); err != nil {
+			if now, cerr := s.columns(ctx, s.database(t), t.Name); cerr == nil && now[c.Name] != "" {
+				continue
+			}
+			return fmt.Errorf("clickhouse: add column %s.%s: %w", q, c.Name, classify(err))
+		}
+		s.log.Info("clickhouse column added", "table", q, "column", c.Name, "type", want)
+	}
+	return nil
+}
+
+// columns returns the table's column names and types.
+func (s *Sink) columns(ctx context.Context, db, table string) (map[string]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: columns of %s.%s: %w", db, table, classify(err))
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, fmt.Errorf("clickhouse: columns of %s.%s: %w", db, table, classify(err))
+		}
+		out[name] = typ
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: columns of %s.%s: %w", db, table, classify(err))
+	}
+	return out, nil
+}
+
+// Close implements sink.Sink. Safe to call twice.
+func (s *Sink) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { s.closeErr = s.conn.Close() })
+	return s.closeErr
+}

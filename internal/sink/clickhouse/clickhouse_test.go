@@ -1,0 +1,686 @@
+package clickhouse
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/goleak"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/sink"
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "ensure-clickhouse.sh")
+	if out, err := exec.Command(script).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "ClickHouse is needed for these tests and %s failed: %v\n%s", script, err, out)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// newSink connects to the local server with a fresh database, dropped when
+// the test ends.
+func newSink(t testing.TB, mod ...func(*Config)) (*Sink, string) {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	db := "test_" + hex.EncodeToString(b[:])
+	cfg := Config{Databases: []string{db}, Logger: quiet}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	ctx := context.Background()
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+		dropDatabase(t, db)
+	})
+	return s, db
+}
+
+// dropDatabase drops db over a direct connection (tests may have cut the
+// sink's own).
+func dropDatabase(t testing.TB, db string) {
+	t.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: []string{"127.0.0.1:9000"}})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close()
+	if err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+schema.QuoteIdent(db)); err != nil {
+		t.Errorf("drop %s: %v", db, err)
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// mapSource resolves From names from a map.
+type mapSource map[string]any
+
+func (m mapSource) Lookup(from string) (any, bool) { v, ok := m[from]; return v, ok }
+
+// allTypes has one column of every type, versioned.
+func allTypes() *schema.Table {
+	return &schema.Table{
+		Name:  "all_types",
+		Store: schema.Analytics,
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.String, From: "id", Required: true},
+			{Name: "kind", Type: schema.String, From: "kind"},
+			{Name: "n32", Type: schema.Int32, From: "n32"},
+			{Name: "n64", Type: schema.Int64, From: "n64"},
+			{Name: "f", Type: schema.Float64, From: "f"},
+			{Name: "ok", Type: schema.Bool, From: "ok"},
+			{Name: "at", Type: schema.DateTime, From: "at", Required: true},
+			{Name: "day", Type: schema.Date, From: "day"},
+			{Name: "doc", Type: schema.JSON, From: "doc"},
+			{Name: "tags", Type: schema.Strings, From: "tags"},
+		},
+		OrderBy:     []string{"kind", "id"},
+		PartitionBy: "at",
+		Comment:     "test",
+	}
+}
+
+func row(t testing.TB, tbl *schema.Table, src mapSource) schema.Row {
+	t.Helper()
+	r, err := tbl.Map(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schema.Row {
+	base := time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC)
+	rows := make([]schema.Row, n)
+	for i := range rows {
+		rows[i] = row(t, tbl, mapSource{
+			"id": fmt.Sprintf("id-%05d", i), "kind": "k" + strconv.Itoa(i%3),
+			"n32": int64(-i), "n64": int64(i) << 40, "f": float64(i) + 0.25, "ok": i%2 == 0,
+			"at": base.Add(time.Duration(i) * time.Hour), "day": "2024-06-10",
+			"doc": map[string]any{"i": i, "s": "é\t\"q\""}, "tags": []any{"a", strconv.Itoa(i)},
+		})
+	}
+	return rows
+}
+
+func count(t testing.TB, s *Sink, db, table string) int {
+	t.Helper()
+	_, rows, err := s.Query(context.Background(), fmt.Sprintf("SELECT count() FROM %s FINAL", schema.Qualify(db, table)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(rows[0][0])
+	return n
+}
+
+func TestVersionSeen(t *testing.T) {
+	s, _ := newSink(t)
+	v := s.ServerVersion()
+	t.Logf("ClickHouse server version %s", v)
+	if v.Major == 0 {
+		t.Fatalf("no version: %+v", v)
+	}
+}
+
+func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	cat := schema.Default()
+	var tables []*schema.Table
+	for _, name := range cat.Names() {
+		tables = append(tables, cat[name])
+	}
+	if err := s.Migrate(ctx, tables); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T) {
+		for _, tbl := range tables {
+			have, err := s.columns(ctx, db, tbl.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(have) != len(tbl.Columns) {
+				t.Errorf("%s: %d columns, declared %d", tbl.Name, len(have), len(tbl.Columns))
+			}
+			for _, c := range tbl.Columns {
+				if got, want := have[c.Name], schema.ClickHouse.ColumnType(c.Type); got != want {
+					t.Errorf("%s.%s: type %q, want %q", tbl.Name, c.Name, got, want)
+				}
+			}
+			_, rows, err := s.Query(ctx, fmt.Sprintf("SELECT engine, sorting_key, partition_key FROM system.tables WHERE database = '%s' AND name = '%s'", db, tbl.Name), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1 || rows[0][0] != "ReplacingMergeTree" {
+				t.Errorf("%s: system.tables says %v", tbl.Name, rows)
+			}
+		}
+	}
+	check(t)
+	// Twice is the same.
+	if err := s.Migrate(ctx, tables); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	check(t)
+}
+
+func TestMigrateAddsDeclaredColumns(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 3)); err != nil {
+		t.Fatal(err)
+	}
+	added := []schema.Column{
+		{Name: "extra_s", Type: schema.String, From: "x"},
+		{Name: "extra_i", Type: schema.Int64, From: "x"},
+		{Name: "extra_b", Type: schema.Bool, From: "x"},
+		{Name: "extra_t", Type: schema.DateTime, From: "x"},
+		{Name: "extra_j", Type: schema.JSON, From: "x"},
+		{Name: "extra_a", Type: schema.Strings, From: "x"},
+	}
+	tbl2 := allTypes()
+	tbl2.Columns = append(tbl2.Columns, added...)
+	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
+		t.Fatal(err)
+	}
+	have, err := s.columns(ctx, db, tbl.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range added {
+		if got, want := have[c.Name], schema.ClickHouse.ColumnType(c.Type); got != want {
+			t.Errorf("%s: type %q, want %q", c.Name, got, want)
+		}
+	}
+	// Old rows read the zero values of the new columns.
+	_, rows, err := s.Query(ctx, fmt.Sprintf("SELECT extra_s, extra_i, extra_b, extra_j, extra_a FROM %s ORDER BY id LIMIT 1", schema.Qualify(db, tbl.Name)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"", "0", "0", "{}", "[]"}; !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("old row reads %q, want %q", rows[0], want)
+	}
+	// And the new declaration writes.
+	if err := s.Write(ctx, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+}
+
+func TestWriteReadsBackTypedValues(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := allTypesRows(t, tbl, 50)
+	if err := s.Write(ctx, tbl, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.conn.Query(ctx, fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(db, tbl.Name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	i := 0
+	for ; got.Next(); i++ {
+		var (
+			id, kind, doc string
+			n32           int32
+			n64           int64
+			f             float64
+			ok            uint8
+			at, day       time.Time
+			tags          []string
+		)
+		if err := got.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
+			t.Fatal(err)
+		}
+		want := rows[i]
+		gotRow := schema.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags}
+		for c := range want {
+			if !reflect.DeepEqual(gotRow[c], want[c]) {
+				t.Errorf("row %d column %s: got %#v, want %#v", i, tbl.Columns[c].Name, gotRow[c], want[c])
+			}
+		}
+	}
+	if i != len(rows) {
+		t.Fatalf("read %d rows, wrote %d", i, len(rows))
+	}
+}
+
+func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := schema.EventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := eventRows(t, 1000, 0)
+	for range 2 {
+		if err := s.Write(ctx, tbl, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, s, db, tbl.Name); n != len(rows) {
+		t.Fatalf("count() FINAL = %d, want %d", n, len(rows))
+	}
+}
+
+func TestVersionedTableKeepsNewest(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := schema.AffiliateOrderTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	src := func(status string, updated string) schema.JSONSource {
+		return schema.JSONSource{
+			Doc:  map[string]any{"id": "o-1", "network": "cuelinks", "status": status, "order_date": "2024-06-01T10:00:00Z", "updated_at": updated},
+			Meta: map[string]any{"insert_time": time.Now()},
+		}
+	}
+	var rows []schema.Row
+	for _, v := range []struct{ status, at string }{{"approved", "2024-06-05T00:00:00Z"}, {"pending", "2024-06-01T10:00:00Z"}} {
+		r, err := tbl.Map(src(v.status, v.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	// The newer report first, the older after: the newer still wins.
+	for _, r := range rows {
+		if err := s.Write(ctx, tbl, []schema.Row{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, got, err := s.Query(ctx, fmt.Sprintf("SELECT status FROM %s FINAL", schema.Qualify(db, tbl.Name)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0][0] != "approved" {
+		t.Fatalf("FINAL gives %v, want the newest (approved)", got)
+	}
+}
+
+func eventRows(t testing.TB, n, offset int) []schema.Row {
+	tbl := schema.EventTable()
+	now := time.Now().UTC().Truncate(time.Second)
+	rows := make([]schema.Row, n)
+	for i := range rows {
+		src := mapSource{
+			"event.id": fmt.Sprintf("ev-%08d", offset+i), "event.name": "LaunchEvent",
+			"event.timestamp": now.Add(-time.Duration(i) * time.Second), "meta.insert_time": now,
+			"event.params":     `{"launch_source":"icon","cold_start":true}`,
+			"header.sessionId": "s-1", "header.userId": "u-" + strconv.Itoa(i%100), "header.deviceId": "d-1",
+			"header.os": "android", "header.appVersion": "5.12.0", "header.channel": "play_store",
+			"header.clientType": "app", "header.appLanguage": "en",
+		}
+		rows[i] = row(t, tbl, src)
+	}
+	return rows
+}
+
+// A value ClickHouse cannot hold fails its row alone; the rest commit.
+func TestWriteOutOfRangeDateFailsItsRowOnly(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := allTypesRows(t, tbl, 10)
+	rows[4][tbl.Index("day")] = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows[7][tbl.Index("at")] = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)
+	err := s.Write(ctx, tbl, rows)
+	var be *sink.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a BatchError, got %v", err)
+	}
+	if len(be.Failed) != 2 || be.Failed[4] == nil || be.Failed[7] == nil {
+		t.Fatalf("failed rows %v, want 4 and 7", be.Failed)
+	}
+	var ce *schema.ColumnError
+	if !errors.As(be.Failed[4], &ce) || ce.Column != "day" || !fault.IsPermanent(be.Failed[4]) {
+		t.Errorf("row 4: %v", be.Failed[4])
+	}
+	if n := count(t, s, db, tbl.Name); n != 8 {
+		t.Fatalf("%d rows committed, want 8", n)
+	}
+}
+
+// A row the server itself refuses is isolated by splitting the batch.
+func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, db := newSink(t, func(c *Config) { c.Registerer = reg })
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	// A check the server runs on insert, as a constraint would: throwIf in a
+	// MATERIALIZED column fails the whole block when one row has kind 'bad'.
+	if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN chk UInt8 MATERIALIZED throwIf(kind = 'bad')", schema.Qualify(db, tbl.Name))); err != nil {
+		t.Fatal(err)
+	}
+	rows := allTypesRows(t, tbl, 100)
+	for _, i := range []int{17, 63} {
+		rows[i][tbl.Index("kind")] = "bad"
+	}
+	err := s.Write(ctx, tbl, rows)
+	var be *sink.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a BatchError, got %v", err)
+	}
+	if len(be.Failed) != 2 || be.Failed[17] == nil || be.Failed[63] == nil {
+		t.Fatalf("failed rows %v, want 17 and 63", be.Failed)
+	}
+	if !fault.IsPermanent(be.Failed[17]) {
+		t.Errorf("row 17: %v is not permanent", be.Failed[17])
+	}
+	if n := count(t, s, db, tbl.Name); n != 98 {
+		t.Fatalf("%d rows committed, want 98", n)
+	}
+	splits := counterValue(t, s.m.splits.WithLabelValues(tbl.Name))
+	if splits == 0 || splits > 2*2*7 {
+		t.Errorf("%v partial writes for 2 bad rows in 100", splits)
+	}
+	if got := counterValue(t, s.m.rowsFailed.WithLabelValues(tbl.Name)); got != 2 {
+		t.Errorf("rows failed metric %v", got)
+	}
+	if got := counterValue(t, s.m.rowsWritten.WithLabelValues(tbl.Name)); got != 98 {
+		t.Errorf("rows written metric %v", got)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func TestConcurrentWrites(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := schema.EventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() { errs <- s.Write(ctx, tbl, eventRows(t, 500, w*500)) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, s, db, tbl.Name); n != 4000 {
+		t.Fatalf("count %d, want 4000", n)
+	}
+}
+
+// A server that goes away makes writes fail transiently, and fast; when it
+// is back, the pool reconnects by itself.
+func TestServerGoneIsTransient(t *testing.T) {
+	ctx := context.Background()
+	p := newProxy(t, "127.0.0.1:9000")
+	s, db := newSink(t, func(c *Config) { c.Port = p.port() })
+	tbl := schema.EventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tbl, eventRows(t, 10, 0)); err != nil {
+		t.Fatal(err)
+	}
+	p.cut()
+	start := time.Now()
+	err := s.Write(ctx, tbl, eventRows(t, 10, 10))
+	if err == nil {
+		t.Fatal("write through a cut connection succeeded")
+	}
+	var be *sink.BatchError
+	if errors.As(err, &be) || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("want a transient error, got %v (%v)", err, fault.KindOf(err))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	_, err = New(ctx, Config{Port: p.port(), Databases: []string{"x"}, DialTimeout: time.Second})
+	if err == nil || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("New on a closed port: %v (%v)", err, fault.KindOf(err))
+	}
+
+	p.restart(t)
+	var werr error
+	for attempt := range 5 {
+		if werr = s.Write(ctx, tbl, eventRows(t, 10, 10)); werr == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	if werr != nil {
+		t.Fatalf("no write after the server came back: %v", werr)
+	}
+	if n := count(t, s, db, tbl.Name); n != 20 {
+		t.Fatalf("count %d, want 20", n)
+	}
+}
+
+// A server that stops answering cannot hang a write past its deadline.
+func TestHungServerIsBoundedByDeadline(t *testing.T) {
+	ctx := context.Background()
+	p := newProxy(t, "127.0.0.1:9000")
+	s, _ := newSink(t, func(c *Config) { c.Port = p.port() })
+	tbl := schema.EventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	p.freeze()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := s.Write(wctx, tbl, eventRows(t, 10, 0))
+	if err == nil || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("want a transient error, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("write returned after %v, deadline was 2s", d)
+	}
+}
+
+func TestQuery(t *testing.T) {
+	s, db := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 5)); err != nil {
+		t.Fatal(err)
+	}
+	cols, rows, err := s.Query(ctx, "-- newest first\nSELECT id, n32, ok, at, day, tags, doc FROM all_types ORDER BY id DESC LIMIT 2;", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"id", "n32", "ok", "at", "day", "tags", "doc"}; !reflect.DeepEqual(cols, want) {
+		t.Errorf("columns %v", cols)
+	}
+	want := []string{"id-00004", "-4", "1", "2024-06-10 12:30:15", "2024-06-10", "['a','4']", `{"i":4,"s":"é\\t\\"q\\""}`}
+	if len(rows) != 2 || !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("rows %q\nwant first %q", rows, want)
+	}
+	if _, _, err := s.Query(ctx, "SELECT number FROM system.numbers LIMIT 20", 10); !fault.IsPermanent(err) {
+		t.Errorf("more rows than allowed: %v", err)
+	}
+	for _, q := range []string{
+		"INSERT INTO all_types (id) VALUES ('x')",
+		"DROP TABLE all_types",
+		"SELECT 1; DROP TABLE all_types",
+		"ALTER TABLE all_types DELETE WHERE 1",
+		"",
+		"-- only a comment",
+	} {
+		if _, _, err := s.Query(ctx, q, 10); !fault.IsPermanent(err) {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	// The server's readonly setting backs the check up.
+	if _, _, err := s.Query(ctx, "SELECT * FROM url('http://127.0.0.1:1/', CSV, 'a String')", 10); err == nil {
+		t.Error("a table function that reaches out ran")
+	}
+	if n := count(t, s, db, tbl.Name); n != 5 {
+		t.Errorf("count %d", n)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	tests := []struct {
+		q  string
+		ok bool
+	}{
+		{"SELECT 1", true},
+		{"  select 1 ;  ", true},
+		{"/* c */ WITH x AS (SELECT 1) SELECT * FROM x", true},
+		{"SHOW TABLES", true},
+		{"DESCRIBE TABLE t", true},
+		{"DESC t", true},
+		{"EXISTS TABLE t", true},
+		{"(SELECT 1)", true},
+		{"SELECT ';' AS semi", true},
+		{"SELECT 'a -- b', \"x;y\" FROM t", true},
+		{"SELECT 1 -- trailing; comment", true},
+		{"SELECT 1; SELECT 2", false},
+		{"SELECT '--'; DROP TABLE t", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"DROP TABLE t", false},
+		{"OPTIMIZE TABLE t FINAL", false},
+		{"/* SELECT */ TRUNCATE TABLE t", false},
+		{"", false},
+		{";", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.q, func(t *testing.T) {
+			err := ReadOnly(tc.q)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ReadOnly(%q) = %v", tc.q, err)
+			}
+			if err != nil && !fault.IsPermanent(err) {
+				t.Errorf("refusal is not permanent: %v", err)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want fault.Kind
+	}{
+		{"deadline", context.DeadlineExceeded, fault.KindTransient},
+		{"eof", fmt.Errorf("read: %w", errors.New("x")), fault.KindTransient},
+		{"memory", &ch.Exception{Code: 241}, fault.KindThrottled},
+		{"too many parts", &ch.Exception{Code: 252}, fault.KindThrottled},
+		{"timeout", &ch.Exception{Code: 159}, fault.KindTransient},
+		{"unknown table", &ch.Exception{Code: 60}, fault.KindTransient},
+		{"throwIf", &ch.Exception{Code: 395}, fault.KindPermanent},
+		{"cannot parse", &ch.Exception{Code: 27}, fault.KindPermanent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fault.KindOf(classify(tc.err)); got != tc.want {
+				t.Errorf("%v: %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := New(context.Background(), Config{}); err == nil {
+		t.Error("no databases accepted")
+	}
+	if _, err := New(context.Background(), Config{Databases: []string{""}}); err == nil {
+		t.Error("empty database name accepted")
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	s, err := New(context.Background(), Config{Databases: []string{"default"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkWriteClickHouse(b *testing.B) {
+	s, db := newSink(b)
+	ctx := context.Background()
+	tbl := schema.EventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		b.Fatal(err)
+	}
+	const batch = 10000
+	batches := make([][]schema.Row, 4)
+	for i := range batches {
+		batches[i] = eventRows(b, batch, i*batch)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Write(ctx, tbl, batches[i%len(batches)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "rows/s")
+	b.StopTimer()
+	if n := count(b, s, db, tbl.Name); n != min(b.N, len(batches))*batch {
+		b.Fatalf("count %d", n)
+	}
+}

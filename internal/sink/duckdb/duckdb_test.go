@@ -1,0 +1,143 @@
+package duckdb
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/sink"
+)
+
+func open(t *testing.T) *Sink {
+	t.Helper()
+	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "t.duckdb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func testTable() *schema.Table {
+	return &schema.Table{
+		Name:  "things",
+		Store: schema.Analytics,
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.String},
+			{Name: "n", Type: schema.Int64},
+			{Name: "ts", Type: schema.DateTime},
+			{Name: "ok", Type: schema.Bool},
+			{Name: "tags", Type: schema.Strings},
+		},
+		OrderBy: []string{"id"},
+	}
+}
+
+func row(id string, n int64) schema.Row {
+	return schema.Row{id, n, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), true, []string{"a", "b"}}
+}
+
+func count(t *testing.T, s *Sink, q string) string {
+	t.Helper()
+	_, rows, err := s.Query(context.Background(), q, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows[0][0]
+}
+
+func TestWriteDedupesOnKey(t *testing.T) {
+	s, ctx, tb := open(t), context.Background(), testTable()
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	batch := []schema.Row{row("a", 1), row("b", 2), row("a", 1)}
+	for range 2 {
+		if err := s.Write(ctx, tb, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(t, s, "SELECT count(*) FROM things"); got != "2" {
+		t.Fatalf("rows = %s, want 2 (one per key)", got)
+	}
+	_, rows, err := s.Query(ctx, "SELECT id, n, ts, ok, tags FROM things WHERE id = 'b'", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"b", "2", "2026-11-27 10:00:00", "1", "['a','b']"}
+	for i := range want {
+		if rows[0][i] != want[i] {
+			t.Fatalf("column %d = %q, want %q", i, rows[0][i], want[i])
+		}
+	}
+}
+
+func TestBadRowFailsAlone(t *testing.T) {
+	s, ctx, tb := open(t), context.Background(), testTable()
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatal(err)
+	}
+	bad := schema.Row{"bad", "not a number", time.Now(), true, []string{}}
+	err := s.Write(ctx, tb, []schema.Row{row("a", 1), bad, row("c", 3)})
+	var be *sink.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want *sink.BatchError", err)
+	}
+	if len(be.Failed) != 1 || be.Failed[1] == nil {
+		t.Fatalf("failed rows = %v, want only #1", be.Failed)
+	}
+	if got := count(t, s, "SELECT count(*) FROM things"); got != "2" {
+		t.Fatalf("rows = %s, want the 2 good ones", got)
+	}
+}
+
+func TestAddedColumnIsAdded(t *testing.T) {
+	s, ctx, tb := open(t), context.Background(), testTable()
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tb, []schema.Row{row("a", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	tb.Columns = append(tb.Columns, schema.Column{Name: "extra", Type: schema.String})
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tb, []schema.Row{append(row("b", 2), "x")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, "SELECT string_agg(extra, ',' ORDER BY id) FROM things"); got != ",x" {
+		t.Fatalf("extra = %q", got)
+	}
+}
+
+func TestQueryIsReadOnly(t *testing.T) {
+	s, ctx, tb := open(t), context.Background(), testTable()
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP TABLE things",
+		"DELETE FROM things",
+		"SELECT 1; DROP TABLE things",
+		"/* hi */ INSERT INTO things VALUES ('x')",
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"",
+	} {
+		t.Run(q, func(t *testing.T) {
+			if _, _, err := s.Query(ctx, q, 10); err == nil || !fault.IsPermanent(err) {
+				t.Fatalf("Query(%q) err = %v, want a permanent refusal", q, err)
+			}
+		})
+	}
+	if got := count(t, s, "-- a comment\nSELECT count(*) FROM things"); got != "0" {
+		t.Fatalf("count = %s", got)
+	}
+}

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+)
+
+// throttleHint is the retry hint of throttled server errors.
+const throttleHint = time.Second
+
+// classify marks an error by its SQLSTATE class:
+//
+//	22 data exception, 23 integrity constraint violation  permanent (the
+//	   row's data; Write splits the batch to find the rows)
+//	53 insufficient resources (too many connections, out of memory/disk)  throttled
+//	08 connection exception, 57P operator intervention (shutdown),
+//	   57014 statement timeout/cancel, 40001 serialization failure,
+//	   40P01 deadlock, 55P03 lock not available  transient
+//	42 syntax or access rule (a table or column missing: migration not
+//	   run, or dropped)  transient, so the rows wait for the schema
+//
+// Connection errors, timeouts and a cancelled context are transient.
+// Errors of any other class are transient too: nothing says the rows are
+// at fault. An error already classified keeps its class.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "22"), strings.HasPrefix(pe.Code, "23"):
+			return fault.Permanent(err)
+		case strings.HasPrefix(pe.Code, "53"):
+			return fault.Throttled(err, throttleHint)
+		}
+		return fault.Transient(err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return fault.Transient(err)
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) {
+		return fault.Transient(err)
+	}
+	return fault.Transient(err)
+}
+
+// kindLabel names an error's class for metrics.
+func kindLabel(err error) string { return fault.KindOf(err).String() }

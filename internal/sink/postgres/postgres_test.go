@@ -1,0 +1,710 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/goleak"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/sink"
+)
+
+const (
+	pgAddr = "127.0.0.1:5432"
+	pgDB   = "test"
+	pgUser = "postgres"
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "ensure-postgres.sh")
+	if out, err := exec.Command(script).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "PostgreSQL is needed for these tests and %s failed: %v\n%s", script, err, out)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newSink connects with a fresh schema, dropped when the test ends. The
+// pool is small: other packages' tests share the server.
+func newSink(t testing.TB, mod ...func(*Config)) (*Sink, string) {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	sch := "test_" + hex.EncodeToString(b[:])
+	cfg := Config{User: pgUser, DB: pgDB, Schema: sch, Logger: quiet, MaxConns: 4, MinConns: 1}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+		admin(t, "DROP SCHEMA IF EXISTS "+schema.QuoteIdent(sch)+" CASCADE")
+	})
+	return s, sch
+}
+
+// admin runs a statement over a direct connection (tests may cut the
+// sink's own).
+func admin(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s@%s/%s", pgUser, pgAddr, pgDB))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Errorf("%s: %v", sql, err)
+	}
+}
+
+func scalar[T any](t testing.TB, s *Sink, sql string, args ...any) T {
+	t.Helper()
+	var v T
+	if err := s.pool.QueryRow(context.Background(), sql, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return v
+}
+
+type mapSource map[string]any
+
+func (m mapSource) Lookup(from string) (any, bool) { v, ok := m[from]; return v, ok }
+
+func allTypes() *schema.Table {
+	return &schema.Table{
+		Name:  "all_types",
+		Store: schema.Transactional,
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.String, From: "id", Required: true},
+			{Name: "kind", Type: schema.String, From: "kind"},
+			{Name: "n32", Type: schema.Int32, From: "n32"},
+			{Name: "n64", Type: schema.Int64, From: "n64"},
+			{Name: "f", Type: schema.Float64, From: "f"},
+			{Name: "ok", Type: schema.Bool, From: "ok"},
+			{Name: "at", Type: schema.DateTime, From: "at", Required: true},
+			{Name: "day", Type: schema.Date, From: "day"},
+			{Name: "doc", Type: schema.JSON, From: "doc"},
+			{Name: "tags", Type: schema.Strings, From: "tags"},
+		},
+		OrderBy:     []string{"kind", "id"},
+		Key:         []string{"id"},
+		PartitionBy: "at",
+		Comment:     "test",
+	}
+}
+
+func row(t testing.TB, tbl *schema.Table, src schema.Source) schema.Row {
+	t.Helper()
+	r, err := tbl.Map(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schema.Row {
+	base := time.Date(2024, 6, 10, 8, 30, 15, 123456000, time.UTC)
+	rows := make([]schema.Row, n)
+	for i := range rows {
+		rows[i] = row(t, tbl, mapSource{
+			"id": fmt.Sprintf("id-%05d", i), "kind": "k" + strconv.Itoa(i%3),
+			"n32": int64(-i), "n64": int64(i) << 40, "f": float64(i) + 0.25, "ok": i%2 == 0,
+			"at": base.Add(time.Duration(i) * time.Hour), "day": "2024-06-10",
+			"doc": map[string]any{"i": i, "s": "é\t\"q\""}, "tags": []any{"a", strconv.Itoa(i)},
+		})
+	}
+	return rows
+}
+
+func eventRows(t testing.TB, tbl *schema.Table, n, offset int) []schema.Row {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	rows := make([]schema.Row, n)
+	for i := range rows {
+		rows[i] = row(t, tbl, mapSource{
+			"event.id": fmt.Sprintf("ev-%08d", offset+i), "event.name": "LaunchReferEvent",
+			"event.timestamp": now.Add(-time.Duration(i) * time.Second), "meta.insert_time": now,
+			"header.sessionId": "s-1", "header.userId": "u-" + strconv.Itoa(i%100), "header.deviceId": "d-1",
+			"header.os": "android", "header.appVersion": "5.12.0", "header.channel": "play_store",
+			"payload.referrer_id": "u-7", "payload.referral_code": "FRIEND50", "payload.campaign": "diwali",
+			"payload.source": "referral", "payload.medium": "share", "payload.deep_link": "app://home",
+		})
+	}
+	return rows
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
+	s, sch := newSink(t)
+	ctx := context.Background()
+	cat := schema.Default()
+	var tables []*schema.Table
+	for _, name := range cat.Names() {
+		tables = append(tables, cat[name])
+	}
+	check := func(t *testing.T) {
+		for _, tbl := range tables {
+			tx, err := s.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have, err := columns(ctx, tx, sch, tbl.Name)
+			tx.Rollback(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(have) != len(tbl.Columns) {
+				t.Errorf("%s: %d columns, declared %d", tbl.Name, len(have), len(tbl.Columns))
+			}
+			for _, c := range tbl.Columns {
+				if got, want := have[c.Name], canonicalType(schema.Postgres.ColumnType(c.Type)); got != want {
+					t.Errorf("%s.%s: type %q, want %q", tbl.Name, c.Name, got, want)
+				}
+			}
+			key := scalar[string](t, s, `SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey, a.attnum))
+				FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+				WHERE i.indrelid = $1::regclass AND i.indisprimary`, schema.Qualify(sch, tbl.Name))
+			if want := strings.Join(tbl.UniqueKey(), ","); key != want {
+				t.Errorf("%s: primary key %s, want %s", tbl.Name, key, want)
+			}
+		}
+	}
+	if err := s.Migrate(ctx, tables); err != nil {
+		t.Fatal(err)
+	}
+	check(t)
+	if err := s.Migrate(ctx, tables); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	check(t)
+}
+
+// Two instances migrating at once do not trip over each other.
+func TestConcurrentMigrations(t *testing.T) {
+	s, sch := newSink(t)
+	s2, err := New(context.Background(), s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(context.Background())
+	tables := []*schema.Table{schema.UserAccountTable(), schema.ReferralEventTable(), allTypes()}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, x := range []*Sink{s, s2} {
+		wg.Go(func() { errs <- x.Migrate(context.Background(), tables) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := scalar[int64](t, s, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", sch); n != 3 {
+		t.Fatalf("%d tables", n)
+	}
+}
+
+func TestMigrateAddsDeclaredColumns(t *testing.T) {
+	s, sch := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 3)); err != nil {
+		t.Fatal(err)
+	}
+	tbl2 := allTypes()
+	for _, typ := range []schema.Type{schema.String, schema.Int32, schema.Int64, schema.Float64, schema.Bool,
+		schema.DateTime, schema.Date, schema.JSON, schema.Strings} {
+		tbl2.Columns = append(tbl2.Columns, schema.Column{Name: "extra_" + strings.ToLower(string(typ)), Type: typ, From: "x"})
+	}
+	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
+		t.Fatal(err)
+	}
+	// Old rows read the zero values of the new columns.
+	_, rows, err := s.Query(ctx, "SELECT extra_string, extra_int32, extra_int64, extra_float64, extra_bool, extra_datetime AT TIME ZONE 'UTC', extra_date, extra_json, extra_strings FROM all_types ORDER BY id LIMIT 1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"", "0", "0", "0", "f", "1970-01-01 00:00:00", "1970-01-01", "{}", "{}"}; !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("old row reads %q, want %q", rows[0], want)
+	}
+	_ = sch
+	if err := s.Write(ctx, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+}
+
+func TestWriteReadsBackTypedValues(t *testing.T) {
+	s, sch := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := allTypesRows(t, tbl, 50)
+	if err := s.Write(ctx, tbl, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.pool.Query(ctx, fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc::text, tags FROM %s ORDER BY id", schema.Qualify(sch, tbl.Name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	i := 0
+	for ; got.Next(); i++ {
+		var (
+			id, kind, doc string
+			n32           int32
+			n64           int64
+			f             float64
+			ok            bool
+			at, day       time.Time
+			tags          []string
+		)
+		if err := got.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
+			t.Fatal(err)
+		}
+		want := rows[i]
+		gotRow := schema.Row{id, kind, n32, n64, f, ok, at.UTC(), day.UTC(), doc, tags}
+		// jsonb normalises the text: compare it as PostgreSQL prints it.
+		want = append(schema.Row(nil), want...)
+		want[8] = fmt.Sprintf(`{"i": %d, "s": "é\t\"q\""}`, i)
+		for c := range want {
+			if !reflect.DeepEqual(gotRow[c], want[c]) {
+				t.Errorf("row %d column %s: got %#v, want %#v", i, tbl.Columns[c].Name, gotRow[c], want[c])
+			}
+		}
+	}
+	if err := got.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != len(rows) {
+		t.Fatalf("read %d rows, wrote %d", i, len(rows))
+	}
+}
+
+func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
+	s, sch := newSink(t)
+	ctx := context.Background()
+	tbl := schema.ReferralEventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := eventRows(t, tbl, 1000, 0)
+	// The batch itself repeats some rows too.
+	batch := append(append([]schema.Row{}, rows...), rows[:100]...)
+	for range 2 {
+		if err := s.Write(ctx, tbl, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != int64(len(rows)) {
+		t.Fatalf("count %d, want %d", n, len(rows))
+	}
+}
+
+// Rows the server refuses for their data fail alone; the others commit.
+func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, sch := newSink(t, func(c *Config) { c.Registerer = reg })
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := allTypesRows(t, tbl, 100)
+	kind, doc := tbl.Index("kind"), tbl.Index("doc")
+	rows[3][kind] = "nul\x00byte"                // text cannot hold NUL: 22021
+	rows[50][kind] = "bad utf-8 \xff\xfe"        // invalid UTF-8: 22021
+	rows[88][doc] = `{"s": "nul \u0000 escape"}` // jsonb refuses \u0000: 22P05
+	err := s.Write(ctx, tbl, rows)
+	var be *sink.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("want a BatchError, got %v", err)
+	}
+	if len(be.Failed) != 3 || be.Failed[3] == nil || be.Failed[50] == nil || be.Failed[88] == nil {
+		t.Fatalf("failed rows %v, want 3, 50 and 88", be.Failed)
+	}
+	for i, e := range be.Failed {
+		var pe *pgconn.PgError
+		if !fault.IsPermanent(e) || !errors.As(e, &pe) || !strings.HasPrefix(pe.Code, "22") {
+			t.Errorf("row %d: %v", i, e)
+		}
+	}
+	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 97 {
+		t.Fatalf("%d rows committed, want 97", n)
+	}
+	if got := counterValue(t, s.m.rowsFailed.WithLabelValues(tbl.Name)); got != 3 {
+		t.Errorf("rows failed metric %v", got)
+	}
+	if got := counterValue(t, s.m.rowsWritten.WithLabelValues(tbl.Name)); got != 97 {
+		t.Errorf("rows written metric %v", got)
+	}
+	if splits := counterValue(t, s.m.splits.WithLabelValues(tbl.Name)); splits == 0 || splits > 3*2*7 {
+		t.Errorf("%v partial writes for 3 bad rows in 100", splits)
+	}
+}
+
+// A row whose Go values do not fit its columns fails before the write.
+func TestWriteWrongTypeFailsItsRowOnly(t *testing.T) {
+	s, sch := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	rows := allTypesRows(t, tbl, 5)
+	rows[2][tbl.Index("n32")] = "seven"
+	err := s.Write(ctx, tbl, rows)
+	var be *sink.BatchError
+	if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[2] == nil {
+		t.Fatalf("want row 2 failed, got %v", err)
+	}
+	var ce *schema.ColumnError
+	if !errors.As(be.Failed[2], &ce) || ce.Column != "n32" {
+		t.Errorf("row 2: %v", be.Failed[2])
+	}
+	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 4 {
+		t.Fatalf("%d rows committed, want 4", n)
+	}
+}
+
+// user_account merges its two kinds of message, in any order, in one batch
+// or several.
+func TestUserAccountMerge(t *testing.T) {
+	tbl := schema.UserAccountTable()
+	t1 := "2024-06-01T10:00:00Z"
+	t2 := "2024-06-02T10:00:00Z"
+	t3 := "2024-06-03T10:00:00Z"
+	src := func(doc map[string]any) schema.Source {
+		return schema.JSONSource{Doc: doc, Meta: map[string]any{"insert_time": time.Now()}}
+	}
+	create := src(map[string]any{"user_id": "u-1", "name": "Asha Rao", "email": "asha@example.com", "phone": "+919800000001",
+		"signup_source": "app", "created_at": t1, "updated_at": t1})
+	complete := src(map[string]any{"user_id": "u-1", "profile_completed": true, "profile_completed_at": t2,
+		"gender": "female", "city": "Pune", "updated_at": t2})
+	stale := src(map[string]any{"user_id": "u-1", "name": "Old Name", "updated_at": t1})
+	rename := src(map[string]any{"user_id": "u-1", "name": "Asha R.", "updated_at": t3})
+
+	want := map[string]string{"name": "Asha R.", "email": "asha@example.com", "phone": "+919800000001", "city": "Pune",
+		"gender": "female", "profile_completed": "t", "signup_source": "app"}
+	orders := map[string][][]schema.Source{
+		"one batch, in order":       {{create, complete, stale, rename}},
+		"one batch, reversed":       {{rename, stale, complete, create}},
+		"separate writes, in order": {{create}, {complete}, {stale}, {rename}},
+		"separate writes, reversed": {{rename}, {stale}, {complete}, {create}},
+		"redelivered":               {{create, complete}, {rename}, {create, complete, stale}},
+	}
+	for name, batches := range orders {
+		t.Run(name, func(t *testing.T) {
+			s, sch := newSink(t)
+			ctx := context.Background()
+			if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range batches {
+				var rows []schema.Row
+				for _, src := range b {
+					rows = append(rows, row(t, tbl, src))
+				}
+				if err := s.Write(ctx, tbl, rows); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cols, got, err := s.Query(ctx, "SELECT name, email, phone, city, gender, profile_completed, signup_source, "+
+				"updated_at AT TIME ZONE 'UTC', created_at AT TIME ZONE 'UTC' FROM "+schema.Qualify(sch, tbl.Name), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d rows", len(got))
+			}
+			for i, c := range cols[:7] {
+				if got[0][i] != want[c] {
+					t.Errorf("%s = %q, want %q", c, got[0][i], want[c])
+				}
+			}
+			if got[0][7] != "2024-06-03 10:00:00" || got[0][8] != "2024-06-01 10:00:00" {
+				t.Errorf("updated_at %s created_at %s", got[0][7], got[0][8])
+			}
+		})
+	}
+}
+
+// A server that goes away makes writes fail transiently, and fast; when it
+// is back, the pool reconnects by itself.
+func TestServerGoneIsTransient(t *testing.T) {
+	ctx := context.Background()
+	p := newProxy(t, pgAddr)
+	s, sch := newSink(t, func(c *Config) { c.Port = p.port(); c.MinConns = 1 })
+	tbl := schema.ReferralEventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tbl, eventRows(t, tbl, 10, 0)); err != nil {
+		t.Fatal(err)
+	}
+	p.cut()
+	start := time.Now()
+	err := s.Write(ctx, tbl, eventRows(t, tbl, 10, 10))
+	var be *sink.BatchError
+	if err == nil || errors.As(err, &be) || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("want a transient error, got %v (%v)", err, fault.KindOf(err))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// New against a closed port is transient too.
+	if _, err := New(ctx, Config{Port: p.port(), User: pgUser, DB: pgDB, Logger: quiet, ConnectTimeout: time.Second}); err == nil || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("New on a closed port: %v (%v)", err, fault.KindOf(err))
+	}
+	p.restart(t)
+	var werr error
+	for attempt := range 5 {
+		if werr = s.Write(ctx, tbl, eventRows(t, tbl, 10, 10)); werr == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	if werr != nil {
+		t.Fatalf("no write after the server came back: %v", werr)
+	}
+	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 20 {
+		t.Fatalf("count %d, want 20", n)
+	}
+}
+
+// A server that stops answering cannot hang a write past its deadline.
+func TestHungServerIsBoundedByDeadline(t *testing.T) {
+	ctx := context.Background()
+	p := newProxy(t, pgAddr)
+	s, _ := newSink(t, func(c *Config) { c.Port = p.port() })
+	tbl := schema.ReferralEventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	p.freeze()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := s.Write(wctx, tbl, eventRows(t, tbl, 10, 0))
+	if err == nil || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("want a transient error, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("write returned after %v, deadline was 2s", d)
+	}
+	p.cut() // let the pool's connections die so Close does not wait
+}
+
+func TestQuery(t *testing.T) {
+	s, sch := newSink(t)
+	ctx := context.Background()
+	tbl := allTypes()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 5)); err != nil {
+		t.Fatal(err)
+	}
+	cols, rows, err := s.Query(ctx, "-- newest first\nSELECT id, n32, ok, at AT TIME ZONE 'UTC' AS at, day, tags, doc, NULL AS nothing FROM all_types ORDER BY id DESC LIMIT 2;", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"id", "n32", "ok", "at", "day", "tags", "doc", "nothing"}; !reflect.DeepEqual(cols, want) {
+		t.Errorf("columns %v", cols)
+	}
+	want := []string{"id-00004", "-4", "t", "2024-06-10 12:30:15.123456", "2024-06-10", "{a,4}", `{"i": 4, "s": "é\\t\\"q\\""}`, `\N`}
+	if len(rows) != 2 || !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("rows %q\nwant first %q", rows, want)
+	}
+	if _, _, err := s.Query(ctx, "SELECT generate_series(1, 20)", 10); !fault.IsPermanent(err) {
+		t.Errorf("more rows than allowed: %v", err)
+	}
+	for _, q := range []string{
+		"INSERT INTO all_types (id) VALUES ('x')",
+		"DROP TABLE all_types",
+		"SELECT 1; DROP TABLE all_types",
+		`SELECT 'a\'; COMMIT; DROP TABLE all_types; --'`,
+		"WITH d AS (DELETE FROM all_types RETURNING id) SELECT * FROM d",
+		"SELECT nextval('x')",
+		"SELECT * FROM no_such_table",
+		"",
+	} {
+		if _, _, err := s.Query(ctx, q, 10); !fault.IsPermanent(err) {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 5 {
+		t.Errorf("count %d after refused statements", n)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	tests := []struct {
+		q  string
+		ok bool
+	}{
+		{"SELECT 1", true},
+		{"  select 1 ;  ", true},
+		{"/* c /* nested */ ; */ WITH x AS (SELECT 1) SELECT * FROM x", true},
+		{"SHOW search_path", true},
+		{"VALUES (1), (2)", true},
+		{"TABLE t", true},
+		{"EXPLAIN SELECT 1", true},
+		{"SELECT ';' AS semi, \"a;b\" FROM t", true},
+		{"SELECT $$;$$, $tag$ ; $tag$", true},
+		{"SELECT E'\\';' ", true},
+		{"SELECT 1 -- trailing; comment", true},
+		{"SELECT 'a\\'; DROP TABLE t; --'", false}, // standard strings: the literal ends at \'
+		{"SELECT 1; SELECT 2", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"DELETE FROM t", false},
+		{"COPY t TO STDOUT", false},
+		{"/* SELECT */ TRUNCATE t", false},
+		{"", false},
+		{";", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.q, func(t *testing.T) {
+			err := ReadOnly(tc.q)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ReadOnly(%q) = %v", tc.q, err)
+			}
+			if err != nil && !fault.IsPermanent(err) {
+				t.Errorf("refusal is not permanent: %v", err)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		code string
+		want fault.Kind
+	}{
+		{"22021", fault.KindPermanent},
+		{"22P05", fault.KindPermanent},
+		{"23502", fault.KindPermanent},
+		{"08006", fault.KindTransient},
+		{"53300", fault.KindThrottled},
+		{"57P01", fault.KindTransient},
+		{"40001", fault.KindTransient},
+		{"40P01", fault.KindTransient},
+		{"42P01", fault.KindTransient},
+	}
+	for _, tc := range tests {
+		t.Run(tc.code, func(t *testing.T) {
+			if got := fault.KindOf(classify(fmt.Errorf("x: %w", &pgconn.PgError{Code: tc.code}))); got != tc.want {
+				t.Errorf("%s: %v, want %v", tc.code, got, tc.want)
+			}
+		})
+	}
+	if got := fault.KindOf(classify(context.DeadlineExceeded)); got != fault.KindTransient {
+		t.Errorf("deadline: %v", got)
+	}
+}
+
+func TestUpsertSQL(t *testing.T) {
+	tbl := &schema.Table{
+		Name: "acct", Store: schema.Transactional, OrderBy: []string{"id"}, Version: "v", PartitionBy: "v",
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.String, Required: true},
+			{Name: "name", Type: schema.String},
+			{Name: "v", Type: schema.DateTime},
+		},
+	}
+	want := `INSERT INTO "s"."acct" AS cur ("id", "name", "v") SELECT "id", "name", "v" FROM "event_grpc_stage" ON CONFLICT ("id") ` +
+		`DO UPDATE SET "name" = CASE WHEN EXCLUDED."name" <> '' AND (EXCLUDED."v" > cur."v" OR cur."name" = '') THEN EXCLUDED."name" ELSE cur."name" END, ` +
+		`"v" = GREATEST(cur."v", EXCLUDED."v") WHERE EXCLUDED."v" > cur."v" OR (cur."name" = '' AND EXCLUDED."name" <> '')`
+	if got := upsertSQL(tbl, `"s"."acct"`); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	tbl.Version = ""
+	want = `INSERT INTO "s"."acct" AS cur ("id", "name", "v") SELECT "id", "name", "v" FROM "event_grpc_stage" ON CONFLICT ("id") DO NOTHING`
+	if got := upsertSQL(tbl, `"s"."acct"`); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	s, err := New(context.Background(), Config{User: pgUser, DB: pgDB, Logger: quiet, MaxConns: 2, MinConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWritePostgres(b *testing.B) {
+	s, sch := newSink(b)
+	ctx := context.Background()
+	tbl := schema.ReferralEventTable()
+	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
+		b.Fatal(err)
+	}
+	const batch = 10000
+	b.ResetTimer()
+	written := 0
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		rows := eventRows(b, tbl, batch, i*batch) // new keys every time: the COPY and INSERT path, not conflicts
+		b.StartTimer()
+		if err := s.Write(ctx, tbl, rows); err != nil {
+			b.Fatal(err)
+		}
+		written += batch
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(written)/b.Elapsed().Seconds(), "rows/s")
+	if n := scalar[int64](b, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != int64(written) {
+		b.Fatalf("count %d, want %d", n, written)
+	}
+}

@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+)
+
+// queryTimeout bounds a query's run time on the server.
+const queryTimeout = 60 * time.Second
+
+// Query implements sink.Querier: one read-only statement (SELECT, WITH,
+// SHOW, VALUES, TABLE, EXPLAIN) inside a READ ONLY transaction that is
+// rolled back, with a statement timeout, and at most maxRows rows (0: no
+// limit). Values are PostgreSQL's text output (arrays as {a,b}, booleans as
+// t/f, timestamptz with its offset); tabs, newlines and backslashes are
+// escaped; NULL is \N.
+func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
+	stmt, err := statement(query)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout+5*time.Second)
+	defer cancel()
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, classify(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", queryTimeout.Milliseconds())); err != nil {
+		return nil, nil, classify(err)
+	}
+	// The extended protocol runs exactly one statement (the server refuses
+	// more); exec mode asks for text results.
+	rows, err := tx.Query(ctx, stmt, pgx.QueryExecModeExec)
+	if err != nil {
+		return nil, nil, queryError(err)
+	}
+	defer rows.Close()
+	fields := rows.FieldDescriptions()
+	cols := make([]string, len(fields))
+	for i, f := range fields {
+		cols[i] = f.Name
+	}
+	var out [][]string
+	for rows.Next() {
+		if maxRows > 0 && len(out) >= maxRows {
+			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
+		}
+		raw := rows.RawValues()
+		rec := make([]string, len(raw))
+		for i, v := range raw {
+			if v == nil {
+				rec[i] = `\N`
+				continue
+			}
+			rec[i] = escape(string(v))
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, queryError(err)
+	}
+	return cols, out, nil
+}
+
+// queryError classifies a query's failure: the server refusing the query
+// (syntax, unknown table, a write in the read-only transaction, a data
+// error) is the caller's fault; connection trouble and an overloaded
+// server are not.
+func queryError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"), strings.HasPrefix(pe.Code, "57P"),
+			pe.Code == "40001", pe.Code == "40P01":
+			return classify(err)
+		}
+		return fault.Permanent(err)
+	}
+	return classify(err)
+}
+
+func escape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`).Replace(s)
+}
