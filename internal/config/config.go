@@ -1,0 +1,394 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// Config is everything the service is configured by.
+type Config struct {
+	// Env is the deployment environment (ENV): local, stage, production…
+	Env string
+	// DataDir holds the embedded broker's and store's files (DATA_DIR).
+	DataDir string
+
+	GRPC     GRPC
+	HTTP     HTTP
+	Pipeline Pipeline
+	Broker   Broker
+	Sink     Sink
+	Log      Log
+
+	// TopologyFile replaces the built-in topology (TOPOLOGY_FILE).
+	TopologyFile string
+	// Topology is the loaded declaration.
+	Topology *topology.Topology
+
+	// ShutdownGrace is how long the service reports not-ready before it
+	// stops accepting, so load balancers can notice (SHUTDOWN_GRACE).
+	ShutdownGrace time.Duration
+	// ShutdownTimeout bounds the whole drain (SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+}
+
+// GRPC configures the gRPC listener.
+type GRPC struct {
+	Addr string // from PORT
+	// MaxRecvBytes bounds one request (GRPC_MAX_RECV_BYTES).
+	MaxRecvBytes int
+}
+
+// HTTP configures the HTTP listener.
+type HTTP struct {
+	Addr string // from GIN_PORT
+	// MaxBodyBytes bounds one request body (HTTP_MAX_BODY_BYTES).
+	MaxBodyBytes int64
+	// QueryRemote lets non-loopback clients use the query endpoint
+	// (QUERY_ALLOW_REMOTE). Off by default.
+	QueryRemote bool
+	// QueryMaxRows bounds a query's result (QUERY_MAX_ROWS).
+	QueryMaxRows int
+}
+
+// Pipeline configures the ingest worker pool.
+type Pipeline struct {
+	// Workers is the number of concurrent publishers (EVENT_WORKER_POOL_SIZE).
+	Workers int
+	// Queue bounds requests waiting for a worker (EVENT_BUFFERED_CHANNEL_SIZE);
+	// beyond it requests are refused with RESOURCE_EXHAUSTED / 429.
+	Queue int
+	// Linger is how long events of one routing key wait to share a broker
+	// message with events of concurrent requests (PUBLISH_LINGER).
+	Linger time.Duration
+	// MaxMessageEvents bounds the events one broker message carries
+	// (PUBLISH_MAX_EVENTS).
+	MaxMessageEvents int
+	// MaxEvents bounds the events of one request (MAX_EVENTS_PER_REQUEST).
+	MaxEvents int
+	// MaxPast rejects events older than this (MAX_EVENT_AGE).
+	MaxPast time.Duration
+	// Exchange receives ingested events (EVENT_EXCHANGE).
+	Exchange string
+}
+
+// Broker selects and configures the message broker.
+type Broker struct {
+	// Kind is BROKER: "jetstream" (embedded, default), "nats" (external
+	// NATS_URL) or "rabbitmq".
+	Kind    string
+	NATSURL string
+	Rabbit  Rabbit
+}
+
+// Rabbit holds the seed's RABBIT_* settings.
+type Rabbit struct {
+	Host      string
+	Port      int
+	User      string
+	Password  string
+	VHost     string
+	Heartbeat time.Duration // RABBIT_HEARTBEAT, milliseconds
+}
+
+// Sink selects the analytics store and configures the databases.
+type Sink struct {
+	// Kind is SINK: "duckdb" (embedded, default) or "clickhouse".
+	Kind       string
+	DuckDBPath string // DUCKDB_PATH, default DATA_DIR/events.duckdb
+	ClickHouse ClickHouse
+	Postgres   Postgres
+}
+
+// ClickHouse holds the CLICKHOUSE_* settings.
+type ClickHouse struct {
+	Host      string
+	Port      int
+	User      string
+	Password  string
+	Databases []string // CLICKHOUSE_DB_NAMES, comma-separated; the first is the default
+}
+
+// Postgres holds the POSTGRES_* settings. It is used when Host is set.
+type Postgres struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	DB       string
+	Schema   string // POSTGRES_EVENT_SCHEMA
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string // LOG_LEVEL: debug, info, warn, error
+	Format string // LOG_FORMAT: text or json
+}
+
+// Broker kinds.
+const (
+	BrokerJetStream = "jetstream"
+	BrokerNATS      = "nats"
+	BrokerRabbitMQ  = "rabbitmq"
+)
+
+// Sink kinds.
+const (
+	SinkDuckDB     = "duckdb"
+	SinkClickHouse = "clickhouse"
+)
+
+// Lookup reads one variable; os.LookupEnv in production.
+type Lookup func(key string) (string, bool)
+
+// Load builds the configuration from the environment: defaults, then the
+// `.env.<ENV>` file in dir if one exists, then the process environment,
+// which wins. It returns every problem found, joined.
+func Load(env Lookup, dir string) (*Config, error) {
+	name := "local"
+	if v, ok := env("ENV"); ok && v != "" {
+		name = v
+	}
+	file := map[string]string{}
+	path := filepath.Join(dir, ".env."+name)
+	if _, err := os.Stat(path); err == nil {
+		m, err := godotenv.Read(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		file = m
+	}
+	r := &reader{lookup: func(k string) (string, bool) {
+		if v, ok := env(k); ok {
+			return v, true
+		}
+		v, ok := file[k]
+		return v, ok
+	}}
+
+	c := &Config{Env: name}
+	c.DataDir = r.str("DATA_DIR", "./data")
+	c.GRPC.Addr = ":" + r.str("PORT", "8017")
+	c.GRPC.MaxRecvBytes = r.int("GRPC_MAX_RECV_BYTES", 4<<20)
+	c.HTTP.Addr = ":" + r.str("GIN_PORT", "8019")
+	c.HTTP.MaxBodyBytes = int64(r.int("HTTP_MAX_BODY_BYTES", 4<<20))
+	c.HTTP.QueryRemote = r.bool("QUERY_ALLOW_REMOTE", false)
+	c.HTTP.QueryMaxRows = r.int("QUERY_MAX_ROWS", 100000)
+
+	c.Pipeline.Workers = r.int("EVENT_WORKER_POOL_SIZE", max(64, 32*runtime.NumCPU()))
+	c.Pipeline.Queue = r.int("EVENT_BUFFERED_CHANNEL_SIZE", 1024)
+	c.Pipeline.Linger = r.dur("PUBLISH_LINGER", 2*time.Millisecond)
+	c.Pipeline.MaxMessageEvents = r.int("PUBLISH_MAX_EVENTS", 1000)
+	c.Pipeline.MaxEvents = r.int("MAX_EVENTS_PER_REQUEST", 1000)
+	c.Pipeline.MaxPast = r.dur("MAX_EVENT_AGE", 365*24*time.Hour)
+	c.Pipeline.Exchange = r.str("EVENT_EXCHANGE", "grpc_event.tx")
+
+	c.Broker.Kind = strings.ToLower(r.str("BROKER", BrokerJetStream))
+	c.Broker.NATSURL = r.str("NATS_URL", "nats://127.0.0.1:4222")
+	c.Broker.Rabbit = Rabbit{
+		Host:      r.str("RABBIT_HOST", "127.0.0.1"),
+		Port:      r.int("RABBIT_PORT", 5672),
+		User:      r.str("RABBIT_USER", "guest"),
+		Password:  r.str("RABBIT_PASSWORD", "guest"),
+		VHost:     r.str("RABBIT_VHOST", "/"),
+		Heartbeat: time.Duration(r.int("RABBIT_HEARTBEAT", 10000)) * time.Millisecond,
+	}
+
+	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
+	c.Sink.DuckDBPath = r.str("DUCKDB_PATH", filepath.Join(c.DataDir, "events.duckdb"))
+	c.Sink.ClickHouse = ClickHouse{
+		Host:      r.str("CLICKHOUSE_HOST", "127.0.0.1"),
+		Port:      r.int("CLICKHOUSE_PORT", 9000),
+		User:      r.str("CLICKHOUSE_USER", "default"),
+		Password:  r.str("CLICKHOUSE_PASSWORD", ""),
+		Databases: r.list("CLICKHOUSE_DB_NAMES", []string{"event_grpc"}),
+	}
+	c.Sink.Postgres = Postgres{
+		Host:     r.str("POSTGRES_HOST", ""),
+		Port:     r.int("POSTGRES_PORT", 5432),
+		User:     r.str("POSTGRES_USER", "postgres"),
+		Password: r.str("POSTGRES_PASSWORD", ""),
+		DB:       r.str("POSTGRES_DB", "postgres"),
+		Schema:   r.str("POSTGRES_EVENT_SCHEMA", "public"),
+	}
+
+	c.Log.Level = strings.ToLower(r.str("LOG_LEVEL", "info"))
+	c.Log.Format = strings.ToLower(r.str("LOG_FORMAT", "text"))
+	c.TopologyFile = r.str("TOPOLOGY_FILE", "")
+	c.ShutdownGrace = r.dur("SHUTDOWN_GRACE", 0)
+	c.ShutdownTimeout = r.dur("SHUTDOWN_TIMEOUT", 30*time.Second)
+
+	errs := r.errs
+	if c.TopologyFile != "" {
+		t, err := topology.Load(c.TopologyFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TOPOLOGY_FILE: %w", err))
+		}
+		c.Topology = t
+	} else {
+		c.Topology = topology.Default()
+	}
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+// Validate reports every problem of the tree, naming the variable at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, a := range []struct{ name, addr string }{{"PORT", c.GRPC.Addr}, {"GIN_PORT", c.HTTP.Addr}} {
+		if _, port, err := net.SplitHostPort(a.addr); err != nil {
+			bad("%s: %v", a.name, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad("%s: %q is not a port number", a.name, port)
+		}
+	}
+	if c.GRPC.Addr == c.HTTP.Addr && !strings.HasSuffix(c.GRPC.Addr, ":0") {
+		bad("PORT and GIN_PORT: both are %s", c.GRPC.Addr)
+	}
+	positive := []struct {
+		name string
+		v    int
+	}{
+		{"EVENT_WORKER_POOL_SIZE", c.Pipeline.Workers},
+		{"EVENT_BUFFERED_CHANNEL_SIZE", c.Pipeline.Queue},
+		{"PUBLISH_MAX_EVENTS", c.Pipeline.MaxMessageEvents},
+		{"MAX_EVENTS_PER_REQUEST", c.Pipeline.MaxEvents},
+		{"GRPC_MAX_RECV_BYTES", c.GRPC.MaxRecvBytes},
+		{"HTTP_MAX_BODY_BYTES", int(c.HTTP.MaxBodyBytes)},
+		{"QUERY_MAX_ROWS", c.HTTP.QueryMaxRows},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad("%s: must be positive, got %d", p.name, p.v)
+		}
+	}
+	if c.Pipeline.Linger < 0 || c.Pipeline.Linger > time.Second {
+		bad("PUBLISH_LINGER: %v is outside 0..1s", c.Pipeline.Linger)
+	}
+	if c.Pipeline.MaxPast <= 0 {
+		bad("MAX_EVENT_AGE: must be positive")
+	}
+	switch c.Broker.Kind {
+	case BrokerJetStream, BrokerNATS, BrokerRabbitMQ:
+	default:
+		bad("BROKER: %q is not jetstream, nats or rabbitmq", c.Broker.Kind)
+	}
+	if c.Broker.Kind == BrokerRabbitMQ {
+		if c.Broker.Rabbit.Host == "" {
+			bad("RABBIT_HOST: empty")
+		}
+		if c.Broker.Rabbit.Port <= 0 || c.Broker.Rabbit.Port > 65535 {
+			bad("RABBIT_PORT: %d is not a port", c.Broker.Rabbit.Port)
+		}
+	}
+	switch c.Sink.Kind {
+	case SinkDuckDB, SinkClickHouse:
+	default:
+		bad("SINK: %q is not duckdb or clickhouse", c.Sink.Kind)
+	}
+	if c.Sink.Kind == SinkClickHouse && len(c.Sink.ClickHouse.Databases) == 0 {
+		bad("CLICKHOUSE_DB_NAMES: empty")
+	}
+	if c.Topology != nil {
+		if _, ok := c.Topology.Exchange(c.Pipeline.Exchange); !ok {
+			bad("EVENT_EXCHANGE: %q is not an exchange of the topology", c.Pipeline.Exchange)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("LOG_FORMAT: %q is not text or json", c.Log.Format)
+	}
+	if c.ShutdownTimeout <= c.ShutdownGrace {
+		bad("SHUTDOWN_TIMEOUT: %v must exceed SHUTDOWN_GRACE %v", c.ShutdownTimeout, c.ShutdownGrace)
+	}
+	return errors.Join(errs...)
+}
+
+// reader parses variables, collecting errors instead of stopping at the
+// first.
+type reader struct {
+	lookup Lookup
+	errs   []error
+}
+
+func (r *reader) str(key, def string) string {
+	if v, ok := r.lookup(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) int(key string, def int) int {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not an integer", key, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) bool(key string, def bool) bool {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not true or false", key, v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) dur(key string, def time.Duration) time.Duration {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a duration (e.g. 5ms, 30s)", key, v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) list(key string, def []string) []string {
+	v, ok := r.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	var out []string
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

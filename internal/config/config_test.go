@@ -1,0 +1,61 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaultsNeedNothing(t *testing.T) {
+	c, err := Load(envOf(nil), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GRPC.Addr != ":8017" || c.HTTP.Addr != ":8019" || c.Broker.Kind != BrokerJetStream || c.Sink.Kind != SinkDuckDB {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.Topology == nil || len(c.Topology.Queues) != 26 {
+		t.Fatalf("default topology not loaded")
+	}
+}
+
+func TestEveryProblemIsNamed(t *testing.T) {
+	_, err := Load(envOf(map[string]string{
+		"PORT":                   "x",
+		"EVENT_WORKER_POOL_SIZE": "-1",
+		"BROKER":                 "kafka",
+		"PUBLISH_LINGER":         "soon",
+		"LOG_LEVEL":              "loud",
+	}), t.TempDir())
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	for _, name := range []string{"PORT", "EVENT_WORKER_POOL_SIZE", "BROKER", "PUBLISH_LINGER", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestEnvFileAndOverride(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".env.stage"), []byte("GIN_PORT=9100\nPUBLISH_LINGER=7ms\nPORT=9000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(envOf(map[string]string{"ENV": "stage", "PORT": "9001"}), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != ":9100" || c.Pipeline.Linger != 7*time.Millisecond {
+		t.Fatalf("file values not read: %+v", c.HTTP)
+	}
+	if c.GRPC.Addr != ":9001" {
+		t.Fatalf("environment must win over the file, got %s", c.GRPC.Addr)
+	}
+}

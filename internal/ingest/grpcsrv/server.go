@@ -1,0 +1,161 @@
+package grpcsrv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthgrpc "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/health"
+	"github.com/event-grpc/event-grpc/internal/ingest"
+	"github.com/event-grpc/event-grpc/internal/pipeline"
+)
+
+// Dispatcher is the pipeline as the server sees it.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, src pipeline.Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error)
+}
+
+// Config configures the server.
+type Config struct {
+	Addr         string
+	MaxRecvBytes int
+	Logger       *slog.Logger
+	// Interceptors run before dispatch (authentication, rate limits).
+	Interceptors []grpc.UnaryServerInterceptor
+}
+
+// Server is the gRPC server.
+type Server struct {
+	eventgrpcv1.UnimplementedEventServiceServer
+	cfg    Config
+	disp   Dispatcher
+	state  *health.State
+	health *healthgrpc.Server
+	srv    *grpc.Server
+	lis    net.Listener
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// New builds the server; Start listens.
+func New(cfg Config, disp Dispatcher, state *health.State) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, disp: disp, state: state, health: healthgrpc.NewServer(), stop: make(chan struct{})}
+	s.srv = grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
+		grpc.ChainUnaryInterceptor(cfg.Interceptors...),
+	)
+	eventgrpcv1.RegisterEventServiceServer(s.srv, s)
+	healthpb.RegisterHealthServer(s.srv, s.health)
+	reflection.Register(s.srv)
+	return s
+}
+
+// Start listens and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	lis, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("grpc listen %s: %w", s.cfg.Addr, err)
+	}
+	s.lis = lis
+	s.syncHealth()
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.cfg.Logger.Error("grpc server stopped", "err", err)
+		}
+	}()
+	go s.watchHealth()
+	s.cfg.Logger.Info("grpc listening", "addr", lis.Addr().String())
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// watchHealth mirrors readiness into grpc.health.v1: at once when the
+// heartbeat changes, and within a poll interval when a probe does.
+func (s *Server) watchHealth() {
+	defer s.wg.Done()
+	changed := s.state.Changed()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+		s.syncHealth()
+	}
+}
+
+func (s *Server) syncHealth() {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok, _ := s.state.Ready(); ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(eventgrpcv1.EventService_ServiceDesc.ServiceName, st)
+}
+
+// Dispatch implements EventService.dispatch.
+func (s *Server) Dispatch(ctx context.Context, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
+	resp, err := s.disp.Dispatch(ctx, pipeline.SourceGRPC, req)
+	if err != nil {
+		return nil, Status(ctx, err)
+	}
+	return resp, nil
+}
+
+// Status maps an error to the gRPC status the client gets, with a
+// retry-after-ms trailer when there is a hint.
+func Status(ctx context.Context, err error) error {
+	st := ingest.StatusOf(err)
+	if st.RetryAfter > 0 {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("retry-after-ms", strconv.FormatInt(st.RetryAfter.Milliseconds(), 10)))
+	}
+	if st.GRPC == codes.OK {
+		st.GRPC = codes.Unknown
+	}
+	return status.Error(st.GRPC, err.Error())
+}
+
+// Shutdown stops accepting calls and waits for the running ones, within
+// ctx; then it stops hard. Safe to call twice and before Start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		close(s.stop)
+		s.health.Shutdown()
+		done := make(chan struct{})
+		go func() { s.srv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.srv.Stop()
+			err = fmt.Errorf("grpc drain: %w", ctx.Err())
+		}
+		s.wg.Wait()
+	})
+	return err
+}

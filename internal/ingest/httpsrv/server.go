@@ -1,0 +1,270 @@
+package httpsrv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/health"
+	"github.com/event-grpc/event-grpc/internal/ingest"
+	"github.com/event-grpc/event-grpc/internal/ingest/grpcsrv"
+	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/sink"
+)
+
+// Config configures the server.
+type Config struct {
+	Addr         string
+	MaxBodyBytes int64
+	QueryRemote  bool // allow the query endpoint from non-loopback clients
+	QueryMaxRows int
+	Logger       *slog.Logger
+	Gatherer     prometheus.Gatherer
+	// Querier answers the query endpoint; nil disables it.
+	Querier sink.Querier
+	// Middleware wraps the ingest routes (authentication, rate limits).
+	Middleware func(http.Handler) http.Handler
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg   Config
+	disp  grpcsrv.Dispatcher
+	state *health.State
+	mux   *http.ServeMux
+	srv   *http.Server
+	lis   net.Listener
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// New builds the server and its routes; Start listens.
+func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Middleware == nil {
+		cfg.Middleware = func(h http.Handler) http.Handler { return h }
+	}
+	s := &Server{cfg: cfg, disp: disp, state: state, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /heartbeat", s.getHeartbeat)
+	s.mux.HandleFunc("PUT /heartbeat", s.putHeartbeat)
+	if cfg.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	s.Ingest("POST /v1/events", http.HandlerFunc(s.postEvents))
+	if cfg.Querier != nil {
+		s.mux.HandleFunc("POST /v1/query", s.postQuery)
+	}
+	s.srv = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	return s
+}
+
+// Ingest mounts an ingest route: wrapped in the ingest middleware, with the
+// body bounded by MaxBodyBytes.
+func (s *Server) Ingest(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.cfg.Middleware(http.MaxBytesHandler(h, s.cfg.MaxBodyBytes)))
+}
+
+// Handle mounts any other route.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Start listens and serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	lis, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", s.cfg.Addr, err)
+	}
+	s.lis = lis
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	s.cfg.Logger.Info("http listening", "addr", lis.Addr().String())
+	return nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// Shutdown stops accepting and waits for running requests within ctx.
+// Safe to call twice and before Start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		err = s.srv.Shutdown(ctx)
+		if err != nil {
+			s.srv.Close()
+		}
+		s.wg.Wait()
+	})
+	return err
+}
+
+func (s *Server) getHeartbeat(w http.ResponseWriter, r *http.Request) {
+	ok, why := s.state.Ready()
+	if !ok {
+		http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "OK\n")
+}
+
+func (s *Server) putHeartbeat(w http.ResponseWriter, r *http.Request) {
+	on, err := strconv.ParseBool(r.URL.Query().Get("beat"))
+	if err != nil {
+		http.Error(w, "beat must be true or false", http.StatusBadRequest)
+		return
+	}
+	s.state.SetBeat(on)
+	s.cfg.Logger.Info("heartbeat set", "beat", on, "remote", r.RemoteAddr)
+	fmt.Fprintf(w, "beat=%v\n", on)
+}
+
+var (
+	unmarshal = protojson.UnmarshalOptions{}
+	marshal   = protojson.MarshalOptions{EmitUnpopulated: true}
+)
+
+// RequireJSON answers 415 unless the request says it is JSON.
+func RequireJSON(w http.ResponseWriter, r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != "text/plain") {
+		Error(w, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not application/json", r.Header.Get("Content-Type")))
+		return false
+	}
+	return true
+}
+
+// ReadBody reads a bounded body, answering 413 when it is over the limit.
+func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			Error(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over the %d byte limit (HTTP_MAX_BODY_BYTES)", mbe.Limit))
+			return nil, false
+		}
+		Error(w, http.StatusBadRequest, fmt.Errorf("read body: %w", err))
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
+	if !RequireJSON(w, r) {
+		return
+	}
+	body, ok := ReadBody(w, r)
+	if !ok {
+		return
+	}
+	req, err := DecodeEvents(body)
+	if err != nil {
+		Error(w, http.StatusBadRequest, err)
+		return
+	}
+	resp, err := s.disp.Dispatch(r.Context(), pipeline.SourceHTTP, req)
+	if err != nil {
+		Fail(w, err)
+		return
+	}
+	b, err := marshal.Marshal(resp)
+	if err != nil {
+		Fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// DecodeEvents reads the protojson form of Events. Unknown fields are an
+// error that names them, so a misspelt field is not silently dropped.
+func DecodeEvents(body []byte) (*eventgrpcv1.Events, error) {
+	req := &eventgrpcv1.Events{}
+	if err := unmarshal.Unmarshal(body, req); err != nil {
+		return nil, fmt.Errorf("body is not an Events message in JSON form: %w", err)
+	}
+	return req, nil
+}
+
+// Fail answers with the status StatusOf gives err.
+func Fail(w http.ResponseWriter, err error) {
+	st := ingest.StatusOf(err)
+	if st.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(st.RetryAfter.Round(time.Second)/time.Second))))
+	}
+	Error(w, st.HTTP, err)
+}
+
+// Error answers {"error": "..."} with code.
+func Error(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// QueryResult is the answer of the query endpoint.
+type QueryResult struct {
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+}
+
+func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.QueryRemote && !loopback(r.RemoteAddr) {
+		Error(w, http.StatusForbidden, errors.New("the query endpoint answers loopback clients only (QUERY_ALLOW_REMOTE)"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		Error(w, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	cols, rows, err := s.cfg.Querier.Query(r.Context(), string(body), s.cfg.QueryMaxRows)
+	if err != nil {
+		code := http.StatusInternalServerError
+		if fault.IsPermanent(err) {
+			code = http.StatusBadRequest
+		}
+		Error(w, code, err)
+		return
+	}
+	if rows == nil {
+		rows = [][]string{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(QueryResult{Columns: cols, Rows: rows})
+}
+
+func loopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

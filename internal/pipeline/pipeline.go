@@ -1,0 +1,389 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/eventtype"
+	"github.com/event-grpc/event-grpc/internal/fault"
+)
+
+// ContentType names the wire form of the messages the pipeline publishes.
+const ContentType = "application/x-protobuf-delimited; proto=eventgrpc.v1.Events"
+
+// ErrOverloaded is returned when the worker pool and its queue are full.
+var ErrOverloaded = errors.New("ingest queue is full")
+
+// Config configures a Pipeline.
+type Config struct {
+	Workers          int           // concurrent publishing workers
+	Queue            int           // requests that may wait for a worker
+	Linger           time.Duration // coalescing window per routing key; 0 = none
+	MaxMessageEvents int           // events per broker message
+	MaxEvents        int           // events per request
+	MaxPast          time.Duration // older events are rejected
+	Exchange         string        // where events are published
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Pipeline validates, groups and publishes events. Safe for concurrent use.
+type Pipeline struct {
+	cfg  Config
+	pub  broker.Publisher
+	log  *slog.Logger
+	now  func() time.Time
+	jobs chan *job
+	coal *coalescer
+	m    *metrics
+
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	mu       sync.RWMutex // guards closed against Dispatch's send
+	closed   bool
+}
+
+type job struct {
+	ctx    context.Context
+	groups []*group
+	done   chan struct{}
+}
+
+// group is one request's events of one routing key.
+type group struct {
+	key     string
+	header  *eventgrpcv1.Header
+	events  []*eventgrpcv1.Event
+	indexes []int // positions in the request
+	err     error // the publish outcome
+}
+
+// New starts the worker pool.
+func New(cfg Config, pub broker.Publisher) *Pipeline {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.MaxMessageEvents <= 0 {
+		cfg.MaxMessageEvents = 1000
+	}
+	p := &Pipeline{
+		cfg:  cfg,
+		pub:  pub,
+		log:  cfg.Logger,
+		now:  cfg.Now,
+		jobs: make(chan *job, cfg.Queue),
+		m:    newMetrics(cfg.Registerer),
+	}
+	p.coal = newCoalescer(pub, cfg.Exchange, cfg.Linger, cfg.MaxMessageEvents, p.now, p.m)
+	p.wg.Add(cfg.Workers)
+	for range cfg.Workers {
+		go p.worker()
+	}
+	return p
+}
+
+func (p *Pipeline) worker() {
+	defer p.wg.Done()
+	for j := range p.jobs {
+		p.m.queued.Dec()
+		p.publish(j)
+	}
+}
+
+// Source tells the pipeline where a request came from, for the metrics.
+type Source string
+
+// Sources of events.
+const (
+	SourceGRPC Source = "grpc"
+	SourceHTTP Source = "http"
+)
+
+// Dispatch validates req's events, publishes the accepted ones and reports
+// each event's fate by index. It returns an error only when nothing could be
+// tried: the pool is full (fault.Throttled wrapping ErrOverloaded), the
+// pipeline is shut down, or no event could be made durable because the
+// broker failed (the broker's error, classified).
+func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
+	evs := req.GetEvents()
+	p.m.requests.WithLabelValues(string(src)).Inc()
+	if len(evs) > p.cfg.MaxEvents {
+		p.m.rejected.WithLabelValues(string(src), "too_many_events").Add(float64(len(evs)))
+		return nil, fault.Permanentf("request has %d events; the limit is %d (MAX_EVENTS_PER_REQUEST)", len(evs), p.cfg.MaxEvents)
+	}
+	now := p.now()
+	resp := &eventgrpcv1.Response{Results: make([]*eventgrpcv1.EventResult, len(evs))}
+	byKey := map[string]*group{}
+	var groups []*group
+	for i, ev := range evs {
+		res := &eventgrpcv1.EventResult{Index: int32(i)}
+		resp.Results[i] = res
+		key, reason := p.normalize(ev, now)
+		res.EventId = ev.GetId()
+		if reason != "" {
+			res.Reason = reason
+			p.m.rejected.WithLabelValues(string(src), reasonLabel(reason)).Inc()
+			continue
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &group{key: key, header: req.GetHeader()}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.events = append(g.events, ev)
+		g.indexes = append(g.indexes, i)
+	}
+	p.m.received.WithLabelValues(string(src)).Add(float64(len(evs)))
+
+	if len(groups) > 0 {
+		if err := p.run(ctx, groups); err != nil {
+			p.m.refused.WithLabelValues(string(src), fault.KindOf(err).String()).Add(float64(len(evs)))
+			return nil, err
+		}
+	}
+	var firstErr error
+	for _, g := range groups {
+		for _, i := range g.indexes {
+			r := resp.Results[i]
+			if g.err != nil {
+				r.Reason = publishReason(g.err)
+				if firstErr == nil {
+					firstErr = g.err
+				}
+				p.m.rejected.WithLabelValues(string(src), "not_durable").Inc()
+				continue
+			}
+			r.Accepted = true
+			resp.Accepted++
+			p.m.accepted.WithLabelValues(string(src), g.keyLabel()).Inc()
+		}
+	}
+	resp.Rejected = int32(len(evs)) - resp.Accepted
+	switch {
+	case resp.Rejected == 0:
+		resp.Status = eventgrpcv1.Status_STATUS_OK
+	case resp.Accepted > 0:
+		resp.Status = eventgrpcv1.Status_STATUS_PARTIAL
+		resp.Message = fmt.Sprintf("%d of %d events rejected; see results", resp.Rejected, len(evs))
+	default:
+		if firstErr != nil {
+			// Nothing was made durable because the broker failed: the
+			// caller answers with the broker's status so clients retry.
+			return nil, firstErr
+		}
+		resp.Status = eventgrpcv1.Status_STATUS_REJECTED
+		resp.Message = "every event was rejected; see results"
+	}
+	return resp, nil
+}
+
+// run hands the groups to a worker and waits for it. The bounded queue is
+// never waited on: a full queue is an immediate, loud refusal.
+func (p *Pipeline) run(ctx context.Context, groups []*group) error {
+	j := &job{ctx: ctx, groups: groups, done: make(chan struct{})}
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return fault.Transient(fmt.Errorf("ingest is shutting down: %w", broker.ErrClosed))
+	}
+	select {
+	case p.jobs <- j:
+		p.m.queued.Inc()
+		p.mu.RUnlock()
+	default:
+		p.mu.RUnlock()
+		return fault.Throttled(fmt.Errorf("%w: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", ErrOverloaded, cap(p.jobs), p.cfg.Workers), time.Second)
+	}
+	select {
+	case <-j.done:
+		return nil
+	case <-ctx.Done():
+		// The worker still finishes the publish; the client hears that
+		// it gave up, so it may retry (storage dedupes on event_id).
+		return fault.Transient(ctx.Err())
+	}
+}
+
+func (p *Pipeline) publish(j *job) {
+	defer close(j.done)
+	if err := j.ctx.Err(); err != nil {
+		for _, g := range j.groups {
+			g.err = fault.Transient(err)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, g := range j.groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.err = p.coal.add(j.ctx, g)
+		}()
+	}
+	wg.Wait()
+}
+
+var customName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_\-]{0,63}$`)
+
+// MaxIDLength bounds a client-given event id.
+const MaxIDLength = 128
+
+// normalize checks one event, fills its id, clamps its timestamp, and
+// returns its routing key, or a reason to reject it.
+func (p *Pipeline) normalize(ev *eventgrpcv1.Event, now time.Time) (key, reason string) {
+	if ev == nil {
+		return "", "event is empty"
+	}
+	name, err := eventtype.Name(ev)
+	if err != nil {
+		return "", err.Error()
+	}
+	key = name
+	if c := ev.GetCustomEvent(); c != nil {
+		if !customName.MatchString(c.GetName()) {
+			return "", fmt.Sprintf("CustomEvent.name %q must be 1-64 letters, digits, '_' or '-', starting with a letter", c.GetName())
+		}
+		key = name + "." + c.GetName()
+	}
+	switch id := ev.GetId(); {
+	case id == "":
+		ev.Id = uuid.Must(uuid.NewV7()).String()
+	case len(id) > MaxIDLength:
+		return "", fmt.Sprintf("id is %d bytes; the limit is %d", len(id), MaxIDLength)
+	case !utf8.ValidString(id):
+		return "", "id is not valid UTF-8"
+	}
+	nowMs := now.UnixMilli()
+	if ev.GetTimestamp() == "" {
+		ev.Timestamp = strconv.FormatInt(nowMs, 10)
+		return key, ""
+	}
+	ts, err := strconv.ParseInt(ev.GetTimestamp(), 10, 64)
+	if err != nil {
+		return "", fmt.Sprintf("timestamp %q is not epoch milliseconds", truncate(ev.GetTimestamp(), 40))
+	}
+	if ts > nowMs {
+		ev.Timestamp = strconv.FormatInt(nowMs, 10) // clamp the future to now, as the seed did
+	} else if ts < nowMs-p.cfg.MaxPast.Milliseconds() {
+		return "", fmt.Sprintf("timestamp %d is older than the accepted age %v (MAX_EVENT_AGE)", ts, p.cfg.MaxPast)
+	}
+	return key, ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// keyLabel is the metric label of the group's type (custom names are not
+// labels: they are unbounded).
+func (g *group) keyLabel() string {
+	if ev := g.events[0]; ev.GetCustomEvent() != nil {
+		return "CustomEvent"
+	}
+	return g.key
+}
+
+func reasonLabel(reason string) string {
+	switch {
+	case reason == eventtype.ErrNoEventOf.Error() || reason == "event is empty":
+		return "no_event_of"
+	case len(reason) > 9 && reason[:9] == "timestamp":
+		return "timestamp"
+	case len(reason) > 2 && reason[:2] == "id":
+		return "id"
+	case len(reason) > 11 && reason[:11] == "CustomEvent":
+		return "custom_name"
+	}
+	return "other"
+}
+
+func publishReason(err error) string {
+	switch {
+	case fault.IsThrottled(err):
+		return "RESOURCE_EXHAUSTED: " + err.Error()
+	case fault.IsPermanent(err):
+		return "INTERNAL: " + err.Error()
+	}
+	return "UNAVAILABLE: " + err.Error()
+}
+
+// Shutdown stops taking requests and waits, within ctx, for the workers to
+// finish the ones they hold. Safe to call twice.
+func (p *Pipeline) Shutdown(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		close(p.jobs)
+		p.mu.Unlock()
+	})
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); p.coal.wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline drain: %w", ctx.Err())
+	}
+}
+
+// encode writes groups as one message body.
+func encode(parts []*group) ([]byte, error) {
+	var buf []byte
+	for _, g := range parts {
+		b, err := proto.Marshal(&eventgrpcv1.Events{Header: g.header, Events: g.events})
+		if err != nil {
+			return nil, err
+		}
+		buf = protowire.AppendVarint(buf, uint64(len(b)))
+		buf = append(buf, b...)
+	}
+	return buf, nil
+}
+
+// Decode reads a message body written by the pipeline.
+func Decode(body []byte) ([]*eventgrpcv1.Events, error) {
+	var out []*eventgrpcv1.Events
+	for len(body) > 0 {
+		n, l := protowire.ConsumeVarint(body)
+		if l < 0 {
+			return nil, fault.Permanentf("event batch: bad length prefix")
+		}
+		body = body[l:]
+		if n > uint64(len(body)) {
+			return nil, fault.Permanentf("event batch: part of %d bytes exceeds the %d left", n, len(body))
+		}
+		ev := &eventgrpcv1.Events{}
+		if err := proto.Unmarshal(body[:n], ev); err != nil {
+			return nil, fault.Permanentf("event batch: %v", err)
+		}
+		out = append(out, ev)
+		body = body[n:]
+	}
+	return out, nil
+}

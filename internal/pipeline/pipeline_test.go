@@ -1,0 +1,277 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/fault"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is a Publisher that keeps what it is given; fail makes it
+// refuse with that error; block holds publishes until closed.
+type recorder struct {
+	mu      sync.Mutex
+	msgs    []broker.Message
+	fail    error
+	block   chan struct{}
+	started chan struct{}
+}
+
+func (r *recorder) Publish(ctx context.Context, exchange string, msgs []broker.Message) error {
+	if r.started != nil {
+		r.started <- struct{}{}
+	}
+	if r.block != nil {
+		<-r.block
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.msgs = append(r.msgs, msgs...)
+	return nil
+}
+
+func (r *recorder) events(t *testing.T) map[string][]*eventgrpcv1.Event {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]*eventgrpcv1.Event{}
+	for _, m := range r.msgs {
+		parts, err := Decode(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			out[m.RoutingKey] = append(out[m.RoutingKey], p.GetEvents()...)
+		}
+	}
+	return out
+}
+
+var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func newTest(t *testing.T, pub broker.Publisher, mod func(*Config)) *Pipeline {
+	cfg := Config{Workers: 2, Queue: 4, Linger: 0, MaxMessageEvents: 100, MaxEvents: 100,
+		MaxPast: 24 * time.Hour, Exchange: "grpc_event.tx", Now: func() time.Time { return now }}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p := New(cfg, pub)
+	t.Cleanup(func() { p.Shutdown(context.Background()) })
+	return p
+}
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func launch(id, ts string) *eventgrpcv1.Event {
+	return &eventgrpcv1.Event{Id: id, Timestamp: ts, EventOf: &eventgrpcv1.Event_LaunchEvent{LaunchEvent: &eventgrpcv1.LaunchEvent{}}}
+}
+
+func click(id, ts string) *eventgrpcv1.Event {
+	return &eventgrpcv1.Event{Id: id, Timestamp: ts, EventOf: &eventgrpcv1.Event_ClickEvent{ClickEvent: &eventgrpcv1.ClickEvent{}}}
+}
+
+func TestGroupsByTypeAndReportsByIndex(t *testing.T) {
+	rec := &recorder{}
+	p := newTest(t, rec, nil)
+	req := &eventgrpcv1.Events{
+		Header: &eventgrpcv1.Header{SessionId: "s1", UserId: "u1"},
+		Events: []*eventgrpcv1.Event{
+			launch("a", ms(now)), click("b", ms(now)), {Id: "empty"}, launch("c", ms(now)),
+			{Timestamp: ms(now), EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{Name: "video_quality", Params: map[string]string{"q": "hd"}}}},
+		},
+	}
+	resp, err := p.Dispatch(context.Background(), SourceGRPC, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != eventgrpcv1.Status_STATUS_PARTIAL || resp.Accepted != 4 || resp.Rejected != 1 {
+		t.Fatalf("status %v accepted %d rejected %d", resp.Status, resp.Accepted, resp.Rejected)
+	}
+	if r := resp.Results[2]; r.Accepted || !strings.Contains(r.Reason, "eventOf") {
+		t.Fatalf("result #2 = %+v, want rejected for the missing eventOf", r)
+	}
+	got := rec.events(t)
+	if len(got["LaunchEvent"]) != 2 || len(got["ClickEvent"]) != 1 || len(got["CustomEvent.video_quality"]) != 1 {
+		t.Fatalf("groups = %v", keys(got))
+	}
+	if len(rec.msgs) != 3 {
+		t.Fatalf("published %d messages, want one per type (3)", len(rec.msgs))
+	}
+	for _, m := range rec.msgs {
+		if m.Headers[broker.HeaderInsertTime] != ms(now) {
+			t.Fatalf("insert time header = %q", m.Headers[broker.HeaderInsertTime])
+		}
+	}
+}
+
+func keys(m map[string][]*eventgrpcv1.Event) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestClampsMintsAndRejects(t *testing.T) {
+	rec := &recorder{}
+	p := newTest(t, rec, nil)
+	cases := []struct {
+		name   string
+		ev     *eventgrpcv1.Event
+		ok     bool
+		wantTS string
+		reason string
+	}{
+		{"future is clamped to now", launch("f", ms(now.Add(48*time.Hour))), true, ms(now), ""},
+		{"past within age kept", launch("p", ms(now.Add(-time.Hour))), true, ms(now.Add(-time.Hour)), ""},
+		{"missing timestamp is now", launch("m", ""), true, ms(now), ""},
+		{"too old rejected", launch("o", ms(now.Add(-48*time.Hour))), false, "", "older than"},
+		{"garbage timestamp rejected", launch("g", "yesterday"), false, "", "not epoch milliseconds"},
+		{"long id rejected", launch(strings.Repeat("x", 200), ms(now)), false, "", "limit is 128"},
+		{"bad custom name", &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{Name: "a b"}}}, false, "", "CustomEvent.name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := p.Dispatch(context.Background(), SourceHTTP, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{c.ev}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := resp.Results[0]
+			if r.Accepted != c.ok {
+				t.Fatalf("accepted = %v (%s), want %v", r.Accepted, r.Reason, c.ok)
+			}
+			if !c.ok && !strings.Contains(r.Reason, c.reason) {
+				t.Fatalf("reason %q does not say %q", r.Reason, c.reason)
+			}
+			if c.ok && c.ev.Timestamp != c.wantTS {
+				t.Fatalf("timestamp = %s, want %s", c.ev.Timestamp, c.wantTS)
+			}
+		})
+	}
+}
+
+func TestMintsUUIDv7(t *testing.T) {
+	rec := &recorder{}
+	p := newTest(t, rec, nil)
+	resp, err := p.Dispatch(context.Background(), SourceGRPC, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("", ms(now)), launch("", ms(now))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := resp.Results[0].EventId, resp.Results[1].EventId
+	if a == b {
+		t.Fatalf("minted ids are equal: %s", a)
+	}
+	for _, id := range []string{a, b} {
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 {
+			t.Fatalf("id %q is not a UUIDv7", id)
+		}
+	}
+	if got := rec.events(t)["LaunchEvent"]; got[0].Id != a {
+		t.Fatalf("published id %s, reported %s", got[0].Id, a)
+	}
+}
+
+func TestFullPoolIsRefusedNotQueued(t *testing.T) {
+	rec := &recorder{block: make(chan struct{}), started: make(chan struct{}, 4)}
+	p := newTest(t, rec, func(c *Config) { c.Workers = 1; c.Queue = 1 })
+	req := func() *eventgrpcv1.Events {
+		return &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("", ms(now))}}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	dispatch := func() {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, err := p.Dispatch(context.Background(), SourceGRPC, req()); errs <- err }()
+	}
+	dispatch() // taken by the only worker, which blocks in Publish
+	<-rec.started
+	dispatch() // waits in the queue
+	deadline := time.Now().Add(5 * time.Second)
+	for len(p.jobs) < cap(p.jobs) {
+		if time.Now().After(deadline) {
+			t.Fatal("second request never reached the queue")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, err := p.Dispatch(context.Background(), SourceGRPC, req())
+	if !errors.Is(err, ErrOverloaded) || !fault.IsThrottled(err) {
+		t.Fatalf("err = %v, want a throttled ErrOverloaded", err)
+	}
+	close(rec.block)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("held request failed: %v", err)
+		}
+	}
+}
+
+func TestBrokerDownIsReturned(t *testing.T) {
+	rec := &recorder{fail: broker.ErrUnavailable}
+	p := newTest(t, rec, nil)
+	_, err := p.Dispatch(context.Background(), SourceGRPC, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("", ms(now))}})
+	if !errors.Is(err, broker.ErrUnavailable) || fault.KindOf(err) != fault.KindTransient {
+		t.Fatalf("err = %v, want a transient ErrUnavailable", err)
+	}
+}
+
+func TestCoalescesConcurrentRequests(t *testing.T) {
+	rec := &recorder{}
+	p := newTest(t, rec, func(c *Config) { c.Workers = 16; c.Queue = 64; c.Linger = 20 * time.Millisecond })
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := &eventgrpcv1.Events{Header: &eventgrpcv1.Header{UserId: strconv.Itoa(i)}, Events: []*eventgrpcv1.Event{launch("", ms(now)), launch("", ms(now))}}
+			if _, err := p.Dispatch(context.Background(), SourceGRPC, req); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(rec.events(t)["LaunchEvent"]); n != 20 {
+		t.Fatalf("published %d events, want 20", n)
+	}
+	if len(rec.msgs) >= 10 {
+		t.Fatalf("%d messages for 10 concurrent requests: nothing was coalesced", len(rec.msgs))
+	}
+	// Each request keeps its own header inside the shared message.
+	parts, _ := Decode(rec.msgs[0].Body)
+	if len(parts) < 2 || parts[0].GetHeader().GetUserId() == parts[1].GetHeader().GetUserId() {
+		t.Fatalf("coalesced parts lost their headers")
+	}
+}
+
+func TestDecodeRejectsGarbage(t *testing.T) {
+	good, _ := proto.Marshal(&eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("x", "1")}})
+	body := protowire.AppendVarint(nil, uint64(len(good)))
+	body = append(body, good...)
+	if parts, err := Decode(body); err != nil || len(parts) != 1 {
+		t.Fatalf("Decode(good) = %d parts, %v", len(parts), err)
+	}
+	for _, b := range [][]byte{{0xff}, append(protowire.AppendVarint(nil, 100), 1, 2, 3), append(protowire.AppendVarint(nil, 3), 0xff, 0xff, 0xff)} {
+		if _, err := Decode(b); err == nil {
+			t.Fatalf("Decode(%x) accepted garbage", b)
+		}
+	}
+}
