@@ -111,7 +111,7 @@ func TestBadMessageFailsAlone(t *testing.T) {
 	good := `{"id":"req-1","trace_id":"t-1","service_name":"identity","host_name":"id-1","method":"GET","uri":"/v1/me","status_code":200,"time_taken_ms":12,"timestamp":"2026-11-27T09:30:00Z"}`
 	batch := []broker.Delivery{
 		{Queue: "trace_log", Body: []byte(good)},
-		{Queue: "trace_log", Body: []byte(`{"trace_id":`)},                          // not JSON
+		{Queue: "trace_log", Body: []byte(`{"trace_id":`)},                         // not JSON
 		{Queue: "trace_log", Body: []byte(`"just a string"`)},                      // not an object
 		{Queue: "trace_log", Body: []byte(strings.Replace(good, `200`, `"x"`, 1))}, // wrong type
 	}
