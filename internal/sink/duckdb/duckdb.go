@@ -151,21 +151,38 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) er
 	return &sink.BatchError{Failed: failed}
 }
 
+// write stores rows. The fast path appends straight into the table; the
+// table's primary key refuses a batch holding a key that is already stored
+// (a redelivery) and then the batch goes the set-based way: staging table,
+// then INSERT … ON CONFLICT DO NOTHING. Both are idempotent, so rows a
+// failed append did commit are not stored twice.
 func (s *Sink) write(ctx context.Context, t *schema.Table, rows []schema.Row) error {
-	stage := "stage_" + t.Name
-	if !s.staged[t.Name] {
-		q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s LIMIT 0`, schema.QuoteIdent(stage), qualified(t))
-		if _, err := s.writer.ExecContext(ctx, q); err != nil {
-			return classify(fmt.Errorf("duckdb: staging table for %s: %w", t.Name, err))
-		}
-		s.staged[t.Name] = true
+	err := s.appendRows(ctx, t.Name, "", t.ColumnNames(), rows)
+	if err == nil {
+		return nil
 	}
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM `+schema.QuoteIdent(stage)); err != nil {
-		return classify(fmt.Errorf("duckdb: clear staging for %s: %w", t.Name, err))
+	if !keyConflict(err) {
+		return classify(fmt.Errorf("duckdb: append to %s: %w", t.Name, err))
 	}
-	cols := t.ColumnNames()
-	err := s.writer.Raw(func(dc any) error {
-		app, err := duck.NewAppenderWithColumns(dc.(driver.Conn), "temp", "main", stage, cols)
+	return s.writeStaged(ctx, t, rows)
+}
+
+// keyConflict reports whether an append failed on the primary key. The
+// Appender reports it as text when it closes, not as a typed error.
+func keyConflict(err error) bool {
+	var de *duck.Error
+	if errors.As(err, &de) && de.Type == duck.ErrorTypeConstraint {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "primary key") || strings.Contains(msg, "constraint violation")
+}
+
+// appendRows appends rows with the Appender; catalog "temp" addresses a
+// temporary table.
+func (s *Sink) appendRows(ctx context.Context, table, catalog string, cols []string, rows []schema.Row) error {
+	return s.writer.Raw(func(dc any) error {
+		app, err := duck.NewAppenderWithColumns(dc.(driver.Conn), catalog, "main", table, cols)
 		if err != nil {
 			return err
 		}
@@ -181,7 +198,22 @@ func (s *Sink) write(ctx context.Context, t *schema.Table, rows []schema.Row) er
 		}
 		return app.Close()
 	})
-	if err != nil {
+}
+
+func (s *Sink) writeStaged(ctx context.Context, t *schema.Table, rows []schema.Row) error {
+	stage := "stage_" + t.Name
+	if !s.staged[t.Name] {
+		q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s LIMIT 0`, schema.QuoteIdent(stage), qualified(t))
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			return classify(fmt.Errorf("duckdb: staging table for %s: %w", t.Name, err))
+		}
+		s.staged[t.Name] = true
+	}
+	if _, err := s.writer.ExecContext(ctx, `DELETE FROM `+schema.QuoteIdent(stage)); err != nil {
+		return classify(fmt.Errorf("duckdb: clear staging for %s: %w", t.Name, err))
+	}
+	cols := t.ColumnNames()
+	if err := s.appendRows(ctx, stage, "temp", cols, rows); err != nil {
 		return classify(fmt.Errorf("duckdb: append to %s: %w", t.Name, err))
 	}
 	q := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING`,

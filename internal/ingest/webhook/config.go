@@ -1,0 +1,116 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Defaults for Config fields the environment leaves unset.
+const (
+	DefaultWorkers      = 16
+	DefaultQueue        = 256
+	DefaultDedupeWindow = 10000
+)
+
+// Provider configures one provider's endpoint.
+type Provider struct {
+	// Secret verifies the provider's requests (<NAME>_WEBHOOK_SECRET): the
+	// HMAC key for Shopify, the webhook secret key for WebEngage, the
+	// shared token for the others. Empty accepts unauthenticated requests.
+	Secret string
+	// Workers publish concurrently (<NAME>_EVENT_WORKER_POOL_SIZE).
+	Workers int
+	// Queue bounds the requests waiting for a worker
+	// (<NAME>_EVENT_BUFFERED_CHANNEL_SIZE); beyond it requests are refused
+	// with 429. Zero means a request is taken only by an idle worker.
+	Queue int
+}
+
+// Config configures every provider.
+type Config struct {
+	Branch    Provider
+	WebEngage Provider
+	Vidooly   Provider
+	Shopify   Provider
+	Graphy    Provider
+	// DedupeWindow is how many Shopify webhook ids are remembered to answer
+	// a repeated delivery without publishing it again
+	// (SHOPIFY_WEBHOOK_DEDUPE_SIZE). Zero turns the window off; the broker
+	// and storage still de-duplicate on the id.
+	DedupeWindow int
+}
+
+// providerEnv names the environment prefix of each provider.
+var providerEnv = []struct {
+	prefix string
+	get    func(*Config) *Provider
+}{
+	{"BRANCH", func(c *Config) *Provider { return &c.Branch }},
+	{"WEBENGAGE", func(c *Config) *Provider { return &c.WebEngage }},
+	{"VIDOOLY", func(c *Config) *Provider { return &c.Vidooly }},
+	{"SHOPIFY", func(c *Config) *Provider { return &c.Shopify }},
+	{"GRAPHY", func(c *Config) *Provider { return &c.Graphy }},
+}
+
+// DefaultConfig has no secrets and the default pool sizes.
+func DefaultConfig() Config {
+	var c Config
+	for _, p := range providerEnv {
+		*p.get(&c) = Provider{Workers: DefaultWorkers, Queue: DefaultQueue}
+	}
+	c.DedupeWindow = DefaultDedupeWindow
+	return c
+}
+
+// ConfigFromEnv reads the configuration through lookup (os.LookupEnv, or
+// internal/config's Lookup). Unset or empty variables take the defaults.
+// The error names every variable at fault.
+func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	num := func(key string, def int) int {
+		v, ok := lookup(key)
+		if !ok || strings.TrimSpace(v) == "" {
+			return def
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer", key, v))
+			return def
+		}
+		return n
+	}
+	for _, p := range providerEnv {
+		dst := p.get(&c)
+		if v, ok := lookup(p.prefix + "_WEBHOOK_SECRET"); ok {
+			dst.Secret = strings.TrimSpace(v)
+		}
+		dst.Workers = num(p.prefix+"_EVENT_WORKER_POOL_SIZE", dst.Workers)
+		dst.Queue = num(p.prefix+"_EVENT_BUFFERED_CHANNEL_SIZE", dst.Queue)
+	}
+	c.DedupeWindow = num("SHOPIFY_WEBHOOK_DEDUPE_SIZE", c.DedupeWindow)
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// Validate reports every problem at once, naming the variable at fault.
+func (c Config) Validate() error {
+	var errs []error
+	for _, p := range providerEnv {
+		v := *p.get(&c)
+		if v.Workers < 1 || v.Workers > 4096 {
+			errs = append(errs, fmt.Errorf("%s_EVENT_WORKER_POOL_SIZE: %d is outside 1..4096", p.prefix, v.Workers))
+		}
+		if v.Queue < 0 || v.Queue > 1<<20 {
+			errs = append(errs, fmt.Errorf("%s_EVENT_BUFFERED_CHANNEL_SIZE: %d is outside 0..1048576", p.prefix, v.Queue))
+		}
+	}
+	if c.DedupeWindow < 0 || c.DedupeWindow > 1<<24 {
+		errs = append(errs, fmt.Errorf("SHOPIFY_WEBHOOK_DEDUPE_SIZE: %d is outside 0..16777216", c.DedupeWindow))
+	}
+	return errors.Join(errs...)
+}

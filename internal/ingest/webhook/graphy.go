@@ -1,0 +1,42 @@
+package webhook
+
+import (
+	"github.com/event-grpc/event-grpc/internal/schema"
+)
+
+// Graphy: the webhooks of Graphy, the course platform — learner sign-ups,
+// enrolments, payments. A JSON object (or an array of them) with the event
+// type in "event" ("learner.signup", "course.enrolled", "payment.success"),
+// its time in "timestamp", the learner, product and payment as objects (see
+// docs/messages.md). Graphy publishes no signature scheme: the shared
+// token goes in X-Webhook-Token or ?token=.
+//
+// Each event lands in graphy_event; the routing key on graphy_event.tx is
+// the event type, its dots kept as word separators.
+var graphy = spec{
+	name:     "graphy",
+	env:      "GRAPHY",
+	path:     "/graphy/event",
+	exchange: "graphy_event.tx",
+	verify:   verifyToken,
+	parse:    parseGraphy,
+}
+
+var graphyTable = schema.GraphyEventTable()
+
+func parseGraphy(req *request) (parsed, error) {
+	objs, err := objects(req.body)
+	if err != nil {
+		return parsed{}, err
+	}
+	hdr := baseHeaders("graphy", req.now)
+	if err := checkAll(graphyTable, objs, hdr, req.now); err != nil {
+		return parsed{}, err
+	}
+	var p parsed
+	for _, g := range groupBy(objs, func(o object) string { return words(text(o.doc, "event")) }) {
+		p.msgs = append(p.msgs, message(g.key, "", g.objs, cloneHeaders(hdr)))
+	}
+	p.events = len(objs)
+	return p, nil
+}

@@ -1,0 +1,253 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+)
+
+// spec describes one provider: where it is mounted, where it publishes, how
+// its requests are verified and read.
+type spec struct {
+	name     string // metric label and x-source header
+	env      string // prefix of its environment variables
+	path     string
+	exchange string
+	// verify returns an error wrapping ErrUnauthorized when the request is
+	// not the provider's; an empty secret accepts every request.
+	verify func(secret string, req *request) error
+	// parse returns the messages to publish, or a permanent error (400)
+	// that says what is wrong with the body.
+	parse func(req *request) (parsed, error)
+	// dedupe: parsed.id names the delivery; repeats are answered without
+	// publishing.
+	dedupe bool
+}
+
+// parsed is a request read by its provider.
+type parsed struct {
+	msgs   []broker.Message
+	events int    // objects the messages hold
+	id     string // the delivery's id, for the de-duplication window
+}
+
+// specs lists the providers in the order their routes are reported.
+var specs = []spec{branch, webengage, vidooly, shopify, graphy}
+
+// Webhooks serves every provider's endpoint.
+type Webhooks struct {
+	log       *slog.Logger
+	m         *metrics
+	now       func() time.Time
+	endpoints []*endpoint
+	once      sync.Once
+	err       error
+}
+
+type endpoint struct {
+	spec
+	cfg    Provider
+	pool   *pool
+	window *window
+}
+
+type metrics struct {
+	requests   *prometheus.CounterVec
+	events     *prometheus.CounterVec
+	duplicates *prometheus.CounterVec
+	queued     *prometheus.GaugeVec
+	publish    *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_webhook_requests_total", Help: "Webhook requests answered, by provider and HTTP status.",
+		}, []string{"provider", "code"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_webhook_events_total", Help: "Webhook events (JSON objects) made durable in the broker, by provider.",
+		}, []string{"provider"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_webhook_duplicates_total", Help: "Repeated webhook deliveries answered without publishing again, by provider.",
+		}, []string{"provider"}),
+		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "eventgrpc_webhook_queued", Help: "Webhook requests waiting for a publishing worker, by provider.",
+		}, []string{"provider"}),
+		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "eventgrpc_webhook_publish_seconds", Help: "Time to publish one webhook request and get the broker's confirm, by provider.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"provider"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.events, m.duplicates, m.queued, m.publish)
+	}
+	return m
+}
+
+// New starts every provider's worker pool. pub is the broker; log may be
+// nil (slog.Default), reg may be nil (no metrics). It logs once, per
+// provider, when no secret is configured and requests are accepted
+// unauthenticated.
+func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer) *Webhooks {
+	if log == nil {
+		log = slog.Default()
+	}
+	w := &Webhooks{log: log, m: newMetrics(reg), now: time.Now}
+	for _, s := range specs {
+		pc := s.config(&cfg)
+		pc.Workers = max(1, pc.Workers)
+		pc.Queue = max(0, pc.Queue)
+		e := &endpoint{spec: s, cfg: pc}
+		hint := fmt.Sprintf("%s_EVENT_BUFFERED_CHANNEL_SIZE=%d, %s_EVENT_WORKER_POOL_SIZE=%d", s.env, pc.Queue, s.env, pc.Workers)
+		e.pool = newPool(pub, pc.Workers, pc.Queue, hint, w.m.queued.WithLabelValues(s.name), w.m.publish.WithLabelValues(s.name))
+		if s.dedupe {
+			e.window = newWindow(cfg.DedupeWindow)
+		}
+		if pc.Secret == "" {
+			log.Warn("webhook accepts unauthenticated requests: no secret configured",
+				"provider", s.name, "path", s.path, "variable", s.env+"_WEBHOOK_SECRET")
+		}
+		w.endpoints = append(w.endpoints, e)
+	}
+	return w
+}
+
+func (s spec) config(c *Config) Provider {
+	for _, p := range providerEnv {
+		if p.prefix == s.env {
+			return *p.get(c)
+		}
+	}
+	panic("webhook: no configuration for provider " + s.name)
+}
+
+// Routes returns the handlers by mux pattern ("POST /branch/event", …), to
+// be mounted with httpsrv.Server.Ingest, which bounds the body.
+func (w *Webhooks) Routes() map[string]http.Handler {
+	out := make(map[string]http.Handler, len(w.endpoints))
+	for _, e := range w.endpoints {
+		out["POST "+e.path] = w.handler(e)
+	}
+	return out
+}
+
+// Shutdown stops taking requests and waits, within ctx, for the queued
+// ones to be published. Call it after the HTTP server stopped. Safe to call
+// twice.
+func (w *Webhooks) Shutdown(ctx context.Context) error {
+	w.once.Do(func() {
+		errs := make([]error, len(w.endpoints))
+		var wg sync.WaitGroup
+		for i, e := range w.endpoints {
+			wg.Go(func() { errs[i] = e.pool.shutdown(ctx) })
+		}
+		wg.Wait()
+		w.err = errors.Join(errs...)
+	})
+	return w.err
+}
+
+// Accepted is the body of a 200 answer.
+type Accepted struct {
+	Events    int  `json:"events"`
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+func (w *Webhooks) handler(e *endpoint) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: rw}
+		defer func() { w.m.requests.WithLabelValues(e.name, strconv.Itoa(sw.status())).Inc() }()
+		if !httpsrv.RequireJSON(sw, r) {
+			return
+		}
+		body, ok := httpsrv.ReadBody(sw, r)
+		if !ok {
+			return
+		}
+		req := &request{header: r.Header, query: r.URL.Query(), body: body, now: w.now()}
+		if err := e.verify(e.cfg.Secret, req); err != nil {
+			httpsrv.Error(sw, http.StatusUnauthorized, err)
+			return
+		}
+		p, err := e.parse(req)
+		if err != nil {
+			httpsrv.Fail(sw, err) // permanent: 400
+			return
+		}
+		if e.window.seen(p.id) {
+			w.m.duplicates.WithLabelValues(e.name).Inc()
+			ok200(sw, Accepted{Events: p.events, Duplicate: true})
+			return
+		}
+		if err := e.pool.run(r.Context(), e.exchange, p.msgs); err != nil {
+			httpsrv.Fail(sw, classify(err))
+			return
+		}
+		e.window.add(p.id)
+		w.m.events.WithLabelValues(e.name).Add(float64(p.events))
+		ok200(sw, Accepted{Events: p.events})
+	})
+}
+
+// classify maps a publish error to the answer: an overloaded broker is
+// throttled (429), a client that gave up keeps its context error, and
+// anything else — broker down, closed, a topology that routes nowhere —
+// is transient (503), so the provider retries.
+func classify(err error) error {
+	switch {
+	case fault.KindOf(err) != fault.KindTransient:
+		return err // the pool's own refusal
+	case errors.Is(err, broker.ErrOverloaded):
+		return fault.Throttled(err, time.Second)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return fault.Transient(err)
+}
+
+func ok200(w http.ResponseWriter, a Accepted) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	json.NewEncoder(w).Encode(a)
+}
+
+// statusWriter remembers the status written, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
+}

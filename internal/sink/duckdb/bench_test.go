@@ -1,0 +1,59 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/schema"
+)
+
+// BenchmarkWriteEvents writes batches of distinct rows to the event table,
+// the hot path of the zero-configuration store.
+func BenchmarkWriteEvents(b *testing.B) {
+	for _, size := range []int{5000, 20000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			ctx := context.Background()
+			s, err := New(ctx, Config{Path: b.TempDir() + "/b.duckdb"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close(ctx)
+			t := schema.EventTable()
+			if err := s.Migrate(ctx, []*schema.Table{t}); err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now().UTC()
+			mk := func(n int) []schema.Row {
+				rows := make([]schema.Row, size)
+				for i := range rows {
+					r := make(schema.Row, len(t.Columns))
+					for j, c := range t.Columns {
+						r[j] = schema.Zero(c.Type)
+						if c.Type == schema.String {
+							r[j] = "value-of-" + c.Name
+						}
+					}
+					r[0] = fmt.Sprintf("id-%d-%d", n, i)
+					r[1] = "PageOpenedEvent"
+					r[2], r[3] = now, now
+					r[len(r)-1] = `{"page":"home","referrer":"push"}`
+					rows[i] = r
+				}
+				return rows
+			}
+			batches := make([][]schema.Row, b.N)
+			for i := range batches {
+				batches[i] = mk(i)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if err := s.Write(ctx, t, batches[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
