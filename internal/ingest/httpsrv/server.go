@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -71,6 +72,10 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	if cfg.Querier != nil {
 		s.mux.HandleFunc("POST /v1/query", s.postQuery)
 	}
+	// Profiles, for finding where the time goes; loopback only.
+	s.mux.Handle("/debug/pprof/", s.loopbackOnly(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.loopbackOnly(http.HandlerFunc(pprof.Profile)))
+	s.mux.Handle("/debug/pprof/trace", s.loopbackOnly(http.HandlerFunc(pprof.Trace)))
 	s.srv = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -258,6 +263,16 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(QueryResult{Columns: cols, Rows: rows})
+}
+
+func (s *Server) loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.QueryRemote && !loopback(r.RemoteAddr) {
+			Error(w, http.StatusForbidden, errors.New("loopback clients only (QUERY_ALLOW_REMOTE)"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func loopback(remote string) bool {
