@@ -24,7 +24,7 @@ vet:
 
 ## unit: every package's tests (real servers included).
 unit:
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## race: the concurrent core again under the race detector.
 race:

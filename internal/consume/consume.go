@@ -38,17 +38,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "eventgrpc_consume_messages_total", Help: "Broker messages handled, by queue and outcome (stored, failed, held).",
 		}, []string{"queue", "outcome"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_rows_total", Help: "Rows committed, by table.",
+			Name: "eventgrpc_consume_rows_stored_total", Help: "Rows committed by the consumers, by table.",
 		}, []string{"table"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_rows_failed_total", Help: "Rows that failed permanently (bad data), by table.",
+			Name: "eventgrpc_consume_rows_failed_total", Help: "Rows that failed permanently (bad data), by table.",
 		}, []string{"table"}),
 		writes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_sink_write_seconds", Help: "Time of one batch write, by table.",
+			Name: "eventgrpc_consume_write_seconds", Help: "Time of one batch write as the consumer sees it (including waiting for the sink), by table.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"table"}),
 		held: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_write_errors_total", Help: "Batch writes that failed transiently (the batch is held and tried again), by table.",
+			Name: "eventgrpc_consume_write_held_total", Help: "Batch writes that failed transiently (the batch is held and tried again), by table.",
 		}, []string{"table"}),
 	}
 	if reg != nil {
