@@ -122,7 +122,7 @@ func Default() Catalog {
 //	tables.go           event (every event, params as JSON)
 //	tables_events.go    typed event tables, referral_event
 //	tables_identity.go  user_account, trace_log
-//	tables_webhooks.go  branch_event, webengage_event, graphy_event, shopify_event
+//	tables_webhooks.go  branch_event, webengage_event, graphy_event, shopify_event, vidooly_event
 //	tables_commerce.go  affiliate_order, order_log, activity_tracker, bigboss_votes
 //	tables_beat.go      post_log_event, post_activity_log, sentiment_log,
 //	                    profile_log, profile_relationship_log,

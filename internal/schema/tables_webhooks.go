@@ -1,9 +1,9 @@
 package schema
 
 // webhookTables are fed by third-party webhooks (Branch, WebEngage, Graphy,
-// Shopify), which the webhook ingest publishes as JSON.
+// Shopify, Vidooly), which the webhook ingest publishes as JSON.
 func webhookTables() []*Table {
-	return []*Table{BranchEventTable(), WebEngageEventTable(), GraphyEventTable(), ShopifyEventTable()}
+	return []*Table{BranchEventTable(), WebEngageEventTable(), GraphyEventTable(), ShopifyEventTable(), VidoolyEventTable()}
 }
 
 // BranchEventTable holds Branch's attribution webhook events, with Branch's
@@ -153,5 +153,41 @@ func ShopifyEventTable() *Table {
 		ts("updated_at", "updated_at"),
 		ts("cancelled_at", "cancelled_at"),
 		js("payload", "$"),
+	)
+}
+
+// VidoolyEventTable holds Vidooly's video analytics webhooks: a snapshot of
+// a channel's or a video's metrics for a day. Key: the webhook's id (else
+// the message id); timestamp is the event time. The whole body is kept in
+// data.
+func VidoolyEventTable() *Table {
+	return jsonTable("vidooly_event", Analytics, "Vidooly video analytics webhooks (channel and video metrics)",
+		[]string{"event", "id"}, "event_time",
+		required(str("id", "id|meta.message_id")),
+		required(str("event", "event")),
+		required(ts("event_time", "timestamp")),
+		str("account_id", "account_id"),
+		str("platform", "platform"),
+		day("date", "date"),
+		str("channel_id", "channel.id"),
+		str("channel_title", "channel.title"),
+		i64("channel_subscribers", "channel.subscribers"),
+		str("video_id", "video.id"),
+		str("video_title", "video.title"),
+		ts("video_published_at", "video.published_at"),
+		i64("video_duration_seconds", "video.duration_seconds"),
+		i64("views", "metrics.views"),
+		i64("likes", "metrics.likes"),
+		i64("comments", "metrics.comments"),
+		i64("shares", "metrics.shares"),
+		i64("subscribers_gained", "metrics.subscribers_gained"),
+		i64("subscribers_lost", "metrics.subscribers_lost"),
+		f64("watch_time_minutes", "metrics.watch_time_minutes"),
+		f64("average_view_duration_seconds", "metrics.average_view_duration_seconds"),
+		i64("impressions", "metrics.impressions"),
+		f64("impressions_ctr", "metrics.impressions_ctr"),
+		f64("estimated_revenue", "metrics.estimated_revenue"),
+		str("currency", "metrics.currency"),
+		js("data", "$"),
 	)
 }

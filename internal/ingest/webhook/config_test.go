@@ -74,9 +74,9 @@ func TestRoutingKeyWords(t *testing.T) {
 		{"Video Played", "Video_Played", "Video_Played"},
 		{"payment.success", "payment_success", "payment.success"},
 		{"", "unknown", "unknown"},
-		{"..", "__", "unknown"},
+		{"..", "unknown", "unknown"},
 		{"#", "unknown", "unknown"},
-		{"a.*.b", "a___b", "a._.b"},
+		{"a.*.b", "a___b", "a.unknown.b"},
 		{"खरीद", "unknown", "unknown"},
 		{strings.Repeat("x", 100), strings.Repeat("x", 64), strings.Repeat("x", 64)},
 	}

@@ -152,6 +152,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 	return e
 }
 
+// with is e reporting to t (a subtest).
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 type answer struct {
 	code int
 	body string
@@ -317,7 +324,7 @@ func TestSamplesLandInTables(t *testing.T) {
 			name: "vidooly video", path: "/vidooly/event", file: "vidooly/video_metrics.json", query: tokenQuery(),
 			sql: `SELECT event, event_time, platform, "date", channel_id, channel_subscribers, video_id, video_published_at, video_duration_seconds,
 				views, likes, watch_time_minutes, impressions_ctr, estimated_revenue, currency FROM vidooly_event WHERE id = 'vdl_evt_8c1f2a9b44'`,
-			want: "video.metrics|2024-06-10 08:30:15|youtube|2024-06-09|UCq3Ej1Yt0cD9a2kq4mZx1Qw|251230|dQw4w9WgXcQ|2024-06-08 12:00:00|642|40233|1823|118240.5|0.064|1843.75|INR",
+			want: "video.metrics|2024-06-10 08:30:15|youtube|2024-06-09 00:00:00|UCq3Ej1Yt0cD9a2kq4mZx1Qw|251230|dQw4w9WgXcQ|2024-06-08 12:00:00|642|40233|1823|118240.5|0.064|1843.75|INR",
 		},
 		{
 			name: "vidooly channel", path: "/vidooly/event", file: "vidooly/channel_metrics.json", headers: tokenHdr,
@@ -336,6 +343,7 @@ func TestSamplesLandInTables(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.with(t)
 			body := sample(t, c.file)
 			headers := c.headers
 			if c.path == "/shopify/event" {
@@ -354,6 +362,7 @@ func TestSamplesLandInTables(t *testing.T) {
 	}
 
 	t.Run("webengage user", func(t *testing.T) {
+		e := e.with(t)
 		a := e.post("/webengage/event", webengageQuery(""), sample(t, "webengage/user.json"), nil)
 		if a.code != http.StatusOK {
 			t.Fatalf("status %d: %s", a.code, a.body)
@@ -376,6 +385,7 @@ func TestSamplesLandInTables(t *testing.T) {
 	})
 
 	t.Run("branch array by name", func(t *testing.T) {
+		e := e.with(t)
 		a := mustObj(t, sample(t, "branch/install.json"))
 		b := mustObj(t, sample(t, "branch/open.json"))
 		a["id"], b["id"] = json.Number("777000000000000001"), json.Number("777000000000000002")
@@ -466,6 +476,7 @@ func TestVerification(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.with(t)
 			before := e.count(c.queue)
 			a := e.post(c.path, c.query, c.body, c.headers)
 			if a.code != c.code {
@@ -566,6 +577,7 @@ func TestRefusals(t *testing.T) {
 	queues := []string{"branch_event_q", "graphy_event_q", "vidooly_event_q", "webengage_ch_event_q", "webengage_user_event_q", "shopify_events_q"}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := e.with(t)
 			h := map[string]string{}
 			switch c.contentType {
 			case "":
