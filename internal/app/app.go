@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	if dl, ok := a.Broker.(broker.DeadLetters); ok {
 		a.HTTP.MountAdmin(cfg.Topology, dl)
 	}
+	a.HTTP.MountAccounting(reg, catchAll(cfg.Topology, cfg.Pipeline.Exchange))
 	ok = true
 	return a, nil
 }
@@ -306,3 +307,16 @@ func (a *App) closeAll(ctx context.Context) error {
 // GRPCAddr and HTTPAddr are the bound addresses.
 func (a *App) GRPCAddr() net.Addr { return a.GRPC.Addr() }
 func (a *App) HTTPAddr() net.Addr { return a.HTTP.Addr() }
+
+// catchAll names the queue bound with '#' to the ingest exchange: every
+// accepted event reaches it, so its consumption is what "stored" counts.
+func catchAll(top *topology.Topology, exchange string) string {
+	for _, q := range top.Queues {
+		for _, b := range q.Bindings {
+			if b.Exchange == exchange && b.Key == "#" {
+				return q.Name
+			}
+		}
+	}
+	return ""
+}

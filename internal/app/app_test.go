@@ -253,3 +253,46 @@ func TestOversizedGRPCRequestIsRefused(t *testing.T) {
 		t.Fatalf("err = %v, want RESOURCE_EXHAUSTED", err)
 	}
 }
+
+func TestAccountingBalances(t *testing.T) {
+	a := start(t, nil)
+	client := eventgrpcv1.NewEventServiceClient(dial(t, a))
+	req := &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{
+		{EventOf: &eventgrpcv1.Event_LaunchEvent{LaunchEvent: &eventgrpcv1.LaunchEvent{}}},
+		{EventOf: &eventgrpcv1.Event_ClickEvent{ClickEvent: &eventgrpcv1.ClickEvent{}}},
+		{Id: "no-payload"},
+	}}
+	for range 3 {
+		if _, err := client.Dispatch(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRows(t, a, "SELECT count(*) FROM event", "6")
+	var acc httpsrv.Accounting
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + a.HTTPAddr().String() + "/admin/accounting")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&acc)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc.Totals.Stored == 6 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tot := acc.Totals
+	if tot.Received != 9 || tot.Accepted != 6 || tot.Rejected != 3 || tot.Stored != 6 || tot.InFlight != 0 {
+		t.Fatalf("totals = %+v", tot)
+	}
+	if !tot.ReceivedBalances || !tot.AcceptedAccounted {
+		t.Fatalf("books do not balance: %+v", tot)
+	}
+	if acc.Types["ClickEvent"].Stored != 3 || acc.Sources["grpc"].Rejected["no_event_of"] != 3 {
+		t.Fatalf("per type/source: %+v %+v", acc.Types["ClickEvent"], acc.Sources["grpc"])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ type Decoder func(d broker.Delivery) ([]schema.Source, error)
 
 // Metrics are the consume stage's counters, shared by every queue.
 type Metrics struct {
+	events   *prometheus.CounterVec
 	consumed *prometheus.CounterVec
 	rows     *prometheus.CounterVec
 	failed   *prometheus.CounterVec
@@ -34,6 +36,10 @@ type Metrics struct {
 // NewMetrics registers the consume metrics on reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_consume_events_total",
+			Help: "Events (rows of their source) handled, by queue, type (routing key) and outcome: stored, retried (failed, will be tried again with x-retry-count+1) or dead_lettered.",
+		}, []string{"queue", "type", "outcome"}),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_consume_messages_total", Help: "Broker messages handled, by queue and outcome (stored, failed, held).",
 		}, []string{"queue", "outcome"}),
@@ -52,14 +58,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"table"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.consumed, m.rows, m.failed, m.writes, m.held)
+		reg.MustRegister(m.events, m.consumed, m.rows, m.failed, m.writes, m.held)
 	}
 	return m
 }
 
 // Handler writes one queue's deliveries to its tables.
 type Handler struct {
-	queue  string
+	queue      string
+	maxRetries int
 	tables []*schema.Table
 	sinks  []sink.Sink
 	decode Decoder
@@ -70,7 +77,7 @@ type Handler struct {
 // New builds the handler of q: its decoder by q.Handler, its tables from
 // catalog, each table's sink from route.
 func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logger, m *Metrics) (*Handler, error) {
-	h := &Handler{queue: q.Name, log: log, m: m}
+	h := &Handler{queue: q.Name, maxRetries: q.MaxRetries, log: log, m: m}
 	switch q.Handler {
 	case topology.HandlerEvents:
 		h.decode = DecodeEvents
@@ -100,12 +107,15 @@ func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 	type rowOf struct{ msg int }
 	rows := make([][]schema.Row, len(h.tables))
 	owners := make([][]int, len(h.tables)) // row → delivery index
+	events := make([]int, len(batch))      // events each delivery holds
 	for i, d := range batch {
 		srcs, err := h.decode(d)
 		if err != nil {
 			failed[i] = err
+			events[i] = 1
 			continue
 		}
+		events[i] = len(srcs)
 		// Map every table's rows of this message first, so a message
 		// whose data does not fit one table writes to none.
 		var mapped [][]schema.Row
@@ -163,9 +173,30 @@ func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 		}
 	}
 	h.m.consumed.WithLabelValues(h.queue, "stored").Add(float64(len(batch) - len(failed)))
+	for i, d := range batch {
+		outcome := "stored"
+		if failed[i] != nil {
+			outcome = "retried"
+			if d.RetryCount >= h.maxRetries {
+				outcome = "dead_lettered"
+			}
+		}
+		h.m.events.WithLabelValues(h.queue, typeLabel(d.RoutingKey), outcome).Add(float64(events[i]))
+	}
 	if len(failed) > 0 {
 		h.m.consumed.WithLabelValues(h.queue, "failed").Add(float64(len(failed)))
 		return &broker.FailedMessages{Failed: failed}
 	}
 	return nil
+}
+
+// typeLabel bounds the type label: a CustomEvent's own name is not a label.
+func typeLabel(key string) string {
+	if strings.HasPrefix(key, "CustomEvent.") {
+		return "CustomEvent"
+	}
+	if key == "" {
+		return "unknown"
+	}
+	return key
 }

@@ -130,6 +130,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	evs := req.GetEvents()
 	p.m.requests.WithLabelValues(string(src)).Inc()
 	if len(evs) > p.cfg.MaxEvents {
+		p.m.received.WithLabelValues(string(src)).Add(float64(len(evs)))
 		p.m.rejected.WithLabelValues(string(src), "too_many_events").Add(float64(len(evs)))
 		return nil, fault.Permanentf("request has %d events; the limit is %d (MAX_EVENTS_PER_REQUEST)", len(evs), p.cfg.MaxEvents)
 	}
