@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,18 @@ func TestDLQListAndReplay(t *testing.T) {
 	for _, b := range []string{config.BrokerJetStream, config.BrokerRabbitMQ} {
 		t.Run(b, func(t *testing.T) {
 			vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "BROKER": b}
+			if b == config.BrokerRabbitMQ {
+				// A virtual host of the test's own: the default queue names
+				// are not shared with anything else on the server.
+				vh := fmt.Sprintf("egdlq_%d", time.Now().UnixNano())
+				for _, args := range [][]string{{"add_vhost", vh}, {"set_permissions", "-p", vh, "guest", ".*", ".*", ".*"}} {
+					if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
+						t.Fatalf("rabbitmqctl %v: %v %s", args, err, out)
+					}
+				}
+				t.Cleanup(func() { exec.Command("rabbitmqctl", "delete_vhost", vh).Run() })
+				vars["RABBIT_VHOST"] = vh
+			}
 			cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
 			if err != nil {
 				t.Fatal(err)

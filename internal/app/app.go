@@ -19,6 +19,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/config"
 	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/health"
+	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/ingest/grpcsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
@@ -27,6 +28,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/clickhouse"
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
 	"github.com/event-grpc/event-grpc/internal/sink/postgres"
+	"github.com/event-grpc/event-grpc/internal/sink/webengage"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -39,11 +41,13 @@ type App struct {
 	State    *health.State
 	Broker   broker.Broker
 	Pipeline *pipeline.Pipeline
+	Webhooks *webhook.Webhooks
 	GRPC     *grpcsrv.Server
 	HTTP     *httpsrv.Server
 
 	analytics     sink.Sink
 	transactional sink.Sink // nil when PostgreSQL is not configured
+	webengage     *webengage.Sink
 	catalog       schema.Catalog
 
 	consumeCancel context.CancelFunc
@@ -102,6 +106,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		a.HTTP.MountAdmin(cfg.Topology, dl)
 	}
 	a.HTTP.MountAccounting(reg, catchAll(cfg.Topology, cfg.Pipeline.Exchange))
+	a.Webhooks = webhook.New(cfg.Webhooks, a.Broker, log, reg)
+	for pattern, h := range a.Webhooks.Routes() {
+		a.HTTP.Webhook(pattern, h)
+	}
+	ws, err := webengage.New(cfg.WebEngage, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("webengage: %w", err)
+	}
+	a.webengage = ws
 	ok = true
 	return a, nil
 }
@@ -216,20 +229,31 @@ func (a *App) Start(ctx context.Context) error {
 	a.consumeCancel = cancel
 	m := consume.NewMetrics(a.reg)
 	for _, q := range a.cfg.Topology.Queues {
+		var handle broker.BatchHandler
 		switch q.Handler {
 		case topology.HandlerEvents, topology.HandlerJSON:
+			h, err := consume.New(q, a.catalog, a.route, a.log, m)
+			if err != nil {
+				return err
+			}
+			handle = h.Handle
+		case topology.HandlerWebEngage:
+			h, err := a.webengage.Handler(q)
+			if errors.Is(err, webengage.ErrNotConfigured) {
+				a.log.Warn("queue not consumed: its WebEngage account is not configured; its messages wait in the queue", "queue", q.Name, "err", err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			handle = h.Handle
 		default:
-			a.log.Warn("queue has no handler in this build; it is declared but not consumed", "queue", q.Name, "handler", q.Handler)
-			continue
-		}
-		h, err := consume.New(q, a.catalog, a.route, a.log, m)
-		if err != nil {
-			return err
+			return fmt.Errorf("queue %s: unknown handler %q", q.Name, q.Handler)
 		}
 		a.consumers.Add(1)
 		go func() {
 			defer a.consumers.Done()
-			if err := a.Broker.Consume(cctx, q, h.Handle); err != nil && cctx.Err() == nil {
+			if err := a.Broker.Consume(cctx, q, handle); err != nil && cctx.Err() == nil {
 				a.log.Error("consumer stopped", "queue", q.Name, "err", err)
 				select {
 				case a.consumeErrs <- fmt.Errorf("consumer %s: %w", q.Name, err):
@@ -271,6 +295,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.HTTP != nil {
 			errs = append(errs, a.HTTP.Shutdown(ctx))
 		}
+		if a.Webhooks != nil {
+			errs = append(errs, a.Webhooks.Shutdown(ctx))
+		}
 		if a.Pipeline != nil {
 			errs = append(errs, a.Pipeline.Shutdown(ctx))
 		}
@@ -292,6 +319,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 
 func (a *App) closeAll(ctx context.Context) error {
 	var errs []error
+	if a.Webhooks != nil {
+		errs = append(errs, a.Webhooks.Shutdown(ctx))
+	}
+	if a.webengage != nil {
+		a.webengage.Close()
+	}
 	if a.Broker != nil {
 		errs = append(errs, a.Broker.Close(ctx))
 	}

@@ -26,7 +26,7 @@ func productionEnv(t *testing.T) map[string]string {
 		exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c", "DROP SCHEMA IF EXISTS "+name+" CASCADE").Run()
 	})
 	return map[string]string{
-		"BROKER": "rabbitmq", "SINK": "clickhouse", "CLICKHOUSE_DB_NAMES": name,
+		"BROKER": "rabbitmq", "RABBIT_VHOST": rabbitVHost(t), "SINK": "clickhouse", "CLICKHOUSE_DB_NAMES": name,
 		"POSTGRES_HOST": "127.0.0.1", "POSTGRES_USER": "postgres", "POSTGRES_DB": "test", "POSTGRES_EVENT_SCHEMA": name,
 	}
 }
@@ -109,8 +109,9 @@ func TestTypedEventsReachClickHouseAndPostgres(t *testing.T) {
 // identity.dx with key trace_log fills trace_log; a message missing a
 // required field ends in trace_log.error with the reason headers.
 func TestJSONPublishedByHandReachesTraceLog(t *testing.T) {
-	a := start(t, productionEnv(t))
-	conn, err := amqp.Dial("amqp://guest:guest@127.0.0.1:5672/")
+	env := productionEnv(t)
+	a := start(t, env)
+	conn, err := amqp.Dial("amqp://guest:guest@127.0.0.1:5672/" + env["RABBIT_VHOST"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestJSONPublishedByHandReachesTraceLog(t *testing.T) {
 		"identity|id-1|/v1/login|201|37|u-9")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, _ := exec.Command("rabbitmqctl", "list_queues", "name", "messages").CombinedOutput()
+		out, _ := exec.Command("rabbitmqctl", "list_queues", "-p", env["RABBIT_VHOST"], "name", "messages").CombinedOutput()
 		if strings.Contains(string(out), "trace_log.error\t") && !strings.Contains(string(out), "trace_log.error\t0") {
 			break
 		}
@@ -170,8 +171,9 @@ var _ = app.App{}
 // steady load and started again — nothing goes to an error queue, and every
 // event acknowledged to a client is stored.
 func TestClickHouseOutageUnderLoad(t *testing.T) {
-	a := start(t, productionEnv(t))
-	before := deadLetters(t)
+	env := productionEnv(t)
+	a := start(t, env)
+	before := deadLetters(t, env["RABBIT_VHOST"])
 	client := eventgrpcv1.NewEventServiceClient(dial(t, a))
 	run := fmt.Sprintf("cho%d", time.Now().UnixNano())
 	acked := 0
@@ -219,7 +221,7 @@ func TestClickHouseOutageUnderLoad(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	waitRows(t, a, "SELECT count() FROM click_event FINAL WHERE user_id = '"+run+"'", want)
-	after := deadLetters(t)
+	after := deadLetters(t, env["RABBIT_VHOST"])
 	for q, n := range after {
 		if n != before[q] {
 			t.Errorf("%s went from %d to %d dead letters during a sink outage", q, before[q], n)
@@ -229,9 +231,9 @@ func TestClickHouseOutageUnderLoad(t *testing.T) {
 }
 
 // deadLetters counts the messages of every error queue in RabbitMQ.
-func deadLetters(t *testing.T) map[string]int {
+func deadLetters(t *testing.T, vhost string) map[string]int {
 	t.Helper()
-	out, err := exec.Command("rabbitmqctl", "-q", "list_queues", "name", "messages").CombinedOutput()
+	out, err := exec.Command("rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages").CombinedOutput()
 	if err != nil {
 		t.Fatalf("list_queues: %v %s", err, out)
 	}
@@ -244,4 +246,16 @@ func deadLetters(t *testing.T) map[string]int {
 		}
 	}
 	return m
+}
+
+// rabbitVHost creates a RabbitMQ virtual host of the test's own, so its
+// queues (the default topology's names) are not shared with any other test
+// or process; it is deleted when the test ends.
+func rabbitVHost(t *testing.T) string {
+	t.Helper()
+	vh := fmt.Sprintf("egtest_%d", time.Now().UnixNano())
+	rabbitctl(t, "add_vhost", vh)
+	rabbitctl(t, "set_permissions", "-p", vh, "guest", ".*", ".*", ".*")
+	t.Cleanup(func() { exec.Command("rabbitmqctl", "delete_vhost", vh).Run() })
+	return vh
 }

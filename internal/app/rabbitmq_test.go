@@ -29,7 +29,7 @@ func rabbitctl(t *testing.T, args ...string) {
 // exactly once; every one that did not got UNAVAILABLE or
 // RESOURCE_EXHAUSTED; the server needs no restart.
 func TestRabbitMQOutageUnderLoad(t *testing.T) {
-	a := start(t, map[string]string{"BROKER": "rabbitmq", "QUERY_MAX_ROWS": "200000"})
+	a := start(t, map[string]string{"BROKER": "rabbitmq", "RABBIT_VHOST": rabbitVHost(t), "QUERY_MAX_ROWS": "200000"})
 	client := eventgrpcv1.NewEventServiceClient(dial(t, a))
 	run := fmt.Sprintf("out%d", time.Now().UnixNano())
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
+	"github.com/event-grpc/event-grpc/internal/sink/webengage"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -29,6 +31,11 @@ type Config struct {
 	Broker   Broker
 	Sink     Sink
 	Log      Log
+
+	// Webhooks configures the third-party webhook sources.
+	Webhooks webhook.Config
+	// WebEngage configures the WebEngage REST API sink.
+	WebEngage webengage.Config
 
 	// TopologyFile replaces the built-in topology (TOPOLOGY_FILE).
 	TopologyFile string
@@ -229,6 +236,16 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.ShutdownTimeout = r.dur("SHUTDOWN_TIMEOUT", 30*time.Second)
 
 	errs := r.errs
+	if wh, err := webhook.ConfigFromEnv(r.lookup); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Webhooks = wh
+	}
+	if we, err := webengage.ConfigFromEnv(r.lookup); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.WebEngage = we
+	}
 	if c.TopologyFile != "" {
 		t, err := topology.Load(c.TopologyFile)
 		if err != nil {

@@ -92,6 +92,13 @@ func (s *Server) Ingest(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.cfg.Middleware(http.MaxBytesHandler(h, s.cfg.MaxBodyBytes)))
 }
 
+// Webhook mounts a third-party webhook route: its body is bounded like the
+// ingest routes, but sender authentication is the provider's signature,
+// which the route checks itself, not the client credentials of Middleware.
+func (s *Server) Webhook(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, http.MaxBytesHandler(h, s.cfg.MaxBodyBytes))
+}
+
 // Handle mounts any other route.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
