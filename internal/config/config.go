@@ -83,6 +83,12 @@ type Pipeline struct {
 	MaxMessageEvents int
 	// MaxEvents bounds the events of one request (MAX_EVENTS_PER_REQUEST).
 	MaxEvents int
+	// MaxEventBytes bounds one event's encoded size (MAX_EVENT_BYTES).
+	MaxEventBytes int
+	// MaxStringLength bounds any string field (MAX_STRING_LENGTH).
+	MaxStringLength int
+	// MaxParams bounds a CustomEvent's params entries (MAX_PARAMS).
+	MaxParams int
 	// MaxPast rejects events older than this (MAX_EVENT_AGE).
 	MaxPast time.Duration
 	// Exchange receives ingested events (EVENT_EXCHANGE).
@@ -198,6 +204,9 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.Pipeline.MaxMessageEvents = r.int("PUBLISH_MAX_EVENTS", 1000)
 	c.Pipeline.MaxEvents = r.int("MAX_EVENTS_PER_REQUEST", 1000)
 	c.Pipeline.MaxPast = r.dur("MAX_EVENT_AGE", 365*24*time.Hour)
+	c.Pipeline.MaxEventBytes = r.int("MAX_EVENT_BYTES", 64<<10)
+	c.Pipeline.MaxStringLength = r.int("MAX_STRING_LENGTH", 8<<10)
+	c.Pipeline.MaxParams = r.int("MAX_PARAMS", 100)
 	c.Pipeline.Exchange = r.str("EVENT_EXCHANGE", "grpc_event.tx")
 
 	c.Broker.Kind = strings.ToLower(r.str("BROKER", BrokerJetStream))
@@ -286,6 +295,9 @@ func (c *Config) Validate() error {
 		{"EVENT_BUFFERED_CHANNEL_SIZE", c.Pipeline.Queue},
 		{"PUBLISH_MAX_EVENTS", c.Pipeline.MaxMessageEvents},
 		{"MAX_EVENTS_PER_REQUEST", c.Pipeline.MaxEvents},
+		{"MAX_EVENT_BYTES", c.Pipeline.MaxEventBytes},
+		{"MAX_STRING_LENGTH", c.Pipeline.MaxStringLength},
+		{"MAX_PARAMS", c.Pipeline.MaxParams},
 		{"GRPC_MAX_RECV_BYTES", c.GRPC.MaxRecvBytes},
 		{"HTTP_MAX_BODY_BYTES", int(c.HTTP.MaxBodyBytes)},
 		{"QUERY_MAX_ROWS", c.HTTP.QueryMaxRows},

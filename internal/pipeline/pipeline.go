@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
@@ -35,6 +37,9 @@ type Config struct {
 	Linger           time.Duration // coalescing window per routing key; 0 = none
 	MaxMessageEvents int           // events per broker message
 	MaxEvents        int           // events per request
+	MaxEventBytes    int           // encoded size of one event
+	MaxStringLength  int           // bytes of any one string field (header or payload)
+	MaxParams        int           // entries of a CustomEvent's params
 	MaxPast          time.Duration // older events are rejected
 	Exchange         string        // where events are published
 	Logger           *slog.Logger
@@ -133,6 +138,11 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		p.m.received.WithLabelValues(string(src)).Add(float64(len(evs)))
 		p.m.rejected.WithLabelValues(string(src), "too_many_events").Add(float64(len(evs)))
 		return nil, fault.Permanentf("request has %d events; the limit is %d (MAX_EVENTS_PER_REQUEST)", len(evs), p.cfg.MaxEvents)
+	}
+	if err := p.checkStrings(req.GetHeader(), "header"); err != nil {
+		p.m.received.WithLabelValues(string(src)).Add(float64(len(evs)))
+		p.m.rejected.WithLabelValues(string(src), "header_too_long").Add(float64(len(evs)))
+		return nil, err
 	}
 	now := p.now()
 	resp := &eventgrpcv1.Response{Results: make([]*eventgrpcv1.EventResult, len(evs))}
@@ -262,10 +272,21 @@ func (p *Pipeline) normalize(ev *eventgrpcv1.Event, now time.Time) (key, reason 
 	if err != nil {
 		return "", err.Error()
 	}
+	if lim := p.cfg.MaxEventBytes; lim > 0 {
+		if n := proto.Size(ev); n > lim {
+			return "", fmt.Sprintf("event is %d bytes encoded; the limit is %d (MAX_EVENT_BYTES)", n, lim)
+		}
+	}
+	if err := p.checkStrings(ev, "event"); err != nil {
+		return "", err.Error()
+	}
 	key = name
 	if c := ev.GetCustomEvent(); c != nil {
 		if !customName.MatchString(c.GetName()) {
-			return "", fmt.Sprintf("CustomEvent.name %q must be 1-64 letters, digits, '_' or '-', starting with a letter", c.GetName())
+			return "", fmt.Sprintf("CustomEvent.name %q must be 1-64 letters, digits, '_' or '-', starting with a letter", truncate(c.GetName(), 80))
+		}
+		if lim := p.cfg.MaxParams; lim > 0 && len(c.GetParams()) > lim {
+			return "", fmt.Sprintf("CustomEvent.params has %d entries; the limit is %d (MAX_PARAMS)", len(c.GetParams()), lim)
 		}
 		key = name + "." + c.GetName()
 	}
@@ -294,6 +315,60 @@ func (p *Pipeline) normalize(ev *eventgrpcv1.Event, now time.Time) (key, reason 
 	return key, ""
 }
 
+// checkStrings refuses a message holding a string (or map key) longer
+// than MaxStringLength, naming the field. A message smaller than the limit
+// cannot hold one, so the walk is skipped for almost every event.
+func (p *Pipeline) checkStrings(m proto.Message, what string) error {
+	lim := p.cfg.MaxStringLength
+	if lim <= 0 || m == nil || proto.Size(m) <= lim {
+		return nil
+	}
+	var bad string
+	var walk func(r protoreflect.Message, path string)
+	walk = func(r protoreflect.Message, path string) {
+		r.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			name := path + "." + string(fd.Name())
+			check := func(v protoreflect.Value, fd protoreflect.FieldDescriptor) {
+				switch fd.Kind() {
+				case protoreflect.StringKind:
+					if len(v.String()) > lim && bad == "" {
+						bad = fmt.Sprintf("%s is %d bytes; the limit is %d (MAX_STRING_LENGTH)", name, len(v.String()), lim)
+					}
+				case protoreflect.BytesKind:
+					if len(v.Bytes()) > lim && bad == "" {
+						bad = fmt.Sprintf("%s is %d bytes; the limit is %d (MAX_STRING_LENGTH)", name, len(v.Bytes()), lim)
+					}
+				case protoreflect.MessageKind, protoreflect.GroupKind:
+					walk(v.Message(), name)
+				}
+			}
+			switch {
+			case fd.IsList():
+				l := v.List()
+				for i := range l.Len() {
+					check(l.Get(i), fd)
+				}
+			case fd.IsMap():
+				v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+					if len(k.String()) > lim && bad == "" {
+						bad = fmt.Sprintf("%s key is %d bytes; the limit is %d (MAX_STRING_LENGTH)", name, len(k.String()), lim)
+					}
+					check(mv, fd.MapValue())
+					return bad == ""
+				})
+			default:
+				check(v, fd)
+			}
+			return bad == ""
+		})
+	}
+	walk(m.ProtoReflect(), what)
+	if bad != "" {
+		return fault.Permanentf("%s", bad)
+	}
+	return nil
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -318,8 +393,14 @@ func reasonLabel(reason string) string {
 		return "timestamp"
 	case len(reason) > 2 && reason[:2] == "id":
 		return "id"
-	case len(reason) > 11 && reason[:11] == "CustomEvent":
+	case strings.HasPrefix(reason, "CustomEvent.params"):
+		return "too_many_params"
+	case strings.HasPrefix(reason, "CustomEvent"):
 		return "custom_name"
+	case strings.HasPrefix(reason, "event is") && strings.Contains(reason, "MAX_EVENT_BYTES"):
+		return "event_too_large"
+	case strings.Contains(reason, "MAX_STRING_LENGTH"):
+		return "string_too_long"
 	}
 	return "other"
 }

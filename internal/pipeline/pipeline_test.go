@@ -316,3 +316,43 @@ func FuzzDispatchProto(f *testing.F) {
 		}
 	})
 }
+
+func TestInputLimitsNameTheLimit(t *testing.T) {
+	p := newTest(t, &recorder{}, func(c *Config) { c.MaxEventBytes = 600; c.MaxStringLength = 256; c.MaxParams = 3; c.MaxEvents = 5 })
+	long := strings.Repeat("x", 300)
+	cases := []struct {
+		name string
+		ev   *eventgrpcv1.Event
+		says string
+	}{
+		{"string too long", &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_SearchEvent{SearchEvent: &eventgrpcv1.SearchEvent{Query: long}}}, "event.search_event.query is 300 bytes; the limit is 256 (MAX_STRING_LENGTH)"},
+		{"event too large", &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{Name: "n", Params: map[string]string{"a": strings.Repeat("y", 250), "b": strings.Repeat("y", 250), "c": strings.Repeat("y", 250)}}}}, "the limit is 600 (MAX_EVENT_BYTES)"},
+		{"too many params", &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{Name: "n", Params: map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}}}}, "params has 4 entries; the limit is 3 (MAX_PARAMS)"},
+		{"map key too long", &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{Name: "n", Params: map[string]string{long: "v"}}}}, "key is 300 bytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := p.Dispatch(context.Background(), SourceGRPC, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{c.ev, launch("ok", ms(now))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := resp.Results[0]; r.Accepted || (c.says != "" && !strings.Contains(r.Reason, c.says)) {
+				t.Fatalf("result %+v, want rejected saying %q", r, c.says)
+			}
+			if !resp.Results[1].Accepted {
+				t.Fatal("the valid neighbour was not accepted")
+			}
+		})
+	}
+	big := &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("", ms(now))}}
+	for range 8 {
+		big.Events = append(big.Events, launch("", ms(now)))
+	}
+	if _, err := p.Dispatch(context.Background(), SourceGRPC, big); err == nil || !strings.Contains(err.Error(), "MAX_EVENTS_PER_REQUEST") {
+		t.Fatalf("9 events: %v", err)
+	}
+	hdr := &eventgrpcv1.Events{Header: &eventgrpcv1.Header{CurrentURL: long}, Events: []*eventgrpcv1.Event{launch("", ms(now))}}
+	if _, err := p.Dispatch(context.Background(), SourceGRPC, hdr); err == nil || !strings.Contains(err.Error(), "header.currentURL is 300 bytes") {
+		t.Fatalf("long header: %v", err)
+	}
+}
