@@ -6,23 +6,28 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 
+	"github.com/event-grpc/event-grpc/internal/auth"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
 	"github.com/event-grpc/event-grpc/internal/config"
 	"github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/health"
-	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/ingest/grpcsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/ratelimit"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/clickhouse"
@@ -45,6 +50,7 @@ type App struct {
 	GRPC     *grpcsrv.Server
 	HTTP     *httpsrv.Server
 
+	dedupe        dedupe.Store // nil when DEDUPE_WINDOW=0
 	analytics     sink.Sink
 	transactional sink.Sink // nil when PostgreSQL is not configured
 	webengage     *webengage.Sink
@@ -77,7 +83,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		return nil, err
 	}
 	a.State.AddProbe(health.Probe{Name: "broker", Ready: a.Broker.Ready})
+	authn, err := auth.New(cfg.Auth, reg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if authn.Mode() == auth.ModeOff && cfg.Env != "local" {
+		log.Warn("ingest authentication is off (AUTH_MODE=off)")
+	}
+	limiter, err := ratelimit.New(cfg.RateLimit, reg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.dedupe, err = dedupe.Open(ctx, cfg.Dedupe, log, reg); err != nil {
+		return nil, err
+	}
 	a.Pipeline = pipeline.New(pipeline.Config{
+		Dedupe:           a.dedupe,
 		Workers:          cfg.Pipeline.Workers,
 		Queue:            cfg.Pipeline.Queue,
 		Linger:           cfg.Pipeline.Linger,
@@ -91,7 +112,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Logger:           log,
 		Registerer:       reg,
 	}, a.Broker)
-	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log}, a.Pipeline, a.State)
+	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
+		// Authentication first: the limiter keys on the authenticated id.
+		Interceptors: []grpc.UnaryServerInterceptor{authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
+	}, a.Pipeline, a.State)
 	var q sink.Querier
 	if qq, ok := a.analytics.(sink.Querier); ok {
 		q = qq
@@ -104,6 +128,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Logger:       log,
 		Gatherer:     reg,
 		Querier:      q,
+		// Webhook routes are mounted with HTTP.Webhook and skip this.
+		Middleware: func(h http.Handler) http.Handler { return authn.Middleware(limiter.Middleware(h)) },
 	}, a.Pipeline, a.State)
 	if dl, ok := a.Broker.(broker.DeadLetters); ok {
 		a.HTTP.MountAdmin(cfg.Topology, dl)
@@ -330,6 +356,9 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.Broker != nil {
 		errs = append(errs, a.Broker.Close(ctx))
+	}
+	if a.dedupe != nil { // after the pipeline drained: its workers Commit/Forget
+		errs = append(errs, a.dedupe.Close())
 	}
 	if a.analytics != nil {
 		errs = append(errs, a.analytics.Close(ctx))

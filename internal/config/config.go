@@ -13,7 +13,10 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
+	"github.com/event-grpc/event-grpc/internal/ratelimit"
 	"github.com/event-grpc/event-grpc/internal/sink/webengage"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -36,6 +39,13 @@ type Config struct {
 	Webhooks webhook.Config
 	// WebEngage configures the WebEngage REST API sink.
 	WebEngage webengage.Config
+
+	// Auth configures sender authentication of the ingest routes (AUTH_*).
+	Auth auth.Config
+	// RateLimit configures per-client request rates (RATE_LIMIT_*).
+	RateLimit ratelimit.Config
+	// Dedupe configures the event id window (DEDUPE_*, REDIS_CLUSTER_*).
+	Dedupe dedupe.Config
 
 	// TopologyFile replaces the built-in topology (TOPOLOGY_FILE).
 	TopologyFile string
@@ -245,6 +255,22 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.ShutdownTimeout = r.dur("SHUTDOWN_TIMEOUT", 30*time.Second)
 
 	errs := r.errs
+	if ac, err := auth.ConfigFromEnv(r.lookup, name); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Auth = ac
+		c.Auth.MaxBodyBytes = c.HTTP.MaxBodyBytes
+	}
+	if rl, err := ratelimit.ConfigFromEnv(r.lookup); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.RateLimit = rl
+	}
+	if dd, err := dedupe.ConfigFromEnv(r.lookup); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Dedupe = dd
+	}
 	if wh, err := webhook.ConfigFromEnv(r.lookup); err != nil {
 		errs = append(errs, err)
 	} else {

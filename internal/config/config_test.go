@@ -48,7 +48,7 @@ func TestEnvFileAndOverride(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".env.stage"), []byte("GIN_PORT=9100\nPUBLISH_LINGER=7ms\nPORT=9000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(envOf(map[string]string{"ENV": "stage", "PORT": "9001"}), dir)
+	c, err := Load(envOf(map[string]string{"ENV": "stage", "PORT": "9001", "AUTH_MODE": "off"}), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,11 +67,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type Handler struct {
 	queue      string
 	maxRetries int
-	tables []*schema.Table
-	sinks  []sink.Sink
-	decode Decoder
-	log    *slog.Logger
-	m      *Metrics
+	tables     []*schema.Table
+	sinks      []sink.Sink
+	decode     Decoder
+	log        *slog.Logger
+	m          *Metrics
 }
 
 // New builds the handler of q: its decoder by q.Handler, its tables from

@@ -20,6 +20,8 @@ type metrics struct {
 	messageEvents  prometheus.Histogram
 	publishSeconds prometheus.Histogram
 	publishErrors  *prometheus.CounterVec
+	duplicates     *prometheus.CounterVec
+	dedupeErrors   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -57,7 +59,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "eventgrpc_publish_errors_total", Help: "Failed publishes, by cause.",
 		}, []string{"cause"}),
 	}
+	m.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eventgrpc_ingest_events_duplicate_total",
+		Help: "Events acknowledged without publishing: their id was published within DEDUPE_WINDOW.",
+	}, []string{"source"})
+	m.dedupeErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eventgrpc_ingest_dedupe_errors_total", Help: "Deduper calls that failed; those events were published without dedupe.",
+	})
 	if reg != nil {
+		reg.MustRegister(m.duplicates, m.dedupeErrors)
 		reg.MustRegister(m.requests, m.received, m.accepted, m.rejected, m.refused, m.queued,
 			m.messages, m.messageEvents, m.publishSeconds, m.publishErrors)
 	}

@@ -20,6 +20,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/eventtype"
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	Registerer       prometheus.Registerer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Dedupe remembers published event ids (DEDUPE_WINDOW); nil = off.
+	Dedupe dedupe.Deduper
 }
 
 // Pipeline validates, groups and publishes events. Safe for concurrent use.
@@ -75,8 +78,9 @@ type group struct {
 	key     string
 	header  *eventgrpcv1.Header
 	events  []*eventgrpcv1.Event
-	indexes []int // positions in the request
-	err     error // the publish outcome
+	indexes []int    // positions in the request
+	err     error    // the publish outcome
+	claimed []string // ids claimed from Dedupe: Commit or Forget them
 }
 
 // New starts the worker pool.
@@ -148,9 +152,16 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	resp := &eventgrpcv1.Response{Results: make([]*eventgrpcv1.EventResult, len(evs))}
 	byKey := map[string]*group{}
 	var groups []*group
+	var given map[int]bool // indexes whose id came from the client
+	if p.cfg.Dedupe != nil {
+		given = make(map[int]bool, len(evs))
+	}
 	for i, ev := range evs {
 		res := &eventgrpcv1.EventResult{Index: int32(i)}
 		resp.Results[i] = res
+		if given != nil && ev.GetId() != "" {
+			given[i] = true
+		}
 		key, reason := p.normalize(ev, now)
 		res.EventId = ev.GetId()
 		if reason != "" {
@@ -169,6 +180,9 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	}
 	p.m.received.WithLabelValues(string(src)).Add(float64(len(evs)))
 
+	if p.cfg.Dedupe != nil && len(groups) > 0 {
+		groups = p.dedupe(ctx, src, groups, given, resp)
+	}
 	if len(groups) > 0 {
 		if err := p.run(ctx, groups); err != nil {
 			p.m.refused.WithLabelValues(string(src), fault.KindOf(err).String()).Add(float64(len(evs)))
@@ -218,7 +232,9 @@ func (p *Pipeline) run(ctx context.Context, groups []*group) error {
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		return fault.Transient(fmt.Errorf("ingest is shutting down: %w", broker.ErrClosed))
+		err := fault.Transient(fmt.Errorf("ingest is shutting down: %w", broker.ErrClosed))
+		p.settle(groups, err)
+		return err
 	}
 	select {
 	case p.jobs <- j:
@@ -226,7 +242,9 @@ func (p *Pipeline) run(ctx context.Context, groups []*group) error {
 		p.mu.RUnlock()
 	default:
 		p.mu.RUnlock()
-		return fault.Throttled(fmt.Errorf("%w: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", ErrOverloaded, cap(p.jobs), p.cfg.Workers), time.Second)
+		err := fault.Throttled(fmt.Errorf("%w: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", ErrOverloaded, cap(p.jobs), p.cfg.Workers), time.Second)
+		p.settle(groups, err)
+		return err
 	}
 	select {
 	case <-j.done:
@@ -240,6 +258,7 @@ func (p *Pipeline) run(ctx context.Context, groups []*group) error {
 
 func (p *Pipeline) publish(j *job) {
 	defer close(j.done)
+	defer p.settle(j.groups, nil) // runs before close(j.done): the reply follows the Commit
 	if err := j.ctx.Err(); err != nil {
 		for _, g := range j.groups {
 			g.err = fault.Transient(err)
@@ -468,4 +487,94 @@ func Decode(body []byte) ([]*eventgrpcv1.Events, error) {
 		body = body[n:]
 	}
 	return out, nil
+}
+
+// dedupe claims the client-given ids of groups. Done ids are answered
+// accepted without publishing; InFlight ids are rejected with a retry hint
+// (another request is publishing them and may still fail); New ids stay and
+// are remembered in g.claimed. Minted ids are new by construction and are
+// not asked about. It returns the groups that still have events.
+func (p *Pipeline) dedupe(ctx context.Context, src Source, groups []*group, given map[int]bool, resp *eventgrpcv1.Response) []*group {
+	var ids []string
+	for _, g := range groups {
+		for j, ev := range g.events {
+			if given[g.indexes[j]] {
+				ids = append(ids, ev.GetId())
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return groups
+	}
+	states, err := p.cfg.Dedupe.Claim(ctx, ids)
+	if err != nil {
+		// Publish everything: storage dedupes on event_id. (dedupe.Layered
+		// never fails; this is for a bare Redis deduper.)
+		p.m.dedupeErrors.Inc()
+		return groups
+	}
+	k := 0
+	kept := groups[:0]
+	for _, g := range groups {
+		evs, idx := g.events[:0:0], g.indexes[:0:0]
+		for j, ev := range g.events {
+			i := g.indexes[j]
+			st := dedupe.New
+			if given[i] {
+				st = states[k]
+				k++
+			}
+			switch st {
+			case dedupe.Done:
+				resp.Results[i].Accepted = true
+				resp.Accepted++
+				p.m.duplicates.WithLabelValues(string(src)).Inc()
+			case dedupe.InFlight:
+				resp.Results[i].Reason = "UNAVAILABLE: an event with this id is being published by another request; retry it"
+				p.m.rejected.WithLabelValues(string(src), "in_flight").Inc()
+			default:
+				evs = append(evs, ev)
+				idx = append(idx, i)
+				if given[i] {
+					g.claimed = append(g.claimed, ev.GetId())
+				}
+			}
+		}
+		if len(evs) > 0 {
+			g.events, g.indexes = evs, idx
+			kept = append(kept, g)
+		}
+	}
+	return kept
+}
+
+// settle tells Dedupe how the claimed ids ended: Commit when the group's
+// publish was confirmed, Forget otherwise (refused, broker error, or the
+// client gave up — then the publish may still have happened, and a
+// duplicate publish is deduped in storage, where a lost event is not).
+// err, when set, is the outcome of every group.
+func (p *Pipeline) settle(groups []*group, err error) {
+	if p.cfg.Dedupe == nil {
+		return
+	}
+	var done, failed []string
+	for _, g := range groups {
+		if err == nil && g.err == nil {
+			done = append(done, g.claimed...)
+		} else {
+			failed = append(failed, g.claimed...)
+		}
+	}
+	// dedupe.Layered never returns errors here (it counts Redis failures).
+	ctx := context.Background()
+	if len(done) > 0 {
+		if err := p.cfg.Dedupe.Commit(ctx, done); err != nil {
+			p.m.dedupeErrors.Inc()
+		}
+	}
+	if len(failed) > 0 {
+		if err := p.cfg.Dedupe.Forget(ctx, failed); err != nil {
+			p.m.dedupeErrors.Inc()
+		}
+	}
 }

@@ -13,7 +13,8 @@ import (
 // events since this process started, per source and per type, and whether
 // the books balance.
 //
-//	received = accepted + rejected            (rejected includes whole-request refusals)
+//	received = accepted + duplicate + rejected (rejected includes whole-request refusals;
+//	                                            duplicate: answered OK from the dedupe window, not published again)
 //	accepted = stored + dead_lettered + in_flight
 //
 // stored counts events of the catch-all queue (the one bound with '#' to
@@ -29,9 +30,10 @@ type Accounting struct {
 
 // SourceAccount counts one ingest source (grpc, http, a webhook provider).
 type SourceAccount struct {
-	Received float64            `json:"received"`
-	Accepted float64            `json:"accepted"`
-	Rejected map[string]float64 `json:"rejected"` // by reason
+	Received  float64            `json:"received"`
+	Accepted  float64            `json:"accepted"`
+	Duplicate float64            `json:"duplicate"`
+	Rejected  map[string]float64 `json:"rejected"` // by reason
 }
 
 // TypeAccount counts one event type.
@@ -47,12 +49,13 @@ type TypeAccount struct {
 type Totals struct {
 	Received          float64 `json:"received"`
 	Accepted          float64 `json:"accepted"`
+	Duplicate         float64 `json:"duplicate"`
 	Rejected          float64 `json:"rejected"`
 	Stored            float64 `json:"stored"`
 	Retried           float64 `json:"retried"`
 	DeadLettered      float64 `json:"dead_lettered"`
 	InFlight          float64 `json:"in_flight"`
-	ReceivedBalances  bool    `json:"received_equals_accepted_plus_rejected"`
+	ReceivedBalances  bool    `json:"received_equals_accepted_plus_duplicate_plus_rejected"`
 	AcceptedAccounted bool    `json:"accepted_equals_stored_plus_dead_lettered_plus_in_flight"`
 }
 
@@ -105,6 +108,8 @@ func ComputeAccounting(g prometheus.Gatherer, queue string) (*Accounting, error)
 			case "eventgrpc_ingest_events_accepted_total":
 				src(l["source"]).Accepted += v
 				typ(l["type"]).Accepted += v
+			case "eventgrpc_ingest_events_duplicate_total":
+				src(l["source"]).Duplicate += v
 			case "eventgrpc_ingest_events_rejected_total":
 				src(l["source"]).Rejected[l["reason"]] += v
 			case "eventgrpc_ingest_events_refused_total":
@@ -128,6 +133,7 @@ func ComputeAccounting(g prometheus.Gatherer, queue string) (*Accounting, error)
 	for _, sa := range a.Sources {
 		a.Totals.Received += sa.Received
 		a.Totals.Accepted += sa.Accepted
+		a.Totals.Duplicate += sa.Duplicate
 		for _, n := range sa.Rejected {
 			a.Totals.Rejected += n
 		}
@@ -138,7 +144,7 @@ func ComputeAccounting(g prometheus.Gatherer, queue string) (*Accounting, error)
 		a.Totals.DeadLettered += ta.DeadLettered
 	}
 	a.Totals.InFlight = max(0, a.Totals.Accepted-a.Totals.Stored-a.Totals.DeadLettered)
-	a.Totals.ReceivedBalances = a.Totals.Received == a.Totals.Accepted+a.Totals.Rejected
+	a.Totals.ReceivedBalances = a.Totals.Received == a.Totals.Accepted+a.Totals.Duplicate+a.Totals.Rejected
 	a.Totals.AcceptedAccounted = a.Totals.Accepted == a.Totals.Stored+a.Totals.DeadLettered+a.Totals.InFlight
 	return a, nil
 }
@@ -150,4 +156,3 @@ func labels(m *dto.Metric) map[string]string {
 	}
 	return out
 }
-

@@ -1,0 +1,28 @@
+// Package ratelimit refuses ingest requests beyond a per-client rate: one
+// token bucket per key, one token per request (gRPC call or HTTP request).
+//
+// The key of a request is, in order:
+//
+//  1. the authenticated client id (auth.ClientID), when authentication is on;
+//  2. the x-client-id header or metadata, but only when it names a client
+//     listed in RATE_LIMIT_CLIENTS: an unauthenticated header is chosen by the
+//     sender, and taking any value as a key would let a sender dodge its
+//     limit and fill the key table with made-up ids;
+//  3. the peer IP address (the TCP peer: behind a proxy that is the proxy).
+//
+// The limit of a key is its RATE_LIMIT_CLIENTS entry, else the default
+// (RATE_LIMIT_RPS, RATE_LIMIT_BURST); a rate of 0 is unlimited and tracks
+// nothing. Put the limiter after authentication, so the id is known.
+//
+// Buckets are bounded: a bucket idle for IdleTimeout whose tokens have
+// refilled is dropped (it would behave the same as a new one), and at most
+// MaxKeys buckets exist; when that many are busy, a request needing a new
+// bucket is refused and counted (eventgrpc_ratelimit_table_full_total). A
+// refusal is RESOURCE_EXHAUSTED with a retry-after-ms trailer over gRPC and
+// 429 with Retry-After (seconds) over HTTP, counted in
+// eventgrpc_ratelimit_refused_total{client} (client = a RATE_LIMIT_CLIENTS
+// name or "other", to bound the label's values).
+//
+// The limiter starts no goroutines: idle buckets are swept during calls, at
+// most once a minute.
+package ratelimit
