@@ -13,7 +13,7 @@ import (
 const (
 	DefaultWindow           = 10 * time.Minute
 	DefaultPendingTTL       = 30 * time.Second
-	DefaultLocalMaxItems    = 1_000_000
+	DefaultLocalMaxItems    = 250_000
 	DefaultRedisTimeout     = 250 * time.Millisecond
 	DefaultKeyPrefix        = "eventgrpc:dedupe:"
 	DefaultErrorLogInterval = time.Minute
@@ -29,7 +29,7 @@ type Config struct {
 	// than a publish can take.
 	PendingTTL time.Duration
 	// LocalMaxItems bounds the ids held in the process
-	// (DEDUPE_LOCAL_MAX_ITEMS, default 1e6).
+	// (DEDUPE_LOCAL_MAX_ITEMS, default 250000: about 50 MB; the window beyond it is Redis and storage dedupe).
 	LocalMaxItems int64
 	// RedisAddrs are host:port addresses (REDIS_CLUSTER_ADDRESSES,
 	// comma-separated): none = local only, one = a plain client, several =

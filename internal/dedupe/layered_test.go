@@ -338,7 +338,7 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.Window != 10*time.Minute || c.LocalMaxItems != 1_000_000 || len(c.RedisAddrs) != 0 || !c.Enabled() ||
+			if c.Window != 10*time.Minute || c.LocalMaxItems != DefaultLocalMaxItems || len(c.RedisAddrs) != 0 || !c.Enabled() ||
 				c.PendingTTL != DefaultPendingTTL || c.KeyPrefix != "eventgrpc:dedupe:" {
 				t.Fatalf("%+v", c)
 			}
