@@ -238,9 +238,9 @@ func DecodeJSON(d broker.Delivery) ([]schema.Source, error) {
 		doc, ok := v.(map[string]any)
 		if !ok {
 			if len(raws) > 1 || body[0] == '[' {
-				return nil, fault.Permanentf("message array element %d is %s, not a JSON object", i, kindOf(v))
+				return nil, fault.Permanentf("message array element %d is %s, not a JSON object", i, schema.JSONKind(v))
 			}
-			return nil, fault.Permanentf("message is %s, not a JSON object or array of objects", kindOf(v))
+			return nil, fault.Permanentf("message is %s, not a JSON object or array of objects", schema.JSONKind(v))
 		}
 		var id string
 		switch {
@@ -255,20 +255,4 @@ func DecodeJSON(d broker.Delivery) ([]schema.Source, error) {
 		out = append(out, schema.JSONSource{Doc: doc, Headers: d.Headers, Meta: map[string]any{"insert_time": at, "message_id": id}})
 	}
 	return out, nil
-}
-
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -403,3 +403,22 @@ func Path(doc map[string]any, path string) (any, bool) {
 	}
 	return cur, true
 }
+
+// JSONKind names the kind of a decoded JSON value (decoded with UseNumber)
+// for messages: "null", "a string", "a number", "a boolean", "an array";
+// other values (an object) by their Go type.
+func JSONKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,4 +1,7 @@
 // Package sink holds the contract every storage backend meets: write one
 // batch of rows to one table as one operation, idempotently (rows dedupe on
-// the table's key), and say which rows failed when only some did.
+// the table's key), and say which rows failed when only some did. It also
+// holds what the SQL backends share: Isolate (finding the rows a database
+// refuses by writing halves), Metrics (the eventgrpc_sink_* metrics) and
+// QuerySyntax (the read-only check of the query endpoint).
 package sink

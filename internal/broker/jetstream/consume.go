@@ -448,9 +448,19 @@ func (w *worker) republish(m jetstream.Msg, d broker.Delivery, cause error) (out
 
 // toDelivery converts a fetched message.
 func toDelivery(queue string, m jetstream.Msg) broker.Delivery {
-	d := broker.Delivery{Queue: queue, Body: m.Data()}
-	hs := m.Headers()
-	d.Headers = make(map[string]string, len(hs))
+	d := rawDelivery(queue, m.Headers(), m.Data())
+	if md, err := m.Metadata(); err == nil {
+		d.Redelivered = md.NumDelivered > 1
+		d.Published = md.Timestamp
+	}
+	return d
+}
+
+// rawDelivery converts a stored message's headers and body: the routing
+// headers fill their fields, the others (less the broker's own) become
+// Headers, and the retry count is read from them.
+func rawDelivery(queue string, hs nats.Header, body []byte) broker.Delivery {
+	d := broker.Delivery{Queue: queue, Body: body, Headers: make(map[string]string, len(hs))}
 	for k, vs := range hs {
 		if len(vs) == 0 {
 			continue
@@ -470,9 +480,5 @@ func toDelivery(queue string, m jetstream.Msg) broker.Delivery {
 		}
 	}
 	d.RetryCount = broker.RetryCount(d.Headers)
-	if md, err := m.Metadata(); err == nil {
-		d.Redelivered = md.NumDelivered > 1
-		d.Published = md.Timestamp
-	}
 	return d
 }

@@ -48,30 +48,6 @@ func (b *Broker) Peek(ctx context.Context, queue string, limit int) (int, []brok
 	return count, sample, nil
 }
 
-func rawDelivery(queue string, hs nats.Header, body []byte) broker.Delivery {
-	d := broker.Delivery{Queue: queue, Body: body, Headers: make(map[string]string, len(hs))}
-	for k, vs := range hs {
-		if len(vs) == 0 {
-			continue
-		}
-		switch k {
-		case headerExchange:
-			d.Exchange = vs[0]
-		case headerRoutingKey:
-			d.RoutingKey = vs[0]
-		case headerContentType:
-			d.ContentType = vs[0]
-		case headerMessageID:
-			d.ID = vs[0]
-		}
-		if !internalHeader(k) {
-			d.Headers[k] = vs[0]
-		}
-	}
-	d.RetryCount = broker.RetryCount(d.Headers)
-	return d
-}
-
 // replayChunk is how many dead letters Replay moves per round trip.
 const replayChunk = 256
 

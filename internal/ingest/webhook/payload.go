@@ -93,25 +93,9 @@ func decodeObject(b []byte) (map[string]any, error) {
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s, not a JSON object", kindOf(v))
+		return nil, fmt.Errorf("%s, not a JSON object", schema.JSONKind(v))
 	}
 	return doc, nil
-}
-
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // check maps doc to a row of t as the consumer will, so that a request is

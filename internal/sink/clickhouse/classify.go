@@ -102,6 +102,3 @@ func classify(err error) error {
 	// data: transient, the default class.
 	return fault.Transient(err)
 }
-
-// kindLabel names an error's class for metrics.
-func kindLabel(err error) string { return fault.KindOf(err).String() }

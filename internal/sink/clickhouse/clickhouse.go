@@ -102,7 +102,7 @@ type Sink struct {
 	log     *slog.Logger
 	conn    driver.Conn
 	version Version
-	m       *metrics
+	m       *sink.Metrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer, "clickhouse")
+	m, err := sink.NewMetrics(cfg.Registerer, "clickhouse")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: metrics: %w", err)
 	}

@@ -20,12 +20,13 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
 func TestMain(m *testing.M) {
@@ -81,54 +82,16 @@ func dropDatabase(t testing.TB, db string) {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // mapSource resolves From names from a map.
-type mapSource map[string]any
+type mapSource = sinktest.MapSource
 
-func (m mapSource) Lookup(from string) (any, bool) { v, ok := m[from]; return v, ok }
+var row = sinktest.Row
 
-// allTypes has one column of every type, versioned.
-func allTypes() *schema.Table {
-	return &schema.Table{
-		Name:  "all_types",
-		Store: schema.Analytics,
-		Columns: []schema.Column{
-			{Name: "id", Type: schema.String, From: "id", Required: true},
-			{Name: "kind", Type: schema.String, From: "kind"},
-			{Name: "n32", Type: schema.Int32, From: "n32"},
-			{Name: "n64", Type: schema.Int64, From: "n64"},
-			{Name: "f", Type: schema.Float64, From: "f"},
-			{Name: "ok", Type: schema.Bool, From: "ok"},
-			{Name: "at", Type: schema.DateTime, From: "at", Required: true},
-			{Name: "day", Type: schema.Date, From: "day"},
-			{Name: "doc", Type: schema.JSON, From: "doc"},
-			{Name: "tags", Type: schema.Strings, From: "tags"},
-		},
-		OrderBy:     []string{"kind", "id"},
-		PartitionBy: "at",
-		Comment:     "test",
-	}
-}
+// allTypes has one column of every type.
+func allTypes() *schema.Table { return sinktest.AllTypes(schema.Analytics) }
 
-func row(t testing.TB, tbl *schema.Table, src mapSource) schema.Row {
-	t.Helper()
-	r, err := tbl.Map(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
+// allTypesRows has whole seconds: DateTime holds no fraction.
 func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schema.Row {
-	base := time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC)
-	rows := make([]schema.Row, n)
-	for i := range rows {
-		rows[i] = row(t, tbl, mapSource{
-			"id": fmt.Sprintf("id-%05d", i), "kind": "k" + strconv.Itoa(i%3),
-			"n32": int64(-i), "n64": int64(i) << 40, "f": float64(i) + 0.25, "ok": i%2 == 0,
-			"at": base.Add(time.Duration(i) * time.Hour), "day": "2024-06-10",
-			"doc": map[string]any{"i": i, "s": "é\t\"q\""}, "tags": []any{"a", strconv.Itoa(i)},
-		})
-	}
-	return rows
+	return sinktest.AllTypesRows(t, tbl, n, time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC))
 }
 
 func count(t testing.TB, s *Sink, db, table string) int {
@@ -416,25 +379,16 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	if n := count(t, s, db, tbl.Name); n != 98 {
 		t.Fatalf("%d rows committed, want 98", n)
 	}
-	splits := counterValue(t, s.m.splits.WithLabelValues(tbl.Name))
+	splits := testutil.ToFloat64(s.m.Splits.WithLabelValues(tbl.Name))
 	if splits == 0 || splits > 2*2*7 {
 		t.Errorf("%v partial writes for 2 bad rows in 100", splits)
 	}
-	if got := counterValue(t, s.m.rowsFailed.WithLabelValues(tbl.Name)); got != 2 {
+	if got := testutil.ToFloat64(s.m.RowsFailed.WithLabelValues(tbl.Name)); got != 2 {
 		t.Errorf("rows failed metric %v", got)
 	}
-	if got := counterValue(t, s.m.rowsWritten.WithLabelValues(tbl.Name)); got != 98 {
+	if got := testutil.ToFloat64(s.m.RowsWritten.WithLabelValues(tbl.Name)); got != 98 {
 		t.Errorf("rows written metric %v", got)
 	}
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 func TestConcurrentWrites(t *testing.T) {
@@ -465,8 +419,8 @@ func TestConcurrentWrites(t *testing.T) {
 // is back, the pool reconnects by itself.
 func TestServerGoneIsTransient(t *testing.T) {
 	ctx := context.Background()
-	p := newProxy(t, "127.0.0.1:9000")
-	s, db := newSink(t, func(c *Config) { c.Port = p.port() })
+	p := sinktest.NewProxy(t, "127.0.0.1:9000")
+	s, db := newSink(t, func(c *Config) { c.Port = p.Port() })
 	tbl := schema.EventTable()
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
@@ -474,7 +428,7 @@ func TestServerGoneIsTransient(t *testing.T) {
 	if err := s.Write(ctx, tbl, eventRows(t, 10, 0)); err != nil {
 		t.Fatal(err)
 	}
-	p.cut()
+	p.Cut()
 	start := time.Now()
 	err := s.Write(ctx, tbl, eventRows(t, 10, 10))
 	if err == nil {
@@ -487,12 +441,12 @@ func TestServerGoneIsTransient(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)
 	}
-	_, err = New(ctx, Config{Port: p.port(), Databases: []string{"x"}, DialTimeout: time.Second})
+	_, err = New(ctx, Config{Port: p.Port(), Databases: []string{"x"}, DialTimeout: time.Second})
 	if err == nil || fault.KindOf(err) != fault.KindTransient {
 		t.Fatalf("New on a closed port: %v (%v)", err, fault.KindOf(err))
 	}
 
-	p.restart(t)
+	p.Restart(t)
 	var werr error
 	for attempt := range 5 {
 		if werr = s.Write(ctx, tbl, eventRows(t, 10, 10)); werr == nil {
@@ -511,13 +465,13 @@ func TestServerGoneIsTransient(t *testing.T) {
 // A server that stops answering cannot hang a write past its deadline.
 func TestHungServerIsBoundedByDeadline(t *testing.T) {
 	ctx := context.Background()
-	p := newProxy(t, "127.0.0.1:9000")
-	s, _ := newSink(t, func(c *Config) { c.Port = p.port() })
+	p := sinktest.NewProxy(t, "127.0.0.1:9000")
+	s, _ := newSink(t, func(c *Config) { c.Port = p.Port() })
 	tbl := schema.EventTable()
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	p.freeze()
+	p.Freeze()
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -576,41 +530,28 @@ func TestQuery(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
-	tests := []struct {
-		q  string
-		ok bool
-	}{
-		{"SELECT 1", true},
-		{"  select 1 ;  ", true},
-		{"/* c */ WITH x AS (SELECT 1) SELECT * FROM x", true},
-		{"SHOW TABLES", true},
-		{"DESCRIBE TABLE t", true},
-		{"DESC t", true},
-		{"EXISTS TABLE t", true},
-		{"(SELECT 1)", true},
-		{"SELECT ';' AS semi", true},
-		{"SELECT 'a -- b', \"x;y\" FROM t", true},
-		{"SELECT 1 -- trailing; comment", true},
-		{"SELECT 1; SELECT 2", false},
-		{"SELECT '--'; DROP TABLE t", false},
-		{"INSERT INTO t VALUES (1)", false},
-		{"DROP TABLE t", false},
-		{"OPTIMIZE TABLE t FINAL", false},
-		{"/* SELECT */ TRUNCATE TABLE t", false},
-		{"", false},
-		{";", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.q, func(t *testing.T) {
-			err := ReadOnly(tc.q)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ReadOnly(%q) = %v", tc.q, err)
-			}
-			if err != nil && !fault.IsPermanent(err) {
-				t.Errorf("refusal is not permanent: %v", err)
-			}
-		})
-	}
+	sinktest.CheckReadOnly(t, ReadOnly, []string{
+		"SELECT 1",
+		"  select 1 ;  ",
+		"/* c */ WITH x AS (SELECT 1) SELECT * FROM x",
+		"SHOW TABLES",
+		"DESCRIBE TABLE t",
+		"DESC t",
+		"EXISTS TABLE t",
+		"(SELECT 1)",
+		"SELECT ';' AS semi",
+		"SELECT 'a -- b', \"x;y\" FROM t",
+		"SELECT 1 -- trailing; comment",
+	}, []string{
+		"SELECT 1; SELECT 2",
+		"SELECT '--'; DROP TABLE t",
+		"INSERT INTO t VALUES (1)",
+		"DROP TABLE t",
+		"OPTIMIZE TABLE t FINAL",
+		"/* SELECT */ TRUNCATE TABLE t",
+		"",
+		";",
+	})
 }
 
 func TestClassify(t *testing.T) {

@@ -12,13 +12,6 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink"
 )
 
-// maxSplitWrites bounds the partial inserts one Write makes to isolate the
-// rows the server refused. One bad row among n costs about 2·log2(n)
-// inserts (28 for 10,000 rows); when the budget runs out, the rows of each
-// range still failing are reported failed together (they are retried with
-// their message's retry count and, if good, pass in another batch).
-const maxSplitWrites = 128
-
 // The ranges ClickHouse's DateTime (UInt32 seconds) and Date (UInt16 days)
 // hold. The driver wraps values outside them silently, so they are checked
 // before sending.
@@ -44,6 +37,7 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (e
 		defer cancel()
 	}
 	start := time.Now()
+	defer func() { s.m.ObserveWrite(t.Name, len(rows), time.Since(start), err) }()
 	failed := map[int]error{}
 	good := make([]int, 0, len(rows))
 	for i, r := range rows {
@@ -53,25 +47,26 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (e
 		}
 		good = append(good, i)
 	}
-	defer func() {
-		s.m.duration.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+	if len(good) > 0 {
+		sent := make([]schema.Row, len(good))
+		for j, i := range good {
+			sent[j] = rows[i]
+		}
+		// A block the server refuses for its data is split to find the rows
+		// at fault (sink.Isolate); every partial insert is counted.
+		err := sink.Isolate(ctx, sent, func(ctx context.Context, part []schema.Row) error {
+			if len(part) < len(sent) {
+				s.m.Splits.WithLabelValues(t.Name).Inc()
+			}
+			return s.insert(ctx, t, part)
+		}, sink.SplitBudget)
 		var be *sink.BatchError
 		if err != nil && !errors.As(err, &be) {
-			s.m.writeErrors.WithLabelValues(t.Name, kindLabel(err)).Inc()
-			return
-		}
-		s.m.rowsWritten.WithLabelValues(t.Name).Add(float64(len(rows) - len(failed)))
-		s.m.rowsFailed.WithLabelValues(t.Name).Add(float64(len(failed)))
-	}()
-	if len(good) > 0 {
-		err := s.insert(ctx, t, rows, good)
-		if err != nil && !fault.IsPermanent(err) {
 			return err
 		}
-		if err != nil {
-			budget := maxSplitWrites
-			if err := s.isolate(ctx, t, rows, good, err, &budget, failed); err != nil {
-				return err
+		if be != nil {
+			for j, e := range be.Failed {
+				failed[good[j]] = e
 			}
 		}
 	}
@@ -81,43 +76,15 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (e
 	return nil
 }
 
-// isolate finds the rows of idx that the server refuses, by inserting
-// halves. cause is why idx as a whole failed. It returns a non-permanent
-// error as soon as one occurs.
-func (s *Sink) isolate(ctx context.Context, t *schema.Table, rows []schema.Row, idx []int, cause error, budget *int, failed map[int]error) error {
-	if len(idx) == 1 || *budget <= 0 {
-		for _, i := range idx {
-			failed[i] = cause
-		}
-		return nil
-	}
-	mid := len(idx) / 2
-	for _, half := range [][]int{idx[:mid], idx[mid:]} {
-		*budget--
-		s.m.splits.WithLabelValues(t.Name).Inc()
-		err := s.insert(ctx, t, rows, half)
-		switch {
-		case err == nil:
-		case !fault.IsPermanent(err):
-			return err
-		default:
-			if err := s.isolate(ctx, t, rows, half, err, budget, failed); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// insert sends rows[idx] as one block.
-func (s *Sink) insert(ctx context.Context, t *schema.Table, rows []schema.Row, idx []int) error {
+// insert sends rows as one block.
+func (s *Sink) insert(ctx context.Context, t *schema.Table, rows []schema.Row) error {
 	q := s.insertSQL(t)
 	batch, err := s.conn.PrepareBatch(ctx, q)
 	if err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", s.qualified(t), classify(err))
 	}
-	for _, i := range idx {
-		if err := batch.Append(rows[i]...); err != nil {
+	for _, r := range rows {
+		if err := batch.Append(r...); err != nil {
 			// checkRow passed, so the driver refused a value it was given:
 			// the row's data is at fault.
 			_ = batch.Abort()

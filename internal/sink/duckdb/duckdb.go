@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -21,8 +22,11 @@ import (
 // Config configures the embedded store.
 type Config struct {
 	// Path of the database file; ":memory:" for tests.
-	Path   string
-	Logger *slog.Logger
+	Path string
+	// MemoryLimit bounds DuckDB's buffer pool (DUCKDB_MEMORY_LIMIT, e.g.
+	// "1GB"); DuckDB's own default is 80% of the machine's memory.
+	MemoryLimit string
+	Logger      *slog.Logger
 }
 
 // Sink writes to a DuckDB file. DuckDB has one writer at a time, so writes
@@ -52,7 +56,11 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	}
 	// The store reads and writes its own file only: no reading of other
 	// files through the query endpoint, no extension downloads.
-	connector, err := duck.NewConnector(cfg.Path+"?enable_external_access=false&autoinstall_known_extensions=false&autoload_known_extensions=false", nil)
+	dsn := cfg.Path + "?enable_external_access=false&autoinstall_known_extensions=false&autoload_known_extensions=false"
+	if cfg.MemoryLimit != "" {
+		dsn += "&memory_limit=" + url.QueryEscape(cfg.MemoryLimit)
+	}
+	connector, err := duck.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: open %s: %w", cfg.Path, err)
 	}
@@ -117,38 +125,11 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.write(ctx, t, rows)
-	if err == nil || !fault.IsPermanent(err) || len(rows) == 1 {
-		return err
-	}
-	// A batch the database refused for its data: find the rows at fault by
-	// writing halves, so one bad row never fails its neighbours.
-	failed := map[int]error{}
-	var split func(lo, hi int) error
-	split = func(lo, hi int) error {
-		err := s.write(ctx, t, rows[lo:hi])
-		switch {
-		case err == nil:
-			return nil
-		case !fault.IsPermanent(err):
-			return err
-		case hi-lo == 1:
-			failed[lo] = err
-			return nil
-		}
-		mid := (lo + hi) / 2
-		if err := split(lo, mid); err != nil {
-			return err
-		}
-		return split(mid, hi)
-	}
-	if err := split(0, len(rows)); err != nil {
-		return err
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	return &sink.BatchError{Failed: failed}
+	// A batch the database refuses for its data is split to find the rows
+	// at fault, so one bad row never fails its neighbours.
+	return sink.Isolate(ctx, rows, func(ctx context.Context, part []schema.Row) error {
+		return s.write(ctx, t, part)
+	}, sink.SplitBudget)
 }
 
 // write stores rows. The fast path appends straight into the table; the
@@ -322,46 +303,22 @@ func Text(v any) string {
 	return strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n").Replace(s)
 }
 
-// ReadOnly refuses anything but one query statement.
+// ReadOnly refuses anything but one query statement: after comments and
+// whitespace it must start with SELECT, WITH, SHOW, DESCRIBE (DESC),
+// EXPLAIN, SUMMARIZE, FROM, VALUES or TABLE, and hold no second statement
+// (a ';' outside literals and comments other than a trailing one). DuckDB
+// reads SQL with PostgreSQL's lexical rules: '…' strings (a doubled quote
+// for a quote; backslash escapes only in E'…'), "…" identifiers,
+// $tag$…$tag$ dollar quotes, -- line comments and nested /* */ comments.
+// A transaction that is always rolled back is the second line of defence.
 func ReadOnly(q string) error {
-	s := strings.TrimSpace(stripComments(q))
-	s = strings.TrimSuffix(s, ";")
-	if s == "" {
-		return fault.Permanentf("empty query")
-	}
-	if strings.Contains(s, ";") {
-		return fault.Permanentf("only one statement is allowed")
-	}
-	first := strings.ToUpper(strings.Fields(s)[0])
-	switch first {
-	case "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE":
-		return nil
-	}
-	return fault.Permanentf("only queries are allowed (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN), not %s", first)
-}
-
-func stripComments(q string) string {
-	var b strings.Builder
-	for len(q) > 0 {
-		switch {
-		case strings.HasPrefix(q, "--"):
-			i := strings.IndexByte(q, '\n')
-			if i < 0 {
-				return b.String()
-			}
-			q = q[i:]
-		case strings.HasPrefix(q, "/*"):
-			i := strings.Index(q, "*/")
-			if i < 0 {
-				return b.String()
-			}
-			q = q[i+2:]
-		default:
-			b.WriteByte(q[0])
-			q = q[1:]
-		}
-	}
-	return b.String()
+	_, err := sink.QuerySyntax{
+		Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
+		EscapeStrings:  true,
+		DollarQuotes:   true,
+		NestedComments: true,
+	}.Statement(q)
+	return err
 }
 
 // Close implements sink.Sink.

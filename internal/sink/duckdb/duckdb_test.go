@@ -10,6 +10,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
 func open(t *testing.T) *Sink {
@@ -139,5 +140,64 @@ func TestQueryIsReadOnly(t *testing.T) {
 	}
 	if got := count(t, s, "-- a comment\nSELECT count(*) FROM things"); got != "0" {
 		t.Fatalf("count = %s", got)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	accepted := []string{
+		"SELECT 1",
+		"  select 1 ;  ",
+		"WITH x AS (SELECT 1) SELECT * FROM x",
+		"SHOW TABLES",
+		"DESCRIBE things",
+		"DESC things",
+		"EXPLAIN SELECT 1",
+		"SUMMARIZE things",
+		"FROM things",
+		"VALUES (1), (2)",
+		"TABLE things",
+		"(SELECT 1)",
+		"/* c /* nested */ ; */ SELECT 1",
+		"SELECT ';' AS semi, \"a;b\" FROM (SELECT 1 AS \"a;b\")",
+		"SELECT $$;$$, $tag$ ; $tag$",
+		"SELECT E'\\';'",
+		"SELECT 1 -- trailing; comment",
+	}
+	sinktest.CheckReadOnly(t, ReadOnly, accepted, []string{
+		"SELECT '--'; DROP TABLE things",
+		"SELECT '/*'; DROP TABLE things",
+		"SELECT 'a\\'; DROP TABLE things; --'", // standard strings: the literal ends at \'
+		"SELECT 1; SELECT 2",
+		"INSERT INTO things (id) VALUES ('x')",
+		"ATTACH 'other.duckdb'",
+		"COPY things TO 'out.csv'",
+		"/* SELECT */ DELETE FROM things",
+		"",
+		";",
+	})
+	// What the check accepts, DuckDB runs.
+	s, ctx, tb := open(t), context.Background(), testTable()
+	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range accepted {
+		if _, _, err := s.Query(ctx, q, 100); err != nil {
+			t.Errorf("Query(%q): %v", q, err)
+		}
+	}
+}
+
+func TestMemoryLimitIsApplied(t *testing.T) {
+	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "m.duckdb"), MemoryLimit: "256MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	_, rows, err := s.Query(context.Background(), "SELECT current_setting('memory_limit')", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows[0][0]; got != "244.1 MiB" && got != "256.0 MiB" && got != "256MB" {
+		t.Fatalf("memory_limit = %q, want 256MB", got)
 	}
 }

@@ -62,6 +62,3 @@ func classify(err error) error {
 	}
 	return fault.Transient(err)
 }
-
-// kindLabel names an error's class for metrics.
-func kindLabel(err error) string { return fault.KindOf(err).String() }

@@ -101,7 +101,7 @@ type Sink struct {
 	cfg  Config
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	m    *metrics
+	m    *sink.Metrics
 
 	closeOnce sync.Once
 	closed    chan struct{} // closed once the pool is
@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer, "postgres")
+	m, err := sink.NewMetrics(cfg.Registerer, "postgres")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: metrics: %w", err)
 	}

@@ -22,12 +22,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
 const (
@@ -97,54 +98,14 @@ func scalar[T any](t testing.TB, s *Sink, sql string, args ...any) T {
 	return v
 }
 
-type mapSource map[string]any
+type mapSource = sinktest.MapSource
 
-func (m mapSource) Lookup(from string) (any, bool) { v, ok := m[from]; return v, ok }
+var row = sinktest.Row
 
-func allTypes() *schema.Table {
-	return &schema.Table{
-		Name:  "all_types",
-		Store: schema.Transactional,
-		Columns: []schema.Column{
-			{Name: "id", Type: schema.String, From: "id", Required: true},
-			{Name: "kind", Type: schema.String, From: "kind"},
-			{Name: "n32", Type: schema.Int32, From: "n32"},
-			{Name: "n64", Type: schema.Int64, From: "n64"},
-			{Name: "f", Type: schema.Float64, From: "f"},
-			{Name: "ok", Type: schema.Bool, From: "ok"},
-			{Name: "at", Type: schema.DateTime, From: "at", Required: true},
-			{Name: "day", Type: schema.Date, From: "day"},
-			{Name: "doc", Type: schema.JSON, From: "doc"},
-			{Name: "tags", Type: schema.Strings, From: "tags"},
-		},
-		OrderBy:     []string{"kind", "id"},
-		Key:         []string{"id"},
-		PartitionBy: "at",
-		Comment:     "test",
-	}
-}
-
-func row(t testing.TB, tbl *schema.Table, src schema.Source) schema.Row {
-	t.Helper()
-	r, err := tbl.Map(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+func allTypes() *schema.Table { return sinktest.AllTypes(schema.Transactional, "id") }
 
 func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schema.Row {
-	base := time.Date(2024, 6, 10, 8, 30, 15, 123456000, time.UTC)
-	rows := make([]schema.Row, n)
-	for i := range rows {
-		rows[i] = row(t, tbl, mapSource{
-			"id": fmt.Sprintf("id-%05d", i), "kind": "k" + strconv.Itoa(i%3),
-			"n32": int64(-i), "n64": int64(i) << 40, "f": float64(i) + 0.25, "ok": i%2 == 0,
-			"at": base.Add(time.Duration(i) * time.Hour), "day": "2024-06-10",
-			"doc": map[string]any{"i": i, "s": "é\t\"q\""}, "tags": []any{"a", strconv.Itoa(i)},
-		})
-	}
-	return rows
+	return sinktest.AllTypesRows(t, tbl, n, time.Date(2024, 6, 10, 8, 30, 15, 123456000, time.UTC))
 }
 
 func eventRows(t testing.TB, tbl *schema.Table, n, offset int) []schema.Row {
@@ -161,15 +122,6 @@ func eventRows(t testing.TB, tbl *schema.Table, n, offset int) []schema.Row {
 		})
 	}
 	return rows
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
@@ -378,13 +330,13 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 97 {
 		t.Fatalf("%d rows committed, want 97", n)
 	}
-	if got := counterValue(t, s.m.rowsFailed.WithLabelValues(tbl.Name)); got != 3 {
+	if got := testutil.ToFloat64(s.m.RowsFailed.WithLabelValues(tbl.Name)); got != 3 {
 		t.Errorf("rows failed metric %v", got)
 	}
-	if got := counterValue(t, s.m.rowsWritten.WithLabelValues(tbl.Name)); got != 97 {
+	if got := testutil.ToFloat64(s.m.RowsWritten.WithLabelValues(tbl.Name)); got != 97 {
 		t.Errorf("rows written metric %v", got)
 	}
-	if splits := counterValue(t, s.m.splits.WithLabelValues(tbl.Name)); splits == 0 || splits > 3*2*7 {
+	if splits := testutil.ToFloat64(s.m.Splits.WithLabelValues(tbl.Name)); splits == 0 || splits > 3*2*7 {
 		t.Errorf("%v partial writes for 3 bad rows in 100", splits)
 	}
 }
@@ -479,8 +431,8 @@ func TestUserAccountMerge(t *testing.T) {
 // is back, the pool reconnects by itself.
 func TestServerGoneIsTransient(t *testing.T) {
 	ctx := context.Background()
-	p := newProxy(t, pgAddr)
-	s, sch := newSink(t, func(c *Config) { c.Port = p.port(); c.MinConns = 1 })
+	p := sinktest.NewProxy(t, pgAddr)
+	s, sch := newSink(t, func(c *Config) { c.Port = p.Port(); c.MinConns = 1 })
 	tbl := schema.ReferralEventTable()
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
@@ -488,7 +440,7 @@ func TestServerGoneIsTransient(t *testing.T) {
 	if err := s.Write(ctx, tbl, eventRows(t, tbl, 10, 0)); err != nil {
 		t.Fatal(err)
 	}
-	p.cut()
+	p.Cut()
 	start := time.Now()
 	err := s.Write(ctx, tbl, eventRows(t, tbl, 10, 10))
 	var be *sink.BatchError
@@ -499,10 +451,10 @@ func TestServerGoneIsTransient(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 	// New against a closed port is transient too.
-	if _, err := New(ctx, Config{Port: p.port(), User: pgUser, DB: pgDB, Logger: quiet, ConnectTimeout: time.Second}); err == nil || fault.KindOf(err) != fault.KindTransient {
+	if _, err := New(ctx, Config{Port: p.Port(), User: pgUser, DB: pgDB, Logger: quiet, ConnectTimeout: time.Second}); err == nil || fault.KindOf(err) != fault.KindTransient {
 		t.Fatalf("New on a closed port: %v (%v)", err, fault.KindOf(err))
 	}
-	p.restart(t)
+	p.Restart(t)
 	var werr error
 	for attempt := range 5 {
 		if werr = s.Write(ctx, tbl, eventRows(t, tbl, 10, 10)); werr == nil {
@@ -521,13 +473,13 @@ func TestServerGoneIsTransient(t *testing.T) {
 // A server that stops answering cannot hang a write past its deadline.
 func TestHungServerIsBoundedByDeadline(t *testing.T) {
 	ctx := context.Background()
-	p := newProxy(t, pgAddr)
-	s, _ := newSink(t, func(c *Config) { c.Port = p.port() })
+	p := sinktest.NewProxy(t, pgAddr)
+	s, _ := newSink(t, func(c *Config) { c.Port = p.Port() })
 	tbl := schema.ReferralEventTable()
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	p.freeze()
+	p.Freeze()
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -538,7 +490,7 @@ func TestHungServerIsBoundedByDeadline(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("write returned after %v, deadline was 2s", d)
 	}
-	p.cut() // let the pool's connections die so Close does not wait
+	p.Cut() // let the pool's connections die so Close does not wait
 }
 
 func TestQuery(t *testing.T) {
@@ -585,41 +537,28 @@ func TestQuery(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
-	tests := []struct {
-		q  string
-		ok bool
-	}{
-		{"SELECT 1", true},
-		{"  select 1 ;  ", true},
-		{"/* c /* nested */ ; */ WITH x AS (SELECT 1) SELECT * FROM x", true},
-		{"SHOW search_path", true},
-		{"VALUES (1), (2)", true},
-		{"TABLE t", true},
-		{"EXPLAIN SELECT 1", true},
-		{"SELECT ';' AS semi, \"a;b\" FROM t", true},
-		{"SELECT $$;$$, $tag$ ; $tag$", true},
-		{"SELECT E'\\';' ", true},
-		{"SELECT 1 -- trailing; comment", true},
-		{"SELECT 'a\\'; DROP TABLE t; --'", false}, // standard strings: the literal ends at \'
-		{"SELECT 1; SELECT 2", false},
-		{"INSERT INTO t VALUES (1)", false},
-		{"DELETE FROM t", false},
-		{"COPY t TO STDOUT", false},
-		{"/* SELECT */ TRUNCATE t", false},
-		{"", false},
-		{";", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.q, func(t *testing.T) {
-			err := ReadOnly(tc.q)
-			if (err == nil) != tc.ok {
-				t.Fatalf("ReadOnly(%q) = %v", tc.q, err)
-			}
-			if err != nil && !fault.IsPermanent(err) {
-				t.Errorf("refusal is not permanent: %v", err)
-			}
-		})
-	}
+	sinktest.CheckReadOnly(t, ReadOnly, []string{
+		"SELECT 1",
+		"  select 1 ;  ",
+		"/* c /* nested */ ; */ WITH x AS (SELECT 1) SELECT * FROM x",
+		"SHOW search_path",
+		"VALUES (1), (2)",
+		"TABLE t",
+		"EXPLAIN SELECT 1",
+		"SELECT ';' AS semi, \"a;b\" FROM t",
+		"SELECT $$;$$, $tag$ ; $tag$",
+		"SELECT E'\\';' ",
+		"SELECT 1 -- trailing; comment",
+	}, []string{
+		"SELECT 'a\\'; DROP TABLE t; --'", // standard strings: the literal ends at \'
+		"SELECT 1; SELECT 2",
+		"INSERT INTO t VALUES (1)",
+		"DELETE FROM t",
+		"COPY t TO STDOUT",
+		"/* SELECT */ TRUNCATE t",
+		"",
+		";",
+	})
 }
 
 func TestClassify(t *testing.T) {

@@ -19,11 +19,6 @@ import (
 // dropped when the transaction ends.
 const stageTable = "event_grpc_stage"
 
-// maxSplitWrites bounds the partial writes one Write makes to isolate the
-// rows the server refused (about 2·log2(n) for one bad row among n); when
-// it runs out, the rows of each range still failing are reported together.
-const maxSplitWrites = 128
-
 // Write implements sink.Sink. In one transaction the rows are copied into a
 // temporary table and inserted from there, skipping keys already stored
 // (ON CONFLICT DO NOTHING) or, for versioned tables, merging into the
@@ -41,6 +36,7 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (e
 		defer cancel()
 	}
 	start := time.Now()
+	defer func() { s.m.ObserveWrite(t.Name, len(rows), time.Since(start), err) }()
 	failed := map[int]error{}
 	good := make([]int, 0, len(rows))
 	for i, r := range rows {
@@ -50,33 +46,22 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (e
 		}
 		good = append(good, i)
 	}
-	defer func() {
-		s.m.duration.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
-		var be *sink.BatchError
-		if err != nil && !errors.As(err, &be) {
-			s.m.writeErrors.WithLabelValues(t.Name, kindLabel(err)).Inc()
-			return
-		}
-		s.m.rowsWritten.WithLabelValues(t.Name).Add(float64(len(rows) - len(failed)))
-		s.m.rowsFailed.WithLabelValues(t.Name).Add(float64(len(failed)))
-	}()
 	staged, members := dedupe(t, rows, good)
 	if len(staged) > 0 {
-		all := make([]int, len(staged))
-		for i := range all {
-			all[i] = i
-		}
-		err := s.write(ctx, t, staged, all)
-		if err != nil && !fault.IsPermanent(err) {
+		// A batch the server refuses for its data is split to find the rows
+		// at fault (sink.Isolate); every partial write is counted.
+		err := sink.Isolate(ctx, staged, func(ctx context.Context, part []schema.Row) error {
+			if len(part) < len(staged) {
+				s.m.Splits.WithLabelValues(t.Name).Inc()
+			}
+			return s.write(ctx, t, part)
+		}, sink.SplitBudget)
+		var be *sink.BatchError
+		if err != nil && !errors.As(err, &be) {
 			return err
 		}
-		if err != nil {
-			bad := map[int]error{}
-			budget := maxSplitWrites
-			if err := s.isolate(ctx, t, staged, all, err, &budget, bad); err != nil {
-				return err
-			}
-			for p, e := range bad {
+		if be != nil {
+			for p, e := range be.Failed {
 				for _, i := range members[p] {
 					failed[i] = e
 				}
@@ -89,35 +74,8 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (e
 	return nil
 }
 
-// isolate finds the staged rows of idx the server refuses by writing
-// halves; cause is why idx as a whole failed.
-func (s *Sink) isolate(ctx context.Context, t *schema.Table, staged []schema.Row, idx []int, cause error, budget *int, failed map[int]error) error {
-	if len(idx) == 1 || *budget <= 0 {
-		for _, i := range idx {
-			failed[i] = cause
-		}
-		return nil
-	}
-	mid := len(idx) / 2
-	for _, half := range [][]int{idx[:mid], idx[mid:]} {
-		*budget--
-		s.m.splits.WithLabelValues(t.Name).Inc()
-		err := s.write(ctx, t, staged, half)
-		switch {
-		case err == nil:
-		case !fault.IsPermanent(err):
-			return err
-		default:
-			if err := s.isolate(ctx, t, staged, half, err, budget, failed); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// write stores staged[idx] in one transaction.
-func (s *Sink) write(ctx context.Context, t *schema.Table, staged []schema.Row, idx []int) error {
+// write stores staged in one transaction.
+func (s *Sink) write(ctx context.Context, t *schema.Table, staged []schema.Row) error {
 	q := s.qualified(t)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
@@ -125,7 +83,7 @@ func (s *Sink) write(ctx context.Context, t *schema.Table, staged []schema.Row, 
 			return fmt.Errorf("staging table: %w", err)
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{stageTable}, t.ColumnNames(),
-			pgx.CopyFromSlice(len(idx), func(i int) ([]any, error) { return staged[idx[i]], nil }))
+			pgx.CopyFromSlice(len(staged), func(i int) ([]any, error) { return staged[i], nil }))
 		if err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}

@@ -1,15 +1,15 @@
-package postgres
+package sinktest
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
 )
 
-// proxy forwards TCP connections to a real server, and can cut them all
+// Proxy forwards TCP connections to a real server, and can cut them all
 // (the server "goes away") or freeze them (the server stops answering).
-type proxy struct {
+// Its methods are safe for concurrent use.
+type Proxy struct {
 	ln     net.Listener
 	target string
 
@@ -19,32 +19,37 @@ type proxy struct {
 	wg     sync.WaitGroup
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+// NewProxy listens on a free port of 127.0.0.1 and forwards each
+// connection to target. It closes itself, and waits for its goroutines,
+// when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target}
+	p := &Proxy{ln: ln, target: target}
 	p.wg.Add(1)
 	go p.accept(ln)
 	t.Cleanup(p.close)
 	return p
 }
 
-func (p *proxy) addr() string {
+// Addr is the address the proxy listens on (host:port).
+func (p *Proxy) Addr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ln.Addr().String()
 }
 
-func (p *proxy) port() int {
+// Port is the port the proxy listens on.
+func (p *Proxy) Port() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ln.Addr().(*net.TCPAddr).Port
 }
 
-func (p *proxy) accept(ln net.Listener) {
+func (p *Proxy) accept(ln net.Listener) {
 	defer p.wg.Done()
 	for {
 		c, err := ln.Accept()
@@ -65,7 +70,7 @@ func (p *proxy) accept(ln net.Listener) {
 	}
 }
 
-func (p *proxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
 	buf := make([]byte, 32<<10)
 	for {
@@ -81,17 +86,14 @@ func (p *proxy) pipe(dst, src net.Conn) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF {
-				dst.Close()
-			}
 			dst.Close()
 			return
 		}
 	}
 }
 
-// cut closes the listener and every connection: the server is gone.
-func (p *proxy) cut() {
+// Cut closes the listener and every connection: the server is gone.
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.ln.Close()
 	for _, c := range p.conns {
@@ -101,17 +103,17 @@ func (p *proxy) cut() {
 	p.mu.Unlock()
 }
 
-// freeze drops everything from now on without closing: the server hangs.
-func (p *proxy) freeze() {
+// Freeze drops everything from now on without closing: the server hangs.
+func (p *Proxy) Freeze() {
 	p.mu.Lock()
 	p.frozen = true
 	p.mu.Unlock()
 }
 
-// restart listens again on the same port: the server is back.
-func (p *proxy) restart(t *testing.T) {
+// Restart listens again on the same port after Cut: the server is back.
+func (p *Proxy) Restart(t testing.TB) {
 	t.Helper()
-	ln, err := net.Listen("tcp", p.addr())
+	ln, err := net.Listen("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func (p *proxy) restart(t *testing.T) {
 	go p.accept(ln)
 }
 
-func (p *proxy) close() {
-	p.cut()
+func (p *Proxy) close() {
+	p.Cut()
 	p.wg.Wait()
 }
