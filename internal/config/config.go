@@ -131,8 +131,8 @@ type Sink struct {
 	DuckDBPath string // DUCKDB_PATH, default DATA_DIR/events.duckdb
 	// DuckDBMemoryLimit bounds the embedded store's memory (DUCKDB_MEMORY_LIMIT).
 	DuckDBMemoryLimit string
-	ClickHouse ClickHouse
-	Postgres   Postgres
+	ClickHouse        ClickHouse
+	Postgres          Postgres
 }
 
 // ClickHouse holds the CLICKHOUSE_* settings.
