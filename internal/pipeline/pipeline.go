@@ -190,6 +190,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		}
 	}
 	var firstErr error
+	notDurable := 0
 	for _, g := range groups {
 		for _, i := range g.indexes {
 			r := resp.Results[i]
@@ -198,7 +199,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 				if firstErr == nil {
 					firstErr = g.err
 				}
-				p.m.rejected.WithLabelValues(string(src), "not_durable").Inc()
+				notDurable++
 				continue
 			}
 			r.Accepted = true
@@ -207,6 +208,14 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		}
 	}
 	resp.Rejected = int32(len(evs)) - resp.Accepted
+	if firstErr != nil && resp.Accepted == 0 {
+		// Nothing was made durable because the broker failed: the caller
+		// answers with the broker's status so clients retry the request;
+		// its events count as refused, like any whole-request refusal.
+		p.m.refused.WithLabelValues(string(src), fault.KindOf(firstErr).String()).Add(float64(notDurable))
+		return nil, firstErr
+	}
+	p.m.rejected.WithLabelValues(string(src), "not_durable").Add(float64(notDurable))
 	switch {
 	case resp.Rejected == 0:
 		resp.Status = eventgrpcv1.Status_STATUS_OK
@@ -214,11 +223,6 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		resp.Status = eventgrpcv1.Status_STATUS_PARTIAL
 		resp.Message = fmt.Sprintf("%d of %d events rejected; see results", resp.Rejected, len(evs))
 	default:
-		if firstErr != nil {
-			// Nothing was made durable because the broker failed: the
-			// caller answers with the broker's status so clients retry.
-			return nil, firstErr
-		}
 		resp.Status = eventgrpcv1.Status_STATUS_REJECTED
 		resp.Message = "every event was rejected; see results"
 	}
