@@ -136,7 +136,7 @@ func (l *Layered) Claim(ctx context.Context, ids []string) ([]State, error) {
 				// Remember what another instance published; leave what it
 				// is still publishing to Redis, which will learn the end.
 				if len(done) > 0 {
-					l.local.set(done, Done, l.window)
+					l.local.Commit(ctx, done)
 				}
 				if len(busy) > 0 {
 					l.local.Forget(ctx, busy)

@@ -311,6 +311,10 @@ func TestLocalBounded(t *testing.T) {
 	defer l.Close()
 	all := ids("b", 5000)
 	claim(t, l, all...)
+	if err := l.Commit(context.Background(), all); err != nil {
+		t.Fatal(err)
+	}
+	l.c.Wait()
 	held := 0
 	for _, id := range all {
 		if _, ok := l.c.Get(id); ok {
@@ -319,6 +323,15 @@ func TestLocalBounded(t *testing.T) {
 	}
 	if held > 100 || held == 0 {
 		t.Fatalf("%d of 5000 ids held with a bound of 100", held)
+	}
+	// The map of recent claims empties itself once its entries expire.
+	l.mu.Lock()
+	l.sweepAt = 0
+	l.sweep(time.Now().Add(2 * time.Minute))
+	left := len(l.recent)
+	l.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d expired entries left in the map", left)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
