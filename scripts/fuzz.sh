@@ -11,7 +11,7 @@ while IFS= read -r line; do
   name="$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"${line#*:}")"
   pkg="./$(dirname "$file")"
   echo "fuzz: $pkg $name for $fuzztime"
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg"
   found=$((found + 1))
 done < <(grep -rHE '^func Fuzz[A-Za-z0-9_]*\(' --include='*_test.go' internal cmd | sort)
 if [ "$found" -eq 0 ]; then
