@@ -25,20 +25,14 @@ type Harness struct {
 	// confirmed before it must survive. When RestartKeepsClients is false
 	// the suite closes its broker before calling Restart and makes a new
 	// one with New afterwards; when true, the broker made before the
-	// restart must reconnect by itself and keep working. Nil means the
-	// backend cannot be restarted by the test; the restart case then fails
-	// unless SkipRestart explains why (see below).
+	// restart must reconnect by itself and keep working. Every harness
+	// must provide it: the restart case is part of the contract, and nil
+	// fails it.
 	Restart func(t *testing.T)
 
 	// RestartKeepsClients says brokers made by New before a Restart
 	// reconnect by themselves.
 	RestartKeepsClients bool
-
-	// NoRestart, when not empty, says why this harness does not run the
-	// restart case (for example: another harness of the same backend runs
-	// it). The case is then reported as skipped with this reason; an empty
-	// NoRestart with a nil Restart fails the case.
-	NoRestart string
 
 	// ReportsRedelivered says the backend marks a message delivered again
 	// after its consumer died (Delivery.Redelivered).
