@@ -13,7 +13,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
-	"github.com/event-grpc/event-grpc/internal/app"
 )
 
 // productionEnv is BROKER=rabbitmq SINK=clickhouse with PostgreSQL, on a
@@ -165,7 +164,6 @@ func TestJSONPublishedByHandReachesTraceLog(t *testing.T) {
 	}
 }
 
-var _ = app.App{}
 
 // TestClickHouseOutageUnderLoad: ClickHouse stopped for 30 s during a
 // steady load and started again — nothing goes to an error queue, and every

@@ -104,7 +104,6 @@ func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logge
 // Handle implements broker.BatchHandler.
 func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 	failed := map[int]error{}
-	type rowOf struct{ msg int }
 	rows := make([][]schema.Row, len(h.tables))
 	owners := make([][]int, len(h.tables)) // row → delivery index
 	events := make([]int, len(batch))      // events each delivery holds
