@@ -72,7 +72,7 @@ func scenarios() []scenario {
 		},
 		{
 			name: "rabbitmq", instances: 1,
-			short:   plan{load: 20 * time.Second, at: []time.Duration{3 * time.Second}, outage: 5 * time.Second},
+			short:   plan{load: 26 * time.Second, at: []time.Duration{3 * time.Second}, outage: 5 * time.Second},
 			full:    plan{load: 30 * time.Second, at: []time.Duration{8 * time.Second}, outage: 5 * time.Second},
 			disturb: disturbRabbitMQ,
 		},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -14,6 +15,11 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
+
+// reconnectBackoff paces reconnects and consumer restarts: capped at 2 s,
+// so service resumes within about 2 s of the server coming back, while a
+// down server sees at most one attempt every 2 s per instance.
+var reconnectBackoff = backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
 
 // Broker is a connection to RabbitMQ that declares the topology, publishes
 // with confirms and runs consumers. It reconnects by itself. Safe for
@@ -296,7 +302,7 @@ func (b *Broker) supervise(s *session) {
 		}
 		b.log.Warn("connection lost; reconnecting", "reason", reason)
 		for attempt := 0; ; attempt++ {
-			if err := backoff.Default.Sleep(b.closing, attempt); err != nil {
+			if err := reconnectBackoff.Sleep(b.closing, attempt); err != nil {
 				return
 			}
 			ns, err := b.connect()

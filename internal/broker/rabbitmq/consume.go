@@ -102,7 +102,7 @@ func (b *Broker) runConsumer(stop, hctx context.Context, q topology.Queue, h bro
 		if attempt == 0 && !errors.Is(err, errLost) {
 			b.log.Warn("consumer failed; starting again", "queue", q.Name, "consumer", n, "err", err)
 		}
-		if backoff.Default.Sleep(stop, attempt) != nil {
+		if reconnectBackoff.Sleep(stop, attempt) != nil {
 			return nil
 		}
 	}
