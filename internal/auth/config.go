@@ -148,6 +148,8 @@ func parseEntry(s string) (entry, error) {
 		return entry{}, errors.New("client id must be 1-128 letters, digits, '.', '_' or '-'")
 	case len(key) < MinKeyBytes:
 		return entry{}, fmt.Errorf("the key of client %q is shorter than %d bytes", id, MinKeyBytes)
+	case !printableASCII(key):
+		return entry{}, fmt.Errorf("the key of client %q has characters other than printable ASCII (no client could send it in a header)", id)
 	}
 	return entry{id: id, key: key}, nil
 }
@@ -221,6 +223,9 @@ func (c Config) Validate() error {
 		if len(key) < MinKeyBytes {
 			errs = append(errs, fmt.Errorf("auth keys: the key of client %q is shorter than %d bytes", id, MinKeyBytes))
 		}
+		if !printableASCII(key) {
+			errs = append(errs, fmt.Errorf("auth keys: the key of client %q has characters other than printable ASCII", id))
+		}
 	}
 	if c.MaxSkew < 0 {
 		errs = append(errs, errors.New("AUTH_MAX_SKEW: must be positive"))
@@ -229,4 +234,15 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("auth: MaxBodyBytes must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// printableASCII reports whether s is all printable ASCII (0x21–0x7e and
+// space), what ParseAuthorization accepts as credentials.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -71,8 +71,11 @@ func ParseAuthorization(header string) (scheme, credentials string, err error) {
 		return "", "", errors.New("empty credentials")
 	}
 	for j := 0; j < len(credentials); j++ {
-		if c := credentials[j]; c < 0x20 || c == 0x7f {
-			return "", "", errors.New("credentials contain control characters")
+		// Keys and signatures are printable ASCII; anything else (controls,
+		// and bytes of non-ASCII text such as U+0085 or U+00A0, which other
+		// code might trim as space) is refused rather than guessed at.
+		if c := credentials[j]; c < 0x20 || c >= 0x7f {
+			return "", "", errors.New("credentials contain characters other than printable ASCII")
 		}
 	}
 	return scheme, credentials, nil
