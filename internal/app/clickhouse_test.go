@@ -164,7 +164,6 @@ func TestJSONPublishedByHandReachesTraceLog(t *testing.T) {
 	}
 }
 
-
 // TestClickHouseOutageUnderLoad: ClickHouse stopped for 30 s during a
 // steady load and started again — nothing goes to an error queue, and every
 // event acknowledged to a client is stored.
