@@ -24,14 +24,18 @@ func (b *Broker) Peek(ctx context.Context, queue string, limit int) (int, []brok
 	if !ok {
 		return 0, nil, fmt.Errorf("jetstream: peek: %q is not a queue or error queue of the topology", queue)
 	}
-	c, err := b.js.Consumer(ctx, b.cfg.Stream, n.durable)
+	// The stream's per-subject count, not the consumer's pending numbers:
+	// the server updates those asynchronously after a store, so a peek right
+	// after a confirmed publish could miss it. Under WorkQueue retention a
+	// message stays in its subject until it is acked, so the subject count is
+	// exactly what the queue holds, delivered or not.
+	info, err := b.stream.Info(ctx, jetstream.WithSubjectFilter(n.subject))
 	if err != nil {
 		return 0, nil, fmt.Errorf("jetstream: peek %s: %w", queue, classifyAPI(err))
 	}
-	info := c.CachedInfo()
-	count := int(info.NumPending) + info.NumAckPending
+	count := int(info.State.Subjects[n.subject])
 	var sample []broker.Delivery
-	seq := info.AckFloor.Stream + 1
+	seq := max(info.State.FirstSeq, 1)
 	for len(sample) < limit {
 		raw, err := b.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(n.subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
