@@ -26,17 +26,15 @@
 // duplicates_before_dedupe = count() − uniqExact(event_id) over the
 // scenario's `event` rows without FINAL (redeliveries not yet merged away);
 // lost = acked − stored. A scenario fails unless lost is 0. It also fails
-// when an error queue of the default topology grew, when the acked ids of a
+// when an error queue holds a message, when the acked ids of a
 // typed event (ClickEvent, …) are missing from their typed table, or when
 // the load did not go on after the disturbance.
 //
-// Isolation: each scenario writes to a ClickHouse database of its own
-// (chaos_<scenario>_<nanos>, dropped afterwards unless CHAOS_KEEP=1 or the
-// scenario failed) and starts by purging the default topology's queues, after
-// waiting until no other consumer is attached to them: the queues are
-// shared with anything else that runs the default topology on this
-// RabbitMQ, and a foreign consumer would carry acked events off to its own
-// database. The scenario's directory (service logs, id files, data dirs) is
+// Isolation: each scenario runs in a RabbitMQ virtual host and writes to a
+// ClickHouse database of its own (both named chaos_<scenario>_<nanos>,
+// removed afterwards unless CHAOS_KEEP=1 or the scenario failed), so nothing
+// else running the default topology on this RabbitMQ can carry its acked
+// events off, and it starts from empty queues. The scenario's directory (service logs, id files, data dirs) is
 // kept, and named, when the scenario fails.
 //
 // `go test ./test/chaos/` runs the short version (a few seconds of load per

@@ -16,17 +16,15 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-const amqpURL = "amqp://guest:guest@127.0.0.1:5672/"
-
 // --- RabbitMQ ---------------------------------------------------------------
 
 // queueStat is one line of rabbitmqctl list_queues: messages counts ready
 // and unacknowledged ones.
 type queueStat struct{ messages, consumers int }
 
-// listQueues asks rabbitmqctl for every queue of the default vhost.
-func listQueues() (map[string]queueStat, error) {
-	out, err := exec.Command("rabbitmqctl", "-q", "list_queues", "name", "messages", "consumers").CombinedOutput()
+// listQueues asks rabbitmqctl for every queue of a vhost.
+func listQueues(vhost string) (map[string]queueStat, error) {
+	out, err := exec.Command("rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages", "consumers").CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("rabbitmqctl list_queues: %v\n%s", err, out)
 	}
@@ -54,34 +52,10 @@ func rabbitctl(args ...string) error {
 	return nil
 }
 
-// purgeQueues empties the named queues that exist, over AMQP (one
-// rabbitmqctl purge_queue per queue costs half a second of CPU each).
-func purgeQueues(names []string) (int, error) {
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return 0, err
-	}
-	defer ch.Close()
-	total := 0
-	for _, name := range names {
-		n, err := ch.QueuePurge(name, false)
-		if err != nil {
-			return total, fmt.Errorf("purge %s: %w", name, err)
-		}
-		total += n
-	}
-	return total, nil
-}
-
 // queueConsumers is the consumer count of a queue, by a passive declare;
 // -1 when RabbitMQ does not answer (during its outage).
-func queueConsumers(name string) int {
-	conn, err := amqp.DialConfig(amqpURL, amqp.Config{Dial: amqp.DefaultDial(2 * time.Second)})
+func queueConsumers(vhost, name string) int {
+	conn, err := amqp.DialConfig("amqp://guest:guest@127.0.0.1:5672/", amqp.Config{Vhost: vhost, Dial: amqp.DefaultDial(2 * time.Second)})
 	if err != nil {
 		return -1
 	}
