@@ -67,7 +67,11 @@ kill "$poller"
 # that saw them all.
 rate="$(awk -v all="$n" '$2>0 && !t0 {t0=$1; c0=$2} $2>=all && !t1 {t1=$1; c1=$2} END {if (t1>t0) printf "%.0f", (c1-c0)/(t1-t0); else print "n/a"}' "$work/landed.txt")"
 msgs="$(curl -s "127.0.0.1:$GIN_PORT/metrics" | awk '/^eventgrpc_publish_messages_total/ {print $2}')"
-echo "mode=$mode acked=$acked stored=$n broker_messages=$msgs events_per_message=$(awk "BEGIN{printf \"%.1f\", $acked/$msgs}") broker_messages_per_s=$(awk "BEGIN{printf \"%.0f\", $msgs/$secs}") rows_landed_per_s=$rate"
+# The service's CPU time (user + system, from /proc) per thousand events,
+# ingest and landing together: steadier than the rates when the machine's
+# two cores are shared with the broker and the load generator.
+cpu_ms="$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14+$15)*1000/hz}' "/proc/$pid/stat")"
+echo "mode=$mode acked=$acked stored=$n broker_messages=$msgs events_per_message=$(awk "BEGIN{printf \"%.1f\", $acked/$msgs}") broker_messages_per_s=$(awk "BEGIN{printf \"%.0f\", $msgs/$secs}") rows_landed_per_s=$rate service_cpu_ms_per_1k_events=$(awk "BEGIN{printf \"%.1f\", $cpu_ms*1000/$acked}")"
 if [ "$mode" = clickhouse ]; then
   # The ceiling: the same rows, inserted by clickhouse-client in one go.
   clickhouse-client -q "CREATE DATABASE ${db}_ceiling"

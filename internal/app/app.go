@@ -169,7 +169,7 @@ func (a *App) openSinks(ctx context.Context) error {
 		if err := os.MkdirAll(filepath.Dir(cfg.Sink.DuckDBPath), 0o755); err != nil {
 			return fmt.Errorf("DUCKDB_PATH: %w", err)
 		}
-		s, err := duckdb.New(ctx, duckdb.Config{Path: cfg.Sink.DuckDBPath, MemoryLimit: cfg.Sink.DuckDBMemoryLimit, Logger: a.log})
+		s, err := duckdb.New(ctx, duckdb.Config{Path: cfg.Sink.DuckDBPath, MemoryLimit: cfg.Sink.DuckDBMemoryLimit, CheckpointThreshold: cfg.Sink.DuckDBCheckpointThreshold, Logger: a.log})
 		if err != nil {
 			return err
 		}

@@ -131,8 +131,10 @@ type Sink struct {
 	DuckDBPath string // DUCKDB_PATH, default DATA_DIR/events.duckdb
 	// DuckDBMemoryLimit bounds the embedded store's memory (DUCKDB_MEMORY_LIMIT).
 	DuckDBMemoryLimit string
-	ClickHouse        ClickHouse
-	Postgres          Postgres
+	// DuckDBCheckpointThreshold is DUCKDB_CHECKPOINT_THRESHOLD.
+	DuckDBCheckpointThreshold string
+	ClickHouse                ClickHouse
+	Postgres                  Postgres
 }
 
 // ClickHouse holds the CLICKHOUSE_* settings.
@@ -235,6 +237,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
 	c.Sink.DuckDBPath = r.str("DUCKDB_PATH", filepath.Join(c.DataDir, "events.duckdb"))
 	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "1GB")
+	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "128MB")
 	c.Sink.ClickHouse = ClickHouse{
 		Host:      r.str("CLICKHOUSE_HOST", "127.0.0.1"),
 		Port:      r.int("CLICKHOUSE_PORT", 9000),

@@ -187,8 +187,8 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-func TestMemoryLimitIsApplied(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "m.duckdb"), MemoryLimit: "256MB"})
+func TestLimitsAreApplied(t *testing.T) {
+	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "m.duckdb"), MemoryLimit: "256MB", CheckpointThreshold: "96MB"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,5 +199,12 @@ func TestMemoryLimitIsApplied(t *testing.T) {
 	}
 	if got := rows[0][0]; got != "244.1 MiB" && got != "256.0 MiB" && got != "256MB" {
 		t.Fatalf("memory_limit = %q, want 256MB", got)
+	}
+	_, rows, err = s.Query(context.Background(), "SELECT current_setting('checkpoint_threshold')", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows[0][0]; got != "91.5 MiB" && got != "96.0 MiB" && got != "96MB" {
+		t.Fatalf("checkpoint_threshold = %q, want 96MB", got)
 	}
 }
