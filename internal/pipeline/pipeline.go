@@ -23,6 +23,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/eventtype"
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/workpool"
 )
 
 // ContentType names the wire form of the messages the pipeline publishes.
@@ -57,14 +58,9 @@ type Pipeline struct {
 	pub  broker.Publisher
 	log  *slog.Logger
 	now  func() time.Time
-	jobs chan *job
+	pool *workpool.Pool[*job]
 	coal *coalescer
 	m    *metrics
-
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	mu       sync.RWMutex // guards closed against Dispatch's send
-	closed   bool
 }
 
 type job struct {
@@ -102,23 +98,11 @@ func New(cfg Config, pub broker.Publisher) *Pipeline {
 		pub:  pub,
 		log:  cfg.Logger,
 		now:  cfg.Now,
-		jobs: make(chan *job, cfg.Queue),
 		m:    newMetrics(cfg.Registerer),
 	}
 	p.coal = newCoalescer(pub, cfg.Exchange, cfg.Linger, cfg.MaxMessageEvents, p.now, p.m)
-	p.wg.Add(cfg.Workers)
-	for range cfg.Workers {
-		go p.worker()
-	}
+	p.pool = workpool.New(cfg.Workers, cfg.Queue, p.m.queued, p.publish)
 	return p
-}
-
-func (p *Pipeline) worker() {
-	defer p.wg.Done()
-	for j := range p.jobs {
-		p.m.queued.Dec()
-		p.publish(j)
-	}
 }
 
 // Source tells the pipeline where a request came from, for the metrics.
@@ -233,20 +217,12 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 // never waited on: a full queue is an immediate, loud refusal.
 func (p *Pipeline) run(ctx context.Context, groups []*group) error {
 	j := &job{ctx: ctx, groups: groups, done: make(chan struct{})}
-	p.mu.RLock()
-	if p.closed {
-		p.mu.RUnlock()
-		err := fault.Transient(fmt.Errorf("ingest is shutting down: %w", broker.ErrClosed))
-		p.settle(groups, err)
-		return err
-	}
-	select {
-	case p.jobs <- j:
-		p.m.queued.Inc()
-		p.mu.RUnlock()
-	default:
-		p.mu.RUnlock()
-		err := fault.Throttled(fmt.Errorf("%w: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", ErrOverloaded, cap(p.jobs), p.cfg.Workers), time.Second)
+	if err := p.pool.Submit(j); err != nil {
+		if errors.Is(err, workpool.ErrFull) {
+			err = fault.Throttled(fmt.Errorf("%w: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", ErrOverloaded, p.pool.Cap(), p.cfg.Workers), time.Second)
+		} else {
+			err = fault.Transient(fmt.Errorf("ingest is shutting down: %w", broker.ErrClosed))
+		}
 		p.settle(groups, err)
 		return err
 	}
@@ -441,14 +417,9 @@ func publishReason(err error) string {
 // Shutdown stops taking requests and waits, within ctx, for the workers to
 // finish the ones they hold. Safe to call twice.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
-	p.stopOnce.Do(func() {
-		p.mu.Lock()
-		p.closed = true
-		close(p.jobs)
-		p.mu.Unlock()
-	})
+	p.pool.Close()
 	done := make(chan struct{})
-	go func() { p.wg.Wait(); p.coal.wait(); close(done) }()
+	go func() { <-p.pool.Stopped(); p.coal.wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

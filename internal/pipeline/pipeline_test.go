@@ -205,7 +205,7 @@ func TestFullPoolIsRefusedNotQueued(t *testing.T) {
 	<-rec.started
 	dispatch() // waits in the queue
 	deadline := time.Now().Add(5 * time.Second)
-	for len(p.jobs) < cap(p.jobs) {
+	for p.pool.Len() < p.pool.Cap() {
 		if time.Now().After(deadline) {
 			t.Fatal("second request never reached the queue")
 		}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/workpool"
 )
 
 // ErrOverloaded is returned (wrapped in fault.Throttled) when a provider's
@@ -20,16 +20,10 @@ var ErrOverloaded = errors.New("webhook queue is full")
 // pool is one provider's bounded set of publishing workers. Requests are
 // handed over without waiting: a full queue is refused at once.
 type pool struct {
-	pub      broker.Publisher
-	jobs     chan *job
-	hint     string // what to raise, for the refusal message
-	queued   prometheus.Gauge
-	publish  prometheus.Observer
-	wg       sync.WaitGroup
-	mu       sync.RWMutex // guards closed against run's send
-	closed   bool
-	stopOnce sync.Once
-	stopped  chan struct{}
+	pub     broker.Publisher
+	hint    string // what to raise, for the refusal message
+	publish prometheus.Observer
+	w       *workpool.Pool[*job]
 }
 
 type job struct {
@@ -40,35 +34,20 @@ type job struct {
 }
 
 func newPool(pub broker.Publisher, workers, queue int, hint string, queued prometheus.Gauge, publish prometheus.Observer) *pool {
-	p := &pool{
-		pub:     pub,
-		jobs:    make(chan *job, queue),
-		hint:    hint,
-		queued:  queued,
-		publish: publish,
-		stopped: make(chan struct{}),
-	}
-	p.wg.Add(workers)
-	for range workers {
-		go p.worker()
-	}
-	go func() { p.wg.Wait(); close(p.stopped) }()
+	p := &pool{pub: pub, hint: hint, publish: publish}
+	p.w = workpool.New(workers, queue, queued, p.work)
 	return p
 }
 
-func (p *pool) worker() {
-	defer p.wg.Done()
-	for j := range p.jobs {
-		p.queued.Dec()
-		if err := j.ctx.Err(); err != nil {
-			j.done <- err // the client gave up while it waited
-			continue
-		}
-		start := time.Now()
-		err := p.pub.Publish(j.ctx, j.exchange, j.msgs)
-		p.publish.Observe(time.Since(start).Seconds())
-		j.done <- err
+func (p *pool) work(j *job) {
+	if err := j.ctx.Err(); err != nil {
+		j.done <- err // the client gave up while it waited
+		return
 	}
+	start := time.Now()
+	err := p.pub.Publish(j.ctx, j.exchange, j.msgs)
+	p.publish.Observe(time.Since(start).Seconds())
+	j.done <- err
 }
 
 // run publishes msgs on a worker and returns the broker's answer. It never
@@ -76,18 +55,11 @@ func (p *pool) worker() {
 // once, and nothing is published.
 func (p *pool) run(ctx context.Context, exchange string, msgs []broker.Message) error {
 	j := &job{ctx: ctx, exchange: exchange, msgs: msgs, done: make(chan error, 1)}
-	p.mu.RLock()
-	if p.closed {
-		p.mu.RUnlock()
+	if err := p.w.Submit(j); err != nil {
+		if errors.Is(err, workpool.ErrFull) {
+			return fault.Throttled(fmt.Errorf("%w: %d requests waiting (%s)", ErrOverloaded, p.w.Cap(), p.hint), time.Second)
+		}
 		return fault.Transient(fmt.Errorf("webhook ingest is shutting down: %w", broker.ErrClosed))
-	}
-	select {
-	case p.jobs <- j:
-		p.queued.Inc()
-		p.mu.RUnlock()
-	default:
-		p.mu.RUnlock()
-		return fault.Throttled(fmt.Errorf("%w: %d requests waiting (%s)", ErrOverloaded, cap(p.jobs), p.hint), time.Second)
 	}
 	select {
 	case err := <-j.done:
@@ -102,14 +74,9 @@ func (p *pool) run(ctx context.Context, exchange string, msgs []broker.Message) 
 // shutdown stops taking requests, lets the workers finish the queued ones
 // and waits for them within ctx. Safe to call twice.
 func (p *pool) shutdown(ctx context.Context) error {
-	p.stopOnce.Do(func() {
-		p.mu.Lock()
-		p.closed = true
-		close(p.jobs)
-		p.mu.Unlock()
-	})
+	p.w.Close()
 	select {
-	case <-p.stopped:
+	case <-p.w.Stopped():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("webhook workers drain: %w", ctx.Err())
