@@ -39,6 +39,25 @@ var (
 	ErrClosed = errors.New("broker closed")
 )
 
+// ErrorKind names the class of a publish error for the metrics' kind
+// label: unroutable, overloaded, closed, unavailable, canceled (the
+// caller's context ended) or other.
+func ErrorKind(err error) string {
+	switch {
+	case errors.Is(err, ErrUnroutable):
+		return "unroutable"
+	case errors.Is(err, ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "other"
+}
+
 // Message is one message to publish.
 type Message struct {
 	// ID identifies the message; brokers that can de-duplicate on publish

@@ -115,7 +115,7 @@ func (c *coalescer) flush(ctx context.Context, b *batch) {
 	b.err = c.pub.Publish(ctx, c.exchange, []broker.Message{msg})
 	c.m.publishSeconds.Observe(time.Since(start).Seconds())
 	if b.err != nil {
-		c.m.publishErrors.WithLabelValues(errKind(b.err)).Inc()
+		c.m.publishErrors.WithLabelValues(broker.ErrorKind(b.err)).Inc()
 		b.err = classifyPublish(b.err)
 		return
 	}

@@ -74,20 +74,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func errKind(err error) string {
-	switch {
-	case errors.Is(err, broker.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, broker.ErrUnroutable):
-		return "unroutable"
-	case errors.Is(err, broker.ErrOverloaded):
-		return "overloaded"
-	case errors.Is(err, broker.ErrClosed):
-		return "closed"
-	}
-	return "other"
-}
-
 // classifyPublish maps broker errors to fault classes: overload is
 // throttled, an unroutable message is permanent (a topology problem), the
 // rest transient.

@@ -94,11 +94,11 @@ func New(cfg Config, pub broker.Publisher) *Pipeline {
 		cfg.MaxMessageEvents = 1000
 	}
 	p := &Pipeline{
-		cfg:  cfg,
-		pub:  pub,
-		log:  cfg.Logger,
-		now:  cfg.Now,
-		m:    newMetrics(cfg.Registerer),
+		cfg: cfg,
+		pub: pub,
+		log: cfg.Logger,
+		now: cfg.Now,
+		m:   newMetrics(cfg.Registerer),
 	}
 	p.coal = newCoalescer(pub, cfg.Exchange, cfg.Linger, cfg.MaxMessageEvents, p.now, p.m)
 	p.pool = workpool.New(cfg.Workers, cfg.Queue, p.m.queued, p.publish)

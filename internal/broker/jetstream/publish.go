@@ -20,18 +20,18 @@ import (
 // as accepted only when all its copies were.
 func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Message) error {
 	if b.isClosing() {
-		b.m.publishErrors.WithLabelValues("closed").Add(float64(len(msgs)))
+		b.m.publishErrors.WithLabelValues(broker.ErrorKind(broker.ErrClosed)).Add(float64(len(msgs)))
 		return fmt.Errorf("jetstream: publish to %s: %w", exchange, broker.ErrClosed)
 	}
 	if len(msgs) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		b.m.publishErrors.WithLabelValues("timeout").Add(float64(len(msgs)))
+		b.m.publishErrors.WithLabelValues(broker.ErrorKind(err)).Add(float64(len(msgs)))
 		return fmt.Errorf("jetstream: publish to %s: %w", exchange, err)
 	}
 	if !b.nc.IsConnected() {
-		b.m.publishErrors.WithLabelValues("unavailable").Add(float64(len(msgs)))
+		b.m.publishErrors.WithLabelValues(broker.ErrorKind(broker.ErrUnavailable)).Add(float64(len(msgs)))
 		return fmt.Errorf("jetstream: publish to %s: %w: not connected (%s)", exchange, broker.ErrUnavailable, b.nc.Status())
 	}
 	failed := map[int]error{}
@@ -76,7 +76,7 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 		if err != nil {
 			if _, seen := failed[out[k].idx]; !seen {
 				failed[out[k].idx] = err
-				b.m.publishErrors.WithLabelValues(errKind(err)).Inc()
+				b.m.publishErrors.WithLabelValues(broker.ErrorKind(err)).Inc()
 			}
 		}
 	}
@@ -187,20 +187,3 @@ func classify(err error) error {
 // jsErrInsufficientResources is the server's error code for "insufficient
 // resources" (the account or server store is full).
 const jsErrInsufficientResources = 10023
-
-// errKind names a publish error for the publish_errors_total metric.
-func errKind(err error) string {
-	switch {
-	case errors.Is(err, broker.ErrUnroutable):
-		return "unroutable"
-	case errors.Is(err, broker.ErrOverloaded):
-		return "overloaded"
-	case errors.Is(err, broker.ErrClosed):
-		return "closed"
-	case errors.Is(err, broker.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return "timeout"
-	}
-	return "other"
-}

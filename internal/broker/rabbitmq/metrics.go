@@ -1,24 +1,12 @@
 package rabbitmq
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-)
-
-// Publish error kinds, the values of the publish errors metric's kind label.
-const (
-	kindUnavailable = "unavailable"
-	kindUnroutable  = "unroutable"
-	kindOverloaded  = "overloaded"
-	kindNacked      = "nacked"
-	kindClosed      = "closed"
-	kindCanceled    = "canceled"
-	kindInvalid     = "invalid"
 )
 
 // metrics are the broker's Prometheus collectors. They exist (unregistered)
@@ -86,21 +74,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// errorKind names the class of a publish error for the metric.
+// errorKind names the class of a publish error for the metric: a
+// negative confirm is RabbitMQ's own ("nacked"), the rest are the broker
+// contract's kinds.
 func errorKind(err error) string {
-	switch {
-	case errors.Is(err, broker.ErrUnroutable):
-		return kindUnroutable
-	case errors.Is(err, broker.ErrOverloaded):
-		return kindOverloaded
-	case errors.Is(err, broker.ErrClosed):
-		return kindClosed
-	case errors.Is(err, errNacked):
-		return kindNacked
-	case errors.Is(err, broker.ErrUnavailable):
-		return kindUnavailable
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return kindCanceled
+	if errors.Is(err, errNacked) {
+		return "nacked"
 	}
-	return kindInvalid
+	return broker.ErrorKind(err)
 }

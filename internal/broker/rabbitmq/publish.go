@@ -319,7 +319,7 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 		return nil
 	}
 	if b.isClosing() {
-		b.m.publishErrors.WithLabelValues(kindClosed).Add(float64(len(msgs)))
+		b.m.publishErrors.WithLabelValues(errorKind(broker.ErrClosed)).Add(float64(len(msgs)))
 		return fmt.Errorf("rabbitmq: publish: %w", broker.ErrClosed)
 	}
 	now := time.Now()
