@@ -35,12 +35,7 @@ func query(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/plain")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("is the server running? %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	resp, body, err := callServer(req)
 	if err != nil {
 		return err
 	}
@@ -62,4 +57,18 @@ func query(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(out.Bytes())
 	return err
+}
+
+// callServer sends req to the running server and reads the whole answer.
+func callServer(req *http.Request) (*http.Response, []byte, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("is the server running? %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the server's answer: %w", err)
+	}
+	return resp, body, nil
 }
