@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -124,58 +124,141 @@ type Delivery struct {
 	Headers     map[string]string
 	Body        []byte
 	// RetryCount is how many times the message failed permanently before
-	// (the x-retry-count header).
+	// (the x-retry-count header); the consume runner reads it, transports
+	// leave it 0.
 	RetryCount  int
 	Redelivered bool
 	// Published is when the broker took the message, if it says.
 	Published time.Time
+	// Tag identifies the delivery to the Subscription that fetched it (for
+	// Settle and Republish); meaningless elsewhere.
+	Tag uint64
 }
 
 // BatchHandler processes a batch of deliveries from one queue. Its result
-// decides each message's fate:
+// decides each message's fate (the consume runner applies it):
 //
 //   - nil: every message is acked.
-//   - a *FailedMessages: the named messages failed permanently (bad data):
+//   - a *fault.Partial (alias FailedMessages): the named messages failed
+//     permanently (bad data):
 //     each is republished with x-retry-count+1, or dead-lettered to the
 //     error queue with the reason once the queue's MaxRetries is spent. The
 //     others are acked.
 //   - any other error: a transient failure of the whole batch (the sink is
-//     down). Nothing is acked and no retry count is spent; the consumer backs
-//     off and hands the same batch again until it succeeds or the consumer
+//     down). Nothing is acked and no retry count is spent; the batch is held
+//     and handed again after a backoff until it succeeds or the consumer
 //     stops (then the messages are redelivered later).
 //
 // A handler is called by one goroutine per consumer; handlers of different
 // consumers of a queue run concurrently.
 type BatchHandler func(ctx context.Context, batch []Delivery) error
 
-// FailedMessages names the messages of a batch that failed permanently.
-type FailedMessages struct {
-	Failed map[int]error // index into the batch → why
+// FailedMessages is fault.Partial, the project's one partial-failure
+// type, under the name handlers have used: the messages of a batch (by
+// index) that failed permanently. New code returns fault.NewPartial.
+type FailedMessages = fault.Partial
+
+// ErrLost: a Subscription is gone (its channel or connection closed, its
+// queue was deleted). Its unsettled deliveries return to the queue by
+// themselves and must not be settled; open a new Subscription.
+var ErrLost = errors.New("subscription lost")
+
+// Transport is the consuming half of a broker backend. It moves messages
+// and reports their fate; it decides nothing. Batching, holding a batch on
+// transient errors, retry counting and dead-lettering are the consume
+// stage's (internal/consume), written once for every backend.
+type Transport interface {
+	// Subscribe opens one consumer of q that holds at most q.Prefetch
+	// unsettled deliveries. It blocks until the consumer is registered, ctx
+	// ends (ctx.Err()) or it fails. A queue that is gone but belongs to the
+	// topology is declared again first. Errors: one wrapping ErrClosed once
+	// the broker is closing; one classified fault.Permanent when q can never
+	// be consumed (not a queue of the topology, access refused); any other
+	// error is transient (connection down): try again after a backoff. Safe
+	// for concurrent use.
+	Subscribe(ctx context.Context, q topology.Queue) (Subscription, error)
 }
 
-func (e *FailedMessages) Error() string {
-	for _, err := range e.Failed {
-		return fmt.Sprintf("%d message(s) failed permanently, e.g. %v", len(e.Failed), err)
-	}
-	return "no message failed"
+// Subscription is one consumer of one queue. Its methods are called by one
+// goroutine at a time (the consume runner's worker); the transport may run
+// its own goroutines behind it (keeping deliveries alive).
+type Subscription interface {
+	// Fetch returns between 1 and max deliveries. It blocks until at least
+	// one is there, wait has passed (then it returns none and nil) or ctx
+	// ends (none, ctx.Err()). A delivery stays reserved to this
+	// subscription — not handed to another consumer, kept alive against the
+	// broker's ack timeout — until it is settled or the subscription
+	// closes. Errors wrap ErrClosed (the broker is closing: settle what is
+	// in hand, then Close), ErrLost (open a new subscription; the
+	// deliveries in hand are void), or are transient (try again later).
+	Fetch(ctx context.Context, max int, wait time.Duration) ([]Delivery, error)
+
+	// Settle applies one fate to deliveries of this subscription: Ack
+	// removes them from the queue (one multiple ack where the broker has
+	// it); Nak gives them back for redelivery, at once or after a delay;
+	// InProgress tells the broker they are still being worked on, and
+	// reports ErrLost or ErrClosed when they cannot be settled any more.
+	// It does not wait for the broker to answer beyond a flush. An error
+	// wraps ErrLost or ErrClosed when the subscription cannot settle any
+	// more (the deliveries come back by themselves).
+	Settle(ctx context.Context, ds []Delivery, f Fate) error
+
+	// Republish stores a copy of each message, with the headers given,
+	// either in the delivery's own queue or through the error exchange in
+	// the queue's error queue, and returns nil only after the broker
+	// confirmed every copy durably. On error a *PublishError names the
+	// copies not stored (by index into rs); any other error means none
+	// can be counted as stored. It blocks at most until ctx ends or the
+	// broker's publish timeout. The originals stay unsettled: settling
+	// them is the caller's next step.
+	Republish(ctx context.Context, rs []Republish) error
+
+	// Close ends the consumer; unsettled deliveries return to the queue.
+	// Safe to call twice; it does not block on the network for long.
+	Close() error
 }
 
-// Consumer delivers a queue's messages in batches.
-type Consumer interface {
-	// Consume runs q.Consumers concurrent consumers of q, each taking up
-	// to q.Prefetch unacked messages and handing batches (per q.Batch) to
-	// h. It blocks until ctx ends, then lets the batch in hand finish and be
-	// acked before it returns nil, or returns the error that stopped it.
-	// Connection loss is not an error: the consumer reconnects with backoff
-	// and resumes.
-	Consume(ctx context.Context, q topology.Queue, h BatchHandler) error
+// Verb is what Settle does.
+type Verb int
+
+const (
+	VerbAck Verb = iota
+	VerbNak
+	VerbInProgress
+)
+
+// Fate is one settlement: a verb and, for a nak, the delay before the
+// broker hands the messages out again.
+type Fate struct {
+	Verb  Verb
+	Delay time.Duration
+}
+
+// The fates a runner settles with.
+var (
+	Ack        = Fate{Verb: VerbAck}
+	InProgress = Fate{Verb: VerbInProgress}
+)
+
+// Nak is the fate "give back for redelivery after delay" (0: at once).
+func Nak(delay time.Duration) Fate { return Fate{Verb: VerbNak, Delay: delay} }
+
+// Republish is one copy of a delivery to store again.
+type Republish struct {
+	// Delivery is the original: its body, id and content type are kept.
+	Delivery Delivery
+	// DeadLetter false: back into Delivery.Queue (a retry). True: to the
+	// error exchange, so into the queue's error queue (a dead letter).
+	DeadLetter bool
+	// Headers are the copy's headers, complete.
+	Headers map[string]string
 }
 
 // Broker is a connected backend: it declares the topology and makes
 // publishers and consumers.
 type Broker interface {
 	Publisher
-	Consumer
+	Transport
 	// Ready reports whether the broker is reachable now (for readiness).
 	Ready() bool
 	// Close releases connections; safe to call twice.
@@ -193,59 +276,23 @@ type DeadLetters interface {
 	// copy — with x-retry-count reset and the original exchange and
 	// routing key kept. Each is removed from the error queue only after its
 	// republish is confirmed. It returns how many moved.
+	//
+	// One call is bounded: it moves at most min(limit, MaxReplay) messages
+	// (limit <= 0 means MaxReplay), and only dead letters that were in the
+	// error queue when it started — a replayed message that fails again and
+	// returns to the error queue during the call is not replayed twice.
 	Replay(ctx context.Context, errorQueue string, limit int) (int, error)
 }
 
-// RetryCount reads the x-retry-count header; absent or malformed is 0.
-func RetryCount(h map[string]string) int {
-	n, err := strconv.Atoi(h[HeaderRetryCount])
-	if err != nil || n < 0 {
-		return 0
+// MaxReplay is the most dead letters one DeadLetters.Replay call moves,
+// whatever limit it is given; call again for more.
+const MaxReplay = 10000
+
+// ReplayLimit is the number of messages a Replay asked for limit moves at
+// most.
+func ReplayLimit(limit int) int {
+	if limit <= 0 || limit > MaxReplay {
+		return MaxReplay
 	}
-	return n
-}
-
-// Reason shortens an error to a header-safe reason of at most 512 bytes.
-func Reason(err error) string {
-	s := strings.ReplaceAll(err.Error(), "\n", " ")
-	if len(s) > 512 {
-		s = s[:509] + "..."
-	}
-	return s
-}
-
-// ShouldDeadLetter reports whether a delivery that failed permanently has
-// spent its retry budget.
-func ShouldDeadLetter(q topology.Queue, d Delivery) bool {
-	return d.RetryCount >= q.MaxRetries
-}
-
-// RetryHeaders returns the headers of d's republished retry: its own, with
-// x-retry-count raised and the original exchange and key kept.
-func RetryHeaders(d Delivery, cause error) map[string]string {
-	h := cloneHeaders(d.Headers)
-	h[HeaderRetryCount] = strconv.Itoa(d.RetryCount + 1)
-	h[HeaderOriginalExchange] = d.Exchange
-	h[HeaderOriginalRoutingKey] = d.RoutingKey
-	h[HeaderErrorReason] = Reason(cause)
-	return h
-}
-
-// DeadLetterHeaders returns the headers of d's dead letter.
-func DeadLetterHeaders(d Delivery, cause error) map[string]string {
-	h := cloneHeaders(d.Headers)
-	h[HeaderRetryCount] = strconv.Itoa(d.RetryCount)
-	h[HeaderOriginalExchange] = d.Exchange
-	h[HeaderOriginalRoutingKey] = d.RoutingKey
-	h[HeaderOriginalQueue] = d.Queue
-	h[HeaderErrorReason] = Reason(cause)
-	return h
-}
-
-func cloneHeaders(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h)+5)
-	for k, v := range h {
-		out[k] = v
-	}
-	return out
+	return limit
 }

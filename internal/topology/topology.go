@@ -82,6 +82,9 @@ type Queue struct {
 	// Options are handler-specific settings (for example which API a
 	// webengage queue calls).
 	Options map[string]string `yaml:"options,omitempty"`
+	// MaxBytes bounds the bodies the queue holds (0: DefaultQueueMaxBytes);
+	// beyond it publishes to this queue are refused. See bounds.go.
+	MaxBytes int64 `yaml:"max_bytes,omitempty"`
 }
 
 // ErrorQueue is the name of the queue that holds q's dead letters.
@@ -218,7 +221,7 @@ const (
 	DefaultConsumers   = 1
 	DefaultPrefetch    = 2000
 	DefaultMaxMessages = 500
-	DefaultMaxBytes    = 16 << 20
+	DefaultMaxBytes    = 4 << 20
 	DefaultMaxWait     = 200 * time.Millisecond
 	DefaultMaxRetries  = 2
 )
@@ -307,6 +310,9 @@ func (t *Topology) Validate() error {
 		}
 		if q.Batch.MaxMessages < 0 || q.Batch.MaxBytes < 0 || q.Batch.MaxWait < 0 {
 			bad("%s (%s).batch: limits must not be negative", p, q.Name)
+		}
+		if q.MaxBytes < 0 {
+			bad("%s (%s).max_bytes: negative", p, q.Name)
 		}
 		if q.MaxRetries < 0 {
 			bad("%s (%s).max_retries: negative", p, q.Name)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -29,6 +30,8 @@ var cases = []testCase{
 	{"Restart", testRestart},
 	{"BoundedPrefetch", testBoundedPrefetch},
 	{"Close", testClose},
+	{"QueueDeletedUnderConsumer", testQueueDeleted},
+	{"ReplayBounded", testReplayBounded},
 }
 
 // okHandler records and acks everything.
@@ -58,7 +61,7 @@ func testPublishConsume(t *testing.T, h Harness) {
 	}
 	publish(t, h, b, f.topic, msgs...)
 	rec := newRecorder()
-	consume(t, h, b, q, okHandler(rec))
+	run(t, h, b, q, okHandler(rec))
 	waitFor(t, h, "3 messages", func() bool { return rec.distinctOK() == 3 })
 
 	got := rec.all()
@@ -132,7 +135,7 @@ func testRouting(t *testing.T, h Harness) {
 	recs := map[string]*recorder{}
 	for _, q := range []topology.Queue{star, hash, mid, exact, fan} {
 		recs[q.Name] = newRecorder()
-		consume(t, h, b, q, okHandler(recs[q.Name]))
+		run(t, h, b, q, okHandler(recs[q.Name]))
 	}
 	for _, q := range []topology.Queue{star, hash, mid, exact, fan} {
 		rec := recs[q.Name]
@@ -170,8 +173,8 @@ func testCompetingConsumers(t *testing.T, h Harness) {
 			return nil
 		}
 	}
-	consume(t, h, b, q, handler("a"))
-	consume(t, h, b, q, handler("b"))
+	run(t, h, b, q, handler("a"))
+	run(t, h, b, q, handler("b"))
 
 	const n = 200
 	msgs := make([]broker.Message, n)
@@ -206,7 +209,7 @@ func testRedelivery(t *testing.T, h Harness) {
 	got := make(chan struct{})
 	var once sync.Once
 	stopped := make(chan struct{})
-	first := consume(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+	first := run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
 		once.Do(func() { close(got) })
 		<-stopped // the consumer is being stopped mid-handler
 		return errors.New("sink went away while the consumer stopped")
@@ -223,7 +226,7 @@ func testRedelivery(t *testing.T, h Harness) {
 	first.stop(t, h)
 
 	rec := newRecorder()
-	consume(t, h, b, q, okHandler(rec))
+	run(t, h, b, q, okHandler(rec))
 	waitFor(t, h, "the redelivery", func() bool { return rec.okCount("m1") > 0 })
 	d := rec.all()[0]
 	if d.RetryCount != 0 {
@@ -246,7 +249,7 @@ func testTransient(t *testing.T, h Harness) {
 
 	rec := newRecorder()
 	var calls atomic.Int32
-	consume(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
 		if calls.Add(1) <= 2 {
 			rec.add(batch, nil, true)
 			return fault.Transient(errors.New("sink down"))
@@ -291,7 +294,7 @@ func testDeadLetter(t *testing.T, h Harness) {
 	var badCounts []int // RetryCount of each failing delivery of "bad"
 	var replayed []broker.Delivery
 	rec := newRecorder()
-	consume(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
 		mu.Lock()
 		defer mu.Unlock()
 		failed := map[int]error{}
@@ -308,7 +311,7 @@ func testDeadLetter(t *testing.T, h Harness) {
 		}
 		rec.add(batch, failed, false)
 		if len(failed) > 0 {
-			return &broker.FailedMessages{Failed: failed}
+			return fault.NewPartial(failed)
 		}
 		return nil
 	})
@@ -391,7 +394,7 @@ func testPartialFailure(t *testing.T, h Harness) {
 
 	rec := newRecorder()
 	var withNeighbours atomic.Bool
-	consume(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
 		failed := map[int]error{}
 		for i, d := range batch {
 			if string(d.Body) == "bad" {
@@ -403,7 +406,7 @@ func testPartialFailure(t *testing.T, h Harness) {
 		}
 		rec.add(batch, failed, false)
 		if len(failed) > 0 {
-			return &broker.FailedMessages{Failed: failed}
+			return fault.NewPartial(failed)
 		}
 		return nil
 	})
@@ -446,7 +449,7 @@ func testUnroutable(t *testing.T, h Harness) {
 			t.Errorf("PublishError names %v, want just #1", pe.Failed)
 		}
 		rec := newRecorder()
-		consume(t, h, b, q, okHandler(rec))
+		run(t, h, b, q, okHandler(rec))
 		waitFor(t, h, "the routable message of the mixed publish", func() bool { return rec.okCount("kept") == 1 })
 	}
 }
@@ -494,7 +497,7 @@ func testRestart(t *testing.T, h Harness) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	rec := newRecorder()
-	consume(t, h, b, q, okHandler(rec))
+	run(t, h, b, q, okHandler(rec))
 	waitFor(t, h, "all messages after the restart", func() bool { return rec.distinctOK() == 6 })
 	for _, m := range before {
 		if rec.okCount(string(m.Body)) == 0 {
@@ -522,7 +525,7 @@ func testBoundedPrefetch(t *testing.T, h Harness) {
 
 	var inside, maxInside, maxBatch atomic.Int64
 	rec := newRecorder()
-	consume(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
 		cur := inside.Add(int64(len(batch)))
 		for {
 			m := maxInside.Load()
@@ -562,7 +565,7 @@ func testClose(t *testing.T, h Harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- b.Consume(ctx, q, okHandler(rec)) }()
+	go func() { done <- consume.Run(ctx, b, q, okHandler(rec)) }()
 
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), h.timeout())
 	defer closeCancel()
@@ -585,5 +588,111 @@ func testClose(t *testing.T, h Harness) {
 		}
 	case <-time.After(h.timeout()):
 		t.Fatal("Consume did not return after Close")
+	}
+}
+
+// A queue deleted under a running consumer is declared again and consumed:
+// the consumer neither stops nor dies, and messages published after the
+// deletion arrive.
+func testQueueDeleted(t *testing.T, h Harness) {
+	if h.DeleteQueue == nil {
+		t.Fatal("Harness.DeleteQueue is nil: every broker must show a deleted queue comes back")
+	}
+	f := newFixture(t)
+	q := f.queue(t, "deleted", []topology.Binding{bind(f.direct, "k")}, nil)
+	b := open(t, h, f.top)
+	rec := newRecorder()
+	r := run(t, h, b, q, okHandler(rec))
+	publish(t, h, b, f.direct, msg("k", "before"))
+	waitFor(t, h, "the message before the deletion", func() bool { return rec.okCount("before") == 1 })
+
+	h.DeleteQueue(t, b, q.Name)
+
+	// Until the queue is back a publish may be unroutable: try again.
+	deadline := time.Now().Add(h.timeout())
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := b.Publish(ctx, f.direct, []broker.Message{msg("k", "after")})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Publish after the queue was deleted still fails: %v", err)
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("Consume returned %v after its queue was deleted; want it to declare the queue again and go on", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	waitFor(t, h, "the message published after the deletion", func() bool { return rec.okCount("after") == 1 })
+	select {
+	case err := <-r.done:
+		t.Fatalf("Consume returned %v after its queue was deleted", err)
+	default:
+	}
+}
+
+// One Replay call moves only the dead letters that were in the error queue
+// when it began, each once, even when the replayed messages fail again at
+// once and return to the error queue during the call; and a limit of 0 or
+// a huge one is capped, not refused.
+func testReplayBounded(t *testing.T, h Harness) {
+	f := newFixture(t)
+	q := f.queue(t, "replayloop", []topology.Binding{bind(f.direct, "k")}, func(q *topology.Queue) {
+		q.MaxRetries = 0 // dead-letter at once
+		q.Batch.MaxMessages = 50
+	})
+	b := open(t, h, f.top)
+	dl := deadLetters(t, b)
+
+	var mu sync.Mutex
+	handled := map[string]int{}
+	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		failed := map[int]error{}
+		for i, d := range batch {
+			handled[string(d.Body)]++
+			failed[i] = fault.Permanentf("always bad")
+		}
+		return fault.NewPartial(failed)
+	})
+	const n = 300
+	msgs := make([]broker.Message, n)
+	for i := range msgs {
+		msgs[i] = msg("k", fmt.Sprintf("bad-%03d", i))
+	}
+	publish(t, h, b, f.direct, msgs...)
+	waitFor(t, h, "300 dead letters", func() bool { c, _ := peekCount(t, h, dl, q.ErrorQueue()); return c == n })
+
+	for _, limit := range []int{0, 1 << 30} {
+		mu.Lock()
+		before := map[string]int{}
+		for k, v := range handled {
+			before[k] = v
+		}
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+		moved, err := dl.Replay(ctx, q.ErrorQueue(), limit)
+		cancel()
+		if err != nil || moved != n {
+			t.Fatalf("Replay(limit %d) = %d, %v; want %d, nil (each dead letter once)", limit, moved, err, n)
+		}
+		// Every replayed message fails again and returns; then each was
+		// handled exactly once more.
+		waitFor(t, h, "the replayed messages to be dead letters again", func() bool {
+			c, _ := peekCount(t, h, dl, q.ErrorQueue())
+			return c == n
+		})
+		mu.Lock()
+		for i := range n {
+			body := fmt.Sprintf("bad-%03d", i)
+			if got := handled[body] - before[body]; got != 1 {
+				t.Errorf("limit %d: %s handled %d times after one Replay, want 1", limit, body, got)
+			}
+		}
+		mu.Unlock()
 	}
 }

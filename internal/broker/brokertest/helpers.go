@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -111,12 +112,13 @@ type running struct {
 	err    error
 }
 
-// consume runs b.Consume until stop (or the end of the test).
-func consume(t *testing.T, h Harness, b broker.Broker, q topology.Queue, hd broker.BatchHandler) *running {
+// consume runs the consume stage's runner on b until stop (or the end of
+// the test): the suite proves each transport under the one delivery policy.
+func run(t *testing.T, h Harness, b broker.Broker, q topology.Queue, hd broker.BatchHandler) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- b.Consume(ctx, q, hd) }()
+	go func() { r.done <- consume.Run(ctx, b, q, hd) }()
 	t.Cleanup(func() { r.stop(t, h) })
 	return r
 }

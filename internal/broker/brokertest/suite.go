@@ -30,6 +30,13 @@ type Harness struct {
 	// fails it.
 	Restart func(t *testing.T)
 
+	// DeleteQueue removes queue from the server behind the running broker
+	// b, as an operator would (RabbitMQ: delete the queue; JetStream:
+	// delete the queue's durable consumer), on a connection of its own.
+	// Every harness must provide it: a queue deleted under a running
+	// service must be declared again and consumed, and nil fails the case.
+	DeleteQueue func(t *testing.T, b broker.Broker, queue string)
+
 	// RestartKeepsClients says brokers made by New before a Restart
 	// reconnect by themselves.
 	RestartKeepsClients bool

@@ -14,6 +14,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -237,7 +238,7 @@ func TestBatchByteLimit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(ctx, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
+		done <- policy.Run(ctx, b, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
 			mu.Lock()
 			defer mu.Unlock()
 			var s []int
@@ -275,7 +276,7 @@ func TestConsumerRecreated(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(ctx, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
+		done <- policy.Run(ctx, b, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, d := range batch {
@@ -305,11 +306,68 @@ func TestConsumerRecreated(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := natsjs.New(nc)
-	if err := js.DeleteConsumer(context.Background(), jetstream.DefaultStream, "clicks"); err != nil {
+	if err := js.DeleteConsumer(context.Background(), jetstream.StreamName(b, "clicks"), "clicks"); err != nil {
 		t.Fatal(err)
 	}
 	pub("two")
 	waitUntil(t, "message after the consumer was deleted", func() bool { mu.Lock(); defer mu.Unlock(); return seen["two"] })
+}
+
+// The whole stream deleted under a running consumer (an operator's `nats
+// stream rm`) is declared again by the consumer, and consuming goes on; the
+// consumer does not stop.
+func TestStreamRecreated(t *testing.T) {
+	top := testTopology(t, nil)
+	b := embedded(t, jetstream.Config{Topology: top, ListenPort: -1})
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- policy.Run(ctx, b, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, d := range batch {
+				seen[string(d.Body)] = true
+			}
+			return nil
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Consume: %v", err)
+		}
+	}()
+	pub := func(body string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return b.Publish(ctx, "ev.tx", []broker.Message{{RoutingKey: "Click", Body: []byte(body)}})
+	}
+	if err := pub("one"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "first message", func() bool { mu.Lock(); defer mu.Unlock(); return seen["one"] })
+
+	nc, err := nats.Connect(b.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	if err := js.DeleteStream(context.Background(), jetstream.StreamName(b, top.Queues[1].Name)); err != nil {
+		t.Fatal(err)
+	}
+	// Publishes fail until the consumer has declared the stream again.
+	waitUntil(t, "a publish accepted after the stream was deleted", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("Consume returned %v after the stream was deleted", err)
+		default:
+		}
+		return pub("two") == nil
+	})
+	waitUntil(t, "message after the stream was deleted", func() bool { mu.Lock(); defer mu.Unlock(); return seen["two"] })
 }
 
 func TestMetrics(t *testing.T) {
@@ -323,7 +381,7 @@ func TestMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(ctx, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
+		done <- policy.Run(ctx, b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
 	}()
 	get := func(name, label string) float64 { return counter(t, reg, name, label) }
 	waitUntil(t, "2 acks", func() bool { return get("eventgrpc_jetstream_acked_messages_total", "all") == 2 })
@@ -359,7 +417,7 @@ func TestBadArguments(t *testing.T) {
 	top := testTopology(t, nil)
 	b := embedded(t, jetstream.Config{Topology: top})
 	ctx := context.Background()
-	if err := b.Consume(ctx, topology.Queue{Name: "nope"}, func(context.Context, []broker.Delivery) error { return nil }); err == nil {
+	if err := policy.Run(ctx, b, topology.Queue{Name: "nope"}, func(context.Context, []broker.Delivery) error { return nil }); err == nil {
 		t.Error("Consume of an undeclared queue succeeded")
 	}
 	if _, _, err := b.Peek(ctx, "nope", 1); err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -76,7 +77,7 @@ func BenchmarkConsume(b *testing.B) {
 	done := make(chan error, 1)
 	b.ResetTimer()
 	go func() {
-		done <- br.Consume(ctx, top.Queues[0], func(_ context.Context, batch []broker.Delivery) error {
+		done <- policy.Run(ctx, br, top.Queues[0], func(_ context.Context, batch []broker.Delivery) error {
 			if got.Add(int64(len(batch))) == int64(b.N) {
 				close(all)
 			}

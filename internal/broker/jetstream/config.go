@@ -14,7 +14,7 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultStream         = "EVENTGRPC"
-	DefaultMaxBytes       = 1 << 30
+	DefaultMaxBytes       = topology.DefaultQueueMaxBytes
 	DefaultPublishTimeout = 5 * time.Second
 	DefaultAckWait        = 30 * time.Second
 	DefaultMaxPending     = 4096
@@ -34,15 +34,17 @@ type Config struct {
 	// means no listener (in-process connections only); -1 a random port.
 	ListenPort int
 
-	// Topology is declared on New: one stream, one durable consumer per
-	// queue and error queue. Required.
+	// Topology is declared on New: one stream and one durable consumer
+	// per queue and per error queue. Required.
 	Topology *topology.Topology
-	// Stream names the JetStream stream; its subjects are
-	// "<Stream>.q.>". Default EVENTGRPC. Two deployments sharing a NATS
-	// server keep apart by using different names.
+	// Stream is the prefix of every name: queue q's stream is
+	// "<Stream>_<q>" and its subject "<Stream>.q.<q>". Default EVENTGRPC.
+	// Two deployments sharing a NATS server keep apart by using
+	// different names.
 	Stream string
-	// MaxBytes bounds the stream's size; once full, publishes are refused
-	// with broker.ErrOverloaded. Default 1 GiB.
+	// MaxBytes bounds each queue's stream whose topology entry sets no
+	// max_bytes; once full, publishes to that queue alone are refused
+	// with broker.ErrOverloaded. Default topology.DefaultQueueMaxBytes.
 	MaxBytes int64
 	// Replicas of the stream and its consumers on a clustered external
 	// server. Default 1.
@@ -59,11 +61,45 @@ type Config struct {
 	// Default 30s.
 	AckWait time.Duration
 
+	// SyncInterval is how the embedded server makes what it stores
+	// durable. Zero (the default, JETSTREAM_SYNC=always) fsyncs every
+	// write before the publish is acknowledged: an acknowledged event
+	// survives a power cut. A positive interval (JETSTREAM_SYNC=2m, the
+	// nats-server default) acknowledges once the write is in the page
+	// cache and fsyncs in the background every interval: a crash of the
+	// process loses nothing, a power cut or kernel crash may lose up to one
+	// interval of acknowledged events. An external server syncs as its own
+	// configuration says (sync_interval); this setting is then refused.
+	SyncInterval time.Duration
+
 	// Logger receives connection events and embedded server warnings.
 	// Nil discards.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means no metrics.
 	Registerer prometheus.Registerer
+}
+
+// syncOptions are the embedded server's sync settings for SyncInterval.
+func (c *Config) syncOptions() (always bool, interval time.Duration) {
+	if c.SyncInterval == 0 {
+		// As nats-server's "sync_interval: always": fsync each write, and
+		// the background sync on its default period.
+		return true, 2 * time.Minute
+	}
+	return false, c.SyncInterval
+}
+
+// ParseSync reads JETSTREAM_SYNC: "always" (or empty) is 0, fsync before
+// every acknowledgement; a Go duration such as "2m" is the interval mode.
+func ParseSync(s string) (time.Duration, error) {
+	if s == "" || s == "always" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("JETSTREAM_SYNC: %q is neither \"always\" nor a positive duration such as 2m", s)
+	}
+	return d, nil
 }
 
 func (c *Config) applyDefaults() {
@@ -117,6 +153,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 || c.AckWait < 0 || c.MaxPending < 0 {
 		bad("jetstream: publish timeout, ack wait and max pending must not be negative")
+	}
+	if c.SyncInterval < 0 {
+		bad("jetstream: sync interval: negative")
+	}
+	if c.URL != "" && c.SyncInterval != 0 {
+		bad("jetstream: sync interval: only for the embedded server (an external server syncs per its sync_interval)")
 	}
 	if c.AckWait != 0 && c.AckWait < time.Second {
 		bad("jetstream: ack wait: %v is below 1s", c.AckWait)

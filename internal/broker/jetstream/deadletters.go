@@ -24,20 +24,24 @@ func (b *Broker) Peek(ctx context.Context, queue string, limit int) (int, []brok
 	if !ok {
 		return 0, nil, fmt.Errorf("jetstream: peek: %q is not a queue or error queue of the topology", queue)
 	}
-	// The stream's per-subject count, not the consumer's pending numbers:
-	// the server updates those asynchronously after a store, so a peek right
-	// after a confirmed publish could miss it. Under WorkQueue retention a
-	// message stays in its subject until it is acked, so the subject count is
-	// exactly what the queue holds, delivered or not.
-	info, err := b.stream.Info(ctx, jetstream.WithSubjectFilter(n.subject))
+	// The stream's count, not the consumer's pending numbers: the server
+	// updates those asynchronously after a store, so a peek right after a
+	// confirmed publish could miss it. The queue's stream holds its subject
+	// alone and, under WorkQueue retention, a message until it is acked,
+	// so the count is exactly what the queue holds, delivered or not.
+	stream, err := b.streamOf(queue)
+	if err != nil {
+		return 0, nil, fmt.Errorf("jetstream: peek: %w", err)
+	}
+	info, err := stream.Info(ctx)
 	if err != nil {
 		return 0, nil, fmt.Errorf("jetstream: peek %s: %w", queue, classifyAPI(err))
 	}
-	count := int(info.State.Subjects[n.subject])
+	count := int(info.State.Msgs)
 	var sample []broker.Delivery
 	seq := max(info.State.FirstSeq, 1)
 	for len(sample) < limit {
-		raw, err := b.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(n.subject))
+		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(n.subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
@@ -61,7 +65,13 @@ const replayChunk = 256
 // original publish reached had handled their copies already. Each dead
 // letter is acked (removed) only after its copy is stored. A dead letter
 // that does not say where it came from is left in place and reported.
+//
+// A call is bounded (see broker.DeadLetters): at most
+// broker.ReplayLimit(limit) messages, and only those stored before the call
+// began (by stream sequence), so a replayed message that fails again and is
+// back in the error queue during the call is not replayed twice.
 func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int, error) {
+	limit = broker.ReplayLimit(limit)
 	if b.isClosing() {
 		return 0, fmt.Errorf("jetstream: replay %s: %w", errorQueue, broker.ErrClosed)
 	}
@@ -70,10 +80,19 @@ func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int,
 		return 0, fmt.Errorf("jetstream: replay: %q is not an error queue of the topology", errorQueue)
 	}
 	owner := b.names.byQueue[n.owner]
-	c, err := b.js.Consumer(ctx, b.cfg.Stream, n.durable)
+	c, err := b.js.Consumer(ctx, n.stream, n.durable)
 	if err != nil {
 		return 0, fmt.Errorf("jetstream: replay %s: %w", errorQueue, classifyAPI(err))
 	}
+	stream, err := b.streamOf(errorQueue)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: replay: %w", err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: replay %s: %w", errorQueue, classifyAPI(err))
+	}
+	lastSeq := info.State.LastSeq // later dead letters are not this call's
 	moved, skipped := 0, 0
 	for moved+skipped < limit {
 		batch, err := c.FetchNoWait(min(replayChunk, limit-moved-skipped))
@@ -93,7 +112,13 @@ func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int,
 		}
 		var outs []outMsg
 		var keep []jetstream.Msg
+		newer := false
 		for _, m := range msgs {
+			if md, err := m.Metadata(); err == nil && md.Sequence.Stream > lastSeq {
+				_ = m.Nak() // stored after the call began: a later call's
+				newer = true
+				continue
+			}
 			out, ok := replayMsg(owner, m)
 			if !ok {
 				// Left unacked: it comes back after the ack wait, not in
@@ -127,6 +152,9 @@ func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int,
 		}
 		if firstErr != nil {
 			return moved, fmt.Errorf("jetstream: replay %s: %w", errorQueue, firstErr)
+		}
+		if newer {
+			break
 		}
 	}
 	if skipped > 0 {

@@ -10,12 +10,25 @@
 // does the same on the publishing side, with topology.Routes, and stores
 // one copy per queue:
 //
-//   - One stream (Config.Stream, default EVENTGRPC) holds every queue. Its
-//     subjects are "<stream>.q.>"; file storage; work-queue retention (a
-//     copy is deleted once its queue acked it, and kept as long as it has
-//     not); Discard New with MaxBytes, so a full store refuses publishes
-//     (broker.ErrOverloaded) instead of dropping old messages; a two-minute
-//     duplicate window for the Nats-Msg-Id header.
+//   - Each queue Q, and each error queue, has a stream of its own,
+//     "<stream>_<token(Q)>" (Config.Stream is the prefix, default
+//     EVENTGRPC), holding the one subject "<stream>.q.<token(Q)>"; file
+//     storage; work-queue retention (a copy is deleted once its queue acked
+//     it, and kept as long as it has not); a two-minute duplicate window
+//     for the Nats-Msg-Id header. A queue's stream has Discard New with the
+//     queue's MaxBytes (topology max_bytes, else Config.MaxBytes, 1 GiB),
+//     so a full queue refuses publishes (broker.ErrOverloaded) for itself
+//     alone instead of dropping old messages or filling a store that
+//     other queues share. An error queue's stream keeps at most
+//     topology.DefaultDeadLetterMaxBytes for topology.DefaultDeadLetterMaxAge
+//     and drops its oldest dead letters first (Discard Old), as RabbitMQ's
+//     error queues do (x-overflow drop-head, x-message-ttl).
+//   - A data directory or server that still has the single stream of
+//     earlier versions (Config.Stream itself, subjects "<stream>.q.>") is
+//     migrated by New: the stream is moved to subjects nobody publishes
+//     to, each of its messages is stored in its queue's stream and only
+//     then deleted from it, and the emptied stream is deleted. A crash in
+//     between resumes at the next start.
 //   - A queue Q is the subject "<stream>.q.<token(Q)>" and a durable pull
 //     consumer named token(Q) that filters on it, where token replaces
 //     every character other than letters, digits, '-' and '_' with '_'.
@@ -35,12 +48,12 @@
 //     x-routing-key and x-content-type (removed again from
 //     Delivery.Headers), and Nats-Msg-Id = "<Message.ID>|<queue token>"
 //     when the message has an ID, so a publisher's retry is de-duplicated.
-//   - A retry is a copy republished to the queue's own subject with
-//     broker.RetryHeaders; a dead letter is a copy published to the error
-//     exchange with the queue's name as routing key, which reaches its
-//     error queue, with broker.DeadLetterHeaders. Both carry a Nats-Msg-Id
-//     made of the original's stream sequence, and the original is acked only
-//     after the copy is stored.
+//   - Subscription.Republish stores a copy, with the headers the consume
+//     runner gives it, either in the queue's own subject (with the original
+//     exchange and routing key) or in its error queue's subject (with the
+//     error exchange and the queue's name as key). Each carries a
+//     Nats-Msg-Id made of the original's stream sequence, so storing it
+//     twice is de-duplicated.
 //
 // Why per-queue subjects rather than one subject per exchange and routing
 // key with consumers filtering on the bindings: a queue with several
@@ -55,23 +68,24 @@
 //
 // # Consuming
 //
-// Consume runs q.Consumers pull loops. Each waits up to a second for a first
-// message (so an idle queue costs one request a second per loop), then
-// gathers the rest of the batch for up to q.Batch.MaxWait, hands it to the
-// handler, and settles it (acks, retries, dead letters; acks are flushed to
-// the server) before it fetches again: a loop never holds more than one
-// batch. A transient handler error holds the batch and hands it again
-// after backoff.Default; when the consumer stops, held and freshly fetched
-// messages are given back (nak) for immediate redelivery.
+// The backend is a transport (broker.Transport): Subscribe looks up the
+// queue's durable consumer (declaring it, or the queue's stream, again if
+// it is gone); Fetch pulls up to N messages with a byte budget, waiting up to
+// the given time; Settle acks (flushed to the server), naks (with a delay,
+// if any) or marks in progress; in-flight messages are kept alive every
+// third of the ack wait until settled, and given back (nak) on Close. The
+// delivery policy — batching, hold with backoff, retry count, dead letter —
+// is internal/consume's runner, the same for every backend.
 //
 // # Dead letters
 //
-// Peek reads a queue's subject straight from the stream (message get by
+// Peek reads a queue's subject straight from its stream (message get by
 // subject, from the consumer's ack floor), so it neither takes nor delays
 // anything. Replay fetches from the error queue's consumer, stores each
 // dead letter again in the queue it failed in, with x-retry-count 0 and
 // its original exchange and routing key, and acks the dead letter only
-// after that copy is stored. Unlike a RabbitMQ republish to the exchange,
+// after that copy is stored. One call moves at most broker.MaxReplay, and
+// only dead letters stored before it began. Unlike a RabbitMQ republish to the exchange,
 // the other queues the message was first routed to do not get it again.
 //
 // # Metrics
@@ -79,6 +93,7 @@
 // eventgrpc_jetstream_published_messages_total, _published_bytes_total
 // (by exchange), _publish_errors_total (by kind), and by queue
 // _consumed_messages_total, _acked_messages_total, _ack_errors_total,
-// _retried_messages_total, _dead_lettered_messages_total,
-// _handler_transient_failures_total, _replayed_messages_total.
+// _consumers_redeclared_total, _replayed_messages_total. Retries, dead
+// letters and held batches are counted by the consume runner
+// (eventgrpc_consume_*).
 package jetstream

@@ -25,10 +25,13 @@ type Broker struct {
 	log   *slog.Logger
 	m     *metrics
 
-	srv    *server.Server // nil with an external server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
+	srv *server.Server // nil with an external server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	// streams holds each queue's and error queue's stream handle, set by
+	// declare.
+	streamsMu sync.Mutex
+	streams   map[string]jetstream.Stream
 	// maxPayload is the largest message the server accepts; a pull
 	// request's byte budget never goes below it, so no message is too big
 	// to fetch.
@@ -79,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		m:          m,
 		closing:    make(chan struct{}),
 		connClosed: make(chan struct{}),
+		streams:    map[string]jetstream.Stream{},
 	}
 	b.lifetime, b.stopLifetime = context.WithCancel(context.Background())
 
@@ -129,14 +133,17 @@ func (b *Broker) abort() {
 }
 
 func (b *Broker) startEmbedded() error {
+	syncAlways, syncInterval := b.cfg.syncOptions()
 	opts := &server.Options{
-		ServerName: "event-grpc",
-		Host:       "127.0.0.1",
-		Port:       b.cfg.ListenPort,
-		DontListen: b.cfg.ListenPort == 0,
-		JetStream:  true,
-		StoreDir:   b.cfg.DataDir,
-		NoSigs:     true,
+		SyncAlways:   syncAlways,
+		SyncInterval: syncInterval,
+		ServerName:   "event-grpc",
+		Host:         "127.0.0.1",
+		Port:         b.cfg.ListenPort,
+		DontListen:   b.cfg.ListenPort == 0,
+		JetStream:    true,
+		StoreDir:     b.cfg.DataDir,
+		NoSigs:       true,
 		// The HTTP monitor and cluster ports stay closed.
 	}
 	srv, err := server.NewServer(opts)
@@ -205,35 +212,33 @@ func (b *Broker) connect() error {
 	return nil
 }
 
-// declare creates or updates the stream and every consumer.
+// declare creates or updates every queue's stream and consumer: one
+// stream per queue and per error queue, so that each is bounded for itself
+// (a queue nothing drains, or a growing dead-letter queue, fills its own
+// stream and refuses its own publishes, never another queue's). A queue's
+// stream keeps at most its topology.Queue.QueueMaxBytes (Config.MaxBytes
+// when the topology sets none) and refuses publishes beyond it
+// (broker.ErrOverloaded); an error queue's keeps at most
+// topology.DefaultDeadLetterMaxBytes for topology.DefaultDeadLetterMaxAge,
+// dropping its oldest dead letters first, as the RabbitMQ error queues do.
 func (b *Broker) declare(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	s, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        b.cfg.Stream,
-		Description: "event-grpc queues",
-		Subjects:    streamSubjects(b.cfg.Stream),
-		// Each queue has its own subject and consumer, so a work queue
-		// drops a message exactly when its queue acked it, and keeps it
-		// while nobody has.
-		Retention:  jetstream.WorkQueuePolicy,
-		Storage:    jetstream.FileStorage,
-		Discard:    jetstream.DiscardNew,
-		MaxBytes:   b.cfg.MaxBytes,
-		MaxMsgs:    -1,
-		MaxAge:     0,
-		Duplicates: DefaultDuplicates,
-		Replicas:   b.cfg.Replicas,
-	})
+	legacy, err := b.parkLegacy(ctx)
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", b.cfg.Stream, err)
-	}
-	if b.stream == nil {
-		// Set once, in New; a later declare (a consumer found the stream
-		// gone) reuses the handle, which only names the stream.
-		b.stream = s
+		return err
 	}
 	for _, q := range b.top.Queues {
+		limit := b.cfg.MaxBytes // the default bound, set by applyDefaults
+		if q.MaxBytes > 0 {
+			limit = q.MaxBytes
+		}
+		if err := b.declareStream(ctx, q.Name, limit, jetstream.DiscardNew, 0); err != nil {
+			return err
+		}
+		if err := b.declareStream(ctx, q.ErrorQueue(), topology.DefaultDeadLetterMaxBytes, jetstream.DiscardOld, topology.DefaultDeadLetterMaxAge); err != nil {
+			return err
+		}
 		if err := b.declareConsumer(ctx, q.Name); err != nil {
 			return err
 		}
@@ -241,6 +246,138 @@ func (b *Broker) declare(ctx context.Context) error {
 			return err
 		}
 	}
+	if legacy != nil {
+		return b.migrateLegacy(ctx, legacy)
+	}
+	return nil
+}
+
+func (b *Broker) declareStream(ctx context.Context, queue string, maxBytes int64, discard jetstream.DiscardPolicy, maxAge time.Duration) error {
+	n := b.names.byQueue[queue]
+	desc := "event-grpc queue " + queue
+	if n.owner != "" {
+		desc = "event-grpc error queue " + queue
+	}
+	s, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        n.stream,
+		Description: desc,
+		Subjects:    []string{n.subject},
+		// The queue's consumer is the stream's only reader: a work queue
+		// drops a message exactly when the queue acked it, and keeps it
+		// while nobody has.
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Discard:    discard,
+		MaxBytes:   maxBytes,
+		MaxMsgs:    -1,
+		MaxAge:     maxAge,
+		Duplicates: DefaultDuplicates,
+		Replicas:   b.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s (queue %s): %w", n.stream, queue, err)
+	}
+	b.streamsMu.Lock()
+	b.streams[queue] = s
+	b.streamsMu.Unlock()
+	return nil
+}
+
+// streamOf is the handle of queue's stream (declared by New).
+func (b *Broker) streamOf(queue string) (jetstream.Stream, error) {
+	b.streamsMu.Lock()
+	defer b.streamsMu.Unlock()
+	s, ok := b.streams[queue]
+	if !ok {
+		return nil, fmt.Errorf("the stream of queue %q is not declared", queue)
+	}
+	return s, nil
+}
+
+// parkLegacy finds the single stream that held every queue before each
+// queue had its own (named Config.Stream, subjects "<Stream>.q.>"). An
+// empty one is deleted. One that still holds messages is moved to subjects
+// nothing publishes to, so that the queues' streams can take the old
+// subjects, and returned for migrateLegacy to empty. nil when there is
+// none.
+func (b *Broker) parkLegacy(ctx context.Context) (jetstream.Stream, error) {
+	s, err := b.js.Stream(ctx, b.cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", b.cfg.Stream, err)
+	}
+	info := s.CachedInfo()
+	if info.State.Msgs == 0 {
+		if err := b.js.DeleteStream(ctx, b.cfg.Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("delete the empty legacy stream %s: %w", b.cfg.Stream, err)
+		}
+		return nil, nil
+	}
+	if len(info.Config.Subjects) != 1 || info.Config.Subjects[0] != parkedSubjects(b.cfg.Stream)[0] {
+		// Its consumers read the old subjects; the messages stay when
+		// they go (deleting a work queue's consumer deletes no message).
+		for name := range s.ConsumerNames(ctx).Name() {
+			if err := s.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return nil, fmt.Errorf("legacy stream %s: delete consumer %s: %w", b.cfg.Stream, name, err)
+			}
+		}
+		cfg := info.Config
+		cfg.Subjects = parkedSubjects(b.cfg.Stream)
+		if s, err = b.js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("park the legacy stream %s: %w", b.cfg.Stream, err)
+		}
+	}
+	b.log.Info("jetstream: moving the messages of the single legacy stream into the queues' own streams",
+		"stream", b.cfg.Stream, "messages", info.State.Msgs)
+	return s, nil
+}
+
+// migrateLegacy hands every message of the parked legacy stream to the
+// stream of the queue its subject names, deleting each from the legacy
+// stream only after its copy is stored, then deletes the legacy stream.
+// A crash in between leaves the legacy stream parked, and the next start
+// goes on from there; a message copied but not yet deleted is copied
+// again with its own Nats-Msg-Id, which the queue's stream (within its
+// duplicate window) and the sinks' event_id de-duplication absorb.
+func (b *Broker) migrateLegacy(ctx context.Context, legacy jetstream.Stream) error {
+	moved := 0
+	for seq := uint64(1); ; {
+		raw, err := legacy.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(legacySubjects(b.cfg.Stream)[0]))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("migrate legacy stream %s: read: %w", b.cfg.Stream, err)
+		}
+		seq = raw.Sequence + 1
+		stream, ok := b.names.bySubject[raw.Subject]
+		if !ok {
+			b.log.Warn("jetstream: a legacy message names no queue of the topology; left in the legacy stream",
+				"stream", b.cfg.Stream, "subject", raw.Subject, "seq", raw.Sequence)
+			continue
+		}
+		if _, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}, jetstream.WithExpectStream(stream)); err != nil {
+			return fmt.Errorf("migrate legacy stream %s: copy message %d to %s: %w", b.cfg.Stream, raw.Sequence, stream, err)
+		}
+		if err := legacy.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("migrate legacy stream %s: delete message %d: %w", b.cfg.Stream, raw.Sequence, err)
+		}
+		moved++
+	}
+	info, err := legacy.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate legacy stream %s: %w", b.cfg.Stream, err)
+	}
+	if info.State.Msgs > 0 {
+		b.log.Warn("jetstream: the legacy stream keeps messages of no current queue", "stream", b.cfg.Stream, "messages", info.State.Msgs)
+		return nil
+	}
+	if err := b.js.DeleteStream(ctx, b.cfg.Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("migrate legacy stream %s: delete: %w", b.cfg.Stream, err)
+	}
+	b.log.Info("jetstream: the legacy stream is migrated and deleted", "stream", b.cfg.Stream, "moved", moved)
 	return nil
 }
 
@@ -259,7 +396,7 @@ func (b *Broker) declareConsumer(ctx context.Context, queue string) error {
 		maxAck = max(1, q.Prefetch) * max(1, q.Consumers)
 		desc = "event-grpc queue " + queue
 	}
-	_, err := b.js.CreateOrUpdateConsumer(ctx, b.cfg.Stream, jetstream.ConsumerConfig{
+	_, err := b.js.CreateOrUpdateConsumer(ctx, n.stream, jetstream.ConsumerConfig{
 		Durable:       n.durable,
 		Description:   desc,
 		DeliverPolicy: jetstream.DeliverAllPolicy,

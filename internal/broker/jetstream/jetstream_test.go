@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestEmbedded(t *testing.T) {
 			return newBroker(t, jetstream.Config{DataDir: dir, Topology: top})
 		},
 		Restart:             func(*testing.T) {}, // Close stopped the server; New starts it again
+		DeleteQueue:         deleteQueue,
 		RestartKeepsClients: false,
 		ReportsRedelivered:  true,
 	})
@@ -70,9 +72,19 @@ func TestExternal(t *testing.T) {
 			return newBroker(t, jetstream.Config{URL: externalURL, Stream: stream, Topology: top, MaxBytes: 64 << 20})
 		},
 		Restart:             restartExternal,
+		DeleteQueue:         deleteQueue,
 		RestartKeepsClients: true,
 		ReportsRedelivered:  true,
 	})
+}
+
+// deleteQueue deletes the queue's durable consumer under the running
+// broker.
+func deleteQueue(t *testing.T, b broker.Broker, queue string) {
+	t.Helper()
+	if err := jetstream.DeleteQueueConsumer(b.(*jetstream.Broker), queue); err != nil {
+		t.Fatalf("deleting the consumer of %s: %v", queue, err)
+	}
 }
 
 func newBroker(t *testing.T, cfg jetstream.Config) *jetstream.Broker {
@@ -86,7 +98,8 @@ func newBroker(t *testing.T, cfg jetstream.Config) *jetstream.Broker {
 	return b
 }
 
-// deleteStream removes a test's stream from the external server.
+// deleteStream removes a test's streams (one per queue, named
+// "<stream>_<queue>") from the external server.
 func deleteStream(t testing.TB, stream string) {
 	nc, err := nats.Connect(externalURL)
 	if err != nil {
@@ -101,8 +114,27 @@ func deleteStream(t testing.TB, stream string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := js.DeleteStream(ctx, stream); err != nil {
-		t.Errorf("cleanup: delete stream %s: %v", stream, err)
+	var mine []string
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		if strings.HasPrefix(name, stream+"_") {
+			mine = append(mine, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Errorf("cleanup: list streams: %v", err)
+	}
+	deleted := 0
+	for _, name := range mine {
+		dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if err := js.DeleteStream(dctx, name); err != nil {
+			t.Errorf("cleanup: delete stream %s: %v", name, err)
+		}
+		dcancel()
+		deleted++
+	}
+	if deleted == 0 {
+		t.Errorf("cleanup: no stream of %s to delete", stream)
 	}
 }
 

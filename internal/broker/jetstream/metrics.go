@@ -15,10 +15,11 @@ type metrics struct {
 	consumed       *prometheus.CounterVec // queue
 	acked          *prometheus.CounterVec // queue
 	ackErrors      *prometheus.CounterVec // queue
-	retried        *prometheus.CounterVec // queue
-	deadLettered   *prometheus.CounterVec // queue
-	transient      *prometheus.CounterVec // queue
+	redeclared     *prometheus.CounterVec // queue
 	replayed       *prometheus.CounterVec // queue
+	// duplicates counts publishes the stream acknowledged as duplicates
+	// (PubAck.Duplicate): the same content, stored already.
+	duplicates prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,17 +38,28 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		consumed:       vec("consumed_messages_total", "Messages fetched by consumers, by queue.", "queue"),
 		acked:          vec("acked_messages_total", "Messages acknowledged after their handler finished, by queue.", "queue"),
 		ackErrors:      vec("ack_errors_total", "Acks that could not be sent (the message will be delivered again), by queue.", "queue"),
-		retried:        vec("retried_messages_total", "Messages that failed permanently and were republished with a higher retry count, by queue.", "queue"),
-		deadLettered:   vec("dead_lettered_messages_total", "Messages moved to the error queue after their retries, by queue.", "queue"),
-		transient:      vec("handler_transient_failures_total", "Handler calls that failed transiently (the batch was held and handed again), by queue.", "queue"),
+		redeclared:     vec("consumers_redeclared_total", "Durable consumers (or the stream) found gone under the running service and declared again, by queue.", "queue"),
 		replayed:       vec("replayed_messages_total", "Dead letters moved back to their queue, by queue.", "queue"),
 	}
+	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "eventgrpc", Subsystem: "jetstream", Name: "publish_duplicates_total",
+		Help: "Publishes the stream acknowledged as duplicates of a message it holds (same content within the duplicate window).",
+	})
 	if reg == nil {
 		return m, nil
 	}
+	if err := reg.Register(m.duplicates); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
+			m.duplicates = existing
+		}
+	}
 	for _, c := range []**prometheus.CounterVec{
 		&m.published, &m.publishedBytes, &m.publishErrors, &m.consumed, &m.acked,
-		&m.ackErrors, &m.retried, &m.deadLettered, &m.transient, &m.replayed,
+		&m.ackErrors, &m.redeclared, &m.replayed,
 	} {
 		if err := reg.Register(*c); err != nil {
 			// A broker made again on the same registry (after a restart)

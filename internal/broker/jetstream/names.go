@@ -54,8 +54,9 @@ func token(name string) string {
 // JetStream.
 type queueNames struct {
 	queue   string // topology name
+	stream  string // the queue's own stream, bounded for it alone
 	durable string // consumer name
-	subject string // the only subject the consumer reads
+	subject string // the only subject the stream holds and the consumer reads
 	// owner is the queue whose dead letters this error queue holds; empty
 	// for a normal queue.
 	owner string
@@ -63,12 +64,13 @@ type queueNames struct {
 
 // names maps the topology's queues and error queues to JetStream names.
 type names struct {
-	stream  string
-	byQueue map[string]queueNames
+	stream    string // the prefix of every stream and subject
+	byQueue   map[string]queueNames
+	bySubject map[string]string // subject → its stream
 }
 
 func newNames(stream string, top *topology.Topology) (*names, error) {
-	n := &names{stream: stream, byQueue: map[string]queueNames{}}
+	n := &names{stream: stream, byQueue: map[string]queueNames{}, bySubject: map[string]string{}}
 	byToken := map[string]string{}
 	var errs []string
 	add := func(name, owner string) {
@@ -82,12 +84,15 @@ func newNames(stream string, top *topology.Topology) (*names, error) {
 			return
 		}
 		byToken[tok] = name
-		n.byQueue[name] = queueNames{
+		qn := queueNames{
 			queue:   name,
+			stream:  stream + "_" + tok,
 			durable: tok,
 			subject: stream + ".q." + tok,
 			owner:   owner,
 		}
+		n.byQueue[name] = qn
+		n.bySubject[qn.subject] = qn.stream
 	}
 	for _, q := range top.Queues {
 		add(q.Name, "")
@@ -100,5 +105,11 @@ func newNames(stream string, top *topology.Topology) (*names, error) {
 	return n, nil
 }
 
-// streamSubjects are the subjects the stream holds.
-func streamSubjects(stream string) []string { return []string{stream + ".q.>"} }
+// legacySubjects are the subjects of the single stream that held every
+// queue before each queue had a stream of its own (see migrateLegacy).
+func legacySubjects(stream string) []string { return []string{stream + ".q.>"} }
+
+// parkedSubjects are what the legacy stream is moved to while its
+// messages are handed to the queues' streams: subjects nothing publishes
+// to, so the queues' streams can take the old ones.
+func parkedSubjects(stream string) []string { return []string{stream + ".legacy.>"} }

@@ -2,6 +2,9 @@ package jetstream
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,7 +14,29 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/fault"
 )
+
+// headerReserve is the room kept below the server's max payload for the
+// headers this backend adds (exchange, routing key, content type, ids,
+// insert time): MaxMessageBytes is the payload less it.
+const headerReserve = 4 << 10
+
+var (
+	_ broker.QueueRouter = (*Broker)(nil)
+	_ broker.Limits      = (*Broker)(nil)
+)
+
+// MaxMessageBytes implements broker.Limits: the server's max payload (read
+// from the connection; 1 MiB by default) less the room for headers.
+func (b *Broker) MaxMessageBytes() int {
+	return max(b.maxPayload-headerReserve, 1)
+}
+
+// Queues implements broker.QueueRouter: the topology's bindings decide.
+func (b *Broker) Queues(exchange, routingKey string) []string {
+	return b.top.Routes(exchange, routingKey)
+}
 
 // Publish routes each message by the topology (the exchange's bindings
 // decide which queues it reaches, as RabbitMQ would), stores one copy per
@@ -19,6 +44,24 @@ import (
 // that reaches no queue fails with broker.ErrUnroutable; a message counts
 // as accepted only when all its copies were.
 func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Message) error {
+	return b.publish(ctx, exchange, msgs, func(i int) []string { return b.top.Routes(exchange, msgs[i].RoutingKey) })
+}
+
+// PublishToQueues implements broker.QueueRouter: msgs[i] is stored in
+// queues[i] only.
+func (b *Broker) PublishToQueues(ctx context.Context, exchange string, queues []string, msgs []broker.Message) error {
+	if len(queues) != len(msgs) {
+		return fault.Permanent(fmt.Errorf("jetstream: publish to queues: %d queues for %d messages", len(queues), len(msgs)))
+	}
+	return b.publish(ctx, exchange, msgs, func(i int) []string {
+		if _, ok := b.names.byQueue[queues[i]]; !ok {
+			return nil
+		}
+		return queues[i : i+1]
+	})
+}
+
+func (b *Broker) publish(ctx context.Context, exchange string, msgs []broker.Message, routes func(i int) []string) error {
 	if b.isClosing() {
 		b.m.publishErrors.WithLabelValues(broker.ErrorKind(broker.ErrClosed)).Add(float64(len(msgs)))
 		return fmt.Errorf("jetstream: publish to %s: %w", exchange, broker.ErrClosed)
@@ -37,14 +80,19 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 	failed := map[int]error{}
 	var out []outMsg
 	for i, msg := range msgs {
-		routes := b.top.Routes(exchange, msg.RoutingKey)
-		if len(routes) == 0 {
+		rs := routes(i)
+		if len(rs) == 0 {
 			failed[i] = fmt.Errorf("exchange %q, routing key %q: %w", exchange, msg.RoutingKey, broker.ErrUnroutable)
+			b.m.publishErrors.WithLabelValues("unroutable").Inc()
 			continue
 		}
-		for _, q := range routes {
+		var cid string
+		if msg.ID != "" {
+			cid = contentID(exchange, msg)
+		}
+		for _, q := range rs {
 			n := b.names.byQueue[q]
-			h := make(nats.Header, len(msg.Headers)+4)
+			h := make(nats.Header, len(msg.Headers)+5)
 			for k, v := range msg.Headers {
 				h[k] = []string{v}
 			}
@@ -55,21 +103,39 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 			}
 			if msg.ID != "" {
 				h[headerMessageID] = []string{msg.ID}
-				// One id per copy, so the copies do not de-duplicate
-				// each other but a publisher's retry does.
-				h[natsMsgID] = []string{msg.ID + "|" + n.durable}
+				// Derived from what the message holds, one per copy: a
+				// publisher's retry of the same message is de-duplicated,
+				// the copies for other queues are not, and two different
+				// messages that share a client-chosen id both land.
+				h[natsMsgID] = []string{cid + "|" + n.durable}
 			}
-			out = append(out, outMsg{idx: i, msg: &nats.Msg{Subject: n.subject, Header: h, Data: msg.Body}})
+			m := &nats.Msg{Subject: n.subject, Header: h, Data: msg.Body}
+			if size := msgBytes(m); size > b.maxPayload {
+				// The server would refuse it whatever happens: permanent,
+				// never retried, named with the limit.
+				failed[i] = fault.Permanent(fmt.Errorf("jetstream: message of %d bytes (body %d) exceeds the server's max payload of %d bytes", size, len(msg.Body), b.maxPayload))
+				b.m.publishErrors.WithLabelValues("too_large").Inc()
+				break
+			}
+			out = append(out, outMsg{idx: i, msg: m})
 		}
 	}
 	if len(failed) == len(msgs) {
-		b.m.publishErrors.WithLabelValues("unroutable").Add(float64(len(msgs)))
 		if len(msgs) == 1 {
 			return fmt.Errorf("jetstream: publish: %w", failed[0])
 		}
 		return &broker.PublishError{Failed: failed}
 	}
-	b.m.publishErrors.WithLabelValues("unroutable").Add(float64(len(failed)))
+	if len(failed) > 0 {
+		// A message with a copy that cannot be sent is not sent at all.
+		kept := out[:0]
+		for _, o := range out {
+			if _, bad := failed[o.idx]; !bad {
+				kept = append(kept, o)
+			}
+		}
+		out = kept
+	}
 
 	errs := b.publishRaw(ctx, out)
 	for k, err := range errs {
@@ -80,12 +146,12 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 			}
 		}
 	}
-	counted := map[int]bool{}
+	last := -1
 	for _, o := range out {
-		if _, bad := failed[o.idx]; bad || counted[o.idx] {
+		if _, bad := failed[o.idx]; bad || o.idx == last {
 			continue
 		}
-		counted[o.idx] = true
+		last = o.idx
 		b.m.published.WithLabelValues(exchange).Inc()
 		b.m.publishedBytes.WithLabelValues(exchange).Add(float64(len(msgs[o.idx].Body)))
 	}
@@ -93,6 +159,35 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 		return &broker.PublishError{Failed: failed}
 	}
 	return nil
+}
+
+// contentID is the de-duplication id of a message: a hash of its id,
+// exchange, routing key and body.
+func contentID(exchange string, msg broker.Message) string {
+	h := sha256.New()
+	for _, s := range []string{msg.ID, exchange, msg.RoutingKey} {
+		var n [binary.MaxVarintLen64]byte
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		h.Write([]byte(s))
+	}
+	h.Write(msg.Body)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// msgBytes is what the server counts against its max payload: the encoded
+// headers and the body.
+func msgBytes(m *nats.Msg) int {
+	n := len(m.Data)
+	if len(m.Header) > 0 {
+		n += len("NATS/1.0\r\n\r\n")
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4 // "k: v\r\n"
+			}
+		}
+	}
+	return n
 }
 
 type outMsg struct {
@@ -107,7 +202,7 @@ func (b *Broker) publishRaw(ctx context.Context, out []outMsg) []error {
 	errs := make([]error, len(out))
 	futures := make([]jetstream.PubAckFuture, len(out))
 	for k, o := range out {
-		f, err := b.js.PublishMsgAsync(o.msg, jetstream.WithExpectStream(b.cfg.Stream))
+		f, err := b.js.PublishMsgAsync(o.msg, jetstream.WithExpectStream(b.names.bySubject[o.msg.Subject]))
 		if err != nil {
 			errs[k] = classify(err)
 			if errors.Is(errs[k], broker.ErrUnavailable) || errors.Is(errs[k], broker.ErrOverloaded) ||
@@ -141,7 +236,12 @@ func (b *Broker) publishRaw(ctx context.Context, out []outMsg) []error {
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if ack != nil && ack.Duplicate {
+				// The id is derived from the content, so the stream
+				// holds this very message already.
+				b.m.duplicates.Inc()
+			}
 		case err := <-f.Err():
 			errs[k] = classify(err)
 		case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
 )
 
 // body660 is the size of a typical event batch message of the seed system.
@@ -80,7 +81,7 @@ func BenchmarkConsumeBatch(b *testing.B) {
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() {
-		done <- br.Consume(ctx, q, func(_ context.Context, batch []broker.Delivery) error {
+		done <- policy.Run(ctx, br, q, func(_ context.Context, batch []broker.Delivery) error {
 			if got.Add(int64(len(batch))) == int64(b.N) {
 				close(all)
 			}

@@ -94,7 +94,9 @@ func (e *DeclareError) Unwrap() []error { return e.Problems }
 
 // New connects to cfg.URL, declares cfg.Topology and opens the publisher
 // channels. It fails when the server cannot be reached (wrapping
-// broker.ErrUnavailable) or refuses part of the topology (a *DeclareError
+// broker.ErrUnavailable; with cfg.ConnectInBackground it returns a Broker
+// that is not Ready and connects when the server answers) or refuses part
+// of the topology (a *DeclareError
 // listing every refused declaration); the caller decides what to do. After a
 // successful New the Broker keeps itself connected until Close.
 func New(ctx context.Context, cfg Config) (*Broker, error) {
@@ -148,6 +150,20 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		if r.err == nil {
 			r.err = ctx.Err()
 		}
+	}
+	var de *DeclareError
+	if r.err != nil && cfg.ConnectInBackground && ctx.Err() == nil && !errors.As(r.err, &de) && errors.Is(r.err, broker.ErrUnavailable) {
+		if r.s != nil {
+			b.closeSession(r.s)
+		}
+		b.log.Warn("server unreachable at start; not ready, connecting in the background", "err", r.err)
+		// supervise starts from a lost session: it reconnects with
+		// backoff, and the broker becomes Ready when the server answers.
+		down := &session{lost: make(chan struct{})}
+		close(down.lost)
+		b.wg.Add(1)
+		go b.supervise(down)
+		return b, nil
 	}
 	if r.err != nil {
 		if r.s != nil {

@@ -31,6 +31,16 @@ func TestConformance(t *testing.T) {
 			t.Helper()
 			restart(t, 0, nil)
 		},
+		DeleteQueue: func(t *testing.T, _ broker.Broker, queue string) {
+			t.Helper()
+			// On a connection of its own, as an operator's
+			// `rabbitmqctl delete_queue` would.
+			ch := newServer(t).channel()
+			defer ch.Close()
+			if _, err := ch.QueueDelete(queue, false, false, false); err != nil {
+				t.Fatalf("QueueDelete %s: %v", queue, err)
+			}
+		},
 		RestartKeepsClients: true,
 		ReportsRedelivered:  true,
 		Timeout:             30 * time.Second,

@@ -6,362 +6,328 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
-// errLost: the consumer's channel or connection went away; its unacked
-// messages return to the queue and the consumer starts again.
-var errLost = errors.New("consumer channel lost")
-
-// Consume runs q.Consumers consumers of q, each on its own channel with
-// prefetch q.Prefetch, handing batches to h. It returns nil when ctx ends
-// (after the batches in hand are acked), broker.ErrClosed (wrapped) when the
-// broker is closed, or an error that retrying cannot cure (the queue does
-// not exist, access refused). Connection loss is waited out. See
-// broker.Consumer.
-func (b *Broker) Consume(ctx context.Context, q topology.Queue, h broker.BatchHandler) error {
-	if h == nil {
-		return errors.New("rabbitmq: consume: nil handler")
-	}
+// Subscribe opens a consumer of q on a channel of its own with prefetch
+// q.Prefetch. It waits for the connection while the broker reconnects. A
+// queue of the topology that is gone (deleted under the running service) is
+// declared again, with its bindings and error queue, and consumed. See
+// broker.Transport.
+func (b *Broker) Subscribe(ctx context.Context, q topology.Queue) (broker.Subscription, error) {
 	if q.Name == "" {
-		return errors.New("rabbitmq: consume: queue has no name")
+		return nil, fault.Permanent(errors.New("rabbitmq: subscribe: queue has no name"))
 	}
 	q = queueDefaults(q)
 	if q.Prefetch > 65535 {
-		return fmt.Errorf("rabbitmq: consume %q: prefetch %d exceeds 65535", q.Name, q.Prefetch)
+		return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: prefetch %d exceeds 65535", q.Name, q.Prefetch))
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return fmt.Errorf("rabbitmq: consume %q: %w", q.Name, broker.ErrClosed)
+		return nil, fmt.Errorf("rabbitmq: subscribe %q: %w", q.Name, broker.ErrClosed)
 	}
-	b.consumers.Add(q.Consumers)
+	b.consumers.Add(1) // Close waits for the subscription to close
 	b.mu.Unlock()
-
-	// stop ends the consumers softly: on ctx or Close they finish the batch
-	// in hand. Handlers run on hctx, which only a Close that gives up
-	// waiting cancels, so the batch in hand can still be written and acked.
-	stop, cancel := context.WithCancel(ctx)
-	defer cancel()
-	unhook := context.AfterFunc(b.closing, cancel)
-	defer unhook()
-	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer hcancel()
-	unhookHard := context.AfterFunc(b.hard, hcancel)
-	defer unhookHard()
-
-	errs := make([]error, q.Consumers)
-	var wg sync.WaitGroup
-	for i := range q.Consumers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer b.consumers.Done()
-			errs[i] = b.runConsumer(stop, hctx, q, h, i)
-			if errs[i] != nil {
-				cancel() // one consumer's fatal error stops the others
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if ctx.Err() == nil && b.isClosing() {
-		return fmt.Errorf("rabbitmq: consume %q: %w", q.Name, broker.ErrClosed)
-	}
-	return nil
-}
-
-// runConsumer consumes on one channel after another until stop ends or a
-// fatal error.
-func (b *Broker) runConsumer(stop, hctx context.Context, q topology.Queue, h broker.BatchHandler, n int) error {
-	for attempt := 0; ; attempt++ {
-		s, err := b.waitSession(stop)
-		if err != nil {
-			return nil
-		}
-		started, err := b.consumeOn(stop, hctx, s, q, h, n)
-		if err == nil || stop.Err() != nil {
-			return nil
-		}
-		if fault.IsPermanent(err) {
-			return err
-		}
-		if started {
-			attempt = 0
-		}
-		if attempt == 0 && !errors.Is(err, errLost) {
-			b.log.Warn("consumer failed; starting again", "queue", q.Name, "consumer", n, "err", err)
-		}
-		if reconnectBackoff.Sleep(stop, attempt) != nil {
-			return nil
-		}
-	}
-}
-
-// consumeOn runs one consumer on a new channel of s until stop ends (nil)
-// or the channel is lost. started reports that deliveries began.
-func (b *Broker) consumeOn(stop, hctx context.Context, s *session, q topology.Queue, h broker.BatchHandler, n int) (started bool, err error) {
-	ch, err := s.conn.Channel()
+	s, err := b.subscribe(ctx, q)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", errLost, err)
+		b.consumers.Done()
+		return nil, err
 	}
-	defer func() {
-		if !ch.IsClosed() {
-			_ = ch.Close() // requeues what was not acked
+	return s, nil
+}
+
+func (b *Broker) subscribe(ctx context.Context, q topology.Queue) (*subscription, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(b.closing, cancel)()
+	sess, err := b.waitSession(wctx)
+	if err != nil {
+		if b.isClosing() {
+			return nil, fmt.Errorf("rabbitmq: subscribe %q: %w", q.Name, broker.ErrClosed)
 		}
-	}()
-	if err := ch.Qos(q.Prefetch, 0, false); err != nil {
-		return false, fmt.Errorf("%w: qos: %v", errLost, err)
+		return nil, err
 	}
-	tag := consumerTag(q.Name, n)
+	for redeclared := false; ; redeclared = true {
+		s, err := b.open(sess, q)
+		var ae *amqp.Error
+		if err == nil || !errors.As(err, &ae) {
+			return s, err
+		}
+		switch {
+		case ae.Code == amqp.AccessRefused:
+			return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: %s", q.Name, ae.Reason))
+		case ae.Code != amqp.NotFound:
+			return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %s", q.Name, broker.ErrUnavailable, ae.Reason)
+		}
+		tq, known := b.topologyQueue(q.Name)
+		if !known || redeclared {
+			return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: %s", q.Name, ae.Reason))
+		}
+		b.log.Warn("queue is gone; declaring it again", "queue", q.Name)
+		problems, derr := declare(sess.conn, &topology.Topology{ErrorExchange: b.errorExch, Queues: []topology.Queue{tq}})
+		if derr == nil && len(problems) > 0 {
+			derr = &DeclareError{Problems: problems}
+		}
+		if derr != nil {
+			return nil, fmt.Errorf("rabbitmq: declaring queue %q again: %w: %v", q.Name, broker.ErrUnavailable, derr)
+		}
+		b.m.redeclared.Inc()
+	}
+}
+
+// topologyQueue returns the topology's queue of that name.
+func (b *Broker) topologyQueue(name string) (topology.Queue, bool) {
+	if b.cfg.Topology == nil {
+		return topology.Queue{}, false
+	}
+	return b.cfg.Topology.Queue(name)
+}
+
+// open starts a consumer of q on a new channel of sess. A refusal by the
+// server comes back as the *amqp.Error.
+func (b *Broker) open(sess *session, q topology.Queue) (*subscription, error) {
+	ch, err := sess.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %v", q.Name, broker.ErrUnavailable, err)
+	}
+	if err := ch.Qos(q.Prefetch, 0, false); err != nil {
+		closeChannel(ch)
+		return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: qos: %v", q.Name, broker.ErrUnavailable, err)
+	}
+	tag := consumerTag(q.Name)
 	deliveries, err := ch.Consume(q.Name, tag, false, false, false, false, nil)
 	if err != nil {
+		closeChannel(ch)
 		var ae *amqp.Error
-		if errors.As(err, &ae) && (ae.Code == amqp.NotFound || ae.Code == amqp.AccessRefused) {
-			return false, fault.Permanent(fmt.Errorf("rabbitmq: consume %q: %s", q.Name, ae.Reason))
+		if errors.As(err, &ae) {
+			return nil, ae
 		}
-		return false, fmt.Errorf("%w: consume: %v", errLost, err)
+		return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %v", q.Name, broker.ErrUnavailable, err)
 	}
-	c := &consumer{b: b, ch: ch, q: q, h: h, deliveries: deliveries}
-	err = c.loop(stop, hctx)
-	if err == nil && !ch.IsClosed() {
-		// Stop deliveries; the unacked prefetched ones return to the queue
-		// when the channel closes.
-		_ = ch.Cancel(tag, false)
-	}
-	return true, err
+	return &subscription{b: b, q: q, ch: ch, deliveries: deliveries}, nil
 }
 
-func consumerTag(queue string, n int) string {
+func consumerTag(queue string) string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	tag := fmt.Sprintf("event-grpc.%d.%s.%s", n, hex.EncodeToString(r[:]), queue)
+	tag := fmt.Sprintf("event-grpc.%s.%s", hex.EncodeToString(r[:]), queue)
 	if len(tag) > 255 {
 		tag = tag[:255]
 	}
 	return tag
 }
 
-// consumer gathers one channel's deliveries into batches.
-type consumer struct {
+// subscription is one consumer channel. Delivery tags are the channel's.
+type subscription struct {
 	b          *Broker
-	ch         *amqp.Channel
 	q          topology.Queue
-	h          broker.BatchHandler
+	ch         *amqp.Channel
 	deliveries <-chan amqp.Delivery
-	carry      *amqp.Delivery // first message of the next batch
+	timer      *time.Timer
+
+	mu sync.Mutex
+	// unsettled are the tags fetched and not yet acked or nacked, in
+	// ascending order; an ack of a prefix of them can be one multiple ack.
+	unsettled []uint64
+	naks      map[*time.Timer]struct{} // delayed naks not yet sent
+	closed    bool
+	// lost is set once the channel is gone; the deliveries in hand are void.
+	lost atomic.Bool
 }
 
-// loop hands batches to the handler until stop ends (nil) or the channel
-// is lost.
-func (c *consumer) loop(stop, hctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		var batch []amqp.Delivery
-		size := 0
-		if c.carry != nil {
-			batch = append(batch, *c.carry)
-			size = len(c.carry.Body)
-			c.carry = nil
-		} else {
-			select {
-			case <-stop.Done():
-				return nil
-			case d, ok := <-c.deliveries:
-				if !ok {
-					return errLost
-				}
-				batch = append(batch, d)
-				size = len(d.Body)
-			}
-		}
-		timer.Reset(c.q.Batch.MaxWait)
-		lost := false
-	gather:
-		for len(batch) < c.q.Batch.MaxMessages && size < c.q.Batch.MaxBytes {
-			select {
-			case d, ok := <-c.deliveries:
-				if !ok {
-					lost = true
-					break gather
-				}
-				if size+len(d.Body) > c.q.Batch.MaxBytes {
-					c.carry = &d
-					break gather
-				}
-				batch = append(batch, d)
-				size += len(d.Body)
-			case <-timer.C:
-				break gather
-			case <-stop.Done():
-				break gather // finish the batch in hand
-			}
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		c.b.m.consumed.WithLabelValues(c.q.Name).Add(float64(len(batch)))
-		if lost {
-			// Cannot ack any more: the messages return to the queue.
-			return errLost
-		}
-		if err := c.handle(stop, hctx, batch); err != nil {
-			return err
-		}
-		if stop.Err() != nil {
-			return nil
-		}
+// Fetch takes up to limit deliveries from the channel's prefetch buffer,
+// waiting up to wait for the first. See broker.Subscription.
+func (s *subscription) Fetch(ctx context.Context, limit int, wait time.Duration) ([]broker.Delivery, error) {
+	if s.lost.Load() || s.ch.IsClosed() {
+		s.lost.Store(true)
+		return nil, fmt.Errorf("rabbitmq: fetch %q: %w", s.q.Name, broker.ErrLost)
 	}
-}
-
-// handle runs the handler on batch until it succeeds, then acks the batch
-// with one multiple ack (after republishing failed messages). A transient
-// failure is handed again after a backoff, without acking or spending
-// retries; when stop ends meanwhile the batch is left unacked (nil).
-func (c *consumer) handle(stop, hctx context.Context, raw []amqp.Delivery) error {
-	batch := make([]broker.Delivery, len(raw))
-	for i := range raw {
-		batch[i] = toDelivery(c.q.Name, &raw[i])
+	if s.timer == nil {
+		s.timer = time.NewTimer(wait)
+	} else {
+		s.timer.Reset(wait)
 	}
-	for attempt := 0; ; attempt++ {
-		err := c.h(hctx, batch)
-		if err == nil {
-			return c.ack(raw)
-		}
-		var fm *broker.FailedMessages
-		if errors.As(err, &fm) {
-			if err := c.republish(stop, hctx, raw, batch, fm); err != nil {
-				return err
-			}
-			return c.ack(raw)
-		}
-		c.b.m.handlerErrors.WithLabelValues(c.q.Name).Inc()
-		if attempt == 0 {
-			c.b.log.Warn("batch failed; handing it again after a backoff",
-				"queue", c.q.Name, "messages", len(raw), "err", err)
-		}
-		if !c.sleep(stop, attempt, fault.RetryAfter(err)) {
-			return nil
-		}
-		if c.ch.IsClosed() {
-			return errLost
-		}
-	}
-}
-
-// sleep waits the backoff (at least hint), false when stop ended first.
-func (c *consumer) sleep(stop context.Context, attempt int, hint time.Duration) bool {
-	t := time.NewTimer(max(backoff.Default.Delay(attempt), hint))
-	defer t.Stop()
+	defer s.timer.Stop()
+	var first amqp.Delivery
 	select {
-	case <-stop.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func (c *consumer) ack(raw []amqp.Delivery) error {
-	if err := c.ch.Ack(raw[len(raw)-1].DeliveryTag, true); err != nil {
-		return fmt.Errorf("%w: ack: %v", errLost, err)
-	}
-	c.b.m.acked.WithLabelValues(c.q.Name).Add(float64(len(raw)))
-	return nil
-}
-
-// republish sends each failed message back to its own queue (through the
-// default exchange) with x-retry-count raised, or to the error exchange once
-// its retries are spent, and waits for the confirms. Republishing that fails
-// is tried again with backoff; when stop ends first the batch stays unacked
-// and the error is errStopped.
-func (c *consumer) republish(stop, hctx context.Context, raw []amqp.Delivery, batch []broker.Delivery, fm *broker.FailedMessages) error {
-	var outs []outgoing
-	var dead []bool
-	for i, cause := range fm.Failed {
-		if i < 0 || i >= len(batch) {
-			continue // names no message of this batch
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.b.closing.Done():
+		return nil, fmt.Errorf("rabbitmq: fetch %q: %w", s.q.Name, broker.ErrClosed)
+	case <-s.timer.C:
+		return nil, nil
+	case d, ok := <-s.deliveries:
+		if !ok {
+			return nil, s.lose()
 		}
-		if cause == nil {
-			cause = errors.New("failed permanently (no reason given)")
-		}
-		d := batch[i]
-		out := outgoing{key: c.q.Name, msg: amqp.Publishing{
-			ContentType:  raw[i].ContentType,
-			DeliveryMode: amqp.Persistent,
-			MessageId:    raw[i].MessageId,
-			Timestamp:    raw[i].Timestamp,
-			Body:         raw[i].Body,
-		}}
-		isDead := broker.ShouldDeadLetter(c.q, d)
-		if isDead {
-			out.exchange = c.b.errorExch
-			out.msg.Headers = headersToTable(broker.DeadLetterHeaders(d, cause))
-		} else {
-			out.msg.Headers = headersToTable(broker.RetryHeaders(d, cause))
-		}
-		outs = append(outs, out)
-		dead = append(dead, isDead)
+		first = d
 	}
-	for attempt := 0; len(outs) > 0; attempt++ {
-		err := c.b.publish(hctx, outs)
-		var pe *broker.PublishError
-		var left []outgoing
-		var leftDead []bool
-		switch {
-		case err == nil:
-		case errors.As(err, &pe):
-			for i := range outs {
-				if pe.Failed[i] != nil {
-					left = append(left, outs[i])
-					leftDead = append(leftDead, dead[i])
-				}
+	out := make([]broker.Delivery, 0, min(limit, 64))
+	tags := make([]uint64, 0, cap(out))
+	out = append(out, toDelivery(s.q.Name, &first))
+	tags = append(tags, first.DeliveryTag)
+more:
+	for len(out) < limit {
+		select {
+		case d, ok := <-s.deliveries:
+			if !ok {
+				return nil, s.lose()
 			}
+			out = append(out, toDelivery(s.q.Name, &d))
+			tags = append(tags, d.DeliveryTag)
 		default:
-			left, leftDead = outs, dead
+			break more
 		}
-		for i := range outs {
-			if sent := err == nil || pe != nil && pe.Failed[i] == nil; !sent {
-				continue
+	}
+	s.mu.Lock()
+	s.unsettled = append(s.unsettled, tags...)
+	s.mu.Unlock()
+	s.b.m.consumed.WithLabelValues(s.q.Name).Add(float64(len(out)))
+	return out, nil
+}
+
+// lose marks the subscription lost: the deliveries channel closed because
+// the channel or connection closed or the server cancelled the consumer
+// (its queue was deleted).
+func (s *subscription) lose() error {
+	s.lost.Store(true)
+	return fmt.Errorf("rabbitmq: consumer of %q ended: %w", s.q.Name, broker.ErrLost)
+}
+
+// Settle acks, nacks (with requeue, at once or after a delay) or checks
+// ds. Acks and nacks of the oldest unsettled deliveries go as one multiple
+// ack or nack; others one by one. RabbitMQ has no delayed nack: a delayed
+// one is sent by a timer, and the messages stay reserved until then. See
+// broker.Subscription.
+func (s *subscription) Settle(_ context.Context, ds []broker.Delivery, f broker.Fate) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if f.Verb == broker.VerbInProgress {
+		switch {
+		case s.lost.Load() || s.ch.IsClosed():
+			return fmt.Errorf("rabbitmq: %q: %w", s.q.Name, broker.ErrLost)
+		case s.b.isClosing():
+			return fmt.Errorf("rabbitmq: %q: %w", s.q.Name, broker.ErrClosed)
+		}
+		return nil // the broker has no ack timeout to reset
+	}
+	tags := make([]uint64, len(ds))
+	for i, d := range ds {
+		tags[i] = d.Tag
+	}
+	slices.Sort(tags)
+	if f.Verb == broker.VerbNak && f.Delay > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return nil // closing the channel gave them back
+		}
+		if s.naks == nil {
+			s.naks = map[*time.Timer]struct{}{}
+		}
+		var t *time.Timer
+		t = time.AfterFunc(f.Delay, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if _, ok := s.naks[t]; !ok || s.closed {
+				return
 			}
-			if dead[i] {
-				c.b.m.deadLettered.WithLabelValues(c.q.Name).Inc()
-			} else {
-				c.b.m.retried.WithLabelValues(c.q.Name).Inc()
+			delete(s.naks, t)
+			_ = s.settleLocked(tags, broker.VerbNak)
+		})
+		s.naks[t] = struct{}{}
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.settleLocked(tags, f.Verb)
+}
+
+// settleLocked acks or nacks the sorted tags; s.mu is held.
+func (s *subscription) settleLocked(tags []uint64, verb broker.Verb) error {
+	send := func(tag uint64, multiple bool) error {
+		if verb == broker.VerbAck {
+			return s.ch.Ack(tag, multiple)
+		}
+		return s.ch.Nack(tag, multiple, true)
+	}
+	var err error
+	if len(tags) <= len(s.unsettled) && slices.Equal(s.unsettled[:len(tags)], tags) {
+		err = send(tags[len(tags)-1], true)
+		s.unsettled = slices.Delete(s.unsettled, 0, len(tags))
+	} else {
+		for _, tag := range tags {
+			if e := send(tag, false); e != nil && err == nil {
+				err = e
 			}
 		}
-		outs, dead = left, leftDead
-		if len(outs) == 0 {
-			return nil
+		drop := make(map[uint64]bool, len(tags))
+		for _, tag := range tags {
+			drop[tag] = true
 		}
-		if attempt == 0 {
-			c.b.log.Warn("republishing failed messages failed; trying again",
-				"queue", c.q.Name, "messages", len(outs), "err", err)
-		}
-		if !c.sleep(stop, attempt, 0) || hctx.Err() != nil {
-			return errStopped
-		}
-		if c.ch.IsClosed() {
-			return errLost
-		}
+		s.unsettled = slices.DeleteFunc(s.unsettled, func(t uint64) bool { return drop[t] })
+	}
+	if err != nil {
+		s.lost.Store(true)
+		return fmt.Errorf("rabbitmq: settle %q: %w: %v", s.q.Name, broker.ErrLost, err)
+	}
+	if verb == broker.VerbAck {
+		s.b.m.acked.WithLabelValues(s.q.Name).Add(float64(len(tags)))
 	}
 	return nil
 }
 
-// errStopped: the consumer stopped with a batch it could not finish; the
-// batch returns to the queue.
-var errStopped = errors.New("consumer stopped before the batch was finished")
+// Republish sends each copy as a persistent, mandatory message: a retry
+// through the default exchange straight into its queue (so no other queue
+// bound to the original exchange gets it again), a dead letter to the error
+// exchange with the queue's name as key (its error queue's binding). It
+// waits for the publisher confirms. See broker.Subscription.
+func (s *subscription) Republish(ctx context.Context, rs []broker.Republish) error {
+	outs := make([]outgoing, len(rs))
+	for k, r := range rs {
+		d := r.Delivery
+		out := outgoing{key: s.q.Name, msg: amqp.Publishing{
+			Headers:      headersToTable(r.Headers),
+			ContentType:  d.ContentType,
+			DeliveryMode: amqp.Persistent,
+			MessageId:    d.ID,
+			Timestamp:    d.Published,
+			Body:         d.Body,
+		}}
+		if r.DeadLetter {
+			out.exchange = s.b.errorExch
+		}
+		outs[k] = out
+	}
+	return s.b.publish(ctx, outs)
+}
+
+// Close cancels the consumer by closing its channel: the server requeues
+// whatever was not acked. Safe to call twice.
+func (s *subscription) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for t := range s.naks {
+		t.Stop()
+	}
+	s.naks = nil
+	s.mu.Unlock()
+	closeChannel(s.ch)
+	s.b.consumers.Done()
+	return nil
+}

@@ -6,10 +6,16 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -27,13 +33,23 @@ func publishN(t testing.TB, b *Broker, exchange, key string, n int) {
 	}
 }
 
-// consume runs b.Consume in the background; stop cancels it and returns
-// its result.
+// consume runs the consume runner on b in the background; stop cancels it
+// and returns its result.
 func consume(t testing.TB, b *Broker, q topology.Queue, h broker.BatchHandler) (stop func() error) {
 	t.Helper()
+	return consumeReg(t, b, nil, q, h)
+}
+
+// consumeReg is consume with the runner's metrics registered on reg.
+func consumeReg(t testing.TB, b *Broker, reg prometheus.Registerer, q topology.Queue, h broker.BatchHandler) (stop func() error) {
+	t.Helper()
+	r, nerr := policy.NewRunner(b, policy.RunnerConfig{Registerer: reg})
+	if nerr != nil {
+		t.Fatal(nerr)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.Consume(ctx, q, h) }()
+	go func() { done <- r.Run(ctx, q, h) }()
 	var once sync.Once
 	var err error
 	stop = func() error {
@@ -177,7 +193,7 @@ func TestConsumeTransient(t *testing.T) {
 	var mu sync.Mutex
 	var calls [][]string
 	ok := make(chan struct{})
-	stop := consume(t, b, q, func(ctx context.Context, batch []broker.Delivery) error {
+	stop := consumeReg(t, b, reg, q, func(ctx context.Context, batch []broker.Delivery) error {
 		mu.Lock()
 		defer mu.Unlock()
 		var bodies []string
@@ -215,7 +231,7 @@ func TestConsumeTransient(t *testing.T) {
 	if got := srv.depth(q.ErrorQueue()); got != 0 {
 		t.Fatalf("error queue holds %d after transient failures", got)
 	}
-	if got := metricValue(t, reg, "eventgrpc_rabbitmq_handler_transient_errors_total"); got != 3 {
+	if got := metricValue(t, reg, "eventgrpc_consume_batches_held_total"); got != 3 {
 		t.Errorf("transient errors metric = %v, want 3", got)
 	}
 }
@@ -234,7 +250,7 @@ func TestConsumeRetryThenDeadLetter(t *testing.T) {
 	var mu sync.Mutex
 	var badSeen []broker.Delivery
 	good := map[string]int{}
-	stop := consume(t, b, q, func(ctx context.Context, batch []broker.Delivery) error {
+	stop := consumeReg(t, b, reg, q, func(ctx context.Context, batch []broker.Delivery) error {
 		mu.Lock()
 		defer mu.Unlock()
 		failed := map[int]error{}
@@ -301,10 +317,10 @@ func TestConsumeRetryThenDeadLetter(t *testing.T) {
 	if dl.Exchange != top.ErrorExchange || dl.RoutingKey != q.Name {
 		t.Errorf("dead letter went through %q/%q", dl.Exchange, dl.RoutingKey)
 	}
-	if got := metricValue(t, reg, "eventgrpc_rabbitmq_retried_total"); got != 2 {
+	if got := metricValue(t, reg, "eventgrpc_consume_retried_messages_total"); got != 2 {
 		t.Errorf("retried metric = %v, want 2", got)
 	}
-	if got := metricValue(t, reg, "eventgrpc_rabbitmq_dead_lettered_total"); got != 1 {
+	if got := metricValue(t, reg, "eventgrpc_consume_dead_lettered_messages_total"); got != 1 {
 		t.Errorf("dead-lettered metric = %v, want 1", got)
 	}
 }
@@ -313,7 +329,7 @@ func TestConsumeMissingQueue(t *testing.T) {
 	b, _ := newBroker(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := b.Consume(ctx, topology.Queue{Name: "no.such.queue." + suffix()}, func(context.Context, []broker.Delivery) error { return nil })
+	err := policy.Run(ctx, b, topology.Queue{Name: "no.such.queue." + suffix()}, func(context.Context, []broker.Delivery) error { return nil })
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("Consume of a missing queue = %v (ctx %v), want an error at once", err, ctx.Err())
 	}
@@ -326,7 +342,7 @@ func TestCloseStopsConsume(t *testing.T) {
 	b, _ := newBroker(t, top)
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(context.Background(), top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
+		done <- policy.Run(context.Background(), b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
 	}()
 	srv := newServer(t)
 	eventually(t, 10*time.Second, "the consumer to start", func() bool { return srv.consumers(top.Queues[0].Name) == 1 })
@@ -343,4 +359,74 @@ func TestCloseStopsConsume(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Consume did not return after Close")
 	}
+}
+
+// TestDeadLetterRefusedIsHeld: when the error queue is gone (an operator
+// deleted it), a dead letter comes back unroutable. The failed message is
+// not acked — it stays in its queue — the refusals are counted by reason,
+// and the consumer is not pinned: a later good message is still handled.
+func TestDeadLetterRefusedIsHeld(t *testing.T) {
+	top := testTopology(t, "a")
+	q := top.Queues[0]
+	q.MaxRetries = 0
+	b, _ := newBroker(t, top)
+	srv := newServer(t)
+	ch := srv.channel()
+	if _, err := ch.QueueDelete(q.ErrorQueue(), false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	ch.Close()
+
+	reg := prometheus.NewRegistry()
+	r, err := policy.NewRunner(b, policy.RunnerConfig{
+		Registerer:        reg,
+		Hold:              backoff.Policy{Initial: time.Millisecond, Max: 50 * time.Millisecond},
+		RepublishAttempts: 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(ctx, q, func(_ context.Context, batch []broker.Delivery) error {
+			failed := map[int]error{}
+			for i, d := range batch {
+				if string(d.Body) == "bad" {
+					failed[i] = fault.Permanentf("bad row")
+				} else {
+					good.Add(1)
+				}
+			}
+			return fault.NewPartial(failed)
+		})
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	defer stop()
+	ctxp, cancelp := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelp()
+	if err := b.Publish(ctxp, top.Exchanges[0].Name, []broker.Message{{RoutingKey: "a.x", Body: []byte("bad")}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "refused dead letters to be counted", func() bool {
+		return metricValue(t, reg, "eventgrpc_consume_republish_given_back_total") >= 1
+	})
+	if got := metricValue(t, reg, "eventgrpc_consume_republish_failed_total"); got < 3 {
+		t.Errorf("republish_failed = %v, want at least 3 (one per try)", got)
+	}
+	if err := b.Publish(ctxp, top.Exchanges[0].Name, []broker.Message{{RoutingKey: "a.x", Body: []byte("good")}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the good message", func() bool { return good.Load() == 1 })
+	stop()
+	eventually(t, 20*time.Second, "the bad message back in its queue", func() bool { return srv.depth(q.Name) == 1 })
 }

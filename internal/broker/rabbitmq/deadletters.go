@@ -2,6 +2,8 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -61,30 +63,46 @@ func (b *Broker) Peek(ctx context.Context, queue string, limit int) (int, []brok
 	return info.Messages, sample, nil
 }
 
-// Replay moves up to limit dead letters of errorQueue back to the exchange
-// and routing key they were first published to (x-original-exchange,
-// x-original-routing-key), with x-retry-count reset to 0 and the error
-// reason removed. Each is acked in the error queue only after its republish
-// was confirmed; one that fails goes back to the error queue and stops the
+// headerReplayID marks the copies one Replay call sent, so that a copy
+// that fails again and is back in the error queue during the same call is
+// recognised and left there.
+const headerReplayID = "x-replay-id"
+
+// Replay moves up to limit dead letters of errorQueue back into the queue
+// they failed in (x-original-queue, through the default exchange; or, for
+// dead letters without it, to the exchange and routing key they were first
+// published to), with x-retry-count reset to 0 and the error reason
+// removed. Each is acked in the error queue only after its republish was
+// confirmed; one that fails goes back to the error queue and stops the
 // replay with an error. It returns how many moved.
+//
+// A call is bounded (see broker.DeadLetters): at most
+// broker.ReplayLimit(limit) messages, and no more than the error queue held
+// when the call began; a message of this call's own (its x-replay-id) seen
+// again ends the call, so a message that fails again at once is not
+// replayed twice.
 func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+	limit = broker.ReplayLimit(limit)
 	ch, err := b.adminChannel()
 	if err != nil {
 		return 0, fmt.Errorf("rabbitmq: replay %q: %w", errorQueue, err)
 	}
 	defer closeChannel(ch)
-	if _, err := ch.QueueDeclarePassive(errorQueue, true, false, false, false, nil); err != nil {
+	info, err := ch.QueueDeclarePassive(errorQueue, true, false, false, false, nil)
+	if err != nil {
 		return 0, fmt.Errorf("rabbitmq: replay: %w", queueError(errorQueue, err))
 	}
+	limit = min(limit, info.Messages)
+	var rid [8]byte
+	_, _ = rand.Read(rid[:])
+	id := hex.EncodeToString(rid[:])
 	moved := 0
 	for moved < limit {
 		if err := ctx.Err(); err != nil {
 			return moved, fmt.Errorf("rabbitmq: replay %q: %w", errorQueue, err)
 		}
 		var got []amqp.Delivery
+		again := false
 		for len(got) < min(replayChunk, limit-moved) {
 			d, ok, err := ch.Get(errorQueue, false)
 			if err != nil {
@@ -93,16 +111,27 @@ func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int,
 			if !ok {
 				break
 			}
+			if headerString(d.Headers[headerReplayID]) == id {
+				// Replayed by this call and failed again: leave it.
+				if err := ch.Nack(d.DeliveryTag, false, true); err != nil {
+					return moved, fmt.Errorf("rabbitmq: replay %q: %w: requeue: %v", errorQueue, broker.ErrUnavailable, err)
+				}
+				again = true
+				break
+			}
 			got = append(got, d)
 		}
 		if len(got) == 0 {
 			return moved, nil
 		}
-		n, err := b.replayChunk(ctx, ch, got)
+		n, err := b.replayChunk(ctx, ch, got, id)
 		moved += n
 		b.m.replayed.Add(float64(n))
 		if err != nil {
 			return moved, fmt.Errorf("rabbitmq: replay %q: %w", errorQueue, err)
+		}
+		if again {
+			return moved, nil
 		}
 	}
 	return moved, nil
@@ -110,7 +139,7 @@ func (b *Broker) Replay(ctx context.Context, errorQueue string, limit int) (int,
 
 // replayChunk republishes got and acks each confirmed one; the rest are
 // put back. It returns how many moved.
-func (b *Broker) replayChunk(ctx context.Context, ch *amqp.Channel, got []amqp.Delivery) (int, error) {
+func (b *Broker) replayChunk(ctx context.Context, ch *amqp.Channel, got []amqp.Delivery, id string) (int, error) {
 	outs := make([]outgoing, 0, len(got))
 	idx := make([]int, 0, len(got)) // outs[j] is got[idx[j]]
 	var bad []error
@@ -127,6 +156,7 @@ func (b *Broker) replayChunk(ctx context.Context, ch *amqp.Channel, got []amqp.D
 			h[k] = v
 		}
 		h[broker.HeaderRetryCount] = int32(0)
+		h[headerReplayID] = id
 		delete(h, broker.HeaderErrorReason)
 		// Back into the queue it failed in only (default exchange, key =
 		// queue name), so other queues the message first reached do not

@@ -10,8 +10,8 @@ import (
 )
 
 // declare declares t on conn: every exchange (durable, of its kind), every
-// queue and its error queue (durable, classic, no arguments), the queues'
-// bindings and each error queue's binding to t.ErrorExchange with the
+// queue and its error queue (durable, classic, bounded: see queueArgs), the
+// queues' bindings and each error queue's binding to t.ErrorExchange with the
 // queue's name as key. Declaring is idempotent.
 //
 // The server answers a declaration that contradicts an existing entity
@@ -65,12 +65,12 @@ func declare(conn *amqp.Connection, t *topology.Topology) (problems []error, err
 			return problems, err
 		}
 	}
-	queue := func(name string) error {
+	queue := func(name string, args amqp.Table) error {
 		return do(func(ch *amqp.Channel) error {
-			_, err := ch.QueueDeclare(name, true, false, false, false, nil)
+			_, err := ch.QueueDeclare(name, true, false, false, false, args)
 			return err
 		}, func(reason string) error {
-			return fmt.Errorf("queue %q exists with different arguments: %s; delete it or align the topology", name, reason)
+			return fmt.Errorf("queue %q exists with different arguments: %s; its bound (%v) needs it declared anew: drain it, delete it, and restart (or apply the arguments as a policy)", name, reason, args)
 		})
 	}
 	bind := func(queue, exchange, key string) error {
@@ -81,10 +81,11 @@ func declare(conn *amqp.Connection, t *topology.Topology) (problems []error, err
 		})
 	}
 	for _, q := range t.Queues {
-		for _, name := range []string{q.Name, q.ErrorQueue()} {
-			if err := queue(name); err != nil {
-				return problems, err
-			}
+		if err := queue(q.Name, queueArgs(q)); err != nil {
+			return problems, err
+		}
+		if err := queue(q.ErrorQueue(), errorQueueArgs()); err != nil {
+			return problems, err
 		}
 		for _, bd := range q.Bindings {
 			if err := bind(q.Name, bd.Exchange, bd.Key); err != nil {
@@ -96,4 +97,24 @@ func declare(conn *amqp.Connection, t *topology.Topology) (problems []error, err
 		}
 	}
 	return problems, nil
+}
+
+// queueArgs bound a queue in bytes: when it holds x-max-length-bytes of
+// bodies the server refuses further publishes to it (x-overflow:
+// reject-publish, a nack the publisher counts and reports as unavailable),
+// so one unconsumed queue never fills the server's disk for the others.
+func queueArgs(q topology.Queue) amqp.Table {
+	return amqp.Table{"x-max-length-bytes": q.QueueMaxBytes(), "x-overflow": "reject-publish"}
+}
+
+// errorQueueArgs bound a dead-letter queue in bytes and age: dead letters
+// older than topology.DefaultDeadLetterMaxAge expire, and a full error
+// queue drops its oldest (x-overflow: drop-head), so dead-lettering never
+// blocks the queue it serves.
+func errorQueueArgs() amqp.Table {
+	return amqp.Table{
+		"x-max-length-bytes": topology.DefaultDeadLetterMaxBytes,
+		"x-message-ttl":      topology.DefaultDeadLetterMaxAge.Milliseconds(),
+		"x-overflow":         "drop-head",
+	}
 }

@@ -41,7 +41,9 @@ func TestDeclareAcceptsExplicitClassicQueue(t *testing.T) {
 	top := testTopology(t, "a")
 	srv := newServer(t)
 	ch := srv.channel()
-	if _, err := ch.QueueDeclare(top.Queues[0].Name, true, false, false, false, amqp.Table{"x-queue-type": "classic"}); err != nil {
+	args := queueArgs(top.Queues[0])
+	args["x-queue-type"] = "classic"
+	if _, err := ch.QueueDeclare(top.Queues[0].Name, true, false, false, false, args); err != nil {
 		t.Fatal(err)
 	}
 	ch.Close()
@@ -125,4 +127,37 @@ func TestNoTopology(t *testing.T) {
 		t.Fatalf("depth = %d, want 1", n)
 	}
 	_ = topology.KindTopic
+}
+
+// Each queue is bounded in bytes on its own: one unconsumed queue filling
+// up refuses publishes to itself, loudly and counted, while publishes to
+// the other queues go on. On 470972f queues were unbounded.
+func TestFullQueueRefusesOnlyItself(t *testing.T) {
+	top := testTopology(t, "full", "other")
+	top.Queues[0].MaxBytes = 4096
+	b, reg := newBroker(t, top)
+	ex := top.Exchanges[0].Name
+	body := []byte(strings.Repeat("x", 1000))
+	var refused error
+	for i := 0; i < 20 && refused == nil; i++ {
+		refused = b.Publish(context.Background(), ex, []broker.Message{{RoutingKey: "full.x", Body: body}})
+	}
+	if refused == nil {
+		t.Fatal("20 KB published to a queue bounded at 4 KB without a refusal")
+	}
+	if fault := errors.Is(refused, broker.ErrUnavailable) || errors.Is(refused, broker.ErrOverloaded); !fault {
+		t.Fatalf("refusal %v; want unavailable or overloaded", refused)
+	}
+	for i := range 20 {
+		if err := b.Publish(context.Background(), ex, []broker.Message{{RoutingKey: "other.x", Body: body}}); err != nil {
+			t.Fatalf("publish %d to the other queue while the first is full: %v", i, err)
+		}
+	}
+	if got := metricValue(t, reg, "eventgrpc_rabbitmq_publish_errors_total"); got < 1 {
+		t.Fatalf("refusals counted %v, want at least 1", got)
+	}
+	srv := newServer(t)
+	if n := srv.depth(top.Queues[1].Name); n != 20 {
+		t.Fatalf("the other queue holds %d, want 20", n)
+	}
 }

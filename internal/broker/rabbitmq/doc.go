@@ -7,15 +7,18 @@
 // persistent, mandatory messages over that pool, each channel holding at most
 // Config.ConfirmWindow unconfirmed messages, and returns once every message
 // is confirmed; a message no queue takes comes back as broker.ErrUnroutable.
-// Consume runs a queue's consumers, each on its own channel with the queue's
-// prefetch, hands batches to the handler and acks each batch with one
-// multiple ack; failed messages are republished to their own queue with
-// x-retry-count raised, or to the error exchange once the queue's retries
-// are spent.
+// Subscribe opens a consumer on a channel of its own with the queue's
+// prefetch (declaring the queue again if it was deleted under the running
+// service); Fetch takes deliveries from its buffer, Settle acks or nacks
+// them (one multiple ack for the oldest unsettled ones) and Republish sends
+// copies, with the headers it is given, to the queue itself (default
+// exchange) or to the error exchange. It is a transport only: the delivery
+// policy (batching, hold, retry count, dead letter) is internal/consume's.
 //
 // A lost connection is re-established in the background with backoff: the
-// topology is declared again, the publisher channels reopened and every
-// consumer resumed. While it is down Ready reports false and Publish fails
+// topology is declared again and the publisher channels reopened; a lost
+// subscription reports broker.ErrLost and the consume runner opens a new
+// one. While it is down Ready reports false and Publish fails
 // at once with broker.ErrUnavailable.
 //
 // Locks: pubChannel.sendMu (serialises one channel's publishes, the only

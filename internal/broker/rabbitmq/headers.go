@@ -110,8 +110,8 @@ func headersToTable(h map[string]string) amqp.Table {
 }
 
 // toDelivery converts an AMQP delivery from queue. Exchange and RoutingKey
-// are the original ones: a retried message carries them in headers, since
-// it was republished to its queue through the default exchange.
+// are the original ones: a copy republished to its queue through the
+// default exchange carries them in headers.
 func toDelivery(queue string, d *amqp.Delivery) broker.Delivery {
 	h := tableToHeaders(d.Headers)
 	exchange, key := d.Exchange, d.RoutingKey
@@ -129,8 +129,8 @@ func toDelivery(queue string, d *amqp.Delivery) broker.Delivery {
 		ContentType: d.ContentType,
 		Headers:     h,
 		Body:        d.Body,
-		RetryCount:  broker.RetryCount(h),
 		Redelivered: d.Redelivered,
 		Published:   d.Timestamp,
+		Tag:         d.DeliveryTag,
 	}
 }

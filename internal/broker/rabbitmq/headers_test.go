@@ -1,6 +1,7 @@
 package rabbitmq
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -81,10 +82,19 @@ func TestToDelivery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.d.Timestamp, tc.d.Body, tc.d.ContentType, tc.d.Redelivered = ts, []byte("b"), "application/json", true
+			tc.d.Timestamp, tc.d.Body, tc.d.ContentType, tc.d.Redelivered, tc.d.DeliveryTag = ts, []byte("b"), "application/json", true, 7
 			got := toDelivery("q", &tc.d)
-			if got.Exchange != tc.wantEx || got.RoutingKey != tc.wantKey || got.RetryCount != tc.wantRetry {
-				t.Fatalf("got exchange %q key %q retry %d", got.Exchange, got.RoutingKey, got.RetryCount)
+			// The count travels as a decimal header; the consume runner
+			// reads it (transports do not count).
+			wantHeader := ""
+			if tc.wantRetry > 0 {
+				wantHeader = strconv.Itoa(tc.wantRetry)
+			}
+			if got.Exchange != tc.wantEx || got.RoutingKey != tc.wantKey || got.Headers[broker.HeaderRetryCount] != wantHeader {
+				t.Fatalf("got exchange %q key %q x-retry-count %q", got.Exchange, got.RoutingKey, got.Headers[broker.HeaderRetryCount])
+			}
+			if got.Tag != tc.d.DeliveryTag {
+				t.Fatalf("tag %d, want the delivery tag %d", got.Tag, tc.d.DeliveryTag)
 			}
 			if got.Queue != "q" || string(got.Body) != "b" || got.ContentType != "application/json" || !got.Redelivered || !got.Published.Equal(ts) {
 				t.Fatalf("got %+v", got)

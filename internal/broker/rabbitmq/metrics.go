@@ -18,9 +18,7 @@ type metrics struct {
 	confirmLatency prometheus.Histogram
 	consumed       *prometheus.CounterVec // queue
 	acked          *prometheus.CounterVec // queue
-	retried        *prometheus.CounterVec // queue
-	deadLettered   *prometheus.CounterVec // queue
-	handlerErrors  *prometheus.CounterVec // queue: transient batch failures
+	redeclared     prometheus.Counter
 	replayed       prometheus.Counter
 	reconnects     prometheus.Counter
 	declareErrors  prometheus.Counter
@@ -43,13 +41,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "consumed_total", Help: "Messages delivered to consumers, by queue."}, []string{"queue"}),
 		acked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "acked_total", Help: "Messages acked, by queue (including those retried or dead-lettered)."}, []string{"queue"}),
-		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "retried_total", Help: "Messages republished to their queue with x-retry-count raised, by queue."}, []string{"queue"}),
-		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "dead_lettered_total", Help: "Messages sent to the error exchange, by queue."}, []string{"queue"}),
-		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "handler_transient_errors_total", Help: "Batches whose handler failed transiently and were handed again, by queue."}, []string{"queue"}),
+			Name: "acked_total", Help: "Messages acked, by queue (including those whose copies were republished)."}, []string{"queue"}),
+		redeclared: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "queues_redeclared_total", Help: "Queues found gone (deleted under the running service) and declared again by a consumer."}),
 		replayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "replayed_total", Help: "Dead letters moved back to their original exchange."}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -64,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.published, m.publishErrors, m.returned, m.confirmLatency,
-		m.consumed, m.acked, m.retried, m.deadLettered, m.handlerErrors,
+		m.consumed, m.acked, m.redeclared,
 		m.replayed, m.reconnects, m.declareErrors, m.ready,
 	} {
 		if err := reg.Register(c); err != nil {

@@ -337,6 +337,42 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 	return b.publish(ctx, outs)
 }
 
+// checkFrame refuses a message holding a string longer than an AMQP short
+// string (exchange, routing key, message id, content type, header names).
+func checkFrame(o *outgoing) error {
+	if err := broker.CheckShortString("exchange", o.exchange); err != nil {
+		return err
+	}
+	if err := broker.CheckShortString("routing key", o.key); err != nil {
+		return err
+	}
+	if err := broker.CheckShortString("message id", o.msg.MessageId); err != nil {
+		return err
+	}
+	if err := broker.CheckShortString("content type", o.msg.ContentType); err != nil {
+		return err
+	}
+	for k := range o.msg.Headers {
+		if err := broker.CheckShortString("header name", k); err != nil {
+			return fmt.Errorf("header %q…: %w", truncateKey(k), err)
+		}
+	}
+	return nil
+}
+
+func truncateKey(s string) string {
+	if len(s) > 40 {
+		return s[:40]
+	}
+	return s
+}
+
+// MaxMessageBytes implements broker.Limits: RabbitMQ's default
+// max_message_size.
+func (b *Broker) MaxMessageBytes() int { return maxBody }
+
+var _ broker.Limits = (*Broker)(nil)
+
 // publish sends outs with confirms. It returns nil, a *broker.PublishError
 // naming the failed indexes, or an error meaning none was sent.
 func (b *Broker) publish(ctx context.Context, outs []outgoing) error {
@@ -365,8 +401,15 @@ func (b *Broker) publish(ctx context.Context, outs []outgoing) error {
 		}
 		if err != nil {
 			failed[i] = err
+		} else if err := checkFrame(&outs[i]); err != nil {
+			// A string longer than the frame allows would make amqp091
+			// close the whole connection, failing every publish on it.
+			failed[i] = fault.Permanent(err)
+			b.m.publishErrors.WithLabelValues("too_long").Inc()
 		} else if n := len(outs[i].msg.Body); n > maxBody {
 			failed[i] = fault.Permanent(fmt.Errorf("message of %d bytes exceeds the broker's limit of %d", n, maxBody))
+		} else if err := frameError(&outs[i]); err != nil {
+			failed[i] = err
 		}
 	}
 	pc := s.pick()

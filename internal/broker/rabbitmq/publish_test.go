@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
 )
 
 func TestPublishConfirm(t *testing.T) {
@@ -242,7 +243,7 @@ func TestPublishClosed(t *testing.T) {
 	if !errors.Is(err, broker.ErrClosed) {
 		t.Fatalf("Publish after Close = %v, want ErrClosed", err)
 	}
-	err = b.Consume(ctx, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
+	err = policy.Run(ctx, b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
 	if !errors.Is(err, broker.ErrClosed) {
 		t.Fatalf("Consume after Close = %v, want ErrClosed", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
 )
 
 // TestReconnect stops the RabbitMQ application for two seconds while a
@@ -168,7 +169,7 @@ func TestCloseWhileDisconnected(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(context.Background(), top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
+		done <- policy.Run(context.Background(), b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
 	}()
 	restart(t, 0, func() {
 		eventually(t, 10*time.Second, "Ready to turn false", func() bool { return !b.Ready() })
