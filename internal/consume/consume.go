@@ -2,15 +2,15 @@ package consume
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
@@ -19,9 +19,6 @@ import (
 
 // Router picks the sink that holds a table.
 type Router func(t *schema.Table) sink.Sink
-
-// Decoder turns one delivery into sources, one per row it holds.
-type Decoder func(d broker.Delivery) ([]schema.Source, error)
 
 // Metrics are the consume stage's counters, shared by every queue.
 type Metrics struct {
@@ -38,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_consume_events_total",
-			Help: "Events (rows of their source) handled, by queue, type (routing key) and outcome: stored, retried (failed, will be tried again with x-retry-count+1) or dead_lettered.",
+			Help: "Events (rows of their source) handled, by queue, type (the event's own type; the routing key for JSON messages) and outcome: stored, retried (failed, will be tried again with x-retry-count+1) or dead_lettered.",
 		}, []string{"queue", "type", "outcome"}),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_consume_messages_total", Help: "Broker messages handled, by queue and outcome (stored, failed, held).",
@@ -63,26 +60,50 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Handler writes one queue's deliveries to its tables.
+// Handler writes one queue's deliveries to its tables: decode → map
+// (compiled, columnar) → one sink.Write per table → the fate of each
+// message (broker.BatchHandler).
 type Handler struct {
 	queue      string
 	maxRetries int
+	json       bool
 	tables     []*schema.Table
 	sinks      []sink.Sink
-	decode     Decoder
+	events     []*schema.Mapper[*schema.EventRow] // per table, events queues
+	objects    []*schema.Mapper[*schema.JSONRow]  // per table, JSON queues
 	log        *slog.Logger
 	m          *Metrics
+	labels     map[string]bool // routing keys that are type labels as they are
+	budget     *Budget         // nil: unbounded
+	budgets    []*sinkBudget   // of sinks, in acquisition order
+	states     sync.Pool       // *state
+}
+
+// state is what one Handle call reuses from the last: the batches (their
+// column slices) and the bookkeeping.
+type state struct {
+	batches []*schema.Batch
+	owners  [][]int // per table: row → delivery index
+	types   []event.Type
+	typeAt  []int // per delivery: its events' range in types ends here
+	objs    []int // per delivery of a JSON queue: its objects (1 when unreadable)
+	jrows   []schema.JSONRow
+	counts  [3][event.NumTypes]int
 }
 
 // New builds the handler of q: its decoder by q.Handler, its tables from
-// catalog, each table's sink from route.
-func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logger, m *Metrics) (*Handler, error) {
-	h := &Handler{queue: q.Name, maxRetries: q.MaxRetries, log: log, m: m}
+// catalog (their column paths compiled here, once), each table's sink from
+// route. A batch is decoded and written only within budget's bytes for
+// each of those sinks (nil: unbounded).
+func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logger, m *Metrics, budget *Budget) (*Handler, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &Handler{queue: q.Name, maxRetries: q.MaxRetries, log: log, m: m, labels: keyLabels(q)}
 	switch q.Handler {
 	case topology.HandlerEvents:
-		h.decode = DecodeEvents
 	case topology.HandlerJSON:
-		h.decode = DecodeJSON
+		h.json = true
 	default:
 		return nil, fmt.Errorf("queue %s: handler %q is not a table handler", q.Name, q.Handler)
 	}
@@ -95,74 +116,136 @@ func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logge
 		if s == nil {
 			return nil, fmt.Errorf("queue %s: no sink holds table %s", q.Name, name)
 		}
+		if h.json {
+			mp, err := schema.CompileJSON(t)
+			if err != nil {
+				return nil, fmt.Errorf("queue %s: %w", q.Name, err)
+			}
+			h.objects = append(h.objects, mp)
+		} else {
+			mp, err := schema.CompileEvents(t)
+			if err != nil {
+				return nil, fmt.Errorf("queue %s: %w", q.Name, err)
+			}
+			h.events = append(h.events, mp)
+		}
 		h.tables = append(h.tables, t)
 		h.sinks = append(h.sinks, s)
+	}
+	if budget != nil {
+		h.budget, h.budgets = budget, budget.of(h.sinks)
+	}
+	h.states.New = func() any {
+		st := &state{batches: make([]*schema.Batch, len(h.tables)), owners: make([][]int, len(h.tables))}
+		for i, t := range h.tables {
+			st.batches[i] = schema.NewBatch(t)
+		}
+		return st
 	}
 	return h, nil
 }
 
+// Outcomes of an event, for the events metric.
+const (
+	stored = iota
+	retried
+	deadLettered
+)
+
+var outcomeNames = [3]string{"stored", "retried", "dead_lettered"}
+
 // Handle implements broker.BatchHandler.
 func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
-	failed := map[int]error{}
-	rows := make([][]schema.Row, len(h.tables))
-	owners := make([][]int, len(h.tables)) // row → delivery index
-	events := make([]int, len(batch))      // events each delivery holds
-	for i, d := range batch {
-		srcs, err := h.decode(d)
-		if err != nil {
-			failed[i] = err
-			events[i] = 1
-			continue
+	if h.budget != nil {
+		var n int64
+		for _, d := range batch {
+			n += int64(len(d.Body))
 		}
-		events[i] = len(srcs)
+		defer h.budget.take(h.budgets, n)()
+	}
+	st := h.states.Get().(*state)
+	defer h.states.Put(st)
+	for ti := range h.tables {
+		st.batches[ti].Reset()
+		st.owners[ti] = st.owners[ti][:0]
+	}
+	st.types, st.typeAt, st.objs = st.types[:0], st.typeAt[:0], st.objs[:0]
+	failed := map[int]error{}
+	var row schema.EventRow
+	for i, d := range batch {
 		// Map every table's rows of this message first, so a message
 		// whose data does not fit one table writes to none.
-		var mapped [][]schema.Row
-		for _, t := range h.tables {
-			var trows []schema.Row
-			for _, src := range srcs {
-				r, err := t.Map(src)
+		var mark [8]int
+		lens := mark[:0]
+		for _, b := range st.batches {
+			lens = append(lens, b.Len())
+		}
+		typesAt := len(st.types)
+		var err error
+		if h.json {
+			st.jrows, err = jsonRows(h.queue, d, st.jrows[:0])
+			st.objs = append(st.objs, max(1, len(st.jrows)))
+			for r := range st.jrows {
 				if err != nil {
-					failed[i] = fault.Permanent(err)
 					break
 				}
-				trows = append(trows, r)
+				for ti, mp := range h.objects {
+					if err = mp.Append(st.batches[ti], &st.jrows[r]); err != nil {
+						err = fault.Permanent(err)
+						break
+					}
+				}
 			}
-			if failed[i] != nil {
-				break
+		} else {
+			err = eventRows(d, &row, func(r *schema.EventRow) error {
+				st.types = append(st.types, r.Type)
+				for ti, mp := range h.events {
+					if err := mp.Append(st.batches[ti], r); err != nil {
+						return fault.Permanent(fmt.Errorf("event %q: %w", r.Event.GetId(), err))
+					}
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			failed[i] = err
+			for ti, b := range st.batches {
+				b.Truncate(lens[ti])
 			}
-			mapped = append(mapped, trows)
-		}
-		if failed[i] != nil {
-			continue
-		}
-		for ti := range h.tables {
-			rows[ti] = append(rows[ti], mapped[ti]...)
-			for range mapped[ti] {
-				owners[ti] = append(owners[ti], i)
+			st.types = st.types[:typesAt]
+			if !h.json {
+				st.types = append(st.types, event.TypeNone) // the message counts as one event
+			}
+		} else {
+			for ti, b := range st.batches {
+				for range b.Len() - lens[ti] {
+					st.owners[ti] = append(st.owners[ti], i)
+				}
 			}
 		}
+		st.typeAt = append(st.typeAt, len(st.types))
 	}
 	for ti, t := range h.tables {
-		if len(rows[ti]) == 0 {
+		b := st.batches[ti]
+		if b.Len() == 0 {
 			continue
 		}
 		start := time.Now()
-		err := h.sinks[ti].Write(ctx, t, rows[ti])
+		err := h.sinks[ti].Write(ctx, b)
 		h.m.writes.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
-		var be *sink.BatchError
+		p, partial := fault.AsPartial(err)
 		switch {
 		case err == nil:
-			h.m.rows.WithLabelValues(t.Name).Add(float64(len(rows[ti])))
-		case errors.As(err, &be):
-			h.m.rows.WithLabelValues(t.Name).Add(float64(len(rows[ti]) - len(be.Failed)))
-			h.m.failed.WithLabelValues(t.Name).Add(float64(len(be.Failed)))
-			for r, cause := range be.Failed {
-				failed[owners[ti][r]] = fmt.Errorf("table %s: %w", t.Name, cause)
+			h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len()))
+		case partial:
+			h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len() - len(p.Failed)))
+			h.m.failed.WithLabelValues(t.Name).Add(float64(len(p.Failed)))
+			for r, cause := range p.Failed {
+				failed[st.owners[ti][r]] = fmt.Errorf("table %s: %w", t.Name, cause)
 			}
 		case fault.IsPermanent(err):
-			h.m.failed.WithLabelValues(t.Name).Add(float64(len(rows[ti])))
-			for _, i := range owners[ti] {
+			h.m.failed.WithLabelValues(t.Name).Add(float64(b.Len()))
+			for _, i := range st.owners[ti] {
 				failed[i] = fmt.Errorf("table %s: %w", t.Name, err)
 			}
 		default:
@@ -172,16 +255,7 @@ func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 		}
 	}
 	h.m.consumed.WithLabelValues(h.queue, "stored").Add(float64(len(batch) - len(failed)))
-	for i, d := range batch {
-		outcome := "stored"
-		if failed[i] != nil {
-			outcome = "retried"
-			if d.RetryCount >= h.maxRetries {
-				outcome = "dead_lettered"
-			}
-		}
-		h.m.events.WithLabelValues(h.queue, typeLabel(d.RoutingKey), outcome).Add(float64(events[i]))
-	}
+	h.countEvents(st, batch, failed)
 	if len(failed) > 0 {
 		h.m.consumed.WithLabelValues(h.queue, "failed").Add(float64(len(failed)))
 		return &broker.FailedMessages{Failed: failed}
@@ -189,13 +263,43 @@ func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 	return nil
 }
 
-// typeLabel bounds the type label: a CustomEvent's own name is not a label.
-func typeLabel(key string) string {
-	if strings.HasPrefix(key, "CustomEvent.") {
-		return "CustomEvent"
+// countEvents counts the batch's events by type and outcome: one counter
+// update per (type, outcome) of the batch, not one per event.
+func (h *Handler) countEvents(st *state, batch []broker.Delivery, failed map[int]error) {
+	outcome := func(i int) int {
+		if failed[i] == nil {
+			return stored
+		}
+		if batch[i].RetryCount >= h.maxRetries {
+			return deadLettered
+		}
+		return retried
 	}
-	if key == "" {
-		return "unknown"
+	if h.json { // JSON messages have no event type: the routing key names them
+		for i, d := range batch {
+			h.m.events.WithLabelValues(h.queue, typeLabel(h.labels, d.RoutingKey), outcomeNames[outcome(i)]).Add(float64(st.objs[i]))
+		}
+		return
 	}
-	return key
+	st.counts = [3][event.NumTypes]int{}
+	from := 0
+	for i := range batch {
+		o := outcome(i)
+		for _, ty := range st.types[from:st.typeAt[i]] {
+			st.counts[o][ty]++
+		}
+		from = st.typeAt[i]
+	}
+	for o := range st.counts {
+		for ty, n := range st.counts[o] {
+			if n == 0 {
+				continue
+			}
+			name := event.Type(ty).String()
+			if name == "" {
+				name = "unknown"
+			}
+			h.m.events.WithLabelValues(h.queue, name, outcomeNames[o]).Add(float64(n))
+		}
+	}
 }

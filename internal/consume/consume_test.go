@@ -47,7 +47,7 @@ func handler(t *testing.T, s sink.Sink, cat schema.Catalog, queue string) *Handl
 	if !ok {
 		t.Fatalf("no queue %s", queue)
 	}
-	h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, NewMetrics(nil))
+	h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, NewMetrics(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,23 +166,53 @@ func FuzzDecodeJSON(f *testing.F) {
 				t.Fatal("no message id")
 			}
 		}
+		// Every JSON-fed table's compiled mapping takes the objects or
+		// names the column at fault; it never panics.
+		rows, err := jsonRows("q", broker.Delivery{Body: b}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mp := range jsonMappers {
+			batch := schema.NewBatch(mp.Table())
+			for i := range rows {
+				if err := mp.Append(batch, &rows[i]); err != nil {
+					var ce *schema.ColumnError
+					if !errors.As(err, &ce) {
+						t.Fatalf("%s: %v is not a ColumnError", mp.Table().Name, err)
+					}
+				}
+			}
+		}
 	})
 }
+
+// jsonMappers are the compiled mappings of every JSON-fed table.
+var jsonMappers = func() []*schema.Mapper[*schema.JSONRow] {
+	var out []*schema.Mapper[*schema.JSONRow]
+	for _, n := range schema.Default().Names() {
+		if mp, err := schema.CompileJSON(schema.Default()[n]); err == nil {
+			out = append(out, mp)
+		}
+	}
+	return out
+}()
 
 func FuzzDecodeEvents(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0x02, 0x12, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		srcs, err := DecodeEvents(broker.Delivery{Body: b})
+		mp, err := schema.CompileEvents(schema.EventTable())
 		if err != nil {
-			if !fault.IsPermanent(err) {
-				t.Fatalf("decode error %v is not permanent", err)
-			}
-			return
+			t.Fatal(err)
 		}
-		tbl := schema.EventTable()
-		for _, s := range srcs {
-			tbl.Map(s) // must not panic
+		batch := schema.NewBatch(schema.EventTable())
+		var row schema.EventRow
+		err = eventRows(broker.Delivery{Body: b}, &row, func(r *schema.EventRow) error {
+			mp.Append(batch, r) // must not panic
+			return nil
+		})
+		if err != nil && !fault.IsPermanent(err) {
+			t.Fatalf("decode error %v is not permanent", err)
 		}
 	})
 }

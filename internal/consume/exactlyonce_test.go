@@ -67,7 +67,7 @@ queues:
 		}
 	}()
 	q := top.Queues[0]
-	h, err := New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, NewMetrics(nil))
+	h, err := New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, NewMetrics(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ queues:
 	errCrashed := errors.New("crashed after insert")
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Consume(cctx, q, func(ctx context.Context, batch []broker.Delivery) error {
+		done <- Run(cctx, b, q, func(ctx context.Context, batch []broker.Delivery) error {
 			if err := h.Handle(ctx, batch); err != nil {
 				return err
 			}
@@ -106,7 +106,7 @@ queues:
 	// Second consumer gets the redelivery and writes it again.
 	c2, stop := context.WithCancel(ctx)
 	var redelivered atomic.Bool
-	go b.Consume(c2, q, func(ctx context.Context, batch []broker.Delivery) error {
+	go Run(c2, b, q, func(ctx context.Context, batch []broker.Delivery) error {
 		for _, d := range batch {
 			if d.Redelivered {
 				redelivered.Store(true)

@@ -1,6 +1,15 @@
 // Package schema declares every table once — columns, types, order key,
 // partition, and where each column's value comes from — and renders the
-// declarations to each SQL dialect (ClickHouse, PostgreSQL, DuckDB). It maps
-// decoded messages to rows in a table's column order, converting values to
-// the column types and naming the column at fault when one does not fit.
+// declarations to each SQL dialect (ClickHouse, PostgreSQL, DuckDB).
+//
+// Rows are columnar: a Batch holds one typed slice per column, reused from
+// batch to batch. A Mapper, compiled once per table at start from the
+// columns' From paths (CompileEvents for event tables, CompileJSON for
+// JSON-fed ones), appends one source's row to a Batch: the per-row path
+// parses no path, boxes no value into any (on the events path), walks no
+// protoreflect and calls no protojson; a value that does not fit fails with
+// a *ColumnError naming the column, and appends nothing.
+//
+// Map and Source are the row-at-a-time form, kept for tests and for code
+// that maps one row.
 package schema

@@ -279,7 +279,7 @@ func toTime(v any) (time.Time, error) {
 			return time.Unix(0, 0).UTC(), nil
 		}
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return epoch(f), nil
+			return epoch(f)
 		}
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
 			if t, err := time.Parse(layout, s); err == nil {
@@ -292,15 +292,30 @@ func toTime(v any) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%v is not a time", v)
 	}
-	return epoch(f), nil
+	return epoch(f)
 }
 
-func epoch(f float64) time.Time {
-	if math.Abs(f) >= msThreshold {
-		return time.UnixMilli(int64(f)).UTC()
+// maxEpochMillis is the last millisecond of the year 9999: later epochs
+// are not times any store holds.
+const maxEpochMillis = 253402300799999
+
+// epoch turns epoch seconds (or milliseconds, from msThreshold up) into a
+// time. Numbers that cannot be times — NaN, ±Inf, negative, beyond the
+// year 9999 — are refused with the reason, never wrapped into an
+// overflowed time.
+func epoch(f float64) (time.Time, error) {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return time.Time{}, fmt.Errorf("%v is not a time", f)
+	case f < 0:
+		return time.Time{}, fmt.Errorf("%v is not a time: epochs before 1970 are refused", f)
+	case f > maxEpochMillis:
+		return time.Time{}, fmt.Errorf("%v is not a time: beyond the year 9999 even as epoch milliseconds", f)
+	case f >= msThreshold:
+		return time.UnixMilli(int64(f)).UTC(), nil
 	}
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
 }
 
 func toJSON(v any) (string, error) {

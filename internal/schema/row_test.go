@@ -89,3 +89,19 @@ func TestConvertTimeLayouts(t *testing.T) {
 		t.Error("a date in no known layout converted")
 	}
 }
+
+// A row whose Go values do not fit its columns never enters a batch.
+func TestBatchRefusesWrongTypes(t *testing.T) {
+	tbl := &Table{Name: "t", Columns: []Column{{Name: "n", Type: Int32}, {Name: "s", Type: String}}}
+	b := NewBatch(tbl)
+	if err := b.AppendRow(Row{int32(1), "a"}); err != nil {
+		t.Fatal(err)
+	}
+	var ce *ColumnError
+	if err := b.AppendRow(Row{"seven", "b"}); !errors.As(err, &ce) || ce.Column != "n" {
+		t.Fatalf("err = %v, want a ColumnError naming n", err)
+	}
+	if b.Len() != 1 || len(b.Cols[0].I32) != 1 || len(b.Cols[1].Str) != 1 {
+		t.Fatalf("a refused row left values behind: %+v", b.Cols)
+	}
+}

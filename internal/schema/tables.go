@@ -147,12 +147,12 @@ func defaultTables() []*Table {
 //	                  resolve it for both kinds of table — the events
 //	                  handler from the pipeline's stamp, the JSON handler
 //	                  from the time it consumed the message
-//	meta.message_id   a stable id of the message, for tables whose messages
-//	                  carry no id of their own: the broker message id when
-//	                  the publisher set one (with "#<n>" appended for the
-//	                  n-th object of a JSON array), else the hex SHA-256 of
-//	                  the object's JSON bytes — so a redelivered message
-//	                  maps to the same key and dedupes
+//	meta.message_id   a stable id of the object, for tables whose messages
+//	                  carry no id of their own: the hex SHA-256 of the
+//	                  queue's name and the object's JSON bytes (never the
+//	                  publisher's message id or the object's position), so a
+//	                  redelivered message maps to the same key and dedupes
+//	                  while two different bodies never collapse
 //	a|b               the first of the alternatives that has a value
 //
 // Every table ends with insert_timestamp from meta.insert_time.

@@ -1,6 +1,6 @@
 // Package sink holds the contract every storage backend meets: write one
-// batch of rows to one table as one operation, idempotently (rows dedupe on
-// the table's key), and say which rows failed when only some did. It also
+// columnar batch (schema.Batch) to its table as one operation, idempotently (rows dedupe on
+// the table's key), and say which rows failed when only some did (fault.Partial). It also
 // holds what the SQL backends share: Isolate (finding the rows a database
 // refuses by writing halves), Metrics (the eventgrpc_sink_* metrics) and
 // QuerySyntax (the read-only check of the query endpoint).

@@ -19,13 +19,13 @@ const SplitBudget = 128
 // range still failing are reported failed together, with the error of
 // their range (they are retried and, if good, pass in another batch).
 //
-// Isolate returns nil when every row was written, a *BatchError naming
+// Isolate returns nil when every row was written, a *fault.Partial naming
 // (by index in rows) the rows refused while the others were written, or
 // the first error that is not permanent, as soon as one occurs (nothing may
-// then be assumed written). A write of fewer rows than len(rows) is a
+// then be assumed written). A write of fewer rows than rows.Len() is a
 // partial write: the caller counts them, if it wants, in write.
-func Isolate(ctx context.Context, rows []schema.Row, write func(context.Context, []schema.Row) error, budget int) error {
-	if len(rows) == 0 {
+func Isolate(ctx context.Context, rows *schema.Batch, write func(context.Context, *schema.Batch) error, budget int) error {
+	if rows.Len() == 0 {
 		return nil
 	}
 	err := write(ctx, rows)
@@ -39,25 +39,25 @@ func Isolate(ctx context.Context, rows []schema.Row, write func(context.Context,
 	if len(failed) == 0 {
 		return nil
 	}
-	return &BatchError{Failed: failed}
+	return fault.NewPartial(failed)
 }
 
 // isolate finds the rows of part (which starts at index off of the rows
 // Isolate was given) that the database refuses, by writing halves. cause
 // is why part as a whole failed. It returns a non-permanent error as soon
 // as one occurs.
-func isolate(ctx context.Context, part []schema.Row, off int, cause error, write func(context.Context, []schema.Row) error, budget *int, failed map[int]error) error {
-	if len(part) == 1 || *budget <= 0 {
-		for i := range part {
+func isolate(ctx context.Context, part *schema.Batch, off int, cause error, write func(context.Context, *schema.Batch) error, budget *int, failed map[int]error) error {
+	if part.Len() == 1 || *budget <= 0 {
+		for i := range part.Len() {
 			failed[off+i] = cause
 		}
 		return nil
 	}
-	mid := len(part) / 2
+	mid := part.Len() / 2
 	for _, h := range []struct {
-		rows []schema.Row
+		rows *schema.Batch
 		off  int
-	}{{part[:mid], off}, {part[mid:], off + mid}} {
+	}{{part.Slice(0, mid), off}, {part.Slice(mid, part.Len()), off + mid}} {
 		*budget--
 		err := write(ctx, h.rows)
 		switch {

@@ -22,29 +22,33 @@ type store struct {
 	stored []int
 }
 
-func (s *store) write(_ context.Context, rows []schema.Row) error {
+func (s *store) write(_ context.Context, b *schema.Batch) error {
 	s.writes++
-	s.sizes = append(s.sizes, len(rows))
+	s.sizes = append(s.sizes, b.Len())
 	if s.writes == s.failAt {
 		return errors.New("connection reset")
 	}
-	for _, r := range rows {
-		if v := r[0].(int); s.bad[v] {
+	for _, v := range b.Cols[0].I64 {
+		if s.bad[int(v)] {
 			return fault.Permanent(fmt.Errorf("row %d refused", v))
 		}
 	}
-	for _, r := range rows {
-		s.stored = append(s.stored, r[0].(int))
+	for _, v := range b.Cols[0].I64 {
+		s.stored = append(s.stored, int(v))
 	}
 	return nil
 }
 
-func numbered(n int) []schema.Row {
-	rows := make([]schema.Row, n)
-	for i := range rows {
-		rows[i] = schema.Row{i}
+var numberedTable = &schema.Table{Name: "n", Columns: []schema.Column{{Name: "n", Type: schema.Int64}}}
+
+func numbered(n int) *schema.Batch {
+	b := schema.NewBatch(numberedTable)
+	for i := range n {
+		if err := b.AppendRow(schema.Row{int64(i)}); err != nil {
+			panic(err)
+		}
 	}
-	return rows
+	return b
 }
 
 func TestIsolate(t *testing.T) {
@@ -80,7 +84,7 @@ func TestIsolate(t *testing.T) {
 				s.bad[b] = true
 			}
 			err := Isolate(context.Background(), numbered(tc.rows), s.write, tc.budget)
-			var be *BatchError
+			var be *fault.Partial
 			switch {
 			case tc.wantErr:
 				if err == nil || errors.As(err, &be) || fault.IsPermanent(err) {
@@ -92,7 +96,7 @@ func TestIsolate(t *testing.T) {
 				}
 			default:
 				if !errors.As(err, &be) {
-					t.Fatalf("err = %v, want *BatchError", err)
+					t.Fatalf("err = %v, want *fault.Partial", err)
 				}
 				got := slices.Sorted(maps.Keys(be.Failed))
 				if !slices.Equal(got, tc.wantFailed) {
@@ -145,7 +149,7 @@ func TestIsolateBudget(t *testing.T) {
 		s.bad[i] = true
 	}
 	err := Isolate(context.Background(), numbered(n), s.write, SplitBudget)
-	var be *BatchError
+	var be *fault.Partial
 	if !errors.As(err, &be) || len(be.Failed) != n {
 		t.Fatalf("err = %v, want all %d rows failed", err, n)
 	}

@@ -66,19 +66,19 @@ func NewMetrics(reg prometheus.Registerer, sinkName string) (*Metrics, error) {
 }
 
 // ObserveWrite records one Write of rows rows to table that took took and
-// returned err: nil counts every row written; a *BatchError counts its
+// returned err: nil counts every row written; a *fault.Partial counts its
 // failed rows failed and the others written; any other error counts a
 // write error of the error's class (fault.KindOf) and no rows.
 func (m *Metrics) ObserveWrite(table string, rows int, took time.Duration, err error) {
 	m.Duration.WithLabelValues(table).Observe(took.Seconds())
 	failed := 0
 	if err != nil {
-		var be *BatchError
-		if !errors.As(err, &be) {
+		p, ok := fault.AsPartial(err)
+		if !ok {
 			m.WriteErrors.WithLabelValues(table, fault.KindOf(err).String()).Inc()
 			return
 		}
-		failed = len(be.Failed)
+		failed = len(p.Failed)
 	}
 	m.RowsWritten.WithLabelValues(table).Add(float64(rows - failed))
 	m.RowsFailed.WithLabelValues(table).Add(float64(failed))

@@ -20,7 +20,7 @@ func TestMetricsObserveWrite(t *testing.T) {
 		transient, perm float64
 	}{
 		{"committed", 10, nil, 10, 0, 0, 0},
-		{"some rows refused", 10, &BatchError{Failed: map[int]error{2: errors.New("x"), 7: errors.New("y")}}, 8, 2, 0, 0},
+		{"some rows refused", 10, &fault.Partial{Failed: map[int]error{2: errors.New("x"), 7: errors.New("y")}}, 8, 2, 0, 0},
 		{"transient", 10, errors.New("connection reset"), 0, 0, 1, 0},
 		{"permanent", 10, fault.Permanentf("bad"), 0, 0, 0, 1},
 	}

@@ -49,12 +49,76 @@ func (s QuerySyntax) Statement(q string) (string, error) {
 		return "", fault.Permanentf("empty query")
 	}
 	first := strings.ToUpper(words[0])
-	for _, k := range s.Queries {
-		if first == k {
-			return code, nil
+	if !s.isQuery(first) {
+		return "", fault.Permanentf("only queries are allowed (%s), not %s", strings.Join(s.Queries, ", "), first)
+	}
+	if first == "EXPLAIN" {
+		// EXPLAIN ANALYZE runs its statement: what it explains must be a
+		// query too.
+		inner := explained(words[1:])
+		if inner == "" || inner == "EXPLAIN" || !s.isQuery(inner) {
+			return "", fault.Permanentf("EXPLAIN only of a query (%s), not of %s", strings.Join(s.Queries, ", "), inner)
 		}
 	}
-	return "", fault.Permanentf("only queries are allowed (%s), not %s", strings.Join(s.Queries, ", "), first)
+	return code, nil
+}
+
+func (s QuerySyntax) isQuery(word string) bool {
+	for _, k := range s.Queries {
+		if word == k {
+			return true
+		}
+	}
+	return false
+}
+
+// explainOptions are the words that may stand between EXPLAIN and the
+// statement it explains, in the dialects served (option lists in
+// parentheses are words too, and skipped when known).
+var explainOptions = map[string]bool{
+	"ANALYZE": true, "ANALYSE": true, "VERBOSE": true, "COSTS": true, "BUFFERS": true, "TIMING": true,
+	"SUMMARY": true, "SETTINGS": true, "WAL": true, "FORMAT": true, "TEXT": true, "JSON": true, "YAML": true,
+	"XML": true, "TRUE": true, "FALSE": true, "ON": true, "OFF": true, "GRAPHVIZ": true, "HTML": true,
+	"AST": true, "SYNTAX": true, "PLAN": true, "PIPELINE": true, "ESTIMATE": true, "QUERY": true, "TREE": true,
+	"LOGICAL": true, "PHYSICAL": true, "OPTIMIZED": true,
+}
+
+// explained returns the first word after EXPLAIN's options, upper case.
+func explained(words []string) string {
+	for _, w := range words {
+		u := strings.ToUpper(w)
+		if !explainOptions[u] {
+			return u
+		}
+	}
+	return ""
+}
+
+// MaxResultBytes bounds the text of one query endpoint result, as rows do:
+// a result over it is refused (add a LIMIT or select fewer columns), so a
+// query cannot make the service hold an unbounded answer.
+const MaxResultBytes = 16 << 20
+
+// ResultBudget counts the bytes of a result being built.
+type ResultBudget struct {
+	Max  int // 0: MaxResultBytes
+	used int
+}
+
+// Add counts rec and reports a permanent error once the result is over
+// the bound.
+func (b *ResultBudget) Add(rec []string) error {
+	limit := b.Max
+	if limit <= 0 {
+		limit = MaxResultBytes
+	}
+	for _, v := range rec {
+		b.used += len(v) + 4 // and the JSON quoting around it
+	}
+	if b.used > limit {
+		return fault.Permanentf("result is over %d bytes; add a LIMIT or select fewer columns", limit)
+	}
+	return nil
 }
 
 // scan returns q without comments (a block comment becomes a space;

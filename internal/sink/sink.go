@@ -2,45 +2,26 @@ package sink
 
 import (
 	"context"
-	"fmt"
-	"sort"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
 )
 
-// Sink writes rows to tables.
+// Sink writes columnar batches to tables.
 type Sink interface {
 	// Migrate creates the tables that are missing (and their databases or
 	// schemas) and adds declared columns that a table lacks. Idempotent.
 	Migrate(ctx context.Context, tables []*schema.Table) error
-	// Write stores rows in t as one batch (one insert, COPY or API call)
-	// and returns nil only once they are committed. Rows whose key is
-	// already stored do not make a second visible row. A *BatchError names
-	// rows that failed permanently while the others committed; an error
-	// classified permanent (fault.Permanent) fails every row for its data;
-	// any other error is transient and nothing may be assumed committed.
-	// Safe for concurrent use.
-	Write(ctx context.Context, t *schema.Table, rows []schema.Row) error
+	// Write stores the rows of b in b.Table as one batch (one insert, COPY
+	// or append) and returns nil only once they are committed. Rows whose
+	// key is already stored do not make a second visible row. A
+	// *fault.Partial names (by row index in b) rows that failed
+	// permanently while the others committed; an error classified
+	// permanent (fault.Permanent) fails every row for its data; any other
+	// error is transient and nothing may be assumed committed. Write does
+	// not keep b (or its strings) after it returns. Safe for concurrent use.
+	Write(ctx context.Context, b *schema.Batch) error
 	// Close releases connections. Safe to call twice.
 	Close(ctx context.Context) error
-}
-
-// BatchError names the rows of a Write that failed permanently; the other
-// rows were committed.
-type BatchError struct {
-	Failed map[int]error // row index → why
-}
-
-func (e *BatchError) Error() string {
-	idx := make([]int, 0, len(e.Failed))
-	for i := range e.Failed {
-		idx = append(idx, i)
-	}
-	sort.Ints(idx)
-	if len(idx) == 0 {
-		return "no row failed"
-	}
-	return fmt.Sprintf("%d row(s) failed, first #%d: %v", len(idx), idx[0], e.Failed[idx[0]])
 }
 
 // Querier is the optional capability behind the read-only query endpoint.

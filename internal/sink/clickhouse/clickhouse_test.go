@@ -25,7 +25,6 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
-	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -162,7 +161,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 3)); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, allTypesRows(t, tbl, 3))); err != nil {
 		t.Fatal(err)
 	}
 	added := []schema.Column{
@@ -196,7 +195,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 		t.Errorf("old row reads %q, want %q", rows[0], want)
 	}
 	// And the new declaration writes.
-	if err := s.Write(ctx, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})}); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
@@ -212,7 +211,7 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := allTypesRows(t, tbl, 50)
-	if err := s.Write(ctx, tbl, rows); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.conn.Query(ctx, fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(db, tbl.Name)))
@@ -256,7 +255,7 @@ func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
 	}
 	rows := eventRows(t, 1000, 0)
 	for range 2 {
-		if err := s.Write(ctx, tbl, rows); err != nil {
+		if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -288,7 +287,7 @@ func TestVersionedTableKeepsNewest(t *testing.T) {
 	}
 	// The newer report first, the older after: the newer still wins.
 	for _, r := range rows {
-		if err := s.Write(ctx, tbl, []schema.Row{r}); err != nil {
+		if err := s.Write(ctx, sinktest.Batch(t, tbl, []schema.Row{r})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,10 +329,10 @@ func TestWriteOutOfRangeDateFailsItsRowOnly(t *testing.T) {
 	rows := allTypesRows(t, tbl, 10)
 	rows[4][tbl.Index("day")] = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 	rows[7][tbl.Index("at")] = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)
-	err := s.Write(ctx, tbl, rows)
-	var be *sink.BatchError
+	err := s.Write(ctx, sinktest.Batch(t, tbl, rows))
+	var be *fault.Partial
 	if !errors.As(err, &be) {
-		t.Fatalf("want a BatchError, got %v", err)
+		t.Fatalf("want a *fault.Partial, got %v", err)
 	}
 	if len(be.Failed) != 2 || be.Failed[4] == nil || be.Failed[7] == nil {
 		t.Fatalf("failed rows %v, want 4 and 7", be.Failed)
@@ -365,10 +364,10 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	for _, i := range []int{17, 63} {
 		rows[i][tbl.Index("kind")] = "bad"
 	}
-	err := s.Write(ctx, tbl, rows)
-	var be *sink.BatchError
+	err := s.Write(ctx, sinktest.Batch(t, tbl, rows))
+	var be *fault.Partial
 	if !errors.As(err, &be) {
-		t.Fatalf("want a BatchError, got %v", err)
+		t.Fatalf("want a *fault.Partial, got %v", err)
 	}
 	if len(be.Failed) != 2 || be.Failed[17] == nil || be.Failed[63] == nil {
 		t.Fatalf("failed rows %v, want 17 and 63", be.Failed)
@@ -401,7 +400,7 @@ func TestConcurrentWrites(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := range 8 {
-		wg.Go(func() { errs <- s.Write(ctx, tbl, eventRows(t, 500, w*500)) })
+		wg.Go(func() { errs <- s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, 500, w*500))) })
 	}
 	wg.Wait()
 	close(errs)
@@ -425,16 +424,16 @@ func TestServerGoneIsTransient(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, tbl, eventRows(t, 10, 0)); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, 10, 0))); err != nil {
 		t.Fatal(err)
 	}
 	p.Cut()
 	start := time.Now()
-	err := s.Write(ctx, tbl, eventRows(t, 10, 10))
+	err := s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, 10, 10)))
 	if err == nil {
 		t.Fatal("write through a cut connection succeeded")
 	}
-	var be *sink.BatchError
+	var be *fault.Partial
 	if errors.As(err, &be) || fault.KindOf(err) != fault.KindTransient {
 		t.Fatalf("want a transient error, got %v (%v)", err, fault.KindOf(err))
 	}
@@ -449,7 +448,7 @@ func TestServerGoneIsTransient(t *testing.T) {
 	p.Restart(t)
 	var werr error
 	for attempt := range 5 {
-		if werr = s.Write(ctx, tbl, eventRows(t, 10, 10)); werr == nil {
+		if werr = s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, 10, 10))); werr == nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
@@ -475,7 +474,7 @@ func TestHungServerIsBoundedByDeadline(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := s.Write(wctx, tbl, eventRows(t, 10, 0))
+	err := s.Write(wctx, sinktest.Batch(t, tbl, eventRows(t, 10, 0)))
 	if err == nil || fault.KindOf(err) != fault.KindTransient {
 		t.Fatalf("want a transient error, got %v", err)
 	}
@@ -491,7 +490,7 @@ func TestQuery(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 5)); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, allTypesRows(t, tbl, 5))); err != nil {
 		t.Fatal(err)
 	}
 	cols, rows, err := s.Query(ctx, "-- newest first\nSELECT id, n32, ok, at, day, tags, doc FROM all_types ORDER BY id DESC LIMIT 2;", 10)
@@ -608,14 +607,14 @@ func BenchmarkWriteClickHouse(b *testing.B) {
 		b.Fatal(err)
 	}
 	const batch = 10000
-	batches := make([][]schema.Row, 4)
+	batches := make([]*schema.Batch, 4)
 	for i := range batches {
-		batches[i] = eventRows(b, batch, i*batch)
+		batches[i] = sinktest.Batch(b, tbl, eventRows(b, batch, i*batch))
 	}
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; b.Loop(); i++ {
-		if err := s.Write(ctx, tbl, batches[i%len(batches)]); err != nil {
+		if err := s.Write(ctx, batches[i%len(batches)]); err != nil {
 			b.Fatal(err)
 		}
 	}

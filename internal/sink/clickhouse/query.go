@@ -12,20 +12,24 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
 
 // queryTimeout bounds a query's run time on the server.
 const queryTimeout = 60 * time.Second
 
 // Query implements sink.Querier: one read-only statement (SELECT, WITH,
-// SHOW, DESCRIBE, EXISTS), run with readonly=2 so the server refuses any
-// change too, and at most maxRows rows (0: no limit).
+// SHOW, DESCRIBE, EXISTS), run with readonly=1 so the server refuses any
+// change too: no write, no SET or SETTINGS clause, and no table function
+// at all (url(), remote(), file(), s3() … reach files and the network;
+// readonly=2 allowed them). At most maxRows rows (0: no limit) and
+// sink.MaxResultBytes bytes.
 func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
 	stmt, err := statement(query)
 	if err != nil {
 		return nil, nil, err
 	}
-	settings := ch.Settings{"readonly": 2, "max_execution_time": int(queryTimeout / time.Second)}
+	settings := ch.Settings{"readonly": 1, "max_execution_time": int(queryTimeout / time.Second), "max_result_bytes": sink.MaxResultBytes}
 	if maxRows > 0 {
 		settings["max_result_rows"] = maxRows
 	}
@@ -47,6 +51,7 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 		isDate[i] = dt == "Date" || dt == "Nullable(Date)"
 	}
 	var out [][]string
+	var budget sink.ResultBudget
 	for rows.Next() {
 		if maxRows > 0 && len(out) >= maxRows {
 			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
@@ -67,6 +72,9 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 			}
 			rec[i] = Text(v)
 		}
+		if err := budget.Add(rec); err != nil {
+			return nil, nil, err
+		}
 		out = append(out, rec)
 	}
 	if err := rows.Err(); err != nil {
@@ -81,7 +89,7 @@ func queryError(err error, maxRows int) error {
 	var ex *ch.Exception
 	if errors.As(err, &ex) {
 		if ex.Code == 396 { // TOO_MANY_ROWS_OR_BYTES
-			return fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
+			return fault.Permanentf("result has more than %d rows or %d bytes; add a LIMIT", maxRows, sink.MaxResultBytes)
 		}
 		if !throttledCodes[ex.Code] && ex.Code != 159 && ex.Code != 209 && ex.Code != 210 {
 			return fault.Permanent(err)

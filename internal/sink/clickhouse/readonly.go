@@ -5,8 +5,8 @@ import "github.com/event-grpc/event-grpc/internal/sink"
 // ReadOnly refuses anything but one query statement: after comments and
 // whitespace it must start with SELECT, WITH, SHOW, DESCRIBE (DESC) or
 // EXISTS, and hold no second statement (a ';' outside quotes and comments
-// other than a trailing one). The server's readonly setting is the second
-// line of defence.
+// other than a trailing one). The server's readonly=1 is the second line
+// of defence (see Query).
 func ReadOnly(q string) error {
 	_, err := statement(q)
 	return err

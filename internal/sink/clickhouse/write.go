@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,74 +20,111 @@ var (
 	maxDate     = time.Unix((1<<16-1)*86400, 0).UTC() // 2149-06-06
 )
 
-// Write implements sink.Sink: one INSERT of the rows. Rows whose values
+// Write implements sink.Sink: one INSERT of the batch, column by column
+// (clickhouse-go's columnar append: no per-row boxing). Rows whose values
 // ClickHouse cannot hold fail alone before the insert; a batch the server
-// refuses for its data is split to find the rows at fault. Both are named in
-// a *sink.BatchError while the others commit. Connection errors, timeouts
+// refuses for its data is split to find the rows at fault. Both are named
+// in a *fault.Partial while the others commit. Connection errors, timeouts
 // and a busy server fail the whole write (transient or throttled); a retry
 // may re-insert rows that committed, which ReplacingMergeTree collapses.
-func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (err error) {
-	if len(rows) == 0 {
+func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
+	n := b.Len()
+	if n == 0 {
 		return nil
 	}
+	t := b.Table
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 	}
 	start := time.Now()
-	defer func() { s.m.ObserveWrite(t.Name, len(rows), time.Since(start), err) }()
-	failed := map[int]error{}
-	good := make([]int, 0, len(rows))
-	for i, r := range rows {
-		if err := checkRow(t, r); err != nil {
-			failed[i] = err
-			continue
+	defer func() { s.m.ObserveWrite(t.Name, n, time.Since(start), err) }()
+	failed := checkRanges(b)
+	sent, good := b, []int(nil)
+	if len(failed) > 0 {
+		good = make([]int, 0, n-len(failed))
+		for i := range n {
+			if failed[i] == nil {
+				good = append(good, i)
+			}
 		}
-		good = append(good, i)
+		sent = b.Select(good)
 	}
-	if len(good) > 0 {
-		sent := make([]schema.Row, len(good))
-		for j, i := range good {
-			sent[j] = rows[i]
-		}
+	if sent.Len() > 0 {
 		// A block the server refuses for its data is split to find the rows
 		// at fault (sink.Isolate); every partial insert is counted.
-		err := sink.Isolate(ctx, sent, func(ctx context.Context, part []schema.Row) error {
-			if len(part) < len(sent) {
+		err := sink.Isolate(ctx, sent, func(ctx context.Context, part *schema.Batch) error {
+			if part.Len() < sent.Len() {
 				s.m.Splits.WithLabelValues(t.Name).Inc()
 			}
-			return s.insert(ctx, t, part)
+			return s.insert(ctx, part)
 		}, sink.SplitBudget)
-		var be *sink.BatchError
-		if err != nil && !errors.As(err, &be) {
+		p, partial := fault.AsPartial(err)
+		if err != nil && !partial {
 			return err
 		}
-		if be != nil {
-			for j, e := range be.Failed {
-				failed[good[j]] = e
+		if partial {
+			if failed == nil {
+				failed = map[int]error{}
+			}
+			for j, e := range p.Failed {
+				if good != nil {
+					j = good[j]
+				}
+				failed[j] = e
 			}
 		}
 	}
-	if len(failed) > 0 {
-		return &sink.BatchError{Failed: failed}
-	}
-	return nil
+	return fault.NewPartial(failed)
 }
 
-// insert sends rows as one block.
-func (s *Sink) insert(ctx context.Context, t *schema.Table, rows []schema.Row) error {
+// insert sends the batch as one block, one column append per column.
+func (s *Sink) insert(ctx context.Context, b *schema.Batch) error {
+	t := b.Table
 	q := s.insertSQL(t)
 	batch, err := s.conn.PrepareBatch(ctx, q)
 	if err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", s.qualified(t), classify(err))
 	}
-	for _, r := range rows {
-		if err := batch.Append(r...); err != nil {
-			// checkRow passed, so the driver refused a value it was given:
-			// the row's data is at fault.
+	var u8 []uint8
+	for i := range b.Cols {
+		c := &b.Cols[i]
+		var v any
+		switch c.Type {
+		case schema.String, schema.JSON:
+			v = c.Str
+		case schema.Int32:
+			v = c.I32
+		case schema.Int64:
+			v = c.I64
+		case schema.Float64:
+			v = c.F64
+		case schema.Bool: // UInt8
+			u8 = u8[:0]
+			for _, x := range c.Bool {
+				var n uint8
+				if x {
+					n = 1
+				}
+				u8 = append(u8, n)
+			}
+			v = u8
+		case schema.DateTime, schema.Date:
+			v = c.Time
+		case schema.Strings:
+			v = c.List
+		default:
 			_ = batch.Abort()
-			return fault.Permanent(fmt.Errorf("clickhouse: insert into %s: %w", s.qualified(t), err))
+			return fault.Permanentf("clickhouse: column %s.%s: unknown type %q", t.Name, t.Columns[i].Name, c.Type)
+		}
+		if err := batch.Column(i).Append(v); err != nil {
+			// The driver refused a value it was given: the data is at fault.
+			_ = batch.Abort()
+			return fault.Permanent(fmt.Errorf("clickhouse: insert into %s, column %s: %w", s.qualified(t), t.Columns[i].Name, err))
+		}
+		if c.Type == schema.Bool {
+			u8 = nil // the driver may keep the slice until Send
 		}
 	}
 	if err := batch.Send(); err != nil {
@@ -114,12 +150,13 @@ func (s *Sink) insertSQL(t *schema.Table) string {
 	return b.String()
 }
 
-// checkRow checks the Go types and the ClickHouse ranges of a row's values.
-func checkRow(t *schema.Table, r schema.Row) error {
-	if err := t.CheckRow(r); err != nil {
-		return fault.Permanent(err)
-	}
-	for i, c := range t.Columns {
+// checkRanges returns the rows of b whose times ClickHouse's DateTime
+// (UInt32 seconds) or Date (UInt16 days) cannot hold, each with its
+// reason, or nil when every row fits.
+func checkRanges(b *schema.Batch) map[int]error {
+	var failed map[int]error
+	t := b.Table
+	for ci, c := range t.Columns {
 		var hi time.Time
 		switch c.Type {
 		case schema.DateTime:
@@ -129,12 +166,19 @@ func checkRow(t *schema.Table, r schema.Row) error {
 		default:
 			continue
 		}
-		v := r[i].(time.Time)
-		if v.Before(minTime) || v.After(hi) {
-			return fault.Permanent(&schema.ColumnError{Table: t.Name, Column: c.Name, From: c.From,
-				Err: fmt.Errorf("%s is outside ClickHouse's %s range [%s, %s]",
-					v.UTC().Format(time.RFC3339), c.Type, minTime.Format(time.DateOnly), hi.Format(time.DateOnly))})
+		for i, v := range b.Cols[ci].Time {
+			if !v.Before(minTime) && !v.After(hi) {
+				continue
+			}
+			if failed == nil {
+				failed = map[int]error{}
+			}
+			if failed[i] == nil {
+				failed[i] = fault.Permanent(&schema.ColumnError{Table: t.Name, Column: c.Name, From: c.From,
+					Err: fmt.Errorf("%s is outside ClickHouse's %s range [%s, %s]",
+						v.UTC().Format(time.RFC3339), c.Type, minTime.Format(time.DateOnly), hi.Format(time.DateOnly))})
+			}
 		}
 	}
-	return nil
+	return failed
 }

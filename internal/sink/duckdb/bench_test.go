@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
 // BenchmarkWriteEvents writes batches of distinct rows to the event table,
@@ -51,13 +52,13 @@ func BenchmarkWriteEvents(b *testing.B) {
 				}
 				return rows
 			}
-			batches := make([][]schema.Row, b.N)
+			batches := make([]*schema.Batch, b.N)
 			for i := range batches {
-				batches[i] = mk(i)
+				batches[i] = sinktest.Batch(b, t, mk(i))
 			}
 			b.ResetTimer()
 			for i := range b.N {
-				if err := s.Write(ctx, t, batches[i]); err != nil {
+				if err := s.Write(ctx, batches[i]); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
@@ -33,7 +34,13 @@ type Config struct {
 	// spends ~40% of its write time checkpointing; a larger log costs a
 	// longer replay at start and memory for the rows not yet checkpointed.
 	CheckpointThreshold string
-	Logger              *slog.Logger
+	// WriteTimeout bounds one Write (waiting for the writer included) when
+	// its ctx has no deadline; default 2 minutes.
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
+	// Registerer takes the sink's metrics (sink.Metrics, sink="duckdb");
+	// nil: unregistered.
+	Registerer prometheus.Registerer
 }
 
 // Sink writes to a DuckDB file. DuckDB has one writer at a time, so writes
@@ -41,13 +48,17 @@ type Config struct {
 type Sink struct {
 	log *slog.Logger
 	db  *sql.DB
+	cfg Config
+	m   *sink.Metrics
 
-	mu     sync.Mutex // guards writer and staged; the writer connection is used by one Write at a time
+	mu     sync.Mutex    // guards writer and staged; the writer connection is used by one Write at a time
+	wsem   chan struct{} // held with mu by Write, so that waiting for the writer honours ctx
 	writer *sql.Conn
 	staged map[string]bool
 
 	reader *sql.Conn
-	rmu    sync.Mutex
+	rmu    sync.Mutex // guards reader and guard
+	guard  queryGuard // see query.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -74,8 +85,15 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: open %s: %w", cfg.Path, err)
 	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2 * time.Minute
+	}
+	m, err := sink.NewMetrics(cfg.Registerer, "duckdb")
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: metrics: %w", err)
+	}
 	db := sql.OpenDB(connector)
-	s := &Sink{log: cfg.Logger, db: db, staged: map[string]bool{}}
+	s := &Sink{log: cfg.Logger, db: db, cfg: cfg, m: m, wsem: make(chan struct{}, 1), staged: map[string]bool{}}
 	if s.writer, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("duckdb: %w", err)
@@ -92,8 +110,18 @@ func qualified(t *schema.Table) string { return schema.QuoteIdent(t.Name) }
 
 // Migrate implements sink.Sink.
 func (s *Sink) Migrate(ctx context.Context, tables []*schema.Table) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	for _, t := range tables {
+		if err := t.Validate(); err != nil {
+			return fault.Permanent(fmt.Errorf("duckdb: %w", err))
+		}
+	}
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if s.writer == nil {
+		return errors.New("duckdb: sink is closed")
+	}
 	for _, t := range tables {
 		if _, err := s.writer.ExecContext(ctx, schema.DuckDB.CreateTable(t, qualified(t))); err != nil {
 			return fmt.Errorf("duckdb: create table %s: %w", t.Name, err)
@@ -128,17 +156,50 @@ func (s *Sink) Migrate(ctx context.Context, tables []*schema.Table) error {
 	return nil
 }
 
-// Write implements sink.Sink.
-func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) error {
-	if len(rows) == 0 {
+// lock takes the writer, or gives up when ctx ends first.
+func (s *Sink) lock(ctx context.Context) error {
+	select {
+	case s.wsem <- struct{}{}:
+		s.mu.Lock()
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("duckdb: waiting for the writer: %w", ctx.Err())
+	}
+}
+
+func (s *Sink) unlock() {
+	s.mu.Unlock()
+	<-s.wsem
+}
+
+// Write implements sink.Sink. DuckDB has one writer: concurrent Writes
+// queue for it, within their ctx (or WriteTimeout).
+func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
+	n := b.Len()
+	if n == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
+		defer cancel()
+	}
+	start := time.Now()
+	defer func() { s.m.ObserveWrite(b.Table.Name, n, time.Since(start), err) }()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if s.writer == nil {
+		return errors.New("duckdb: sink is closed")
+	}
 	// A batch the database refuses for its data is split to find the rows
 	// at fault, so one bad row never fails its neighbours.
-	return sink.Isolate(ctx, rows, func(ctx context.Context, part []schema.Row) error {
-		return s.write(ctx, t, part)
+	return sink.Isolate(ctx, b, func(ctx context.Context, part *schema.Batch) error {
+		if part.Len() < n {
+			s.m.Splits.WithLabelValues(b.Table.Name).Inc()
+		}
+		return s.write(ctx, part)
 	}, sink.SplitBudget)
 }
 
@@ -147,15 +208,19 @@ func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) er
 // (a redelivery) and then the batch goes the set-based way: staging table,
 // then INSERT … ON CONFLICT DO NOTHING. Both are idempotent, so rows a
 // failed append did commit are not stored twice.
-func (s *Sink) write(ctx context.Context, t *schema.Table, rows []schema.Row) error {
-	err := s.appendRows(ctx, t.Name, "", t.ColumnNames(), rows)
+func (s *Sink) write(ctx context.Context, b *schema.Batch) error {
+	t := b.Table
+	err := s.appendRows(ctx, t.Name, "", t.ColumnNames(), b)
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("duckdb: append to %s: %w", t.Name, ctx.Err())
 	}
 	if !keyConflict(err) {
 		return classify(fmt.Errorf("duckdb: append to %s: %w", t.Name, err))
 	}
-	return s.writeStaged(ctx, t, rows)
+	return s.writeStaged(ctx, b)
 }
 
 // keyConflict reports whether an append failed on the primary key. The
@@ -169,29 +234,47 @@ func keyConflict(err error) bool {
 	return strings.Contains(msg, "primary key") || strings.Contains(msg, "constraint violation")
 }
 
-// appendRows appends rows with the Appender; catalog "temp" addresses a
-// temporary table.
-func (s *Sink) appendRows(ctx context.Context, table, catalog string, cols []string, rows []schema.Row) error {
+// appendRows appends the rows of b with the Appender; catalog "temp"
+// addresses a temporary table. ctx is checked every ctxEvery rows: the
+// Appender itself does not take one.
+func (s *Sink) appendRows(ctx context.Context, table, catalog string, cols []string, b *schema.Batch) error {
 	return s.writer.Raw(func(dc any) error {
 		app, err := duck.NewAppenderWithColumns(dc.(driver.Conn), catalog, "main", table, cols)
 		if err != nil {
 			return err
 		}
 		vals := make([]driver.Value, len(cols))
-		for _, r := range rows {
-			for i := range r {
-				vals[i] = r[i]
+		for r := range b.Len() {
+			if r%ctxEvery == 0 && ctx.Err() != nil {
+				app.CloseWithCancel(ctx) // a cancelled flush clears what was appended
+				return ctx.Err()
+			}
+			for i := range b.Cols {
+				vals[i] = b.Cols[i].Value(r)
 			}
 			if err := app.AppendRow(vals...); err != nil {
-				app.Close()
+				app.CloseWithCancel(canceled)
 				return fault.Permanent(err)
 			}
 		}
-		return app.Close()
+		// The flush, where DuckDB does the work, honours ctx too.
+		return app.CloseWithCancel(ctx)
 	})
 }
 
-func (s *Sink) writeStaged(ctx context.Context, t *schema.Table, rows []schema.Row) error {
+// canceled is a done context: closing an Appender with it drops what was
+// appended instead of flushing it.
+var canceled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// ctxEvery is how often (in rows) an append checks its ctx.
+const ctxEvery = 1024
+
+func (s *Sink) writeStaged(ctx context.Context, b *schema.Batch) error {
+	t := b.Table
 	stage := "stage_" + t.Name
 	if !s.staged[t.Name] {
 		q := fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s LIMIT 0`, schema.QuoteIdent(stage), qualified(t))
@@ -204,7 +287,7 @@ func (s *Sink) writeStaged(ctx context.Context, t *schema.Table, rows []schema.R
 		return classify(fmt.Errorf("duckdb: clear staging for %s: %w", t.Name, err))
 	}
 	cols := t.ColumnNames()
-	if err := s.appendRows(ctx, stage, "temp", cols, rows); err != nil {
+	if err := s.appendRows(ctx, stage, "temp", cols, b); err != nil {
 		return classify(fmt.Errorf("duckdb: append to %s: %w", t.Name, err))
 	}
 	q := fmt.Sprintf(`INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT DO NOTHING`,
@@ -229,6 +312,13 @@ func classify(err error) error {
 			return fault.Permanent(err)
 		}
 	}
+	// The Appender reports data errors as text when it closes.
+	msg := err.Error()
+	for _, data := range []string{"constraint failed", "Constraint Error", "Conversion Error", "Invalid Input Error", "Invalid unicode", "Out of Range Error"} {
+		if strings.Contains(msg, data) {
+			return fault.Permanent(err)
+		}
+	}
 	return err
 }
 
@@ -240,105 +330,16 @@ func joinQuoted(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// Query implements sink.Querier: one read-only statement.
-func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
-	if err := ReadOnly(query); err != nil {
-		return nil, nil, err
-	}
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	// Run inside a transaction that is always rolled back, as a second line of
-	// defence behind ReadOnly.
-	tx, err := s.reader.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, query)
-	if err != nil {
-		return nil, nil, fault.Permanent(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, nil, err
-	}
-	var out [][]string
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if maxRows > 0 && len(out) >= maxRows {
-			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
-		}
-		rec := make([]string, len(cols))
-		for i, v := range vals {
-			rec[i] = Text(v)
-		}
-		out = append(out, rec)
-	}
-	return cols, out, rows.Err()
-}
-
-// Text renders a value the way clickhouse-client's TSV output does.
-func Text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return `\N`
-	case time.Time:
-		if x.Nanosecond() == 0 {
-			return x.UTC().Format("2006-01-02 15:04:05")
-		}
-		return x.UTC().Format("2006-01-02 15:04:05.000")
-	case []byte:
-		return string(x)
-	case bool:
-		if x {
-			return "1"
-		}
-		return "0"
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = "'" + Text(e) + "'"
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	}
-	s := fmt.Sprint(v)
-	return strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n").Replace(s)
-}
-
-// ReadOnly refuses anything but one query statement: after comments and
-// whitespace it must start with SELECT, WITH, SHOW, DESCRIBE (DESC),
-// EXPLAIN, SUMMARIZE, FROM, VALUES or TABLE, and hold no second statement
-// (a ';' outside literals and comments other than a trailing one). DuckDB
-// reads SQL with PostgreSQL's lexical rules: '…' strings (a doubled quote
-// for a quote; backslash escapes only in E'…'), "…" identifiers,
-// $tag$…$tag$ dollar quotes, -- line comments and nested /* */ comments.
-// A transaction that is always rolled back is the second line of defence.
-func ReadOnly(q string) error {
-	_, err := sink.QuerySyntax{
-		Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
-		EscapeStrings:  true,
-		DollarQuotes:   true,
-		NestedComments: true,
-	}.Statement(q)
-	return err
-}
-
 // Close implements sink.Sink.
 func (s *Sink) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.wsem <- struct{}{} // waits for a Write in progress
 		s.mu.Lock()
-		defer s.mu.Unlock()
+		defer func() { s.mu.Unlock(); <-s.wsem }()
 		s.rmu.Lock()
 		defer s.rmu.Unlock()
 		s.closeErr = errors.Join(s.writer.Close(), s.reader.Close(), s.db.Close())
+		s.writer = nil
 	})
 	return s.closeErr
 }

@@ -5,5 +5,5 @@
 // table with `ON CONFLICT (key) DO NOTHING` — or, for tables with a Version
 // column, merged into the stored row (see UserAccountTable in
 // internal/schema). A batch the server refuses for its data is split until
-// the refused rows stand alone; *sink.BatchError names them.
+// the refused rows stand alone; *fault.Partial names them.
 package postgres

@@ -27,7 +27,6 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
-	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -202,7 +201,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 3)); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, allTypesRows(t, tbl, 3))); err != nil {
 		t.Fatal(err)
 	}
 	tbl2 := allTypes()
@@ -222,7 +221,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 		t.Errorf("old row reads %q, want %q", rows[0], want)
 	}
 	_ = sch
-	if err := s.Write(ctx, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})}); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
@@ -238,7 +237,7 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := allTypesRows(t, tbl, 50)
-	if err := s.Write(ctx, tbl, rows); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.pool.Query(ctx, fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc::text, tags FROM %s ORDER BY id", schema.Qualify(sch, tbl.Name)))
@@ -290,7 +289,7 @@ func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
 	// The batch itself repeats some rows too.
 	batch := append(append([]schema.Row{}, rows...), rows[:100]...)
 	for range 2 {
-		if err := s.Write(ctx, tbl, batch); err != nil {
+		if err := s.Write(ctx, sinktest.Batch(t, tbl, batch)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -313,10 +312,10 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	rows[3][kind] = "nul\x00byte"                // text cannot hold NUL: 22021
 	rows[50][kind] = "bad utf-8 \xff\xfe"        // invalid UTF-8: 22021
 	rows[88][doc] = `{"s": "nul \u0000 escape"}` // jsonb refuses \u0000: 22P05
-	err := s.Write(ctx, tbl, rows)
-	var be *sink.BatchError
+	err := s.Write(ctx, sinktest.Batch(t, tbl, rows))
+	var be *fault.Partial
 	if !errors.As(err, &be) {
-		t.Fatalf("want a BatchError, got %v", err)
+		t.Fatalf("want a *fault.Partial, got %v", err)
 	}
 	if len(be.Failed) != 3 || be.Failed[3] == nil || be.Failed[50] == nil || be.Failed[88] == nil {
 		t.Fatalf("failed rows %v, want 3, 50 and 88", be.Failed)
@@ -338,30 +337,6 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	}
 	if splits := testutil.ToFloat64(s.m.Splits.WithLabelValues(tbl.Name)); splits == 0 || splits > 3*2*7 {
 		t.Errorf("%v partial writes for 3 bad rows in 100", splits)
-	}
-}
-
-// A row whose Go values do not fit its columns fails before the write.
-func TestWriteWrongTypeFailsItsRowOnly(t *testing.T) {
-	s, sch := newSink(t)
-	ctx := context.Background()
-	tbl := allTypes()
-	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
-	rows := allTypesRows(t, tbl, 5)
-	rows[2][tbl.Index("n32")] = "seven"
-	err := s.Write(ctx, tbl, rows)
-	var be *sink.BatchError
-	if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[2] == nil {
-		t.Fatalf("want row 2 failed, got %v", err)
-	}
-	var ce *schema.ColumnError
-	if !errors.As(be.Failed[2], &ce) || ce.Column != "n32" {
-		t.Errorf("row 2: %v", be.Failed[2])
-	}
-	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 4 {
-		t.Fatalf("%d rows committed, want 4", n)
 	}
 }
 
@@ -403,7 +378,7 @@ func TestUserAccountMerge(t *testing.T) {
 				for _, src := range b {
 					rows = append(rows, row(t, tbl, src))
 				}
-				if err := s.Write(ctx, tbl, rows); err != nil {
+				if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -437,13 +412,13 @@ func TestServerGoneIsTransient(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, tbl, eventRows(t, tbl, 10, 0)); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, tbl, 10, 0))); err != nil {
 		t.Fatal(err)
 	}
 	p.Cut()
 	start := time.Now()
-	err := s.Write(ctx, tbl, eventRows(t, tbl, 10, 10))
-	var be *sink.BatchError
+	err := s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, tbl, 10, 10)))
+	var be *fault.Partial
 	if err == nil || errors.As(err, &be) || fault.KindOf(err) != fault.KindTransient {
 		t.Fatalf("want a transient error, got %v (%v)", err, fault.KindOf(err))
 	}
@@ -457,7 +432,7 @@ func TestServerGoneIsTransient(t *testing.T) {
 	p.Restart(t)
 	var werr error
 	for attempt := range 5 {
-		if werr = s.Write(ctx, tbl, eventRows(t, tbl, 10, 10)); werr == nil {
+		if werr = s.Write(ctx, sinktest.Batch(t, tbl, eventRows(t, tbl, 10, 10))); werr == nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
@@ -483,7 +458,7 @@ func TestHungServerIsBoundedByDeadline(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := s.Write(wctx, tbl, eventRows(t, tbl, 10, 0))
+	err := s.Write(wctx, sinktest.Batch(t, tbl, eventRows(t, tbl, 10, 0)))
 	if err == nil || fault.KindOf(err) != fault.KindTransient {
 		t.Fatalf("want a transient error, got %v", err)
 	}
@@ -500,7 +475,7 @@ func TestQuery(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, tbl, allTypesRows(t, tbl, 5)); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl, allTypesRows(t, tbl, 5))); err != nil {
 		t.Fatal(err)
 	}
 	cols, rows, err := s.Query(ctx, "-- newest first\nSELECT id, n32, ok, at AT TIME ZONE 'UTC' AS at, day, tags, doc, NULL AS nothing FROM all_types ORDER BY id DESC LIMIT 2;", 10)
@@ -634,9 +609,9 @@ func BenchmarkWritePostgres(b *testing.B) {
 	written := 0
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		rows := eventRows(b, tbl, batch, i*batch) // new keys every time: the COPY and INSERT path, not conflicts
+		rows := sinktest.Batch(b, tbl, eventRows(b, tbl, batch, i*batch)) // new keys every time: the COPY and INSERT path, not conflicts
 		b.StartTimer()
-		if err := s.Write(ctx, tbl, rows); err != nil {
+		if err := s.Write(ctx, rows); err != nil {
 			b.Fatal(err)
 		}
 		written += batch

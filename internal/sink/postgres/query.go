@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
 
 // queryTimeout bounds a query's run time on the server.
@@ -50,6 +51,7 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 		cols[i] = f.Name
 	}
 	var out [][]string
+	var budget sink.ResultBudget
 	for rows.Next() {
 		if maxRows > 0 && len(out) >= maxRows {
 			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
@@ -62,6 +64,9 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 				continue
 			}
 			rec[i] = escape(string(v))
+		}
+		if err := budget.Add(rec); err != nil {
+			return nil, nil, err
 		}
 		out = append(out, rec)
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,65 +24,71 @@ const stageTable = "event_grpc_stage"
 // stored row. Rows sharing a key within the batch are reduced to one first
 // (the first one; for versioned tables, the merge of all). A batch the
 // server refuses for its data (SQLSTATE 22xxx, 23xxx) is split to find the
-// rows at fault, named in a *sink.BatchError while the others commit.
-func (s *Sink) Write(ctx context.Context, t *schema.Table, rows []schema.Row) (err error) {
-	if len(rows) == 0 {
+// rows at fault, named in a *fault.Partial while the others commit.
+func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
+	n := b.Len()
+	if n == 0 {
 		return nil
 	}
+	t := b.Table
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 	}
 	start := time.Now()
-	defer func() { s.m.ObserveWrite(t.Name, len(rows), time.Since(start), err) }()
-	failed := map[int]error{}
-	good := make([]int, 0, len(rows))
-	for i, r := range rows {
-		if err := t.CheckRow(r); err != nil {
-			failed[i] = fault.Permanent(err)
-			continue
-		}
-		good = append(good, i)
+	defer func() { s.m.ObserveWrite(t.Name, n, time.Since(start), err) }()
+	// COPY takes rows of values: the batch's columns are read row by row.
+	rows := make([]schema.Row, n)
+	vals := make([]any, n*len(b.Cols))
+	good := make([]int, n)
+	for i := range n {
+		rows[i] = vals[i*len(b.Cols) : (i+1)*len(b.Cols) : (i+1)*len(b.Cols)]
+		b.RowInto(i, rows[i])
+		good[i] = i
 	}
+	failed := map[int]error{}
 	staged, members := dedupe(t, rows, good)
 	if len(staged) > 0 {
 		// A batch the server refuses for its data is split to find the rows
 		// at fault (sink.Isolate); every partial write is counted.
-		err := sink.Isolate(ctx, staged, func(ctx context.Context, part []schema.Row) error {
-			if len(part) < len(staged) {
+		sb, err := schema.BatchOf(t, staged)
+		if err != nil {
+			return fault.Permanent(err)
+		}
+		err = sink.Isolate(ctx, sb, func(ctx context.Context, part *schema.Batch) error {
+			if part.Len() < sb.Len() {
 				s.m.Splits.WithLabelValues(t.Name).Inc()
 			}
-			return s.write(ctx, t, part)
+			return s.write(ctx, part)
 		}, sink.SplitBudget)
-		var be *sink.BatchError
-		if err != nil && !errors.As(err, &be) {
+		p, partial := fault.AsPartial(err)
+		if err != nil && !partial {
 			return err
 		}
-		if be != nil {
-			for p, e := range be.Failed {
-				for _, i := range members[p] {
-					failed[i] = e
+		if partial {
+			for i, e := range p.Failed {
+				for _, r := range members[i] {
+					failed[r] = e
 				}
 			}
 		}
 	}
-	if len(failed) > 0 {
-		return &sink.BatchError{Failed: failed}
-	}
-	return nil
+	return fault.NewPartial(failed)
 }
 
 // write stores staged in one transaction.
-func (s *Sink) write(ctx context.Context, t *schema.Table, staged []schema.Row) error {
+func (s *Sink) write(ctx context.Context, staged *schema.Batch) error {
+	t := staged.Table
 	q := s.qualified(t)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DROP",
 			schema.QuoteIdent(stageTable), q)); err != nil {
 			return fmt.Errorf("staging table: %w", err)
 		}
+		row := make([]any, len(staged.Cols))
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{stageTable}, t.ColumnNames(),
-			pgx.CopyFromSlice(len(staged), func(i int) ([]any, error) { return staged[i], nil }))
+			pgx.CopyFromSlice(staged.Len(), func(i int) ([]any, error) { staged.RowInto(i, row); return row, nil }))
 		if err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}

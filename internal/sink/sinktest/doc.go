@@ -1,6 +1,9 @@
-// Package sinktest holds helpers for the tests of storage backends: a TCP
-// proxy in front of a real server that can cut or freeze its connections,
-// so a test can make the server go away or hang without stopping it; the
-// all_types table and rows every SQL backend writes; and the table test
-// of a backend's read-only query check.
+// Package sinktest holds the conformance suite every storage backend passes
+// (Run: typed read-back of every column type, a batch written twice stays
+// one row per key, one bad row fails alone, store gone → transient and the
+// batch held, concurrent writers, Close twice), and helpers for the tests
+// of backends: a TCP proxy in front of a real server that can cut or freeze
+// its connections, so a test can make the server go away or hang without
+// stopping it; the all_types table and rows every SQL backend writes; and
+// the table test of a backend's read-only query check.
 package sinktest

@@ -91,3 +91,14 @@ func CheckReadOnly(t *testing.T, readOnly func(string) error, accepted, refused 
 		})
 	}
 }
+
+// Batch returns a columnar batch of tbl holding rows, failing the test if
+// they do not fit its columns.
+func Batch(t testing.TB, tbl *schema.Table, rows []schema.Row) *schema.Batch {
+	t.Helper()
+	b, err := schema.BatchOf(tbl, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

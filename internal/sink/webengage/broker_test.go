@@ -10,6 +10,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -41,7 +42,7 @@ func TestThroughJetStream(t *testing.T) {
 	h := handler(t, s, q)
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- b.Consume(cctx, q, h.Handle) }()
+	go func() { done <- policy.Run(cctx, b, q, h.Handle) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

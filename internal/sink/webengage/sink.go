@@ -261,12 +261,13 @@ func failKey(d broker.Delivery, its []item) string {
 // object, or an array of them, is a permanent error.
 func (h *Handler) items(i int, d broker.Delivery) ([]item, error) {
 	body := bytes.TrimSpace(d.Body)
-	base := d.ID
-	if base == "" {
-		sum := sha256.Sum256(body)
-		base = "sha256:" + hex.EncodeToString(sum[:])
+	// The memory of sent calls knows a call by what it sends, never by the
+	// message id alone: a client-chosen id shared by two different bodies
+	// must not make the second look sent.
+	key := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		return h.queue + "|sha256:" + hex.EncodeToString(sum[:])
 	}
-	base = h.queue + "|" + base
 	if len(body) > 0 && body[0] == '[' {
 		var raws []json.RawMessage
 		if err := json.Unmarshal(body, &raws); err != nil {
@@ -280,14 +281,14 @@ func (h *Handler) items(i int, d broker.Delivery) ([]item, error) {
 			if err := h.check(raw); err != nil {
 				return nil, fault.Permanentf("webengage: array element %d: %v", n, err)
 			}
-			out = append(out, item{delivery: i, key: base + "#" + strconv.Itoa(n), body: raw})
+			out = append(out, item{delivery: i, key: key(raw) + "#" + strconv.Itoa(n), body: raw})
 		}
 		return out, nil
 	}
 	if err := h.check(body); err != nil {
 		return nil, fault.Permanentf("webengage: message %v", err)
 	}
-	return []item{{delivery: i, key: base, body: body}}, nil
+	return []item{{delivery: i, key: key(body), body: body}}, nil
 }
 
 // check makes sure b is a JSON object the API can take: an event names
@@ -330,7 +331,7 @@ func (h *Handler) send(ctx context.Context, it item) error {
 		if err == nil || fault.IsPermanent(err) {
 			return err
 		}
-		if ctx.Err() != nil || attempt >= h.s.cfg.Retries {
+		if ctx.Err() != nil || attempt >= h.s.cfg.Retries || errors.As(err, new(*ConfigError)) {
 			return err
 		}
 		h.s.m.retries.With(h.lbl).Inc()
@@ -386,6 +387,16 @@ func (h *Handler) post(ctx context.Context, body []byte) (time.Duration, error) 
 		return 0, nil
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
 		return retryAfter(resp.Header.Get("Retry-After"), time.Now()), fmt.Errorf("webengage %d: %s", code, excerpt(head))
+	case code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound:
+		// A rotated key or a wrong URL is the operator's to fix, and says
+		// nothing about the event: the batch is held (transient) rather
+		// than every message dead-lettered, and the refusal is counted
+		// (eventgrpc_webengage_config_errors_total) and logged, for an
+		// alert.
+		h.s.m.configErrors.WithLabelValues(h.api, h.account, strconv.Itoa(code)).Inc()
+		h.s.log.Error("WebEngage refuses the service's key or URL; the queue is held until it is fixed",
+			"queue", h.queue, "api", h.api, "account", h.account, "status", code, "answer", excerpt(head))
+		return 0, &ConfigError{Code: code, Answer: excerpt(head)}
 	case code >= 400:
 		return 0, fault.Permanentf("webengage %d: %s", code, excerpt(head))
 	}
@@ -441,7 +452,21 @@ func excerpt(b []byte) string {
 	return s
 }
 
+// ConfigError is WebEngage's 401, 403 or 404: the API key or the URL is
+// wrong. It is transient for the consumer (the batch is held and tried
+// again with backoff) — fixing the configuration lets the held messages
+// through, none is dead-lettered for it.
+type ConfigError struct {
+	Code   int
+	Answer string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("webengage %d: the API key or URL is refused (check WEBENGAGE_* settings): %s", e.Code, e.Answer)
+}
+
 type metrics struct {
+	configErrors      *prometheus.CounterVec
 	requests          *prometheus.CounterVec
 	retries           *prometheus.CounterVec
 	retryAfterWaits   *prometheus.CounterVec
@@ -452,6 +477,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
+		configErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_webengage_config_errors_total", Help: "WebEngage answers 401, 403 or 404 (a wrong API key or URL): the queue's batch is held, not dead-lettered. Alert on any increase.",
+		}, []string{"api", "account", "code"})),
 		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_requests_total", Help: "WebEngage API requests, by API, account and answer class (2xx, 4xx, 429, 5xx, error).",
 		}, []string{"api", "account", "class"})),

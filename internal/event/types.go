@@ -1,10 +1,11 @@
-package eventtype
+package event
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -21,30 +22,26 @@ var ErrNoEventOf = errors.New("event has no eventOf set")
 // oneofName is the name of Event's payload oneof in the proto.
 const oneofName = "eventOf"
 
-var (
-	// eventOf describes Event's payload oneof.
-	eventOf = mustOneof()
-	// names holds the type name of every eventOf field, sorted.
-	names = typeNames(eventOf)
-)
+// eventOf describes Event's payload oneof.
+var eventOf = mustOneof()
 
 func mustOneof() protoreflect.OneofDescriptor {
 	od := (&eventgrpcv1.Event{}).ProtoReflect().Descriptor().Oneofs().ByName(oneofName)
 	if od == nil {
-		panic(fmt.Sprintf("eventtype: eventgrpc.v1.Event has no oneof %q; was the proto changed?", oneofName))
+		panic(fmt.Sprintf("event: eventgrpc.v1.Event has no oneof %q; was the proto changed?", oneofName))
+	}
+	if od.Fields().Len() != numTypes-1 {
+		panic("event: the eventOf oneof changed; run go generate ./internal/event")
 	}
 	return od
 }
 
-func typeNames(od protoreflect.OneofDescriptor) []string {
-	fields := od.Fields()
-	out := make([]string, 0, fields.Len())
-	for i := 0; i < fields.Len(); i++ {
-		out = append(out, string(fields.Get(i).Message().Name()))
-	}
+// sortedNames holds the type name of every eventOf field, sorted.
+var sortedNames = func() []string {
+	out := slices.Clone(typeNames[1:])
 	sort.Strings(out)
 	return out
-}
+}()
 
 // which returns the field of the eventOf oneof that ev has set, or nil.
 func which(ev *eventgrpcv1.Event) protoreflect.FieldDescriptor {
@@ -59,11 +56,11 @@ func which(ev *eventgrpcv1.Event) protoreflect.FieldDescriptor {
 // name). A CustomEvent is named "CustomEvent"; its own name field is left to
 // the caller. It returns ErrNoEventOf when no payload is set or ev is nil.
 func Name(ev *eventgrpcv1.Event) (string, error) {
-	fd := which(ev)
-	if fd == nil {
+	t := TypeOf(ev)
+	if t == TypeNone {
 		return "", ErrNoEventOf
 	}
-	return string(fd.Message().Name()), nil
+	return typeNames[t], nil
 }
 
 // Payload returns the typed message set in ev's eventOf oneof, e.g. a
@@ -87,7 +84,7 @@ func Payload(ev *eventgrpcv1.Event) proto.Message {
 // of the eventOf oneof, CustomEvent included), sorted. The slice is the
 // caller's own.
 func Names() []string {
-	return append([]string(nil), names...)
+	return slices.Clone(sortedNames)
 }
 
 // payloadJSON is the JSON form of payloads: proto field names (snake_case,
@@ -108,11 +105,11 @@ func PayloadJSON(ev *eventgrpcv1.Event) ([]byte, error) {
 	}
 	raw, err := payloadJSON.Marshal(p)
 	if err != nil {
-		return nil, fmt.Errorf("eventtype: marshal %s payload: %w", p.ProtoReflect().Descriptor().Name(), err)
+		return nil, fmt.Errorf("event: marshal %s payload: %w", p.ProtoReflect().Descriptor().Name(), err)
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		return nil, fmt.Errorf("eventtype: compact %s payload: %w", p.ProtoReflect().Descriptor().Name(), err)
+		return nil, fmt.Errorf("event: compact %s payload: %w", p.ProtoReflect().Descriptor().Name(), err)
 	}
 	return buf.Bytes(), nil
 }

@@ -1,0 +1,325 @@
+package schema
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// Col is one column of a Batch: the slice of its type holds one value per
+// row (String and JSON in Str, Int32 in I32, Int64 in I64, Float64 in F64,
+// Bool in Bool, DateTime and Date in Time, Strings in List); the others
+// stay empty.
+type Col struct {
+	Type Type
+	Str  []string
+	I32  []int32
+	I64  []int64
+	F64  []float64
+	Bool []bool
+	Time []time.Time
+	List [][]string
+}
+
+// Len returns the number of values in c.
+func (c *Col) Len() int {
+	switch c.Type {
+	case String, JSON:
+		return len(c.Str)
+	case Int32:
+		return len(c.I32)
+	case Int64:
+		return len(c.I64)
+	case Float64:
+		return len(c.F64)
+	case Bool:
+		return len(c.Bool)
+	case DateTime, Date:
+		return len(c.Time)
+	case Strings:
+		return len(c.List)
+	}
+	return 0
+}
+
+func (c *Col) truncate(n int) {
+	switch c.Type {
+	case String, JSON:
+		c.Str = c.Str[:n]
+	case Int32:
+		c.I32 = c.I32[:n]
+	case Int64:
+		c.I64 = c.I64[:n]
+	case Float64:
+		c.F64 = c.F64[:n]
+	case Bool:
+		c.Bool = c.Bool[:n]
+	case DateTime, Date:
+		c.Time = c.Time[:n]
+	case Strings:
+		c.List = c.List[:n]
+	}
+}
+
+// Value returns row i of c as the Go value Convert gives for its type
+// (boxed: for messages, tests and the row-at-a-time APIs of drivers).
+func (c *Col) Value(i int) any {
+	switch c.Type {
+	case String, JSON:
+		return c.Str[i]
+	case Int32:
+		return c.I32[i]
+	case Int64:
+		return c.I64[i]
+	case Float64:
+		return c.F64[i]
+	case Bool:
+		return c.Bool[i]
+	case DateTime, Date:
+		return c.Time[i]
+	case Strings:
+		return c.List[i]
+	}
+	return nil
+}
+
+// appendZero appends the type's zero (see Zero).
+func (c *Col) appendZero() {
+	switch c.Type {
+	case String:
+		c.Str = append(c.Str, "")
+	case JSON:
+		c.Str = append(c.Str, "{}")
+	case Int32:
+		c.I32 = append(c.I32, 0)
+	case Int64:
+		c.I64 = append(c.I64, 0)
+	case Float64:
+		c.F64 = append(c.F64, 0)
+	case Bool:
+		c.Bool = append(c.Bool, false)
+	case DateTime, Date:
+		c.Time = append(c.Time, epoch0)
+	case Strings:
+		c.List = append(c.List, noStrings)
+	}
+}
+
+// noStrings is the empty list (not nil: a NULL to some drivers).
+var noStrings = []string{}
+
+var epoch0 = time.Unix(0, 0).UTC()
+
+// appendValue appends v, a value of the Go type Convert gives for the
+// column's type; false when it is not.
+func (c *Col) appendValue(v any) bool {
+	switch x := v.(type) {
+	case string:
+		if c.Type != String && c.Type != JSON {
+			return false
+		}
+		c.Str = append(c.Str, x)
+	case int32:
+		if c.Type != Int32 {
+			return false
+		}
+		c.I32 = append(c.I32, x)
+	case int64:
+		if c.Type != Int64 {
+			return false
+		}
+		c.I64 = append(c.I64, x)
+	case float64:
+		if c.Type != Float64 {
+			return false
+		}
+		c.F64 = append(c.F64, x)
+	case bool:
+		if c.Type != Bool {
+			return false
+		}
+		c.Bool = append(c.Bool, x)
+	case time.Time:
+		if c.Type != DateTime && c.Type != Date {
+			return false
+		}
+		c.Time = append(c.Time, x)
+	case []string:
+		if c.Type != Strings {
+			return false
+		}
+		c.List = append(c.List, x)
+	default:
+		return false
+	}
+	return true
+}
+
+// Batch is a columnar batch of rows of one table: one typed slice per
+// column, all of length Len. A Batch is reused: Reset keeps the slices'
+// capacity. The strings of a batch may point into its own arena, so they
+// are valid until the next Reset; a sink copies what it keeps. A Batch is
+// not safe for concurrent use.
+type Batch struct {
+	Table *Table
+	Cols  []Col
+	n     int
+	arena []byte
+}
+
+// NewBatch returns an empty batch of t.
+func NewBatch(t *Table) *Batch {
+	b := &Batch{Table: t, Cols: make([]Col, len(t.Columns))}
+	for i, c := range t.Columns {
+		b.Cols[i].Type = c.Type
+	}
+	return b
+}
+
+// Len returns the number of rows.
+func (b *Batch) Len() int { return b.n }
+
+// Reset empties b, keeping its memory.
+func (b *Batch) Reset() {
+	for i := range b.Cols {
+		b.Cols[i].truncate(0)
+	}
+	b.n = 0
+	b.arena = b.arena[:0]
+}
+
+// rollback drops a row that was partly appended.
+func (b *Batch) rollback() {
+	for i := range b.Cols {
+		b.Cols[i].truncate(b.n)
+	}
+}
+
+// arenaChunk is the size of the arena's chunks: strings built per row (JSON
+// params) are cut from them instead of allocated one by one.
+const arenaChunk = 64 << 10
+
+// String returns p as a string that lives in b's arena (valid until Reset).
+func (b *Batch) String(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	if cap(b.arena)-len(b.arena) < len(p) {
+		// A new chunk; strings cut from the old one keep it alive.
+		b.arena = make([]byte, 0, max(arenaChunk, len(p)))
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return unsafe.String(&b.arena[start], len(p))
+}
+
+// Slice returns the rows [lo, hi) of b as a batch sharing b's memory (for
+// writing part of a batch); it must not be appended to.
+func (b *Batch) Slice(lo, hi int) *Batch {
+	out := &Batch{Table: b.Table, Cols: make([]Col, len(b.Cols)), n: hi - lo}
+	for i, c := range b.Cols {
+		oc := Col{Type: c.Type}
+		switch c.Type {
+		case String, JSON:
+			oc.Str = c.Str[lo:hi:hi]
+		case Int32:
+			oc.I32 = c.I32[lo:hi:hi]
+		case Int64:
+			oc.I64 = c.I64[lo:hi:hi]
+		case Float64:
+			oc.F64 = c.F64[lo:hi:hi]
+		case Bool:
+			oc.Bool = c.Bool[lo:hi:hi]
+		case DateTime, Date:
+			oc.Time = c.Time[lo:hi:hi]
+		case Strings:
+			oc.List = c.List[lo:hi:hi]
+		}
+		out.Cols[i] = oc
+	}
+	return out
+}
+
+// Select returns the rows idx of b, in that order, as a new batch.
+func (b *Batch) Select(idx []int) *Batch {
+	out := NewBatch(b.Table)
+	for _, i := range idx {
+		for ci := range b.Cols {
+			c, oc := &b.Cols[ci], &out.Cols[ci]
+			switch c.Type {
+			case String, JSON:
+				oc.Str = append(oc.Str, c.Str[i])
+			case Int32:
+				oc.I32 = append(oc.I32, c.I32[i])
+			case Int64:
+				oc.I64 = append(oc.I64, c.I64[i])
+			case Float64:
+				oc.F64 = append(oc.F64, c.F64[i])
+			case Bool:
+				oc.Bool = append(oc.Bool, c.Bool[i])
+			case DateTime, Date:
+				oc.Time = append(oc.Time, c.Time[i])
+			case Strings:
+				oc.List = append(oc.List, c.List[i])
+			}
+		}
+		out.n++
+	}
+	return out
+}
+
+// Row returns row i as a Row (boxed values, for row-at-a-time APIs).
+func (b *Batch) Row(i int) Row {
+	r := make(Row, len(b.Cols))
+	b.RowInto(i, r)
+	return r
+}
+
+// RowInto fills dst (of one element per column) with row i.
+func (b *Batch) RowInto(i int, dst []any) {
+	for c := range b.Cols {
+		dst[c] = b.Cols[c].Value(i)
+	}
+}
+
+// AppendRow appends r, a row of Go values of the columns' types (as Map
+// and Convert give them); the error is a *ColumnError and appends nothing.
+func (b *Batch) AppendRow(r Row) error {
+	if err := b.Table.CheckRow(r); err != nil {
+		return err
+	}
+	for i, v := range r {
+		b.Cols[i].appendValue(v)
+	}
+	b.n++
+	return nil
+}
+
+// BatchOf returns a batch of t holding rows (checked with CheckRow).
+func BatchOf(t *Table, rows []Row) (*Batch, error) {
+	b := NewBatch(t)
+	for i, r := range rows {
+		if err := b.AppendRow(r); err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	return b, nil
+}
+
+// unsafeString returns p as a string sharing its memory; p must not change
+// afterwards (arena bytes do not until Reset).
+func unsafeString(p []byte) string {
+	if len(p) == 0 {
+		return ""
+	}
+	return unsafe.String(&p[0], len(p))
+}
+
+// Truncate drops the rows from n on (n ≤ Len).
+func (b *Batch) Truncate(n int) {
+	if n >= b.n {
+		return
+	}
+	b.n = n
+	b.rollback()
+}

@@ -1,0 +1,63 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
+)
+
+func TestConformance(t *testing.T) {
+	dbs := map[sink.Sink]string{}
+	sinktest.Run(t, sinktest.Harness{
+		Table: func() *schema.Table { return sinktest.AllTypes(schema.Analytics) },
+		New: func(t *testing.T) sink.Sink {
+			s, db := newSink(t)
+			dbs[s] = db
+			return s
+		},
+		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schema.Row {
+			s := ss.(*Sink)
+			rows, err := s.conn.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(dbs[ss], tbl.Name)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []schema.Row
+			for rows.Next() {
+				var (
+					id, kind, doc string
+					n32           int32
+					n64           int64
+					f             float64
+					ok            uint8
+					at, day       time.Time
+					tags          []string
+				)
+				if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, schema.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
+			}
+			return out
+		},
+		// A time before 1970: DateTime (UInt32 seconds) cannot hold it.
+		Spoil: func(tbl *schema.Table, r schema.Row) {
+			r[tbl.Index("at")] = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+		},
+		Gone: func(t *testing.T) (sink.Sink, func()) {
+			p := sinktest.NewProxy(t, "127.0.0.1:9000")
+			s, db := newSink(t, func(c *Config) { c.Port = p.Port() })
+			dbs[s] = db
+			if err := s.Migrate(context.Background(), []*schema.Table{sinktest.AllTypes(schema.Analytics)}); err != nil {
+				t.Fatal(err)
+			}
+			p.Cut()
+			return s, func() { p.Restart(t) }
+		},
+	})
+}

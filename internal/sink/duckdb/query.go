@@ -1,0 +1,165 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/sink"
+)
+
+// queryGuard is what the query connection sets once, before its first
+// query.
+type queryGuard struct {
+	once sync.Once
+	err  error
+}
+
+// lockConfiguration freezes DuckDB's settings (lock_configuration is
+// global: no connection can change memory_limit, threads,
+// enable_external_access … after it), so that no statement of the query
+// endpoint, however spelled, changes how the writer runs. The settings
+// the store needs are all given when the database opens (see New), so
+// the write path sets nothing afterwards.
+func (s *Sink) lockConfiguration(ctx context.Context) error {
+	s.guard.once.Do(func() {
+		if _, err := s.reader.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
+			s.guard.err = fmt.Errorf("duckdb: locking the configuration: %w", err)
+		}
+	})
+	return s.guard.err
+}
+
+// Query implements sink.Querier: one read-only statement. Three guards,
+// the engine's first: the configuration is locked (no SET, PRAGMA or
+// RESET takes), external access is off since open (no files, network,
+// ATTACH, INSTALL or LOAD), and the statement runs in a READ ONLY
+// transaction that is always rolled back (no write, no CHECKPOINT). The
+// lexer (ReadOnly) refuses everything that is not one query before it
+// reaches the engine. The result is bounded in rows (maxRows) and bytes
+// (sink.MaxResultBytes).
+func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
+	if err := ReadOnly(query); err != nil {
+		return nil, nil, err
+	}
+	return s.query(ctx, query, maxRows)
+}
+
+// query runs query under the engine's guards alone.
+func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if err := s.lockConfiguration(ctx); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.reader.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+		return nil, nil, fmt.Errorf("duckdb: begin read-only transaction: %w", err)
+	}
+	defer func() {
+		if _, err := s.reader.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+			// The statement ended the guard transaction: the lexer let
+			// through what it should not have. Loud, not silent.
+			s.log.Error("query endpoint: the read-only transaction was not open at the end of a query", "err", err)
+		}
+	}()
+	rows, err := s.reader.QueryContext(ctx, query)
+	if err != nil {
+		return nil, nil, fault.Permanent(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out [][]string
+	var budget sink.ResultBudget
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if maxRows > 0 && len(out) >= maxRows {
+			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		rec := make([]string, len(cols))
+		for i, v := range vals {
+			rec[i] = Text(v)
+		}
+		if err := budget.Add(rec); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, rec)
+	}
+	return cols, out, rows.Err()
+}
+
+// Text renders a value the way clickhouse-client's TSV output does.
+func Text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return `\N`
+	case time.Time:
+		if x.Nanosecond() == 0 {
+			return x.UTC().Format("2006-01-02 15:04:05")
+		}
+		return x.UTC().Format("2006-01-02 15:04:05.000")
+	case []byte:
+		return string(x)
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = "'" + Text(e) + "'"
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	s := fmt.Sprint(v)
+	return strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n").Replace(s)
+}
+
+// ReadOnly refuses anything but one query statement: after comments and
+// whitespace it must start with SELECT, WITH, SHOW, DESCRIBE (DESC),
+// EXPLAIN, SUMMARIZE, FROM, VALUES or TABLE, and hold no second statement
+// (a ';' outside literals and comments other than a trailing one). DuckDB
+// reads SQL with PostgreSQL's lexical rules: '…' strings (a doubled quote
+// for a quote; backslash escapes only in E'…'), "…" identifiers,
+// $tag$…$tag$ dollar quotes, -- line comments and nested /* */ comments.
+// EXPLAIN must explain a query (EXPLAIN ANALYZE runs its statement). The
+// engine's guards (see Query) are the second line of defence.
+//
+// It also refuses a call of DuckDB's checkpoint() and force_checkpoint()
+// table functions, the one thing a read-only transaction still runs that
+// the engine offers no setting to switch off. The check is deliberately
+// coarse: the name followed by "(" anywhere in the statement, literals
+// and quoted identifiers included (so query('… checkpoint() …') and
+// "checkpoint"() are refused too).
+func ReadOnly(q string) error {
+	code, err := sink.QuerySyntax{
+		Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
+		EscapeStrings:  true,
+		DollarQuotes:   true,
+		NestedComments: true,
+	}.Statement(q)
+	if err != nil {
+		return err
+	}
+	if m := checkpointCall.FindString(strings.ToLower(strings.ReplaceAll(code, `"`, ""))); m != "" {
+		return fault.Permanentf("the query endpoint does not run %s…): it checkpoints the store", strings.TrimSpace(m))
+	}
+	return nil
+}
+
+// checkpointCall matches a call of checkpoint() or force_checkpoint().
+var checkpointCall = regexp.MustCompile(`\b(force_)?checkpoint\s*\(`)
