@@ -44,6 +44,10 @@ var reasons = []string{ReasonMissing, ReasonMalformed, ReasonUnknownClient, Reas
 // key, so that answers do not tell which client ids exist.
 const badCredentials = "x-client-id and key do not match a configured client"
 
+// badSignature is the one answer, in HMAC mode, to an unknown client and
+// to a signature that does not match.
+const badSignature = "x-client-id and x-signature do not match a configured client and this request"
+
 // Authenticator checks the credentials of ingest requests. Safe for
 // concurrent use; it starts no goroutines.
 type Authenticator struct {
@@ -223,10 +227,10 @@ func (a *Authenticator) checkSignature(id string, get getter, body bodyFunc) *fa
 	if _, err := hex.Decode(sig[:], []byte(sigText)); err != nil {
 		return fail(ReasonMalformed, "x-signature must be 64 hex digits (HMAC-SHA256)")
 	}
-	c, known := a.clients[id]
-	if !known {
-		return fail(ReasonUnknownClient, badCredentials)
-	}
+	// Every step before the verdict is the same for an unknown client as
+	// for a known one (the clock check, reading the body, an HMAC against
+	// a dummy secret), and both refusals say the same, so answers and
+	// timings do not tell which client ids exist.
 	now := a.now()
 	if d := now.Sub(ts); d > a.maxSkew || d < -a.maxSkew {
 		return fail(ReasonSkew, fmt.Sprintf("x-timestamp is %v away from the server clock; the limit is %v", d.Round(time.Second), a.maxSkew))
@@ -235,8 +239,17 @@ func (a *Authenticator) checkSignature(id string, get getter, body bodyFunc) *fa
 	if f != nil {
 		return f
 	}
-	if !hmac.Equal(mac(c.secret, tsText, b), sig[:]) {
-		return fail(ReasonBadSignature, "x-signature does not match the request")
+	c, known := a.clients[id]
+	secret := a.dummy[:]
+	if known {
+		secret = c.secret
+	}
+	match := hmac.Equal(mac(secret, tsText, b), sig[:])
+	switch {
+	case !known:
+		return fail(ReasonUnknownClient, badSignature)
+	case !match:
+		return fail(ReasonBadSignature, badSignature)
 	}
 	if a.replay != nil {
 		var key [16]byte

@@ -30,7 +30,8 @@
 //
 // # Implementations
 //
-// Local is a bounded Ristretto cache in the process. Redis shares the
+// Local is a bounded set of generations in the process (event ids are
+// written once, so no cache admission policy is needed). Redis shares the
 // window between instances: `SET eventgrpc:dedupe:<id> p NX PX <pending>`
 // pipelined per id (a failed NX means seen; a GET then tells Done from
 // InFlight), `SET … d PX <window>` on Commit, DEL on Forget; one address
@@ -41,7 +42,7 @@
 // doubling to 30s) so a dead Redis does not add its timeout to every
 // request. Open builds what the configuration asks for.
 //
-// Ristretto is an admission cache: when full, a new id may be refused by
-// its policy, and that id is simply not remembered (a possible duplicate
-// publish, deduped in storage).
+// When Local's item bound fills generations faster than the window turns,
+// the oldest generation is dropped early: those ids are simply not
+// remembered (a possible duplicate publish, deduped in storage).
 package dedupe

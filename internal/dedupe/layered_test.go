@@ -314,13 +314,7 @@ func TestLocalBounded(t *testing.T) {
 	if err := l.Commit(context.Background(), all); err != nil {
 		t.Fatal(err)
 	}
-	l.c.Wait()
-	held := 0
-	for _, id := range all {
-		if _, ok := l.c.Get(id); ok {
-			held++
-		}
-	}
+	held := l.held()
 	if held > 100 || held == 0 {
 		t.Fatalf("%d of 5000 ids held with a bound of 100", held)
 	}

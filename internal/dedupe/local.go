@@ -5,55 +5,87 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/dgraph-io/ristretto/v2"
 )
 
-// Local is the in-process window. Ids being published (InFlight) and ids
-// committed in the last moment live in a small map, checked and changed
-// under one mutex, so a claim is atomic; committed ids also go to a
-// Ristretto cache of at most maxItems ids, each expiring after the window.
-// Ristretto applies writes asynchronously: the map covers the moment
-// before a write lands, so no call waits for the cache.
+// Local is the in-process window. Ids being published (InFlight) live in a
+// map of claims; committed ids live in generations: each generation holds
+// the ids committed during one slice of the window (window/(gens-1)), and
+// when the newest generation is older than a slice, or holds its share of
+// maxItems, the oldest generation is dropped whole. Event ids are written
+// once, so a set per generation does: no admission policy, no per-item
+// expiry, no background goroutine — a claim is a few map lookups under one
+// mutex, and a commit one insert. An id is remembered for at least the
+// window (less only when the item bound rotates generations early) and at
+// most a slice longer.
 type Local struct {
 	window, pending time.Duration
-	grace           time.Duration // how long a Done stays in the map
+	slice           time.Duration // span of one generation
+	perGen          int           // ids one generation may hold
 
 	mu       sync.Mutex
-	recent   map[string]recentEntry
+	recent   map[string]time.Time // claimed ids → when the claim expires
 	sweepAt  int
-	c        *ristretto.Cache[string, State]
+	gens     [localGens]map[string]struct{} // gens[cur] is the newest
+	cur      int
+	genStart time.Time
 	closed   bool
 	overflow int64 // claims not tracked because the map was full
 }
 
-type recentEntry struct {
-	state State
-	until time.Time
-}
+// localGens is the number of generations: the window is cut into
+// localGens-1 slices.
+const localGens = 5
 
-// maxRecent bounds the map: in-flight ids are at most the events of the
-// requests being published; past it, claims are answered New untracked
-// (a duplicate publish at worst, which storage dedupes).
+// maxRecent bounds the map of claims: in-flight ids are at most the events
+// of the requests being published; past it, claims are answered New
+// untracked (a duplicate publish at worst, which storage dedupes).
 const maxRecent = 1 << 20
 
-// NewLocal builds a Local holding at most maxItems ids; pending is the TTL
-// of a claim, window the TTL of a committed id. It starts Ristretto's
-// goroutines; Close stops them.
+// NewLocal builds a Local holding at most maxItems committed ids (about
+// 100 bytes each); pending is the TTL of a claim, window how long a
+// committed id is remembered. It starts no goroutine.
 func NewLocal(maxItems int64, window, pending time.Duration) (*Local, error) {
 	if maxItems <= 0 || window <= 0 || pending <= 0 {
 		return nil, fmt.Errorf("dedupe: local needs positive max items, window and pending TTL")
 	}
-	c, err := ristretto.NewCache(&ristretto.Config[string, State]{
-		NumCounters:        4 * maxItems, // admission counters; ~2 bytes each
-		MaxCost:            maxItems,     // every id costs 1
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dedupe: local cache: %w", err)
+	l := &Local{
+		window:   window,
+		pending:  pending,
+		slice:    window / (localGens - 1),
+		perGen:   max(1, int(maxItems/localGens)),
+		recent:   map[string]time.Time{},
+		sweepAt:  4096,
+		genStart: time.Now(),
 	}
-	return &Local{window: window, pending: pending, grace: min(time.Second, window), recent: map[string]recentEntry{}, sweepAt: 4096, c: c}, nil
+	for i := range l.gens {
+		l.gens[i] = map[string]struct{}{}
+	}
+	return l, nil
+}
+
+// rotate starts a new generation for every slice elapsed since the newest
+// began (dropping the oldest each time), or one when the newest is full.
+// Called under mu.
+func (l *Local) rotate(now time.Time) {
+	n := int64(now.Sub(l.genStart) / l.slice)
+	if n > 0 {
+		l.genStart = l.genStart.Add(time.Duration(n) * l.slice)
+	} else if len(l.gens[l.cur]) >= l.perGen {
+		n = 1
+	}
+	for range min(n, localGens) {
+		l.cur = (l.cur + 1) % localGens
+		clear(l.gens[l.cur])
+	}
+}
+
+func (l *Local) committed(id string) bool {
+	for i := range l.gens {
+		if _, ok := l.gens[i][id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Claim implements Deduper; it never fails.
@@ -66,29 +98,19 @@ func (l *Local) Claim(_ context.Context, ids []string) ([]State, error) {
 		return out, nil
 	}
 	l.sweep(now)
-	var batch map[string]struct{}
-	if len(ids) > 1 {
-		batch = make(map[string]struct{}, len(ids))
-	}
+	l.rotate(now)
 	for i, id := range ids {
-		if _, dup := batch[id]; dup {
-			out[i] = InFlight
+		if until, ok := l.recent[id]; ok && now.Before(until) {
+			out[i] = InFlight // claimed by another request, or earlier in this one
 			continue
 		}
-		if e, ok := l.recent[id]; ok && now.Before(e.until) {
-			out[i] = e.state
-			continue
-		}
-		if s, ok := l.c.Get(id); ok {
-			out[i] = s
+		if l.committed(id) {
+			out[i] = Done
 			continue
 		}
 		out[i] = New
-		if batch != nil {
-			batch[id] = struct{}{}
-		}
 		if len(l.recent) < maxRecent {
-			l.recent[id] = recentEntry{InFlight, now.Add(l.pending)}
+			l.recent[id] = now.Add(l.pending)
 		} else {
 			l.overflow++
 		}
@@ -96,14 +118,14 @@ func (l *Local) Claim(_ context.Context, ids []string) ([]State, error) {
 	return out, nil
 }
 
-// sweep drops expired map entries once the map has doubled since the last
+// sweep drops expired claims once the map has doubled since the last
 // sweep, so the cost stays proportional to the work done.
 func (l *Local) sweep(now time.Time) {
 	if len(l.recent) < l.sweepAt {
 		return
 	}
-	for id, e := range l.recent {
-		if !now.Before(e.until) {
+	for id, until := range l.recent {
+		if !now.Before(until) {
 			delete(l.recent, id)
 		}
 	}
@@ -118,9 +140,14 @@ func (l *Local) Commit(_ context.Context, ids []string) error {
 	if l.closed {
 		return nil
 	}
+	l.rotate(now)
 	for _, id := range ids {
-		l.recent[id] = recentEntry{Done, now.Add(l.grace)}
-		l.c.SetWithTTL(id, Done, 1, l.window)
+		delete(l.recent, id)
+		if len(l.gens[l.cur]) >= l.perGen {
+			l.cur = (l.cur + 1) % localGens
+			clear(l.gens[l.cur])
+		}
+		l.gens[l.cur][id] = struct{}{}
 	}
 	return nil
 }
@@ -134,21 +161,34 @@ func (l *Local) Forget(_ context.Context, ids []string) error {
 	}
 	for _, id := range ids {
 		delete(l.recent, id)
-		l.c.Del(id)
+		for i := range l.gens {
+			delete(l.gens[i], id)
+		}
 	}
-	// Forget is rare (a failed publish): wait until the cache has applied
-	// it, so an earlier Commit still in its write buffer cannot win.
-	l.c.Wait()
 	return nil
 }
 
-// Close stops the cache; safe to call twice.
+// held reports how many committed ids are remembered.
+func (l *Local) held() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for i := range l.gens {
+		n += len(l.gens[i])
+	}
+	return n
+}
+
+// Close drops the window; safe to call twice.
 func (l *Local) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed {
 		l.closed = true
-		l.c.Close()
+		l.recent = nil
+		for i := range l.gens {
+			l.gens[i] = nil
+		}
 	}
 	return nil
 }

@@ -1,12 +1,27 @@
-// Package pipeline is the ingest stage between the servers and the broker:
-// a bounded worker pool that validates each event of a request, groups the
-// accepted ones by type, clamps future timestamps, mints missing event ids
-// (UUIDv7), stamps the insert time, and publishes each group — coalesced
-// with the same type's events from concurrent requests for a short linger —
-// waiting for the broker's durable confirm before it answers.
+// Package pipeline is the ingest stage between the servers and the broker.
+// One file per concern: validate.go checks each event (typed reasons),
+// clamps future timestamps and mints missing event ids (UUIDv7); group.go
+// encodes the accepted events once and cuts them into chunks per
+// destination, each small enough for one broker message; dedupe.go claims
+// and settles client-given ids; publish.go coalesces the chunks of
+// concurrent requests per destination for a short linger and publishes
+// them, waiting for the broker's durable confirm before the reply.
 //
-// Wire form of a broker message: a sequence of size-delimited
-// eventgrpc.v1.Events (protodelim), each the events of one type from one
-// request with that request's Header. Header x-insert-time carries the
-// ingest time in epoch milliseconds.
+// A destination is a queue when the broker routes at publish time
+// (broker.QueueRouter: JetStream), so one message carries every event of a
+// request bound for that queue whatever their types; otherwise (RabbitMQ,
+// where other services bind by type) a routing key. Messages are bounded in
+// events (PUBLISH_MAX_EVENTS) and bytes (PUBLISH_MAX_BYTES and the
+// broker's broker.Limits); an event too large for any message is rejected
+// by index. No goroutine per group or message: the worker that opens a
+// message publishes it when the linger ends, and a worker publishes what it
+// flushes in one Publish call. Metrics are counted per request and type.
+//
+// Wire form of a broker message (the contract with the consumers): a
+// sequence of size-delimited eventgrpc.v1.Events (protodelim), each some
+// events of one request with that request's Header. One message may carry
+// events of several types; a consumer takes each event's type from the
+// event itself (its eventOf), never from the routing key, which is empty
+// for a mixed message. Header x-insert-time carries the ingest time in
+// epoch milliseconds.
 package pipeline

@@ -1,12 +1,9 @@
 package pipeline
 
 import (
-	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
 type metrics struct {
@@ -22,6 +19,77 @@ type metrics struct {
 	publishErrors  *prometheus.CounterVec
 	duplicates     *prometheus.CounterVec
 	dedupeErrors   prometheus.Counter
+	admitRefused   prometheus.Counter
+
+	sources sync.Map // Source → *sourceMetrics
+}
+
+// sourceMetrics are the counters of one source, resolved once, so a
+// request counts with one Add per counter and type, never a label lookup
+// per event.
+type sourceMetrics struct {
+	requests   prometheus.Counter
+	received   prometheus.Counter
+	duplicates prometheus.Counter
+	m          *metrics
+	src        string
+	reasons    [numReasons]prometheus.Counter
+	byType     sync.Map // type label → prometheus.Counter
+	byLabel    sync.Map // "rejected"/"refused" label → prometheus.Counter
+}
+
+func (m *metrics) source(src Source) *sourceMetrics {
+	if v, ok := m.sources.Load(src); ok {
+		return v.(*sourceMetrics)
+	}
+	s := string(src)
+	sm := &sourceMetrics{
+		requests:   m.requests.WithLabelValues(s),
+		received:   m.received.WithLabelValues(s),
+		duplicates: m.duplicates.WithLabelValues(s),
+		m:          m,
+		src:        s,
+	}
+	for r := reasonNone + 1; r < numReasons; r++ {
+		sm.reasons[r] = m.rejected.WithLabelValues(s, r.label())
+	}
+	v, _ := m.sources.LoadOrStore(src, sm)
+	return v.(*sourceMetrics)
+}
+
+// countRejected adds a request's rejections, one Add per reason present.
+func (sm *sourceMetrics) countRejected(c *[numReasons]int32) {
+	for r, n := range c {
+		if n > 0 && reason(r) != reasonNone {
+			sm.reasons[r].Add(float64(n))
+		}
+	}
+}
+
+// accepted is the accepted counter of a type label (bounded: the proto's
+// type names, custom names folded into CustomEvent).
+func (sm *sourceMetrics) accepted(typ string) prometheus.Counter {
+	if c, ok := sm.byType.Load(typ); ok {
+		return c.(prometheus.Counter)
+	}
+	c := sm.m.accepted.WithLabelValues(sm.src, typ)
+	sm.byType.Store(typ, c)
+	return c
+}
+
+// rejected is the counter of a request-level rejection reason.
+func (sm *sourceMetrics) rejected(label string) prometheus.Counter {
+	return sm.m.rejected.WithLabelValues(sm.src, label)
+}
+
+// refused is the counter of whole requests refused, by error kind.
+func (sm *sourceMetrics) refused(kind string) prometheus.Counter {
+	if c, ok := sm.byLabel.Load(kind); ok {
+		return c.(prometheus.Counter)
+	}
+	c := sm.m.refused.WithLabelValues(sm.src, kind)
+	sm.byLabel.Store(kind, c)
+	return c
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -66,25 +134,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.dedupeErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eventgrpc_ingest_dedupe_errors_total", Help: "Deduper calls that failed; those events were published without dedupe.",
 	})
+	m.admitRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eventgrpc_ingest_requests_refused_unread_total",
+		Help: "Requests refused before their body was read, because the requests in flight held the byte budget (INGEST_MAX_INFLIGHT_BYTES).",
+	})
 	if reg != nil {
+		reg.MustRegister(m.admitRefused)
 		reg.MustRegister(m.duplicates, m.dedupeErrors)
 		reg.MustRegister(m.requests, m.received, m.accepted, m.rejected, m.refused, m.queued,
 			m.messages, m.messageEvents, m.publishSeconds, m.publishErrors)
 	}
 	return m
-}
-
-// classifyPublish maps broker errors to fault classes: overload is
-// throttled, an unroutable message is permanent (a topology problem), the
-// rest transient.
-func classifyPublish(err error) error {
-	switch {
-	case errors.Is(err, broker.ErrOverloaded):
-		return fault.Throttled(err, 0)
-	case errors.Is(err, broker.ErrUnroutable):
-		return fault.Permanent(err)
-	case fault.KindOf(err) != fault.KindTransient:
-		return err
-	}
-	return fault.Transient(err)
 }

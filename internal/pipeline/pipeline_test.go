@@ -356,3 +356,59 @@ func TestInputLimitsNameTheLimit(t *testing.T) {
 		t.Fatalf("long header: %v", err)
 	}
 }
+
+// TestByteBudgetRefusesBeforeReading: requests in flight that hold the
+// byte budget make Admit refuse the next request before it is read, and
+// Dispatch refuse one that would go over it, both as throttled overload
+// with a retry hint; once the held requests finish, both admit again.
+func TestByteBudgetRefusesBeforeReading(t *testing.T) {
+	rec := &recorder{block: make(chan struct{}), started: make(chan struct{}, 4)}
+	p := newTest(t, rec, func(c *Config) { c.Workers = 2; c.Queue = 8; c.MaxInflightBytes = 1500 })
+	big := func() *eventgrpcv1.Events {
+		ev := &eventgrpcv1.Event{Timestamp: ms(now), EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{
+			Name: "budget", Params: map[string]string{"blob": strings.Repeat("x", 1000)}}}}
+		return &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{ev}}
+	}
+	if err := p.Admit(); err != nil {
+		t.Fatalf("Admit with nothing in flight: %v", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := p.Dispatch(context.Background(), SourceGRPC, big()); err != nil {
+			t.Errorf("held request: %v", err)
+		}
+	}()
+	<-rec.started // the first request (≈1 KB) holds its bytes while publishing
+	_, err := p.Dispatch(context.Background(), SourceGRPC, big())
+	if !errors.Is(err, ErrOverloaded) || !fault.IsThrottled(err) || fault.RetryAfter(err) <= 0 {
+		t.Fatalf("second request over the budget: err = %v, want throttled ErrOverloaded with a hint", err)
+	}
+	if !strings.Contains(err.Error(), "INGEST_MAX_INFLIGHT_BYTES") {
+		t.Fatalf("refusal %q does not name INGEST_MAX_INFLIGHT_BYTES", err)
+	}
+	// Fill the budget exactly: Admit must now refuse before reading.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		small := &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("", ms(now))}}
+		if _, err := p.Dispatch(context.Background(), SourceGRPC, small); err != nil {
+			t.Errorf("small request within the budget: %v", err)
+		}
+	}()
+	<-rec.started
+	p.inflight.Add(1500) // what a burst of requests being read would hold
+	if err := p.Admit(); !errors.Is(err, ErrOverloaded) || fault.RetryAfter(err) <= 0 {
+		t.Fatalf("Admit at a full budget: err = %v, want throttled ErrOverloaded with a hint", err)
+	}
+	p.inflight.Add(-1500)
+	close(rec.block)
+	wg.Wait()
+	if err := p.Admit(); err != nil {
+		t.Fatalf("Admit after the held requests finished: %v", err)
+	}
+	if n := p.inflight.Load(); n != 0 {
+		t.Fatalf("bytes in flight after every request finished = %d, want 0", n)
+	}
+}

@@ -4,11 +4,12 @@
 // The key of a request is, in order:
 //
 //  1. the authenticated client id (auth.ClientID), when authentication is on;
-//  2. the x-client-id header or metadata, but only when it names a client
-//     listed in RATE_LIMIT_CLIENTS: an unauthenticated header is chosen by the
-//     sender, and taking any value as a key would let a sender dodge its
-//     limit and fill the key table with made-up ids;
-//  3. the peer IP address (the TCP peer: behind a proxy that is the proxy).
+//  2. the peer IP address (the TCP peer: behind a proxy that is the proxy).
+//
+// An unauthenticated x-client-id is never a key, not even when it names a
+// client listed in RATE_LIMIT_CLIENTS: it is chosen by the sender, who
+// could spend a listed client's tokens, take its larger limit, or fill the
+// key table with made-up ids.
 //
 // The limit of a key is its RATE_LIMIT_CLIENTS entry, else the default
 // (RATE_LIMIT_RPS, RATE_LIMIT_BURST); a rate of 0 is unlimited and tracks
@@ -16,8 +17,10 @@
 //
 // Buckets are bounded: a bucket idle for IdleTimeout whose tokens have
 // refilled is dropped (it would behave the same as a new one), and at most
-// MaxKeys buckets exist; when that many are busy, a request needing a new
-// bucket is refused and counted (eventgrpc_ratelimit_table_full_total). A
+// MaxKeys buckets exist; when that many are held, a request needing a new
+// bucket first sweeps every idle one (at most once a second), then evicts
+// the least recently used, counted in eventgrpc_ratelimit_table_full_total:
+// a new sender is never refused because others fill the table. A
 // refusal is RESOURCE_EXHAUSTED with a retry-after-ms trailer over gRPC and
 // 429 with Retry-After (seconds) over HTTP, counted in
 // eventgrpc_ratelimit_refused_total{client} (client = a RATE_LIMIT_CLIENTS

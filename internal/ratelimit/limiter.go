@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,7 @@ type Limiter struct {
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
+	lru       *list.List // of keys; front = most recently used
 	lastSweep time.Time
 	lastFull  time.Time // the last sweep forced by a full table
 }
@@ -47,7 +49,8 @@ type Limiter struct {
 type bucket struct {
 	lim  *rate.Limiter
 	l    Limit
-	last time.Time // last request
+	last time.Time     // last request
+	el   *list.Element // in Limiter.lru
 }
 
 // New builds a Limiter. now is the clock (time.Now when nil); metrics are
@@ -69,7 +72,7 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Limiter,
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{cfg: cfg, enabled: cfg.Enabled(), now: now, m: m, buckets: map[string]*bucket{}, lastSweep: now()}, nil
+	return &Limiter{cfg: cfg, enabled: cfg.Enabled(), now: now, m: m, buckets: map[string]*bucket{}, lru: list.New(), lastSweep: now()}, nil
 }
 
 // Enabled reports whether any limit is set; a disabled limiter lets every
@@ -82,24 +85,22 @@ type Decision struct {
 	RetryAfter time.Duration // when refused: the wait until a token is there
 	Client     string        // the metric label: a configured client or "other"
 	Limit      Limit
-	TableFull  bool // refused because MaxKeys buckets are busy
+	TableFull  bool // never set: a full table evicts its least recently used bucket
 }
 
 // Key identifies the sender of a request (see the package comment).
 type Key struct {
 	AuthID   string // auth.ClientID
-	HeaderID string // x-client-id as sent, unauthenticated
+	HeaderID string // x-client-id as sent, unauthenticated: never a key (see the package comment)
 	IP       string // peer address
 }
 
 // resolve picks the bucket key, the limit and the metric label.
 func (l *Limiter) resolve(k Key) (key string, lim Limit, label string) {
+	// An unauthenticated x-client-id is the sender's choice: taking it
+	// would let anyone spend a listed client's tokens (or get its larger
+	// limit), so only the authenticated id or the peer IP is a key.
 	id := k.AuthID
-	if id == "" {
-		if _, listed := l.cfg.PerClient[k.HeaderID]; listed {
-			id = k.HeaderID
-		}
-	}
 	if id != "" {
 		if pl, listed := l.cfg.PerClient[id]; listed {
 			return "c:" + id, pl, id
@@ -130,15 +131,20 @@ func (l *Limiter) Take(k Key) Decision {
 			l.lastFull = now
 			l.sweep(now, true)
 		}
-		if len(l.buckets) >= l.cfg.MaxKeys {
-			l.mu.Unlock()
+		for len(l.buckets) >= l.cfg.MaxKeys {
+			// Still full: the least recently used bucket makes room, so a
+			// new sender is never refused for others' traffic.
+			old := l.lru.Back()
+			l.lru.Remove(old)
+			delete(l.buckets, old.Value.(string))
 			l.m.tableFull.Inc()
-			l.m.refused.WithLabelValues(label).Inc()
-			return Decision{Client: label, Limit: lim, RetryAfter: time.Second, TableFull: true}
 		}
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.RPS), lim.Burst), l: lim}
+		b.el = l.lru.PushFront(key)
 		l.buckets[key] = b
 		l.m.keys.Set(float64(len(l.buckets)))
+	} else {
+		l.lru.MoveToFront(b.el)
 	}
 	b.last = now
 	if !b.lim.AllowN(now, 1) {
@@ -163,6 +169,7 @@ func (l *Limiter) sweep(now time.Time, forced bool) {
 			continue
 		}
 		if forced || b.lim.TokensAt(now) >= float64(b.l.Burst) {
+			l.lru.Remove(b.el)
 			delete(l.buckets, k)
 		}
 	}
@@ -262,7 +269,7 @@ func newMetrics(reg prometheus.Registerer, clients map[string]Limit) (*metrics, 
 		}, []string{"client"}),
 		tableFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eventgrpc_ratelimit_table_full_total",
-			Help: "Requests refused because RATE_LIMIT_MAX_KEYS buckets were busy (also counted in refused).",
+			Help: "Buckets evicted (least recently used) to make room for a new sender when RATE_LIMIT_MAX_KEYS buckets were held.",
 		}),
 		keys: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "eventgrpc_ratelimit_keys", Help: "Rate limit buckets held.",

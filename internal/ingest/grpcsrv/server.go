@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthgrpc "google.golang.org/grpc/health"
@@ -17,6 +18,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/health"
@@ -36,6 +39,14 @@ type Config struct {
 	Logger       *slog.Logger
 	// Interceptors run before dispatch (authentication, rate limits).
 	Interceptors []grpc.UnaryServerInterceptor
+	// Admit, when set, is asked before a call's message is read; an error
+	// refuses the call with its status (RESOURCE_EXHAUSTED for overload),
+	// so an overloaded server does not take more request bodies into
+	// memory.
+	Admit func() error
+	// MaxConcurrentStreams bounds the calls one connection may have open;
+	// 0 means grpc-go's default.
+	MaxConcurrentStreams uint32
 }
 
 // Server is the gRPC server.
@@ -58,15 +69,36 @@ func New(cfg Config, disp Dispatcher, state *health.State) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, disp: disp, state: state, health: healthgrpc.NewServer(), stop: make(chan struct{})}
-	s.srv = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
 		grpc.ChainUnaryInterceptor(cfg.Interceptors...),
-	)
+	}
+	if cfg.Admit != nil {
+		opts = append(opts, grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
+			if info.FullMethodName != dispatchMethod {
+				return ctx, nil
+			}
+			if err := cfg.Admit(); err != nil {
+				// A refusal here is answered before the call starts, so it
+				// can carry no trailer: its hint goes in the status details.
+				st := ingest.StatusOf(err)
+				return ctx, withRetryInfo(status.New(st.GRPC, err.Error()), st.RetryAfter).Err()
+			}
+			return ctx, nil
+		}))
+	}
+	if cfg.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams))
+	}
+	s.srv = grpc.NewServer(opts...)
 	eventgrpcv1.RegisterEventServiceServer(s.srv, s)
 	healthpb.RegisterHealthServer(s.srv, s.health)
 	reflection.Register(s.srv)
 	return s
 }
+
+// dispatchMethod is the full name of EventService.dispatch.
+const dispatchMethod = eventgrpcv1.EventService_Dispatch_FullMethodName
 
 // Start listens and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
@@ -127,8 +159,9 @@ func (s *Server) Dispatch(ctx context.Context, req *eventgrpcv1.Events) (*eventg
 	return resp, nil
 }
 
-// Status maps an error to the gRPC status the client gets, with a
-// retry-after-ms trailer when there is a hint.
+// Status maps an error to the gRPC status the client gets, with the retry
+// hint, when there is one, twice: a retry-after-ms trailer and a
+// google.rpc.RetryInfo detail (the standard form gRPC clients read).
 func Status(ctx context.Context, err error) error {
 	st := ingest.StatusOf(err)
 	if st.RetryAfter > 0 {
@@ -137,7 +170,19 @@ func Status(ctx context.Context, err error) error {
 	if st.GRPC == codes.OK {
 		st.GRPC = codes.Unknown
 	}
-	return status.Error(st.GRPC, err.Error())
+	return withRetryInfo(status.New(st.GRPC, err.Error()), st.RetryAfter).Err()
+}
+
+// withRetryInfo adds a google.rpc.RetryInfo detail of d to s; s as it is
+// when d is zero.
+func withRetryInfo(s *status.Status, d time.Duration) *status.Status {
+	if d <= 0 {
+		return s
+	}
+	if sd, err := s.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); err == nil {
+		return sd
+	}
+	return s
 }
 
 // Shutdown stops accepting calls and waits for the running ones, within

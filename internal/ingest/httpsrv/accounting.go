@@ -59,11 +59,11 @@ type Totals struct {
 	AcceptedAccounted bool    `json:"accepted_equals_stored_plus_dead_lettered_plus_in_flight"`
 }
 
-// MountAccounting adds GET /admin/accounting (loopback only unless
+// MountAccounting adds GET /admin/accounting (behind Operator; see
 // QueryRemote), computed from the process's metrics. queue is the
 // catch-all queue whose consumption counts as "stored".
 func (s *Server) MountAccounting(g prometheus.Gatherer, queue string) {
-	s.mux.Handle("GET /admin/accounting", s.loopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.mux.Handle("GET /admin/accounting", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acc, err := ComputeAccounting(g, queue)
 		if err != nil {
 			Error(w, http.StatusInternalServerError, err)

@@ -29,16 +29,11 @@ type DLQList struct {
 	Sample     []DeadLetter `json:"sample"`
 }
 
-// MountAdmin adds the dead-letter admin routes (loopback only unless
-// QueryRemote): GET /admin/dlq/{queue}?limit=N and
+// MountAdmin adds the dead-letter admin routes (behind Operator): GET /admin/dlq/{queue}?limit=N and
 // POST /admin/dlq/{queue}/replay?limit=N. {queue} is a queue of the
 // topology; its error queue is the one read.
 func (s *Server) MountAdmin(top *topology.Topology, dl broker.DeadLetters) {
 	errorQueue := func(w http.ResponseWriter, r *http.Request) (string, int, bool) {
-		if !s.cfg.QueryRemote && !loopback(r.RemoteAddr) {
-			Error(w, http.StatusForbidden, errors.New("the admin API answers loopback clients only (QUERY_ALLOW_REMOTE)"))
-			return "", 0, false
-		}
 		q, ok := top.Queue(r.PathValue("queue"))
 		if !ok {
 			Error(w, http.StatusNotFound, errors.New("no queue "+strconv.Quote(r.PathValue("queue"))+" in the topology"))
@@ -55,7 +50,7 @@ func (s *Server) MountAdmin(top *topology.Topology, dl broker.DeadLetters) {
 		}
 		return q.ErrorQueue(), limit, true
 	}
-	s.mux.HandleFunc("GET /admin/dlq/{queue}", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.Handle("GET /admin/dlq/{queue}", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		eq, limit, ok := errorQueue(w, r)
 		if !ok {
 			return
@@ -71,8 +66,8 @@ func (s *Server) MountAdmin(top *topology.Topology, dl broker.DeadLetters) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out)
-	})
-	s.mux.HandleFunc("POST /admin/dlq/{queue}/replay", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	s.mux.Handle("POST /admin/dlq/{queue}/replay", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		eq, limit, ok := errorQueue(w, r)
 		if !ok {
 			return
@@ -93,5 +88,5 @@ func (s *Server) MountAdmin(top *topology.Topology, dl broker.DeadLetters) {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{"replayed": n})
-	})
+	})))
 }

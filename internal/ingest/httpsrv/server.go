@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +33,13 @@ import (
 type Config struct {
 	Addr         string
 	MaxBodyBytes int64
-	QueryRemote  bool // allow the query endpoint from non-loopback clients
+	QueryRemote  bool // allow the operator endpoints from non-loopback clients, with AdminToken
+	// AdminToken is the Bearer token the operator endpoints require from
+	// anything but a loopback client (ADMIN_TOKEN); see Operator.
+	AdminToken string
+	// AdminHosts are Host names, besides loopback ones, that a loopback
+	// client may use for the operator endpoints (ADMIN_HOSTS).
+	AdminHosts   []string
 	QueryMaxRows int
 	Logger       *slog.Logger
 	Gatherer     prometheus.Gatherer
@@ -40,6 +47,11 @@ type Config struct {
 	Querier sink.Querier
 	// Middleware wraps the ingest routes (authentication, rate limits).
 	Middleware func(http.Handler) http.Handler
+	// Admit, when set, is asked before /v1/events reads its body; an
+	// error answers with its status (429 and Retry-After for overload).
+	Admit func() error
+	// Outer wraps every route (panic reporting); nil: none.
+	Outer func(http.Handler) http.Handler
 }
 
 // Server is the HTTP server.
@@ -64,25 +76,34 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	}
 	s := &Server{cfg: cfg, disp: disp, state: state, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /heartbeat", s.getHeartbeat)
-	s.mux.HandleFunc("PUT /heartbeat", s.putHeartbeat)
+	s.mux.Handle("PUT /heartbeat", s.Operator(http.HandlerFunc(s.putHeartbeat)))
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.Ingest("POST /v1/events", http.HandlerFunc(s.postEvents))
 	if cfg.Querier != nil {
-		s.mux.HandleFunc("POST /v1/query", s.postQuery)
+		s.mux.Handle("POST /v1/query", s.Operator(http.HandlerFunc(s.postQuery)))
 	}
 	// Profiles, for finding where the time goes; loopback only.
-	s.mux.Handle("/debug/pprof/", s.loopbackOnly(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("/debug/pprof/profile", s.loopbackOnly(http.HandlerFunc(pprof.Profile)))
-	s.mux.Handle("/debug/pprof/trace", s.loopbackOnly(http.HandlerFunc(pprof.Trace)))
+	s.mux.Handle("/debug/pprof/", s.Operator(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.Operator(http.HandlerFunc(pprof.Profile)))
+	s.mux.Handle("/debug/pprof/trace", s.Operator(http.HandlerFunc(pprof.Trace)))
+	var root http.Handler = s.mux
+	if cfg.Outer != nil {
+		root = cfg.Outer(s.mux)
+	}
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	// HTTP/2 without TLS (prior knowledge) besides HTTP/1.1, so gRPC
+	// clients can reach the Connect handler on this port too.
+	s.srv.Protocols = new(http.Protocols)
+	s.srv.Protocols.SetHTTP1(true)
+	s.srv.Protocols.SetUnencryptedHTTP2(true)
 	return s
 }
 
@@ -191,6 +212,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if !RequireJSON(w, r) {
 		return
 	}
+	if s.cfg.Admit != nil {
+		if err := s.cfg.Admit(); err != nil {
+			Fail(w, err)
+			return
+		}
+	}
 	body, ok := ReadBody(w, r)
 	if !ok {
 		return
@@ -211,7 +238,31 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if code := EventsStatus(resp); code != http.StatusOK {
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(code)
+	}
 	w.Write(b)
+}
+
+// EventsStatus is the HTTP status of a dispatch answer: 200 when at least
+// one event was accepted (the body's results say which were not); when none
+// was, 422 if every rejection is the event's own fault (invalid, too
+// large), or 503 with Retry-After if one may succeed when retried (another
+// request is publishing the same id). The body carries the per-event
+// results either way.
+func EventsStatus(resp *eventgrpcv1.Response) int {
+	if resp.GetAccepted() > 0 || len(resp.GetResults()) == 0 {
+		return http.StatusOK
+	}
+	for _, r := range resp.GetResults() {
+		if reason := r.GetReason(); strings.HasPrefix(reason, "UNAVAILABLE") || strings.HasPrefix(reason, "RESOURCE_EXHAUSTED") {
+			return http.StatusServiceUnavailable
+		}
+	}
+	return http.StatusUnprocessableEntity
 }
 
 // DecodeEvents reads the protojson form of Events. Unknown fields are an
@@ -247,10 +298,6 @@ type QueryResult struct {
 }
 
 func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.QueryRemote && !loopback(r.RemoteAddr) {
-		Error(w, http.StatusForbidden, errors.New("the query endpoint answers loopback clients only (QUERY_ALLOW_REMOTE)"))
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
 		Error(w, http.StatusRequestEntityTooLarge, err)
@@ -270,16 +317,6 @@ func (s *Server) postQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(QueryResult{Columns: cols, Rows: rows})
-}
-
-func (s *Server) loopbackOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.QueryRemote && !loopback(r.RemoteAddr) {
-			Error(w, http.StatusForbidden, errors.New("loopback clients only (QUERY_ALLOW_REMOTE)"))
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func loopback(remote string) bool {

@@ -1,0 +1,49 @@
+package connectsrv
+
+import (
+	"fmt"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// jsonCodec is protojson as POST /v1/events reads and writes it: an
+// unknown field is an error naming it (connect's own JSON codec drops
+// unknown fields, so a misspelt field would vanish silently), and
+// responses show every field, accepted: false included.
+type jsonCodec struct{ name string }
+
+var (
+	jsonUnmarshal = protojson.UnmarshalOptions{}
+	jsonMarshal   = protojson.MarshalOptions{EmitUnpopulated: true}
+)
+
+// jsonCodecs replace connect's codecs of the same names.
+func jsonCodecs() []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithCodec(jsonCodec{name: "json"}),
+		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
+	}
+}
+
+func (c jsonCodec) Name() string { return c.name }
+
+func (c jsonCodec) Marshal(m any) ([]byte, error) {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return jsonMarshal.Marshal(msg)
+}
+
+func (c jsonCodec) Unmarshal(b []byte, m any) error {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("%T is not a protobuf message", m)
+	}
+	if err := jsonUnmarshal.Unmarshal(b, msg); err != nil {
+		return fmt.Errorf("body is not an Events message in JSON form: %w", err)
+	}
+	return nil
+}

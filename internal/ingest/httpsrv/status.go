@@ -1,0 +1,174 @@
+package httpsrv
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// StatusConfig is what the status page reads.
+type StatusConfig struct {
+	Gatherer prometheus.Gatherer
+	// Queues answers the queue table; nil when the broker cannot say.
+	Queues broker.QueueStats
+	// CatchAll is the queue whose consumption counts as stored (accounting).
+	CatchAll string
+	// DeadLetters is true when the dead-letter admin routes are mounted.
+	DeadLetters bool
+	Version     string
+}
+
+// Status is the answer of GET /admin/status: the readiness, the process's
+// cumulative counters (the page takes rates from successive answers) and
+// the broker's queues.
+type Status struct {
+	Time        time.Time          `json:"time"`
+	Version     string             `json:"version"`
+	Ready       bool               `json:"ready"`
+	Why         string             `json:"why,omitempty"`
+	Ingest      []IngestCount      `json:"ingest"`
+	Queues      []broker.QueueStat `json:"queues"`
+	QueuesError string             `json:"queues_error,omitempty"`
+	Tables      []TableCount       `json:"tables"`
+	// Consumed counts each queue's handled messages by outcome (stored,
+	// failed: retried or dead-lettered, held), since the process started.
+	Consumed    map[string]map[string]float64 `json:"consumed"`
+	Accounting  *Accounting                   `json:"accounting"`
+	DeadLetters bool                          `json:"dead_letters"`
+	Tail        float64                       `json:"tail_subscribers"`
+	TailDropped float64                       `json:"tail_dropped"`
+}
+
+// IngestCount is one cumulative ingest counter: what (received, accepted,
+// duplicate, rejected, refused) by source and, where the metric has them,
+// type or reason.
+type IngestCount struct {
+	What   string  `json:"what"`
+	Source string  `json:"source"`
+	Type   string  `json:"type,omitempty"`
+	Reason string  `json:"reason,omitempty"`
+	Value  float64 `json:"value"`
+}
+
+// TableCount is one table's writes as the consumers saw them.
+type TableCount struct {
+	Table        string  `json:"table"`
+	RowsStored   float64 `json:"rows_stored"`
+	RowsFailed   float64 `json:"rows_failed"`
+	Held         float64 `json:"held"` // writes that failed transiently
+	Writes       float64 `json:"writes"`
+	WriteSeconds float64 `json:"write_seconds"` // sum
+	SinkErrors   float64 `json:"sink_errors"`
+}
+
+// MountStatus adds the status page (GET /, GET /static/…) and its data
+// (GET /admin/status), behind the operator guard (loopback with a loopback
+// Host, or ADMIN_TOKEN when QUERY_ALLOW_REMOTE).
+func (s *Server) MountStatus(cfg StatusConfig) {
+	sub, _ := fs.Sub(staticFiles, "static")
+	files := http.FileServerFS(sub)
+	s.mux.Handle("GET /{$}", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.ServeFileFS(w, r, sub, "index.html")
+	})))
+	s.mux.Handle("GET /static/", s.Operator(http.StripPrefix("/static/", files)))
+	s.mux.Handle("GET /admin/status", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.status(r.Context(), cfg)
+		if err != nil {
+			Error(w, http.StatusInternalServerError, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(w).Encode(st)
+	})))
+}
+
+func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) {
+	st := &Status{Time: time.Now(), Version: cfg.Version, Ingest: []IngestCount{}, Queues: []broker.QueueStat{}, Tables: []TableCount{}, Consumed: map[string]map[string]float64{}, DeadLetters: cfg.DeadLetters}
+	st.Ready, st.Why = s.state.Ready()
+	acc, err := ComputeAccounting(cfg.Gatherer, cfg.CatchAll)
+	if err != nil {
+		return nil, err
+	}
+	st.Accounting = acc
+	mfs, err := cfg.Gatherer.Gather()
+	if err != nil {
+		return nil, err
+	}
+	tables := map[string]*TableCount{}
+	tab := func(name string) *TableCount {
+		if tables[name] == nil {
+			tables[name] = &TableCount{Table: name}
+		}
+		return tables[name]
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := labels(m)
+			v := m.GetCounter().GetValue()
+			switch mf.GetName() {
+			case "eventgrpc_ingest_events_received_total":
+				st.Ingest = append(st.Ingest, IngestCount{What: "received", Source: l["source"], Value: v})
+			case "eventgrpc_ingest_events_accepted_total":
+				st.Ingest = append(st.Ingest, IngestCount{What: "accepted", Source: l["source"], Type: l["type"], Value: v})
+			case "eventgrpc_ingest_events_duplicate_total":
+				st.Ingest = append(st.Ingest, IngestCount{What: "duplicate", Source: l["source"], Value: v})
+			case "eventgrpc_ingest_events_rejected_total":
+				st.Ingest = append(st.Ingest, IngestCount{What: "rejected", Source: l["source"], Reason: l["reason"], Value: v})
+			case "eventgrpc_ingest_events_refused_total":
+				st.Ingest = append(st.Ingest, IngestCount{What: "refused", Source: l["source"], Reason: l["kind"], Value: v})
+			case "eventgrpc_consume_messages_total":
+				q := st.Consumed[l["queue"]]
+				if q == nil {
+					q = map[string]float64{}
+					st.Consumed[l["queue"]] = q
+				}
+				q[l["outcome"]] += v
+			case "eventgrpc_consume_rows_stored_total":
+				tab(l["table"]).RowsStored += v
+			case "eventgrpc_consume_rows_failed_total":
+				tab(l["table"]).RowsFailed += v
+			case "eventgrpc_consume_write_held_total":
+				tab(l["table"]).Held += v
+			case "eventgrpc_sink_write_errors_total":
+				tab(l["table"]).SinkErrors += v
+			case "eventgrpc_consume_write_seconds":
+				t := tab(l["table"])
+				t.Writes += float64(m.GetHistogram().GetSampleCount())
+				t.WriteSeconds += m.GetHistogram().GetSampleSum()
+			case "eventgrpc_tail_subscribers":
+				st.Tail = m.GetGauge().GetValue()
+			case "eventgrpc_tail_dropped_events_total":
+				st.TailDropped = v
+			}
+		}
+	}
+	for _, t := range tables {
+		st.Tables = append(st.Tables, *t)
+	}
+	sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].Table < st.Tables[j].Table })
+	if cfg.Queues != nil {
+		qs, err := cfg.Queues.Stats(ctx)
+		if err != nil {
+			st.QueuesError = err.Error()
+		}
+		if qs != nil {
+			st.Queues = qs
+		}
+	} else {
+		st.QueuesError = "this broker does not report queue statistics"
+	}
+	return st, nil
+}
