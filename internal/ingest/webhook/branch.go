@@ -21,6 +21,8 @@ var branch = spec{
 	exchange: "branch_event.tx",
 	verify:   verifyToken,
 	parse:    parseBranch,
+	keyFrom:  "the name field",
+	idFrom:   "the message id",
 }
 
 var branchTable = schema.BranchEventTable()

@@ -18,8 +18,13 @@ const (
 type Provider struct {
 	// Secret verifies the provider's requests (<NAME>_WEBHOOK_SECRET): the
 	// HMAC key for Shopify, the webhook secret key for WebEngage, the
-	// shared token for the others. Empty accepts unauthenticated requests.
+	// shared token for the others. Empty accepts unauthenticated requests,
+	// which only ENV=local allows (see ConfigFromEnv).
 	Secret string
+	// Enabled mounts the provider's endpoint (<NAME>_WEBHOOK_ENABLED,
+	// default true). A disabled provider has no route: its path answers
+	// 404.
+	Enabled bool
 	// Workers publish concurrently (<NAME>_EVENT_WORKER_POOL_SIZE).
 	Workers int
 	// Queue bounds the requests waiting for a worker
@@ -58,7 +63,7 @@ var providerEnv = []struct {
 func DefaultConfig() Config {
 	var c Config
 	for _, p := range providerEnv {
-		*p.get(&c) = Provider{Workers: DefaultWorkers, Queue: DefaultQueue}
+		*p.get(&c) = Provider{Enabled: true, Workers: DefaultWorkers, Queue: DefaultQueue}
 	}
 	c.DedupeWindow = DefaultDedupeWindow
 	return c
@@ -67,7 +72,12 @@ func DefaultConfig() Config {
 // ConfigFromEnv reads the configuration through lookup (os.LookupEnv, or
 // internal/config's Lookup). Unset or empty variables take the defaults.
 // The error names every variable at fault.
-func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
+//
+// One trust model for every route: outside env "local" (ENV), an enabled
+// provider without its secret is an error, as AUTH_MODE unset is — an
+// endpoint that anyone may post to is switched off explicitly with
+// <NAME>_WEBHOOK_ENABLED=false, never left open by omission.
+func ConfigFromEnv(lookup func(string) (string, bool), env string) (Config, error) {
 	c := DefaultConfig()
 	var errs []error
 	num := func(key string, def int) int {
@@ -86,6 +96,17 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		dst := p.get(&c)
 		if v, ok := lookup(p.prefix + "_WEBHOOK_SECRET"); ok {
 			dst.Secret = strings.TrimSpace(v)
+		}
+		if v, ok := lookup(p.prefix + "_WEBHOOK_ENABLED"); ok && strings.TrimSpace(v) != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_WEBHOOK_ENABLED: %q is not true or false", p.prefix, v))
+			} else {
+				dst.Enabled = b
+			}
+		}
+		if env != "local" && dst.Enabled && dst.Secret == "" {
+			errs = append(errs, fmt.Errorf("%s_WEBHOOK_SECRET must be set outside ENV=local (or set %s_WEBHOOK_ENABLED=false to turn the endpoint off)", p.prefix, p.prefix))
 		}
 		dst.Workers = num(p.prefix+"_EVENT_WORKER_POOL_SIZE", dst.Workers)
 		dst.Queue = num(p.prefix+"_EVENT_BUFFERED_CHANNEL_SIZE", dst.Queue)

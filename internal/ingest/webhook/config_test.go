@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -18,14 +20,14 @@ func TestConfigFromEnv(t *testing.T) {
 		"GRAPHY_EVENT_BUFFERED_CHANNEL_SIZE": "",
 		"WEBENGAGE_EVENT_WORKER_POOL_SIZE":   "7",
 		"SHOPIFY_WEBHOOK_DEDUPE_SIZE":        "50",
-	}))
+	}), "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Branch != (Provider{Secret: "b-tok", Workers: 3, Queue: 0}) {
+	if c.Branch != (Provider{Secret: "b-tok", Enabled: true, Workers: 3, Queue: 0}) {
 		t.Errorf("branch %+v", c.Branch)
 	}
-	if c.Shopify.Secret != "shpss_1" || c.WebEngage.Workers != 7 || c.Graphy.Queue != DefaultQueue || c.Vidooly != (Provider{Workers: DefaultWorkers, Queue: DefaultQueue}) {
+	if c.Shopify.Secret != "shpss_1" || c.WebEngage.Workers != 7 || c.Graphy.Queue != DefaultQueue || c.Vidooly != (Provider{Enabled: true, Workers: DefaultWorkers, Queue: DefaultQueue}) {
 		t.Errorf("config %+v", c)
 	}
 	if c.DedupeWindow != 50 {
@@ -39,7 +41,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		"GRAPHY_EVENT_WORKER_POOL_SIZE":       "0",
 		"SHOPIFY_EVENT_BUFFERED_CHANNEL_SIZE": "-1",
 		"SHOPIFY_WEBHOOK_DEDUPE_SIZE":         "-5",
-	}))
+	}), "local")
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
@@ -89,5 +91,47 @@ func TestRoutingKeyWords(t *testing.T) {
 				t.Errorf("words(%q) = %q, want %q", c.in, got, c.words)
 			}
 		})
+	}
+}
+
+// Outside ENV=local every enabled provider needs its secret: a start-up
+// error naming the variable, like AUTH_MODE. A provider is switched off
+// explicitly, and then has no route. On 470972f ENV=production started
+// with every webhook open to anonymous posts.
+func TestSecretsRequiredOutsideLocal(t *testing.T) {
+	_, err := ConfigFromEnv(lookupOf(map[string]string{"SHOPIFY_WEBHOOK_SECRET": "s"}), "production")
+	if err == nil {
+		t.Fatal("ENV=production without webhook secrets accepted")
+	}
+	for _, v := range []string{"BRANCH_WEBHOOK_SECRET", "WEBENGAGE_WEBHOOK_SECRET", "VIDOOLY_WEBHOOK_SECRET", "GRAPHY_WEBHOOK_SECRET", "BRANCH_WEBHOOK_ENABLED=false"} {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("error does not name %s:\n%v", v, err)
+		}
+	}
+	if strings.Contains(err.Error(), "SHOPIFY_WEBHOOK_SECRET") {
+		t.Errorf("error names the secret that is set:\n%v", err)
+	}
+	c, err := ConfigFromEnv(lookupOf(map[string]string{
+		"SHOPIFY_WEBHOOK_SECRET":    "s",
+		"BRANCH_WEBHOOK_SECRET":     "b",
+		"WEBENGAGE_WEBHOOK_ENABLED": "false",
+		"VIDOOLY_WEBHOOK_ENABLED":   "0",
+		"GRAPHY_WEBHOOK_ENABLED":    "false",
+	}), "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(c, nil, slog.New(slog.DiscardHandler), nil)
+	defer w.Shutdown(context.Background())
+	var routes []string
+	for p := range w.Routes() {
+		routes = append(routes, p)
+	}
+	sortStrings(routes)
+	if strings.Join(routes, " ") != "POST /branch/event POST /shopify/event" {
+		t.Fatalf("routes %v; want only the enabled providers", routes)
+	}
+	if _, err := ConfigFromEnv(lookupOf(map[string]string{"BRANCH_WEBHOOK_ENABLED": "maybe"}), "local"); err == nil || !strings.Contains(err.Error(), "BRANCH_WEBHOOK_ENABLED") {
+		t.Fatalf("a bad BRANCH_WEBHOOK_ENABLED: %v", err)
 	}
 }

@@ -20,6 +20,8 @@ var graphy = spec{
 	exchange: "graphy_event.tx",
 	verify:   verifyToken,
 	parse:    parseGraphy,
+	keyFrom:  "the event field",
+	idFrom:   "the message id",
 }
 
 var graphyTable = schema.GraphyEventTable()

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +35,8 @@ type request struct {
 	query  url.Values
 	body   []byte
 	now    time.Time
+	// authenticated: the provider has a secret, which verify checked.
+	authenticated bool
 }
 
 // object is one JSON object of a request: its bytes as sent (numbers keep
@@ -102,6 +106,9 @@ func decodeObject(b []byte) (map[string]any, error) {
 // refused now (400, naming the field) rather than accepted and later
 // dead-lettered.
 func check(t *schema.Table, doc map[string]any, headers map[string]string, now time.Time) error {
+	if err := checkTimes(t, doc); err != nil {
+		return err
+	}
 	src := schema.JSONSource{Doc: doc, Headers: headers, Meta: map[string]any{"insert_time": now, "message_id": "check"}}
 	row, err := t.Map(src)
 	if err != nil {
@@ -233,6 +240,18 @@ func baseHeaders(source string, now time.Time) map[string]string {
 		broker.HeaderInsertTime: strconv.FormatInt(now.UnixMilli(), 10),
 		HeaderSource:            source,
 	}
+}
+
+// contentID is a provider's delivery id joined with a digest of what the
+// delivery holds: a retry of one delivery keeps its id, while two
+// different bodies sent under one id (a provider bug, or a forged id) are
+// two messages, and neither is dropped as the other's duplicate.
+func contentID(id string, body []byte) string {
+	if id == "" {
+		return ""
+	}
+	sum := sha256.Sum256(body)
+	return id + "." + hex.EncodeToString(sum[:8])
 }
 
 func cloneHeaders(h map[string]string) map[string]string {

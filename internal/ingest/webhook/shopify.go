@@ -29,9 +29,11 @@ import (
 // The signature is checked with hmac.Equal over the body as received. Every
 // X-Shopify-* header but the signature is copied into the message headers
 // in lower case, where shopify_event's header:x-shopify-… columns read
-// them. The webhook id is the broker message id (the broker de-duplicates
-// a retried publish, storage keys on it) and a repeated id is answered 200
-// without publishing again while it is in the de-duplication window.
+// them. The webhook id joined with a digest of the body is the broker
+// message id (the broker de-duplicates a retried publish) and a repeated
+// id with the same body is answered 200 without publishing again while it
+// is in the de-duplication window; a different body under the same
+// webhook id is a new message.
 //
 // The body is published unchanged to shopify_event.dx, routing key
 // "shopify".
@@ -43,6 +45,8 @@ var shopify = spec{
 	verify:   verifyShopify,
 	parse:    parseShopify,
 	dedupe:   true,
+	keyFrom:  "the routing key",
+	idFrom:   "the " + HeaderShopifyWebhookID + " header with its body digest",
 }
 
 // Shopify's header names.
@@ -53,8 +57,8 @@ const (
 
 var shopifyTable = schema.ShopifyEventTable()
 
-// maxShopifyHeader bounds a copied header value.
-const maxShopifyHeader = 512
+// maxShopifyHeader bounds a copied header value: an AMQP short string.
+const maxShopifyHeader = MaxShortString
 
 func verifyShopify(secret string, req *request) error {
 	if secret == "" {
@@ -102,6 +106,9 @@ func parseShopify(req *request) (parsed, error) {
 		if !strings.HasPrefix(lower, "x-shopify-") || lower == "x-shopify-hmac-sha256" || len(vs) == 0 {
 			continue
 		}
+		if len(name) > MaxShortString {
+			return parsed{}, fault.Permanentf("header name %.40q… is %d bytes; the limit is %d", name, len(name), MaxShortString)
+		}
 		v := vs[0]
 		if len(v) > maxShopifyHeader {
 			return parsed{}, fault.Permanentf("header %s is over %d bytes", name, maxShopifyHeader)
@@ -111,7 +118,7 @@ func parseShopify(req *request) (parsed, error) {
 	if err := check(shopifyTable, doc, hdr, req.now); err != nil {
 		return parsed{}, fault.Permanentf("%v", err)
 	}
-	id := hdr["x-shopify-webhook-id"]
+	id := contentID(hdr["x-shopify-webhook-id"], b)
 	msg := broker.Message{ID: id, RoutingKey: "shopify", ContentType: ContentType, Headers: hdr, Body: b}
 	return parsed{msgs: []broker.Message{msg}, events: 1, id: id}, nil
 }

@@ -20,6 +20,8 @@ var vidooly = spec{
 	exchange: "vidooly_event.dx",
 	verify:   verifyToken,
 	parse:    parseVidooly,
+	keyFrom:  "the routing key",
+	idFrom:   "the message id",
 }
 
 var vidoolyTable = schema.VidoolyEventTable()

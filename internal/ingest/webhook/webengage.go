@@ -30,6 +30,8 @@ import (
 //   - otherwise a user has "userId" (or "user_id"): it is published with
 //     routing key "user" (queue webengage_user_event_q, which forwards it
 //     to WebEngage's Users API).
+//     The Users API is called with the service's key, so user updates are
+//     refused (401) while WEBENGAGE_WEBHOOK_SECRET is empty (ENV=local).
 //   - anything else is refused with 400.
 //
 // Verification (WEBENGAGE_WEBHOOK_SECRET = the Webhook Secret Key of the
@@ -39,9 +41,11 @@ import (
 // service of the platform) sends the secret itself as the shared token
 // (X-Webhook-Token or ?token=).
 //
-// WebEngage's x-request-id header, unique per webhook request, becomes the
-// broker message id, so a retried request is de-duplicated by the broker
-// and the events keyed by it in storage.
+// WebEngage's x-request-id header, unique per webhook request, joined with
+// a digest of the message body, becomes the broker message id, so a
+// retried request is de-duplicated by the broker and the events keyed by
+// it in storage, while two different bodies under one request id both
+// land.
 var webengage = spec{
 	name:     "webengage",
 	env:      "WEBENGAGE",
@@ -49,6 +53,8 @@ var webengage = spec{
 	exchange: "webengage_event.dx",
 	verify:   verifyWebEngage,
 	parse:    parseWebEngage,
+	keyFrom:  "the routing key",
+	idFrom:   "the X-Request-Id header",
 }
 
 var webengageTable = schema.WebEngageEventTable()
@@ -132,6 +138,12 @@ func parseWebEngage(req *request) (parsed, error) {
 			}
 			events = append(events, o)
 		case o.doc["userId"] != nil || o.doc["user_id"] != nil:
+			if !req.authenticated {
+				// User updates are forwarded to WebEngage's Users API with
+				// the service's own key: never on behalf of an
+				// unauthenticated sender.
+				return parsed{}, errors.Join(ErrUnauthorized, where("a user update is forwarded to WebEngage with the service's API key, so it needs WEBENGAGE_WEBHOOK_SECRET to be set"))
+			}
 			o, err := normalizeUser(o)
 			if err != nil {
 				return parsed{}, where("%v", err)
@@ -149,11 +161,9 @@ func parseWebEngage(req *request) (parsed, error) {
 		if len(k.objs) == 0 {
 			continue
 		}
-		id := rid
-		if id != "" && len(events) > 0 && len(users) > 0 {
-			id += "/" + k.key
-		}
-		p.msgs = append(p.msgs, message(k.key, id, k.objs, cloneHeaders(hdr)))
+		msg := message(k.key, "", k.objs, cloneHeaders(hdr))
+		msg.ID = contentID(rid, msg.Body)
+		p.msgs = append(p.msgs, msg)
 	}
 	p.events = len(objs)
 	return p, nil

@@ -34,6 +34,9 @@ type spec struct {
 	// dedupe: parsed.id names the delivery; repeats are answered without
 	// publishing.
 	dedupe bool
+	// keyFrom and idFrom name where the routing key and the message id
+	// come from, for the error when one is over the broker's limit.
+	keyFrom, idFrom string
 }
 
 // parsed is a request read by its provider.
@@ -115,7 +118,7 @@ func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Regi
 		if s.dedupe {
 			e.window = newWindow(cfg.DedupeWindow)
 		}
-		if pc.Secret == "" {
+		if pc.Secret == "" && pc.Enabled {
 			log.Warn("webhook accepts unauthenticated requests: no secret configured",
 				"provider", s.name, "path", s.path, "variable", s.env+"_WEBHOOK_SECRET")
 		}
@@ -138,6 +141,9 @@ func (s spec) config(c *Config) Provider {
 func (w *Webhooks) Routes() map[string]http.Handler {
 	out := make(map[string]http.Handler, len(w.endpoints))
 	for _, e := range w.endpoints {
+		if !e.cfg.Enabled {
+			continue
+		}
 		out["POST "+e.path] = w.handler(e)
 	}
 	return out
@@ -176,12 +182,19 @@ func (w *Webhooks) handler(e *endpoint) http.Handler {
 		if !ok {
 			return
 		}
-		req := &request{header: r.Header, query: r.URL.Query(), body: body, now: w.now()}
+		req := &request{header: r.Header, query: r.URL.Query(), body: body, now: w.now(), authenticated: e.cfg.Secret != ""}
 		if err := e.verify(e.cfg.Secret, req); err != nil {
 			httpsrv.Error(sw, http.StatusUnauthorized, err)
 			return
 		}
 		p, err := e.parse(req)
+		if err == nil {
+			err = checkFrames(p, e.keyFrom, e.idFrom)
+		}
+		if errors.Is(err, ErrUnauthorized) {
+			httpsrv.Error(sw, http.StatusUnauthorized, err)
+			return
+		}
 		if err != nil {
 			httpsrv.Fail(sw, err) // permanent: 400
 			return
@@ -202,7 +215,8 @@ func (w *Webhooks) handler(e *endpoint) http.Handler {
 }
 
 // classify maps a publish error to the answer: an overloaded broker is
-// throttled (429), a client that gave up keeps its context error, and
+// throttled (429), a client that gave up keeps its context error, a
+// message no queue takes is refused (400: retrying cannot help), and
 // anything else — broker down, closed, a topology that routes nowhere —
 // is transient (503), so the provider retries.
 func classify(err error) error {
@@ -211,6 +225,11 @@ func classify(err error) error {
 		return err // the pool's own refusal
 	case errors.Is(err, broker.ErrOverloaded):
 		return fault.Throttled(err, time.Second)
+	case errors.Is(err, broker.ErrUnroutable):
+		// No queue takes it: its consumer is not configured on this
+		// server (see app: unconsumed queues are not declared). Retrying
+		// cannot help, so the provider is told at once.
+		return fault.Permanentf("this server keeps no queue for it (its destination is not configured): %v", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
