@@ -19,6 +19,9 @@ PROTO_MK_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 BUF_VERSION                := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# Keep equal to connectrpc.com/connect in go.mod: the generated code calls
+# that runtime (proto-check fails when they differ).
+PROTOC_GEN_CONNECT_GO_VERSION := v1.21.1
 
 BUF       := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 PROTO_BIN := $(PROTO_MK_DIR)/.bin
@@ -27,7 +30,8 @@ PROTO_ENV := PATH="$(PROTO_BIN):$$PATH"
 # One stamp per plugin version: changing a version above reinstalls it.
 PROTOC_GEN_GO_STAMP      := $(PROTO_BIN)/.protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 PROTOC_GEN_GO_GRPC_STAMP := $(PROTO_BIN)/.protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-PROTO_PLUGINS := $(PROTOC_GEN_GO_STAMP) $(PROTOC_GEN_GO_GRPC_STAMP)
+PROTOC_GEN_CONNECT_GO_STAMP := $(PROTO_BIN)/.protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+PROTO_PLUGINS := $(PROTOC_GEN_GO_STAMP) $(PROTOC_GEN_GO_GRPC_STAMP) $(PROTOC_GEN_CONNECT_GO_STAMP)
 
 .PHONY: proto proto-lint proto-generate proto-check proto-tools
 
@@ -44,7 +48,7 @@ proto-generate: $(PROTO_PLUGINS)
 
 ## proto-check: fail if lint fails or gen/ differs from a fresh generation.
 proto-check: $(PROTO_PLUGINS)
-	BUF="$(BUF)" PROTO_BIN="$(PROTO_BIN)" $(PROTO_MK_DIR)/scripts/proto-check.sh
+	BUF="$(BUF)" PROTO_BIN="$(PROTO_BIN)" CONNECT_GO_VERSION="$(PROTOC_GEN_CONNECT_GO_VERSION)" $(PROTO_MK_DIR)/scripts/proto-check.sh
 
 ## proto-tools: install the pinned protoc plugins into .bin/.
 proto-tools: $(PROTO_PLUGINS)
@@ -55,6 +59,10 @@ $(PROTOC_GEN_GO_STAMP):
 
 $(PROTOC_GEN_GO_GRPC_STAMP):
 	GOBIN=$(PROTO_BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	@touch $@
+
+$(PROTOC_GEN_CONNECT_GO_STAMP):
+	GOBIN=$(PROTO_BIN) go install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
 	@touch $@
 
 # Run alone (make -f Makefile.proto.mk), the default goal is `proto`.

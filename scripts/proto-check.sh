@@ -7,8 +7,11 @@
 #   make proto-check
 # Environment:
 #   BUF        command that runs buf (default: buf on PATH)
-#   PROTO_BIN  directory holding protoc-gen-go and protoc-gen-go-grpc; put
-#              first on PATH (default: .bin in the repo root)
+#   PROTO_BIN  directory holding protoc-gen-go, protoc-gen-go-grpc and
+#              protoc-gen-connect-go; put first on PATH (default: .bin in the
+#              repo root)
+#   CONNECT_GO_VERSION  the protoc-gen-connect-go version make installed;
+#              must equal connectrpc.com/connect in go.mod
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,12 +19,22 @@ BUF="${BUF:-buf}"
 PROTO_BIN="${PROTO_BIN:-$root/.bin}"
 export PATH="$PROTO_BIN:$PATH"
 
-for plugin in protoc-gen-go protoc-gen-go-grpc; do
+for plugin in protoc-gen-go protoc-gen-go-grpc protoc-gen-connect-go; do
   if ! command -v "$plugin" >/dev/null 2>&1; then
     echo "proto-check: $plugin not found; run it via 'make proto-check'" >&2
     exit 2
   fi
 done
+
+# The generated Connect code calls the connect runtime of go.mod; a plugin of
+# another version can generate code that the runtime does not build with.
+if [ -n "${CONNECT_GO_VERSION:-}" ]; then
+  runtime="$(cd "$root" && go list -m -f '{{.Version}}' connectrpc.com/connect)"
+  if [ "$runtime" != "$CONNECT_GO_VERSION" ]; then
+    echo "proto-check: protoc-gen-connect-go $CONNECT_GO_VERSION but go.mod has connectrpc.com/connect $runtime" >&2
+    exit 1
+  fi
+fi
 
 cd "$root/proto"
 

@@ -1,0 +1,272 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+)
+
+// run is the sending goroutine: it sends full batches at once, the rest
+// every FlushInterval or when Flush asks, one request at a time.
+func (c *Client) run() {
+	defer close(c.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	tick := time.NewTicker(c.cfg.FlushInterval)
+	defer tick.Stop()
+	due := false
+	for {
+		for ctx.Err() == nil {
+			batch := c.take(due)
+			if batch == nil {
+				break
+			}
+			c.deliver(ctx, batch)
+		}
+		due = false
+		select {
+		case <-ctx.Done():
+			c.dropQueued(errors.New("closed before these events could be sent (Close's deadline)"))
+			return
+		case <-c.wake:
+		case <-tick.C:
+			due = true
+		}
+	}
+}
+
+// take pops the next batch when one should be sent: a full one always;
+// a partial one when due, on Flush, or once closed.
+func (c *Client) take(due bool) []item {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return nil
+	}
+	n, bytes := 0, 0
+	for n < len(c.queue) && n < c.cfg.MaxBatchEvents && (n == 0 || bytes+c.queue[n].size <= c.cfg.MaxBatchBytes) {
+		bytes += c.queue[n].size
+		n++
+	}
+	full := n < len(c.queue) || n == c.cfg.MaxBatchEvents
+	if !full && !due && !c.closed && c.flushTo <= c.settled {
+		return nil
+	}
+	batch := make([]item, n)
+	copy(batch, c.queue[:n])
+	clear(c.queue[:n]) // let the events be collected once sent
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = c.queue[:0:0]
+	}
+	c.qbytes -= int64(bytes)
+	return batch
+}
+
+// deliver sends batch until every event of it is delivered, rejected for
+// good, or ctx ends (then the rest is dropped), and marks it settled.
+func (c *Client) deliver(ctx context.Context, batch []item) {
+	defer c.settle(batch[len(batch)-1].seq)
+	pending := batch
+	backoff := c.cfg.MinBackoff
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			c.count(func(s *Stats) { s.Retries++ })
+		}
+		req := &eventgrpcv1.Events{Header: c.cfg.Header, Events: make([]*eventgrpcv1.Event, len(pending))}
+		for i, it := range pending {
+			req.Events[i] = it.ev
+		}
+		actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		resp, err := c.send(actx, req)
+		cancel()
+		var hint time.Duration
+		if err != nil {
+			if ctx.Err() != nil {
+				c.drop(len(pending), fmt.Errorf("closed while sending: %w", err))
+				return
+			}
+			retry, h := classify(err)
+			if !retry {
+				c.reject(pending, err.Error())
+				return
+			}
+			hint = h
+		} else {
+			pending = c.settleResults(pending, resp)
+			if len(pending) == 0 {
+				return
+			}
+		}
+		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()/2)) // jitter in [b/2, b)
+		wait = max(wait, hint)
+		backoff = min(2*backoff, c.cfg.MaxBackoff)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			c.drop(len(pending), errors.New("closed while waiting to retry (Close's deadline)"))
+			return
+		}
+	}
+}
+
+// settleResults counts the per-event results and returns the events to
+// send again: those the service says are not durable yet, and any it did
+// not answer for.
+func (c *Client) settleResults(pending []item, resp *eventgrpcv1.Response) []item {
+	answered := make([]bool, len(pending))
+	var again []item
+	var rejected []Rejection
+	delivered := 0
+	for _, r := range resp.GetResults() {
+		i := int(r.GetIndex())
+		if i < 0 || i >= len(pending) || answered[i] {
+			continue
+		}
+		answered[i] = true
+		switch {
+		case r.GetAccepted():
+			delivered++
+		case transient(r.GetReason()):
+			again = append(again, pending[i])
+		default:
+			rejected = append(rejected, Rejection{EventID: pending[i].ev.GetId(), Reason: r.GetReason()})
+		}
+	}
+	for i, ok := range answered {
+		if !ok {
+			again = append(again, pending[i])
+		}
+	}
+	c.count(func(s *Stats) {
+		s.Delivered += int64(delivered)
+		s.Rejected += int64(len(rejected))
+	})
+	if len(rejected) > 0 && c.cfg.OnRejected != nil {
+		c.cfg.OnRejected(rejected)
+	}
+	return again
+}
+
+// transient reports whether a per-event reason says the event was valid
+// but is not durable yet: the service starts those reasons with the code
+// name of the failure.
+func transient(reason string) bool {
+	return strings.HasPrefix(reason, "UNAVAILABLE:") || strings.HasPrefix(reason, "RESOURCE_EXHAUSTED:")
+}
+
+// classify says whether a whole-request failure is worth retrying, and the
+// server's retry hint. resource_exhausted without a hint is a request too
+// large: retrying it as is cannot help.
+func classify(err error) (retry bool, hint time.Duration) {
+	var ce *connect.Error
+	var meta http.Header
+	if errors.As(err, &ce) {
+		meta = ce.Meta()
+	}
+	hint = retryHint(meta)
+	if hint == 0 && ce != nil {
+		hint = retryInfo(ce)
+	}
+	switch connect.CodeOf(err) {
+	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeAborted, connect.CodeUnknown, connect.CodeCanceled:
+		return true, hint
+	case connect.CodeResourceExhausted:
+		return hint > 0, hint
+	}
+	return false, 0
+}
+
+// retryInfo reads a google.rpc.RetryInfo detail: the form of the hint in
+// a refusal the gRPC port sends before the call starts (no trailers then).
+func retryInfo(ce *connect.Error) time.Duration {
+	for _, d := range ce.Details() {
+		if v, err := d.Value(); err == nil {
+			if ri, ok := v.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+				return ri.GetRetryDelay().AsDuration()
+			}
+		}
+	}
+	return 0
+}
+
+// retryHint reads retry-after-ms, else retry-after (seconds).
+func retryHint(h http.Header) time.Duration {
+	if h == nil {
+		return 0
+	}
+	if n, err := strconv.ParseInt(h.Get("Retry-After-Ms"), 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Millisecond
+	}
+	if n, err := strconv.ParseInt(h.Get("Retry-After"), 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 0
+}
+
+func (c *Client) reject(items []item, reason string) {
+	rs := make([]Rejection, len(items))
+	for i, it := range items {
+		rs[i] = Rejection{EventID: it.ev.GetId(), Reason: reason}
+	}
+	c.count(func(s *Stats) { s.Rejected += int64(len(items)) })
+	if c.cfg.OnRejected != nil {
+		c.cfg.OnRejected(rs)
+	}
+}
+
+func (c *Client) drop(n int, reason error) {
+	if n == 0 {
+		return
+	}
+	c.count(func(s *Stats) { s.Dropped += int64(n) })
+	if c.cfg.OnDropped != nil {
+		c.cfg.OnDropped(n, reason)
+	}
+}
+
+// dropQueued gives up on everything still queued.
+func (c *Client) dropQueued(reason error) {
+	c.mu.Lock()
+	n := len(c.queue)
+	c.queue, c.qbytes = nil, 0
+	last := c.seq
+	c.mu.Unlock()
+	c.drop(n, reason)
+	c.settle(last)
+}
+
+func (c *Client) settle(seq uint64) {
+	c.mu.Lock()
+	if seq > c.settled {
+		c.settled = seq
+		close(c.settledCh)
+		c.settledCh = make(chan struct{})
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) count(f func(*Stats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}

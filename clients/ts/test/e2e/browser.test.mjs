@@ -1,0 +1,187 @@
+// End to end in headless Chromium against the real server:
+//
+//   go build ./cmd/event-grpc → started zero-config (embedded JetStream and
+//   DuckDB) on 127.0.0.1:18600/18601 with a fresh DATA_DIR and
+//   CORS_ALLOWED_ORIGINS naming a second origin, 127.0.0.1:18602, where a
+//   tiny static server serves a page that loads the bundled SDK
+//   (dist/event-grpc.browser.js). So every call is cross-origin (preflight
+//   included) as from a real web site.
+//
+// (test/e2e/node.test.mjs runs the SDK in Node against the same server.)
+//
+// Scenarios:
+//   close     the page tracks events and is closed right away
+//             (page.close({runBeforeUnload: true})): its flush interval is
+//             ten minutes, so only the pagehide / visibilitychange flush with
+//             fetch keepalive can deliver them;
+//   navigate  the same, leaving by navigation instead of closing;
+//   overflow  more than the 64 KiB keepalive cap held at close: the rest is
+//             saved in localStorage and the next page of the origin sends it;
+//   visible   a page that stays: the normal interval flush, answers read
+//             cross-origin (accepted counted by the SDK), and a per-event
+//             rejection (a 1970 timestamp, over MAX_EVENT_AGE) reported to
+//             onRejected and stored nowhere.
+// Each tracked id must then be stored exactly once in the event table
+// (count by event_id, and total rows == tracked), with the page's header.
+//
+// Needs: BROWSER_TOOLS_DIR (what scripts/ensure-browser.sh prints), a Go
+// toolchain, npm run build done. scripts/test-ts.sh provides all three.
+// Artifacts (screenshots, DOM dumps, server log) go to test-results/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pkg, results, startServer } from "./server.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PAGE_PORT = 18602;
+const origin = `http://127.0.0.1:${PAGE_PORT}`;
+const toolsDir = process.env.BROWSER_TOOLS_DIR;
+
+let srv, server, serverLog, query, awaitStored, staticServer, browser;
+
+function staticFiles() {
+  const page = readFileSync(join(here, "page.html"));
+  const bundle = readFileSync(join(pkg, "dist", "event-grpc.browser.js"));
+  return createServer((req, res) => {
+    const path = new URL(req.url, origin).pathname;
+    if (path === "/" || path === "/page.html") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
+    } else if (path === "/event-grpc.browser.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+}
+
+before(async () => {
+  assert.ok(toolsDir, "BROWSER_TOOLS_DIR unset: run scripts/ensure-browser.sh (scripts/test-ts.sh does)");
+  srv = await startServer("browser", { CORS_ALLOWED_ORIGINS: origin });
+  ({ url: server, log: serverLog, query, awaitStored } = srv);
+
+  staticServer = staticFiles();
+  await new Promise((r) => staticServer.listen(PAGE_PORT, "127.0.0.1", r));
+
+  const { chromium } = await import(join(toolsDir, "node_modules", "playwright-core", "index.mjs"));
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      // No --user-data-dir: playwright's launch() gives every browser a
+      // fresh temporary profile itself (and refuses the flag).
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise((r) => (staticServer ? staticServer.close(r) : r()));
+  await srv?.stop();
+  console.log(`# e2e artifacts: ${results} (screenshots, DOM dumps, server logs)`);
+});
+
+/** Opens the page (in a fresh context unless given one), tracks n events, returns {page, ids, stats, session}. */
+async function openAndTrack(name, n, extra = "", ctx = undefined) {
+  const context = ctx ?? (await browser.newContext());
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  const session = `e2e-${name}-${Date.now()}`;
+  await page.goto(`${origin}/page.html?server=${encodeURIComponent(server)}&session=${session}${extra}`);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 15_000 });
+  const ids = await page.evaluate((n) => window.trackMany(n), n);
+  const stats = await page.evaluate(() => window.sdk.client.stats());
+  await page.screenshot({ path: join(results, `${name}.png`), fullPage: true });
+  writeFileSync(join(results, `${name}.html`), await page.content());
+  return { context, page, ids, stats, session, problems };
+}
+
+async function assertStoredOnce(ids, session) {
+  const counts = await awaitStored(ids);
+  const missing = ids.filter((id) => !counts[id]);
+  assert.deepEqual(missing, [], `${missing.length} of ${ids.length} events not stored; see ${serverLog}`);
+  for (const id of ids) assert.equal(counts[id], 1, `event ${id} stored ${counts[id]} times`);
+  // Nothing else arrived for this page (no doubles under other ids either).
+  const [[total]] = await query(`SELECT count(*) FROM event WHERE session_id = '${session}'`);
+  assert.equal(Number(total), ids.length, "rows of the page's session == events tracked");
+  const hdr = await query(`SELECT DISTINCT user_id, client_id, sdk_version FROM event WHERE session_id = '${session}'`);
+  const { SDK_VERSION } = await import("../../dist/index.js");
+  assert.deepEqual(hdr, [["u-e2e", "e2e-web", SDK_VERSION]]);
+}
+
+test("close: events tracked right before page.close() arrive by the keepalive flush, each stored once", { timeout: 180_000 }, async () => {
+  const { context, page, ids, stats, session, problems } = await openAndTrack("close", 40);
+  assert.equal(ids.length, 40);
+  assert.equal(stats.requests, 0, "nothing was sent before the page closed");
+  assert.equal(stats.heldEvents, 40);
+  await page.close({ runBeforeUnload: true });
+  await assertStoredOnce(ids, session);
+  assert.deepEqual(problems, []);
+  await context.close();
+  console.log(`# e2e close: ${ids.length} events tracked, page closed, ${ids.length} stored once; screenshot ${join(results, "close.png")}`);
+});
+
+test("navigate: events tracked right before navigating away arrive, each stored once", { timeout: 180_000 }, async () => {
+  const { context, page, ids, stats, session, problems } = await openAndTrack("navigate", 40);
+  assert.equal(stats.requests, 0);
+  await page.goto("about:blank");
+  await assertStoredOnce(ids, session);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("visible: the interval flush delivers cross-origin, answers are read, a rejected event is reported and not stored", { timeout: 180_000 }, async () => {
+  const { context, page, ids, session, problems } = await openAndTrack("visible", 20, "&interval=100");
+  const old = await page.evaluate(() => window.trackOld());
+  await page.waitForFunction(() => {
+    const s = window.sdk.client.stats();
+    return s.accepted + s.rejected >= 21;
+  }, null, { timeout: 60_000 });
+  const stats = await page.evaluate(() => window.sdk.client.stats());
+  assert.equal(stats.accepted, 20, JSON.stringify(stats));
+  assert.equal(stats.rejected, 1);
+  assert.equal(stats.keepaliveRequests, 0, "the page stayed visible");
+  const rejected = await page.evaluate(() => window.rejected);
+  assert.equal(rejected.length, 1);
+  assert.equal(rejected[0][0], old);
+  assert.ok(rejected[0][1].length > 0, "a reason is given");
+  console.log(`# e2e visible: rejection reason: ${rejected[0][1]}`);
+  await page.screenshot({ path: join(results, "visible.png"), fullPage: true });
+  await assertStoredOnce(ids, session);
+  assert.deepEqual(await query(`SELECT count(*) FROM event WHERE event_id = '${old}'`), [["0"]]);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("overflow: more than keepalive carries at close; the rest is saved and the next page of the origin sends it, each stored once", { timeout: 180_000 }, async () => {
+  // 1200 events (~95 KB) in one batch-to-be: over the 64 KiB keepalive cap.
+  const { context, page, ids, stats, session, problems } = await openAndTrack("overflow", 1200, "&batch=5000");
+  assert.equal(stats.requests, 0);
+  assert.ok(stats.heldBytes > 64 << 10, `${stats.heldBytes} bytes held`);
+  await page.close({ runBeforeUnload: true });
+  const early = await awaitStored(ids, 5_000);
+  const first = Object.keys(early).length;
+  assert.ok(first > 0 && first < ids.length, `${first} of ${ids.length} made it with keepalive`);
+  // The next page of the same origin (same profile, so same localStorage).
+  const next = await context.newPage();
+  await next.goto(`${origin}/page.html?server=${encodeURIComponent(server)}&session=${session}-next`);
+  await next.waitForFunction(() => window.ready === true);
+  await assertStoredOnce(ids, session);
+  const s2 = await next.evaluate(() => window.sdk.client.stats());
+  assert.equal(s2.loadedFromStore, ids.length - first, JSON.stringify(s2));
+  assert.deepEqual(problems, []);
+  console.log(`# e2e overflow: ${ids.length} events at close, ${first} by keepalive, ${s2.loadedFromStore} saved and sent by the next page, all stored once`);
+  await context.close();
+});

@@ -1,0 +1,25 @@
+// Compile-time checks of the published types (tsc -p test/types): what a
+// user writes must type-check, and the mistakes below must not.
+import { createClient, type EventClient, type Stats } from "../../dist/index.js";
+
+const c: EventClient = createClient({
+  baseUrl: "https://events.example.com",
+  clientId: "web",
+  header: { sessionId: "s-1", userId: "u-1" },
+  onRejected: (rs) => rs.map((r) => r.id + r.reason + r.event.timestamp),
+  onDropped: (d) => d.reason === "queue_full" && d.events.length,
+});
+const id: string = c.track("pageOpenedEvent", { pageName: "home", pageUrl: "/" });
+c.track("addToCartEvent", { productId: "sku-1", price: 1.5, quantity: 2n });
+c.track({ eventOf: { case: "customEvent", value: { name: "PollVoted", params: { poll: "p1" } } } });
+c.track({ id, timestamp: "1718000000123", eventOf: { case: "testEvent", value: { name: "t" } } });
+c.setHeader({ userId: "u-2" });
+void c.flush();
+void c.close().then((s: Stats) => s.droppedByReason.close_timeout + s.accepted);
+
+// @ts-expect-error: not an event type
+c.track("noSuchEvent", {});
+// @ts-expect-error: a field of another event type
+c.track("pageOpenedEvent", { productId: "x" });
+// @ts-expect-error: baseUrl is required
+createClient({});
