@@ -6,6 +6,7 @@
 //	event-grpc topology             print the broker topology in force (YAML)
 //	event-grpc dlq list QUEUE       count and sample a queue's dead letters
 //	event-grpc dlq replay QUEUE     move dead letters back to their original queue
+//	event-grpc tail [--type T]      print events as they are accepted
 //
 // Configuration is environment variables (see README), with ENV selecting
 // an optional .env.<ENV> file.
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = printTopology(stdout)
 	case "dlq":
 		err = dlq(ctx, args, stdout)
+	case "tail":
+		err = tailCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -73,4 +76,6 @@ commands:
   dlq list QUEUE       count and sample the dead letters of QUEUE
   dlq replay QUEUE [--limit N]
                        move QUEUE's dead letters back to it
+  tail [--type T] [--source S] [--where field=value] [--sample F] [--json]
+                       print events as the running server accepts them
 `

@@ -61,6 +61,12 @@ func query(ctx context.Context, args []string, stdout io.Writer) error {
 
 // callServer sends req to the running server and reads the whole answer.
 func callServer(req *http.Request) (*http.Response, []byte, error) {
+	// The operator endpoints want a marker that a web page cannot send,
+	// and the admin token when the server is not on this machine.
+	req.Header.Set(httpsrv.HeaderRequestedBy, "event-grpc")
+	if tok := os.Getenv("ADMIN_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("is the server running? %w", err)

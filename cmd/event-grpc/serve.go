@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/event-grpc/event-grpc/internal/app"
@@ -24,6 +25,9 @@ func serve(ctx context.Context, stopSignals context.CancelFunc, stderr io.Writer
 		return err
 	}
 	log := telemetry.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if cfg.GoMemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.GoMemoryLimit)
+	}
 	reg := telemetry.NewRegistry()
 	a, err := app.New(ctx, cfg, log, reg)
 	if err != nil {
@@ -34,7 +38,8 @@ func serve(ctx context.Context, stopSignals context.CancelFunc, stderr io.Writer
 		return err
 	}
 	log.Info("event-grpc ready", "env", cfg.Env, "grpc", a.GRPCAddr().String(), "http", a.HTTPAddr().String(),
-		"broker", cfg.Broker.Kind, "sink", cfg.Sink.Kind, "data_dir", cfg.DataDir)
+		"broker", cfg.Broker.Kind, "sink", cfg.Sink.Kind, "data_dir", cfg.DataDir,
+		"memory_limit", cfg.MemoryLimit, "go_memory_limit", debug.SetMemoryLimit(-1), "duckdb_memory_limit", cfg.Sink.DuckDBMemoryLimit)
 
 	var cause error
 	select {

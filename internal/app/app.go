@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/health"
+	"github.com/event-grpc/event-grpc/internal/ingest/connectsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/grpcsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
@@ -34,6 +36,8 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
 	"github.com/event-grpc/event-grpc/internal/sink/postgres"
 	"github.com/event-grpc/event-grpc/internal/sink/webengage"
+	"github.com/event-grpc/event-grpc/internal/tail"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -49,6 +53,10 @@ type App struct {
 	Webhooks *webhook.Webhooks
 	GRPC     *grpcsrv.Server
 	HTTP     *httpsrv.Server
+	// Tail is the live tap of accepted events (GET /v1/tail).
+	Tail *tail.Hub
+	// Reporter sends panics, dead letters and start failures to Sentry.
+	Reporter telemetry.Reporter
 
 	dedupe        dedupe.Store // nil when DEDUPE_WINDOW=0
 	analytics     sink.Sink
@@ -65,24 +73,60 @@ type App struct {
 }
 
 // New builds every part; nothing listens or consumes until Start.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (*App, error) {
-	a := &App{cfg: cfg, log: log, reg: reg, State: health.New(), catalog: schema.Default(), consumeErrs: make(chan error, 1)}
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, reg: reg, State: health.New(), catalog: schema.Default(), consumeErrs: make(chan error, 1), Reporter: telemetry.Nop{}}
 	ok := false
 	defer func() {
 		if !ok {
+			a.Reporter.StartFailed(err)
+			a.Reporter.Flush(2 * time.Second)
 			a.closeAll(context.Background())
 		}
 	}()
+	if a.Reporter, err = telemetry.NewReporter(telemetry.SentryConfig{
+		DSN: cfg.Sentry.DSN, Environment: cfg.Sentry.Environment, Logger: log, Registerer: reg,
+	}); err != nil {
+		a.Reporter = telemetry.Nop{}
+		return nil, err
+	}
+	a.Tail = tail.New(tail.Config{Registerer: reg})
+	reg.MustRegister(telemetry.NewReadyGauge(a.State.Ready))
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil && needsDataDir(cfg) {
 		return nil, fmt.Errorf("DATA_DIR %s: %w", cfg.DataDir, err)
 	}
 	if err := a.openSinks(ctx); err != nil {
 		return nil, err
 	}
+	ws, err := webengage.New(cfg.WebEngage, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("webengage: %w", err)
+	}
+	a.webengage = ws
+	// A WebEngage queue whose account is not configured would never be
+	// consumed: it is not declared, so nothing is routed into it to fill
+	// the store (a publish only it would take is refused as unroutable).
+	var idle []string
+	for _, q := range cfg.Topology.Queues {
+		if q.Handler != topology.HandlerWebEngage {
+			continue
+		}
+		if _, err := ws.Handler(q); errors.Is(err, webengage.ErrNotConfigured) {
+			log.Warn("queue not declared: its WebEngage account is not configured, nothing would consume it", "queue", q.Name, "err", err)
+			idle = append(idle, q.Name)
+		}
+	}
+	if len(idle) > 0 {
+		c := *cfg
+		c.Topology = cfg.Topology.WithoutQueues(idle...)
+		a.cfg, cfg = &c, &c
+	}
 	if err := a.openBroker(ctx); err != nil {
 		return nil, err
 	}
 	a.State.AddProbe(health.Probe{Name: "broker", Ready: a.Broker.Ready})
+	for _, p := range a.sinkProbes() {
+		a.State.AddProbe(p)
+	}
 	authn, err := auth.New(cfg.Auth, reg, nil)
 	if err != nil {
 		return nil, err
@@ -103,6 +147,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Queue:            cfg.Pipeline.Queue,
 		Linger:           cfg.Pipeline.Linger,
 		MaxMessageEvents: cfg.Pipeline.MaxMessageEvents,
+		MaxMessageBytes:  cfg.Pipeline.MaxMessageBytes,
+		MaxInflightBytes: cfg.Pipeline.MaxInflightBytes,
 		MaxEvents:        cfg.Pipeline.MaxEvents,
 		MaxEventBytes:    cfg.Pipeline.MaxEventBytes,
 		MaxStringLength:  cfg.Pipeline.MaxStringLength,
@@ -112,10 +158,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Logger:           log,
 		Registerer:       reg,
 	}, a.Broker)
+	// The servers dispatch through the tail's tap: accepted events reach
+	// the tail's subscribers, when there are any.
+	disp := a.Tail.Wrap(a.Pipeline)
 	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
+		Admit: a.Pipeline.Admit, MaxConcurrentStreams: 256,
 		// Authentication first: the limiter keys on the authenticated id.
-		Interceptors: []grpc.UnaryServerInterceptor{authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
-	}, a.Pipeline, a.State)
+		Interceptors: []grpc.UnaryServerInterceptor{telemetry.UnaryRecover(a.Reporter), authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
+	}, disp, a.State)
 	var q sink.Querier
 	if qq, ok := a.analytics.(sink.Querier); ok {
 		q = qq
@@ -124,26 +174,43 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Addr:         cfg.HTTP.Addr,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		QueryRemote:  cfg.HTTP.QueryRemote,
+		AdminToken:   cfg.HTTP.AdminToken,
+		AdminHosts:   cfg.HTTP.AdminHosts,
 		QueryMaxRows: cfg.HTTP.QueryMaxRows,
+		Admit:        a.Pipeline.Admit,
 		Logger:       log,
 		Gatherer:     reg,
 		Querier:      q,
 		// Webhook routes are mounted with HTTP.Webhook and skip this.
 		Middleware: func(h http.Handler) http.Handler { return authn.Middleware(limiter.Middleware(h)) },
-	}, a.Pipeline, a.State)
-	if dl, ok := a.Broker.(broker.DeadLetters); ok {
+		Outer:      func(h http.Handler) http.Handler { return telemetry.HTTPRecover(a.Reporter, h) },
+	}, disp, a.State)
+	dl, hasDL := a.Broker.(broker.DeadLetters)
+	if hasDL {
 		a.HTTP.MountAdmin(cfg.Topology, dl)
 	}
 	a.HTTP.MountAccounting(reg, catchAll(cfg.Topology, cfg.Pipeline.Exchange))
+	// EventService over Connect / gRPC-Web on the HTTP port: the same
+	// pipeline, credentials and limits; it answers in its own protocol.
+	ccfg := connectsrv.Config{MaxBodyBytes: cfg.HTTP.MaxBodyBytes, AllowedOrigins: cfg.HTTP.CORSAllowedOrigins, Limiter: limiter, Admit: a.Pipeline.Admit, Logger: log}
+	if authn.Mode() != auth.ModeOff {
+		ccfg.Authenticate = authn.Middleware
+	}
+	a.HTTP.Handle(connectsrv.New(ccfg, disp))
+	var queues broker.QueueStats
+	if qs, ok := a.Broker.(broker.QueueStats); ok {
+		// One broker call every 2 s at most, for the page and the scrape.
+		queues = telemetry.NewQueueStatsCache(qs, 2*time.Second)
+		reg.MustRegister(telemetry.NewQueueCollector(queues))
+	}
+	a.HTTP.MountStatus(httpsrv.StatusConfig{Gatherer: reg, Queues: queues, CatchAll: catchAll(cfg.Topology, cfg.Pipeline.Exchange),
+		DeadLetters: hasDL, Version: telemetry.Version()})
+	a.HTTP.MountTail(a.Tail)
 	a.Webhooks = webhook.New(cfg.Webhooks, a.Broker, log, reg)
 	for pattern, h := range a.Webhooks.Routes() {
-		a.HTTP.Webhook(pattern, h)
+		// Webhooks are rate limited like every ingest route, by peer IP.
+		a.HTTP.Webhook(pattern, limiter.Middleware(h))
 	}
-	ws, err := webengage.New(cfg.WebEngage, log, reg)
-	if err != nil {
-		return nil, fmt.Errorf("webengage: %w", err)
-	}
-	a.webengage = ws
 	ok = true
 	return a, nil
 }
@@ -156,20 +223,19 @@ func (a *App) openSinks(ctx context.Context) error {
 	cfg := a.cfg
 	switch cfg.Sink.Kind {
 	case config.SinkClickHouse:
-		s, err := clickhouse.New(ctx, clickhouse.Config{
+		chCfg := clickhouse.Config{
 			Host: cfg.Sink.ClickHouse.Host, Port: cfg.Sink.ClickHouse.Port,
 			User: cfg.Sink.ClickHouse.User, Password: cfg.Sink.ClickHouse.Password,
 			Databases: cfg.Sink.ClickHouse.Databases, Logger: a.log, Registerer: a.reg,
-		})
-		if err != nil {
-			return fmt.Errorf("clickhouse: %w", err)
 		}
-		a.analytics = s
+		a.analytics = sink.NewConnecting("clickhouse", func(ctx context.Context) (sink.Sink, error) {
+			return clickhouse.New(ctx, chCfg)
+		}, a.log)
 	default:
 		if err := os.MkdirAll(filepath.Dir(cfg.Sink.DuckDBPath), 0o755); err != nil {
 			return fmt.Errorf("DUCKDB_PATH: %w", err)
 		}
-		s, err := duckdb.New(ctx, duckdb.Config{Path: cfg.Sink.DuckDBPath, MemoryLimit: cfg.Sink.DuckDBMemoryLimit, CheckpointThreshold: cfg.Sink.DuckDBCheckpointThreshold, Logger: a.log})
+		s, err := duckdb.New(ctx, duckdb.Config{Path: cfg.Sink.DuckDBPath, MemoryLimit: cfg.Sink.DuckDBMemoryLimit, CheckpointThreshold: cfg.Sink.DuckDBCheckpointThreshold, Logger: a.log, Registerer: a.reg})
 		if err != nil {
 			return err
 		}
@@ -177,14 +243,13 @@ func (a *App) openSinks(ctx context.Context) error {
 	}
 	if cfg.Sink.Postgres.Host != "" {
 		pg := cfg.Sink.Postgres
-		s, err := postgres.New(ctx, postgres.Config{
+		pgCfg := postgres.Config{
 			Host: pg.Host, Port: pg.Port, User: pg.User, Password: pg.Password, DB: pg.DB, Schema: pg.Schema,
 			Logger: a.log, Registerer: a.reg,
-		})
-		if err != nil {
-			return fmt.Errorf("postgres: %w", err)
 		}
-		a.transactional = s
+		a.transactional = sink.NewConnecting("postgres", func(ctx context.Context) (sink.Sink, error) {
+			return postgres.New(ctx, pgCfg)
+		}, a.log)
 	}
 	// Create what the topology's queues write.
 	bySink := map[sink.Sink][]*schema.Table{}
@@ -201,7 +266,31 @@ func (a *App) openSinks(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
+	// A database server that is down now is connected to when it
+	// returns: the service starts not ready, consumers hold their batches.
+	for _, s := range []sink.Sink{a.analytics, a.transactional} {
+		c, ok := s.(*sink.Connecting)
+		if !ok {
+			continue
+		}
+		if err := c.Start(ctx); err != nil {
+			a.log.Warn("sink: not connected at start; not ready, retrying in the background", "err", err)
+		}
+	}
 	return nil
+}
+
+// sinkProbes are the readiness probes of the sinks that connect in the
+// background.
+func (a *App) sinkProbes() []health.Probe {
+	var out []health.Probe
+	if c, ok := a.analytics.(*sink.Connecting); ok {
+		out = append(out, health.Probe{Name: "analytics store", Ready: c.Ready})
+	}
+	if c, ok := a.transactional.(*sink.Connecting); ok {
+		out = append(out, health.Probe{Name: "transactional store", Ready: c.Ready})
+	}
+	return out
 }
 
 // route picks a table's sink: transactional tables go to PostgreSQL when
@@ -239,11 +328,12 @@ func (a *App) openBroker(ctx context.Context) error {
 		b, err = rabbitmq.New(ctx, rabbitmq.Config{
 			URL:       rabbitmq.URL(r.Host, r.Port, r.User, r.Password, r.VHost),
 			Heartbeat: r.Heartbeat, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg,
+			ConnectInBackground: true, // a server down at start: start not ready, connect when it returns
 		})
 	case config.BrokerNATS:
 		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	default:
-		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	}
 	if err != nil {
 		return fmt.Errorf("broker %s: %w", cfg.Broker.Kind, err)
@@ -253,15 +343,37 @@ func (a *App) openBroker(ctx context.Context) error {
 }
 
 // Start starts the consumers, then the servers. It returns once they run.
-func (a *App) Start(ctx context.Context) error {
+func (a *App) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			a.Reporter.StartFailed(err)
+		}
+	}()
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.consumeCancel = cancel
 	m := consume.NewMetrics(a.reg)
+	tablesOf := make(map[string]string, len(a.cfg.Topology.Queues))
+	for _, q := range a.cfg.Topology.Queues {
+		tablesOf[q.Name] = strings.Join(q.Tables, ",")
+	}
+	runner, err := consume.NewRunner(a.Broker, consume.RunnerConfig{Logger: a.log, Registerer: a.reg,
+		OnDeadLetter: func(queue string, _ broker.Delivery, reason string) {
+			a.Reporter.DeadLetter(queue, tablesOf[queue], reason)
+		}})
+	if err != nil {
+		cancel()
+		return err
+	}
+	budget, err := consume.NewBudget(a.cfg.LandingMaxInflightBytes, a.reg)
+	if err != nil {
+		cancel()
+		return err
+	}
 	for _, q := range a.cfg.Topology.Queues {
 		var handle broker.BatchHandler
 		switch q.Handler {
 		case topology.HandlerEvents, topology.HandlerJSON:
-			h, err := consume.New(q, a.catalog, a.route, a.log, m)
+			h, err := consume.New(q, a.catalog, a.route, a.log, m, budget)
 			if err != nil {
 				return err
 			}
@@ -279,10 +391,12 @@ func (a *App) Start(ctx context.Context) error {
 		default:
 			return fmt.Errorf("queue %s: unknown handler %q", q.Name, q.Handler)
 		}
+		handle = a.reported(q, handle)
 		a.consumers.Add(1)
 		go func() {
 			defer a.consumers.Done()
-			if err := a.Broker.Consume(cctx, q, handle); err != nil && cctx.Err() == nil {
+			defer telemetry.Recover(a.Reporter, "consumer "+q.Name)
+			if err := runner.Run(cctx, q, handle); err != nil && cctx.Err() == nil {
 				a.log.Error("consumer stopped", "queue", q.Name, "err", err)
 				select {
 				case a.consumeErrs <- fmt.Errorf("consumer %s: %w", q.Name, err):
@@ -341,6 +455,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			}
 		}
 		errs = append(errs, a.closeAll(ctx))
+		a.Reporter.Flush(2 * time.Second)
 		a.shutdownErr = errors.Join(errs...)
 	})
 	return a.shutdownErr
@@ -384,4 +499,20 @@ func catchAll(top *topology.Topology, exchange string) string {
 		}
 	}
 	return ""
+}
+
+// reported wraps a queue's handler for the error tracker: a panic is
+// reported and becomes a transient failure of the batch (held and tried
+// again with backoff). Dead letters are reported by the runner once the
+// broker confirmed them (consume.RunnerConfig.OnDeadLetter).
+func (a *App) reported(q topology.Queue, h broker.BatchHandler) broker.BatchHandler {
+	return func(ctx context.Context, batch []broker.Delivery) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				a.Reporter.Panic("consume "+q.Name, v)
+				err = fmt.Errorf("queue %s: handler panicked: %v", q.Name, v)
+			}
+		}()
+		return h(ctx, batch)
+	}
 }

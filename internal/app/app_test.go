@@ -66,9 +66,20 @@ func dial(t *testing.T, a *app.App) *grpc.ClientConn {
 	return cc
 }
 
+// postQuery posts sql to the query endpoint as the event-grpc tool does.
+func postQuery(a *app.App, sql string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+a.HTTPAddr().String()+"/v1/query", strings.NewReader(sql))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set(httpsrv.HeaderRequestedBy, "test")
+	return http.DefaultClient.Do(req)
+}
+
 func query(t *testing.T, a *app.App, sql string) [][]string {
 	t.Helper()
-	resp, err := http.Post("http://"+a.HTTPAddr().String()+"/v1/query", "text/plain", strings.NewReader(sql))
+	resp, err := postQuery(a, sql)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +244,7 @@ func TestHTTPIngestErrors(t *testing.T) {
 
 func TestQueryRefusesWrites(t *testing.T) {
 	a := start(t, nil)
-	resp, err := http.Post("http://"+a.HTTPAddr().String()+"/v1/query", "text/plain", strings.NewReader("DROP TABLE event"))
+	resp, err := postQuery(a, "DROP TABLE event")
 	if err != nil {
 		t.Fatal(err)
 	}

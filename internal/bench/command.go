@@ -22,9 +22,12 @@ import (
 // returns an error only for bad flags (flag.ErrHelp for -h), a target it
 // cannot reach at start, or a failure to write --out or the output.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, asJSON, err := parseFlags(args, stderr)
+	cfg, asJSON, quiet, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if !quiet && isTerminal(stdout) {
+		cfg.Live = stdout
 	}
 	res, err := Run(ctx, cfg)
 	if err != nil && res.Target == "" { // Run stopped before any load: no result to print
@@ -52,13 +55,14 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // parseFlags turns args into a validated Config.
-func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
+func parseFlags(args []string, stderr io.Writer) (Config, bool, bool, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		cfg    Config
 		ids    bool
 		asJSON bool
+		quiet  bool
 		md     = metadataFlag{}
 	)
 	fs.StringVar(&cfg.Target, "target", DefaultTarget, "gRPC address of event-grpc")
@@ -71,16 +75,17 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&cfg.ClientID, "header-client-id", "", "Header.clientId of every batch (default: per synthetic user)")
 	fs.Var(md, "metadata", "gRPC metadata key=value sent with every call (repeatable)")
 	fs.BoolVar(&ids, "ids", true, "give each event a client-side UUIDv7 id (false: leave ids empty for the service to mint)")
+	fs.BoolVar(&quiet, "quiet", false, "no live progress line (it is shown only when stdout is a terminal)")
 	fs.BoolVar(&asJSON, "json", false, "also print the result as a JSON object on a second stdout line")
 	fs.StringVar(&cfg.OutPath, "out", "", "append the id of every accepted event to this file, one per line")
 	fs.DurationVar(&cfg.CallTimeout, "timeout", DefaultCallTimeout, "timeout of each dispatch call")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", DefaultDialTimeout, "how long to wait for the target at start")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the synthetic data (0 = random)")
 	if err := fs.Parse(args); err != nil {
-		return Config{}, false, err
+		return Config{}, false, false, err
 	}
 	if fs.NArg() > 0 {
-		return Config{}, false, fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+		return Config{}, false, false, fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -103,9 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return Config{}, false, errors.Join(errs...)
+		return Config{}, false, false, errors.Join(errs...)
 	}
-	return cfg, asJSON, nil
+	return cfg, asJSON, quiet, nil
 }
 
 // metadataFlag collects repeated --metadata key=value.

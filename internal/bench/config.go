@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ type Config struct {
 	// Seed makes the synthetic data reproducible; 0 picks a random seed.
 	// Event ids are fresh either way.
 	Seed uint64
+	// Live, when set, shows a live progress line on this writer while
+	// the run lasts (the command sets it to stdout when that is a terminal).
+	Live io.Writer `json:"-"`
 }
 
 // withDefaults returns c with zero fields set to their defaults.

@@ -155,6 +155,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		interval = time.Duration(float64(time.Second) / cfg.Rate)
 	}
 	var tickets atomic.Int64
+	var prog *progress
+	if cfg.Live != nil {
+		prog = &progress{}
+		liveCtx, stopLive := context.WithCancel(ctx)
+		liveDone := make(chan struct{})
+		go func() { prog.show(liveCtx, cfg.Live, start); close(liveDone) }()
+		defer func() { stopLive(); <-liveDone }()
+	}
 	workers := make([]*stats, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -170,6 +178,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			tickets:  &tickets,
 			start:    start,
 			interval: interval,
+			prog:     prog,
 		}
 		wg.Add(1)
 		go func() {
@@ -259,6 +268,7 @@ type worker struct {
 	tickets  *atomic.Int64
 	start    time.Time
 	interval time.Duration
+	prog     *progress
 }
 
 // loop dispatches until stop ends or the tickets (Requests) run out. Each
@@ -312,6 +322,7 @@ func (w *worker) dispatch(parent context.Context) {
 		st.errs++
 		st.refused += n
 		st.byCode[status.Code(err)]++
+		w.prog.add(n, 0, true)
 		return
 	}
 	st.ok++
@@ -326,6 +337,7 @@ func (w *worker) dispatch(parent context.Context) {
 	}
 	st.acked += acc
 	st.rejected += rej
+	w.prog.add(n, acc, false)
 	if w.out != nil && acc > 0 {
 		if err := w.out.writeAccepted(req, resp); err != nil {
 			w.failOut(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +15,8 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
@@ -27,6 +30,19 @@ type Config struct {
 	Env string
 	// DataDir holds the embedded broker's and store's files (DATA_DIR).
 	DataDir string
+	// MemoryLimit is the process's memory budget in bytes (MEMORY_LIMIT,
+	// e.g. 512MiB, 4GiB; 0: none; default 90% of the container's limit,
+	// none without one). The embedded store's buffer pool and
+	// the Go heap's soft limit are carved from it unless DUCKDB_MEMORY_LIMIT
+	// or GOMEMLIMIT set them.
+	MemoryLimit int64
+	// LandingMaxInflightBytes bounds, per sink, the message bytes whose
+	// rows are being built and written at once (LANDING_MAX_INFLIGHT_BYTES).
+	LandingMaxInflightBytes int64
+	// GoMemoryLimit is the Go heap's soft limit the service sets at start
+	// (runtime/debug.SetMemoryLimit); 0: leave the runtime's (GOMEMLIMIT
+	// was set, or there is no budget).
+	GoMemoryLimit int64
 
 	GRPC     GRPC
 	HTTP     HTTP
@@ -34,6 +50,8 @@ type Config struct {
 	Broker   Broker
 	Sink     Sink
 	Log      Log
+	// Sentry configures error reporting (SENTRY_DSN, SENTRY_ENVIRONMENT).
+	Sentry Sentry
 
 	// Webhooks configures the third-party webhook sources.
 	Webhooks webhook.Config
@@ -71,11 +89,23 @@ type HTTP struct {
 	Addr string // from GIN_PORT
 	// MaxBodyBytes bounds one request body (HTTP_MAX_BODY_BYTES).
 	MaxBodyBytes int64
-	// QueryRemote lets non-loopback clients use the query endpoint
+	// QueryRemote lets non-loopback clients use the operator endpoints
+	// (query, admin, profiles, PUT /heartbeat) with AdminToken
 	// (QUERY_ALLOW_REMOTE). Off by default.
 	QueryRemote bool
+	// AdminToken is the Bearer token of the operator endpoints for
+	// non-loopback clients (ADMIN_TOKEN); required with QueryRemote.
+	AdminToken string
+	// AdminHosts are extra Host names a loopback client may use for the
+	// operator endpoints (ADMIN_HOSTS, comma separated).
+	AdminHosts []string
 	// QueryMaxRows bounds a query's result (QUERY_MAX_ROWS).
 	QueryMaxRows int
+	// CORSAllowedOrigins are the browser origins (scheme://host[:port]) that
+	// may call EventService over Connect / gRPC-Web from another origin
+	// (CORS_ALLOWED_ORIGINS, comma-separated). Empty, the default: no CORS
+	// headers at all. "*" (alone) allows any origin.
+	CORSAllowedOrigins []string
 }
 
 // Pipeline configures the ingest worker pool.
@@ -91,6 +121,12 @@ type Pipeline struct {
 	// MaxMessageEvents bounds the events one broker message carries
 	// (PUBLISH_MAX_EVENTS).
 	MaxMessageEvents int
+	// MaxMessageBytes bounds a broker message's body (PUBLISH_MAX_BYTES);
+	// the broker's own limit lowers it further.
+	MaxMessageBytes int
+	// MaxInflightBytes bounds the encoded bytes of the requests the
+	// pipeline holds, waiting or publishing (INGEST_MAX_INFLIGHT_BYTES).
+	MaxInflightBytes int
 	// MaxEvents bounds the events of one request (MAX_EVENTS_PER_REQUEST).
 	MaxEvents int
 	// MaxEventBytes bounds one event's encoded size (MAX_EVENT_BYTES).
@@ -111,7 +147,11 @@ type Broker struct {
 	// NATS_URL) or "rabbitmq".
 	Kind    string
 	NATSURL string
-	Rabbit  Rabbit
+	// JetStreamSync is JETSTREAM_SYNC for the embedded server: "always"
+	// (default, 0) fsyncs before every acknowledgement; a duration such as
+	// 2m acknowledges from the page cache and fsyncs every interval.
+	JetStreamSync time.Duration
+	Rabbit        Rabbit
 }
 
 // Rabbit holds the seed's RABBIT_* settings.
@@ -154,6 +194,12 @@ type Postgres struct {
 	Password string
 	DB       string
 	Schema   string // POSTGRES_EVENT_SCHEMA
+}
+
+// Sentry configures error reporting; an empty DSN turns it off.
+type Sentry struct {
+	DSN         string // SENTRY_DSN
+	Environment string // SENTRY_ENVIRONMENT, default ENV
 }
 
 // Log configures logging.
@@ -210,12 +256,17 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.HTTP.Addr = ":" + r.str("GIN_PORT", "8019")
 	c.HTTP.MaxBodyBytes = int64(r.int("HTTP_MAX_BODY_BYTES", 4<<20))
 	c.HTTP.QueryRemote = r.bool("QUERY_ALLOW_REMOTE", false)
+	c.HTTP.AdminToken = r.str("ADMIN_TOKEN", "")
+	c.HTTP.AdminHosts = r.list("ADMIN_HOSTS", nil)
 	c.HTTP.QueryMaxRows = r.int("QUERY_MAX_ROWS", 100000)
+	c.HTTP.CORSAllowedOrigins = r.list("CORS_ALLOWED_ORIGINS", nil)
 
 	c.Pipeline.Workers = r.int("EVENT_WORKER_POOL_SIZE", max(64, 32*runtime.NumCPU()))
 	c.Pipeline.Queue = r.int("EVENT_BUFFERED_CHANNEL_SIZE", 1024)
 	c.Pipeline.Linger = r.dur("PUBLISH_LINGER", 2*time.Millisecond)
 	c.Pipeline.MaxMessageEvents = r.int("PUBLISH_MAX_EVENTS", 1000)
+	c.Pipeline.MaxMessageBytes = r.int("PUBLISH_MAX_BYTES", 1<<20)
+	c.Pipeline.MaxInflightBytes = r.int("INGEST_MAX_INFLIGHT_BYTES", 64<<20)
 	c.Pipeline.MaxEvents = r.int("MAX_EVENTS_PER_REQUEST", 1000)
 	c.Pipeline.MaxPast = r.dur("MAX_EVENT_AGE", 365*24*time.Hour)
 	c.Pipeline.MaxEventBytes = r.int("MAX_EVENT_BYTES", 64<<10)
@@ -225,6 +276,11 @@ func Load(env Lookup, dir string) (*Config, error) {
 
 	c.Broker.Kind = strings.ToLower(r.str("BROKER", BrokerJetStream))
 	c.Broker.NATSURL = r.str("NATS_URL", "nats://127.0.0.1:4222")
+	if d, err := jetstream.ParseSync(r.str("JETSTREAM_SYNC", "always")); err != nil {
+		r.errs = append(r.errs, err)
+	} else {
+		c.Broker.JetStreamSync = d
+	}
 	c.Broker.Rabbit = Rabbit{
 		Host:      r.str("RABBIT_HOST", "127.0.0.1"),
 		Port:      r.int("RABBIT_PORT", 5672),
@@ -236,8 +292,11 @@ func Load(env Lookup, dir string) (*Config, error) {
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
 	c.Sink.DuckDBPath = r.str("DUCKDB_PATH", filepath.Join(c.DataDir, "events.duckdb"))
-	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "1GB")
-	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "128MB")
+	c.MemoryLimit = r.size("MEMORY_LIMIT", defaultMemoryLimit(cgroupMemoryFiles("/proc/self/cgroup")))
+	c.LandingMaxInflightBytes = r.size("LANDING_MAX_INFLIGHT_BYTES", consume.DefaultSinkBytes)
+	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "")
+	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "")
+	c.GoMemoryLimit = c.carveMemory(r)
 	c.Sink.ClickHouse = ClickHouse{
 		Host:      r.str("CLICKHOUSE_HOST", "127.0.0.1"),
 		Port:      r.int("CLICKHOUSE_PORT", 9000),
@@ -254,6 +313,8 @@ func Load(env Lookup, dir string) (*Config, error) {
 		Schema:   r.str("POSTGRES_EVENT_SCHEMA", "public"),
 	}
 
+	c.Sentry.DSN = r.str("SENTRY_DSN", "")
+	c.Sentry.Environment = r.str("SENTRY_ENVIRONMENT", c.Env)
 	c.Log.Level = strings.ToLower(r.str("LOG_LEVEL", "info"))
 	c.Log.Format = strings.ToLower(r.str("LOG_FORMAT", "text"))
 	c.TopologyFile = r.str("TOPOLOGY_FILE", "")
@@ -277,7 +338,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 	} else {
 		c.Dedupe = dd
 	}
-	if wh, err := webhook.ConfigFromEnv(r.lookup); err != nil {
+	if wh, err := webhook.ConfigFromEnv(r.lookup, name); err != nil {
 		errs = append(errs, err)
 	} else {
 		c.Webhooks = wh
@@ -319,6 +380,9 @@ func (c *Config) Validate() error {
 	if c.GRPC.Addr == c.HTTP.Addr && !strings.HasSuffix(c.GRPC.Addr, ":0") {
 		bad("PORT and GIN_PORT: both are %s", c.GRPC.Addr)
 	}
+	if err := validOrigins(c.HTTP.CORSAllowedOrigins); err != nil {
+		bad("CORS_ALLOWED_ORIGINS: %v", err)
+	}
 	positive := []struct {
 		name string
 		v    int
@@ -326,6 +390,8 @@ func (c *Config) Validate() error {
 		{"EVENT_WORKER_POOL_SIZE", c.Pipeline.Workers},
 		{"EVENT_BUFFERED_CHANNEL_SIZE", c.Pipeline.Queue},
 		{"PUBLISH_MAX_EVENTS", c.Pipeline.MaxMessageEvents},
+		{"PUBLISH_MAX_BYTES", c.Pipeline.MaxMessageBytes},
+		{"INGEST_MAX_INFLIGHT_BYTES", c.Pipeline.MaxInflightBytes},
 		{"MAX_EVENTS_PER_REQUEST", c.Pipeline.MaxEvents},
 		{"MAX_EVENT_BYTES", c.Pipeline.MaxEventBytes},
 		{"MAX_STRING_LENGTH", c.Pipeline.MaxStringLength},
@@ -338,6 +404,12 @@ func (c *Config) Validate() error {
 		if p.v <= 0 {
 			bad("%s: must be positive, got %d", p.name, p.v)
 		}
+	}
+	if c.LandingMaxInflightBytes <= 0 {
+		bad("LANDING_MAX_INFLIGHT_BYTES: must be positive, got %d", c.LandingMaxInflightBytes)
+	}
+	if c.HTTP.QueryRemote && len(c.HTTP.AdminToken) < 16 {
+		bad("ADMIN_TOKEN: QUERY_ALLOW_REMOTE opens the operator endpoints to the network; it needs an ADMIN_TOKEN of at least 16 characters")
 	}
 	if c.Pipeline.Linger < 0 || c.Pipeline.Linger > time.Second {
 		bad("PUBLISH_LINGER: %v is outside 0..1s", c.Pipeline.Linger)
@@ -414,6 +486,26 @@ func (r *reader) int(key string, def int) int {
 	return n
 }
 
+// size reads a byte count: a number of bytes, or one with a unit (KB, MB,
+// GB: powers of 1000; KiB, MiB, GiB: of 1024), as DuckDB writes them.
+func (r *reader) size(key string, def int64) int64 {
+	v, ok := r.lookup(key)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %w", key, err))
+		return def
+	}
+	return n
+}
+
+func (r *reader) has(key string) bool {
+	v, ok := r.lookup(key)
+	return ok && strings.TrimSpace(v) != ""
+}
+
 func (r *reader) bool(key string, def bool) bool {
 	v, ok := r.lookup(key)
 	if !ok || v == "" {
@@ -452,4 +544,23 @@ func (r *reader) list(key string, def []string) []string {
 		}
 	}
 	return out
+}
+
+// validOrigins checks CORS origins: "*" alone, or each scheme://host[:port]
+// with scheme http or https and nothing after the host.
+func validOrigins(origins []string) error {
+	for _, o := range origins {
+		if o == "*" {
+			if len(origins) > 1 {
+				return errors.New(`"*" allows every origin; list no other origin beside it`)
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Contains(o, "*") {
+			return fmt.Errorf("%q is not an origin (want scheme://host[:port], e.g. https://app.example.com)", o)
+		}
+	}
+	return nil
 }

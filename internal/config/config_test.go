@@ -48,7 +48,9 @@ func TestEnvFileAndOverride(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".env.stage"), []byte("GIN_PORT=9100\nPUBLISH_LINGER=7ms\nPORT=9000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(envOf(map[string]string{"ENV": "stage", "PORT": "9001", "AUTH_MODE": "off"}), dir)
+	c, err := Load(envOf(map[string]string{"ENV": "stage", "PORT": "9001", "AUTH_MODE": "off",
+		"BRANCH_WEBHOOK_ENABLED": "false", "WEBENGAGE_WEBHOOK_ENABLED": "false", "VIDOOLY_WEBHOOK_ENABLED": "false",
+		"SHOPIFY_WEBHOOK_ENABLED": "false", "GRAPHY_WEBHOOK_ENABLED": "false"}), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,5 +59,17 @@ func TestEnvFileAndOverride(t *testing.T) {
 	}
 	if c.GRPC.Addr != ":9001" {
 		t.Fatalf("environment must win over the file, got %s", c.GRPC.Addr)
+	}
+}
+
+// Opening the operator endpoints to the network needs an admin token.
+func TestQueryRemoteNeedsAdminToken(t *testing.T) {
+	_, err := Load(envOf(map[string]string{"QUERY_ALLOW_REMOTE": "true"}), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		t.Fatalf("QUERY_ALLOW_REMOTE without ADMIN_TOKEN: %v", err)
+	}
+	c, err := Load(envOf(map[string]string{"QUERY_ALLOW_REMOTE": "true", "ADMIN_TOKEN": "0123456789abcdef", "ADMIN_HOSTS": "ops.local"}), t.TempDir())
+	if err != nil || c.HTTP.AdminToken != "0123456789abcdef" || len(c.HTTP.AdminHosts) != 1 {
+		t.Fatalf("%+v %v", c, err)
 	}
 }

@@ -1,0 +1,108 @@
+package apptest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/app"
+	"github.com/event-grpc/event-grpc/internal/config"
+	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
+)
+
+// Start runs the service with env over the defaults (PORT and GIN_PORT 0,
+// DATA_DIR a fresh temporary directory, LOG_LEVEL warn) and shuts it down
+// when the test ends.
+func Start(t testing.TB, env map[string]string) *app.App {
+	t.Helper()
+	a := Run(t, env)
+	t.Cleanup(func() { Stop(t, a) })
+	return a
+}
+
+// Run starts the service like Start but leaves stopping it to the caller
+// (Stop), for tests that restart it on the same port and DATA_DIR.
+func Run(t testing.TB, env map[string]string) *app.App {
+	t.Helper()
+	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), telemetry.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		a.Shutdown(ctx)
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Stop shuts a down within 30 s; an error fails the test. Safe twice.
+func Stop(t testing.TB, a *app.App) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// URL is the base URL of a's HTTP port.
+func URL(a *app.App) string { return "http://" + a.HTTPAddr().String() }
+
+// Query runs sql on the store through the query endpoint.
+func Query(t testing.TB, a *app.App, sql string) [][]string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, URL(a)+"/v1/query", strings.NewReader(sql))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set(httpsrv.HeaderRequestedBy, "apptest")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("query %q: %s %s", sql, resp.Status, body)
+	}
+	var r httpsrv.QueryResult
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Rows
+}
+
+// WaitRows polls, for up to within, until sql returns want in its first
+// cell; it fails the test with the last value otherwise.
+func WaitRows(t testing.TB, a *app.App, within time.Duration, sql, want string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got string
+	for {
+		if rows := Query(t, a, sql); len(rows) > 0 && len(rows[0]) > 0 {
+			if got = rows[0][0]; got == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %s, want %s", sql, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

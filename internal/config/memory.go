@@ -1,0 +1,130 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// cgroupMemoryFiles lists the files that may hold the memory limit of the
+// control group the process runs in: its own group's (from cgroupFile;
+// systemd's MemoryMax, a group made by hand), then the mounted root's
+// (what a container with its own cgroup namespace sees), cgroup v2 before
+// v1.
+func cgroupMemoryFiles(cgroupFile string) []string {
+	var own []string
+	if b, err := os.ReadFile(cgroupFile); err == nil {
+		for line := range strings.Lines(string(b)) {
+			parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
+			if len(parts) != 3 || parts[2] == "/" || strings.Contains(parts[2], "..") {
+				continue
+			}
+			switch {
+			case parts[0] == "0" && parts[1] == "":
+				own = append(own, "/sys/fs/cgroup"+parts[2]+"/memory.max")
+			case slices.Contains(strings.Split(parts[1], ","), "memory"):
+				own = append(own, "/sys/fs/cgroup/memory"+parts[2]+"/memory.limit_in_bytes")
+			}
+		}
+	}
+	return append(own, "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+}
+
+// defaultMemoryLimit is MEMORY_LIMIT's default: 90% of the container's
+// memory limit, so a service in a 512 MiB container holds its peak below
+// it instead of being killed; none (0) outside a container with a limit.
+// A budget costs CPU once the heap nears it (the collector runs more
+// often), so it is not imposed where nothing demands it.
+func defaultMemoryLimit(files []string) int64 {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "max" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 || n >= 1<<60 { // v1 writes "no limit" as a huge number
+			return 0
+		}
+		return n / 10 * 9
+	}
+	return 0
+}
+
+// memoryReserve is what the budget keeps for memory neither bound governs:
+// the executable's mapped pages (~85 MiB, most of it the embedded store),
+// goroutine and thread stacks and the Go runtime's own structures. The
+// embedded store's allocations outside its buffer pool (appenders, query
+// state) are reckoned as much again as the pool. Measured: peak RSS under
+// overload is the Go limit plus ~280 MiB with a 56–64 MiB pool.
+const memoryReserve = 128 << 20
+
+// carveMemory splits MemoryLimit between the embedded store's buffer pool
+// (an eighth, when DUCKDB_MEMORY_LIMIT does not set it; its checkpoint
+// threshold at most half of that) and the Go heap (what is left after the
+// reserve and the store's allocations outside its pool). It returns the Go
+// heap's soft limit, or 0 when GOMEMLIMIT is in the environment (the
+// runtime has applied it) or there is no budget. A DUCKDB_MEMORY_LIMIT it
+// cannot read is an error: the threshold and the heap's share follow from
+// it.
+func (c *Config) carveMemory(r *reader) int64 {
+	var store int64
+	if c.Sink.Kind == SinkDuckDB {
+		switch {
+		case c.Sink.DuckDBMemoryLimit != "":
+			n, err := parseSize(c.Sink.DuckDBMemoryLimit)
+			if err != nil {
+				r.errs = append(r.errs, fmt.Errorf("DUCKDB_MEMORY_LIMIT: %w", err))
+				return 0
+			}
+			store = n
+		case c.MemoryLimit > 0:
+			store = max(c.MemoryLimit/8, 32<<20)
+			c.Sink.DuckDBMemoryLimit = fmt.Sprintf("%dMiB", store>>20)
+		default:
+			store = 256 << 20
+			c.Sink.DuckDBMemoryLimit = "256MiB"
+		}
+		if c.Sink.DuckDBCheckpointThreshold == "" {
+			// Rows written but not yet checkpointed live in the pool:
+			// a threshold above half of it would leave writes no room.
+			c.Sink.DuckDBCheckpointThreshold = fmt.Sprintf("%dMiB", min(128<<20, store/2)>>20)
+		}
+	}
+	if r.has("GOMEMLIMIT") || c.MemoryLimit <= 0 {
+		return 0
+	}
+	return max(c.MemoryLimit-3*store-memoryReserve, 64<<20)
+}
+
+// parseSize reads a byte count: a number (fractions allowed) with an
+// optional unit (B; KB, MB, GB, TB in powers of 1000; KiB, MiB, GiB, TiB
+// in powers of 1024; any case, spaces allowed between), as DuckDB reads
+// its memory_limit.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.') {
+		i++
+	}
+	n, err := strconv.ParseFloat(t[:i], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (e.g. 512MiB, 2GB, 1048576)", s)
+	}
+	units := map[string]int64{"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	u, ok := units[strings.ToLower(strings.TrimSpace(t[i:]))]
+	if !ok {
+		return 0, fmt.Errorf("%q is not a size: unknown unit %q (B, KB, MB, GB, KiB, MiB, GiB)", s, strings.TrimSpace(t[i:]))
+	}
+	if n*float64(u) > 1<<62 {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return int64(n * float64(u)), nil
+}

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// One budget, MEMORY_LIMIT, sizes the embedded store's pool, its
+// checkpoint threshold and the Go heap's soft limit; each can still be set
+// on its own.
+func TestMemoryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		env              map[string]string
+		goLimit          int64
+		duckdb, ckptHold string
+	}{
+		{"512MiB", map[string]string{"MEMORY_LIMIT": "512MiB"}, 192 << 20, "64MiB", "32MiB"},
+		{"larger machine", map[string]string{"MEMORY_LIMIT": "4GiB"}, (4<<30 - 3*512<<20 - 128<<20), "512MiB", "128MiB"},
+		{"GOMEMLIMIT wins", map[string]string{"MEMORY_LIMIT": "512MiB", "GOMEMLIMIT": "300MiB"}, 0, "64MiB", "32MiB"},
+		{"store set on its own", map[string]string{"MEMORY_LIMIT": "512MiB", "DUCKDB_MEMORY_LIMIT": "100MB", "DUCKDB_CHECKPOINT_THRESHOLD": "16MB"}, 512<<20 - 3*100e6 - 128<<20, "100MB", "16MB"},
+		{"no budget", map[string]string{"MEMORY_LIMIT": "0"}, 0, "256MiB", "128MiB"},
+		{"tiny budget keeps a floor", map[string]string{"MEMORY_LIMIT": "100MiB"}, 64 << 20, "32MiB", "16MiB"},
+		{"clickhouse: no store share", map[string]string{"MEMORY_LIMIT": "512MiB", "SINK": "clickhouse"}, 512<<20 - 128<<20, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(envOf(tc.env), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.GoMemoryLimit != tc.goLimit {
+				t.Errorf("Go limit = %d MiB, want %d MiB", c.GoMemoryLimit>>20, tc.goLimit>>20)
+			}
+			if c.Sink.DuckDBMemoryLimit != tc.duckdb || c.Sink.DuckDBCheckpointThreshold != tc.ckptHold {
+				t.Errorf("DuckDB memory_limit %q checkpoint_threshold %q, want %q %q",
+					c.Sink.DuckDBMemoryLimit, c.Sink.DuckDBCheckpointThreshold, tc.duckdb, tc.ckptHold)
+			}
+		})
+	}
+}
+
+// Without MEMORY_LIMIT the budget is 90% of the container's memory limit
+// (cgroup v2 or v1), and none outside a container that sets one.
+func TestMemoryLimitFromContainer(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  int64
+	}{
+		{"v2 limit", []string{write("v2", "536870912\n"), write("v1", "1073741824\n")}, 536870912 / 10 * 9},
+		{"v2 max", []string{write("v2max", "max\n")}, 0},
+		{"v1 limit", []string{filepath.Join(dir, "absent"), write("v1b", "1073741824\n")}, 1073741824 / 10 * 9},
+		{"v1 unlimited", []string{write("v1huge", "9223372036854771712\n")}, 0},
+		{"no cgroup files", []string{filepath.Join(dir, "absent")}, 0},
+	} {
+		if got := defaultMemoryLimit(tc.files); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestCgroupMemoryFiles(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cgroup")
+	if err := os.WriteFile(p, []byte("9:name=systemd:/\n4:memory:/svc/eg\n0::/system.slice/eg.service\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cgroupMemoryFiles(p), " ")
+	want := "/sys/fs/cgroup/memory/svc/eg/memory.limit_in_bytes /sys/fs/cgroup/system.slice/eg.service/memory.max /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes"
+	if got != want {
+		t.Fatalf("files = %s\nwant    %s", got, want)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1048576": 1 << 20, "512MiB": 512 << 20, "2GB": 2e9, "64 mib": 64 << 20, "1KiB": 1024, "7B": 7, "1.5GiB": 3 << 29,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "12 parsecs", "-5MB", "99999999999TiB", "1.2.3MB", "80%"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+	for _, key := range []string{"MEMORY_LIMIT", "DUCKDB_MEMORY_LIMIT", "LANDING_MAX_INFLIGHT_BYTES"} {
+		_, err := Load(envOf(map[string]string{key: "lots"}), t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), key+":") {
+			t.Fatalf("%s=lots: %v, want an error naming it", key, err)
+		}
+	}
+}
