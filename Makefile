@@ -10,10 +10,10 @@ TEST_TIMEOUT ?= 40m
 
 include Makefile.proto.mk
 
-.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short
+.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short java ts alerts console
 
-## test: start/install the servers, vet, check generated code, run every test, the short chaos suite and each fuzz target briefly.
-test: services vet proto-check unit chaos-short race fuzz
+## test: start/install the servers, vet, check generated code, run every test, the short chaos suite, each fuzz target briefly, the SDKs and the console.
+test: services vet proto-check alerts unit chaos-short race fuzz java ts console
 
 ## services: RabbitMQ, PostgreSQL, Redis, NATS, ClickHouse up (installs ClickHouse if missing).
 services:
@@ -41,6 +41,10 @@ chaos: services
 race:
 	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) ./internal/pipeline/... ./internal/consume/... ./internal/ingest/...
 
+## ts: the TypeScript SDK: npm ci, generated code check, build, unit tests, headless-Chromium end-to-end.
+ts:
+	scripts/test-ts.sh
+
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
@@ -51,3 +55,16 @@ build:
 ## bench-go: the Go benchmarks of the hot paths.
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/pipeline/ ./internal/broker/... ./internal/sink/...
+
+## java: build the Java SDK (clients/java) from Debian's packages and run its tests, the real server's included.
+java:
+	scripts/test-java.sh
+
+# Alert rules: syntax and the unit test of every alert (promtool from Debian).
+alerts:
+	./scripts/ensure-prometheus.sh
+	cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml
+
+# The status page in headless Chromium, against a server under load.
+console: services
+	./scripts/test-console.sh

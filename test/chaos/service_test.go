@@ -80,8 +80,11 @@ func newInstance(t *testing.T, name, bin, dir string, env map[string]string) *in
 	grpcPort, httpPort := freePort(t), freePort(t)
 	in.grpcAddr, in.httpAddr = "127.0.0.1:"+grpcPort, "127.0.0.1:"+httpPort
 	vars := map[string]string{
-		"ENV":              "chaos", // no .env.chaos in the data dir: nothing read from files
-		"AUTH_MODE":        "off",
+		"ENV":       "chaos", // no .env.chaos in the data dir: nothing read from files
+		"AUTH_MODE": "off",
+		// no webhooks in the chaos scenarios: switched off, as ENV≠local requires
+		"BRANCH_WEBHOOK_ENABLED": "false", "WEBENGAGE_WEBHOOK_ENABLED": "false", "VIDOOLY_WEBHOOK_ENABLED": "false",
+		"SHOPIFY_WEBHOOK_ENABLED": "false", "GRAPHY_WEBHOOK_ENABLED": "false",
 		"DATA_DIR":         in.dataDir,
 		"PORT":             grpcPort,
 		"GIN_PORT":         httpPort,
