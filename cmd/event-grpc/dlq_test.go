@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/event-grpc/event-grpc/internal/app"
+	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/config"
-	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // TestDLQListAndReplay: a poison message lands in its error queue with the
@@ -35,19 +33,8 @@ func TestDLQListAndReplay(t *testing.T) {
 				t.Cleanup(func() { exec.Command("rabbitmqctl", "delete_vhost", vh).Run() })
 				vars["RABBIT_VHOST"] = vh
 			}
-			cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := apptest.Start(t, vars)
 			ctx := context.Background()
-			a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), telemetry.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer a.Shutdown(ctx)
 			addr := a.HTTPAddr().String()
 			cli := func(args ...string) string {
 				var out bytes.Buffer

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -14,9 +13,8 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/app"
-	"github.com/event-grpc/event-grpc/internal/config"
+	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"github.com/event-grpc/event-grpc/internal/tail"
-	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // syncBuffer is a bytes.Buffer safe for the command writing and the test
@@ -35,21 +33,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func startApp(t *testing.T) (*app.App, eventgrpcv1.EventServiceClient) {
 	t.Helper()
-	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), telemetry.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		a.Shutdown(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	a := apptest.Start(t, nil)
 	cc, err := grpc.NewClient(a.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

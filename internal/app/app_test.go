@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,41 +19,13 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/app"
-	"github.com/event-grpc/event-grpc/internal/config"
+	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
-	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // start runs the whole service in-process on random ports with the
 // zero-configuration defaults (embedded JetStream, DuckDB) in a temp dir.
-func start(t *testing.T, env map[string]string) *app.App {
-	t.Helper()
-	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), telemetry.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		a.Shutdown(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return a
-}
+func start(t *testing.T, env map[string]string) *app.App { return apptest.Start(t, env) }
 
 func dial(t *testing.T, a *app.App) *grpc.ClientConn {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,11 +22,10 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/app"
+	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/config"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/tail"
-	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // sentryStub is a local Sentry: it takes envelopes at
@@ -110,33 +108,7 @@ func (s *sentryStub) deadLetterReports(queue string) int {
 
 // startWith is start with the registry handed back, for the metric checks.
 func startWith(t *testing.T, env map[string]string) (*app.App, *prometheus.Registry) {
-	t.Helper()
-	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := telemetry.NewRegistry()
-	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		a.Shutdown(ctx)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return a, reg
+	return apptest.StartWith(t, env)
 }
 
 // poison publishes n JSON messages that trace_log's table refuses (no id,

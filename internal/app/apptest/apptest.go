@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/event-grpc/event-grpc/internal/app"
 	"github.com/event-grpc/event-grpc/internal/config"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
@@ -20,15 +22,28 @@ import (
 // DATA_DIR a fresh temporary directory, LOG_LEVEL warn) and shuts it down
 // when the test ends.
 func Start(t testing.TB, env map[string]string) *app.App {
-	t.Helper()
-	a := Run(t, env)
-	t.Cleanup(func() { Stop(t, a) })
+	a, _ := StartWith(t, env)
 	return a
+}
+
+// StartWith is Start that also returns the registry the service's metrics
+// are on.
+func StartWith(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
+	t.Helper()
+	a, reg := run(t, env)
+	t.Cleanup(func() { Stop(t, a) })
+	return a, reg
 }
 
 // Run starts the service like Start but leaves stopping it to the caller
 // (Stop), for tests that restart it on the same port and DATA_DIR.
 func Run(t testing.TB, env map[string]string) *app.App {
+	t.Helper()
+	a, _ := run(t, env)
+	return a
+}
+
+func run(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
 	t.Helper()
 	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
 	for k, v := range env {
@@ -38,8 +53,9 @@ func Run(t testing.TB, env map[string]string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := telemetry.NewRegistry()
 	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), telemetry.NewRegistry())
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +63,7 @@ func Run(t testing.TB, env map[string]string) *app.App {
 		a.Shutdown(ctx)
 		t.Fatal(err)
 	}
-	return a
+	return a, reg
 }
 
 // Stop shuts a down within 30 s; an error fails the test. Safe twice.
