@@ -89,9 +89,18 @@ func NewSentry(cfg SentryConfig) (*Sentry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// DisableTelemetryBuffer: the client's default telemetry buffer hands
+	// events to its transport from a goroutine of its own, so a Flush that
+	// runs while that goroutine holds an event (taken from the buffer, not
+	// yet queued on the transport) returns at once and the event can be
+	// lost at exit — the panic report Recover flushes before the process
+	// dies. The plain transport queues the event inside CaptureEvent, so
+	// Flush waits for it. We send only errors; the buffer's priorities buy
+	// us nothing.
 	c, err := sentry.NewClient(sentry.ClientOptions{
 		Dsn: cfg.DSN, Environment: cfg.Environment, Release: cfg.Release,
 		Transport: cfg.Transport, AttachStacktrace: false, SampleRate: 1,
+		DisableTelemetryBuffer: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("SENTRY_DSN: %w", err)

@@ -149,3 +149,28 @@ func TestBacksOffOn429(t *testing.T) {
 		t.Fatalf("%d posts while rate limited, want 1 (the one that was answered 429)", p)
 	}
 }
+
+// Flush returns only after every report captured before it is delivered:
+// Recover relies on it to get a panic's report out before the process
+// exits. The client's default telemetry buffer lost a report that its own
+// goroutine had taken but not yet queued when Flush ran; the rounds flush
+// at staggered moments after the capture to meet that window.
+func TestFlushDeliversEveryReport(t *testing.T) {
+	st := newStub(t)
+	rep, err := NewSentry(SentryConfig{DSN: st.dsn(), PerKey: 1000, Total: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 400 {
+		before := len(st.got())
+		rep.Panic(fmt.Sprintf("round %d", round), strings.Repeat("x", 4096))
+		for end := time.Now().Add(time.Duration(round%40) * 5 * time.Microsecond); time.Now().Before(end); {
+		}
+		if !rep.Flush(5 * time.Second) {
+			t.Fatalf("round %d: flush timed out", round)
+		}
+		if got := len(st.got()) - before; got != 1 {
+			t.Fatalf("round %d: %d reports delivered when Flush returned, want 1", round, got)
+		}
+	}
+}
