@@ -57,7 +57,7 @@ func TestContract(t *testing.T) {
 				d := im.new(t, time.Minute, 30*time.Second)
 				expect(t, d, []string{"a", "b"}, New, New)
 				expect(t, d, []string{"a", "c"}, InFlight, New)
-				if err := d.Commit(ctx, []string{"a"}); err != nil {
+				if err := d.Commit(ctx, []string{"a"}, nil); err != nil {
 					t.Fatal(err)
 				}
 				expect(t, d, []string{"a", "b", "c"}, Done, InFlight, InFlight)
@@ -69,7 +69,7 @@ func TestContract(t *testing.T) {
 					t.Fatal(err)
 				}
 				expect(t, d, []string{"x", "y"}, New, InFlight)
-				if err := d.Commit(ctx, []string{"x"}); err != nil {
+				if err := d.Commit(ctx, []string{"x"}, nil); err != nil {
 					t.Fatal(err)
 				}
 				if err := d.Forget(ctx, []string{"x"}); err != nil {
@@ -84,14 +84,14 @@ func TestContract(t *testing.T) {
 			t.Run("empty", func(t *testing.T) {
 				d := im.new(t, time.Minute, 30*time.Second)
 				expect(t, d, nil)
-				if d.Commit(ctx, nil) != nil || d.Forget(ctx, nil) != nil {
+				if d.Commit(ctx, nil, nil) != nil || d.Forget(ctx, nil) != nil {
 					t.Fatal("empty commit or forget failed")
 				}
 			})
 			t.Run("window expires", func(t *testing.T) {
 				d := im.new(t, 300*time.Millisecond, 300*time.Millisecond)
 				expect(t, d, []string{"w"}, New)
-				if err := d.Commit(ctx, []string{"w"}); err != nil {
+				if err := d.Commit(ctx, []string{"w"}, nil); err != nil {
 					t.Fatal(err)
 				}
 				expect(t, d, []string{"w"}, Done)
@@ -123,7 +123,7 @@ func TestContract(t *testing.T) {
 							j := (i*7 + g*13) % len(mine)
 							mine[i], mine[j] = mine[j], mine[i]
 						}
-						st, err := d.Claim(ctx, mine)
+						st, err := d.Claim(ctx, mine, nil)
 						if err != nil {
 							t.Error(err)
 							return
@@ -152,7 +152,7 @@ func TestContract(t *testing.T) {
 						t.Fatalf("fresh id answered %v", s)
 					}
 				}
-				if err := d.Commit(ctx, many); err != nil {
+				if err := d.Commit(ctx, many, nil); err != nil {
 					t.Fatal(err)
 				}
 				for i, s := range claim(t, d, many...) {

@@ -102,20 +102,22 @@ func NewLayered(local *Local, r *Redis, cfg Config, log *slog.Logger, reg promet
 
 // Claim implements Deduper. It never fails: when Redis cannot answer
 // (down, backing off, or ctx done first) Local's answer stands.
-func (l *Layered) Claim(ctx context.Context, ids []string) ([]State, error) {
+func (l *Layered) Claim(ctx context.Context, ids []string, sums []Sum) ([]State, error) {
 	l.m.checked.Add(float64(len(ids)))
-	out, _ := l.local.Claim(ctx, ids)
+	out, _ := l.local.Claim(ctx, ids, sums)
 	if l.redis != nil && l.useRedis() {
 		var idx []int
 		var ask []string
+		var askSums []Sum
 		for i, s := range out {
 			if s == New {
 				idx = append(idx, i)
 				ask = append(ask, ids[i])
+				askSums = append(askSums, sumAt(sums, i))
 			}
 		}
 		if len(ask) > 0 {
-			rs, err := l.redis.Claim(ctx, ask)
+			rs, err := l.redis.Claim(ctx, ask, askSums)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				// The caller gave up; not Redis's fault. Local's claims stand.
@@ -124,19 +126,22 @@ func (l *Layered) Claim(ctx context.Context, ids []string) ([]State, error) {
 			default:
 				l.redisOK()
 				var done, busy []string
+				var doneSums []Sum
 				for j, i := range idx {
 					out[i] = rs[j]
 					switch rs[j] {
 					case Done:
 						done = append(done, ids[i])
-					case InFlight:
+						doneSums = append(doneSums, sumAt(sums, i))
+					case InFlight, Conflict:
 						busy = append(busy, ids[i])
 					}
 				}
 				// Remember what another instance published; leave what it
-				// is still publishing to Redis, which will learn the end.
+				// is still publishing, and what conflicts (whose digest
+				// only Redis knows), to Redis.
 				if len(done) > 0 {
-					l.local.Commit(ctx, done)
+					l.local.Commit(ctx, done, doneSums)
 				}
 				if len(busy) > 0 {
 					l.local.Forget(ctx, busy)
@@ -150,6 +155,8 @@ func (l *Layered) Claim(ctx context.Context, ids []string) ([]State, error) {
 			l.m.hitsDone.Inc()
 		case InFlight:
 			l.m.hitsInFlight.Inc()
+		case Conflict:
+			l.m.hitsConflict.Inc()
 		}
 	}
 	return out, nil
@@ -157,8 +164,9 @@ func (l *Layered) Claim(ctx context.Context, ids []string) ([]State, error) {
 
 // Commit implements Deduper. It runs even when ctx is cancelled (the
 // publish happened); Redis failures are counted and logged, not returned.
-func (l *Layered) Commit(ctx context.Context, ids []string) error {
-	return l.release(ctx, "commit", ids, l.local.Commit, func(ctx context.Context) error { return l.redis.Commit(ctx, ids) })
+func (l *Layered) Commit(ctx context.Context, ids []string, sums []Sum) error {
+	local := func(ctx context.Context, ids []string) error { return l.local.Commit(ctx, ids, sums) }
+	return l.release(ctx, "commit", ids, local, func(ctx context.Context) error { return l.redis.Commit(ctx, ids, sums) })
 }
 
 // Forget implements Deduper, like Commit. When Redis cannot be told, its
@@ -246,6 +254,7 @@ type metrics struct {
 	checked      prometheus.Counter
 	hitsDone     prometheus.Counter
 	hitsInFlight prometheus.Counter
+	hitsConflict prometheus.Counter
 	redisErrors  *prometheus.CounterVec
 	redisSkipped prometheus.Counter
 	up           prometheus.Gauge
@@ -254,7 +263,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eventgrpc_dedupe_hits_total",
-		Help: "Event ids found within the dedupe window: state done (acknowledged without publishing) or in_flight (rejected for a retry).",
+		Help: "Event ids found within the dedupe window: state done (acknowledged without publishing), in_flight (rejected for a retry) or conflict (used before for a different event: rejected).",
 	}, []string{"state"})
 	m := &metrics{
 		checked: prometheus.NewCounter(prometheus.CounterOpts{
@@ -262,6 +271,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		hitsDone:     hits.WithLabelValues(Done.String()),
 		hitsInFlight: hits.WithLabelValues(InFlight.String()),
+		hitsConflict: hits.WithLabelValues(Conflict.String()),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_dedupe_redis_errors_total", Help: "Failed Redis calls of the dedupe window, by operation; the local window answered.",
 		}, []string{"op"}),

@@ -67,7 +67,7 @@ func TestLayeredSharedWindow(t *testing.T) {
 
 	expect(t, a, []string{"e1", "e2"}, New, New)
 	expect(t, b, []string{"e1"}, InFlight)
-	a.Commit(ctx, []string{"e1"})
+	a.Commit(ctx, []string{"e1"}, nil)
 	a.Forget(ctx, []string{"e2"})
 	expect(t, b, []string{"e1", "e2"}, Done, New) // e1 from Redis, now in b's local window
 	expect(t, a, []string{"e2"}, InFlight)
@@ -117,7 +117,7 @@ func TestLayeredRedisDown(t *testing.T) {
 	if got := errorsTotal(); got != 1 || testutil.ToFloat64(l.m.redisSkipped) != 1 {
 		t.Fatalf("within the backoff: errors %v, skipped %v", got, testutil.ToFloat64(l.m.redisSkipped))
 	}
-	if err := l.Commit(ctx, []string{"a"}); err != nil {
+	if err := l.Commit(ctx, []string{"a"}, nil); err != nil {
 		t.Fatalf("commit with redis down: %v", err)
 	}
 	if err := l.Forget(ctx, []string{"b"}); err != nil {
@@ -241,7 +241,7 @@ func TestLayeredRedisComesBack(t *testing.T) {
 	}
 	p.restart()
 	clk.add(2 * time.Second)
-	if err := other.Commit(ctx, []string{"c"}); err != nil {
+	if err := other.Commit(ctx, []string{"c"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, l, []string{"c"}, Done)
@@ -311,7 +311,7 @@ func TestLocalBounded(t *testing.T) {
 	defer l.Close()
 	all := ids("b", 5000)
 	claim(t, l, all...)
-	if err := l.Commit(context.Background(), all); err != nil {
+	if err := l.Commit(context.Background(), all, nil); err != nil {
 		t.Fatal(err)
 	}
 	held := l.held()
@@ -331,7 +331,7 @@ func TestLocalBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, l, []string{"after-close"}, New)
-	if l.Commit(context.Background(), []string{"x"}) != nil || l.Forget(context.Background(), []string{"x"}) != nil {
+	if l.Commit(context.Background(), []string{"x"}, nil) != nil || l.Forget(context.Background(), []string{"x"}) != nil {
 		t.Fatal("calls after close failed")
 	}
 }

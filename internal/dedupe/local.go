@@ -23,13 +23,19 @@ type Local struct {
 	perGen          int           // ids one generation may hold
 
 	mu       sync.Mutex
-	recent   map[string]time.Time // claimed ids → when the claim expires
+	recent   map[string]claimed // claimed ids → when the claim expires, digest
 	sweepAt  int
-	gens     [localGens]map[string]struct{} // gens[cur] is the newest
+	gens     [localGens]map[string]Sum // gens[cur] is the newest
 	cur      int
 	genStart time.Time
 	closed   bool
 	overflow int64 // claims not tracked because the map was full
+}
+
+// claimed is an id in flight: until when, and the digest it was claimed with.
+type claimed struct {
+	until time.Time
+	sum   Sum
 }
 
 // localGens is the number of generations: the window is cut into
@@ -53,12 +59,12 @@ func NewLocal(maxItems int64, window, pending time.Duration) (*Local, error) {
 		pending:  pending,
 		slice:    window / (localGens - 1),
 		perGen:   max(1, int(maxItems/localGens)),
-		recent:   map[string]time.Time{},
+		recent:   map[string]claimed{},
 		sweepAt:  4096,
 		genStart: time.Now(),
 	}
 	for i := range l.gens {
-		l.gens[i] = map[string]struct{}{}
+		l.gens[i] = map[string]Sum{}
 	}
 	return l, nil
 }
@@ -79,17 +85,18 @@ func (l *Local) rotate(now time.Time) {
 	}
 }
 
-func (l *Local) committed(id string) bool {
+// committed reports whether id was committed, and with which digest.
+func (l *Local) committed(id string) (Sum, bool) {
 	for i := range l.gens {
-		if _, ok := l.gens[i][id]; ok {
-			return true
+		if s, ok := l.gens[i][id]; ok {
+			return s, true
 		}
 	}
-	return false
+	return Sum{}, false
 }
 
 // Claim implements Deduper; it never fails.
-func (l *Local) Claim(_ context.Context, ids []string) ([]State, error) {
+func (l *Local) Claim(_ context.Context, ids []string, sums []Sum) ([]State, error) {
 	out := make([]State, len(ids))
 	now := time.Now()
 	l.mu.Lock()
@@ -100,17 +107,21 @@ func (l *Local) Claim(_ context.Context, ids []string) ([]State, error) {
 	l.sweep(now)
 	l.rotate(now)
 	for i, id := range ids {
-		if until, ok := l.recent[id]; ok && now.Before(until) {
+		sum := sumAt(sums, i)
+		if c, ok := l.recent[id]; ok && now.Before(c.until) {
 			out[i] = InFlight // claimed by another request, or earlier in this one
 			continue
 		}
-		if l.committed(id) {
+		if s, ok := l.committed(id); ok {
 			out[i] = Done
+			if !same(s, sum) {
+				out[i] = Conflict
+			}
 			continue
 		}
 		out[i] = New
 		if len(l.recent) < maxRecent {
-			l.recent[id] = now.Add(l.pending)
+			l.recent[id] = claimed{until: now.Add(l.pending), sum: sum}
 		} else {
 			l.overflow++
 		}
@@ -124,8 +135,8 @@ func (l *Local) sweep(now time.Time) {
 	if len(l.recent) < l.sweepAt {
 		return
 	}
-	for id, until := range l.recent {
-		if !now.Before(until) {
+	for id, c := range l.recent {
+		if !now.Before(c.until) {
 			delete(l.recent, id)
 		}
 	}
@@ -133,7 +144,7 @@ func (l *Local) sweep(now time.Time) {
 }
 
 // Commit implements Deduper; it never fails.
-func (l *Local) Commit(_ context.Context, ids []string) error {
+func (l *Local) Commit(_ context.Context, ids []string, sums []Sum) error {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -141,13 +152,13 @@ func (l *Local) Commit(_ context.Context, ids []string) error {
 		return nil
 	}
 	l.rotate(now)
-	for _, id := range ids {
+	for i, id := range ids {
 		delete(l.recent, id)
 		if len(l.gens[l.cur]) >= l.perGen {
 			l.cur = (l.cur + 1) % localGens
 			clear(l.gens[l.cur])
 		}
-		l.gens[l.cur][id] = struct{}{}
+		l.gens[l.cur][id] = sumAt(sums, i)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func newRedis(t *testing.T, cfg Config) *Redis {
 
 func claim(t *testing.T, d Deduper, ids ...string) []State {
 	t.Helper()
-	s, err := d.Claim(context.Background(), ids)
+	s, err := d.Claim(context.Background(), ids, nil)
 	if err != nil {
 		t.Fatalf("claim %v: %v", ids, err)
 	}

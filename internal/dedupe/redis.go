@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -62,7 +63,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Claim implements Deduper: one pipelined SET NX per id; for the ids
 // already there (rare), a second pipelined GET tells Done from InFlight.
-func (r *Redis) Claim(ctx context.Context, ids []string) ([]State, error) {
+func (r *Redis) Claim(ctx context.Context, ids []string, sums []Sum) ([]State, error) {
 	out := make([]State, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -72,7 +73,7 @@ func (r *Redis) Claim(ctx context.Context, ids []string) ([]State, error) {
 	sets := make([]*redis.BoolCmd, len(ids))
 	pipe := r.c.Pipeline()
 	for i, id := range ids {
-		sets[i] = pipe.SetNX(ctx, r.prefix+id, valuePending, r.pending)
+		sets[i] = pipe.SetNX(ctx, r.prefix+id, withSum(valuePending, sumAt(sums, i)), r.pending)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("dedupe: redis claim: %w", err)
@@ -98,18 +99,42 @@ func (r *Redis) Claim(ctx context.Context, ids []string) ([]State, error) {
 		// Gone since the SET (expired or forgotten): InFlight makes the
 		// client retry, which is never wrong.
 		out[i] = InFlight
-		if v, err := gets[j].Result(); err == nil && v == valueDone {
+		if v, err := gets[j].Result(); err == nil && strings.HasPrefix(v, valueDone) {
 			out[i] = Done
+			if !same(storedSum(v), sumAt(sums, i)) {
+				out[i] = Conflict
+			}
 		}
 	}
 	return out, nil
 }
 
-// Commit implements Deduper: SET <id> d PX <window> per id.
-func (r *Redis) Commit(ctx context.Context, ids []string) error {
+// Commit implements Deduper: SET <id> d<digest> PX <window> per id.
+func (r *Redis) Commit(ctx context.Context, ids []string, sums []Sum) error {
+	i := 0
 	return r.each(ctx, "commit", ids, func(ctx context.Context, p redis.Pipeliner, key string) {
-		p.Set(ctx, key, valueDone, r.window)
+		p.Set(ctx, key, withSum(valueDone, sumAt(sums, i)), r.window)
+		i++
 	})
+}
+
+// withSum is a stored value: the state letter, then the digest's bytes
+// unless it is unknown.
+func withSum(state string, s Sum) string {
+	if s == (Sum{}) {
+		return state
+	}
+	return state + string(s[:])
+}
+
+// storedSum is the digest of a stored value; the zero Sum when it has none
+// (a value written without one, or by an older version).
+func storedSum(v string) Sum {
+	var s Sum
+	if len(v) == 1+len(s) {
+		copy(s[:], v[1:])
+	}
+	return s
 }
 
 // Forget implements Deduper: DEL per id (one key per command, so a cluster

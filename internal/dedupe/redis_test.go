@@ -18,7 +18,7 @@ func TestRedisSharedWindow(t *testing.T) {
 
 	expect(t, a, []string{"e1", "e2"}, New, New)
 	expect(t, b, []string{"e1", "e2", "e3"}, InFlight, InFlight, New)
-	if err := a.Commit(ctx, []string{"e1"}); err != nil {
+	if err := a.Commit(ctx, []string{"e1"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Forget(ctx, []string{"e2"}); err != nil {
@@ -55,10 +55,10 @@ func TestRedisDown(t *testing.T) {
 	cfg.RedisTimeout = 200 * time.Millisecond
 	r := newRedis(t, cfg)
 	start := time.Now()
-	if _, err := r.Claim(context.Background(), []string{"a"}); err == nil {
+	if _, err := r.Claim(context.Background(), []string{"a"}, nil); err == nil {
 		t.Fatal("claim against a closed port succeeded")
 	}
-	if err := r.Commit(context.Background(), []string{"a"}); err == nil {
+	if err := r.Commit(context.Background(), []string{"a"}, nil); err == nil {
 		t.Fatal("commit against a closed port succeeded")
 	}
 	if err := r.Forget(context.Background(), []string{"a"}); err == nil {
