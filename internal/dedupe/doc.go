@@ -5,6 +5,13 @@
 // event_id regardless, so a miss here (an evicted entry, Redis down, a
 // restart) costs a duplicate message, never a duplicate row.
 //
+// Ids are scoped to their sender: the pipeline keys each id by the
+// sender's scope (see docs/ids.md) and passes a digest of the event's
+// content (Sum) with it. An id Done under another digest is a Conflict: the
+// sender used it for a different event, which is rejected rather than
+// acknowledged as a duplicate. Both Local and Redis store the digest beside
+// the id (Redis: the state letter followed by the 16 digest bytes).
+//
 // # Claim, then Commit or Forget
 //
 // The pipeline asks before it publishes, and an id has three states:

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 )
 
 // request is one Dispatch on its way through the pipeline: its accepted
@@ -35,7 +36,9 @@ type request struct {
 	chunks []chunk
 	byDest map[string]int32 // destination → its open chunk
 
-	claimed []int32 // request indexes whose ids were claimed from Dedupe
+	claimed []int32      // request indexes whose ids were claimed from Dedupe
+	keys    []string     // per claimed entry: its window key (sender scope and id)
+	sums    []dedupe.Sum // per claimed entry: the event's content digest
 	failed  []error // per request index: why publishing failed; nil = durable
 	bytes   int     // what the request holds of the byte budget
 
@@ -127,6 +130,9 @@ func (r *request) release() {
 	r.chunks = r.chunks[:0]
 	clear(r.byDest)
 	r.claimed = r.claimed[:0]
+	clear(r.keys)
+	r.keys = r.keys[:0]
+	r.sums = r.sums[:0]
 	clear(r.failed)
 	r.bytes = 0
 	requestPool.Put(r)

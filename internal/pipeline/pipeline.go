@@ -122,6 +122,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		sm.rejected("too_many_events").Add(float64(len(evs)))
 		return nil, fault.Permanentf("request has %d events; the limit is %d (MAX_EVENTS_PER_REQUEST)", len(evs), p.cfg.MaxEvents)
 	}
+	scope := scopeOf(ctx, req) // before the header is checked and encoded: it may set clientId
 	if err := p.checkHeader(req.GetHeader()); err != nil {
 		sm.rejected("header_too_long").Add(float64(len(evs)))
 		return nil, err
@@ -137,11 +138,19 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	resp := &eventgrpcv1.Response{Results: make([]*eventgrpcv1.EventResult, len(evs))}
 	var counts [numReasons]int32
 	dd := p.cfg.Dedupe != nil
+	key := requestKey(ctx)
 	for i, ev := range evs {
 		res := &results[i]
 		res.Index = int32(i)
 		resp.Results[i] = res
 		given := ev.GetId() != ""
+		if !given && key != "" && ev != nil {
+			ev.Id, given = keyedID(scope, key, i), true
+		}
+		var sum dedupe.Sum
+		if dd && given {
+			sum = digest(ev) // as sent: before the timestamp is filled or clamped
+		}
 		v := p.normalize(ev, now)
 		res.EventId = ev.GetId()
 		if v.reason != reasonNone {
@@ -154,6 +163,8 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 			r.v[i] = v
 			if given {
 				r.claimed = append(r.claimed, int32(i))
+				r.keys = append(r.keys, windowKey(scope, ev.GetId()))
+				r.sums = append(r.sums, sum)
 			}
 			continue
 		}

@@ -33,6 +33,7 @@ const (
 	reasonRoutingKey
 	reasonInFlight
 	reasonNotDurable
+	reasonConflict
 	numReasons
 )
 
@@ -48,6 +49,7 @@ var reasonLabels = [numReasons]string{
 	reasonRoutingKey:    "routing_key",
 	reasonInFlight:      "in_flight",
 	reasonNotDurable:    "not_durable",
+	reasonConflict:      "conflict",
 }
 
 func (r reason) label() string { return reasonLabels[r] }

@@ -97,7 +97,7 @@ type service struct {
 
 // Dispatch implements EventService.dispatch.
 func (s *service) Dispatch(ctx context.Context, req *connect.Request[eventgrpcv1.Events]) (*connect.Response[eventgrpcv1.Response], error) {
-	resp, err := s.disp.Dispatch(ctx, Source, req.Msg)
+	resp, err := s.disp.Dispatch(pipeline.WithRequestKey(ctx, pipeline.RequestKeyOf(req.Header())), Source, req.Msg)
 	if err != nil {
 		return nil, Error(err)
 	}

@@ -227,7 +227,7 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusBadRequest, err)
 		return
 	}
-	resp, err := s.disp.Dispatch(r.Context(), pipeline.SourceHTTP, req)
+	resp, err := s.disp.Dispatch(pipeline.WithRequestKey(r.Context(), pipeline.RequestKeyOf(r.Header)), pipeline.SourceHTTP, req)
 	if err != nil {
 		Fail(w, err)
 		return
