@@ -39,8 +39,8 @@ type request struct {
 	claimed []int32      // request indexes whose ids were claimed from Dedupe
 	keys    []string     // per claimed entry: its window key (sender scope and id)
 	sums    []dedupe.Sum // per claimed entry: the event's content digest
-	failed  []error // per request index: why publishing failed; nil = durable
-	bytes   int     // what the request holds of the byte budget
+	failed  []error      // per request index: why publishing failed; nil = durable
+	bytes   int          // what the request holds of the byte budget
 
 	done  chan struct{}
 	state atomic.Int32 // requestRunning, requestDone, requestAbandoned
