@@ -87,6 +87,11 @@ func TestIdsScopedToSender(t *testing.T) {
 					t.Fatalf("first sends: %+v", r)
 				}
 			}
+			// Both are stored, each under its sender.
+			q := func(where string) string { return "SELECT count(*) FROM event" + c.final + " WHERE " + where }
+			waitRows(t, a, q("event_id = '"+id+"'"), "2")
+			waitRows(t, a, q("event_id = '"+id+"' AND client_id = 'a' AND event_name = 'LaunchEvent'"), "1")
+			waitRows(t, a, q("event_id = '"+id+"' AND client_id = 'b' AND event_name = 'AddToCartEvent'"), "1")
 			// A's retry: a duplicate, accepted and said so.
 			again := sendAs(t, a, "a", keyA, "", `{"events":[{"id":"`+id+`","launchEvent":{}}]}`)
 			if r := again.Results[0]; !r.Accepted || r.Reason != "duplicate" {
@@ -110,11 +115,8 @@ func TestIdsScopedToSender(t *testing.T) {
 				t.Fatalf("retry under the idempotency key: %+v", k2)
 			}
 
-			q := func(where string) string { return "SELECT count(*) FROM event" + c.final + " WHERE " + where }
-			waitRows(t, a, q("event_id = '"+id+"'"), "2")
-			waitRows(t, a, q("event_id = '"+id+"' AND client_id = 'a' AND event_name = 'LaunchEvent'"), "1")
-			waitRows(t, a, q("event_id = '"+id+"' AND client_id = 'b' AND event_name = 'AddToCartEvent'"), "1")
 			waitRows(t, a, q("user_id = '"+idem+"'"), "2")
+			waitRows(t, a, q("event_id = '"+id+"'"), "2") // the retry and the conflict added nothing
 			if s := env["POSTGRES_EVENT_SCHEMA"]; s != "" {
 				waitPG(t, fmt.Sprintf("SELECT string_agg(client_id || '=' || referral_code, ',' ORDER BY client_id) FROM %s.referral_event WHERE event_id = '%s'", s, ref), "a=A,b=B")
 			}

@@ -4,7 +4,14 @@
 // The key of a request is, in order:
 //
 //  1. the authenticated client id (auth.ClientID), when authentication is on;
-//  2. the peer IP address (the TCP peer: behind a proxy that is the proxy).
+//  2. the peer IP address (the TCP peer: behind a proxy that is the proxy):
+//     an IPv4 address as is, an IPv6 address by its /64 prefix, since one
+//     host commonly holds a whole /64 and could rotate through it to reset
+//     its bucket.
+//
+// The two kinds of key live in separate namespaces ("c:<id>" and
+// "ip4:"/"ip6:"), so an address bucket never shares tokens with, or
+// resets, a client's bucket.
 //
 // An unauthenticated x-client-id is never a key, not even when it names a
 // client listed in RATE_LIMIT_CLIENTS: it is chosen by the sender, who

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,7 +108,28 @@ func (l *Limiter) resolve(k Key) (key string, lim Limit, label string) {
 		}
 		return "c:" + id, l.cfg.Default, labelOther
 	}
-	return "ip:" + k.IP, l.cfg.Default, labelOther
+	return addrKey(k.IP), l.cfg.Default, labelOther
+}
+
+// addrKey is the bucket key of a peer address: "ip4:<addr>" for IPv4 (and
+// IPv4-mapped IPv6), "ip6:<the /64 prefix>" for IPv6 — one host commonly
+// holds a whole /64 and can rotate through it, so a finer key would let it
+// reset its bucket with each new address — and "ip:<as given>" when it is
+// not an address. Client buckets are "c:<id>": the namespaces never meet.
+func addrKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "ip:" + ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return "ip4:" + a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return "ip:" + ip
+	}
+	return "ip6:" + p.String()
 }
 
 // Take spends one token of k's bucket, or reports how long to wait.
