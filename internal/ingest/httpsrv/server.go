@@ -183,10 +183,14 @@ var (
 	marshal   = protojson.MarshalOptions{EmitUnpopulated: true}
 )
 
-// RequireJSON answers 415 unless the request says it is JSON.
+// RequireJSON answers 415 unless the request says it is JSON
+// (application/json). The content types a browser may send cross-site
+// without a CORS preflight (text/plain, application/x-www-form-urlencoded,
+// multipart/form-data) never reach an ingest or webhook route, so a page on
+// another site cannot post events through its visitors' browsers.
 func RequireJSON(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && mt != "text/plain") {
+	if err != nil || mt != "application/json" {
 		Error(w, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not application/json", r.Header.Get("Content-Type")))
 		return false
 	}

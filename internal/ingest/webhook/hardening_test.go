@@ -195,3 +195,21 @@ func TestUnauthenticatedNeverForwarded(t *testing.T) {
 		t.Fatalf("anonymous event (stored only): %d %s", a.code, a.body)
 	}
 }
+
+// The content types a browser sends cross-site without a CORS preflight
+// (text/plain, form, multipart) are refused with 415 before anything is
+// read, so no page on another site can post through a visitor's browser.
+// On e066805 text/plain was accepted as JSON.
+func TestCORSSafelistedTypesRefused(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: secretConfig()})
+	body := sample(t, "branch/open.json")
+	for _, ct := range []string{"text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		a := e.post("/branch/event", nil, body, map[string]string{TokenHeader: tokenSecret, "Content-Type": ct})
+		if a.code != http.StatusUnsupportedMediaType {
+			t.Fatalf("%s: %d %s, want 415", ct, a.code, a.body)
+		}
+	}
+	if a := e.post("/branch/event", nil, body, map[string]string{TokenHeader: tokenSecret}); a.code != http.StatusOK {
+		t.Fatalf("application/json: %d %s", a.code, a.body)
+	}
+}
