@@ -78,12 +78,12 @@ type TableCount struct {
 func (s *Server) MountStatus(cfg StatusConfig) {
 	sub, _ := fs.Sub(staticFiles, "static")
 	files := http.FileServerFS(sub)
-	s.mux.Handle("GET /{$}", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.mux.Handle("GET /{$}", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.ServeFileFS(w, r, sub, "index.html")
-	})))
-	s.mux.Handle("GET /static/", s.Operator(http.StripPrefix("/static/", files)))
-	s.mux.Handle("GET /admin/status", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))))
+	s.mux.Handle("GET /static/", console(s.Operator(http.StripPrefix("/static/", files))))
+	s.mux.Handle("GET /admin/status", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r.Context(), cfg)
 		if err != nil {
 			Error(w, http.StatusInternalServerError, err)
@@ -92,7 +92,22 @@ func (s *Server) MountStatus(cfg StatusConfig) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		json.NewEncoder(w).Encode(st)
-	})))
+	}))))
+}
+
+// console sets the headers of every answer of the console: it may not be
+// framed by any page (Content-Security-Policy frame-ancestors 'none', and
+// X-Frame-Options DENY for browsers without CSP 2), so no other site can
+// overlay it to make an operator click through it; its types are not
+// sniffed.
+func console(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) {
