@@ -213,3 +213,29 @@ func TestCORSSafelistedTypesRefused(t *testing.T) {
 		t.Fatalf("application/json: %d %s", a.code, a.body)
 	}
 }
+
+// A user update, which the webengage_user_event_q consumer forwards to
+// WebEngage's Users API with the service's key, is taken only with the
+// shared token (rotatable), never on the static ?secret= signature (the
+// same for as long as the secret key, and logged with URLs): 401, nothing
+// published. Events on ?secret= are still taken. On e066805 the update was
+// forwarded.
+func TestWebEngageUserUpdateNeedsToken(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: secretConfig()})
+	user := sample(t, "webengage/user.json")
+	if a := e.post("/webengage/event", webengageQuery(""), user, nil); a.code != http.StatusUnauthorized || !strings.Contains(a.body, TokenHeader) {
+		t.Fatalf("user update on ?secret=: %d %s; want 401 naming %s", a.code, a.body, TokenHeader)
+	}
+	if n := e.count("webengage_user_event_q"); n != 0 {
+		t.Fatalf("webengage_user_event_q holds %d messages, want 0", n)
+	}
+	if a := e.post("/webengage/event", webengageQuery("x"), sample(t, "webengage/event.json"), nil); a.code != http.StatusOK {
+		t.Fatalf("event on ?secret=: %d %s", a.code, a.body)
+	}
+	if a := e.post("/webengage/event", nil, user, map[string]string{TokenHeader: webengageSecret}); a.code != http.StatusOK {
+		t.Fatalf("user update with the token: %d %s", a.code, a.body)
+	}
+	if n := e.count("webengage_user_event_q"); n != 1 {
+		t.Fatalf("webengage_user_event_q holds %d messages, want 1", n)
+	}
+}

@@ -37,6 +37,10 @@ type request struct {
 	now    time.Time
 	// authenticated: the provider has a secret, which verify checked.
 	authenticated bool
+	// byToken: verify checked the shared token (X-Webhook-Token or
+	// ?token=), which the operator can rotate, rather than a provider's
+	// static signature such as WebEngage's ?secret=.
+	byToken bool
 }
 
 // object is one JSON object of a request: its bytes as sent (numbers keep

@@ -31,7 +31,10 @@ import (
 //     routing key "user" (queue webengage_user_event_q, which forwards it
 //     to WebEngage's Users API).
 //     The Users API is called with the service's key, so user updates are
-//     refused (401) while WEBENGAGE_WEBHOOK_SECRET is empty (ENV=local).
+//     refused (401) while WEBENGAGE_WEBHOOK_SECRET is empty (ENV=local),
+//     and taken only with the shared token (X-Webhook-Token or ?token=),
+//     never on the static ?secret= signature: that is the same for as
+//     long as the secret key, and travels in URLs that get logged.
 //   - anything else is refused with 400.
 //
 // Verification (WEBENGAGE_WEBHOOK_SECRET = the Webhook Secret Key of the
@@ -87,7 +90,11 @@ func verifyWebEngage(secret string, req *request) error {
 		}
 		return errors.Join(ErrUnauthorized, errors.New("the secret parameter is not the MD5 of licenseCode:secretKey"))
 	}
-	return verifyToken(secret, req)
+	if err := verifyToken(secret, req); err != nil {
+		return err
+	}
+	req.byToken = true
+	return nil
 }
 
 // WebEngageSecret returns the secret parameter WebEngage appends for
@@ -143,6 +150,14 @@ func parseWebEngage(req *request) (parsed, error) {
 				// the service's own key: never on behalf of an
 				// unauthenticated sender.
 				return parsed{}, errors.Join(ErrUnauthorized, where("a user update is forwarded to WebEngage with the service's API key, so it needs WEBENGAGE_WEBHOOK_SECRET to be set"))
+			}
+			if !req.byToken {
+				// ?secret= is the MD5 of licenseCode:secretKey: fixed for
+				// as long as the key, and it travels in URLs that end up in
+				// logs. WebEngage's own webhooks post events, never user
+				// updates, so an update must come with the shared token,
+				// which can be rotated.
+				return parsed{}, errors.Join(ErrUnauthorized, where("a user update is forwarded to WebEngage with the service's API key, so it must carry the shared token ("+TokenHeader+"), not the ?secret= signature"))
 			}
 			o, err := normalizeUser(o)
 			if err != nil {

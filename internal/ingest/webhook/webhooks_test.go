@@ -392,7 +392,7 @@ func TestSamplesLandInTables(t *testing.T) {
 
 	t.Run("webengage user", func(t *testing.T) {
 		e := e.with(t)
-		a := e.post("/webengage/event", webengageQuery(""), sample(t, "webengage/user.json"), nil)
+		a := e.post("/webengage/event", nil, sample(t, "webengage/user.json"), map[string]string{TokenHeader: webengageSecret})
 		if a.code != http.StatusOK {
 			t.Fatalf("status %d: %s", a.code, a.body)
 		}
