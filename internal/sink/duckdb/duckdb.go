@@ -254,7 +254,7 @@ func (s *Sink) appendRows(ctx context.Context, table, catalog string, cols []str
 			}
 			if err := app.AppendRow(vals...); err != nil {
 				app.CloseWithCancel(canceled)
-				return fault.Permanent(err)
+				return appendErr(err)
 			}
 		}
 		// The flush, where DuckDB does the work, honours ctx too.
@@ -298,10 +298,27 @@ func (s *Sink) writeStaged(ctx context.Context, b *schema.Batch) error {
 	return nil
 }
 
-// classify marks data errors permanent; everything else (I/O, a closed
-// database, cancellation) stays transient.
+// appendErr classifies an error of Appender.AppendRow. The Appender hands
+// DuckDB a full chunk of rows from within AppendRow, so an error DuckDB
+// reports there (*duck.Error: an I/O error, out of memory, a constraint)
+// is classified like any other; an error of the driver itself is the Go
+// value not fitting its column (a cast, a column count): the row's data,
+// permanent.
+func appendErr(err error) error {
+	var de *duck.Error
+	if errors.As(err, &de) {
+		return classify(err)
+	}
+	return fault.Permanent(err)
+}
+
+// classify marks data errors (conversion, constraint, invalid input, out
+// of range) permanent, like the other sinks; I/O, a closed or interrupted
+// database, out of memory and cancellation are transient (retried with
+// backoff, never dead-lettered for it), as is anything unknown.
 func classify(err error) error {
-	if fault.IsPermanent(err) {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
 		return err
 	}
 	var de *duck.Error
@@ -311,6 +328,7 @@ func classify(err error) error {
 			duck.ErrorTypeOutOfRange, duck.ErrorTypeConstraint, duck.ErrorTypeInvalidType:
 			return fault.Permanent(err)
 		}
+		return fault.Transient(err)
 	}
 	// The Appender reports data errors as text when it closes.
 	msg := err.Error()
@@ -319,7 +337,7 @@ func classify(err error) error {
 			return fault.Permanent(err)
 		}
 	}
-	return err
+	return fault.Transient(err)
 }
 
 func joinQuoted(names []string) string {
