@@ -59,6 +59,7 @@ type App struct {
 	Reporter telemetry.Reporter
 
 	dedupe        dedupe.Store // nil when DEDUPE_WINDOW=0
+	authn         *auth.Authenticator
 	analytics     sink.Sink
 	transactional sink.Sink // nil when PostgreSQL is not configured
 	webengage     *webengage.Sink
@@ -128,6 +129,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		a.State.AddProbe(p)
 	}
 	authn, err := auth.New(cfg.Auth, reg, nil)
+	a.authn = authn
 	if err != nil {
 		return nil, err
 	}
@@ -474,6 +476,9 @@ func (a *App) closeAll(ctx context.Context) error {
 	}
 	if a.dedupe != nil { // after the pipeline drained: its workers Commit/Forget
 		errs = append(errs, a.dedupe.Close())
+	}
+	if a.authn != nil { // the shared replay cache's Redis connections
+		errs = append(errs, a.authn.Close())
 	}
 	if a.analytics != nil {
 		errs = append(errs, a.analytics.Close(ctx))

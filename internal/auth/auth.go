@@ -58,6 +58,7 @@ type Authenticator struct {
 	clients map[string]*client
 	dummy   [sha256.Size]byte // compared against when the client is unknown
 	replay  *replayCache      // nil when off
+	shared  *sharedReplay     // nil without Redis
 	m       *metrics
 }
 
@@ -111,8 +112,19 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Authenti
 	}
 	if cfg.Mode == ModeHMAC && cfg.ReplayCache > 0 {
 		a.replay = newReplayCache(cfg.ReplayCache, m.replayEvicted)
+		if a.shared, err = newSharedReplay(cfg, m.replayRedisErrors); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
+}
+
+// Close releases the shared replay cache's connections; safe to call twice.
+func (a *Authenticator) Close() error {
+	if a.shared == nil {
+		return nil
+	}
+	return a.shared.close()
 }
 
 // Mode is the configured mode.
@@ -257,6 +269,12 @@ func (a *Authenticator) checkSignature(id string, get getter, body bodyFunc) *fa
 		if !a.replay.add(key, ts.Add(a.maxSkew).UnixNano(), now.UnixNano()) {
 			return fail(ReasonReplay, "this signature was already used; sign every request anew")
 		}
+		if a.shared != nil {
+			// Redis failing leaves the local answer (counted, not fatal).
+			if fresh, err := a.shared.add(key, ts.Add(a.maxSkew).Sub(now)); err == nil && !fresh {
+				return fail(ReasonReplay, "this signature was already used; sign every request anew")
+			}
+		}
 	}
 	return nil
 }
@@ -298,6 +316,8 @@ type metrics struct {
 	failures      *prometheus.CounterVec
 	successes     *prometheus.CounterVec
 	replayEvicted prometheus.Counter
+	// replayRedisErrors: shared replay checks Redis did not answer.
+	replayRedisErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -312,12 +332,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventgrpc_auth_replay_cache_evictions_total",
 			Help: "Signatures dropped from a full replay cache before their window ended (raise AUTH_REPLAY_CACHE).",
 		}),
+		replayRedisErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_auth_replay_redis_errors_total",
+			Help: "Signature checks the shared replay cache (Redis) did not answer; the instance's own cache answered.",
+		}),
 	}
 	for _, r := range reasons {
 		m.failures.WithLabelValues(r)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.failures, m.successes, m.replayEvicted} {
+		for _, c := range []prometheus.Collector{m.failures, m.successes, m.replayEvicted, m.replayRedisErrors} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("auth metrics: %w", err)
 			}

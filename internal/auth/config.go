@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Modes of authentication.
@@ -45,6 +47,17 @@ type Config struct {
 	// turns replay detection off (AUTH_REPLAY_CACHE=0). When full, the
 	// oldest entry is dropped early and counted.
 	ReplayCache int
+	// RedisURL (REDIS_URL, redis://[:password@]host:port[/db]) shares the
+	// replay cache between instances, so a captured request cannot be
+	// replayed once per instance; without it RedisAddrs and RedisPassword
+	// (REDIS_CLUSTER_ADDRESSES, REDIS_CLUSTER_PASSWORD: the Redis the
+	// dedupe window shares) do. Neither: each instance has its own cache.
+	RedisURL      string
+	RedisAddrs    []string
+	RedisPassword string
+	// RedisKeyPrefix prefixes the shared cache's keys (default
+	// "eventgrpc:auth:replay:").
+	RedisKeyPrefix string
 }
 
 // ConfigFromEnv reads AUTH_MODE, AUTH_API_KEYS, AUTH_KEYS_FILE,
@@ -90,6 +103,20 @@ func ConfigFromEnv(lookup func(string) (string, bool), env string) (Config, erro
 			c.ReplayCache = n
 		}
 	}
+
+	if v := get("REDIS_URL"); v != "" {
+		if _, err := redis.ParseURL(v); err != nil {
+			errs = append(errs, errors.New("REDIS_URL: not a redis:// or rediss:// URL"))
+		} else {
+			c.RedisURL = v
+		}
+	}
+	for a := range strings.SplitSeq(get("REDIS_CLUSTER_ADDRESSES"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.RedisAddrs = append(c.RedisAddrs, a) // checked by the dedupe configuration
+		}
+	}
+	c.RedisPassword, _ = lookup("REDIS_CLUSTER_PASSWORD")
 
 	c.Keys = map[string]string{}
 	from := map[string]string{} // client id → the variable that set it

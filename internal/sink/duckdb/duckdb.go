@@ -328,9 +328,9 @@ func classify(err error) error {
 			duck.ErrorTypeOutOfRange, duck.ErrorTypeConstraint, duck.ErrorTypeInvalidType:
 			return fault.Permanent(err)
 		}
-		return fault.Transient(err)
 	}
-	// The Appender reports data errors as text when it closes.
+	// The Appender reports data errors as text when it closes (an error of
+	// type Invalid: "Failed to append: NOT NULL constraint failed: …").
 	msg := err.Error()
 	for _, data := range []string{"constraint failed", "Constraint Error", "Conversion Error", "Invalid Input Error", "Invalid unicode", "Out of Range Error"} {
 		if strings.Contains(msg, data) {
