@@ -2,8 +2,11 @@
 // One file per concern: validate.go checks each event (typed reasons),
 // clamps future timestamps and mints missing event ids (UUIDv7); group.go
 // encodes the accepted events once and cuts them into chunks per
-// destination, each small enough for one broker message; dedupe.go claims
-// and settles client-given ids; publish.go coalesces the chunks of
+// destination, each small enough for one broker message; ids.go scopes
+// ids to their sender (the authenticated client id becomes
+// Header.clientId), digests each event's content and derives the ids of
+// id-less events from an idempotency key (docs/ids.md); dedupe.go claims
+// and settles ids by (sender, id) and digest; publish.go coalesces the chunks of
 // concurrent requests per destination for a short linger and publishes
 // them, waiting for the broker's durable confirm before the reply.
 //
