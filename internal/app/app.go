@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -325,8 +328,13 @@ func (a *App) openBroker(ctx context.Context) error {
 	switch cfg.Broker.Kind {
 	case config.BrokerRabbitMQ:
 		r := cfg.Broker.Rabbit
+		var tlsCfg *tls.Config
+		if tlsCfg, err = tlsClientConfig(r.TLSCAFile, "RABBIT_TLS_CA_FILE"); err != nil {
+			return err
+		}
 		b, err = rabbitmq.New(ctx, rabbitmq.Config{
-			URL:       rabbitmq.URL(r.Host, r.Port, r.User, r.Password, r.VHost),
+			URLs:      rabbitNodes(r),
+			QueueType: r.QueueType, TLS: tlsCfg,
 			Heartbeat: r.Heartbeat, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg,
 			ConnectInBackground: true, // a server down at start: start not ready, connect when it returns
 		})
@@ -340,6 +348,43 @@ func (a *App) openBroker(ctx context.Context) error {
 	}
 	a.Broker = b
 	return nil
+}
+
+// rabbitNodes lists the AMQP URLs of the RabbitMQ nodes: RABBIT_URLS,
+// else RABBIT_ADDRS, else RABBIT_HOST:RABBIT_PORT.
+func rabbitNodes(r config.Rabbit) []string {
+	if len(r.URLs) > 0 {
+		return r.URLs
+	}
+	addrs := r.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort(r.Host, strconv.Itoa(r.Port))}
+	}
+	urls := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		host, port, _ := net.SplitHostPort(a) // validated by config
+		p, _ := strconv.Atoi(port)
+		urls = append(urls, rabbitmq.URL(host, p, r.User, r.Password, r.VHost))
+	}
+	return urls
+}
+
+// tlsClientConfig is the TLS configuration of a client that trusts the
+// CA in caFile (named by the variable env in errors); nil when caFile is
+// empty (the system's roots apply).
+func tlsClientConfig(caFile, env string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", env, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", env, caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Start starts the consumers, then the servers. It returns once they run.

@@ -162,6 +162,21 @@ type Rabbit struct {
 	Password  string
 	VHost     string
 	Heartbeat time.Duration // RABBIT_HEARTBEAT, milliseconds
+	// Addrs is RABBIT_ADDRS: host:port of each node of a cluster (with
+	// RABBIT_USER, RABBIT_PASSWORD, RABBIT_VHOST); replaces RABBIT_HOST
+	// and RABBIT_PORT. The service connects to the first that answers and
+	// fails over to the others.
+	Addrs []string
+	// URLs is RABBIT_URLS: full amqp:// or amqps:// URLs of the nodes;
+	// wins over RABBIT_ADDRS and RABBIT_HOST.
+	URLs []string
+	// QueueType is RABBIT_QUEUE_TYPE: classic or quorum for the
+	// topology's queues that name none; empty means quorum with several
+	// nodes, classic with one.
+	QueueType string
+	// TLSCAFile is RABBIT_TLS_CA_FILE: the CA that signs the servers'
+	// certificates, for amqps:// (default: the system's roots).
+	TLSCAFile string
 }
 
 // Sink selects the analytics store and configures the databases.
@@ -288,6 +303,10 @@ func Load(env Lookup, dir string) (*Config, error) {
 		Password:  r.str("RABBIT_PASSWORD", "guest"),
 		VHost:     r.str("RABBIT_VHOST", "/"),
 		Heartbeat: time.Duration(r.int("RABBIT_HEARTBEAT", 10000)) * time.Millisecond,
+		Addrs:     r.list("RABBIT_ADDRS", nil),
+		URLs:      r.list("RABBIT_URLS", nil),
+		QueueType: strings.ToLower(r.str("RABBIT_QUEUE_TYPE", "")),
+		TLSCAFile: r.str("RABBIT_TLS_CA_FILE", ""),
 	}
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
@@ -423,11 +442,29 @@ func (c *Config) Validate() error {
 		bad("BROKER: %q is not jetstream, nats or rabbitmq", c.Broker.Kind)
 	}
 	if c.Broker.Kind == BrokerRabbitMQ {
-		if c.Broker.Rabbit.Host == "" {
-			bad("RABBIT_HOST: empty")
+		rb := c.Broker.Rabbit
+		if len(rb.URLs) == 0 && len(rb.Addrs) == 0 {
+			if rb.Host == "" {
+				bad("RABBIT_HOST: empty")
+			}
+			if rb.Port <= 0 || rb.Port > 65535 {
+				bad("RABBIT_PORT: %d is not a port", rb.Port)
+			}
 		}
-		if c.Broker.Rabbit.Port <= 0 || c.Broker.Rabbit.Port > 65535 {
-			bad("RABBIT_PORT: %d is not a port", c.Broker.Rabbit.Port)
+		for _, a := range rb.Addrs {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+				bad("RABBIT_ADDRS: %q is not host:port", a)
+			}
+		}
+		for _, u := range rb.URLs {
+			if !strings.HasPrefix(u, "amqp://") && !strings.HasPrefix(u, "amqps://") {
+				bad("RABBIT_URLS: an entry is not an amqp:// or amqps:// URL")
+			}
+		}
+		switch rb.QueueType {
+		case "", "classic", "quorum":
+		default:
+			bad("RABBIT_QUEUE_TYPE: %q is not classic or quorum", rb.QueueType)
 		}
 	}
 	switch c.Sink.Kind {

@@ -68,13 +68,15 @@ func (b *Broker) subscribe(ctx context.Context, q topology.Queue) (*subscription
 			return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: %s", q.Name, ae.Reason))
 		case ae.Code != amqp.NotFound:
 			return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %s", q.Name, broker.ErrUnavailable, ae.Reason)
+		case homeNodeDown(ae):
+			return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %s", q.Name, broker.ErrUnavailable, homeNodeAdvice(q.Name, ae.Reason))
 		}
 		tq, known := b.topologyQueue(q.Name)
 		if !known || redeclared {
 			return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: %s", q.Name, ae.Reason))
 		}
 		b.log.Warn("queue is gone; declaring it again", "queue", q.Name)
-		problems, derr := declare(sess.conn, &topology.Topology{ErrorExchange: b.errorExch, Queues: []topology.Queue{tq}})
+		problems, derr := declare(sess.conn, &topology.Topology{ErrorExchange: b.errorExch, Queues: []topology.Queue{tq}, QueueType: b.topologyQueueType()}, b.cfg.QueueType)
 		if derr == nil && len(problems) > 0 {
 			derr = &DeclareError{Problems: problems}
 		}
@@ -83,6 +85,14 @@ func (b *Broker) subscribe(ctx context.Context, q topology.Queue) (*subscription
 		}
 		b.m.redeclared.Inc()
 	}
+}
+
+// topologyQueueType is the topology's default queue type, if any.
+func (b *Broker) topologyQueueType() string {
+	if b.cfg.Topology == nil {
+		return ""
+	}
+	return b.cfg.Topology.QueueType
 }
 
 // topologyQueue returns the topology's queue of that name.
