@@ -339,7 +339,11 @@ func (a *App) openBroker(ctx context.Context) error {
 			ConnectInBackground: true, // a server down at start: start not ready, connect when it returns
 		})
 	case config.BrokerNATS:
-		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		var tlsCfg *tls.Config
+		if tlsCfg, err = tlsClientConfig(cfg.Broker.NATSTLSCAFile, "NATS_TLS_CA_FILE"); err != nil {
+			return err
+		}
+		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	default:
 		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	}

@@ -147,6 +147,12 @@ type Broker struct {
 	// NATS_URL) or "rabbitmq".
 	Kind    string
 	NATSURL string
+	// NATSReplicas is NATS_STREAM_REPLICAS: the replicas of each stream
+	// on an external NATS cluster (1 by default; 3 on a 3-node cluster).
+	NATSReplicas int
+	// NATSTLSCAFile is NATS_TLS_CA_FILE: the CA of the NATS servers'
+	// certificates, for tls:// URLs.
+	NATSTLSCAFile string
 	// JetStreamSync is JETSTREAM_SYNC for the embedded server: "always"
 	// (default, 0) fsyncs before every acknowledgement; a duration such as
 	// 2m acknowledges from the page cache and fsyncs every interval.
@@ -291,6 +297,11 @@ func Load(env Lookup, dir string) (*Config, error) {
 
 	c.Broker.Kind = strings.ToLower(r.str("BROKER", BrokerJetStream))
 	c.Broker.NATSURL = r.str("NATS_URL", "nats://127.0.0.1:4222")
+	c.Broker.NATSReplicas = r.int("NATS_STREAM_REPLICAS", 1)
+	c.Broker.NATSTLSCAFile = r.str("NATS_TLS_CA_FILE", "")
+	if c.Broker.NATSReplicas < 1 || c.Broker.NATSReplicas > 5 {
+		r.errs = append(r.errs, fmt.Errorf("NATS_STREAM_REPLICAS: %d is outside 1..5", c.Broker.NATSReplicas))
+	}
 	if d, err := jetstream.ParseSync(r.str("JETSTREAM_SYNC", "always")); err != nil {
 		r.errs = append(r.errs, err)
 	} else {

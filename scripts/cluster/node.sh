@@ -5,6 +5,7 @@
 #   scripts/cluster/node.sh rabbitmq leader QUEUE  print N of the node leading quorum queue QUEUE
 #   scripts/cluster/node.sh rabbitmq ctl N ARGS... rabbitmqctl against rqN
 #   scripts/cluster/node.sh nats kill N            kill -9 node nN
+#   scripts/cluster/node.sh nats stop N            stop node nN (SIGTERM)
 #   scripts/cluster/node.sh clickhouse kill N      kill -9 replica chN
 #
 # A killed node comes back with scripts/cluster/up.sh (which starts what is down).
@@ -30,6 +31,7 @@ case "${1:-}/${2:-}" in
     done
     die "no leader found for queue $3" ;;
   nats/kill) kill9 "$NATS/n$3/nats.pid" ;;
+  nats/stop) stop_pid "$NATS/n$3/nats.pid" TERM 10 ;;
   clickhouse/kill) kill9 "$CH/ch$3/ch.pid" ;;
   *) die "usage: node.sh rabbitmq kill|leader|ctl … | nats kill N | clickhouse kill N" ;;
 esac
