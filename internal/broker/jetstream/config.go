@@ -20,9 +20,9 @@ const (
 	// DefaultPublishRetryFor outlasts a replicated stream's leader
 	// election (measured 4.8–8.3 s on NATS 2.9).
 	DefaultPublishRetryFor = 12 * time.Second
-	DefaultAckWait        = 30 * time.Second
-	DefaultMaxPending     = 4096
-	DefaultDuplicates     = 2 * time.Minute
+	DefaultAckWait         = 30 * time.Second
+	DefaultMaxPending      = 4096
+	DefaultDuplicates      = 2 * time.Minute
 )
 
 // Config configures a Broker.
