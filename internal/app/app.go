@@ -228,8 +228,19 @@ func (a *App) openSinks(ctx context.Context) error {
 	case config.SinkClickHouse:
 		chCfg := clickhouse.Config{
 			Host: cfg.Sink.ClickHouse.Host, Port: cfg.Sink.ClickHouse.Port,
+			Addrs: cfg.Sink.ClickHouse.Addrs, Cluster: cfg.Sink.ClickHouse.Cluster,
 			User: cfg.Sink.ClickHouse.User, Password: cfg.Sink.ClickHouse.Password,
 			Databases: cfg.Sink.ClickHouse.Databases, Logger: a.log, Registerer: a.reg,
+		}
+		if cfg.Sink.ClickHouse.Secure {
+			tlsCfg, err := tlsClientConfig(cfg.Sink.ClickHouse.TLSCAFile, "CLICKHOUSE_TLS_CA_FILE")
+			if err != nil {
+				return err
+			}
+			if tlsCfg == nil {
+				tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			chCfg.TLS = tlsCfg
 		}
 		a.analytics = sink.NewConnecting("clickhouse", func(ctx context.Context) (sink.Sink, error) {
 			return clickhouse.New(ctx, chCfg)

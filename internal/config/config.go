@@ -205,6 +205,17 @@ type ClickHouse struct {
 	User      string
 	Password  string
 	Databases []string // CLICKHOUSE_DB_NAMES, comma-separated; the first is the default
+	// Addrs is CLICKHOUSE_ADDRS: host:port (native) of each replica;
+	// replaces CLICKHOUSE_HOST and CLICKHOUSE_PORT, tried in order.
+	Addrs []string
+	// Cluster is CLICKHOUSE_CLUSTER: the remote_servers cluster to create
+	// replicated tables on (ON CLUSTER), read through Distributed tables.
+	Cluster string
+	// Secure is CLICKHOUSE_SECURE: TLS to the servers' secure native port
+	// (tcp_port_secure, usually 9440), trusting CLICKHOUSE_TLS_CA_FILE or
+	// the system's roots.
+	Secure    bool
+	TLSCAFile string
 }
 
 // Postgres holds the POSTGRES_* settings. It is used when Host is set.
@@ -333,6 +344,10 @@ func Load(env Lookup, dir string) (*Config, error) {
 		User:      r.str("CLICKHOUSE_USER", "default"),
 		Password:  r.str("CLICKHOUSE_PASSWORD", ""),
 		Databases: r.list("CLICKHOUSE_DB_NAMES", []string{"event_grpc"}),
+		Addrs:     r.list("CLICKHOUSE_ADDRS", nil),
+		Cluster:   r.str("CLICKHOUSE_CLUSTER", ""),
+		Secure:    r.bool("CLICKHOUSE_SECURE", false),
+		TLSCAFile: r.str("CLICKHOUSE_TLS_CA_FILE", ""),
 	}
 	c.Sink.Postgres = Postgres{
 		Host:     r.str("POSTGRES_HOST", ""),
