@@ -354,7 +354,7 @@ func (a *App) openBroker(ctx context.Context) error {
 		if tlsCfg, err = tlsClientConfig(cfg.Broker.NATSTLSCAFile, "NATS_TLS_CA_FILE"); err != nil {
 			return err
 		}
-		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Stream: cfg.Broker.NATSStream, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	default:
 		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	}

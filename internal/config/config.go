@@ -153,6 +153,9 @@ type Broker struct {
 	// NATSTLSCAFile is NATS_TLS_CA_FILE: the CA of the NATS servers'
 	// certificates, for tls:// URLs.
 	NATSTLSCAFile string
+	// NATSStream is NATS_STREAM: the prefix of the service's stream names
+	// (default EVENTGRPC), so two deployments can share a NATS cluster.
+	NATSStream string
 	// JetStreamSync is JETSTREAM_SYNC for the embedded server: "always"
 	// (default, 0) fsyncs before every acknowledgement; a duration such as
 	// 2m acknowledges from the page cache and fsyncs every interval.
@@ -310,6 +313,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.Broker.NATSURL = r.str("NATS_URL", "nats://127.0.0.1:4222")
 	c.Broker.NATSReplicas = r.int("NATS_STREAM_REPLICAS", 1)
 	c.Broker.NATSTLSCAFile = r.str("NATS_TLS_CA_FILE", "")
+	c.Broker.NATSStream = r.str("NATS_STREAM", "")
 	if c.Broker.NATSReplicas < 1 || c.Broker.NATSReplicas > 5 {
 		r.errs = append(r.errs, fmt.Errorf("NATS_STREAM_REPLICAS: %d is outside 1..5", c.Broker.NATSReplicas))
 	}

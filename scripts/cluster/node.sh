@@ -2,7 +2,7 @@
 # One node of a cluster of scripts/cluster/up.sh, for chaos tests:
 #
 #   scripts/cluster/node.sh rabbitmq kill N        kill -9 node rqN
-#   scripts/cluster/node.sh rabbitmq leader QUEUE  print N of the node leading quorum queue QUEUE
+#   scripts/cluster/node.sh rabbitmq leader QUEUE [VHOST]  print N of the node leading quorum queue QUEUE
 #   scripts/cluster/node.sh rabbitmq ctl N ARGS... rabbitmqctl against rqN
 #   scripts/cluster/node.sh nats kill N            kill -9 node nN
 #   scripts/cluster/node.sh nats stop N            stop node nN (SIGTERM)
@@ -24,7 +24,7 @@ case "${1:-}/${2:-}" in
   rabbitmq/leader)
     for n in 1 2 3; do
       rmq_running "$n" || continue
-      line=$(rmqctl "$n" list_queues name leader --no-table-headers 2>/dev/null | awk -v q="$3" '$1 == q {print $2}')
+      line=$(rmqctl "$n" list_queues -p "${4:-/}" name leader --no-table-headers 2>/dev/null | awk -v q="$3" '$1 == q {print $2}')
       [ -n "$line" ] || continue
       echo "${line#rq}" | sed 's/@.*//'
       exit 0
