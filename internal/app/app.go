@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +40,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/webengage"
 	"github.com/event-grpc/event-grpc/internal/tail"
 	"github.com/event-grpc/event-grpc/internal/telemetry"
+	"github.com/event-grpc/event-grpc/internal/tlsconf"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -391,15 +391,7 @@ func tlsClientConfig(caFile, env string) (*tls.Config, error) {
 	if caFile == "" {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", env, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s: %s holds no PEM certificate", env, caFile)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	return tlsconf.Client(caFile, "", env)
 }
 
 // Start starts the consumers, then the servers. It returns once they run.
