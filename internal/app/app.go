@@ -255,10 +255,11 @@ func (a *App) openSinks(ctx context.Context) error {
 		}
 		a.analytics = s
 	}
-	if cfg.Sink.Postgres.Host != "" {
+	if cfg.Sink.Postgres.Host != "" || cfg.Sink.Postgres.URL != "" {
 		pg := cfg.Sink.Postgres
 		pgCfg := postgres.Config{
 			Host: pg.Host, Port: pg.Port, User: pg.User, Password: pg.Password, DB: pg.DB, Schema: pg.Schema,
+			URL: pg.URL, SSLMode: pg.SSLMode, SSLRootCert: pg.SSLRootCert,
 			Logger: a.log, Registerer: a.reg,
 		}
 		a.transactional = sink.NewConnecting("postgres", func(ctx context.Context) (sink.Sink, error) {

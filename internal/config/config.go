@@ -229,6 +229,13 @@ type Postgres struct {
 	Password string
 	DB       string
 	Schema   string // POSTGRES_EVENT_SCHEMA
+	// URL is POSTGRES_URL: a libpq URL (postgres://…?sslmode=verify-full&
+	// sslrootcert=/ca.pem) that replaces POSTGRES_HOST/PORT/USER/DB; its
+	// sslmode is used as given.
+	URL string
+	// SSLMode and SSLRootCert are POSTGRES_SSLMODE (default prefer) and
+	// POSTGRES_SSLROOTCERT, used without POSTGRES_URL.
+	SSLMode, SSLRootCert string
 }
 
 // Sentry configures error reporting; an empty DSN turns it off.
@@ -354,12 +361,15 @@ func Load(env Lookup, dir string) (*Config, error) {
 		TLSCAFile: r.str("CLICKHOUSE_TLS_CA_FILE", ""),
 	}
 	c.Sink.Postgres = Postgres{
-		Host:     r.str("POSTGRES_HOST", ""),
-		Port:     r.int("POSTGRES_PORT", 5432),
-		User:     r.str("POSTGRES_USER", "postgres"),
-		Password: r.str("POSTGRES_PASSWORD", ""),
-		DB:       r.str("POSTGRES_DB", "postgres"),
-		Schema:   r.str("POSTGRES_EVENT_SCHEMA", "public"),
+		Host:        r.str("POSTGRES_HOST", ""),
+		Port:        r.int("POSTGRES_PORT", 5432),
+		User:        r.str("POSTGRES_USER", "postgres"),
+		Password:    r.str("POSTGRES_PASSWORD", ""),
+		DB:          r.str("POSTGRES_DB", "postgres"),
+		Schema:      r.str("POSTGRES_EVENT_SCHEMA", "public"),
+		URL:         r.str("POSTGRES_URL", ""),
+		SSLMode:     r.str("POSTGRES_SSLMODE", ""),
+		SSLRootCert: r.str("POSTGRES_SSLROOTCERT", ""),
 	}
 
 	c.Sentry.DSN = r.str("SENTRY_DSN", "")
