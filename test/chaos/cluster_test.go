@@ -419,4 +419,3 @@ func longestGap(ids []string, from, to time.Time) time.Duration {
 	}
 	return gap
 }
-
