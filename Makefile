@@ -10,10 +10,10 @@ TEST_TIMEOUT ?= 40m
 
 include Makefile.proto.mk
 
-.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short java ts alerts console
+.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short cluster-chaos cluster-chaos-full java ts alerts console
 
 ## test: start/install the servers, vet, check generated code, run every test, the short chaos suite, each fuzz target briefly, the SDKs and the console.
-test: services vet proto-check alerts unit chaos-short race fuzz java ts console
+test: services vet proto-check alerts unit chaos-short cluster-chaos race fuzz java ts console
 
 ## services: RabbitMQ, PostgreSQL, Redis, NATS, ClickHouse up (installs ClickHouse if missing).
 services:
@@ -36,6 +36,15 @@ chaos-short:
 ## scenario=… summary.
 chaos: services
 	scripts/chaos.sh
+
+## cluster-chaos: the cluster chaos suite, short (scripts/cluster/: RabbitMQ,
+## NATS and ClickHouse clusters on private ports, two instances behind
+## haproxy, a node killed per scenario); cluster-chaos-full: the long one.
+cluster-chaos:
+	scripts/cluster/chaos.sh
+
+cluster-chaos-full:
+	scripts/cluster/chaos.sh --full
 
 ## race: the concurrent core again under the race detector.
 race:

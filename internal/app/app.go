@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +40,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/webengage"
 	"github.com/event-grpc/event-grpc/internal/tail"
 	"github.com/event-grpc/event-grpc/internal/telemetry"
+	"github.com/event-grpc/event-grpc/internal/tlsconf"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -227,8 +230,19 @@ func (a *App) openSinks(ctx context.Context) error {
 	case config.SinkClickHouse:
 		chCfg := clickhouse.Config{
 			Host: cfg.Sink.ClickHouse.Host, Port: cfg.Sink.ClickHouse.Port,
+			Addrs: cfg.Sink.ClickHouse.Addrs, Cluster: cfg.Sink.ClickHouse.Cluster,
 			User: cfg.Sink.ClickHouse.User, Password: cfg.Sink.ClickHouse.Password,
 			Databases: cfg.Sink.ClickHouse.Databases, Logger: a.log, Registerer: a.reg,
+		}
+		if cfg.Sink.ClickHouse.Secure {
+			tlsCfg, err := tlsClientConfig(cfg.Sink.ClickHouse.TLSCAFile, "CLICKHOUSE_TLS_CA_FILE")
+			if err != nil {
+				return err
+			}
+			if tlsCfg == nil {
+				tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			chCfg.TLS = tlsCfg
 		}
 		a.analytics = sink.NewConnecting("clickhouse", func(ctx context.Context) (sink.Sink, error) {
 			return clickhouse.New(ctx, chCfg)
@@ -243,10 +257,11 @@ func (a *App) openSinks(ctx context.Context) error {
 		}
 		a.analytics = s
 	}
-	if cfg.Sink.Postgres.Host != "" {
+	if cfg.Sink.Postgres.Host != "" || cfg.Sink.Postgres.URL != "" {
 		pg := cfg.Sink.Postgres
 		pgCfg := postgres.Config{
 			Host: pg.Host, Port: pg.Port, User: pg.User, Password: pg.Password, DB: pg.DB, Schema: pg.Schema,
+			URL: pg.URL, SSLMode: pg.SSLMode, SSLRootCert: pg.SSLRootCert,
 			Logger: a.log, Registerer: a.reg,
 		}
 		a.transactional = sink.NewConnecting("postgres", func(ctx context.Context) (sink.Sink, error) {
@@ -327,13 +342,22 @@ func (a *App) openBroker(ctx context.Context) error {
 	switch cfg.Broker.Kind {
 	case config.BrokerRabbitMQ:
 		r := cfg.Broker.Rabbit
+		var tlsCfg *tls.Config
+		if tlsCfg, err = tlsClientConfig(r.TLSCAFile, "RABBIT_TLS_CA_FILE"); err != nil {
+			return err
+		}
 		b, err = rabbitmq.New(ctx, rabbitmq.Config{
-			URL:       rabbitmq.URL(r.Host, r.Port, r.User, r.Password, r.VHost),
+			URLs:      rabbitNodes(r),
+			QueueType: r.QueueType, TLS: tlsCfg,
 			Heartbeat: r.Heartbeat, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg,
 			ConnectInBackground: true, // a server down at start: start not ready, connect when it returns
 		})
 	case config.BrokerNATS:
-		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		var tlsCfg *tls.Config
+		if tlsCfg, err = tlsClientConfig(cfg.Broker.NATSTLSCAFile, "NATS_TLS_CA_FILE"); err != nil {
+			return err
+		}
+		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Stream: cfg.Broker.NATSStream, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	default:
 		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	}
@@ -342,6 +366,35 @@ func (a *App) openBroker(ctx context.Context) error {
 	}
 	a.Broker = b
 	return nil
+}
+
+// rabbitNodes lists the AMQP URLs of the RabbitMQ nodes: RABBIT_URLS,
+// else RABBIT_ADDRS, else RABBIT_HOST:RABBIT_PORT.
+func rabbitNodes(r config.Rabbit) []string {
+	if len(r.URLs) > 0 {
+		return r.URLs
+	}
+	addrs := r.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort(r.Host, strconv.Itoa(r.Port))}
+	}
+	urls := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		host, port, _ := net.SplitHostPort(a) // validated by config
+		p, _ := strconv.Atoi(port)
+		urls = append(urls, rabbitmq.URL(host, p, r.User, r.Password, r.VHost))
+	}
+	return urls
+}
+
+// tlsClientConfig is the TLS configuration of a client that trusts the
+// CA in caFile (named by the variable env in errors); nil when caFile is
+// empty (the system's roots apply).
+func tlsClientConfig(caFile, env string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	return tlsconf.Client(caFile, "", env)
 }
 
 // Start starts the consumers, then the servers. It returns once they run.

@@ -147,6 +147,15 @@ type Broker struct {
 	// NATS_URL) or "rabbitmq".
 	Kind    string
 	NATSURL string
+	// NATSReplicas is NATS_STREAM_REPLICAS: the replicas of each stream
+	// on an external NATS cluster (1 by default; 3 on a 3-node cluster).
+	NATSReplicas int
+	// NATSTLSCAFile is NATS_TLS_CA_FILE: the CA of the NATS servers'
+	// certificates, for tls:// URLs.
+	NATSTLSCAFile string
+	// NATSStream is NATS_STREAM: the prefix of the service's stream names
+	// (default EVENTGRPC), so two deployments can share a NATS cluster.
+	NATSStream string
 	// JetStreamSync is JETSTREAM_SYNC for the embedded server: "always"
 	// (default, 0) fsyncs before every acknowledgement; a duration such as
 	// 2m acknowledges from the page cache and fsyncs every interval.
@@ -162,6 +171,21 @@ type Rabbit struct {
 	Password  string
 	VHost     string
 	Heartbeat time.Duration // RABBIT_HEARTBEAT, milliseconds
+	// Addrs is RABBIT_ADDRS: host:port of each node of a cluster (with
+	// RABBIT_USER, RABBIT_PASSWORD, RABBIT_VHOST); replaces RABBIT_HOST
+	// and RABBIT_PORT. The service connects to the first that answers and
+	// fails over to the others.
+	Addrs []string
+	// URLs is RABBIT_URLS: full amqp:// or amqps:// URLs of the nodes;
+	// wins over RABBIT_ADDRS and RABBIT_HOST.
+	URLs []string
+	// QueueType is RABBIT_QUEUE_TYPE: classic or quorum for the
+	// topology's queues that name none; empty means quorum with several
+	// nodes, classic with one.
+	QueueType string
+	// TLSCAFile is RABBIT_TLS_CA_FILE: the CA that signs the servers'
+	// certificates, for amqps:// (default: the system's roots).
+	TLSCAFile string
 }
 
 // Sink selects the analytics store and configures the databases.
@@ -184,6 +208,17 @@ type ClickHouse struct {
 	User      string
 	Password  string
 	Databases []string // CLICKHOUSE_DB_NAMES, comma-separated; the first is the default
+	// Addrs is CLICKHOUSE_ADDRS: host:port (native) of each replica;
+	// replaces CLICKHOUSE_HOST and CLICKHOUSE_PORT, tried in order.
+	Addrs []string
+	// Cluster is CLICKHOUSE_CLUSTER: the remote_servers cluster to create
+	// replicated tables on (ON CLUSTER), read through Distributed tables.
+	Cluster string
+	// Secure is CLICKHOUSE_SECURE: TLS to the servers' secure native port
+	// (tcp_port_secure, usually 9440), trusting CLICKHOUSE_TLS_CA_FILE or
+	// the system's roots.
+	Secure    bool
+	TLSCAFile string
 }
 
 // Postgres holds the POSTGRES_* settings. It is used when Host is set.
@@ -194,6 +229,13 @@ type Postgres struct {
 	Password string
 	DB       string
 	Schema   string // POSTGRES_EVENT_SCHEMA
+	// URL is POSTGRES_URL: a libpq URL (postgres://…?sslmode=verify-full&
+	// sslrootcert=/ca.pem) that replaces POSTGRES_HOST/PORT/USER/DB; its
+	// sslmode is used as given.
+	URL string
+	// SSLMode and SSLRootCert are POSTGRES_SSLMODE (default prefer) and
+	// POSTGRES_SSLROOTCERT, used without POSTGRES_URL.
+	SSLMode, SSLRootCert string
 }
 
 // Sentry configures error reporting; an empty DSN turns it off.
@@ -276,6 +318,12 @@ func Load(env Lookup, dir string) (*Config, error) {
 
 	c.Broker.Kind = strings.ToLower(r.str("BROKER", BrokerJetStream))
 	c.Broker.NATSURL = r.str("NATS_URL", "nats://127.0.0.1:4222")
+	c.Broker.NATSReplicas = r.int("NATS_STREAM_REPLICAS", 1)
+	c.Broker.NATSTLSCAFile = r.str("NATS_TLS_CA_FILE", "")
+	c.Broker.NATSStream = r.str("NATS_STREAM", "")
+	if c.Broker.NATSReplicas < 1 || c.Broker.NATSReplicas > 5 {
+		r.errs = append(r.errs, fmt.Errorf("NATS_STREAM_REPLICAS: %d is outside 1..5", c.Broker.NATSReplicas))
+	}
 	if d, err := jetstream.ParseSync(r.str("JETSTREAM_SYNC", "always")); err != nil {
 		r.errs = append(r.errs, err)
 	} else {
@@ -288,6 +336,10 @@ func Load(env Lookup, dir string) (*Config, error) {
 		Password:  r.str("RABBIT_PASSWORD", "guest"),
 		VHost:     r.str("RABBIT_VHOST", "/"),
 		Heartbeat: time.Duration(r.int("RABBIT_HEARTBEAT", 10000)) * time.Millisecond,
+		Addrs:     r.list("RABBIT_ADDRS", nil),
+		URLs:      r.list("RABBIT_URLS", nil),
+		QueueType: strings.ToLower(r.str("RABBIT_QUEUE_TYPE", "")),
+		TLSCAFile: r.str("RABBIT_TLS_CA_FILE", ""),
 	}
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
@@ -303,14 +355,21 @@ func Load(env Lookup, dir string) (*Config, error) {
 		User:      r.str("CLICKHOUSE_USER", "default"),
 		Password:  r.str("CLICKHOUSE_PASSWORD", ""),
 		Databases: r.list("CLICKHOUSE_DB_NAMES", []string{"event_grpc"}),
+		Addrs:     r.list("CLICKHOUSE_ADDRS", nil),
+		Cluster:   r.str("CLICKHOUSE_CLUSTER", ""),
+		Secure:    r.bool("CLICKHOUSE_SECURE", false),
+		TLSCAFile: r.str("CLICKHOUSE_TLS_CA_FILE", ""),
 	}
 	c.Sink.Postgres = Postgres{
-		Host:     r.str("POSTGRES_HOST", ""),
-		Port:     r.int("POSTGRES_PORT", 5432),
-		User:     r.str("POSTGRES_USER", "postgres"),
-		Password: r.str("POSTGRES_PASSWORD", ""),
-		DB:       r.str("POSTGRES_DB", "postgres"),
-		Schema:   r.str("POSTGRES_EVENT_SCHEMA", "public"),
+		Host:        r.str("POSTGRES_HOST", ""),
+		Port:        r.int("POSTGRES_PORT", 5432),
+		User:        r.str("POSTGRES_USER", "postgres"),
+		Password:    r.str("POSTGRES_PASSWORD", ""),
+		DB:          r.str("POSTGRES_DB", "postgres"),
+		Schema:      r.str("POSTGRES_EVENT_SCHEMA", "public"),
+		URL:         r.str("POSTGRES_URL", ""),
+		SSLMode:     r.str("POSTGRES_SSLMODE", ""),
+		SSLRootCert: r.str("POSTGRES_SSLROOTCERT", ""),
 	}
 
 	c.Sentry.DSN = r.str("SENTRY_DSN", "")
@@ -423,11 +482,29 @@ func (c *Config) Validate() error {
 		bad("BROKER: %q is not jetstream, nats or rabbitmq", c.Broker.Kind)
 	}
 	if c.Broker.Kind == BrokerRabbitMQ {
-		if c.Broker.Rabbit.Host == "" {
-			bad("RABBIT_HOST: empty")
+		rb := c.Broker.Rabbit
+		if len(rb.URLs) == 0 && len(rb.Addrs) == 0 {
+			if rb.Host == "" {
+				bad("RABBIT_HOST: empty")
+			}
+			if rb.Port <= 0 || rb.Port > 65535 {
+				bad("RABBIT_PORT: %d is not a port", rb.Port)
+			}
 		}
-		if c.Broker.Rabbit.Port <= 0 || c.Broker.Rabbit.Port > 65535 {
-			bad("RABBIT_PORT: %d is not a port", c.Broker.Rabbit.Port)
+		for _, a := range rb.Addrs {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+				bad("RABBIT_ADDRS: %q is not host:port", a)
+			}
+		}
+		for _, u := range rb.URLs {
+			if !strings.HasPrefix(u, "amqp://") && !strings.HasPrefix(u, "amqps://") {
+				bad("RABBIT_URLS: an entry is not an amqp:// or amqps:// URL")
+			}
+		}
+		switch rb.QueueType {
+		case "", "classic", "quorum":
+		default:
+			bad("RABBIT_QUEUE_TYPE: %q is not classic or quorum", rb.QueueType)
 		}
 	}
 	switch c.Sink.Kind {

@@ -43,8 +43,18 @@ func (clickHouse) ColumnType(t Type) string {
 }
 
 func (d clickHouse) CreateTable(t *Table, qualified string) string {
+	engine := "ReplacingMergeTree("
+	if t.Version != "" {
+		engine += QuoteIdent(t.Version)
+	}
+	return d.createTable(t, qualified, "", engine+")")
+}
+
+// createTable renders CREATE TABLE with the given ENGINE clause; onCluster,
+// when not empty, runs it on every host of that cluster.
+func (d clickHouse) createTable(t *Table, qualified, onCluster, engine string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (\n", qualified)
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s%s (\n", qualified, onClusterClause(onCluster))
 	for i, c := range t.Columns {
 		sep := ","
 		if i == len(t.Columns)-1 {
@@ -52,20 +62,69 @@ func (d clickHouse) CreateTable(t *Table, qualified string) string {
 		}
 		fmt.Fprintf(&b, "  %s %s%s%s\n", QuoteIdent(c.Name), d.ColumnType(c.Type), chDefault(c.Type), sep)
 	}
-	b.WriteString(") ENGINE = ReplacingMergeTree(")
-	if t.Version != "" {
-		b.WriteString(QuoteIdent(t.Version))
-	}
-	b.WriteString(")\n")
+	fmt.Fprintf(&b, ") ENGINE = %s\n", engine)
 	if t.PartitionBy != "" {
 		fmt.Fprintf(&b, "PARTITION BY toYYYYMM(%s)\n", QuoteIdent(t.PartitionBy))
 	}
-	order := t.OrderBy
-	if len(order) == 0 {
-		order = t.UniqueKey()
-	}
-	fmt.Fprintf(&b, "ORDER BY (%s)", joinIdents(order))
+	fmt.Fprintf(&b, "ORDER BY (%s)", joinIdents(d.orderBy(t)))
 	return b.String()
+}
+
+func (clickHouse) orderBy(t *Table) []string {
+	if len(t.OrderBy) == 0 {
+		return t.UniqueKey()
+	}
+	return t.OrderBy
+}
+
+func onClusterClause(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + QuoteIdent(cluster)
+}
+
+// ClickHouseLocalSuffix names the replicated table behind a Distributed
+// one on a cluster: table t is stored in "<t>_local" on every replica.
+const ClickHouseLocalSuffix = "_local"
+
+// ClickHouseCluster renders t for a ClickHouse cluster (remote_servers
+// entry cluster): the rows live in db.<t>_local, a
+// ReplicatedReplacingMergeTree on every host (its ZooKeeper path
+// '/clickhouse/tables/{shard}/<db>.<t>_local', replica '{replica}', both
+// macros of each host's configuration), and db.<t> is a Distributed table
+// over them, sharded by a hash of the table's unique key, so that every copy
+// of a row lands on the same shard and collapses there. Both are created
+// ON CLUSTER. A replicated table drops a block identical to one of its
+// last 100 inserts, so an insert retried with the same rows in the same
+// order after a replica failed is stored once.
+func ClickHouseCluster(t *Table, db, cluster string) (local, distributed string) {
+	d := clickHouse{}
+	localName := t.Name + ClickHouseLocalSuffix
+	path := "/clickhouse/tables/{shard}/" + db + "." + localName
+	engine := "ReplicatedReplacingMergeTree(" + quoteString(path) + ", '{replica}'"
+	if t.Version != "" {
+		engine += ", " + QuoteIdent(t.Version)
+	}
+	engine += ")"
+	local = d.createTable(t, Qualify(db, localName), cluster, engine)
+	key := "cityHash64(" + joinIdents(t.UniqueKey()) + ")"
+	distributed = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s ENGINE = Distributed(%s, %s, %s, %s)",
+		Qualify(db, t.Name), onClusterClause(cluster), Qualify(db, localName),
+		QuoteIdent(cluster), QuoteIdent(db), QuoteIdent(localName), key)
+	return local, distributed
+}
+
+// ClickHouseAddColumnOnCluster renders ALTER TABLE … ON CLUSTER … ADD COLUMN.
+func ClickHouseAddColumnOnCluster(qualified, cluster string, c Column) string {
+	d := clickHouse{}
+	return fmt.Sprintf("ALTER TABLE %s%s ADD COLUMN %s %s%s",
+		qualified, onClusterClause(cluster), QuoteIdent(c.Name), d.ColumnType(c.Type), chDefault(c.Type))
+}
+
+// quoteString renders s as a single-quoted SQL string literal.
+func quoteString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 func (d clickHouse) AddColumn(qualified string, c Column) string {

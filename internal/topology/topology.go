@@ -38,7 +38,18 @@ type Topology struct {
 	ErrorExchange string     `yaml:"error_exchange"`
 	Exchanges     []Exchange `yaml:"exchanges"`
 	Queues        []Queue    `yaml:"queues"`
+	// QueueType is the RabbitMQ queue type of queues that do not name
+	// their own: "classic" or "quorum"; empty leaves it to the service
+	// (RABBIT_QUEUE_TYPE: quorum when RabbitMQ is given several
+	// addresses, classic otherwise). Other brokers ignore it.
+	QueueType string `yaml:"queue_type,omitempty"`
 }
+
+// RabbitMQ queue types (Queue.QueueType, Topology.QueueType).
+const (
+	QueueClassic = "classic"
+	QueueQuorum  = "quorum"
+)
 
 // Exchange is a named router of messages by routing key.
 type Exchange struct {
@@ -85,6 +96,32 @@ type Queue struct {
 	// MaxBytes bounds the bodies the queue holds (0: DefaultQueueMaxBytes);
 	// beyond it publishes to this queue are refused. See bounds.go.
 	MaxBytes int64 `yaml:"max_bytes,omitempty"`
+	// QueueType is the queue's RabbitMQ type, "classic" or "quorum"
+	// (empty: the topology's QueueType, then the service's default). A
+	// classic queue lives on one node of a cluster; a quorum queue is
+	// replicated and survives the loss of a minority of nodes.
+	QueueType string `yaml:"queue_type,omitempty"`
+	// DeliveryLimit, for a quorum queue, dead-letters (to the queue's
+	// error queue, at least once) a message redelivered more than this
+	// many times; 0 sets none. Off by default: a batch held while its
+	// database is down is handed back to the queue, and such redeliveries
+	// must not cost the message its place (the retry budget, x-retry-count,
+	// is the service's own).
+	DeliveryLimit int `yaml:"delivery_limit,omitempty"`
+}
+
+// Type resolves q's RabbitMQ queue type: its own, else the topology's,
+// else def.
+func (t *Topology) Type(q Queue, def string) string {
+	switch {
+	case q.QueueType != "":
+		return q.QueueType
+	case t != nil && t.QueueType != "":
+		return t.QueueType
+	case def != "":
+		return def
+	}
+	return QueueClassic
 }
 
 // ErrorQueue is the name of the queue that holds q's dead letters.
@@ -278,9 +315,21 @@ func (t *Topology) Validate() error {
 	} else if ex, _ := t.Exchange(t.ErrorExchange); ex.Kind != KindDirect {
 		bad("error_exchange: %q must be a direct exchange", t.ErrorExchange)
 	}
+	validType := func(path, v string) {
+		switch v {
+		case "", QueueClassic, QueueQuorum:
+		default:
+			bad("%s: %q is not classic or quorum", path, v)
+		}
+	}
+	validType("queue_type", t.QueueType)
 	queues := map[string]bool{}
 	for i, q := range t.Queues {
 		p := fmt.Sprintf("queues[%d]", i)
+		validType(p+" ("+q.Name+").queue_type", q.QueueType)
+		if q.DeliveryLimit < 0 {
+			bad("%s (%s).delivery_limit: negative", p, q.Name)
+		}
 		switch {
 		case q.Name == "":
 			bad("%s.name: empty", p)

@@ -74,10 +74,15 @@ func queueConsumers(vhost, name string) int {
 
 // --- ClickHouse -------------------------------------------------------------
 
+// chPort is the native port chQuery uses: the shared server's, or a
+// cluster replica's while the cluster scenarios run (they run one at a
+// time).
+var chPort = "9000"
+
 // chQuery runs one statement with clickhouse-client and returns its output,
 // trimmed. stdin, when not nil, is the data of an INSERT … FORMAT.
 func chQuery(ctx context.Context, sql string, stdin io.Reader) (string, error) {
-	cmd := exec.CommandContext(ctx, "clickhouse-client", "--host", "127.0.0.1", "--port", "9000", "-q", sql)
+	cmd := exec.CommandContext(ctx, "clickhouse-client", "--host", "127.0.0.1", "--port", chPort, "-q", sql)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
 	if err := cmd.Run(); err != nil {

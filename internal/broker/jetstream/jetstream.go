@@ -188,6 +188,9 @@ func (b *Broker) connect() error {
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(b.connClosed) }),
 	}
+	if b.cfg.TLS != nil {
+		opts = append(opts, nats.Secure(b.cfg.TLS.Clone()))
+	}
 	url := b.cfg.URL
 	if b.srv != nil {
 		opts = append(opts, nats.InProcessServer(b.srv))

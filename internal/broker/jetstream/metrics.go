@@ -20,6 +20,9 @@ type metrics struct {
 	// duplicates counts publishes the stream acknowledged as duplicates
 	// (PubAck.Duplicate): the same content, stored already.
 	duplicates prometheus.Counter
+	// publishRetries counts messages sent again while a stream had no
+	// leader (Config.PublishRetryFor).
+	publishRetries prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,16 +48,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Namespace: "eventgrpc", Subsystem: "jetstream", Name: "publish_duplicates_total",
 		Help: "Publishes the stream acknowledged as duplicates of a message it holds (same content within the duplicate window).",
 	})
+	m.publishRetries = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "eventgrpc", Subsystem: "jetstream", Name: "publish_retries_total",
+		Help: "Messages sent again because no stream leader acknowledged them (a leader election on a cluster).",
+	})
 	if reg == nil {
 		return m, nil
 	}
-	if err := reg.Register(m.duplicates); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
-			m.duplicates = existing
+	for _, c := range []*prometheus.Counter{&m.duplicates, &m.publishRetries} {
+		if err := reg.Register(*c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+			if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
+				*c = existing
+			}
 		}
 	}
 	for _, c := range []**prometheus.CounterVec{

@@ -73,6 +73,10 @@ func (b *Broker) publish(ctx context.Context, exchange string, msgs []broker.Mes
 		b.m.publishErrors.WithLabelValues(broker.ErrorKind(err)).Add(float64(len(msgs)))
 		return fmt.Errorf("jetstream: publish to %s: %w", exchange, err)
 	}
+	if !b.nc.IsConnected() && b.cfg.PublishRetryFor > 0 {
+		// On a cluster the client moves to another node within a second.
+		b.awaitConnected(ctx, b.cfg.PublishRetryFor)
+	}
 	if !b.nc.IsConnected() {
 		b.m.publishErrors.WithLabelValues(broker.ErrorKind(broker.ErrUnavailable)).Add(float64(len(msgs)))
 		return fmt.Errorf("jetstream: publish to %s: %w: not connected (%s)", exchange, broker.ErrUnavailable, b.nc.Status())
@@ -138,6 +142,9 @@ func (b *Broker) publish(ctx context.Context, exchange string, msgs []broker.Mes
 	}
 
 	errs := b.publishRaw(ctx, out)
+	if b.cfg.PublishRetryFor > 0 {
+		errs = b.retryUnavailable(ctx, out, errs)
+	}
 	for k, err := range errs {
 		if err != nil {
 			if _, seen := failed[out[k].idx]; !seen {
@@ -159,6 +166,67 @@ func (b *Broker) publish(ctx context.Context, exchange string, msgs []broker.Mes
 		return &broker.PublishError{Failed: failed}
 	}
 	return nil
+}
+
+// awaitConnected waits up to d for the connection to come back.
+func (b *Broker) awaitConnected(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !b.nc.IsConnected() && time.Now().Before(deadline) {
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-b.closing:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// retryUnavailable sends again, with backoff, the messages of out whose
+// publish failed for want of a leader (broker.ErrUnavailable), until they
+// are acknowledged, cfg.PublishRetryFor has passed since the first try, or
+// ctx or the broker ends. errs (one per message of out) is updated in place.
+func (b *Broker) retryUnavailable(ctx context.Context, out []outMsg, errs []error) []error {
+	deadline := time.Now().Add(b.cfg.PublishRetryFor)
+	for attempt := 0; ; attempt++ {
+		var again []int
+		for k, err := range errs {
+			if err != nil && errors.Is(err, broker.ErrUnavailable) && !errors.Is(err, broker.ErrClosed) {
+				again = append(again, k)
+			}
+		}
+		if len(again) == 0 {
+			return errs
+		}
+		wait := min(200*time.Millisecond<<min(attempt, 3), time.Second)
+		if time.Until(deadline) < wait {
+			for _, k := range again {
+				errs[k] = fmt.Errorf("jetstream: no leader acknowledged within %v: %w", b.cfg.PublishRetryFor, errs[k])
+			}
+			return errs
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errs
+		case <-b.closing:
+			t.Stop()
+			return errs
+		case <-t.C:
+		}
+		b.m.publishRetries.Add(float64(len(again)))
+		sub := make([]outMsg, len(again))
+		for i, k := range again {
+			sub[i] = out[k]
+		}
+		for i, err := range b.publishRaw(ctx, sub) {
+			errs[again[i]] = err
+		}
+	}
 }
 
 // contentID is the de-duplication id of a message: a hash of its id,

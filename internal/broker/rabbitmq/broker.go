@@ -34,6 +34,8 @@ type Broker struct {
 	known map[string]bool
 	// verified caches other exchanges found to exist by a passive declare.
 	verified sync.Map
+	// next is the index in cfg.URLs of the node the next dial tries first.
+	next atomic.Uint32
 
 	mu      sync.Mutex
 	sess    *session      // nil while disconnected
@@ -117,10 +119,11 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		changed:   make(chan struct{}),
 		closeDone: make(chan struct{}),
 		amqpCfg: amqp.Config{
-			Heartbeat:  cfg.Heartbeat,
-			Locale:     "en_US",
-			Dial:       amqp.DefaultDial(dialTimeout),
-			Properties: amqp.Table{"connection_name": "event-grpc"},
+			Heartbeat:       cfg.Heartbeat,
+			Locale:          "en_US",
+			Dial:            amqp.DefaultDial(dialTimeout),
+			Properties:      amqp.Table{"connection_name": "event-grpc"},
+			TLSClientConfig: cfg.TLS,
 		},
 	}
 	if cfg.Topology != nil {
@@ -186,9 +189,9 @@ const defaultErrorExchange = "grpc_event_error.dx"
 // connect dials, declares the topology and opens the publisher channels.
 // On error the returned session, if not nil, must be closed by the caller.
 func (b *Broker) connect() (*session, error) {
-	conn, err := amqp.DialConfig(b.cfg.URL, b.amqpCfg)
+	conn, err := b.dial()
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq: connect %s: %w: %v", redact(b.cfg.URL), broker.ErrUnavailable, err)
+		return nil, err
 	}
 	s := &session{conn: conn, lost: make(chan struct{})}
 	closes := conn.NotifyClose(make(chan *amqp.Error, 1))
@@ -219,7 +222,7 @@ func (b *Broker) connect() (*session, error) {
 		}
 	}()
 
-	problems, err := declare(conn, b.cfg.Topology)
+	problems, err := declare(conn, b.cfg.Topology, b.cfg.QueueType)
 	if err != nil {
 		return s, fmt.Errorf("rabbitmq: declaring the topology: %w: %v", broker.ErrUnavailable, err)
 	}
@@ -241,6 +244,34 @@ func (b *Broker) connect() (*session, error) {
 		return s, &DeclareError{Problems: problems}
 	}
 	return s, nil
+}
+
+// dial connects to the first node of cfg.URLs that answers, starting
+// with the one after the node last connected to (so a node that dropped
+// the connection is tried last), and remembers which answered.
+func (b *Broker) dial() (*amqp.Connection, error) {
+	n := uint32(len(b.cfg.URLs))
+	start := b.next.Load()
+	var errs []error
+	for i := uint32(0); i < n; i++ {
+		k := (start + i) % n
+		u := b.cfg.URLs[k]
+		cfg := b.amqpCfg
+		if cfg.TLSClientConfig != nil {
+			cfg.TLSClientConfig = cfg.TLSClientConfig.Clone()
+		}
+		conn, err := amqp.DialConfig(u, cfg)
+		if err == nil {
+			// After this connection is lost, start with the next node.
+			b.next.Store((k + 1) % n)
+			if n > 1 {
+				b.log.Info("connected", "node", redact(u))
+			}
+			return conn, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %v", redact(u), err))
+	}
+	return nil, fmt.Errorf("rabbitmq: connect: %w: %v", broker.ErrUnavailable, errors.Join(errs...))
 }
 
 // closeSession closes s's connection; its goroutines end with it.

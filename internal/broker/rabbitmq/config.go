@@ -1,6 +1,7 @@
 package rabbitmq
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,25 @@ import (
 
 // Config configures a Broker.
 type Config struct {
-	// URL is amqp://user:pass@host:port/vhost (see URL).
+	// URL is amqp://user:pass@host:port/vhost (see URL), or amqps://
+	// for TLS.
 	URL string
+	// URLs, when set, are the nodes of a cluster (amqp:// or amqps://
+	// each), tried in turn: a connection goes to the first that answers,
+	// and after a loss the next one is tried first. URL is then ignored.
+	URLs []string
+	// TLS configures amqps:// connections (CA, server name, client
+	// certificate). Nil uses the system roots and the URL's host name.
+	TLS *tls.Config
+	// QueueType is the type of the topology's queues that name none
+	// (topology.QueueClassic or QueueQuorum); empty means quorum when
+	// URLs lists several nodes, classic otherwise.
+	QueueType string
+	// NackReopen closes and reopens a publisher channel after this many
+	// nacks in a row: on a cluster, a channel opened during a quorum
+	// queue's leader election can be nacked forever, while a fresh one
+	// is acked. Zero means 10.
+	NackReopen int
 	// Heartbeat is the AMQP heartbeat interval; a connection silent for two
 	// intervals counts as lost. Zero means 10s.
 	Heartbeat time.Duration
@@ -52,6 +70,7 @@ const (
 	DefaultPublishChannels = 4
 	DefaultConfirmWindow   = 1024
 	DefaultPublishTimeout  = 5 * time.Second
+	DefaultNackReopen      = 10
 )
 
 // dialTimeout bounds the TCP connect and AMQP handshake of one dial.
@@ -73,16 +92,39 @@ func (c Config) withDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	if c.NackReopen == 0 {
+		c.NackReopen = DefaultNackReopen
+	}
+	if len(c.URLs) == 0 && c.URL != "" {
+		c.URLs = []string{c.URL}
+	}
+	if c.QueueType == "" {
+		c.QueueType = topology.QueueClassic
+		if len(c.URLs) > 1 {
+			c.QueueType = topology.QueueQuorum
+		}
+	}
 	return c
 }
 
 // validate reports every problem of the (defaulted) configuration.
 func (c Config) validate() error {
 	var errs []error
-	if c.URL == "" {
+	if len(c.URLs) == 0 {
 		errs = append(errs, errors.New("rabbitmq: URL is empty"))
-	} else if _, err := amqp.ParseURI(c.URL); err != nil {
-		errs = append(errs, fmt.Errorf("rabbitmq: URL: %w", err))
+	}
+	for i, u := range c.URLs {
+		if _, err := amqp.ParseURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("rabbitmq: URLs[%d] (%s): %w", i, redact(u), err))
+		}
+	}
+	switch c.QueueType {
+	case topology.QueueClassic, topology.QueueQuorum:
+	default:
+		errs = append(errs, fmt.Errorf("rabbitmq: QueueType %q is not classic or quorum", c.QueueType))
+	}
+	if c.NackReopen < 1 {
+		errs = append(errs, fmt.Errorf("rabbitmq: NackReopen %d is below 1", c.NackReopen))
 	}
 	if c.Heartbeat < time.Second {
 		errs = append(errs, fmt.Errorf("rabbitmq: Heartbeat %s is below 1s", c.Heartbeat))

@@ -68,13 +68,15 @@ func (b *Broker) subscribe(ctx context.Context, q topology.Queue) (*subscription
 			return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: %s", q.Name, ae.Reason))
 		case ae.Code != amqp.NotFound:
 			return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %s", q.Name, broker.ErrUnavailable, ae.Reason)
+		case homeNodeDown(ae):
+			return nil, fmt.Errorf("rabbitmq: subscribe %q: %w: %s", q.Name, broker.ErrUnavailable, homeNodeAdvice(q.Name, ae.Reason))
 		}
 		tq, known := b.topologyQueue(q.Name)
 		if !known || redeclared {
 			return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: %s", q.Name, ae.Reason))
 		}
 		b.log.Warn("queue is gone; declaring it again", "queue", q.Name)
-		problems, derr := declare(sess.conn, &topology.Topology{ErrorExchange: b.errorExch, Queues: []topology.Queue{tq}})
+		problems, derr := declare(sess.conn, &topology.Topology{ErrorExchange: b.errorExch, Queues: []topology.Queue{tq}, QueueType: b.topologyQueueType()}, b.cfg.QueueType)
 		if derr == nil && len(problems) > 0 {
 			derr = &DeclareError{Problems: problems}
 		}
@@ -83,6 +85,14 @@ func (b *Broker) subscribe(ctx context.Context, q topology.Queue) (*subscription
 		}
 		b.m.redeclared.Inc()
 	}
+}
+
+// topologyQueueType is the topology's default queue type, if any.
+func (b *Broker) topologyQueueType() string {
+	if b.cfg.Topology == nil {
+		return ""
+	}
+	return b.cfg.Topology.QueueType
 }
 
 // topologyQueue returns the topology's queue of that name.
@@ -143,6 +153,27 @@ type subscription struct {
 	closed    bool
 	// lost is set once the channel is gone; the deliveries in hand are void.
 	lost atomic.Bool
+	// active is when a delivery last arrived or the queue was last found
+	// to exist (see idleCheck); only Fetch's goroutine uses it.
+	active time.Time
+}
+
+// idleCheck: a subscription that has received nothing for this long asks
+// whether its queue still exists. A quorum queue deleted on another node
+// does not always cancel its consumers (seen on 3.10), which would leave
+// the queue unconsumed, and unrecreated, until a restart.
+const idleCheck = 5 * time.Second
+
+// queueGone reports whether the server says queue does not exist.
+func (b *Broker) queueGone(queue string) bool {
+	ch, err := b.adminChannel()
+	if err != nil {
+		return false
+	}
+	defer closeChannel(ch)
+	_, err = ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	var ae *amqp.Error
+	return errors.As(err, &ae) && ae.Code == amqp.NotFound && !homeNodeDown(ae)
 }
 
 // Fetch takes up to limit deliveries from the channel's prefetch buffer,
@@ -165,12 +196,22 @@ func (s *subscription) Fetch(ctx context.Context, limit int, wait time.Duration)
 	case <-s.b.closing.Done():
 		return nil, fmt.Errorf("rabbitmq: fetch %q: %w", s.q.Name, broker.ErrClosed)
 	case <-s.timer.C:
+		if s.active.IsZero() {
+			s.active = time.Now()
+		} else if time.Since(s.active) >= idleCheck {
+			s.active = time.Now()
+			if s.b.queueGone(s.q.Name) {
+				closeChannel(s.ch)
+				return nil, s.lose()
+			}
+		}
 		return nil, nil
 	case d, ok := <-s.deliveries:
 		if !ok {
 			return nil, s.lose()
 		}
 		first = d
+		s.active = time.Now()
 	}
 	out := make([]broker.Delivery, 0, min(limit, 64))
 	tags := make([]uint64, 0, cap(out))

@@ -41,7 +41,7 @@ func TestDeclareAcceptsExplicitClassicQueue(t *testing.T) {
 	top := testTopology(t, "a")
 	srv := newServer(t)
 	ch := srv.channel()
-	args := queueArgs(top.Queues[0])
+	args := queueArgs(top.Queues[0], topology.QueueClassic, top.ErrorExchange)
 	args["x-queue-type"] = "classic"
 	if _, err := ch.QueueDeclare(top.Queues[0].Name, true, false, false, false, args); err != nil {
 		t.Fatal(err)

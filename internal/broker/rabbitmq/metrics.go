@@ -23,6 +23,7 @@ type metrics struct {
 	reconnects     prometheus.Counter
 	declareErrors  prometheus.Counter
 	ready          prometheus.Gauge
+	nackReopens    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,6 +53,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "declare_errors_total", Help: "Topology declarations the broker refused (for example a queue with other arguments)."}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "ready", Help: "1 while connected to the broker, else 0."}),
+		nackReopens: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "channel_reopens_total", Help: "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."}),
 	}
 	if reg == nil {
 		return m, nil
@@ -59,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.published, m.publishErrors, m.returned, m.confirmLatency,
 		m.consumed, m.acked, m.redeclared,
-		m.replayed, m.reconnects, m.declareErrors, m.ready,
+		m.replayed, m.reconnects, m.declareErrors, m.ready, m.nackReopens,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("rabbitmq: registering metrics: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,11 +49,16 @@ type pubSlot struct {
 // delivery tag in CorrelationId, so a basic.return (which arrives before
 // the message's ack) is matched to its publisher.
 type pubChannel struct {
-	ch     *amqp.Channel
-	m      *metrics
-	slots  chan struct{} // a token per unconfirmed message: the confirm window
-	sendMu chan struct{} // capacity 1: serialises taking a tag and sending
-	done   chan struct{} // closed when the channel is closed and all pending failed
+	ch  *amqp.Channel
+	m   *metrics
+	log *slog.Logger
+	// nackReopen: after this many nacks in a row the channel is closed
+	// (keepPublisher opens a fresh one); nackRun counts them, under mu.
+	nackReopen int
+	nackRun    int
+	slots      chan struct{} // a token per unconfirmed message: the confirm window
+	sendMu     chan struct{} // capacity 1: serialises taking a tag and sending
+	done       chan struct{} // closed when the channel is closed and all pending failed
 
 	mu      sync.Mutex
 	closed  bool
@@ -71,12 +77,14 @@ func (b *Broker) openPublisher(s *session) (*pubChannel, error) {
 		return nil, err
 	}
 	pc := &pubChannel{
-		ch:      ch,
-		m:       b.m,
-		slots:   make(chan struct{}, b.cfg.ConfirmWindow),
-		sendMu:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		pending: make(map[uint64]*inflight),
+		ch:         ch,
+		m:          b.m,
+		log:        b.log,
+		nackReopen: b.cfg.NackReopen,
+		slots:      make(chan struct{}, b.cfg.ConfirmWindow),
+		sendMu:     make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		pending:    make(map[uint64]*inflight),
 	}
 	// Confirms are read without pause, so a small buffer does; returns are
 	// buffered for a whole window so the connection's reader never waits on
@@ -147,7 +155,22 @@ func (pc *pubChannel) resolve(c amqp.Confirmation) {
 	pc.mu.Lock()
 	p := pc.pending[c.DeliveryTag]
 	delete(pc.pending, c.DeliveryTag)
+	reopen := false
+	if c.Ack {
+		pc.nackRun = 0
+	} else if pc.nackRun++; pc.nackRun == pc.nackReopen {
+		reopen = true
+	}
 	pc.mu.Unlock()
+	if reopen {
+		// A channel opened during a quorum queue's leader election can
+		// stay refused after it; a fresh one is not. Closing it fails
+		// what is still in flight on it (unavailable: the caller
+		// retries) and keepPublisher opens another.
+		pc.m.nackReopens.Inc()
+		pc.log.Warn("publisher channel nacked repeatedly; reopening it", "nacks", pc.nackReopen)
+		go func() { _ = pc.ch.Close() }()
+	}
 	if p == nil {
 		return
 	}

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,8 +22,20 @@ import (
 
 // Config configures the ClickHouse sink.
 type Config struct {
-	Host     string // default 127.0.0.1
-	Port     int    // native protocol port, default 9000
+	Host string // default 127.0.0.1
+	Port int    // native protocol port, default 9000
+	// Addrs, when set, are host:port (native protocol) of several
+	// servers, the replicas of a cluster: connections go to the first
+	// that answers, in order, and move on when one fails. Host and Port
+	// are then ignored.
+	Addrs []string
+	// Cluster names a remote_servers entry of the servers'
+	// configuration: tables are created ON CLUSTER as replicated tables
+	// behind Distributed ones (see schema.ClickHouseCluster), and inserts
+	// go through the Distributed table synchronously.
+	Cluster string
+	// TLS, when set, connects over TLS (the servers' secure native port).
+	TLS      *tls.Config
 	User     string // default "default"
 	Password string
 	// Databases are CLICKHOUSE_DB_NAMES. Migrate creates each; tables that
@@ -124,8 +137,14 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: metrics: %w", err)
 	}
+	addrs := cfg.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}
+	}
 	opts := &ch.Options{
-		Addr: []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))},
+		Addr:             addrs,
+		ConnOpenStrategy: ch.ConnOpenInOrder,
+		TLS:              cfg.TLS,
 		Auth: ch.Auth{
 			Database: "default",
 			Username: cfg.User,
@@ -149,7 +168,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	version, err := bootstrap(cctx, boot, cfg.Databases)
+	version, err := bootstrap(cctx, boot, cfg.Databases, cfg.Cluster)
 	if cerr := boot.Close(); err == nil && cerr != nil {
 		err = classify(cerr)
 	}
@@ -171,7 +190,7 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 }
 
 // bootstrap reads the server version and creates the databases.
-func bootstrap(ctx context.Context, conn driver.Conn, dbs []string) (Version, error) {
+func bootstrap(ctx context.Context, conn driver.Conn, dbs []string, cluster string) (Version, error) {
 	if err := conn.Ping(ctx); err != nil {
 		return Version{}, classify(err)
 	}
@@ -180,11 +199,21 @@ func bootstrap(ctx context.Context, conn driver.Conn, dbs []string) (Version, er
 		return Version{}, classify(err)
 	}
 	for _, db := range dbs {
-		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+schema.QuoteIdent(db)); err != nil {
+		if err := conn.Exec(ctx, createDatabase(db, cluster)); err != nil {
 			return Version{}, fmt.Errorf("create database %s: %w", db, classify(err))
 		}
 	}
 	return Version{sv.Version.Major, sv.Version.Minor, sv.Version.Patch}, nil
+}
+
+// createDatabase renders CREATE DATABASE, on every host of cluster when
+// one is named.
+func createDatabase(db, cluster string) string {
+	q := "CREATE DATABASE IF NOT EXISTS " + schema.QuoteIdent(db)
+	if cluster != "" {
+		q += " ON CLUSTER " + schema.QuoteIdent(cluster)
+	}
+	return q
 }
 
 // ServerVersion is the version the server reported at connect.
@@ -218,7 +247,7 @@ func (s *Sink) Migrate(ctx context.Context, tables []*schema.Table) error {
 			continue
 		}
 		seen[db] = true
-		if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+schema.QuoteIdent(db)); err != nil {
+		if err := s.conn.Exec(ctx, createDatabase(db, s.cfg.Cluster)); err != nil {
 			return fmt.Errorf("clickhouse: create database %s: %w", db, classify(err))
 		}
 	}
@@ -232,6 +261,9 @@ func (s *Sink) Migrate(ctx context.Context, tables []*schema.Table) error {
 
 func (s *Sink) migrateTable(ctx context.Context, t *schema.Table) error {
 	q := s.qualified(t)
+	if s.cfg.Cluster != "" {
+		return s.migrateClusterTable(ctx, t)
+	}
 	if err := s.conn.Exec(ctx, schema.ClickHouse.CreateTable(t, q)); err != nil {
 		return fmt.Errorf("clickhouse: create table %s: %w", q, classify(err))
 	}
@@ -258,6 +290,69 @@ func (s *Sink) migrateTable(ctx context.Context, t *schema.Table) error {
 			return fmt.Errorf("clickhouse: add column %s.%s: %w", q, c.Name, classify(err))
 		}
 		s.log.Info("clickhouse column added", "table", q, "column", c.Name, "type", want)
+	}
+	return nil
+}
+
+// migrateClusterTable creates t's replicated and Distributed tables on
+// every host of the cluster and adds the declared columns they lack (to
+// both, ON CLUSTER).
+func (s *Sink) migrateClusterTable(ctx context.Context, t *schema.Table) error {
+	db := s.database(t)
+	local, dist := schema.ClickHouseCluster(t, db, s.cfg.Cluster)
+	for _, stmt := range []string{local, dist} {
+		if err := s.conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("clickhouse: create table %s on cluster %s: %w", s.qualified(t), s.cfg.Cluster, classify(err))
+		}
+	}
+	localName := t.Name + schema.ClickHouseLocalSuffix
+	if err := s.addClusterColumns(ctx, t, db, localName); err != nil {
+		return err
+	}
+	// A Distributed table holds no rows and takes its columns from the
+	// local table when created; ClickHouse refuses ALTER … ON CLUSTER on
+	// it (it is not replicated, its shards are), so one that lacks a
+	// column is created again.
+	have, err := s.columns(ctx, db, t.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range t.Columns {
+		if _, ok := have[c.Name]; ok {
+			continue
+		}
+		q := schema.Qualify(db, t.Name)
+		if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+q+" ON CLUSTER "+schema.QuoteIdent(s.cfg.Cluster)); err != nil {
+			return fmt.Errorf("clickhouse: recreate %s on cluster %s: %w", q, s.cfg.Cluster, classify(err))
+		}
+		if err := s.conn.Exec(ctx, dist); err != nil {
+			return fmt.Errorf("clickhouse: recreate %s on cluster %s: %w", q, s.cfg.Cluster, classify(err))
+		}
+		s.log.Info("clickhouse distributed table recreated with new columns", "table", q, "cluster", s.cfg.Cluster)
+		break
+	}
+	return nil
+}
+
+// addClusterColumns adds the declared columns the replicated table name
+// lacks, ON CLUSTER.
+func (s *Sink) addClusterColumns(ctx context.Context, t *schema.Table, db, name string) error {
+	have, err := s.columns(ctx, db, name)
+	if err != nil {
+		return err
+	}
+	for _, c := range t.Columns {
+		if _, ok := have[c.Name]; ok {
+			continue
+		}
+		q := schema.Qualify(db, name)
+		if err := s.conn.Exec(ctx, schema.ClickHouseAddColumnOnCluster(q, s.cfg.Cluster, c)); err != nil {
+			if now, cerr := s.columns(ctx, db, name); cerr == nil && now[c.Name] != "" {
+				continue
+			}
+			return fmt.Errorf("clickhouse: add column %s.%s on cluster %s: %w", q, c.Name, s.cfg.Cluster, classify(err))
+		}
+		s.log.Info("clickhouse column added", "table", q, "column", c.Name, "cluster", s.cfg.Cluster)
 	}
 	return nil
 }

@@ -58,6 +58,10 @@ func newSink(t testing.TB, mod ...func(*Config)) (*Sink, string) {
 		if err := s.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
+		if cfg.Cluster != "" {
+			dropClusterDatabase(t, db, cfg.Cluster)
+			return
+		}
 		dropDatabase(t, db)
 	})
 	return s, db

@@ -12,11 +12,17 @@ import (
 )
 
 func TestConformance(t *testing.T) {
+	sinktest.Run(t, harness("127.0.0.1:9000"))
+}
+
+// harness is the conformance harness against the server at addr; mod
+// adjusts each sink's configuration (a cluster's addresses and name).
+func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 	dbs := map[sink.Sink]string{}
-	sinktest.Run(t, sinktest.Harness{
+	return sinktest.Harness{
 		Table: func() *schema.Table { return sinktest.AllTypes(schema.Analytics) },
 		New: func(t *testing.T) sink.Sink {
-			s, db := newSink(t)
+			s, db := newSink(t, mod...)
 			dbs[s] = db
 			return s
 		},
@@ -50,8 +56,8 @@ func TestConformance(t *testing.T) {
 			r[tbl.Index("at")] = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
 		},
 		Gone: func(t *testing.T) (sink.Sink, func()) {
-			p := sinktest.NewProxy(t, "127.0.0.1:9000")
-			s, db := newSink(t, func(c *Config) { c.Port = p.Port() })
+			p := sinktest.NewProxy(t, addr)
+			s, db := newSink(t, append(mod, func(c *Config) { c.Addrs, c.Port = nil, p.Port() })...)
 			dbs[s] = db
 			if err := s.Migrate(context.Background(), []*schema.Table{sinktest.AllTypes(schema.Analytics)}); err != nil {
 				t.Fatal(err)
@@ -59,5 +65,5 @@ func TestConformance(t *testing.T) {
 			p.Cut()
 			return s, func() { p.Restart(t) }
 		},
-	})
+	}
 }

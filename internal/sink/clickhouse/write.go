@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"strings"
 	"time"
 
@@ -83,6 +84,11 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 func (s *Sink) insert(ctx context.Context, b *schema.Batch) error {
 	t := b.Table
 	q := s.insertSQL(t)
+	if s.cfg.Cluster != "" {
+		// Into the Distributed table, synchronously: the insert returns
+		// only once every shard's replicated table has the rows.
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
+	}
 	batch, err := s.conn.PrepareBatch(ctx, q)
 	if err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", s.qualified(t), classify(err))

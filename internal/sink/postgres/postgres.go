@@ -30,8 +30,17 @@ type Config struct {
 	// Unqualified names in Query resolve there first.
 	Schema string
 	// SSLMode is libpq's sslmode (default "prefer": TLS when the server
-	// offers it).
-	SSLMode    string
+	// offers it); verify-full with SSLRootCert checks the server's
+	// certificate and name.
+	SSLMode string
+	// SSLRootCert is libpq's sslrootcert: the CA file that signs the
+	// server's certificate.
+	SSLRootCert string
+	// URL, when set, is a libpq connection URL or keyword string
+	// (postgres://user:pass@host:port/db?sslmode=verify-full&sslrootcert=…)
+	// that replaces Host, Port, User, DB, SSLMode and SSLRootCert; its
+	// sslmode is taken as it is. Password, when set, wins over the URL's.
+	URL        string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
 	// MaxConns bounds the pool (default 20); MinConns connections are kept
@@ -123,13 +132,23 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: metrics: %w", err)
 	}
-	pc, err := pgxpool.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
-		connValue(cfg.Host), cfg.Port, connValue(cfg.User), connValue(cfg.DB), connValue(cfg.SSLMode)))
+	dsn := cfg.URL
+	if dsn == "" {
+		dsn = fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s",
+			connValue(cfg.Host), cfg.Port, connValue(cfg.User), connValue(cfg.DB), connValue(cfg.SSLMode))
+		if cfg.SSLRootCert != "" {
+			dsn += " sslrootcert=" + connValue(cfg.SSLRootCert)
+		}
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		// pgx redacts the password in its message.
+		return nil, fault.Permanent(fmt.Errorf("postgres: the connection settings (POSTGRES_URL or POSTGRES_*) do not parse: %w", err))
 	}
 	cc := pc.ConnConfig
-	cc.Password = cfg.Password
+	if cfg.Password != "" || cfg.URL == "" {
+		cc.Password = cfg.Password
+	}
 	cc.ConnectTimeout = cfg.ConnectTimeout
 	cc.RuntimeParams["application_name"] = "event-grpc"
 	cc.RuntimeParams["search_path"] = quoteIdentList(cfg.Schema, "public")

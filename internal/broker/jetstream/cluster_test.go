@@ -1,0 +1,241 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
+	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// The cluster tests run against the 3-node NATS JetStream cluster of
+// scripts/cluster/up.sh (127.0.0.1:4231-4233), which they start when it is
+// not up; a cluster that cannot be started fails them.
+
+const clusterURL = "nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233"
+
+// clusterScript runs scripts/cluster/NAME with args and returns its
+// standard output.
+func clusterScript(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "cluster", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, script, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// clusterJS is a plain JetStream client of the cluster.
+func clusterJS(t testing.TB) natsjs.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(clusterURL, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatalf("connecting to the NATS cluster: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// deleteClusterStreams removes the streams whose names start with prefix.
+func deleteClusterStreams(t testing.TB, prefix string) {
+	js := clusterJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	var del []string
+	for n := range names.Name() {
+		if strings.HasPrefix(n, prefix+"_") {
+			del = append(del, n)
+		}
+	}
+	for _, n := range del {
+		_ = js.DeleteStream(ctx, n)
+	}
+}
+
+// TestClusterConformance runs the shared broker suite against the 3-node
+// cluster with streams of three replicas; the restart case restarts the
+// nodes one after another.
+func TestClusterConformance(t *testing.T) {
+	clusterScript(t, "up.sh", "nats")
+	streams := map[*testing.T]string{}
+	var mu sync.Mutex
+	brokertest.Run(t, brokertest.Harness{
+		New: func(t *testing.T, top *topology.Topology) broker.Broker {
+			mu.Lock()
+			stream, ok := streams[t]
+			if !ok {
+				stream = fmt.Sprintf("BTC_%08x", rand.Uint32())
+				streams[t] = stream
+				t.Cleanup(func() { deleteClusterStreams(t, stream) })
+			}
+			mu.Unlock()
+			return newBroker(t, jetstream.Config{URL: clusterURL, Replicas: 3, Stream: stream, Topology: top, MaxBytes: 64 << 20})
+		},
+		Restart: func(t *testing.T) {
+			for _, n := range []string{"1", "2", "3"} {
+				clusterScript(t, "node.sh", "nats", "stop", n)
+				clusterScript(t, "up.sh", "nats")
+			}
+		},
+		DeleteQueue:         deleteQueue,
+		RestartKeepsClients: true,
+		ReportsRedelivered:  true,
+		Timeout:             60 * time.Second,
+	})
+}
+
+// TestClusterStreamLeaderKilled publishes without pause while the node
+// leading the queue's R3 stream is killed with SIGKILL: Publish waits out
+// the leader election (it retries for up to PublishRetryFor, de-duplicated
+// by the server) instead of failing, and every acknowledged message is in
+// the stream afterwards, once.
+func TestClusterStreamLeaderKilled(t *testing.T) {
+	clusterScript(t, "up.sh", "nats")
+	stream := fmt.Sprintf("BTK_%08x", rand.Uint32())
+	t.Cleanup(func() { deleteClusterStreams(t, stream) })
+	top := testTopology(t, nil)
+	b := newBroker(t, jetstream.Config{URL: clusterURL, Replicas: 3, Stream: stream, Topology: top, MaxBytes: 64 << 20})
+	defer closeBroker(t, b)
+	js := clusterJS(t)
+	streamName := stream + "_clicks"
+
+	var (
+		mu       sync.Mutex
+		acked    = map[string]bool{}
+		failures int
+		lastOK   = time.Now()
+		outage   time.Duration
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			msgs := make([]broker.Message, 10)
+			for j := range msgs {
+				id := fmt.Sprintf("m-%d-%d", i, j)
+				msgs[j] = broker.Message{ID: id, RoutingKey: "Click", Body: []byte(id)}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := b.Publish(ctx, "ev.tx", msgs)
+			cancel()
+			mu.Lock()
+			var pe *broker.PublishError
+			switch {
+			case err == nil:
+				for _, m := range msgs {
+					acked[string(m.Body)] = true
+				}
+				outage = max(outage, time.Since(lastOK))
+				lastOK = time.Now()
+			case errors.As(err, &pe):
+				failures++
+				for k, m := range msgs {
+					if pe.Failed[k] == nil {
+						acked[string(m.Body)] = true
+					}
+				}
+			default:
+				failures++
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	info, err := js.Stream(ctx, streamName)
+	cancel()
+	if err != nil {
+		t.Fatalf("stream %s: %v", streamName, err)
+	}
+	si, err := info.Info(context.Background())
+	if err != nil || si.Cluster == nil || si.Cluster.Leader == "" {
+		t.Fatalf("stream %s has no leader: %v", streamName, err)
+	}
+	if got := si.Config.Replicas; got != 3 {
+		t.Fatalf("stream %s has %d replicas, want 3", streamName, got)
+	}
+	leader := strings.TrimPrefix(si.Cluster.Leader, "n")
+	t.Logf("killing n%s, the leader of %s", leader, streamName)
+	clusterScript(t, "node.sh", "nats", "kill", leader)
+	time.Sleep(14 * time.Second)
+	close(stop)
+	<-done
+	clusterScript(t, "up.sh", "nats")
+
+	// Read the stream back.
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, streamName)
+	if err != nil {
+		t.Fatalf("stream %s: %v", streamName, err)
+	}
+	si, err = st.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream %s: %v", streamName, err)
+	}
+	seen := map[string]int{}
+	for seq := si.State.FirstSeq; seq <= si.State.LastSeq && si.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, natsjs.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("message %d of %s: %v", seq, streamName, err)
+		}
+		seen[string(m.Data)]++
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	lost, dup := 0, 0
+	for body := range acked {
+		if seen[body] == 0 {
+			lost++
+		}
+	}
+	for _, c := range seen {
+		dup += c - 1
+	}
+	t.Logf("scenario=nats_leader acked=%d stored=%d lost=%d duplicates=%d failed_publishes=%d outage_s=%.2f",
+		len(acked), len(seen), lost, dup, failures, outage.Seconds())
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged")
+	}
+	if lost > 0 || dup > 0 {
+		t.Fatalf("lost %d acknowledged messages, %d stored twice", lost, dup)
+	}
+	if failures > 0 {
+		t.Fatalf("%d publishes failed: the leader election outlasted the publish retry", failures)
+	}
+}

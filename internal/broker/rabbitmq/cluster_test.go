@@ -1,0 +1,332 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
+	"github.com/event-grpc/event-grpc/internal/topology"
+)
+
+// The cluster tests run against the 3-node RabbitMQ cluster of
+// scripts/cluster/up.sh (127.0.0.1:5701-5703), which they start when it is
+// not up; a cluster that cannot be started fails them.
+
+var clusterURLs = []string{
+	URL("127.0.0.1", 5701, "guest", "guest", "/"),
+	URL("127.0.0.1", 5702, "guest", "guest", "/"),
+	URL("127.0.0.1", 5703, "guest", "guest", "/"),
+}
+
+// clusterScript runs scripts/cluster/NAME with args and returns its
+// standard output.
+func clusterScript(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "cluster", name)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, script, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// ensureCluster starts the RabbitMQ cluster, or checks it is up.
+func ensureCluster(t testing.TB) {
+	t.Helper()
+	clusterScript(t, "up.sh", "rabbitmq")
+}
+
+// clusterConn is a raw connection to any live node.
+func clusterConn(t testing.TB) *amqp.Connection {
+	t.Helper()
+	var err error
+	for range 50 {
+		for _, u := range clusterURLs {
+			var c *amqp.Connection
+			if c, err = amqp.Dial(u); err == nil {
+				return c
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no node of the cluster answers: %v", err)
+	return nil
+}
+
+// clusterCleanup deletes top's queues and exchanges from the cluster.
+func clusterCleanup(t testing.TB, top *topology.Topology) {
+	t.Cleanup(func() {
+		conn := clusterConn(t)
+		defer conn.Close()
+		for _, q := range top.Queues {
+			for _, name := range []string{q.Name, q.ErrorQueue()} {
+				if ch, err := conn.Channel(); err == nil {
+					_, _ = ch.QueueDelete(name, false, false, false)
+					_ = ch.Close()
+				}
+			}
+		}
+		for _, e := range top.Exchanges {
+			if ch, err := conn.Channel(); err == nil {
+				_ = ch.ExchangeDelete(e.Name, false, false)
+				_ = ch.Close()
+			}
+		}
+	})
+}
+
+// queueTypes lists the cluster's queues with their type.
+func queueTypes(t testing.TB) map[string]string {
+	t.Helper()
+	out := clusterScript(t, "node.sh", "rabbitmq", "ctl", "1", "list_queues", "name", "type", "--no-table-headers")
+	types := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			types[f[0]] = f[1]
+		}
+	}
+	return types
+}
+
+// TestClusterConformance runs the shared broker suite against the 3-node
+// cluster, with quorum queues (several addresses make them the default) and
+// a rolling restart of the nodes as the restart case.
+func TestClusterConformance(t *testing.T) {
+	ensureCluster(t)
+	brokertest.Run(t, brokertest.Harness{
+		New: func(t *testing.T, top *topology.Topology) broker.Broker {
+			t.Helper()
+			clusterCleanup(t, top)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			b, err := New(ctx, Config{URLs: clusterURLs, Topology: top, Heartbeat: 2 * time.Second})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			return b
+		},
+		Restart: func(t *testing.T) {
+			t.Helper()
+			// One node after another, as an operator upgrades a cluster.
+			for _, n := range []string{"1", "2", "3"} {
+				clusterScript(t, "node.sh", "rabbitmq", "ctl", n, "stop_app")
+				clusterScript(t, "node.sh", "rabbitmq", "ctl", n, "start_app")
+			}
+		},
+		DeleteQueue: func(t *testing.T, _ broker.Broker, queue string) {
+			t.Helper()
+			conn := clusterConn(t)
+			defer conn.Close()
+			ch, err := conn.Channel()
+			if err != nil {
+				t.Fatalf("channel: %v", err)
+			}
+			if _, err := ch.QueueDelete(queue, false, false, false); err != nil {
+				t.Fatalf("QueueDelete %s: %v", queue, err)
+			}
+		},
+		RestartKeepsClients: true,
+		ReportsRedelivered:  true,
+		Timeout:             60 * time.Second,
+	})
+}
+
+// clusterTopology is testTopology's single queue, declared on the cluster.
+func clusterTopology(t testing.TB, queueType string) *topology.Topology {
+	t.Helper()
+	sfx := suffix()
+	top := &topology.Topology{
+		ErrorExchange: "test.err." + sfx,
+		QueueType:     queueType,
+		Exchanges: []topology.Exchange{
+			{Name: "test.tx." + sfx, Kind: topology.KindTopic},
+			{Name: "test.err." + sfx, Kind: topology.KindDirect},
+		},
+		Queues: []topology.Queue{{
+			Name:       "test.q." + sfx,
+			Bindings:   []topology.Binding{{Exchange: "test.tx." + sfx, Key: "#"}},
+			Consumers:  1,
+			Prefetch:   200,
+			Batch:      topology.Batch{MaxMessages: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
+			MaxRetries: 2,
+			Handler:    topology.HandlerJSON,
+			Tables:     []string{"t"},
+		}},
+	}
+	clusterCleanup(t, top)
+	return top
+}
+
+// TestClusterLeaderKilled publishes without pause while the node leading
+// the quorum queue is killed with SIGKILL: publishing resumes on the
+// other nodes within seconds, and every message the broker confirmed is in
+// the queue afterwards. The first address names no server, so connecting
+// fails over from the start.
+func TestClusterLeaderKilled(t *testing.T) {
+	ensureCluster(t)
+	top := clusterTopology(t, "")
+	q := top.Queues[0]
+	urls := append([]string{URL("127.0.0.1", 5799, "guest", "guest", "/")}, clusterURLs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := New(ctx, Config{URLs: urls, Topology: top, Heartbeat: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("New with a dead first address: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = b.Close(ctx)
+	})
+	if got := queueTypes(t)[q.Name]; got != topology.QueueQuorum {
+		t.Fatalf("queue %s is %q; several addresses should make it quorum", q.Name, got)
+	}
+	if got := queueTypes(t)[q.ErrorQueue()]; got != topology.QueueQuorum {
+		t.Fatalf("error queue %s is %q, want quorum", q.ErrorQueue(), got)
+	}
+
+	var (
+		mu       sync.Mutex
+		acked    = map[string]bool{}
+		lastOK   = time.Now()
+		outage   time.Duration
+		attempts int
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			msgs := make([]broker.Message, 10)
+			for j := range msgs {
+				msgs[j] = broker.Message{RoutingKey: "k", ContentType: "application/json", Body: fmt.Appendf(nil, `{"n":"%d-%d"}`, i, j)}
+			}
+			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := b.Publish(pctx, top.Exchanges[0].Name, msgs)
+			pcancel()
+			mu.Lock()
+			attempts++
+			var pe *broker.PublishError
+			switch {
+			case err == nil:
+				for _, m := range msgs {
+					acked[string(m.Body)] = true
+				}
+				outage = max(outage, time.Since(lastOK))
+				lastOK = time.Now()
+			case errors.As(err, &pe):
+				for k, m := range msgs {
+					if pe.Failed[k] == nil {
+						acked[string(m.Body)] = true
+					}
+				}
+			}
+			mu.Unlock()
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	leader := clusterScript(t, "node.sh", "rabbitmq", "leader", q.Name)
+	t.Logf("killing rq%s, the leader of %s", leader, q.Name)
+	clusterScript(t, "node.sh", "rabbitmq", "kill", leader)
+	time.Sleep(8 * time.Second)
+	close(stop)
+	<-done
+	clusterScript(t, "up.sh", "rabbitmq") // the killed node back, rejoining
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) == 0 {
+		t.Fatal("nothing was confirmed")
+	}
+	// Every confirmed message is in the queue.
+	conn := clusterConn(t)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for {
+		d, ok, err := ch.Get(q.Name, true)
+		if err != nil {
+			t.Fatalf("get: %v", err)
+		}
+		if !ok {
+			break
+		}
+		seen[string(d.Body)]++
+	}
+	lost, dup := 0, 0
+	for body := range acked {
+		if seen[body] == 0 {
+			lost++
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			dup += n - 1
+		}
+	}
+	t.Logf("scenario=rabbitmq_leader attempts=%d acked=%d in_queue=%d lost=%d broker_duplicates=%d outage_s=%.2f",
+		attempts, len(acked), len(seen), lost, dup, outage.Seconds())
+	if lost > 0 {
+		t.Fatalf("%d confirmed messages are not in the queue", lost)
+	}
+	if outage > 10*time.Second {
+		t.Fatalf("publishing stopped for %s after the leader was killed", outage)
+	}
+}
+
+// TestClusterHomeNodeDown: a classic queue whose node is down is reported
+// as such (404 "home node … is down"), with the remedy, not as a queue
+// that exists with other arguments.
+func TestClusterHomeNodeDown(t *testing.T) {
+	ensureCluster(t)
+	top := clusterTopology(t, topology.QueueClassic)
+	// Declared through rq3, the classic queue lives on rq3.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := New(ctx, Config{URLs: clusterURLs[2:], Topology: top, Heartbeat: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	clusterScript(t, "node.sh", "rabbitmq", "kill", "3")
+	t.Cleanup(func() { clusterScript(t, "up.sh", "rabbitmq") })
+
+	_, err = New(ctx, Config{URLs: clusterURLs[:2], Topology: top, Heartbeat: 2 * time.Second})
+	var de *DeclareError
+	if !errors.As(err, &de) {
+		t.Fatalf("New with the queue's node down: %v, want a DeclareError", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "home node is down") || !strings.Contains(msg, "quorum") || strings.Contains(msg, "different arguments") {
+		t.Fatalf("error does not say the home node is down and what to do: %v", err)
+	}
+}
