@@ -7,7 +7,7 @@
 #   scenario=cluster_NAME sent=N acked=N stored=N lost=N duplicates=N outage_s=X
 # and fails unless lost=0 and duplicates=0.
 #
-#   scripts/cluster/chaos.sh          the short version (20 s of load each; make test)
+#   scripts/cluster/chaos.sh          the short version (14 s of load each; make test)
 #   scripts/cluster/chaos.sh --full   the long one (60 s of load each)
 #
 # The clusters are started if they are not up and left running;

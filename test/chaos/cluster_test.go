@@ -53,7 +53,7 @@ type clusterRun struct {
 }
 
 func clusterScenarios() []clusterScenario {
-	short := plan{load: 20 * time.Second, at: []time.Duration{6 * time.Second}}
+	short := plan{load: 14 * time.Second, at: []time.Duration{4 * time.Second}}
 	full := plan{load: 60 * time.Second, at: []time.Duration{20 * time.Second}}
 	return []clusterScenario{
 		{name: "rabbitmq_leader", broker: "rabbitmq", short: short, full: full, disturb: func(t *testing.T, c *clusterRun) func() {
