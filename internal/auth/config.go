@@ -45,6 +45,10 @@ type Config struct {
 	// turns replay detection off (AUTH_REPLAY_CACHE=0). When full, the
 	// oldest entry is dropped early and counted.
 	ReplayCache int
+	// ClientLabels: the success metric names the client id
+	// (METRICS_CLIENT_LABELS); off, every client counts under "all", so
+	// /metrics names no client.
+	ClientLabels bool
 }
 
 // ConfigFromEnv reads AUTH_MODE, AUTH_API_KEYS, AUTH_KEYS_FILE,

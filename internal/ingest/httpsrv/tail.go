@@ -19,7 +19,7 @@ import (
 // where=field=value (repeatable), sample=0..1. Loopback only unless
 // QueryRemote (TODO(guard): the shared admin guard once it lands).
 func (s *Server) MountTail(h *tail.Hub) {
-	s.mux.Handle("GET /v1/tail", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("GET /v1/tail", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := tailFilter(r)
 		if err != nil {
 			Error(w, http.StatusBadRequest, err)
