@@ -62,6 +62,9 @@ type Config struct {
 	// RequireToken: the operator routes on the public listener need the
 	// admin token even from loopback (any ENV but local). See Operator.
 	RequireToken bool
+	// TailWriteTimeout bounds each write to a live-tail reader: one that
+	// has not taken a message within it is dropped (default 10s).
+	TailWriteTimeout time.Duration
 }
 
 // Server is the HTTP server.
