@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/event-grpc/event-grpc/internal/tail"
 )
 
 // tailCmd prints events as the running server accepts them, like
@@ -71,7 +73,9 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	// One message is at most the server's per-reader bound (what one
+	// Next hands over); twice that leaves room to spare.
+	sc.Buffer(make([]byte, 64<<10), 2*tail.DefaultMaxBytes)
 	var event string
 	out := bufio.NewWriter(stdout)
 	for sc.Scan() {
