@@ -77,3 +77,8 @@ alerts:
 # The status page in headless Chromium, against a server under load.
 console: services
 	./scripts/test-console.sh
+
+## proxy: the service behind a real nginx from Debian (installs nginx-light when missing); `unit` runs it too.
+.PHONY: proxy
+proxy:
+	$(GO) test -count=1 -v ./test/proxy/

@@ -27,7 +27,8 @@ PIDFILE="${PIDFILE:-/run/event-grpc.pid}"
 say() { echo "deploy: $*"; }
 die() { echo "deploy: $*" >&2; exit 1; }
 
-heartbeat() { curl -fsS -X PUT "http://$HTTP_ADDR/heartbeat?beat=$1" >/dev/null; }
+# Outside ENV=local PUT /heartbeat needs ADMIN_TOKEN (or HTTP_ADDR naming the operator listener, ADMIN_ADDR).
+heartbeat() { curl -fsS -X PUT ${ADMIN_TOKEN:+-H "Authorization: Bearer $ADMIN_TOKEN"} "http://$HTTP_ADDR/heartbeat?beat=$1" >/dev/null; }
 ready() { curl -fsS "http://$HTTP_ADDR/heartbeat" >/dev/null 2>&1; }
 
 start_new() {

@@ -17,11 +17,7 @@ import (
 
 func query(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	port := os.Getenv("GIN_PORT")
-	if port == "" {
-		port = "8019"
-	}
-	addr := fs.String("http", "127.0.0.1:"+port, "the server's HTTP address")
+	addr := fs.String("http", operatorAddr(), "the server's HTTP address (its operator listener ADMIN_ADDR when set)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/event-grpc/event-grpc/internal/tail"
 )
 
 // tailCmd prints events as the running server accepts them, like
@@ -24,11 +26,7 @@ import (
 func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := os.Getenv("GIN_PORT")
-	if port == "" {
-		port = "8019"
-	}
-	addr := fs.String("http", "127.0.0.1:"+port, "the server's HTTP address")
+	addr := fs.String("http", operatorAddr(), "the server's HTTP address (its operator listener ADMIN_ADDR when set)")
 	typ := fs.String("type", "", "only events of this type (e.g. LaunchEvent, or a CustomEvent's name)")
 	source := fs.String("source", "", "only events from this source (grpc, http)")
 	sample := fs.Float64("sample", 0, "show this fraction 0..1 of the events (0: all)")
@@ -55,6 +53,9 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if tok := os.Getenv("ADMIN_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -72,7 +73,9 @@ func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	// One message is at most the server's per-reader bound (what one
+	// Next hands over); twice that leaves room to spare.
+	sc.Buffer(make([]byte, 64<<10), 2*tail.DefaultMaxBytes)
 	var event string
 	out := bufio.NewWriter(stdout)
 	for sc.Scan() {
@@ -144,3 +147,17 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// operatorAddr is where the operator commands (query, dlq, tail) reach
+// the server by default: the operator listener (ADMIN_ADDR) when set,
+// else the HTTP port (GIN_PORT) on loopback.
+func operatorAddr() string {
+	if a := os.Getenv("ADMIN_ADDR"); a != "" {
+		return a
+	}
+	port := os.Getenv("GIN_PORT")
+	if port == "" {
+		port = "8019"
+	}
+	return "127.0.0.1:" + port
+}

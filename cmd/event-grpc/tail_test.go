@@ -105,9 +105,19 @@ func TestStuckTailDoesNotBlockDispatch(t *testing.T) {
 			t.Fatalf("dispatch %d accepted %d of 2", i, resp.GetAccepted())
 		}
 	}
-	// The subscriber's buffer (64 requests) filled; the rest was dropped
-	// for it, and only for it.
-	if got, want := sub.Dropped(), uint64(2*(n-64)); got != want {
-		t.Fatalf("a reader that never reads missed %d events, want %d", got, want)
+	// The subscriber holds copies of the events within its byte bound;
+	// what did not fit was dropped for it, and only for it: each event
+	// either waits or is counted.
+	if b := sub.Buffered(); b > a.Tail.MaxBytes() {
+		t.Fatalf("a reader that never reads holds %d bytes, over the bound %d", b, a.Tail.MaxBytes())
+	}
+	wait, stop := context.WithTimeout(context.Background(), time.Second)
+	defer stop()
+	held, err := sub.Next(wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := uint64(len(held))+sub.Dropped(), uint64(2*n); got != want {
+		t.Fatalf("a reader that never reads: %d events held + %d missed = %d, want %d", len(held), sub.Dropped(), got, want)
 	}
 }

@@ -131,7 +131,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	for _, p := range a.sinkProbes() {
 		a.State.AddProbe(p)
 	}
-	authn, err := auth.New(cfg.Auth, reg, nil)
+	authCfg := cfg.Auth
+	authCfg.ClientLabels = cfg.HTTP.MetricsClientLabels
+	authn, err := auth.New(authCfg, reg, nil)
 	a.authn = authn
 	if err != nil {
 		return nil, err
@@ -139,7 +141,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	if authn.Mode() == auth.ModeOff && cfg.Env != "local" {
 		log.Warn("ingest authentication is off (AUTH_MODE=off)")
 	}
-	limiter, err := ratelimit.New(cfg.RateLimit, reg, nil)
+	rlCfg := cfg.RateLimit
+	rlCfg.ClientLabels = cfg.HTTP.MetricsClientLabels
+	limiter, err := ratelimit.New(rlCfg, reg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +171,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	// the tail's subscribers, when there are any.
 	disp := a.Tail.Wrap(a.Pipeline)
 	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
-		Admit: a.Pipeline.Admit, MaxConcurrentStreams: 256,
+		Admit: a.Pipeline.Admit, MaxConcurrentStreams: 256, Reflection: cfg.GRPC.Reflection,
 		// Authentication first: the limiter keys on the authenticated id.
 		Interceptors: []grpc.UnaryServerInterceptor{telemetry.UnaryRecover(a.Reporter), authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
 	}, disp, a.State)
@@ -181,6 +185,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		QueryRemote:  cfg.HTTP.QueryRemote,
 		AdminToken:   cfg.HTTP.AdminToken,
 		AdminHosts:   cfg.HTTP.AdminHosts,
+		AdminAddr:    cfg.HTTP.AdminAddr,
+		MetricsAddr:  cfg.HTTP.MetricsAddr,
+		// Outside ENV=local the operator routes need ADMIN_TOKEN (or ADMIN_ADDR).
+		RequireToken: cfg.Env != "local",
 		QueryMaxRows: cfg.HTTP.QueryMaxRows,
 		Admit:        a.Pipeline.Admit,
 		Logger:       log,
@@ -190,6 +198,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Middleware: func(h http.Handler) http.Handler { return authn.Middleware(limiter.Middleware(h)) },
 		Outer:      func(h http.Handler) http.Handler { return telemetry.HTTPRecover(a.Reporter, h) },
 	}, disp, a.State)
+	if cfg.Env != "local" && cfg.HTTP.AdminToken == "" && cfg.HTTP.AdminAddr == "" {
+		log.Warn("operator endpoints closed: outside ENV=local they need ADMIN_TOKEN or the operator listener ADMIN_ADDR")
+	}
 	dl, hasDL := a.Broker.(broker.DeadLetters)
 	if hasDL {
 		a.HTTP.MountAdmin(cfg.Topology, dl)

@@ -101,7 +101,11 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Authenti
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	for id, key := range cfg.Keys {
-		c := &client{ok: m.successes.WithLabelValues(id)}
+		label := "all"
+		if cfg.ClientLabels {
+			label = id
+		}
+		c := &client{ok: m.successes.WithLabelValues(label)}
 		switch cfg.Mode {
 		case ModeAPIKey:
 			c.digest = sha256.Sum256([]byte(key))
@@ -326,7 +330,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventgrpc_auth_failures_total", Help: "Ingest requests refused by authentication, by reason.",
 		}, []string{"reason"}),
 		successes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_auth_successes_total", Help: "Ingest requests authenticated, by client id.",
+			Name: "eventgrpc_auth_successes_total", Help: "Ingest requests authenticated, by client id with METRICS_CLIENT_LABELS=true, else \"all\".",
 		}, []string{"client"}),
 		replayEvicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eventgrpc_auth_replay_cache_evictions_total",

@@ -71,6 +71,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	h := &harness{reg: prometheus.NewRegistry(), clk: &clock{t: time.UnixMilli(1_750_000_000_000)}}
+	cfg.ClientLabels = true // these tests read the per-client counts; labels_test.go the default
 	a, err := New(cfg, h.reg, h.clk.now)
 	if err != nil {
 		t.Fatal(err)

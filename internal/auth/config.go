@@ -58,6 +58,10 @@ type Config struct {
 	// RedisKeyPrefix prefixes the shared cache's keys (default
 	// "eventgrpc:auth:replay:").
 	RedisKeyPrefix string
+	// ClientLabels: the success metric names the client id
+	// (METRICS_CLIENT_LABELS); off, every client counts under "all", so
+	// /metrics names no client.
+	ClientLabels bool
 }
 
 // ConfigFromEnv reads AUTH_MODE, AUTH_API_KEYS, AUTH_KEYS_FILE,

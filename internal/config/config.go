@@ -82,6 +82,9 @@ type GRPC struct {
 	Addr string // from PORT
 	// MaxRecvBytes bounds one request (GRPC_MAX_RECV_BYTES).
 	MaxRecvBytes int
+	// Reflection serves the gRPC reflection service (GRPC_REFLECTION,
+	// default true).
+	Reflection bool
 }
 
 // HTTP configures the HTTP listener.
@@ -99,6 +102,15 @@ type HTTP struct {
 	// AdminHosts are extra Host names a loopback client may use for the
 	// operator endpoints (ADMIN_HOSTS, comma separated).
 	AdminHosts []string
+	// AdminAddr is a loopback listener that alone serves the operator
+	// endpoints (ADMIN_ADDR, e.g. 127.0.0.1:8020); empty: on GIN_PORT.
+	AdminAddr string
+	// MetricsAddr is the listener that alone serves /metrics
+	// (METRICS_ADDR); empty: on GIN_PORT.
+	MetricsAddr string
+	// MetricsClientLabels lets metrics name client ids
+	// (METRICS_CLIENT_LABELS, default false: "all").
+	MetricsClientLabels bool
 	// QueryMaxRows bounds a query's result (QUERY_MAX_ROWS).
 	QueryMaxRows int
 	// CORSAllowedOrigins are the browser origins (scheme://host[:port]) that
@@ -300,6 +312,10 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.HTTP.QueryRemote = r.bool("QUERY_ALLOW_REMOTE", false)
 	c.HTTP.AdminToken = r.str("ADMIN_TOKEN", "")
 	c.HTTP.AdminHosts = r.list("ADMIN_HOSTS", nil)
+	c.HTTP.AdminAddr = r.str("ADMIN_ADDR", "")
+	c.HTTP.MetricsAddr = r.str("METRICS_ADDR", "")
+	c.HTTP.MetricsClientLabels = r.bool("METRICS_CLIENT_LABELS", false)
+	c.GRPC.Reflection = r.bool("GRPC_REFLECTION", true)
 	c.HTTP.QueryMaxRows = r.int("QUERY_MAX_ROWS", 100000)
 	c.HTTP.CORSAllowedOrigins = r.list("CORS_ALLOWED_ORIGINS", nil)
 
@@ -466,6 +482,19 @@ func (c *Config) Validate() error {
 	}
 	if c.LandingMaxInflightBytes <= 0 {
 		bad("LANDING_MAX_INFLIGHT_BYTES: must be positive, got %d", c.LandingMaxInflightBytes)
+	}
+	if c.HTTP.AdminAddr != "" {
+		if err := loopbackAddr(c.HTTP.AdminAddr); err != nil {
+			bad("ADMIN_ADDR: %v", err)
+		}
+	}
+	if c.HTTP.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.MetricsAddr); err != nil {
+			bad("METRICS_ADDR: %v", err)
+		}
+	}
+	if c.HTTP.AdminToken != "" && len(c.HTTP.AdminToken) < 16 {
+		bad("ADMIN_TOKEN: at least 16 characters")
 	}
 	if c.HTTP.QueryRemote && len(c.HTTP.AdminToken) < 16 {
 		bad("ADMIN_TOKEN: QUERY_ALLOW_REMOTE opens the operator endpoints to the network; it needs an ADMIN_TOKEN of at least 16 characters")
@@ -640,4 +669,20 @@ func validOrigins(origins []string) error {
 		}
 	}
 	return nil
+}
+
+// loopbackAddr checks that addr is host:port with a loopback host (the
+// operator listener must not be reachable from the network).
+func loopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address (e.g. 127.0.0.1:8020): the operator listener serves its routes without a token", addr)
 }

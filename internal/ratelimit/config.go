@@ -46,6 +46,9 @@ type Config struct {
 	// IdleTimeout is how long an unused bucket is kept (RATE_LIMIT_IDLE;
 	// 0 means DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// ClientLabels: the refusal metric names the client (METRICS_CLIENT_LABELS);
+	// off, every client counts under "all", so /metrics names no client.
+	ClientLabels bool
 }
 
 // Enabled reports whether any limit is set.

@@ -32,6 +32,9 @@ const sweepEvery = time.Minute
 // labelOther is the client label of keys not listed in PerClient.
 const labelOther = "other"
 
+// labelAll is the one client label without METRICS_CLIENT_LABELS.
+const labelAll = "all"
+
 // Limiter holds the buckets. Safe for concurrent use; it starts no
 // goroutines.
 type Limiter struct {
@@ -69,7 +72,11 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Limiter,
 	if now == nil {
 		now = time.Now
 	}
-	m, err := newMetrics(reg, cfg.PerClient)
+	named := cfg.PerClient
+	if !cfg.ClientLabels {
+		named = nil
+	}
+	m, err := newMetrics(reg, named)
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +183,9 @@ func (l *Limiter) Take(k Key) Decision {
 	}
 	l.mu.Unlock()
 	if !d.OK {
+		if !l.cfg.ClientLabels {
+			label = labelAll
+		}
 		l.m.refused.WithLabelValues(label).Inc()
 	}
 	return d
@@ -287,7 +297,7 @@ func newMetrics(reg prometheus.Registerer, clients map[string]Limit) (*metrics, 
 	m := &metrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_ratelimit_refused_total",
-			Help: "Ingest requests refused by the rate limit, by client (RATE_LIMIT_CLIENTS names; \"other\" for the rest).",
+			Help: "Ingest requests refused by the rate limit, by client with METRICS_CLIENT_LABELS=true (RATE_LIMIT_CLIENTS names; \"other\" for the rest), else \"all\".",
 		}, []string{"client"}),
 		tableFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eventgrpc_ratelimit_table_full_total",
@@ -297,9 +307,13 @@ func newMetrics(reg prometheus.Registerer, clients map[string]Limit) (*metrics, 
 			Name: "eventgrpc_ratelimit_keys", Help: "Rate limit buckets held.",
 		}),
 	}
-	m.refused.WithLabelValues(labelOther)
-	for id := range clients {
-		m.refused.WithLabelValues(id)
+	if clients == nil {
+		m.refused.WithLabelValues(labelAll)
+	} else {
+		m.refused.WithLabelValues(labelOther)
+		for id := range clients {
+			m.refused.WithLabelValues(id)
+		}
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.refused, m.tableFull, m.keys} {

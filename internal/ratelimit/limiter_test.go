@@ -38,6 +38,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 func newLimiter(t *testing.T, cfg Config) (*Limiter, *clock) {
 	t.Helper()
 	clk := &clock{t: time.Unix(1_750_000_000, 0)}
+	cfg.ClientLabels = true // these tests read the per-client counts; labels_test.go the default
 	l, err := New(cfg, prometheus.NewRegistry(), clk.now)
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,14 @@ package tail
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -21,14 +23,27 @@ import (
 // ErrTooMany is returned by Subscribe when MaxSubscribers are attached.
 var ErrTooMany = errors.New("tail: too many subscribers")
 
+// Defaults of Config.
+const (
+	DefaultMaxBytes      = 1 << 20
+	DefaultMaxEventBytes = 16 << 10
+)
+
 // Config bounds the hub.
 type Config struct {
 	// MaxSubscribers caps concurrent subscribers (default 8).
 	MaxSubscribers int
-	// Buffer is how many dispatched requests a subscriber may have waiting
-	// before newer ones are dropped for it (default 64).
-	Buffer     int
-	Registerer prometheus.Registerer
+	// MaxBytes bounds, in bytes of rendered events (Event.Size), what one
+	// subscriber may have waiting; events that do not fit are dropped for
+	// it and counted (default DefaultMaxBytes). A subscriber never holds
+	// the dispatched request itself: Publish copies what the tail shows.
+	MaxBytes int
+	// MaxEventBytes bounds one event as shown: an event whose JSON is
+	// longer is shown as an excerpt, a JSON string of its first
+	// MaxEventBytes bytes, with Truncated set (default
+	// DefaultMaxEventBytes).
+	MaxEventBytes int
+	Registerer    prometheus.Registerer
 }
 
 // Hub fans accepted events out to subscribers. Safe for concurrent use.
@@ -47,8 +62,11 @@ func New(cfg Config) *Hub {
 	if cfg.MaxSubscribers <= 0 {
 		cfg.MaxSubscribers = 8
 	}
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = 64
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.MaxEventBytes <= 0 {
+		cfg.MaxEventBytes = DefaultMaxEventBytes
 	}
 	h := &Hub{cfg: cfg,
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
@@ -70,32 +88,114 @@ func New(cfg Config) *Hub {
 // Subscribers is how many subscribers are attached.
 func (h *Hub) Subscribers() int { return int(h.active.Load()) }
 
-// batch is one dispatched request as the ingest path offered it. The
-// request and response are only read after Dispatch returned, when the
-// ingest path no longer writes them.
-type batch struct {
-	at   time.Time
-	src  pipeline.Source
-	req  *eventgrpcv1.Events
-	resp *eventgrpcv1.Response
-}
+// MaxBytes is the per-subscriber bound in bytes (Config.MaxBytes).
+func (h *Hub) MaxBytes() int { return h.cfg.MaxBytes }
 
 // Publish offers one dispatched request and its response. It never blocks
-// and allocates nothing when there is no subscriber.
+// and allocates nothing when there is no subscriber. Each subscriber gets
+// copies of the events it is shown, rendered here (once for all), within
+// its byte bound: nothing of req or resp is kept after Publish returns.
 func (h *Hub) Publish(src pipeline.Source, req *eventgrpcv1.Events, resp *eventgrpcv1.Response) {
 	if h == nil || h.active.Load() == 0 || resp.GetAccepted() == 0 {
 		return
 	}
-	b := batch{at: time.Now(), src: src, req: req, resp: resp}
-	for _, s := range *h.subs.Load() {
-		select {
-		case s.ch <- b:
-		default:
-			n := uint64(resp.GetAccepted())
-			s.dropped.Add(n)
-			h.dropped.Add(float64(n))
+	subs := *h.subs.Load()
+	r := renderer{at: time.Now(), src: string(src), req: req, max: h.cfg.MaxEventBytes}
+	for _, s := range subs {
+		if s.f.Source != "" && s.f.Source != r.src || !matchHeader(req.GetHeader(), s.f.Where) {
+			continue
+		}
+		room := s.room()
+		var add []Event
+		size := 0
+		var dropped uint64
+		for _, res := range resp.GetResults() {
+			i := int(res.GetIndex())
+			if !res.GetAccepted() || i < 0 || i >= len(req.GetEvents()) {
+				continue
+			}
+			ev := req.GetEvents()[i]
+			if !s.f.wants(ev, res) {
+				continue
+			}
+			if room-size <= 0 { // full: skip the rendering too
+				dropped++
+				continue
+			}
+			e := r.event(i, res)
+			if n := e.Size(); size+n <= room {
+				add = append(add, e)
+				size += n
+				continue
+			}
+			dropped++
+		}
+		if dropped > 0 {
+			s.dropped.Add(dropped)
+			h.dropped.Add(float64(dropped))
+		}
+		if len(add) > 0 {
+			s.push(add, size)
 		}
 	}
+}
+
+// renderer renders a request's events for the tail, each at most once.
+type renderer struct {
+	at   time.Time
+	src  string
+	req  *eventgrpcv1.Events
+	max  int
+	hdr  []byte
+	done map[int]Event
+}
+
+func (r *renderer) event(i int, res *eventgrpcv1.EventResult) Event {
+	if e, ok := r.done[i]; ok {
+		return e
+	}
+	if r.hdr == nil {
+		hdr, _ := jsonOpts.Marshal(r.req.GetHeader())
+		r.hdr, _ = excerpt(hdr, r.max)
+	}
+	ev := r.req.GetEvents()[i]
+	typ, _ := event.Name(ev)
+	id := res.GetEventId()
+	if id == "" {
+		id = ev.GetId()
+	}
+	body, _ := jsonOpts.Marshal(ev)
+	body, cut := excerpt(body, r.max)
+	e := Event{Time: r.at, Source: r.src, Type: typ, ID: clip(id, 256), Header: r.hdr, Event: body, Truncated: cut}
+	if r.done == nil {
+		r.done = map[int]Event{}
+	}
+	r.done[i] = e
+	return e
+}
+
+// excerpt returns b when it is at most max bytes; else a JSON string of
+// its first max bytes (whole UTF-8 characters) and b's length.
+func excerpt(b []byte, max int) ([]byte, int) {
+	if len(b) <= max {
+		return b, 0
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	s, _ := json.Marshal(string(b[:cut]) + "…")
+	return s, len(b)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Dispatcher is the pipeline as the ingest servers call it.
@@ -130,6 +230,27 @@ type Filter struct {
 	Sample float64
 }
 
+// wants reports whether the filter's per-event tests pass (the source and
+// header were tested for the whole request).
+func (f Filter) wants(ev *eventgrpcv1.Event, res *eventgrpcv1.EventResult) bool {
+	if f.Type != "" {
+		typ, _ := event.Name(ev)
+		if f.Type != typ && !(typ == "CustomEvent" && f.Type == ev.GetCustomEvent().GetName()) {
+			return false
+		}
+	}
+	if want, ok := f.Where["id"]; ok {
+		id := res.GetEventId()
+		if id == "" {
+			id = ev.GetId()
+		}
+		if want != id {
+			return false
+		}
+	}
+	return !(f.Sample > 0 && f.Sample < 1 && rand.Float64() >= f.Sample)
+}
+
 // Event is one accepted event as the tail shows it.
 type Event struct {
 	Time   time.Time `json:"time"`
@@ -138,6 +259,15 @@ type Event struct {
 	ID     string    `json:"id"`
 	Header jsonRaw   `json:"header"`
 	Event  jsonRaw   `json:"event"`
+	// Truncated is the length of the event's JSON when Event is an
+	// excerpt of it (a JSON string), else 0.
+	Truncated int `json:"truncated,omitempty"`
+}
+
+// Size is what the event counts against a subscriber's byte bound: its
+// fields and the JSON around them.
+func (e Event) Size() int {
+	return len(e.Source) + len(e.Type) + len(e.ID) + len(e.Header) + len(e.Event) + 128
 }
 
 type jsonRaw []byte
@@ -153,10 +283,12 @@ func (j jsonRaw) MarshalJSON() ([]byte, error) {
 type Sub struct {
 	hub     *Hub
 	f       Filter
-	ch      chan batch
+	mu      sync.Mutex // guards queue and bytes
+	queue   []Event
+	bytes   int
+	wake    chan struct{} // a token when queue became non-empty
 	dropped atomic.Uint64
 	once    sync.Once
-	pending []Event
 }
 
 // Subscribe attaches a subscriber; Close it when done.
@@ -170,14 +302,41 @@ func (h *Hub) Subscribe(f Filter) (*Sub, error) {
 	if len(cur) >= h.cfg.MaxSubscribers {
 		return nil, ErrTooMany
 	}
-	s := &Sub{hub: h, f: f, ch: make(chan batch, h.cfg.Buffer)}
+	s := &Sub{hub: h, f: f, wake: make(chan struct{}, 1)}
 	next := append(append(make([]*Sub, 0, len(cur)+1), cur...), s)
 	h.subs.Store(&next)
 	h.active.Add(1)
 	return s, nil
 }
 
-// Close detaches the subscriber; safe twice.
+// room is how many bytes the subscriber may still take.
+func (s *Sub) room() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hub.cfg.MaxBytes - s.bytes
+}
+
+func (s *Sub) push(evs []Event, size int) {
+	s.mu.Lock()
+	s.queue = append(s.queue, evs...)
+	s.bytes += size
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Buffered is how many bytes (Event.Size) the subscriber has waiting; at
+// most Config.MaxBytes.
+func (s *Sub) Buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// Close detaches the subscriber and releases what it had waiting; safe
+// twice.
 func (s *Sub) Close() {
 	s.once.Do(func() {
 		h := s.hub
@@ -191,6 +350,9 @@ func (s *Sub) Close() {
 		h.subs.Store(&next)
 		h.active.Add(-1)
 		h.mu.Unlock()
+		s.mu.Lock()
+		s.queue, s.bytes = nil, 0
+		s.mu.Unlock()
 	})
 }
 
@@ -201,58 +363,23 @@ func (s *Sub) Dropped() uint64 { return s.dropped.Load() }
 var jsonOpts = protojson.MarshalOptions{UseProtoNames: false}
 
 // Next blocks until events matching the filter arrive or ctx ends, and
-// returns them.
+// returns them: everything waiting, at most Config.MaxBytes of it.
 func (s *Sub) Next(ctx context.Context) ([]Event, error) {
 	for {
+		s.mu.Lock()
+		out := s.queue
+		s.queue, s.bytes = nil, 0
+		s.mu.Unlock()
+		if len(out) > 0 {
+			s.hub.delivered.Add(float64(len(out)))
+			return out, nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case b := <-s.ch:
-			if out := s.render(b); len(out) > 0 {
-				s.hub.delivered.Add(float64(len(out)))
-				return out, nil
-			}
+		case <-s.wake:
 		}
 	}
-}
-
-func (s *Sub) render(b batch) []Event {
-	if s.f.Source != "" && s.f.Source != string(b.src) {
-		return nil
-	}
-	if !matchHeader(b.req.GetHeader(), s.f.Where) {
-		return nil
-	}
-	var out []Event
-	var hdr []byte
-	evs := b.req.GetEvents()
-	for _, r := range b.resp.GetResults() {
-		i := int(r.GetIndex())
-		if !r.GetAccepted() || i < 0 || i >= len(evs) {
-			continue
-		}
-		ev := evs[i]
-		typ, _ := event.Name(ev)
-		if s.f.Type != "" && s.f.Type != typ && !(typ == "CustomEvent" && s.f.Type == ev.GetCustomEvent().GetName()) {
-			continue
-		}
-		id := r.GetEventId()
-		if id == "" {
-			id = ev.GetId()
-		}
-		if want, ok := s.f.Where["id"]; ok && want != id {
-			continue
-		}
-		if s.f.Sample > 0 && s.f.Sample < 1 && rand.Float64() >= s.f.Sample {
-			continue
-		}
-		if hdr == nil {
-			hdr, _ = jsonOpts.Marshal(b.req.GetHeader())
-		}
-		body, _ := jsonOpts.Marshal(ev)
-		out = append(out, Event{Time: b.at, Source: string(b.src), Type: typ, ID: id, Header: hdr, Event: body})
-	}
-	return out
 }
 
 // matchHeader checks the where-fields against the request header.

@@ -2,6 +2,10 @@ package tail
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,10 +88,11 @@ func TestFilters(t *testing.T) {
 }
 
 // A subscriber that never reads does not hold dispatch up: every dispatch
-// completes, and what it missed is counted.
+// completes, what it holds stays within its byte bound, and what it
+// missed is counted.
 func TestStuckReaderDoesNotBlock(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h := New(Config{Buffer: 4, Registerer: reg})
+	h := New(Config{MaxBytes: 4 << 10, Registerer: reg})
 	s, err := h.Subscribe(Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,13 +118,94 @@ func TestStuckReaderDoesNotBlock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("dispatches blocked behind a tail reader that never reads")
 	}
-	// 1000 requests of 2 events; 4 fit the buffer.
-	if got, want := s.Dropped(), uint64(2*(1000-4)); got != want {
-		t.Fatalf("subscriber dropped %d events, want %d", got, want)
+	if b := s.Buffered(); b > 4<<10 || b == 0 {
+		t.Fatalf("subscriber holds %d bytes, want 1..%d", b, 4<<10)
 	}
-	if got := testutil.ToFloat64(h.dropped); got != 2*(1000-4) {
-		t.Fatalf("eventgrpc_tail_dropped_events_total = %v", got)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	held, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	// 1000 requests of 2 events: each one either held or counted.
+	if got, want := s.Dropped()+uint64(len(held)), uint64(2*1000); got != want {
+		t.Fatalf("dropped %d + held %d = %d events, want %d", s.Dropped(), len(held), got, want)
+	}
+	if got := testutil.ToFloat64(h.dropped); got != float64(s.Dropped()) {
+		t.Fatalf("eventgrpc_tail_dropped_events_total = %v, subscriber dropped %d", got, s.Dropped())
+	}
+}
+
+// big is a request of one accepted custom event whose parameter is n bytes.
+func big(id string, n int) *eventgrpcv1.Events {
+	return &eventgrpcv1.Events{
+		Header: &eventgrpcv1.Header{UserId: "u"},
+		Events: []*eventgrpcv1.Event{{Id: id, EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{
+			Name: "blob", Params: map[string]string{"v": strings.Repeat("x", n)}}}}},
+	}
+}
+
+// A subscriber holds copies of what the tail shows, never the dispatched
+// request: 8 stalled subscribers and 96 requests of 4 MiB retain no more
+// than their byte bounds (8 × 1 MiB), each event an excerpt of at most
+// MaxEventBytes. On e066805 each subscriber's channel held 64 whole
+// requests (over 256 MB here).
+func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
+	h := New(Config{})
+	var subs []*Sub
+	for range 8 {
+		s, err := h.Subscribe(Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		subs = append(subs, s)
+	}
+	base := heapInUse()
+	d := h.Wrap(acceptAll{})
+	for i := range 96 {
+		if _, err := d.Dispatch(context.Background(), pipeline.SourceHTTP, big(fmt.Sprint("b", i), 4<<20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grew := int64(heapInUse()) - int64(base)
+	t.Logf("8 stalled subscribers after 96 requests of 4 MiB: heap grew %.1f MB", float64(grew)/1e6)
+	if grew > 64<<20 {
+		t.Fatalf("heap grew %d bytes with 8 stalled subscribers, want at most 64 MiB", grew)
+	}
+	for i, s := range subs {
+		if b := s.Buffered(); b > DefaultMaxBytes {
+			t.Fatalf("subscriber %d holds %d bytes, over its bound %d", i, b, DefaultMaxBytes)
+		}
+		if s.Dropped() == 0 {
+			t.Fatalf("subscriber %d dropped nothing", i)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	evs, err := subs[0].Next(ctx)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("Next: %d events, %v", len(evs), err)
+	}
+	e := evs[0]
+	var excerpt string
+	if err := json.Unmarshal(e.Event, &excerpt); err != nil || !strings.HasPrefix(excerpt, `{"id":"b0"`) {
+		t.Fatalf("excerpt is not a JSON string of the event's start: %v %.60s", err, e.Event)
+	}
+	if e.Truncated == 0 || len(excerpt) > DefaultMaxEventBytes+len("…") {
+		t.Fatalf("a 4 MiB event shown as %d bytes (truncated %d), want an excerpt of at most %d", len(excerpt), e.Truncated, DefaultMaxEventBytes)
+	}
+	if b, err := json.Marshal(evs); err != nil || !json.Valid(b) {
+		t.Fatalf("events do not marshal: %v", err)
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }
 
 func TestSubscriberCap(t *testing.T) {
@@ -153,7 +239,7 @@ func BenchmarkPublishNoSubscriber(b *testing.B) {
 }
 
 func BenchmarkPublishStuckSubscriber(b *testing.B) {
-	h := New(Config{Buffer: 1})
+	h := New(Config{MaxBytes: 1})
 	s, _ := h.Subscribe(Filter{})
 	defer s.Close()
 	req := launch("a", "u")

@@ -47,6 +47,8 @@ type Config struct {
 	// MaxConcurrentStreams bounds the calls one connection may have open;
 	// 0 means grpc-go's default.
 	MaxConcurrentStreams uint32
+	// Reflection serves the gRPC reflection service (GRPC_REFLECTION).
+	Reflection bool
 }
 
 // Server is the gRPC server.
@@ -93,7 +95,9 @@ func New(cfg Config, disp Dispatcher, state *health.State) *Server {
 	s.srv = grpc.NewServer(opts...)
 	eventgrpcv1.RegisterEventServiceServer(s.srv, s)
 	healthpb.RegisterHealthServer(s.srv, s.health)
-	reflection.Register(s.srv)
+	if cfg.Reflection {
+		reflection.Register(s.srv)
+	}
 	return s
 }
 

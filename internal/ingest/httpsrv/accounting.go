@@ -63,7 +63,7 @@ type Totals struct {
 // QueryRemote), computed from the process's metrics. queue is the
 // catch-all queue whose consumption counts as "stored".
 func (s *Server) MountAccounting(g prometheus.Gatherer, queue string) {
-	s.mux.Handle("GET /admin/accounting", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("GET /admin/accounting", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acc, err := ComputeAccounting(g, queue)
 		if err != nil {
 			Error(w, http.StatusInternalServerError, err)

@@ -50,7 +50,7 @@ func (s *Server) MountAdmin(top *topology.Topology, dl broker.DeadLetters) {
 		}
 		return q.ErrorQueue(), limit, true
 	}
-	s.mux.Handle("GET /admin/dlq/{queue}", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("GET /admin/dlq/{queue}", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		eq, limit, ok := errorQueue(w, r)
 		if !ok {
 			return
@@ -67,7 +67,7 @@ func (s *Server) MountAdmin(top *topology.Topology, dl broker.DeadLetters) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out)
 	})))
-	s.mux.Handle("POST /admin/dlq/{queue}/replay", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("POST /admin/dlq/{queue}/replay", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		eq, limit, ok := errorQueue(w, r)
 		if !ok {
 			return

@@ -33,6 +33,14 @@ const HeaderRequestedBy = "X-Requested-By"
 //     from loopback with a loopback Host needs Authorization: Bearer
 //     <ADMIN_TOKEN>; Config.Validate refuses QUERY_ALLOW_REMOTE without a
 //     token.
+//   - Proxies: a request carrying Forwarded, X-Forwarded-For or
+//     X-Real-IP is never local, whatever its peer address: a reverse
+//     proxy on the same machine connects from loopback on behalf of
+//     anyone.
+//   - Outside ENV=local (Config.RequireToken), even a local request needs
+//     the token on the public listener; the operator listener (ADMIN_ADDR,
+//     loopback only) is the way without one. With ADMIN_ADDR the operator
+//     routes are on that listener alone (404 on the public port).
 //
 // Refusals are 403 (401 for a missing or wrong token) with a JSON error
 // naming the rule.
@@ -42,20 +50,45 @@ func (s *Server) Operator(h http.Handler) http.Handler {
 			Error(w, http.StatusForbidden, errors.New("a POST to an operator endpoint needs Content-Type: application/json or an "+HeaderRequestedBy+" header (cross-site request protection)"))
 			return
 		}
-		local := loopback(r.RemoteAddr) && s.localHost(r.Host)
-		if !local {
-			if !s.cfg.QueryRemote {
-				Error(w, http.StatusForbidden, errors.New("loopback clients with a loopback Host only (QUERY_ALLOW_REMOTE opens it, with ADMIN_TOKEN)"))
+		fwd := forwarded(r)
+		local := !fwd && loopback(r.RemoteAddr) && s.localHost(r.Host)
+		switch {
+		case !local && !s.cfg.QueryRemote:
+			why := "loopback clients with a loopback Host only (QUERY_ALLOW_REMOTE opens it, with ADMIN_TOKEN)"
+			if fwd {
+				why = "a request relayed by a proxy (Forwarded, X-Forwarded-For or X-Real-IP) is not local; QUERY_ALLOW_REMOTE with ADMIN_TOKEN opens the operator endpoints to it, or use the operator listener (ADMIN_ADDR)"
+			}
+			Error(w, http.StatusForbidden, errors.New(why))
+			return
+		case !local && !s.adminToken(r):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="event-grpc admin"`)
+			Error(w, http.StatusUnauthorized, errors.New("an operator endpoint opened with QUERY_ALLOW_REMOTE needs Authorization: Bearer <ADMIN_TOKEN>"))
+			return
+		case local && s.cfg.RequireToken && !onAdminListener(r) && !s.adminToken(r):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="event-grpc admin"`)
+			if s.cfg.AdminToken == "" {
+				Error(w, http.StatusForbidden, errors.New("outside ENV=local the operator endpoints need ADMIN_TOKEN (Authorization: Bearer <ADMIN_TOKEN>) or the operator listener (ADMIN_ADDR); neither is set"))
 				return
 			}
-			if !s.adminToken(r) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="event-grpc admin"`)
-				Error(w, http.StatusUnauthorized, errors.New("an operator endpoint opened with QUERY_ALLOW_REMOTE needs Authorization: Bearer <ADMIN_TOKEN>"))
-				return
-			}
+			Error(w, http.StatusUnauthorized, errors.New("outside ENV=local an operator endpoint needs Authorization: Bearer <ADMIN_TOKEN>, or the operator listener (ADMIN_ADDR)"))
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// forwarded reports whether a proxy relayed r: it carries Forwarded,
+// X-Forwarded-For or X-Real-IP. Such a request comes from wherever the
+// proxy's client is, even when the proxy itself connects from loopback,
+// so it is never local. (A client can add these headers itself too;
+// that only takes away its own loopback standing.)
+func forwarded(r *http.Request) bool {
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {
+		if _, ok := r.Header[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func markedPost(r *http.Request) bool {

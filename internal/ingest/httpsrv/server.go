@@ -52,6 +52,19 @@ type Config struct {
 	Admit func() error
 	// Outer wraps every route (panic reporting); nil: none.
 	Outer func(http.Handler) http.Handler
+	// AdminAddr, when set, is a second listener (loopback, ADMIN_ADDR)
+	// that alone serves the operator routes; the public port answers 404
+	// for them. See Operator.
+	AdminAddr string
+	// MetricsAddr, when set, is the listener that alone serves /metrics
+	// (METRICS_ADDR; it may equal AdminAddr).
+	MetricsAddr string
+	// RequireToken: the operator routes on the public listener need the
+	// admin token even from loopback (any ENV but local). See Operator.
+	RequireToken bool
+	// TailWriteTimeout bounds each write to a live-tail reader: one that
+	// has not taken a message within it is dropped (default 10s).
+	TailWriteTimeout time.Duration
 }
 
 // Server is the HTTP server.
@@ -60,8 +73,10 @@ type Server struct {
 	disp  grpcsrv.Dispatcher
 	state *health.State
 	mux   *http.ServeMux
+	admin *http.ServeMux // the operator routes' mux: mux itself unless AdminAddr
 	srv   *http.Server
 	lis   net.Listener
+	side  []*side // the operator and metrics listeners, when configured
 	wg    sync.WaitGroup
 	once  sync.Once
 }
@@ -75,19 +90,20 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 		cfg.Middleware = func(h http.Handler) http.Handler { return h }
 	}
 	s := &Server{cfg: cfg, disp: disp, state: state, mux: http.NewServeMux()}
+	s.sideListeners()
 	s.mux.HandleFunc("GET /heartbeat", s.getHeartbeat)
-	s.mux.Handle("PUT /heartbeat", s.Operator(http.HandlerFunc(s.putHeartbeat)))
+	s.HandleOperator("PUT /heartbeat", http.HandlerFunc(s.putHeartbeat))
 	if cfg.Gatherer != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+		s.metricsMux().Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.Ingest("POST /v1/events", http.HandlerFunc(s.postEvents))
 	if cfg.Querier != nil {
-		s.mux.Handle("POST /v1/query", s.Operator(http.HandlerFunc(s.postQuery)))
+		s.HandleOperator("POST /v1/query", http.HandlerFunc(s.postQuery))
 	}
-	// Profiles, for finding where the time goes; loopback only.
-	s.mux.Handle("/debug/pprof/", s.Operator(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("/debug/pprof/profile", s.Operator(http.HandlerFunc(pprof.Profile)))
-	s.mux.Handle("/debug/pprof/trace", s.Operator(http.HandlerFunc(pprof.Trace)))
+	// Profiles, for finding where the time goes; operators only.
+	s.HandleOperator("/debug/pprof/", http.HandlerFunc(pprof.Index))
+	s.HandleOperator("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	s.HandleOperator("/debug/pprof/trace", http.HandlerFunc(pprof.Trace))
 	var root http.Handler = s.mux
 	if cfg.Outer != nil {
 		root = cfg.Outer(s.mux)
@@ -138,7 +154,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}()
 	s.cfg.Logger.Info("http listening", "addr", lis.Addr().String())
-	return nil
+	return s.startSide()
 }
 
 // Addr is the bound address.
@@ -153,6 +169,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err != nil {
 			s.srv.Close()
 		}
+		err = errors.Join(err, s.shutdownSide(ctx))
 		s.wg.Wait()
 	})
 	return err

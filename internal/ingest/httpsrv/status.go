@@ -78,12 +78,12 @@ type TableCount struct {
 func (s *Server) MountStatus(cfg StatusConfig) {
 	sub, _ := fs.Sub(staticFiles, "static")
 	files := http.FileServerFS(sub)
-	s.mux.Handle("GET /{$}", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("GET /{$}", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.ServeFileFS(w, r, sub, "index.html")
 	}))))
-	s.mux.Handle("GET /static/", console(s.Operator(http.StripPrefix("/static/", files))))
-	s.mux.Handle("GET /admin/status", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("GET /static/", console(s.Operator(http.StripPrefix("/static/", files))))
+	s.admin.Handle("GET /admin/status", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r.Context(), cfg)
 		if err != nil {
 			Error(w, http.StatusInternalServerError, err)

@@ -16,20 +16,25 @@ import (
 // MountTail adds GET /v1/tail: accepted events as server-sent events
 // ("event: events", data a JSON array of tail.Event; "event: dropped",
 // data the count this reader missed so far). Query: type, source,
-// where=field=value (repeatable), sample=0..1. Loopback only unless
-// QueryRemote (TODO(guard): the shared admin guard once it lands).
+// where=field=value (repeatable), sample=0..1. An operator route (see
+// Operator).
+//
+// A reader holds at most the hub's byte bound of events waiting
+// (tail.Config.MaxBytes) and the one message being written; a reader that
+// does not take a message within TailWriteTimeout is dropped, so a reader
+// that stops reading holds a fixed number of bytes for a bounded time.
 func (s *Server) MountTail(h *tail.Hub) {
-	s.mux.Handle("GET /v1/tail", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	timeout := s.cfg.TailWriteTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	s.admin.Handle("GET /v1/tail", s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := tailFilter(r)
 		if err != nil {
 			Error(w, http.StatusBadRequest, err)
 			return
 		}
-		flusher, ok := w.(http.Flusher)
-		if !ok {
-			Error(w, http.StatusInternalServerError, errors.New("streaming is not supported by this connection"))
-			return
-		}
+		rc := http.NewResponseController(w)
 		sub, err := h.Subscribe(f)
 		if errors.Is(err, tail.ErrTooMany) {
 			w.Header().Set("Retry-After", "5")
@@ -37,14 +42,26 @@ func (s *Server) MountTail(h *tail.Hub) {
 			return
 		}
 		defer sub.Close()
-		// A tail runs for as long as the reader wants: no write deadline.
-		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Time{})
+		// A tail runs for as long as the reader reads: a deadline per
+		// write, not one for the response.
+		send := func(parts ...[]byte) bool {
+			if err := rc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+				s.cfg.Logger.Error("tail: cannot set a write deadline; not serving the tail", "err", err)
+				return false
+			}
+			for _, p := range parts {
+				if _, err := w.Write(p); err != nil {
+					return false
+				}
+			}
+			return rc.Flush() == nil
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Accel-Buffering", "no")
-		fmt.Fprint(w, ": tail attached\n\n")
-		flusher.Flush()
+		if !send([]byte(": tail attached\n\n")) {
+			return
+		}
 		ctx := r.Context()
 		var lastDropped uint64
 		for {
@@ -56,20 +73,26 @@ func (s *Server) MountTail(h *tail.Hub) {
 			}
 			if d := sub.Dropped(); d != lastDropped {
 				lastDropped = d
-				fmt.Fprintf(w, "event: dropped\ndata: %d\n\n", d)
-			}
-			if err != nil { // idle: a comment keeps proxies from closing the stream
-				if _, err := fmt.Fprint(w, ": idle\n\n"); err != nil {
+				if !send([]byte("event: dropped\ndata: " + strconv.FormatUint(d, 10) + "\n\n")) {
 					return
 				}
-				flusher.Flush()
+			}
+			if err != nil { // idle: a comment keeps proxies from closing the stream
+				if !send([]byte(": idle\n\n")) {
+					return
+				}
 				continue
 			}
-			b, _ := json.Marshal(evs)
-			if _, err := fmt.Fprintf(w, "event: events\ndata: %s\n\n", b); err != nil {
+			b, err := json.Marshal(evs)
+			evs = nil
+			if err != nil {
+				s.cfg.Logger.Error("tail: marshalling events", "err", err)
 				return
 			}
-			flusher.Flush()
+			// The message is written as it is: no copy of it.
+			if !send([]byte("event: events\ndata: "), b, []byte("\n\n")) {
+				return
+			}
 		}
 	})))
 }

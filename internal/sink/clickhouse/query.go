@@ -29,6 +29,9 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	// The server bounds the result before it sends it, and the run time
+	// (result_overflow_mode and timeout_overflow_mode keep their default,
+	// throw: an error, never a silently cut result).
 	settings := ch.Settings{"readonly": 1, "max_execution_time": int(queryTimeout / time.Second), "max_result_bytes": sink.MaxResultBytes}
 	if maxRows > 0 {
 		settings["max_result_rows"] = maxRows

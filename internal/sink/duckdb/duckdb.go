@@ -37,6 +37,9 @@ type Config struct {
 	// WriteTimeout bounds one Write (waiting for the writer included) when
 	// its ctx has no deadline; default 2 minutes.
 	WriteTimeout time.Duration
+	// QueryTimeout bounds a query endpoint statement (default
+	// DefaultQueryTimeout); see Query.
+	QueryTimeout time.Duration
 	Logger       *slog.Logger
 	// Registerer takes the sink's metrics (sink.Metrics, sink="duckdb");
 	// nil: unregistered.

@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -34,6 +35,13 @@ func (s *Sink) lockConfiguration(ctx context.Context) error {
 	return s.guard.err
 }
 
+// DefaultQueryTimeout bounds a query endpoint statement's run time.
+const DefaultQueryTimeout = 60 * time.Second
+
+// cellLimitMessage is the error a value over sink.MaxResultBytes raises
+// inside DuckDB (see bounded).
+var cellLimitMessage = fmt.Sprintf("a value of the result is over %d bytes, the query endpoint's limit; select part of it (e.g. left(col, 1000))", sink.MaxResultBytes)
+
 // Query implements sink.Querier: one read-only statement. Three guards,
 // the engine's first: the configuration is locked (no SET, PRAGMA or
 // RESET takes), external access is off since open (no files, network,
@@ -41,16 +49,66 @@ func (s *Sink) lockConfiguration(ctx context.Context) error {
 // transaction that is always rolled back (no write, no CHECKPOINT). The
 // lexer (ReadOnly) refuses everything that is not one query before it
 // reaches the engine. The result is bounded in rows (maxRows) and bytes
-// (sink.MaxResultBytes).
+// (sink.MaxResultBytes) before it is materialised (see bounded), and the
+// statement in time (Config.QueryTimeout: DuckDB has no per-statement
+// timeout setting, so the context's deadline interrupts it).
 func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
 	if err := ReadOnly(query); err != nil {
 		return nil, nil, err
 	}
-	return s.query(ctx, query, maxRows)
+	return s.query(ctx, bounded(query, maxRows), maxRows)
+}
+
+// bounded wraps a query (SELECT, WITH, FROM, VALUES, SUMMARIZE) so that
+// DuckDB itself refuses a value whose text is over sink.MaxResultBytes,
+// with cellLimitMessage, before the value is copied into the result or
+// out of the engine, and stops after maxRows+1 rows. The value is still
+// computed once inside DuckDB (its string vectors are outside its
+// memory_limit); nothing copies it further. Other statements (SHOW,
+// DESCRIBE, EXPLAIN, TABLE) are returned as they are: their cells are
+// bounded by what is stored, and the row and byte budgets of query apply.
+func bounded(q string, maxRows int) string {
+	code, err := syntax.Statement(q)
+	if err != nil {
+		return q
+	}
+	words := strings.FieldsFunc(code, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+	if len(words) == 0 {
+		return q
+	}
+	switch strings.ToUpper(words[0]) {
+	case "SELECT", "WITH", "FROM", "VALUES", "SUMMARIZE":
+	default:
+		return q
+	}
+	limit := ""
+	if maxRows > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", maxRows+1)
+	}
+	return fmt.Sprintf("SELECT CASE WHEN strlen(CAST(COLUMNS(*) AS VARCHAR)) > %d THEN error('%s') ELSE COLUMNS(*) END FROM (\n%s\n) AS eventgrpc_query%s",
+		sink.MaxResultBytes, strings.ReplaceAll(cellLimitMessage, "'", "''"), code, limit)
+}
+
+// queryError classifies a failed query: the cell limit and the timeout
+// are named; anything else the engine refused is the caller's fault.
+func queryError(ctx context.Context, timeout time.Duration, err error) error {
+	switch {
+	case strings.Contains(err.Error(), cellLimitMessage):
+		return fault.Permanentf("%s", cellLimitMessage)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fault.Permanentf("the query ran over %v, the query endpoint's timeout: %v", timeout, err)
+	}
+	return fault.Permanent(err)
 }
 
 // query runs query under the engine's guards alone.
 func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
+	timeout := s.cfg.QueryTimeout
+	if timeout <= 0 {
+		timeout = DefaultQueryTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	if err := s.lockConfiguration(ctx); err != nil {
@@ -68,7 +126,7 @@ func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, 
 	}()
 	rows, err := s.reader.QueryContext(ctx, query)
 	if err != nil {
-		return nil, nil, fault.Permanent(err)
+		return nil, nil, queryError(ctx, timeout, err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -87,7 +145,7 @@ func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, 
 			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
+			return nil, nil, queryError(ctx, timeout, err)
 		}
 		rec := make([]string, len(cols))
 		for i, v := range vals {
@@ -98,7 +156,10 @@ func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, 
 		}
 		out = append(out, rec)
 	}
-	return cols, out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, queryError(ctx, timeout, err)
+	}
+	return cols, out, nil
 }
 
 // Text renders a value the way clickhouse-client's TSV output does.
@@ -146,12 +207,7 @@ func Text(v any) string {
 // and quoted identifiers included (so query('… checkpoint() …') and
 // "checkpoint"() are refused too).
 func ReadOnly(q string) error {
-	code, err := sink.QuerySyntax{
-		Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
-		EscapeStrings:  true,
-		DollarQuotes:   true,
-		NestedComments: true,
-	}.Statement(q)
+	code, err := syntax.Statement(q)
 	if err != nil {
 		return err
 	}
@@ -159,6 +215,14 @@ func ReadOnly(q string) error {
 		return fault.Permanentf("the query endpoint does not run %s…): it checkpoints the store", strings.TrimSpace(m))
 	}
 	return nil
+}
+
+// syntax is DuckDB's SQL as the query endpoint reads it.
+var syntax = sink.QuerySyntax{
+	Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
+	EscapeStrings:  true,
+	DollarQuotes:   true,
+	NestedComments: true,
 }
 
 // checkpointCall matches a call of checkpoint() or force_checkpoint().

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/sink"
@@ -30,7 +31,19 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout+5*time.Second)
 	defer cancel()
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, classify(err)
+	}
+	defer conn.Release()
+	// No message of the answer may be larger than the result's byte
+	// bound: a larger row is refused as its length arrives, before it is
+	// read into memory (the connection is then closed, and the pool
+	// replaces it). The write path's bound is restored for the next user.
+	fe := conn.Conn().PgConn().Frontend()
+	fe.SetMaxBodyLen(maxRowMessage)
+	defer fe.SetMaxBodyLen(defaultMaxBodyLen)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, nil, classify(err)
 	}
@@ -76,11 +89,22 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 	return cols, out, nil
 }
 
+// maxRowMessage bounds one protocol message of a query's answer (a row):
+// the result's byte bound and room for its framing.
+const maxRowMessage = sink.MaxResultBytes + 64<<10
+
+// defaultMaxBodyLen is pgproto3's own bound of a message (1 GiB - 2).
+const defaultMaxBodyLen = 0x3fffffff - 1
+
 // queryError classifies a query's failure: the server refusing the query
 // (syntax, unknown table, a write in the read-only transaction, a data
 // error) is the caller's fault; connection trouble and an overloaded
 // server are not.
 func queryError(err error) error {
+	var big *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &big) {
+		return fault.Permanentf("a row of the result is over %d bytes, the query endpoint's limit (%d bytes of result); select part of it (e.g. left(col, 1000))", maxRowMessage, sink.MaxResultBytes)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {

@@ -1,0 +1,47 @@
+package ratelimit
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// /metrics names no client unless METRICS_CLIENT_LABELS asks: by default a
+// listed client's refusals count under "all", and no series carries its id.
+func TestMetricsNameNoClientByDefault(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		reg := prometheus.NewRegistry()
+		clk := &clock{t: time.Unix(1_750_000_000, 0)}
+		l, err := New(Config{PerClient: map[string]Limit{"acme-secret-client": {RPS: 1, Burst: 1}}, ClientLabels: named}, reg, clk.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := Key{AuthID: "acme-secret-client", IP: "192.0.2.1"}
+		l.Take(k)
+		if d := l.Take(k); d.OK {
+			t.Fatal("second request within the burst of 1 was allowed")
+		}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		for _, mf := range mfs {
+			out.WriteString(mf.String())
+		}
+		has := strings.Contains(out.String(), "acme-secret-client")
+		if has != named {
+			t.Fatalf("ClientLabels=%v: client id on /metrics = %v:\n%s", named, has, out.String())
+		}
+		label := "all"
+		if named {
+			label = "acme-secret-client"
+		}
+		if got := testutil.ToFloat64(l.m.refused.WithLabelValues(label)); got != 1 {
+			t.Fatalf("ClientLabels=%v: refused{client=%q} = %v, want 1", named, label, got)
+		}
+	}
+}
