@@ -248,6 +248,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 		v, ok := file[k]
 		return v, ok
 	}}
+	r.lookup = withSecretFiles(r.lookup, &r.errs)
 
 	c := &Config{Env: name}
 	c.DataDir = r.str("DATA_DIR", "./data")
