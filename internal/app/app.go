@@ -227,6 +227,7 @@ func (a *App) openSinks(ctx context.Context) error {
 			Host: cfg.Sink.ClickHouse.Host, Port: cfg.Sink.ClickHouse.Port,
 			User: cfg.Sink.ClickHouse.User, Password: cfg.Sink.ClickHouse.Password,
 			Databases: cfg.Sink.ClickHouse.Databases, Logger: a.log, Registerer: a.reg,
+			TTLDays: cfg.Sink.ClickHouse.TTLDays,
 		}
 		a.analytics = sink.NewConnecting("clickhouse", func(ctx context.Context) (sink.Sink, error) {
 			return clickhouse.New(ctx, chCfg)

@@ -184,6 +184,7 @@ type ClickHouse struct {
 	User      string
 	Password  string
 	Databases []string // CLICKHOUSE_DB_NAMES, comma-separated; the first is the default
+	TTLDays   int      // CLICKHOUSE_TTL (`90d`): rows older than this many days are deleted; 0 keeps them
 }
 
 // Postgres holds the POSTGRES_* settings. It is used when Host is set.
@@ -304,6 +305,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 		User:      r.str("CLICKHOUSE_USER", "default"),
 		Password:  r.str("CLICKHOUSE_PASSWORD", ""),
 		Databases: r.list("CLICKHOUSE_DB_NAMES", []string{"event_grpc"}),
+		TTLDays:   r.days("CLICKHOUSE_TTL"),
 	}
 	c.Sink.Postgres = Postgres{
 		Host:     r.str("POSTGRES_HOST", ""),
@@ -531,6 +533,21 @@ func (r *reader) dur(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// days reads a retention in whole days: `90d`, or `0` (none, the default).
+func (r *reader) days(key string) int {
+	v, ok := r.lookup(key)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" || v == "0" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+	if err != nil || !strings.HasSuffix(v, "d") || n <= 0 {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a number of days (e.g. 90d; 0 for none)", key, v))
+		return 0
+	}
+	return n
 }
 
 func (r *reader) list(key string, def []string) []string {

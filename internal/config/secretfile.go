@@ -10,14 +10,14 @@ import (
 // secretNames are the variables that carry a secret. Each NAME may instead
 // be given as NAME_FILE, the path of a file holding the value (a mounted
 // Kubernetes or Docker secret), so the secret never sits in the process
-// environment or a manifest.
+// environment or a manifest. (API keys have their own file variable,
+// AUTH_KEYS_FILE, one client_id:key a line.)
 var secretNames = []string{
 	"ADMIN_TOKEN",
 	"RABBIT_PASSWORD",
 	"CLICKHOUSE_PASSWORD",
 	"POSTGRES_PASSWORD",
 	"REDIS_CLUSTER_PASSWORD",
-	"AUTH_API_KEYS",
 	"SENTRY_DSN",
 	"WEBENGAGE_API_KEY",
 	"WEBENGAGE_BRAND_API_KEY",
