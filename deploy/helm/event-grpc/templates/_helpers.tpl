@@ -154,7 +154,7 @@ spec:
     - name: secrets
       secret:
         secretName: {{ include "event-grpc.secretName" . }}
-        defaultMode: 0400
+        defaultMode: 0440   # group-readable: the group is fsGroup (10001)
         items:
           {{- range $k, $key := .Values.secrets.keys }}
           - key: {{ $key }}
