@@ -16,6 +16,8 @@
 #   mounts and terminationGracePeriodSeconds against SHUTDOWN_*.
 # - The PrometheusRule's groups pass `promtool check rules`, and the chart's
 #   copy of the alert rules is deploy/prometheus/alerts.yml.
+# - deploy/compose's haproxy.cfg passes `haproxy -c`, its prometheus.yml
+#   `promtool check config`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HELM_VERSION=v3.21.4
@@ -83,4 +85,14 @@ refuse 'shutdown.timeoutSeconds must exceed' -f "$CHART/ci/embedded-values.yaml"
 refuse 'set by the chart' -f "$CHART/ci/embedded-values.yaml" --set env.SHUTDOWN_GRACE=5s
 refuse 'a secret; list it under secrets.keys' -f "$CHART/ci/embedded-values.yaml" --set env.ADMIN_TOKEN=x
 refuse 'is in neither secrets.existingSecret' # the defaults name secrets nobody gave
+
+# The compose stack's haproxy and Prometheus configurations, checked by
+# their own tools (the compose files themselves: go test ./deploy/compose).
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "test-helm: installing haproxy from Debian (for haproxy -c)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 haproxy >&2
+fi
+haproxy -c -f deploy/compose/haproxy.cfg >&2
+sed "s#/etc/prometheus/alerts.yml#$PWD/deploy/prometheus/alerts.yml#" deploy/compose/prometheus.yml >"$out/prometheus.yml"
+promtool check config "$out/prometheus.yml" >&2
 echo "test-helm: PASS" >&2
