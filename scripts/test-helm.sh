@@ -25,11 +25,13 @@ BIN=$PWD/.tools/bin
 CHART=deploy/helm/event-grpc
 export PATH=$BIN:$PATH
 
-if ! helm version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; then
+# (helm built by go install reports only "v3.21"; the module version is in
+# the binary's build info.)
+if ! go version -m "$BIN/helm" 2>/dev/null | grep -qE "^\s+mod\s+helm.sh/helm/v3\s+${HELM_VERSION}\s"; then
   echo "test-helm: building helm ${HELM_VERSION} from its Go module into $BIN (once)" >&2
   GOBIN=$BIN go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
-helm version --short >&2
+echo "test-helm: helm ${HELM_VERSION} ($(helm version --short))" >&2
 ./scripts/ensure-prometheus.sh
 
 out=$(mktemp -d)
