@@ -82,3 +82,22 @@ console: services
 .PHONY: proxy
 proxy:
 	$(GO) test -count=1 -v ./test/proxy/
+
+# Deployment artefacts: the Helm chart (lint, render, offline manifest
+# checks) and the container image (built on a local Debian base, run, one
+# dispatch must land as a row). The compose files are checked by the Go test
+# in deploy/compose (part of `unit`).
+.PHONY: helm image image-smoke
+test: helm image-smoke
+
+## helm: helm lint + template of deploy/helm/event-grpc in both modes, manifests checked offline (scripts/test-helm.sh).
+helm:
+	scripts/test-helm.sh
+
+## image: build the container image on a local Debian bookworm base (no registry needed).
+image:
+	scripts/image.sh build
+
+## image-smoke: build the image and smoke-test it (scripts/image.sh).
+image-smoke:
+	scripts/image.sh all

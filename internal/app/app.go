@@ -244,6 +244,7 @@ func (a *App) openSinks(ctx context.Context) error {
 			Addrs: cfg.Sink.ClickHouse.Addrs, Cluster: cfg.Sink.ClickHouse.Cluster,
 			User: cfg.Sink.ClickHouse.User, Password: cfg.Sink.ClickHouse.Password,
 			Databases: cfg.Sink.ClickHouse.Databases, Logger: a.log, Registerer: a.reg,
+			TTLDays: cfg.Sink.ClickHouse.TTLDays,
 		}
 		if cfg.Sink.ClickHouse.Secure {
 			tlsCfg, err := tlsClientConfig(cfg.Sink.ClickHouse.TLSCAFile, "CLICKHOUSE_TLS_CA_FILE")

@@ -231,6 +231,7 @@ type ClickHouse struct {
 	// the system's roots.
 	Secure    bool
 	TLSCAFile string
+	TTLDays   int      // CLICKHOUSE_TTL (`90d`): rows older than this many days are deleted; 0 keeps them
 }
 
 // Postgres holds the POSTGRES_* settings. It is used when Host is set.
@@ -302,6 +303,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 		v, ok := file[k]
 		return v, ok
 	}}
+	r.lookup = withSecretFiles(r.lookup, &r.errs)
 
 	c := &Config{Env: name}
 	c.DataDir = r.str("DATA_DIR", "./data")
@@ -375,6 +377,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 		Cluster:   r.str("CLICKHOUSE_CLUSTER", ""),
 		Secure:    r.bool("CLICKHOUSE_SECURE", false),
 		TLSCAFile: r.str("CLICKHOUSE_TLS_CA_FILE", ""),
+		TTLDays:   r.days("CLICKHOUSE_TTL"),
 	}
 	c.Sink.Postgres = Postgres{
 		Host:        r.str("POSTGRES_HOST", ""),
@@ -636,6 +639,21 @@ func (r *reader) dur(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// days reads a retention in whole days: `90d`, or `0` (none, the default).
+func (r *reader) days(key string) int {
+	v, ok := r.lookup(key)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" || v == "0" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+	if err != nil || !strings.HasSuffix(v, "d") || n <= 0 {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a number of days (e.g. 90d; 0 for none)", key, v))
+		return 0
+	}
+	return n
 }
 
 func (r *reader) list(key string, def []string) []string {

@@ -73,3 +73,22 @@ func TestQueryRemoteNeedsAdminToken(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
+
+func TestClickHouseTTL(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		days int
+		bad  bool
+	}{{"", 0, false}, {"0", 0, false}, {"90d", 90, false}, {" 7d ", 7, false}, {"90", 0, true}, {"-1d", 0, true}, {"3m", 0, true}, {"0d", 0, true}} {
+		c, err := Load(envOf(map[string]string{"CLICKHOUSE_TTL": tc.v}), t.TempDir())
+		if tc.bad {
+			if err == nil || !strings.Contains(err.Error(), "CLICKHOUSE_TTL") {
+				t.Errorf("CLICKHOUSE_TTL=%q: error %v, want one naming the variable", tc.v, err)
+			}
+			continue
+		}
+		if err != nil || c.Sink.ClickHouse.TTLDays != tc.days {
+			t.Errorf("CLICKHOUSE_TTL=%q: days %v err %v, want %d", tc.v, c, err, tc.days)
+		}
+	}
+}

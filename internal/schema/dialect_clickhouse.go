@@ -18,7 +18,28 @@ import (
 // only the missing columns.
 var ClickHouse Dialect = clickHouse{}
 
-type clickHouse struct{}
+// ClickHouseTTL is ClickHouse whose CreateTable gives each partitioned
+// table a retention TTL: rows whose PartitionBy time is more than days old
+// are deleted at merges (`TTL <column> + INTERVAL days DAY`). Table TTL
+// needs ClickHouse 19.6 or later. days <= 0 is ClickHouse itself.
+func ClickHouseTTL(days int) Dialect {
+	if days <= 0 {
+		return ClickHouse
+	}
+	return clickHouse{ttlDays: days}
+}
+
+// ClickHouseTTLClause is the TTL expression ClickHouseTTL(days) gives t,
+// for `ALTER TABLE … MODIFY TTL`; empty when t is not partitioned by time
+// or days <= 0.
+func ClickHouseTTLClause(t *Table, days int) string {
+	if days <= 0 || t.PartitionBy == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s + INTERVAL %d DAY", QuoteIdent(t.PartitionBy), days)
+}
+
+type clickHouse struct{ ttlDays int }
 
 func (clickHouse) Name() string { return "clickhouse" }
 
@@ -67,6 +88,9 @@ func (d clickHouse) createTable(t *Table, qualified, onCluster, engine string) s
 		fmt.Fprintf(&b, "PARTITION BY toYYYYMM(%s)\n", QuoteIdent(t.PartitionBy))
 	}
 	fmt.Fprintf(&b, "ORDER BY (%s)", joinIdents(d.orderBy(t)))
+	if ttl := ClickHouseTTLClause(t, d.ttlDays); ttl != "" {
+		fmt.Fprintf(&b, "\nTTL %s", ttl)
+	}
 	return b.String()
 }
 

@@ -230,3 +230,25 @@ func TestDefaultTablesRenderInEveryDialect(t *testing.T) {
 		})
 	}
 }
+
+// CLICKHOUSE_TTL: a partitioned table gets `TTL <partition column> +
+// INTERVAL N DAY` after its ORDER BY; an unpartitioned one and days <= 0 get
+// none.
+func TestClickHouseTTL(t *testing.T) {
+	got := ClickHouseTTL(90).CreateTable(sample(), `"db"."sample"`)
+	if !strings.HasSuffix(got, "ORDER BY (\"kind\", \"id\")\nTTL \"at\" + INTERVAL 90 DAY") {
+		t.Errorf("partitioned table, 90 days:\n%s", got)
+	}
+	if want := ClickHouse.CreateTable(sample(), `"db"."sample"`); ClickHouseTTL(0).CreateTable(sample(), `"db"."sample"`) != want ||
+		strings.Contains(want, "TTL") {
+		t.Errorf("days 0 must render no TTL")
+	}
+	flat := sample()
+	flat.PartitionBy = ""
+	if got := ClickHouseTTL(30).CreateTable(flat, `"db"."sample"`); strings.Contains(got, "TTL") {
+		t.Errorf("unpartitioned table got a TTL:\n%s", got)
+	}
+	if got := ClickHouseTTLClause(sample(), 7); got != `"at" + INTERVAL 7 DAY` {
+		t.Errorf("clause = %q", got)
+	}
+}

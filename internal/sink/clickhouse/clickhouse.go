@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +53,11 @@ type Config struct {
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
 	// NoCompression turns LZ4 block compression off.
 	NoCompression bool
+	// TTLDays (CLICKHOUSE_TTL) gives every time-partitioned table a TTL
+	// deleting rows older than this many days; Migrate sets it on existing
+	// tables too. It needs ClickHouse 19.6 or later: Migrate fails on an
+	// older server rather than keep data it was told to delete. 0: none.
+	TTLDays int
 }
 
 func (c *Config) applyDefaults() {
@@ -261,11 +267,18 @@ func (s *Sink) Migrate(ctx context.Context, tables []*schema.Table) error {
 
 func (s *Sink) migrateTable(ctx context.Context, t *schema.Table) error {
 	q := s.qualified(t)
+	if s.cfg.TTLDays > 0 && !s.version.AtLeast(19, 6) {
+		return fault.Permanent(fmt.Errorf("clickhouse: CLICKHOUSE_TTL needs ClickHouse 19.6 or later (table TTL); the server is %s: "+
+			"unset it and drop old monthly partitions instead (ALTER TABLE … DROP PARTITION YYYYMM)", s.version))
+	}
 	if s.cfg.Cluster != "" {
 		return s.migrateClusterTable(ctx, t)
 	}
-	if err := s.conn.Exec(ctx, schema.ClickHouse.CreateTable(t, q)); err != nil {
+	if err := s.conn.Exec(ctx, schema.ClickHouseTTL(s.cfg.TTLDays).CreateTable(t, q)); err != nil {
 		return fmt.Errorf("clickhouse: create table %s: %w", q, classify(err))
+	}
+	if err := s.migrateTTL(ctx, t, q); err != nil {
+		return err
 	}
 	have, err := s.columns(ctx, s.database(t), t.Name)
 	if err != nil {
@@ -354,6 +367,29 @@ func (s *Sink) addClusterColumns(ctx context.Context, t *schema.Table, db, name 
 		}
 		s.log.Info("clickhouse column added", "table", q, "column", c.Name, "cluster", s.cfg.Cluster)
 	}
+	return nil
+}
+
+// migrateTTL sets the configured TTL on a table created before it (or with
+// another number of days). The table's engine_full shows the TTL as the
+// server normalised it, `… + toIntervalDay(N)`.
+func (s *Sink) migrateTTL(ctx context.Context, t *schema.Table, q string) error {
+	ttl := schema.ClickHouseTTLClause(t, s.cfg.TTLDays)
+	if ttl == "" {
+		return nil
+	}
+	var engine string
+	row := s.conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", s.database(t), t.Name)
+	if err := row.Scan(&engine); err != nil {
+		return fmt.Errorf("clickhouse: engine of %s: %w", q, classify(err))
+	}
+	if strings.Contains(engine, fmt.Sprintf("TTL %s + toIntervalDay(%d)", t.PartitionBy, s.cfg.TTLDays)) {
+		return nil
+	}
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+q+" MODIFY TTL "+ttl); err != nil {
+		return fmt.Errorf("clickhouse: set TTL of %s: %w", q, classify(err))
+	}
+	s.log.Info("clickhouse table TTL set", "table", q, "ttl", ttl)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -626,5 +627,68 @@ func BenchmarkWriteClickHouse(b *testing.B) {
 	b.StopTimer()
 	if n := count(b, s, db, tbl.Name); n != min(b.N, len(batches))*batch {
 		b.Fatalf("count %d", n)
+	}
+}
+
+// CLICKHOUSE_TTL against the real server: before 19.6 (no table TTL) the
+// migration refuses, naming the variable and the version, and creates no
+// table; from 19.6 every partitioned table carries the TTL, and a changed
+// number of days is applied to the existing tables.
+func TestMigrateTTL(t *testing.T) {
+	ctx := context.Background()
+	s, db := newSink(t, func(c *Config) { c.TTLDays = 90 })
+	cat := schema.Default()
+	var tables []*schema.Table
+	for _, name := range cat.Names() {
+		tables = append(tables, cat[name])
+	}
+	err := s.Migrate(ctx, tables)
+	if !s.ServerVersion().AtLeast(19, 6) {
+		if err == nil || !strings.Contains(err.Error(), "CLICKHOUSE_TTL needs ClickHouse 19.6") ||
+			!strings.Contains(err.Error(), s.ServerVersion().String()) {
+			t.Fatalf("server %s: Migrate with a TTL = %v, want a refusal naming CLICKHOUSE_TTL and the version", s.ServerVersion(), err)
+		}
+		var n uint64
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ?", db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("a refused migration created %d tables", n)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	engines := func() map[string]string {
+		rows, err := s.conn.Query(ctx, "SELECT name, engine_full FROM system.tables WHERE database = ?", db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]string{}
+		for rows.Next() {
+			var n, e string
+			if err := rows.Scan(&n, &e); err != nil {
+				t.Fatal(err)
+			}
+			m[n] = e
+		}
+		return m
+	}
+	for _, tb := range tables {
+		e := engines()[tb.Name]
+		if tb.PartitionBy != "" && !strings.Contains(e, "toIntervalDay(90)") {
+			t.Errorf("%s: no 90-day TTL: %s", tb.Name, e)
+		}
+	}
+	s.cfg.TTLDays = 30
+	if err := s.Migrate(ctx, tables); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if e := engines()[tb.Name]; tb.PartitionBy != "" && !strings.Contains(e, "toIntervalDay(30)") {
+			t.Errorf("%s: TTL not changed to 30 days: %s", tb.Name, e)
+		}
 	}
 }
