@@ -231,7 +231,7 @@ type ClickHouse struct {
 	// the system's roots.
 	Secure    bool
 	TLSCAFile string
-	TTLDays   int      // CLICKHOUSE_TTL (`90d`): rows older than this many days are deleted; 0 keeps them
+	TTLDays   int // CLICKHOUSE_TTL (`90d`): rows older than this many days are deleted; 0 keeps them
 }
 
 // Postgres holds the POSTGRES_* settings. It is used when Host is set.
