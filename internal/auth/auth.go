@@ -59,6 +59,10 @@ type Authenticator struct {
 	dummy   [sha256.Size]byte // compared against when the client is unknown
 	replay  *replayCache      // nil when off
 	m       *metrics
+	// byKey finds a client by the SHA-256 of its API key, for the Segment
+	// API's write keys (apikey mode; see WriteKey). A key that several
+	// clients share maps to "".
+	byKey map[[sha256.Size]byte]string
 }
 
 type client struct {
@@ -108,6 +112,16 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Authenti
 			c.secret = []byte(key)
 		}
 		a.clients[id] = c
+		if cfg.Mode == ModeAPIKey {
+			if a.byKey == nil {
+				a.byKey = make(map[[sha256.Size]byte]string, len(cfg.Keys))
+			}
+			if _, shared := a.byKey[c.digest]; shared {
+				a.byKey[c.digest] = ""
+			} else {
+				a.byKey[c.digest] = id
+			}
+		}
 	}
 	if cfg.Mode == ModeHMAC && cfg.ReplayCache > 0 {
 		a.replay = newReplayCache(cfg.ReplayCache, m.replayEvicted)
