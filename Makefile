@@ -10,10 +10,10 @@ TEST_TIMEOUT ?= 40m
 
 include Makefile.proto.mk
 
-.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short java ts alerts console
+.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short java ts alerts console segment
 
 ## test: start/install the servers, vet, check generated code, run every test, the short chaos suite, each fuzz target briefly, the SDKs and the console.
-test: services vet proto-check alerts unit chaos-short race fuzz java ts console
+test: services vet proto-check alerts unit chaos-short race fuzz java ts console segment
 
 ## services: RabbitMQ, PostgreSQL, Redis, NATS, ClickHouse up (installs ClickHouse if missing).
 services:
@@ -68,3 +68,7 @@ alerts:
 # The status page in headless Chromium, against a server under load.
 console: services
 	./scripts/test-console.sh
+
+## segment: the public Segment SDKs (analytics-node, rudder-sdk-node, analytics-next in headless Chromium) against the real server.
+segment:
+	./scripts/test-segment.sh
