@@ -288,7 +288,7 @@ func TestAnalyticsGo(t *testing.T) {
 // with its user id replaced by user-go.
 func readmeSQL(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../../README.md")
+	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
