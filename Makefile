@@ -10,10 +10,10 @@ TEST_TIMEOUT ?= 40m
 
 include Makefile.proto.mk
 
-.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short cluster-chaos cluster-chaos-full java ts alerts console
+.PHONY: test services vet unit race fuzz build bench-go chaos chaos-short cluster-chaos cluster-chaos-full java ts alerts console segment
 
-## test: start/install the servers, vet, check generated code, run every test, the short chaos suite, each fuzz target briefly, the SDKs and the console.
-test: services vet proto-check alerts unit chaos-short cluster-chaos race fuzz java ts console
+## test: start/install the servers, vet, check generated code, run every test, the short chaos suites, each fuzz target briefly, the SDKs, the console, the Segment SDKs, the Helm chart and the container image.
+test: services vet proto-check alerts unit chaos-short cluster-chaos race fuzz java ts console segment helm image-smoke
 
 ## services: RabbitMQ, PostgreSQL, Redis, NATS, ClickHouse up (installs ClickHouse if missing).
 services:
@@ -88,7 +88,6 @@ proxy:
 # dispatch must land as a row). The compose files are checked by the Go test
 # in deploy/compose (part of `unit`).
 .PHONY: helm image image-smoke
-test: helm image-smoke
 
 ## helm: helm lint + template of deploy/helm/event-grpc in both modes, manifests checked offline (scripts/test-helm.sh).
 helm:
@@ -101,3 +100,7 @@ image:
 ## image-smoke: build the image and smoke-test it (scripts/image.sh).
 image-smoke:
 	scripts/image.sh all
+
+## segment: the public Segment SDKs (analytics-node, rudder-sdk-node, analytics-next in headless Chromium) against the real server.
+segment:
+	./scripts/test-segment.sh

@@ -28,6 +28,8 @@ say() { echo "test-java: [$(( $(date +%s) - start )) s] $*"; }
 need=()
 command -v javac >/dev/null || need+=(default-jdk-headless)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
+# google/protobuf/struct.proto, which the proto imports (generic events).
+[ -f /usr/include/google/protobuf/struct.proto ] || need+=(libprotobuf-dev)
 [ -f /usr/share/java/protobuf.jar ] || need+=(libprotobuf-java)
 [ -f /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
 if [ ${#need[@]} -gt 0 ]; then

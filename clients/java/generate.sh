@@ -14,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 proto=$here/../../proto/eventgrpc/v1/eventservice.proto
 [ -f "$proto" ] || { echo "generate.sh: $proto not found" >&2; exit 1; }
 command -v protoc >/dev/null || { echo "generate.sh: protoc not found (apt-get install protobuf-compiler)" >&2; exit 1; }
+[ -f /usr/include/google/protobuf/struct.proto ] || { echo "generate.sh: google/protobuf/struct.proto not found (apt-get install libprotobuf-dev)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

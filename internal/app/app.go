@@ -29,6 +29,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/ingest/connectsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/grpcsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+	"github.com/event-grpc/event-grpc/internal/ingest/segment"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
@@ -226,6 +227,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	for pattern, h := range a.Webhooks.Routes() {
 		// Webhooks are rate limited like every ingest route, by peer IP.
 		a.HTTP.Webhook(pattern, limiter.Middleware(h))
+	}
+	// The Segment tracking API: write keys are API keys, with their limits.
+	seg := segment.New(segment.Config{Admit: a.Pipeline.Admit, WriteKey: authn.WriteKey, Limit: limiter.Middleware,
+		MaxEvents: cfg.Pipeline.MaxEvents, Logger: log}, disp)
+	for pattern, h := range seg.Routes() {
+		a.HTTP.Handle(pattern, h)
 	}
 	ok = true
 	return a, nil

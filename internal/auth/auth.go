@@ -60,6 +60,10 @@ type Authenticator struct {
 	replay  *replayCache      // nil when off
 	shared  *sharedReplay     // nil without Redis
 	m       *metrics
+	// byKey finds a client by the SHA-256 of its API key, for the Segment
+	// API's write keys (apikey mode; see WriteKey). A key that several
+	// clients share maps to "".
+	byKey map[[sha256.Size]byte]string
 }
 
 type client struct {
@@ -113,6 +117,16 @@ func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Authenti
 			c.secret = []byte(key)
 		}
 		a.clients[id] = c
+		if cfg.Mode == ModeAPIKey {
+			if a.byKey == nil {
+				a.byKey = make(map[[sha256.Size]byte]string, len(cfg.Keys))
+			}
+			if _, shared := a.byKey[c.digest]; shared {
+				a.byKey[c.digest] = ""
+			} else {
+				a.byKey[c.digest] = id
+			}
+		}
 	}
 	if cfg.Mode == ModeHMAC && cfg.ReplayCache > 0 {
 		a.replay = newReplayCache(cfg.ReplayCache, m.replayEvicted)

@@ -10,7 +10,7 @@ import (
 )
 
 // numTypes is the number of Type values: TypeNone and one per eventOf field.
-const numTypes = 81
+const numTypes = 87
 
 // typeNames are the type names by Type, in the oneof's declaration order.
 var typeNames = [numTypes]string{"",
@@ -94,6 +94,12 @@ var typeNames = [numTypes]string{"",
 	"SortAppliedEvent",
 	"NotificationReceivedEvent",
 	"CustomEvent",
+	"TrackEvent",
+	"IdentifyEvent",
+	"PageEvent",
+	"ScreenEvent",
+	"GroupEvent",
+	"AliasEvent",
 }
 
 // TypeOf returns the type of ev: the eventOf field it has set, or
@@ -263,6 +269,18 @@ func TypeOf(ev *eventgrpcv1.Event) Type {
 		return 79
 	case *eventgrpcv1.Event_CustomEvent:
 		return 80
+	case *eventgrpcv1.Event_TrackEvent:
+		return 81
+	case *eventgrpcv1.Event_IdentifyEvent:
+		return 82
+	case *eventgrpcv1.Event_PageEvent:
+		return 83
+	case *eventgrpcv1.Event_ScreenEvent:
+		return 84
+	case *eventgrpcv1.Event_GroupEvent:
+		return 85
+	case *eventgrpcv1.Event_AliasEvent:
+		return 86
 	}
 	return TypeNone
 }
@@ -429,6 +447,18 @@ func appendPayload(b []byte, ev *eventgrpcv1.Event) []byte {
 		return appendSortAppliedEvent(b, x.SortAppliedEvent)
 	case *eventgrpcv1.Event_NotificationReceivedEvent:
 		return appendNotificationReceivedEvent(b, x.NotificationReceivedEvent)
+	case *eventgrpcv1.Event_TrackEvent:
+		return appendTrackEvent(b, x.TrackEvent)
+	case *eventgrpcv1.Event_IdentifyEvent:
+		return appendIdentifyEvent(b, x.IdentifyEvent)
+	case *eventgrpcv1.Event_PageEvent:
+		return appendPageEvent(b, x.PageEvent)
+	case *eventgrpcv1.Event_ScreenEvent:
+		return appendScreenEvent(b, x.ScreenEvent)
+	case *eventgrpcv1.Event_GroupEvent:
+		return appendGroupEvent(b, x.GroupEvent)
+	case *eventgrpcv1.Event_AliasEvent:
+		return appendAliasEvent(b, x.AliasEvent)
 	}
 	return append(b, "{}"...)
 }
@@ -3093,6 +3123,108 @@ func appendNotificationReceivedEvent(b []byte, m *eventgrpcv1.NotificationReceiv
 	return append(b, '}')
 }
 
+func appendTrackEvent(b []byte, m *eventgrpcv1.TrackEvent) []byte {
+	b = append(b, '{')
+	if m == nil {
+		return append(b, '}')
+	}
+	n := len(b)
+	if m.Name != "" {
+		b = appendKey(b, n, `"name":`)
+		b = appendString(b, m.Name)
+	}
+	if m.Properties != nil {
+		b = appendKey(b, n, `"properties":`)
+		b = AppendStruct(b, m.Properties)
+	}
+	return append(b, '}')
+}
+
+func appendIdentifyEvent(b []byte, m *eventgrpcv1.IdentifyEvent) []byte {
+	b = append(b, '{')
+	if m == nil {
+		return append(b, '}')
+	}
+	n := len(b)
+	if m.Traits != nil {
+		b = appendKey(b, n, `"traits":`)
+		b = AppendStruct(b, m.Traits)
+	}
+	return append(b, '}')
+}
+
+func appendPageEvent(b []byte, m *eventgrpcv1.PageEvent) []byte {
+	b = append(b, '{')
+	if m == nil {
+		return append(b, '}')
+	}
+	n := len(b)
+	if m.Name != "" {
+		b = appendKey(b, n, `"name":`)
+		b = appendString(b, m.Name)
+	}
+	if m.Category != "" {
+		b = appendKey(b, n, `"category":`)
+		b = appendString(b, m.Category)
+	}
+	if m.Properties != nil {
+		b = appendKey(b, n, `"properties":`)
+		b = AppendStruct(b, m.Properties)
+	}
+	return append(b, '}')
+}
+
+func appendScreenEvent(b []byte, m *eventgrpcv1.ScreenEvent) []byte {
+	b = append(b, '{')
+	if m == nil {
+		return append(b, '}')
+	}
+	n := len(b)
+	if m.Name != "" {
+		b = appendKey(b, n, `"name":`)
+		b = appendString(b, m.Name)
+	}
+	if m.Category != "" {
+		b = appendKey(b, n, `"category":`)
+		b = appendString(b, m.Category)
+	}
+	if m.Properties != nil {
+		b = appendKey(b, n, `"properties":`)
+		b = AppendStruct(b, m.Properties)
+	}
+	return append(b, '}')
+}
+
+func appendGroupEvent(b []byte, m *eventgrpcv1.GroupEvent) []byte {
+	b = append(b, '{')
+	if m == nil {
+		return append(b, '}')
+	}
+	n := len(b)
+	if m.GroupId != "" {
+		b = appendKey(b, n, `"group_id":`)
+		b = appendString(b, m.GroupId)
+	}
+	if m.Traits != nil {
+		b = appendKey(b, n, `"traits":`)
+		b = AppendStruct(b, m.Traits)
+	}
+	return append(b, '}')
+}
+
+func appendAliasEvent(b []byte, m *eventgrpcv1.AliasEvent) []byte {
+	b = append(b, '{')
+	if m == nil {
+		return append(b, '}')
+	}
+	n := len(b)
+	if m.PreviousId != "" {
+		b = appendKey(b, n, `"previous_id":`)
+		b = appendString(b, m.PreviousId)
+	}
+	return append(b, '}')
+}
+
 func appendFilterAppliedEvent_Filter(b []byte, m *eventgrpcv1.FilterAppliedEvent_Filter) []byte {
 	b = append(b, '{')
 	if m == nil {
@@ -3153,6 +3285,7 @@ var payloadFields = map[string]Field{
 	"AddressUpdatedEvent.is_default":            {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetAddressUpdatedEvent().GetIsDefault() }},
 	"AddressUpdatedEvent.postal_code":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetAddressUpdatedEvent().GetPostalCode() }},
 	"AddressUpdatedEvent.state":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetAddressUpdatedEvent().GetState() }},
+	"AliasEvent.previous_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetAliasEvent().GetPreviousId() }},
 	"AppBackgroundEvent.foreground_duration_ms": {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetAppBackgroundEvent().GetForegroundDurationMs() }},
 	"AppBackgroundEvent.screen":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetAppBackgroundEvent().GetScreen() }},
 	"AppForegroundEvent.background_duration_ms": {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetAppForegroundEvent().GetBackgroundDurationMs() }},
@@ -3280,95 +3413,107 @@ var payloadFields = map[string]Field{
 		}
 		return append(b, ']'), true
 	}},
-	"FilterAppliedEvent.query":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetQuery() }},
-	"FilterAppliedEvent.result_count":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetFilterAppliedEvent().GetResultCount() }},
-	"FilterAppliedEvent.screen":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetScreen() }},
-	"FollowEvent.source":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetSource() }},
-	"FollowEvent.stream_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetStreamId() }},
-	"FollowEvent.target_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetId() }},
-	"FollowEvent.target_type":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetType() }},
-	"GiftSentEvent.amount":                        {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGiftSentEvent().GetAmount() }},
-	"GiftSentEvent.coin_value":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetCoinValue() }},
-	"GiftSentEvent.currency":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetCurrency() }},
-	"GiftSentEvent.gift_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftId() }},
-	"GiftSentEvent.gift_name":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftName() }},
-	"GiftSentEvent.quantity":                      {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetQuantity() }},
-	"GiftSentEvent.recipient_id":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetRecipientId() }},
-	"GiftSentEvent.stream_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetStreamId() }},
-	"GoToPaymentsEvent.address_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetAddressId() }},
-	"GoToPaymentsEvent.amount":                    {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGoToPaymentsEvent().GetAmount() }},
-	"GoToPaymentsEvent.cart_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCartId() }},
-	"GoToPaymentsEvent.checkout_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCheckoutId() }},
-	"GoToPaymentsEvent.coupon_code":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCouponCode() }},
-	"GoToPaymentsEvent.currency":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCurrency() }},
-	"GoToPaymentsEvent.item_count":                {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGoToPaymentsEvent().GetItemCount() }},
-	"InitiatePurchaseEvent.amount":                {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetInitiatePurchaseEvent().GetAmount() }},
-	"InitiatePurchaseEvent.cart_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetCartId() }},
-	"InitiatePurchaseEvent.currency":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetCurrency() }},
-	"InitiatePurchaseEvent.item_count":            {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetInitiatePurchaseEvent().GetItemCount() }},
-	"InitiatePurchaseEvent.order_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetOrderId() }},
-	"InitiatePurchaseEvent.payment_method":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetPaymentMethod() }},
-	"InitiatePurchaseEvent.product_ids":           {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetInitiatePurchaseEvent().GetProductIds() }},
-	"InitiateReview.order_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiateReview().GetOrderId() }},
-	"InitiateReview.product_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiateReview().GetProductId() }},
-	"InitiateReview.source":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiateReview().GetSource() }},
-	"LaunchEvent.cold_start":                      {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetLaunchEvent().GetColdStart() }},
-	"LaunchEvent.deep_link":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchEvent().GetDeepLink() }},
-	"LaunchEvent.launch_source":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchEvent().GetLaunchSource() }},
-	"LaunchEvent.launch_time_ms":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetLaunchEvent().GetLaunchTimeMs() }},
-	"LaunchEvent.notification_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchEvent().GetNotificationId() }},
-	"LaunchReferEvent.campaign":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetCampaign() }},
-	"LaunchReferEvent.deep_link":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetDeepLink() }},
-	"LaunchReferEvent.install_referrer":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetInstallReferrer() }},
-	"LaunchReferEvent.medium":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetMedium() }},
-	"LaunchReferEvent.referral_code":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetReferralCode() }},
-	"LaunchReferEvent.referrer_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetReferrerId() }},
-	"LaunchReferEvent.source":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetSource() }},
-	"LikeEvent.content_id":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetContentId() }},
-	"LikeEvent.content_type":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetContentType() }},
-	"LikeEvent.creator_id":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetCreatorId() }},
-	"LikeEvent.screen":                            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetScreen() }},
-	"LoginEvent.attempt":                          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetLoginEvent().GetAttempt() }},
-	"LoginEvent.failure_reason":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLoginEvent().GetFailureReason() }},
-	"LoginEvent.method":                           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLoginEvent().GetMethod() }},
-	"LoginEvent.source":                           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLoginEvent().GetSource() }},
-	"LoginEvent.success":                          {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetLoginEvent().GetSuccess() }},
-	"LogoutEvent.reason":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLogoutEvent().GetReason() }},
-	"LogoutEvent.session_duration_ms":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetLogoutEvent().GetSessionDurationMs() }},
-	"NotificationActionEvent.action":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetAction() }},
-	"NotificationActionEvent.action_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetActionId() }},
-	"NotificationActionEvent.campaign_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetCampaignId() }},
-	"NotificationActionEvent.channel":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetChannel() }},
-	"NotificationActionEvent.deep_link":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetDeepLink() }},
-	"NotificationActionEvent.notification_id":     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetNotificationId() }},
-	"NotificationActionEvent.title":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetTitle() }},
-	"NotificationReceivedEvent.campaign_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetCampaignId() }},
-	"NotificationReceivedEvent.channel":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetChannel() }},
-	"NotificationReceivedEvent.foreground":        {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetNotificationReceivedEvent().GetForeground() }},
-	"NotificationReceivedEvent.notification_id":   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetNotificationId() }},
-	"NotificationReceivedEvent.title":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetTitle() }},
-	"OTPVerifiedEvent.attempt":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOtpVerifiedEvent().GetAttempt() }},
-	"OTPVerifiedEvent.auto_read":                  {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetOtpVerifiedEvent().GetAutoRead() }},
-	"OTPVerifiedEvent.country_code":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOtpVerifiedEvent().GetCountryCode() }},
-	"OTPVerifiedEvent.failure_reason":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOtpVerifiedEvent().GetFailureReason() }},
-	"OTPVerifiedEvent.method":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOtpVerifiedEvent().GetMethod() }},
-	"OTPVerifiedEvent.success":                    {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetOtpVerifiedEvent().GetSuccess() }},
-	"OTPVerifiedEvent.time_to_verify_ms":          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOtpVerifiedEvent().GetTimeToVerifyMs() }},
-	"OrderCancelledEvent.cancelled_by":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetCancelledBy() }},
-	"OrderCancelledEvent.currency":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetCurrency() }},
-	"OrderCancelledEvent.item_count":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOrderCancelledEvent().GetItemCount() }},
-	"OrderCancelledEvent.order_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetOrderId() }},
-	"OrderCancelledEvent.reason":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetReason() }},
-	"OrderCancelledEvent.refund_amount":           {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetOrderCancelledEvent().GetRefundAmount() }},
-	"OrderPlacedEvent.amount":                     {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetOrderPlacedEvent().GetAmount() }},
-	"OrderPlacedEvent.cod":                        {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetOrderPlacedEvent().GetCod() }},
-	"OrderPlacedEvent.currency":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderPlacedEvent().GetCurrency() }},
-	"OrderPlacedEvent.estimated_delivery_days":    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOrderPlacedEvent().GetEstimatedDeliveryDays() }},
-	"OrderPlacedEvent.item_count":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOrderPlacedEvent().GetItemCount() }},
-	"OrderPlacedEvent.order_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderPlacedEvent().GetOrderId() }},
-	"OrderPlacedEvent.payment_method":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderPlacedEvent().GetPaymentMethod() }},
-	"OrderPlacedEvent.product_ids":                {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetOrderPlacedEvent().GetProductIds() }},
-	"OrderPlacedEvent.shipping_fee":               {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetOrderPlacedEvent().GetShippingFee() }},
+	"FilterAppliedEvent.query":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetQuery() }},
+	"FilterAppliedEvent.result_count": {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetFilterAppliedEvent().GetResultCount() }},
+	"FilterAppliedEvent.screen":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetScreen() }},
+	"FollowEvent.source":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetSource() }},
+	"FollowEvent.stream_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetStreamId() }},
+	"FollowEvent.target_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetId() }},
+	"FollowEvent.target_type":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetType() }},
+	"GiftSentEvent.amount":            {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGiftSentEvent().GetAmount() }},
+	"GiftSentEvent.coin_value":        {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetCoinValue() }},
+	"GiftSentEvent.currency":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetCurrency() }},
+	"GiftSentEvent.gift_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftId() }},
+	"GiftSentEvent.gift_name":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftName() }},
+	"GiftSentEvent.quantity":          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetQuantity() }},
+	"GiftSentEvent.recipient_id":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetRecipientId() }},
+	"GiftSentEvent.stream_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetStreamId() }},
+	"GoToPaymentsEvent.address_id":    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetAddressId() }},
+	"GoToPaymentsEvent.amount":        {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGoToPaymentsEvent().GetAmount() }},
+	"GoToPaymentsEvent.cart_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCartId() }},
+	"GoToPaymentsEvent.checkout_id":   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCheckoutId() }},
+	"GoToPaymentsEvent.coupon_code":   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCouponCode() }},
+	"GoToPaymentsEvent.currency":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCurrency() }},
+	"GoToPaymentsEvent.item_count":    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGoToPaymentsEvent().GetItemCount() }},
+	"GroupEvent.group_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGroupEvent().GetGroupId() }},
+	"GroupEvent.traits": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
+		return AppendStruct(b, e.GetGroupEvent().GetTraits()), true
+	}},
+	"IdentifyEvent.traits": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
+		return AppendStruct(b, e.GetIdentifyEvent().GetTraits()), true
+	}},
+	"InitiatePurchaseEvent.amount":              {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetInitiatePurchaseEvent().GetAmount() }},
+	"InitiatePurchaseEvent.cart_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetCartId() }},
+	"InitiatePurchaseEvent.currency":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetCurrency() }},
+	"InitiatePurchaseEvent.item_count":          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetInitiatePurchaseEvent().GetItemCount() }},
+	"InitiatePurchaseEvent.order_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetOrderId() }},
+	"InitiatePurchaseEvent.payment_method":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiatePurchaseEvent().GetPaymentMethod() }},
+	"InitiatePurchaseEvent.product_ids":         {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetInitiatePurchaseEvent().GetProductIds() }},
+	"InitiateReview.order_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiateReview().GetOrderId() }},
+	"InitiateReview.product_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiateReview().GetProductId() }},
+	"InitiateReview.source":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetInitiateReview().GetSource() }},
+	"LaunchEvent.cold_start":                    {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetLaunchEvent().GetColdStart() }},
+	"LaunchEvent.deep_link":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchEvent().GetDeepLink() }},
+	"LaunchEvent.launch_source":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchEvent().GetLaunchSource() }},
+	"LaunchEvent.launch_time_ms":                {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetLaunchEvent().GetLaunchTimeMs() }},
+	"LaunchEvent.notification_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchEvent().GetNotificationId() }},
+	"LaunchReferEvent.campaign":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetCampaign() }},
+	"LaunchReferEvent.deep_link":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetDeepLink() }},
+	"LaunchReferEvent.install_referrer":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetInstallReferrer() }},
+	"LaunchReferEvent.medium":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetMedium() }},
+	"LaunchReferEvent.referral_code":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetReferralCode() }},
+	"LaunchReferEvent.referrer_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetReferrerId() }},
+	"LaunchReferEvent.source":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLaunchReferEvent().GetSource() }},
+	"LikeEvent.content_id":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetContentId() }},
+	"LikeEvent.content_type":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetContentType() }},
+	"LikeEvent.creator_id":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetCreatorId() }},
+	"LikeEvent.screen":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLikeEvent().GetScreen() }},
+	"LoginEvent.attempt":                        {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetLoginEvent().GetAttempt() }},
+	"LoginEvent.failure_reason":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLoginEvent().GetFailureReason() }},
+	"LoginEvent.method":                         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLoginEvent().GetMethod() }},
+	"LoginEvent.source":                         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLoginEvent().GetSource() }},
+	"LoginEvent.success":                        {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetLoginEvent().GetSuccess() }},
+	"LogoutEvent.reason":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetLogoutEvent().GetReason() }},
+	"LogoutEvent.session_duration_ms":           {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetLogoutEvent().GetSessionDurationMs() }},
+	"NotificationActionEvent.action":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetAction() }},
+	"NotificationActionEvent.action_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetActionId() }},
+	"NotificationActionEvent.campaign_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetCampaignId() }},
+	"NotificationActionEvent.channel":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetChannel() }},
+	"NotificationActionEvent.deep_link":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetDeepLink() }},
+	"NotificationActionEvent.notification_id":   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetNotificationId() }},
+	"NotificationActionEvent.title":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationActionEvent().GetTitle() }},
+	"NotificationReceivedEvent.campaign_id":     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetCampaignId() }},
+	"NotificationReceivedEvent.channel":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetChannel() }},
+	"NotificationReceivedEvent.foreground":      {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetNotificationReceivedEvent().GetForeground() }},
+	"NotificationReceivedEvent.notification_id": {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetNotificationId() }},
+	"NotificationReceivedEvent.title":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetNotificationReceivedEvent().GetTitle() }},
+	"OTPVerifiedEvent.attempt":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOtpVerifiedEvent().GetAttempt() }},
+	"OTPVerifiedEvent.auto_read":                {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetOtpVerifiedEvent().GetAutoRead() }},
+	"OTPVerifiedEvent.country_code":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOtpVerifiedEvent().GetCountryCode() }},
+	"OTPVerifiedEvent.failure_reason":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOtpVerifiedEvent().GetFailureReason() }},
+	"OTPVerifiedEvent.method":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOtpVerifiedEvent().GetMethod() }},
+	"OTPVerifiedEvent.success":                  {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetOtpVerifiedEvent().GetSuccess() }},
+	"OTPVerifiedEvent.time_to_verify_ms":        {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOtpVerifiedEvent().GetTimeToVerifyMs() }},
+	"OrderCancelledEvent.cancelled_by":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetCancelledBy() }},
+	"OrderCancelledEvent.currency":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetCurrency() }},
+	"OrderCancelledEvent.item_count":            {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOrderCancelledEvent().GetItemCount() }},
+	"OrderCancelledEvent.order_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetOrderId() }},
+	"OrderCancelledEvent.reason":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderCancelledEvent().GetReason() }},
+	"OrderCancelledEvent.refund_amount":         {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetOrderCancelledEvent().GetRefundAmount() }},
+	"OrderPlacedEvent.amount":                   {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetOrderPlacedEvent().GetAmount() }},
+	"OrderPlacedEvent.cod":                      {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetOrderPlacedEvent().GetCod() }},
+	"OrderPlacedEvent.currency":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderPlacedEvent().GetCurrency() }},
+	"OrderPlacedEvent.estimated_delivery_days":  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOrderPlacedEvent().GetEstimatedDeliveryDays() }},
+	"OrderPlacedEvent.item_count":               {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetOrderPlacedEvent().GetItemCount() }},
+	"OrderPlacedEvent.order_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderPlacedEvent().GetOrderId() }},
+	"OrderPlacedEvent.payment_method":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetOrderPlacedEvent().GetPaymentMethod() }},
+	"OrderPlacedEvent.product_ids":              {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetOrderPlacedEvent().GetProductIds() }},
+	"OrderPlacedEvent.shipping_fee":             {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetOrderPlacedEvent().GetShippingFee() }},
+	"PageEvent.category":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetPageEvent().GetCategory() }},
+	"PageEvent.name":                            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetPageEvent().GetName() }},
+	"PageEvent.properties": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
+		return AppendStruct(b, e.GetPageEvent().GetProperties()), true
+	}},
 	"PageLoadFailedEvent.error_code":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetPageLoadFailedEvent().GetErrorCode() }},
 	"PageLoadFailedEvent.error_message":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetPageLoadFailedEvent().GetErrorMessage() }},
 	"PageLoadFailedEvent.http_status":             {Kind: KindInt32, Int32: func(e *eventgrpcv1.Event) int32 { return e.GetPageLoadFailedEvent().GetHttpStatus() }},
@@ -3460,148 +3605,157 @@ var payloadFields = map[string]Field{
 	"ReturnRequestedEvent.reason":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetReturnRequestedEvent().GetReason() }},
 	"ReturnRequestedEvent.return_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetReturnRequestedEvent().GetReturnId() }},
 	"ReturnRequestedEvent.return_type":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetReturnRequestedEvent().GetReturnType() }},
-	"SearchEvent.corrected_query":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetCorrectedQuery() }},
-	"SearchEvent.filters":                         {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetSearchEvent().GetFilters() }},
-	"SearchEvent.input_type":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetInputType() }},
-	"SearchEvent.query":                           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetQuery() }},
-	"SearchEvent.result_count":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSearchEvent().GetResultCount() }},
-	"SearchEvent.screen":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetScreen() }},
-	"SearchEvent.search_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetSearchId() }},
-	"SearchEvent.sort":                            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetSort() }},
-	"SearchEvent.voice":                           {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetSearchEvent().GetVoice() }},
-	"SearchResultClickEvent.position":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSearchResultClickEvent().GetPosition() }},
-	"SearchResultClickEvent.product_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetProductId() }},
-	"SearchResultClickEvent.query":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetQuery() }},
-	"SearchResultClickEvent.result_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetResultId() }},
-	"SearchResultClickEvent.result_type":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetResultType() }},
-	"SearchResultClickEvent.search_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetSearchId() }},
-	"SessionIdChangeEvent.idle_ms":                {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSessionIdChangeEvent().GetIdleMs() }},
-	"SessionIdChangeEvent.new_session_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSessionIdChangeEvent().GetNewSessionId() }},
-	"SessionIdChangeEvent.previous_session_id":    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSessionIdChangeEvent().GetPreviousSessionId() }},
-	"SessionIdChangeEvent.reason":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSessionIdChangeEvent().GetReason() }},
-	"ShareEvent.channel":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetChannel() }},
-	"ShareEvent.content_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetContentId() }},
-	"ShareEvent.content_type":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetContentType() }},
-	"ShareEvent.screen":                           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetScreen() }},
-	"ShareEvent.share_url":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetShareUrl() }},
-	"SignupEvent.failure_reason":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetFailureReason() }},
-	"SignupEvent.method":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetMethod() }},
-	"SignupEvent.referral_code":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetReferralCode() }},
-	"SignupEvent.source":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetSource() }},
-	"SignupEvent.success":                         {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetSignupEvent().GetSuccess() }},
-	"SocialStreamActionEvent.action":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetAction() }},
-	"SocialStreamActionEvent.creator_id":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetCreatorId() }},
-	"SocialStreamActionEvent.position":            {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSocialStreamActionEvent().GetPosition() }},
-	"SocialStreamActionEvent.stream_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetStreamId() }},
-	"SocialStreamActionEvent.target_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetTargetId() }},
-	"SocialStreamActionEvent.target_type":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetTargetType() }},
-	"SocialStreamEnterEvent.creator_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetCreatorId() }},
-	"SocialStreamEnterEvent.feed_type":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetFeedType() }},
-	"SocialStreamEnterEvent.position":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSocialStreamEnterEvent().GetPosition() }},
-	"SocialStreamEnterEvent.source":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetSource() }},
-	"SocialStreamEnterEvent.stream_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetStreamId() }},
-	"SortAppliedEvent.category_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetCategoryId() }},
-	"SortAppliedEvent.query":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetQuery() }},
-	"SortAppliedEvent.screen":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetScreen() }},
-	"SortAppliedEvent.sort_by":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetSortBy() }},
-	"SortAppliedEvent.sort_order":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetSortOrder() }},
-	"StreamCommentEvent.comment_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetCommentId() }},
-	"StreamCommentEvent.product_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetProductId() }},
-	"StreamCommentEvent.stream_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetStreamId() }},
-	"StreamCommentEvent.streamer_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetStreamerId() }},
-	"StreamCommentEvent.text_length":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamCommentEvent().GetTextLength() }},
-	"StreamEnterEvent.is_live":                    {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetStreamEnterEvent().GetIsLive() }},
-	"StreamEnterEvent.source":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetSource() }},
-	"StreamEnterEvent.stream_id":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetStreamId() }},
-	"StreamEnterEvent.stream_title":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetStreamTitle() }},
-	"StreamEnterEvent.streamer_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetStreamerId() }},
-	"StreamEnterEvent.viewer_count":               {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamEnterEvent().GetViewerCount() }},
-	"StreamExitEvent.exit_reason":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamExitEvent().GetExitReason() }},
-	"StreamExitEvent.stream_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamExitEvent().GetStreamId() }},
-	"StreamExitEvent.streamer_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamExitEvent().GetStreamerId() }},
-	"StreamExitEvent.watch_duration_ms":           {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamExitEvent().GetWatchDurationMs() }},
-	"StreamLikeEvent.like_count":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamLikeEvent().GetLikeCount() }},
-	"StreamLikeEvent.position_ms":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamLikeEvent().GetPositionMs() }},
-	"StreamLikeEvent.stream_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamLikeEvent().GetStreamId() }},
-	"StreamLikeEvent.streamer_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamLikeEvent().GetStreamerId() }},
-	"SubmitReview.anonymous":                      {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetSubmitReview().GetAnonymous() }},
-	"SubmitReview.image_count":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSubmitReview().GetImageCount() }},
-	"SubmitReview.order_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetOrderId() }},
-	"SubmitReview.product_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetProductId() }},
-	"SubmitReview.rating":                         {Kind: KindInt32, Int32: func(e *eventgrpcv1.Event) int32 { return e.GetSubmitReview().GetRating() }},
-	"SubmitReview.review_id":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetReviewId() }},
-	"SubmitReview.text_length":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSubmitReview().GetTextLength() }},
-	"SubmitReview.title":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetTitle() }},
-	"SubmitReview.video_count":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSubmitReview().GetVideoCount() }},
-	"TestEvent.flag":                              {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetTestEvent().GetFlag() }},
-	"TestEvent.name":                              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetTestEvent().GetName() }},
-	"TestEvent.number":                            {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetTestEvent().GetNumber() }},
-	"TestEvent.tags":                              {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetTestEvent().GetTags() }},
-	"TestEvent.value":                             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetTestEvent().GetValue() }},
-	"UnfollowEvent.source":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetUnfollowEvent().GetSource() }},
-	"UnfollowEvent.target_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetUnfollowEvent().GetTargetId() }},
-	"UnfollowEvent.target_type":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetUnfollowEvent().GetTargetType() }},
-	"VideoCompleteEvent.duration_ms":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoCompleteEvent().GetDurationMs() }},
-	"VideoCompleteEvent.replay_count":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoCompleteEvent().GetReplayCount() }},
-	"VideoCompleteEvent.video_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoCompleteEvent().GetVideoId() }},
-	"VideoCompleteEvent.watched_ms":               {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoCompleteEvent().GetWatchedMs() }},
-	"VideoPauseEvent.duration_ms":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPauseEvent().GetDurationMs() }},
-	"VideoPauseEvent.position_ms":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPauseEvent().GetPositionMs() }},
-	"VideoPauseEvent.reason":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPauseEvent().GetReason() }},
-	"VideoPauseEvent.video_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPauseEvent().GetVideoId() }},
-	"VideoPauseEvent.watched_ms":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPauseEvent().GetWatchedMs() }},
-	"VideoPlayEvent.autoplay":                     {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetVideoPlayEvent().GetAutoplay() }},
-	"VideoPlayEvent.content_type":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetContentType() }},
-	"VideoPlayEvent.duration_ms":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPlayEvent().GetDurationMs() }},
-	"VideoPlayEvent.muted":                        {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetVideoPlayEvent().GetMuted() }},
-	"VideoPlayEvent.position_ms":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPlayEvent().GetPositionMs() }},
-	"VideoPlayEvent.quality":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetQuality() }},
-	"VideoPlayEvent.screen":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetScreen() }},
-	"VideoPlayEvent.video_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetVideoId() }},
-	"ViewAllReviews.average_rating":               {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetViewAllReviews().GetAverageRating() }},
-	"ViewAllReviews.filter":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetViewAllReviews().GetFilter() }},
-	"ViewAllReviews.product_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetViewAllReviews().GetProductId() }},
-	"ViewAllReviews.review_count":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetViewAllReviews().GetReviewCount() }},
-	"ViewAllReviews.sort":                         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetViewAllReviews().GetSort() }},
-	"WidgetCtaClickedEvent.cta_text":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetCtaText() }},
-	"WidgetCtaClickedEvent.cta_url":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetCtaUrl() }},
-	"WidgetCtaClickedEvent.page_name":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetPageName() }},
-	"WidgetCtaClickedEvent.position":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetCtaClickedEvent().GetPosition() }},
-	"WidgetCtaClickedEvent.widget_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetWidgetId() }},
-	"WidgetCtaClickedEvent.widget_type":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetWidgetType() }},
-	"WidgetElementClickedEvent.element_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetElementId() }},
-	"WidgetElementClickedEvent.element_position":  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementClickedEvent().GetElementPosition() }},
-	"WidgetElementClickedEvent.element_type":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetElementType() }},
-	"WidgetElementClickedEvent.page_name":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetPageName() }},
-	"WidgetElementClickedEvent.product_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetProductId() }},
-	"WidgetElementClickedEvent.target_url":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetTargetUrl() }},
-	"WidgetElementClickedEvent.widget_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetWidgetId() }},
-	"WidgetElementClickedEvent.widget_position":   {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementClickedEvent().GetWidgetPosition() }},
-	"WidgetElementClickedEvent.widget_type":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetWidgetType() }},
-	"WidgetElementViewEvent.element_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetElementId() }},
-	"WidgetElementViewEvent.element_position":     {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementViewEvent().GetElementPosition() }},
-	"WidgetElementViewEvent.element_type":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetElementType() }},
-	"WidgetElementViewEvent.page_name":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetPageName() }},
-	"WidgetElementViewEvent.product_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetProductId() }},
-	"WidgetElementViewEvent.widget_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetWidgetId() }},
-	"WidgetElementViewEvent.widget_position":      {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementViewEvent().GetWidgetPosition() }},
-	"WidgetElementViewEvent.widget_type":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetWidgetType() }},
-	"WidgetViewEvent.element_count":               {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetViewEvent().GetElementCount() }},
-	"WidgetViewEvent.page_name":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetPageName() }},
-	"WidgetViewEvent.position":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetViewEvent().GetPosition() }},
-	"WidgetViewEvent.widget_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetWidgetId() }},
-	"WidgetViewEvent.widget_title":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetWidgetTitle() }},
-	"WidgetViewEvent.widget_type":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetWidgetType() }},
-	"WishlistAddEvent.currency":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetCurrency() }},
-	"WishlistAddEvent.price":                      {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetWishlistAddEvent().GetPrice() }},
-	"WishlistAddEvent.product_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetProductId() }},
-	"WishlistAddEvent.source":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetSource() }},
-	"WishlistAddEvent.variant_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetVariantId() }},
-	"WishlistAddEvent.wishlist_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetWishlistId() }},
-	"WishlistRemoveEvent.product_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetProductId() }},
-	"WishlistRemoveEvent.source":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetSource() }},
-	"WishlistRemoveEvent.variant_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetVariantId() }},
-	"WishlistRemoveEvent.wishlist_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetWishlistId() }},
+	"ScreenEvent.category":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetScreenEvent().GetCategory() }},
+	"ScreenEvent.name":                            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetScreenEvent().GetName() }},
+	"ScreenEvent.properties": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
+		return AppendStruct(b, e.GetScreenEvent().GetProperties()), true
+	}},
+	"SearchEvent.corrected_query":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetCorrectedQuery() }},
+	"SearchEvent.filters":                      {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetSearchEvent().GetFilters() }},
+	"SearchEvent.input_type":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetInputType() }},
+	"SearchEvent.query":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetQuery() }},
+	"SearchEvent.result_count":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSearchEvent().GetResultCount() }},
+	"SearchEvent.screen":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetScreen() }},
+	"SearchEvent.search_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetSearchId() }},
+	"SearchEvent.sort":                         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchEvent().GetSort() }},
+	"SearchEvent.voice":                        {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetSearchEvent().GetVoice() }},
+	"SearchResultClickEvent.position":          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSearchResultClickEvent().GetPosition() }},
+	"SearchResultClickEvent.product_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetProductId() }},
+	"SearchResultClickEvent.query":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetQuery() }},
+	"SearchResultClickEvent.result_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetResultId() }},
+	"SearchResultClickEvent.result_type":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetResultType() }},
+	"SearchResultClickEvent.search_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSearchResultClickEvent().GetSearchId() }},
+	"SessionIdChangeEvent.idle_ms":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSessionIdChangeEvent().GetIdleMs() }},
+	"SessionIdChangeEvent.new_session_id":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSessionIdChangeEvent().GetNewSessionId() }},
+	"SessionIdChangeEvent.previous_session_id": {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSessionIdChangeEvent().GetPreviousSessionId() }},
+	"SessionIdChangeEvent.reason":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSessionIdChangeEvent().GetReason() }},
+	"ShareEvent.channel":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetChannel() }},
+	"ShareEvent.content_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetContentId() }},
+	"ShareEvent.content_type":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetContentType() }},
+	"ShareEvent.screen":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetScreen() }},
+	"ShareEvent.share_url":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetShareEvent().GetShareUrl() }},
+	"SignupEvent.failure_reason":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetFailureReason() }},
+	"SignupEvent.method":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetMethod() }},
+	"SignupEvent.referral_code":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetReferralCode() }},
+	"SignupEvent.source":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSignupEvent().GetSource() }},
+	"SignupEvent.success":                      {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetSignupEvent().GetSuccess() }},
+	"SocialStreamActionEvent.action":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetAction() }},
+	"SocialStreamActionEvent.creator_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetCreatorId() }},
+	"SocialStreamActionEvent.position":         {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSocialStreamActionEvent().GetPosition() }},
+	"SocialStreamActionEvent.stream_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetStreamId() }},
+	"SocialStreamActionEvent.target_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetTargetId() }},
+	"SocialStreamActionEvent.target_type":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamActionEvent().GetTargetType() }},
+	"SocialStreamEnterEvent.creator_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetCreatorId() }},
+	"SocialStreamEnterEvent.feed_type":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetFeedType() }},
+	"SocialStreamEnterEvent.position":          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSocialStreamEnterEvent().GetPosition() }},
+	"SocialStreamEnterEvent.source":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetSource() }},
+	"SocialStreamEnterEvent.stream_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSocialStreamEnterEvent().GetStreamId() }},
+	"SortAppliedEvent.category_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetCategoryId() }},
+	"SortAppliedEvent.query":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetQuery() }},
+	"SortAppliedEvent.screen":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetScreen() }},
+	"SortAppliedEvent.sort_by":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetSortBy() }},
+	"SortAppliedEvent.sort_order":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSortAppliedEvent().GetSortOrder() }},
+	"StreamCommentEvent.comment_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetCommentId() }},
+	"StreamCommentEvent.product_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetProductId() }},
+	"StreamCommentEvent.stream_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetStreamId() }},
+	"StreamCommentEvent.streamer_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamCommentEvent().GetStreamerId() }},
+	"StreamCommentEvent.text_length":           {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamCommentEvent().GetTextLength() }},
+	"StreamEnterEvent.is_live":                 {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetStreamEnterEvent().GetIsLive() }},
+	"StreamEnterEvent.source":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetSource() }},
+	"StreamEnterEvent.stream_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetStreamId() }},
+	"StreamEnterEvent.stream_title":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetStreamTitle() }},
+	"StreamEnterEvent.streamer_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamEnterEvent().GetStreamerId() }},
+	"StreamEnterEvent.viewer_count":            {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamEnterEvent().GetViewerCount() }},
+	"StreamExitEvent.exit_reason":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamExitEvent().GetExitReason() }},
+	"StreamExitEvent.stream_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamExitEvent().GetStreamId() }},
+	"StreamExitEvent.streamer_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamExitEvent().GetStreamerId() }},
+	"StreamExitEvent.watch_duration_ms":        {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamExitEvent().GetWatchDurationMs() }},
+	"StreamLikeEvent.like_count":               {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamLikeEvent().GetLikeCount() }},
+	"StreamLikeEvent.position_ms":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetStreamLikeEvent().GetPositionMs() }},
+	"StreamLikeEvent.stream_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamLikeEvent().GetStreamId() }},
+	"StreamLikeEvent.streamer_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetStreamLikeEvent().GetStreamerId() }},
+	"SubmitReview.anonymous":                   {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetSubmitReview().GetAnonymous() }},
+	"SubmitReview.image_count":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSubmitReview().GetImageCount() }},
+	"SubmitReview.order_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetOrderId() }},
+	"SubmitReview.product_id":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetProductId() }},
+	"SubmitReview.rating":                      {Kind: KindInt32, Int32: func(e *eventgrpcv1.Event) int32 { return e.GetSubmitReview().GetRating() }},
+	"SubmitReview.review_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetReviewId() }},
+	"SubmitReview.text_length":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSubmitReview().GetTextLength() }},
+	"SubmitReview.title":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetSubmitReview().GetTitle() }},
+	"SubmitReview.video_count":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetSubmitReview().GetVideoCount() }},
+	"TestEvent.flag":                           {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetTestEvent().GetFlag() }},
+	"TestEvent.name":                           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetTestEvent().GetName() }},
+	"TestEvent.number":                         {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetTestEvent().GetNumber() }},
+	"TestEvent.tags":                           {Kind: KindStrings, Strings: func(e *eventgrpcv1.Event) []string { return e.GetTestEvent().GetTags() }},
+	"TestEvent.value":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetTestEvent().GetValue() }},
+	"TrackEvent.name":                          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetTrackEvent().GetName() }},
+	"TrackEvent.properties": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
+		return AppendStruct(b, e.GetTrackEvent().GetProperties()), true
+	}},
+	"UnfollowEvent.source":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetUnfollowEvent().GetSource() }},
+	"UnfollowEvent.target_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetUnfollowEvent().GetTargetId() }},
+	"UnfollowEvent.target_type":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetUnfollowEvent().GetTargetType() }},
+	"VideoCompleteEvent.duration_ms":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoCompleteEvent().GetDurationMs() }},
+	"VideoCompleteEvent.replay_count":            {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoCompleteEvent().GetReplayCount() }},
+	"VideoCompleteEvent.video_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoCompleteEvent().GetVideoId() }},
+	"VideoCompleteEvent.watched_ms":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoCompleteEvent().GetWatchedMs() }},
+	"VideoPauseEvent.duration_ms":                {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPauseEvent().GetDurationMs() }},
+	"VideoPauseEvent.position_ms":                {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPauseEvent().GetPositionMs() }},
+	"VideoPauseEvent.reason":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPauseEvent().GetReason() }},
+	"VideoPauseEvent.video_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPauseEvent().GetVideoId() }},
+	"VideoPauseEvent.watched_ms":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPauseEvent().GetWatchedMs() }},
+	"VideoPlayEvent.autoplay":                    {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetVideoPlayEvent().GetAutoplay() }},
+	"VideoPlayEvent.content_type":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetContentType() }},
+	"VideoPlayEvent.duration_ms":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPlayEvent().GetDurationMs() }},
+	"VideoPlayEvent.muted":                       {Kind: KindBool, Bool: func(e *eventgrpcv1.Event) bool { return e.GetVideoPlayEvent().GetMuted() }},
+	"VideoPlayEvent.position_ms":                 {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetVideoPlayEvent().GetPositionMs() }},
+	"VideoPlayEvent.quality":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetQuality() }},
+	"VideoPlayEvent.screen":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetScreen() }},
+	"VideoPlayEvent.video_id":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetVideoPlayEvent().GetVideoId() }},
+	"ViewAllReviews.average_rating":              {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetViewAllReviews().GetAverageRating() }},
+	"ViewAllReviews.filter":                      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetViewAllReviews().GetFilter() }},
+	"ViewAllReviews.product_id":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetViewAllReviews().GetProductId() }},
+	"ViewAllReviews.review_count":                {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetViewAllReviews().GetReviewCount() }},
+	"ViewAllReviews.sort":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetViewAllReviews().GetSort() }},
+	"WidgetCtaClickedEvent.cta_text":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetCtaText() }},
+	"WidgetCtaClickedEvent.cta_url":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetCtaUrl() }},
+	"WidgetCtaClickedEvent.page_name":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetPageName() }},
+	"WidgetCtaClickedEvent.position":             {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetCtaClickedEvent().GetPosition() }},
+	"WidgetCtaClickedEvent.widget_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetWidgetId() }},
+	"WidgetCtaClickedEvent.widget_type":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetCtaClickedEvent().GetWidgetType() }},
+	"WidgetElementClickedEvent.element_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetElementId() }},
+	"WidgetElementClickedEvent.element_position": {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementClickedEvent().GetElementPosition() }},
+	"WidgetElementClickedEvent.element_type":     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetElementType() }},
+	"WidgetElementClickedEvent.page_name":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetPageName() }},
+	"WidgetElementClickedEvent.product_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetProductId() }},
+	"WidgetElementClickedEvent.target_url":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetTargetUrl() }},
+	"WidgetElementClickedEvent.widget_id":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetWidgetId() }},
+	"WidgetElementClickedEvent.widget_position":  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementClickedEvent().GetWidgetPosition() }},
+	"WidgetElementClickedEvent.widget_type":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementClickedEvent().GetWidgetType() }},
+	"WidgetElementViewEvent.element_id":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetElementId() }},
+	"WidgetElementViewEvent.element_position":    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementViewEvent().GetElementPosition() }},
+	"WidgetElementViewEvent.element_type":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetElementType() }},
+	"WidgetElementViewEvent.page_name":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetPageName() }},
+	"WidgetElementViewEvent.product_id":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetProductId() }},
+	"WidgetElementViewEvent.widget_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetWidgetId() }},
+	"WidgetElementViewEvent.widget_position":     {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetElementViewEvent().GetWidgetPosition() }},
+	"WidgetElementViewEvent.widget_type":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetElementViewEvent().GetWidgetType() }},
+	"WidgetViewEvent.element_count":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetViewEvent().GetElementCount() }},
+	"WidgetViewEvent.page_name":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetPageName() }},
+	"WidgetViewEvent.position":                   {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetWidgetViewEvent().GetPosition() }},
+	"WidgetViewEvent.widget_id":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetWidgetId() }},
+	"WidgetViewEvent.widget_title":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetWidgetTitle() }},
+	"WidgetViewEvent.widget_type":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWidgetViewEvent().GetWidgetType() }},
+	"WishlistAddEvent.currency":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetCurrency() }},
+	"WishlistAddEvent.price":                     {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetWishlistAddEvent().GetPrice() }},
+	"WishlistAddEvent.product_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetProductId() }},
+	"WishlistAddEvent.source":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetSource() }},
+	"WishlistAddEvent.variant_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetVariantId() }},
+	"WishlistAddEvent.wishlist_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistAddEvent().GetWishlistId() }},
+	"WishlistRemoveEvent.product_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetProductId() }},
+	"WishlistRemoveEvent.source":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetSource() }},
+	"WishlistRemoveEvent.variant_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetVariantId() }},
+	"WishlistRemoveEvent.wishlist_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetWishlistRemoveEvent().GetWishlistId() }},
 }
 
 // headerFields are the getters of the request Header's fields, by proto name.

@@ -1,12 +1,15 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 )
@@ -46,6 +49,10 @@ func fill(m protoreflect.Message, k int, r *rand.Rand) {
 					l.Append(scalar(fd, pick+j))
 				}
 			}
+		case fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Struct":
+			if pick%3 != 0 {
+				m.Set(fd, protoreflect.ValueOfMessage(edgeStruct(pick).ProtoReflect()))
+			}
 		case fd.Message() != nil:
 			if pick%3 != 0 {
 				fill(m.Mutable(fd).Message(), pick, r)
@@ -54,6 +61,47 @@ func fill(m protoreflect.Message, k int, r *rand.Rand) {
 			m.Set(fd, scalar(fd, pick))
 		}
 	}
+}
+
+// edgeStruct is a free-form object (a generic event's properties) of the
+// edge values JSON can hold: every kind, nested, keys with escapes and
+// unicode. protojson refuses NaN and infinities in a Struct, so only the
+// finite floats are used.
+func edgeStruct(k int) *structpb.Struct {
+	s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	var finite []float64
+	for _, f := range edgeFloats {
+		if !math.IsNaN(f) && !math.IsInf(f, 0) {
+			finite = append(finite, f)
+		}
+	}
+	for j := range 2 + k%20 {
+		key := edgeStrings[(k+j)%len(edgeStrings)] + string(rune('a'+j))
+		var v *structpb.Value
+		switch (k + j) % 6 {
+		case 0:
+			v = structpb.NewStringValue(edgeStrings[(k+2*j)%len(edgeStrings)])
+		case 1:
+			v = structpb.NewNumberValue(finite[(k+j)%len(finite)])
+		case 2:
+			v = structpb.NewBoolValue(j%2 == 0)
+		case 3:
+			v = structpb.NewNullValue()
+		case 4:
+			v = structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{
+				structpb.NewNumberValue(finite[j%len(finite)]), structpb.NewStringValue("日本"), structpb.NewBoolValue(true),
+				structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"z": structpb.NewNullValue(), "a": structpb.NewNumberValue(-2.25)}}),
+			}})
+		default:
+			v = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+				"nested": structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"deep": structpb.NewStringValue(key)}}),
+				"empty":  structpb.NewStructValue(&structpb.Struct{}),
+				"list":   structpb.NewListValue(&structpb.ListValue{}),
+			}})
+		}
+		s.Fields[key] = v
+	}
+	return s
 }
 
 func scalar(fd protoreflect.FieldDescriptor, k int) protoreflect.Value {
@@ -186,7 +234,26 @@ func TestPayloadFields(t *testing.T) {
 				case KindStrings:
 					same = len(f.Strings(ev)) == v.List().Len()
 				case KindJSON:
-					_, set := f.JSON(nil, ev)
+					got, set := f.JSON(nil, ev)
+					if !fd.IsList() { // a Struct: always an object, protojson's when set
+						want := []byte("{}")
+						if p.Has(fd) {
+							raw, err := protojson.Marshal(v.Message().Interface())
+							if err != nil {
+								t.Fatal(err)
+							}
+							var buf bytes.Buffer
+							if err := json.Compact(&buf, raw); err != nil {
+								t.Fatal(err)
+							}
+							want = buf.Bytes()
+						}
+						same = set && bytes.Equal(got, want)
+						if !same {
+							t.Errorf("%s.%s = %s, protojson %s", name, fd.Name(), got, want)
+						}
+						break
+					}
 					same = set == (v.List().Len() > 0)
 				}
 				if !same {

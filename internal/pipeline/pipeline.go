@@ -106,6 +106,8 @@ type Source string
 const (
 	SourceGRPC Source = "grpc"
 	SourceHTTP Source = "http"
+	// SourceSegment is the Segment tracking API (internal/ingest/segment).
+	SourceSegment Source = "segment"
 )
 
 // Dispatch validates req's events, publishes the accepted ones and reports

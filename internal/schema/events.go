@@ -23,8 +23,11 @@ type EventRow struct {
 
 // CompileEvents compiles the From paths of an event table (see
 // eventColumns): event.id, event.name, event.type, event.timestamp,
-// event.params, meta.insert_time, header.<field>, payload.<field>,
-// params.<name>. A path naming nothing is an error.
+// event.params, event.user_id (no value when empty, so
+// "event.user_id|header.userId" falls back to the header),
+// event.anonymous_id, event.context and event.integrations (JSON objects),
+// meta.insert_time, header.<field>, payload.<field>, params.<name>. A path
+// naming nothing is an error.
 func CompileEvents(t *Table) (*Mapper[*EventRow], error) {
 	return Compile(t, resolveEvent)
 }
@@ -41,6 +44,35 @@ func resolveEvent(from string, col Column) (Getter[*EventRow], error) {
 				return true, appendStr(b, c, ce.CustomEvent.GetName())
 			}
 			return true, appendStr(b, c, r.Type.String())
+		}, nil
+	case "event.user_id":
+		return func(r *EventRow, b *Batch, c *Col) (bool, error) {
+			if v := r.Event.GetUserId(); v != "" {
+				return true, appendStr(b, c, v)
+			}
+			return false, nil // "event.user_id|header.userId" falls back to the header
+		}, nil
+	case "event.anonymous_id":
+		return func(r *EventRow, b *Batch, c *Col) (bool, error) {
+			return true, appendStr(b, c, r.Event.GetAnonymousId())
+		}, nil
+	case "event.context", "event.integrations":
+		if col.Type != JSON && col.Type != String {
+			return nil, fmt.Errorf("%s is JSON, not %s", from, col.Type)
+		}
+		get := (*eventgrpcv1.Event).GetContext
+		if from == "event.integrations" {
+			get = (*eventgrpcv1.Event).GetIntegrations
+		}
+		return func(r *EventRow, b *Batch, c *Col) (bool, error) {
+			start := len(b.arena)
+			if cap(b.arena)-start < 1024 {
+				b.arena = make([]byte, 0, arenaChunk)
+				start = 0
+			}
+			b.arena = event.AppendStruct(b.arena, get(r.Event))
+			c.Str = append(c.Str, unsafeString(b.arena[start:]))
+			return true, nil
 		}, nil
 	case "event.type":
 		return func(r *EventRow, b *Batch, c *Col) (bool, error) {

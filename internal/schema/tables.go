@@ -131,6 +131,7 @@ func Default() Catalog {
 //
 //	tables.go           event (every event, params as JSON)
 //	tables_events.go    typed event tables, referral_event
+//	tables_generic.go   tracks, identifies, pages, screens, groups, aliases
 //	tables_identity.go  user_account, trace_log
 //	tables_webhooks.go  branch_event, webengage_event, graphy_event, shopify_event, vidooly_event
 //	tables_commerce.go  affiliate_order, order_log, activity_tracker, bigboss_votes
@@ -140,6 +141,7 @@ func Default() Catalog {
 func defaultTables() []*Table {
 	tables := []*Table{EventTable()}
 	tables = append(tables, eventTables()...)
+	tables = append(tables, genericTables()...)
 	tables = append(tables, identityTables()...)
 	tables = append(tables, webhookTables()...)
 	tables = append(tables, commerceTables()...)

@@ -71,7 +71,8 @@ func jsonSourcePrefix(from string) bool {
 
 func eventSourcePrefix(from string) bool {
 	switch from {
-	case "event.id", "event.name", "event.timestamp", "event.params", "meta.insert_time":
+	case "event.id", "event.name", "event.timestamp", "event.params", "meta.insert_time",
+		"event.user_id", "event.anonymous_id", "event.context", "event.integrations":
 		return true
 	}
 	return strings.HasPrefix(from, "payload.") || strings.HasPrefix(from, "header.")

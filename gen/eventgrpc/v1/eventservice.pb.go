@@ -23,6 +23,7 @@ package eventgrpcv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -421,6 +422,18 @@ type Event struct {
 	// When the event happened on the client: epoch milliseconds as a decimal
 	// string, as in the original system (e.g. "1718000000123").
 	Timestamp string `protobuf:"bytes,2,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// The user the event is about, when it differs per event (the Segment
+	// API's userId). Empty: Header.userId is the event's user.
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The anonymous (pre-login) id of the device or browser that sent the
+	// event (the Segment API's anonymousId).
+	AnonymousId string `protobuf:"bytes,4,opt,name=anonymous_id,json=anonymousId,proto3" json:"anonymous_id,omitempty"`
+	// Free-form context of the event (the Segment API's context: library,
+	// page, device, os, ip, locale, campaign, ...), as the client sent it.
+	Context *structpb.Struct `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// Which downstream destinations the client asked to send the event to
+	// (the Segment API's integrations), kept as sent.
+	Integrations *structpb.Struct `protobuf:"bytes,6,opt,name=integrations,proto3" json:"integrations,omitempty"`
 	// The typed payload. Exactly one must be set; the message name of the set
 	// field (e.g. "LaunchEvent") is the event type used for routing.
 	//
@@ -506,6 +519,12 @@ type Event struct {
 	//	*Event_SortAppliedEvent
 	//	*Event_NotificationReceivedEvent
 	//	*Event_CustomEvent
+	//	*Event_TrackEvent
+	//	*Event_IdentifyEvent
+	//	*Event_PageEvent
+	//	*Event_ScreenEvent
+	//	*Event_GroupEvent
+	//	*Event_AliasEvent
 	EventOf       isEvent_EventOf `protobuf_oneof:"eventOf"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -553,6 +572,34 @@ func (x *Event) GetTimestamp() string {
 		return x.Timestamp
 	}
 	return ""
+}
+
+func (x *Event) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Event) GetAnonymousId() string {
+	if x != nil {
+		return x.AnonymousId
+	}
+	return ""
+}
+
+func (x *Event) GetContext() *structpb.Struct {
+	if x != nil {
+		return x.Context
+	}
+	return nil
+}
+
+func (x *Event) GetIntegrations() *structpb.Struct {
+	if x != nil {
+		return x.Integrations
+	}
+	return nil
 }
 
 func (x *Event) GetEventOf() isEvent_EventOf {
@@ -1282,6 +1329,60 @@ func (x *Event) GetCustomEvent() *CustomEvent {
 	return nil
 }
 
+func (x *Event) GetTrackEvent() *TrackEvent {
+	if x != nil {
+		if x, ok := x.EventOf.(*Event_TrackEvent); ok {
+			return x.TrackEvent
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetIdentifyEvent() *IdentifyEvent {
+	if x != nil {
+		if x, ok := x.EventOf.(*Event_IdentifyEvent); ok {
+			return x.IdentifyEvent
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetPageEvent() *PageEvent {
+	if x != nil {
+		if x, ok := x.EventOf.(*Event_PageEvent); ok {
+			return x.PageEvent
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetScreenEvent() *ScreenEvent {
+	if x != nil {
+		if x, ok := x.EventOf.(*Event_ScreenEvent); ok {
+			return x.ScreenEvent
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetGroupEvent() *GroupEvent {
+	if x != nil {
+		if x, ok := x.EventOf.(*Event_GroupEvent); ok {
+			return x.GroupEvent
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetAliasEvent() *AliasEvent {
+	if x != nil {
+		if x, ok := x.EventOf.(*Event_AliasEvent); ok {
+			return x.AliasEvent
+		}
+	}
+	return nil
+}
+
 type isEvent_EventOf interface {
 	isEvent_EventOf()
 }
@@ -1609,6 +1710,33 @@ type Event_CustomEvent struct {
 	CustomEvent *CustomEvent `protobuf:"bytes,1000,opt,name=custom_event,json=customEvent,proto3,oneof"`
 }
 
+type Event_TrackEvent struct {
+	// Generic events of the Segment spec: free-form properties or traits,
+	// each with its own table (tracks, identifies, pages, screens, groups,
+	// aliases). Routing names are the message names (TrackEvent, ...).
+	TrackEvent *TrackEvent `protobuf:"bytes,1001,opt,name=track_event,json=trackEvent,proto3,oneof"`
+}
+
+type Event_IdentifyEvent struct {
+	IdentifyEvent *IdentifyEvent `protobuf:"bytes,1002,opt,name=identify_event,json=identifyEvent,proto3,oneof"`
+}
+
+type Event_PageEvent struct {
+	PageEvent *PageEvent `protobuf:"bytes,1003,opt,name=page_event,json=pageEvent,proto3,oneof"`
+}
+
+type Event_ScreenEvent struct {
+	ScreenEvent *ScreenEvent `protobuf:"bytes,1004,opt,name=screen_event,json=screenEvent,proto3,oneof"`
+}
+
+type Event_GroupEvent struct {
+	GroupEvent *GroupEvent `protobuf:"bytes,1005,opt,name=group_event,json=groupEvent,proto3,oneof"`
+}
+
+type Event_AliasEvent struct {
+	AliasEvent *AliasEvent `protobuf:"bytes,1006,opt,name=alias_event,json=aliasEvent,proto3,oneof"`
+}
+
 func (*Event_LaunchEvent) isEvent_EventOf() {}
 
 func (*Event_LaunchReferEvent) isEvent_EventOf() {}
@@ -1769,6 +1897,18 @@ func (*Event_NotificationReceivedEvent) isEvent_EventOf() {}
 
 func (*Event_CustomEvent) isEvent_EventOf() {}
 
+func (*Event_TrackEvent) isEvent_EventOf() {}
+
+func (*Event_IdentifyEvent) isEvent_EventOf() {}
+
+func (*Event_PageEvent) isEvent_EventOf() {}
+
+func (*Event_ScreenEvent) isEvent_EventOf() {}
+
+func (*Event_GroupEvent) isEvent_EventOf() {}
+
+func (*Event_AliasEvent) isEvent_EventOf() {}
+
 // CustomEvent carries an event type the proto does not define yet, so a
 // client can start sending it before the schema catches up.
 type CustomEvent struct {
@@ -1825,6 +1965,339 @@ func (x *CustomEvent) GetParams() map[string]string {
 	return nil
 }
 
+// TrackEvent: the user did something, named freely (e.g. "Order
+// Completed"), with free-form JSON properties.
+type TrackEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The action's name (Segment's "event"); required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Free-form properties of the action (nested objects, numbers, booleans,
+	// arrays, strings).
+	Properties    *structpb.Struct `protobuf:"bytes,2,opt,name=properties,proto3" json:"properties,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrackEvent) Reset() {
+	*x = TrackEvent{}
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrackEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrackEvent) ProtoMessage() {}
+
+func (x *TrackEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrackEvent.ProtoReflect.Descriptor instead.
+func (*TrackEvent) Descriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TrackEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TrackEvent) GetProperties() *structpb.Struct {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+// IdentifyEvent: who the user is, and what is known about them.
+type IdentifyEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Free-form traits of the user (email, name, plan, ...).
+	Traits        *structpb.Struct `protobuf:"bytes,1,opt,name=traits,proto3" json:"traits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentifyEvent) Reset() {
+	*x = IdentifyEvent{}
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentifyEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentifyEvent) ProtoMessage() {}
+
+func (x *IdentifyEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentifyEvent.ProtoReflect.Descriptor instead.
+func (*IdentifyEvent) Descriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *IdentifyEvent) GetTraits() *structpb.Struct {
+	if x != nil {
+		return x.Traits
+	}
+	return nil
+}
+
+// PageEvent: the user viewed a web page.
+type PageEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the page (optional).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Category of the page (optional).
+	Category string `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
+	// Free-form properties (url, path, referrer, title, ...).
+	Properties    *structpb.Struct `protobuf:"bytes,3,opt,name=properties,proto3" json:"properties,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PageEvent) Reset() {
+	*x = PageEvent{}
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PageEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PageEvent) ProtoMessage() {}
+
+func (x *PageEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PageEvent.ProtoReflect.Descriptor instead.
+func (*PageEvent) Descriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PageEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PageEvent) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *PageEvent) GetProperties() *structpb.Struct {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+// ScreenEvent: the user viewed a screen of a mobile app.
+type ScreenEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the screen (optional).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Category of the screen (optional).
+	Category string `protobuf:"bytes,2,opt,name=category,proto3" json:"category,omitempty"`
+	// Free-form properties of the screen view.
+	Properties    *structpb.Struct `protobuf:"bytes,3,opt,name=properties,proto3" json:"properties,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScreenEvent) Reset() {
+	*x = ScreenEvent{}
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScreenEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScreenEvent) ProtoMessage() {}
+
+func (x *ScreenEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScreenEvent.ProtoReflect.Descriptor instead.
+func (*ScreenEvent) Descriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ScreenEvent) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ScreenEvent) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *ScreenEvent) GetProperties() *structpb.Struct {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+// GroupEvent: the user belongs to a group (company, team, account).
+type GroupEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the group; required.
+	GroupId string `protobuf:"bytes,1,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// Free-form traits of the group (name, industry, employees, ...).
+	Traits        *structpb.Struct `protobuf:"bytes,2,opt,name=traits,proto3" json:"traits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupEvent) Reset() {
+	*x = GroupEvent{}
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupEvent) ProtoMessage() {}
+
+func (x *GroupEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupEvent.ProtoReflect.Descriptor instead.
+func (*GroupEvent) Descriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GroupEvent) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *GroupEvent) GetTraits() *structpb.Struct {
+	if x != nil {
+		return x.Traits
+	}
+	return nil
+}
+
+// AliasEvent: two ids are the same user: previous_id (usually the
+// anonymous id) becomes Event.user_id.
+type AliasEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id the user had before; required.
+	PreviousId    string `protobuf:"bytes,1,opt,name=previous_id,json=previousId,proto3" json:"previous_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AliasEvent) Reset() {
+	*x = AliasEvent{}
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AliasEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AliasEvent) ProtoMessage() {}
+
+func (x *AliasEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AliasEvent.ProtoReflect.Descriptor instead.
+func (*AliasEvent) Descriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AliasEvent) GetPreviousId() string {
+	if x != nil {
+		return x.PreviousId
+	}
+	return ""
+}
+
 // LaunchEvent: the app was launched (brought up to its first screen).
 type LaunchEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1844,7 +2317,7 @@ type LaunchEvent struct {
 
 func (x *LaunchEvent) Reset() {
 	*x = LaunchEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[4]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +2329,7 @@ func (x *LaunchEvent) String() string {
 func (*LaunchEvent) ProtoMessage() {}
 
 func (x *LaunchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[4]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +2342,7 @@ func (x *LaunchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaunchEvent.ProtoReflect.Descriptor instead.
 func (*LaunchEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{4}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LaunchEvent) GetLaunchSource() string {
@@ -1931,7 +2404,7 @@ type LaunchReferEvent struct {
 
 func (x *LaunchReferEvent) Reset() {
 	*x = LaunchReferEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[5]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1943,7 +2416,7 @@ func (x *LaunchReferEvent) String() string {
 func (*LaunchReferEvent) ProtoMessage() {}
 
 func (x *LaunchReferEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[5]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1956,7 +2429,7 @@ func (x *LaunchReferEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaunchReferEvent.ProtoReflect.Descriptor instead.
 func (*LaunchReferEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{5}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LaunchReferEvent) GetReferrerId() string {
@@ -2029,7 +2502,7 @@ type AppStartEvent struct {
 
 func (x *AppStartEvent) Reset() {
 	*x = AppStartEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[6]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2514,7 @@ func (x *AppStartEvent) String() string {
 func (*AppStartEvent) ProtoMessage() {}
 
 func (x *AppStartEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[6]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2527,7 @@ func (x *AppStartEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppStartEvent.ProtoReflect.Descriptor instead.
 func (*AppStartEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{6}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppStartEvent) GetStartType() string {
@@ -2126,7 +2599,7 @@ type AppInitEvent struct {
 
 func (x *AppInitEvent) Reset() {
 	*x = AppInitEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[7]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2611,7 @@ func (x *AppInitEvent) String() string {
 func (*AppInitEvent) ProtoMessage() {}
 
 func (x *AppInitEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[7]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2624,7 @@ func (x *AppInitEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppInitEvent.ProtoReflect.Descriptor instead.
 func (*AppInitEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{7}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppInitEvent) GetInstallSource() string {
@@ -2223,7 +2696,7 @@ type AppBackgroundEvent struct {
 
 func (x *AppBackgroundEvent) Reset() {
 	*x = AppBackgroundEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[8]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2708,7 @@ func (x *AppBackgroundEvent) String() string {
 func (*AppBackgroundEvent) ProtoMessage() {}
 
 func (x *AppBackgroundEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[8]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2721,7 @@ func (x *AppBackgroundEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppBackgroundEvent.ProtoReflect.Descriptor instead.
 func (*AppBackgroundEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{8}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AppBackgroundEvent) GetScreen() string {
@@ -2280,7 +2753,7 @@ type AppForegroundEvent struct {
 
 func (x *AppForegroundEvent) Reset() {
 	*x = AppForegroundEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[9]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2292,7 +2765,7 @@ func (x *AppForegroundEvent) String() string {
 func (*AppForegroundEvent) ProtoMessage() {}
 
 func (x *AppForegroundEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[9]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2305,7 +2778,7 @@ func (x *AppForegroundEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppForegroundEvent.ProtoReflect.Descriptor instead.
 func (*AppForegroundEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{9}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AppForegroundEvent) GetScreen() string {
@@ -2346,7 +2819,7 @@ type SessionIdChangeEvent struct {
 
 func (x *SessionIdChangeEvent) Reset() {
 	*x = SessionIdChangeEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[10]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2831,7 @@ func (x *SessionIdChangeEvent) String() string {
 func (*SessionIdChangeEvent) ProtoMessage() {}
 
 func (x *SessionIdChangeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[10]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2844,7 @@ func (x *SessionIdChangeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionIdChangeEvent.ProtoReflect.Descriptor instead.
 func (*SessionIdChangeEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{10}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionIdChangeEvent) GetPreviousSessionId() string {
@@ -2427,7 +2900,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[11]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2912,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[11]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2925,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{11}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ErrorEvent) GetErrorCode() string {
@@ -2531,7 +3004,7 @@ type TestEvent struct {
 
 func (x *TestEvent) Reset() {
 	*x = TestEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[12]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +3016,7 @@ func (x *TestEvent) String() string {
 func (*TestEvent) ProtoMessage() {}
 
 func (x *TestEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[12]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +3029,7 @@ func (x *TestEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestEvent.ProtoReflect.Descriptor instead.
 func (*TestEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{12}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TestEvent) GetName() string {
@@ -2615,7 +3088,7 @@ type PageOpenedEvent struct {
 
 func (x *PageOpenedEvent) Reset() {
 	*x = PageOpenedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[13]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +3100,7 @@ func (x *PageOpenedEvent) String() string {
 func (*PageOpenedEvent) ProtoMessage() {}
 
 func (x *PageOpenedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[13]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +3113,7 @@ func (x *PageOpenedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageOpenedEvent.ProtoReflect.Descriptor instead.
 func (*PageOpenedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{13}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PageOpenedEvent) GetPageName() string {
@@ -2704,7 +3177,7 @@ type PageLoadedEvent struct {
 
 func (x *PageLoadedEvent) Reset() {
 	*x = PageLoadedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[14]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +3189,7 @@ func (x *PageLoadedEvent) String() string {
 func (*PageLoadedEvent) ProtoMessage() {}
 
 func (x *PageLoadedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[14]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +3202,7 @@ func (x *PageLoadedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageLoadedEvent.ProtoReflect.Descriptor instead.
 func (*PageLoadedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{14}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PageLoadedEvent) GetPageName() string {
@@ -2788,7 +3261,7 @@ type PageLoadFailedEvent struct {
 
 func (x *PageLoadFailedEvent) Reset() {
 	*x = PageLoadFailedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[15]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +3273,7 @@ func (x *PageLoadFailedEvent) String() string {
 func (*PageLoadFailedEvent) ProtoMessage() {}
 
 func (x *PageLoadFailedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[15]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +3286,7 @@ func (x *PageLoadFailedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageLoadFailedEvent.ProtoReflect.Descriptor instead.
 func (*PageLoadFailedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{15}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PageLoadFailedEvent) GetPageName() string {
@@ -2879,7 +3352,7 @@ type WidgetViewEvent struct {
 
 func (x *WidgetViewEvent) Reset() {
 	*x = WidgetViewEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[16]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3364,7 @@ func (x *WidgetViewEvent) String() string {
 func (*WidgetViewEvent) ProtoMessage() {}
 
 func (x *WidgetViewEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[16]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3377,7 @@ func (x *WidgetViewEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WidgetViewEvent.ProtoReflect.Descriptor instead.
 func (*WidgetViewEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{16}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WidgetViewEvent) GetWidgetId() string {
@@ -2971,7 +3444,7 @@ type WidgetCtaClickedEvent struct {
 
 func (x *WidgetCtaClickedEvent) Reset() {
 	*x = WidgetCtaClickedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[17]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2983,7 +3456,7 @@ func (x *WidgetCtaClickedEvent) String() string {
 func (*WidgetCtaClickedEvent) ProtoMessage() {}
 
 func (x *WidgetCtaClickedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[17]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2996,7 +3469,7 @@ func (x *WidgetCtaClickedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WidgetCtaClickedEvent.ProtoReflect.Descriptor instead.
 func (*WidgetCtaClickedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{17}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WidgetCtaClickedEvent) GetWidgetId() string {
@@ -3067,7 +3540,7 @@ type WidgetElementViewEvent struct {
 
 func (x *WidgetElementViewEvent) Reset() {
 	*x = WidgetElementViewEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[18]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3079,7 +3552,7 @@ func (x *WidgetElementViewEvent) String() string {
 func (*WidgetElementViewEvent) ProtoMessage() {}
 
 func (x *WidgetElementViewEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[18]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3092,7 +3565,7 @@ func (x *WidgetElementViewEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WidgetElementViewEvent.ProtoReflect.Descriptor instead.
 func (*WidgetElementViewEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{18}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WidgetElementViewEvent) GetWidgetId() string {
@@ -3178,7 +3651,7 @@ type WidgetElementClickedEvent struct {
 
 func (x *WidgetElementClickedEvent) Reset() {
 	*x = WidgetElementClickedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[19]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3190,7 +3663,7 @@ func (x *WidgetElementClickedEvent) String() string {
 func (*WidgetElementClickedEvent) ProtoMessage() {}
 
 func (x *WidgetElementClickedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[19]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3203,7 +3676,7 @@ func (x *WidgetElementClickedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WidgetElementClickedEvent.ProtoReflect.Descriptor instead.
 func (*WidgetElementClickedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{19}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WidgetElementClickedEvent) GetWidgetId() string {
@@ -3295,7 +3768,7 @@ type ClickEvent struct {
 
 func (x *ClickEvent) Reset() {
 	*x = ClickEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[20]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3780,7 @@ func (x *ClickEvent) String() string {
 func (*ClickEvent) ProtoMessage() {}
 
 func (x *ClickEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[20]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3793,7 @@ func (x *ClickEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClickEvent.ProtoReflect.Descriptor instead.
 func (*ClickEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{20}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ClickEvent) GetElementId() string {
@@ -3400,7 +3873,7 @@ type BannerViewEvent struct {
 
 func (x *BannerViewEvent) Reset() {
 	*x = BannerViewEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[21]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +3885,7 @@ func (x *BannerViewEvent) String() string {
 func (*BannerViewEvent) ProtoMessage() {}
 
 func (x *BannerViewEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[21]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +3898,7 @@ func (x *BannerViewEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BannerViewEvent.ProtoReflect.Descriptor instead.
 func (*BannerViewEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{21}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *BannerViewEvent) GetBannerId() string {
@@ -3489,7 +3962,7 @@ type BannerClickEvent struct {
 
 func (x *BannerClickEvent) Reset() {
 	*x = BannerClickEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[22]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3501,7 +3974,7 @@ func (x *BannerClickEvent) String() string {
 func (*BannerClickEvent) ProtoMessage() {}
 
 func (x *BannerClickEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[22]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3514,7 +3987,7 @@ func (x *BannerClickEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BannerClickEvent.ProtoReflect.Descriptor instead.
 func (*BannerClickEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{22}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BannerClickEvent) GetBannerId() string {
@@ -3573,7 +4046,7 @@ type DeepLinkOpenedEvent struct {
 
 func (x *DeepLinkOpenedEvent) Reset() {
 	*x = DeepLinkOpenedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[23]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3585,7 +4058,7 @@ func (x *DeepLinkOpenedEvent) String() string {
 func (*DeepLinkOpenedEvent) ProtoMessage() {}
 
 func (x *DeepLinkOpenedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[23]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3598,7 +4071,7 @@ func (x *DeepLinkOpenedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeepLinkOpenedEvent.ProtoReflect.Descriptor instead.
 func (*DeepLinkOpenedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{23}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeepLinkOpenedEvent) GetUrl() string {
@@ -3670,7 +4143,7 @@ type SearchEvent struct {
 
 func (x *SearchEvent) Reset() {
 	*x = SearchEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[24]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3682,7 +4155,7 @@ func (x *SearchEvent) String() string {
 func (*SearchEvent) ProtoMessage() {}
 
 func (x *SearchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[24]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3695,7 +4168,7 @@ func (x *SearchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchEvent.ProtoReflect.Descriptor instead.
 func (*SearchEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{24}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SearchEvent) GetQuery() string {
@@ -3782,7 +4255,7 @@ type SearchResultClickEvent struct {
 
 func (x *SearchResultClickEvent) Reset() {
 	*x = SearchResultClickEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[25]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3794,7 +4267,7 @@ func (x *SearchResultClickEvent) String() string {
 func (*SearchResultClickEvent) ProtoMessage() {}
 
 func (x *SearchResultClickEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[25]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3807,7 +4280,7 @@ func (x *SearchResultClickEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResultClickEvent.ProtoReflect.Descriptor instead.
 func (*SearchResultClickEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{25}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SearchResultClickEvent) GetSearchId() string {
@@ -3871,7 +4344,7 @@ type FilterAppliedEvent struct {
 
 func (x *FilterAppliedEvent) Reset() {
 	*x = FilterAppliedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[26]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3883,7 +4356,7 @@ func (x *FilterAppliedEvent) String() string {
 func (*FilterAppliedEvent) ProtoMessage() {}
 
 func (x *FilterAppliedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[26]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3896,7 +4369,7 @@ func (x *FilterAppliedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterAppliedEvent.ProtoReflect.Descriptor instead.
 func (*FilterAppliedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{26}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FilterAppliedEvent) GetScreen() string {
@@ -3953,7 +4426,7 @@ type SortAppliedEvent struct {
 
 func (x *SortAppliedEvent) Reset() {
 	*x = SortAppliedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[27]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3965,7 +4438,7 @@ func (x *SortAppliedEvent) String() string {
 func (*SortAppliedEvent) ProtoMessage() {}
 
 func (x *SortAppliedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[27]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3978,7 +4451,7 @@ func (x *SortAppliedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortAppliedEvent.ProtoReflect.Descriptor instead.
 func (*SortAppliedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{27}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SortAppliedEvent) GetScreen() string {
@@ -4035,7 +4508,7 @@ type CategoryViewedEvent struct {
 
 func (x *CategoryViewedEvent) Reset() {
 	*x = CategoryViewedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[28]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4047,7 +4520,7 @@ func (x *CategoryViewedEvent) String() string {
 func (*CategoryViewedEvent) ProtoMessage() {}
 
 func (x *CategoryViewedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[28]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4060,7 +4533,7 @@ func (x *CategoryViewedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryViewedEvent.ProtoReflect.Descriptor instead.
 func (*CategoryViewedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{28}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CategoryViewedEvent) GetCategoryId() string {
@@ -4133,7 +4606,7 @@ type ProductViewedEvent struct {
 
 func (x *ProductViewedEvent) Reset() {
 	*x = ProductViewedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[29]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4145,7 +4618,7 @@ func (x *ProductViewedEvent) String() string {
 func (*ProductViewedEvent) ProtoMessage() {}
 
 func (x *ProductViewedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[29]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4158,7 +4631,7 @@ func (x *ProductViewedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductViewedEvent.ProtoReflect.Descriptor instead.
 func (*ProductViewedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{29}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ProductViewedEvent) GetProductId() string {
@@ -4283,7 +4756,7 @@ type AddToCartEvent struct {
 
 func (x *AddToCartEvent) Reset() {
 	*x = AddToCartEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[30]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4295,7 +4768,7 @@ func (x *AddToCartEvent) String() string {
 func (*AddToCartEvent) ProtoMessage() {}
 
 func (x *AddToCartEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[30]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4308,7 +4781,7 @@ func (x *AddToCartEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddToCartEvent.ProtoReflect.Descriptor instead.
 func (*AddToCartEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{30}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AddToCartEvent) GetProductId() string {
@@ -4411,7 +4884,7 @@ type RemoveFromCartEvent struct {
 
 func (x *RemoveFromCartEvent) Reset() {
 	*x = RemoveFromCartEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[31]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4423,7 +4896,7 @@ func (x *RemoveFromCartEvent) String() string {
 func (*RemoveFromCartEvent) ProtoMessage() {}
 
 func (x *RemoveFromCartEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[31]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4436,7 +4909,7 @@ func (x *RemoveFromCartEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveFromCartEvent.ProtoReflect.Descriptor instead.
 func (*RemoveFromCartEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{31}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RemoveFromCartEvent) GetProductId() string {
@@ -4507,7 +4980,7 @@ type CartViewedEvent struct {
 
 func (x *CartViewedEvent) Reset() {
 	*x = CartViewedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[32]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4519,7 +4992,7 @@ func (x *CartViewedEvent) String() string {
 func (*CartViewedEvent) ProtoMessage() {}
 
 func (x *CartViewedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[32]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4532,7 +5005,7 @@ func (x *CartViewedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CartViewedEvent.ProtoReflect.Descriptor instead.
 func (*CartViewedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{32}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CartViewedEvent) GetCartId() string {
@@ -4591,7 +5064,7 @@ type WishlistAddEvent struct {
 
 func (x *WishlistAddEvent) Reset() {
 	*x = WishlistAddEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[33]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4603,7 +5076,7 @@ func (x *WishlistAddEvent) String() string {
 func (*WishlistAddEvent) ProtoMessage() {}
 
 func (x *WishlistAddEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[33]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4616,7 +5089,7 @@ func (x *WishlistAddEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WishlistAddEvent.ProtoReflect.Descriptor instead.
 func (*WishlistAddEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{33}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WishlistAddEvent) GetProductId() string {
@@ -4678,7 +5151,7 @@ type WishlistRemoveEvent struct {
 
 func (x *WishlistRemoveEvent) Reset() {
 	*x = WishlistRemoveEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[34]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4690,7 +5163,7 @@ func (x *WishlistRemoveEvent) String() string {
 func (*WishlistRemoveEvent) ProtoMessage() {}
 
 func (x *WishlistRemoveEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[34]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4703,7 +5176,7 @@ func (x *WishlistRemoveEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WishlistRemoveEvent.ProtoReflect.Descriptor instead.
 func (*WishlistRemoveEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{34}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WishlistRemoveEvent) GetProductId() string {
@@ -4759,7 +5232,7 @@ type CouponAppliedEvent struct {
 
 func (x *CouponAppliedEvent) Reset() {
 	*x = CouponAppliedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[35]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4771,7 +5244,7 @@ func (x *CouponAppliedEvent) String() string {
 func (*CouponAppliedEvent) ProtoMessage() {}
 
 func (x *CouponAppliedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[35]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4784,7 +5257,7 @@ func (x *CouponAppliedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CouponAppliedEvent.ProtoReflect.Descriptor instead.
 func (*CouponAppliedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{35}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CouponAppliedEvent) GetCouponCode() string {
@@ -4858,7 +5331,7 @@ type CouponRemovedEvent struct {
 
 func (x *CouponRemovedEvent) Reset() {
 	*x = CouponRemovedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[36]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4870,7 +5343,7 @@ func (x *CouponRemovedEvent) String() string {
 func (*CouponRemovedEvent) ProtoMessage() {}
 
 func (x *CouponRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[36]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4883,7 +5356,7 @@ func (x *CouponRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CouponRemovedEvent.ProtoReflect.Descriptor instead.
 func (*CouponRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{36}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CouponRemovedEvent) GetCouponCode() string {
@@ -4930,7 +5403,7 @@ type CheckoutStartedEvent struct {
 
 func (x *CheckoutStartedEvent) Reset() {
 	*x = CheckoutStartedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[37]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4942,7 +5415,7 @@ func (x *CheckoutStartedEvent) String() string {
 func (*CheckoutStartedEvent) ProtoMessage() {}
 
 func (x *CheckoutStartedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[37]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4955,7 +5428,7 @@ func (x *CheckoutStartedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckoutStartedEvent.ProtoReflect.Descriptor instead.
 func (*CheckoutStartedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{37}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CheckoutStartedEvent) GetCheckoutId() string {
@@ -5030,7 +5503,7 @@ type GoToPaymentsEvent struct {
 
 func (x *GoToPaymentsEvent) Reset() {
 	*x = GoToPaymentsEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[38]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5042,7 +5515,7 @@ func (x *GoToPaymentsEvent) String() string {
 func (*GoToPaymentsEvent) ProtoMessage() {}
 
 func (x *GoToPaymentsEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[38]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5055,7 +5528,7 @@ func (x *GoToPaymentsEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GoToPaymentsEvent.ProtoReflect.Descriptor instead.
 func (*GoToPaymentsEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{38}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GoToPaymentsEvent) GetCartId() string {
@@ -5130,7 +5603,7 @@ type PaymentMethodSelectedEvent struct {
 
 func (x *PaymentMethodSelectedEvent) Reset() {
 	*x = PaymentMethodSelectedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[39]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5142,7 +5615,7 @@ func (x *PaymentMethodSelectedEvent) String() string {
 func (*PaymentMethodSelectedEvent) ProtoMessage() {}
 
 func (x *PaymentMethodSelectedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[39]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5155,7 +5628,7 @@ func (x *PaymentMethodSelectedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentMethodSelectedEvent.ProtoReflect.Descriptor instead.
 func (*PaymentMethodSelectedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{39}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PaymentMethodSelectedEvent) GetCheckoutId() string {
@@ -5231,7 +5704,7 @@ type InitiatePurchaseEvent struct {
 
 func (x *InitiatePurchaseEvent) Reset() {
 	*x = InitiatePurchaseEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[40]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5243,7 +5716,7 @@ func (x *InitiatePurchaseEvent) String() string {
 func (*InitiatePurchaseEvent) ProtoMessage() {}
 
 func (x *InitiatePurchaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[40]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5256,7 +5729,7 @@ func (x *InitiatePurchaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiatePurchaseEvent.ProtoReflect.Descriptor instead.
 func (*InitiatePurchaseEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{40}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *InitiatePurchaseEvent) GetOrderId() string {
@@ -5339,7 +5812,7 @@ type CompletePurchaseEvent struct {
 
 func (x *CompletePurchaseEvent) Reset() {
 	*x = CompletePurchaseEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[41]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5351,7 +5824,7 @@ func (x *CompletePurchaseEvent) String() string {
 func (*CompletePurchaseEvent) ProtoMessage() {}
 
 func (x *CompletePurchaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[41]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5364,7 +5837,7 @@ func (x *CompletePurchaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletePurchaseEvent.ProtoReflect.Descriptor instead.
 func (*CompletePurchaseEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{41}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CompletePurchaseEvent) GetOrderId() string {
@@ -5469,7 +5942,7 @@ type PurchaseFailedEvent struct {
 
 func (x *PurchaseFailedEvent) Reset() {
 	*x = PurchaseFailedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[42]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5481,7 +5954,7 @@ func (x *PurchaseFailedEvent) String() string {
 func (*PurchaseFailedEvent) ProtoMessage() {}
 
 func (x *PurchaseFailedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[42]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5494,7 +5967,7 @@ func (x *PurchaseFailedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseFailedEvent.ProtoReflect.Descriptor instead.
 func (*PurchaseFailedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{42}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *PurchaseFailedEvent) GetOrderId() string {
@@ -5580,7 +6053,7 @@ type OrderPlacedEvent struct {
 
 func (x *OrderPlacedEvent) Reset() {
 	*x = OrderPlacedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[43]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5592,7 +6065,7 @@ func (x *OrderPlacedEvent) String() string {
 func (*OrderPlacedEvent) ProtoMessage() {}
 
 func (x *OrderPlacedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[43]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5605,7 +6078,7 @@ func (x *OrderPlacedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderPlacedEvent.ProtoReflect.Descriptor instead.
 func (*OrderPlacedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{43}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *OrderPlacedEvent) GetOrderId() string {
@@ -5692,7 +6165,7 @@ type OrderCancelledEvent struct {
 
 func (x *OrderCancelledEvent) Reset() {
 	*x = OrderCancelledEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[44]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5704,7 +6177,7 @@ func (x *OrderCancelledEvent) String() string {
 func (*OrderCancelledEvent) ProtoMessage() {}
 
 func (x *OrderCancelledEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[44]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5717,7 +6190,7 @@ func (x *OrderCancelledEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderCancelledEvent.ProtoReflect.Descriptor instead.
 func (*OrderCancelledEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{44}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *OrderCancelledEvent) GetOrderId() string {
@@ -5787,7 +6260,7 @@ type ReturnRequestedEvent struct {
 
 func (x *ReturnRequestedEvent) Reset() {
 	*x = ReturnRequestedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[45]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5799,7 +6272,7 @@ func (x *ReturnRequestedEvent) String() string {
 func (*ReturnRequestedEvent) ProtoMessage() {}
 
 func (x *ReturnRequestedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[45]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5812,7 +6285,7 @@ func (x *ReturnRequestedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestedEvent.ProtoReflect.Descriptor instead.
 func (*ReturnRequestedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{45}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReturnRequestedEvent) GetOrderId() string {
@@ -5892,7 +6365,7 @@ type RefundRequestedEvent struct {
 
 func (x *RefundRequestedEvent) Reset() {
 	*x = RefundRequestedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[46]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5904,7 +6377,7 @@ func (x *RefundRequestedEvent) String() string {
 func (*RefundRequestedEvent) ProtoMessage() {}
 
 func (x *RefundRequestedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[46]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5917,7 +6390,7 @@ func (x *RefundRequestedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundRequestedEvent.ProtoReflect.Descriptor instead.
 func (*RefundRequestedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{46}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RefundRequestedEvent) GetOrderId() string {
@@ -5988,7 +6461,7 @@ type AddressAddedEvent struct {
 
 func (x *AddressAddedEvent) Reset() {
 	*x = AddressAddedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[47]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6000,7 +6473,7 @@ func (x *AddressAddedEvent) String() string {
 func (*AddressAddedEvent) ProtoMessage() {}
 
 func (x *AddressAddedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[47]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6013,7 +6486,7 @@ func (x *AddressAddedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressAddedEvent.ProtoReflect.Descriptor instead.
 func (*AddressAddedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{47}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AddressAddedEvent) GetAddressId() string {
@@ -6095,7 +6568,7 @@ type AddressUpdatedEvent struct {
 
 func (x *AddressUpdatedEvent) Reset() {
 	*x = AddressUpdatedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[48]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6107,7 +6580,7 @@ func (x *AddressUpdatedEvent) String() string {
 func (*AddressUpdatedEvent) ProtoMessage() {}
 
 func (x *AddressUpdatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[48]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6120,7 +6593,7 @@ func (x *AddressUpdatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressUpdatedEvent.ProtoReflect.Descriptor instead.
 func (*AddressUpdatedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{48}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AddressUpdatedEvent) GetAddressId() string {
@@ -6187,7 +6660,7 @@ type InitiateReview struct {
 
 func (x *InitiateReview) Reset() {
 	*x = InitiateReview{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[49]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6199,7 +6672,7 @@ func (x *InitiateReview) String() string {
 func (*InitiateReview) ProtoMessage() {}
 
 func (x *InitiateReview) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[49]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6212,7 +6685,7 @@ func (x *InitiateReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitiateReview.ProtoReflect.Descriptor instead.
 func (*InitiateReview) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{49}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *InitiateReview) GetProductId() string {
@@ -6253,7 +6726,7 @@ type EnterReviewScreen struct {
 
 func (x *EnterReviewScreen) Reset() {
 	*x = EnterReviewScreen{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[50]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6265,7 +6738,7 @@ func (x *EnterReviewScreen) String() string {
 func (*EnterReviewScreen) ProtoMessage() {}
 
 func (x *EnterReviewScreen) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[50]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6278,7 +6751,7 @@ func (x *EnterReviewScreen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnterReviewScreen.ProtoReflect.Descriptor instead.
 func (*EnterReviewScreen) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{50}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *EnterReviewScreen) GetProductId() string {
@@ -6336,7 +6809,7 @@ type SubmitReview struct {
 
 func (x *SubmitReview) Reset() {
 	*x = SubmitReview{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[51]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6348,7 +6821,7 @@ func (x *SubmitReview) String() string {
 func (*SubmitReview) ProtoMessage() {}
 
 func (x *SubmitReview) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[51]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6361,7 +6834,7 @@ func (x *SubmitReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReview.ProtoReflect.Descriptor instead.
 func (*SubmitReview) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{51}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SubmitReview) GetReviewId() string {
@@ -6446,7 +6919,7 @@ type ViewAllReviews struct {
 
 func (x *ViewAllReviews) Reset() {
 	*x = ViewAllReviews{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[52]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6458,7 +6931,7 @@ func (x *ViewAllReviews) String() string {
 func (*ViewAllReviews) ProtoMessage() {}
 
 func (x *ViewAllReviews) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[52]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6471,7 +6944,7 @@ func (x *ViewAllReviews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewAllReviews.ProtoReflect.Descriptor instead.
 func (*ViewAllReviews) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{52}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ViewAllReviews) GetProductId() string {
@@ -6526,7 +6999,7 @@ type ExpandReviewImage struct {
 
 func (x *ExpandReviewImage) Reset() {
 	*x = ExpandReviewImage{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[53]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6538,7 +7011,7 @@ func (x *ExpandReviewImage) String() string {
 func (*ExpandReviewImage) ProtoMessage() {}
 
 func (x *ExpandReviewImage) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[53]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6551,7 +7024,7 @@ func (x *ExpandReviewImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpandReviewImage.ProtoReflect.Descriptor instead.
 func (*ExpandReviewImage) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{53}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ExpandReviewImage) GetProductId() string {
@@ -6601,7 +7074,7 @@ type RatingPromptEvent struct {
 
 func (x *RatingPromptEvent) Reset() {
 	*x = RatingPromptEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[54]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6613,7 +7086,7 @@ func (x *RatingPromptEvent) String() string {
 func (*RatingPromptEvent) ProtoMessage() {}
 
 func (x *RatingPromptEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[54]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6626,7 +7099,7 @@ func (x *RatingPromptEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RatingPromptEvent.ProtoReflect.Descriptor instead.
 func (*RatingPromptEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{54}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RatingPromptEvent) GetPromptId() string {
@@ -6681,7 +7154,7 @@ type PhoneVerificationInitiateEvent struct {
 
 func (x *PhoneVerificationInitiateEvent) Reset() {
 	*x = PhoneVerificationInitiateEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[55]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6693,7 +7166,7 @@ func (x *PhoneVerificationInitiateEvent) String() string {
 func (*PhoneVerificationInitiateEvent) ProtoMessage() {}
 
 func (x *PhoneVerificationInitiateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[55]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6706,7 +7179,7 @@ func (x *PhoneVerificationInitiateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhoneVerificationInitiateEvent.ProtoReflect.Descriptor instead.
 func (*PhoneVerificationInitiateEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{55}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PhoneVerificationInitiateEvent) GetCountryCode() string {
@@ -6757,7 +7230,7 @@ type PhoneNumberEntered struct {
 
 func (x *PhoneNumberEntered) Reset() {
 	*x = PhoneNumberEntered{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[56]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6769,7 +7242,7 @@ func (x *PhoneNumberEntered) String() string {
 func (*PhoneNumberEntered) ProtoMessage() {}
 
 func (x *PhoneNumberEntered) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[56]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6782,7 +7255,7 @@ func (x *PhoneNumberEntered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhoneNumberEntered.ProtoReflect.Descriptor instead.
 func (*PhoneNumberEntered) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{56}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PhoneNumberEntered) GetCountryCode() string {
@@ -6843,7 +7316,7 @@ type OTPVerifiedEvent struct {
 
 func (x *OTPVerifiedEvent) Reset() {
 	*x = OTPVerifiedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[57]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6855,7 +7328,7 @@ func (x *OTPVerifiedEvent) String() string {
 func (*OTPVerifiedEvent) ProtoMessage() {}
 
 func (x *OTPVerifiedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[57]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6868,7 +7341,7 @@ func (x *OTPVerifiedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OTPVerifiedEvent.ProtoReflect.Descriptor instead.
 func (*OTPVerifiedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{57}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *OTPVerifiedEvent) GetCountryCode() string {
@@ -6939,7 +7412,7 @@ type LoginEvent struct {
 
 func (x *LoginEvent) Reset() {
 	*x = LoginEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[58]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6951,7 +7424,7 @@ func (x *LoginEvent) String() string {
 func (*LoginEvent) ProtoMessage() {}
 
 func (x *LoginEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[58]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6964,7 +7437,7 @@ func (x *LoginEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEvent.ProtoReflect.Descriptor instead.
 func (*LoginEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{58}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *LoginEvent) GetMethod() string {
@@ -7015,7 +7488,7 @@ type LogoutEvent struct {
 
 func (x *LogoutEvent) Reset() {
 	*x = LogoutEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[59]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7027,7 +7500,7 @@ func (x *LogoutEvent) String() string {
 func (*LogoutEvent) ProtoMessage() {}
 
 func (x *LogoutEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[59]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7040,7 +7513,7 @@ func (x *LogoutEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutEvent.ProtoReflect.Descriptor instead.
 func (*LogoutEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{59}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *LogoutEvent) GetReason() string {
@@ -7076,7 +7549,7 @@ type SignupEvent struct {
 
 func (x *SignupEvent) Reset() {
 	*x = SignupEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[60]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7088,7 +7561,7 @@ func (x *SignupEvent) String() string {
 func (*SignupEvent) ProtoMessage() {}
 
 func (x *SignupEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[60]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7101,7 +7574,7 @@ func (x *SignupEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignupEvent.ProtoReflect.Descriptor instead.
 func (*SignupEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{60}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *SignupEvent) GetMethod() string {
@@ -7154,7 +7627,7 @@ type ProfileUpdatedEvent struct {
 
 func (x *ProfileUpdatedEvent) Reset() {
 	*x = ProfileUpdatedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[61]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7166,7 +7639,7 @@ func (x *ProfileUpdatedEvent) String() string {
 func (*ProfileUpdatedEvent) ProtoMessage() {}
 
 func (x *ProfileUpdatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[61]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7179,7 +7652,7 @@ func (x *ProfileUpdatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProfileUpdatedEvent.ProtoReflect.Descriptor instead.
 func (*ProfileUpdatedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{61}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ProfileUpdatedEvent) GetChangedFields() []string {
@@ -7221,7 +7694,7 @@ type PushPermissionEvent struct {
 
 func (x *PushPermissionEvent) Reset() {
 	*x = PushPermissionEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[62]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7233,7 +7706,7 @@ func (x *PushPermissionEvent) String() string {
 func (*PushPermissionEvent) ProtoMessage() {}
 
 func (x *PushPermissionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[62]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7246,7 +7719,7 @@ func (x *PushPermissionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushPermissionEvent.ProtoReflect.Descriptor instead.
 func (*PushPermissionEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{62}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PushPermissionEvent) GetStatus() string {
@@ -7296,7 +7769,7 @@ type NotificationReceivedEvent struct {
 
 func (x *NotificationReceivedEvent) Reset() {
 	*x = NotificationReceivedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[63]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7308,7 +7781,7 @@ func (x *NotificationReceivedEvent) String() string {
 func (*NotificationReceivedEvent) ProtoMessage() {}
 
 func (x *NotificationReceivedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[63]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7321,7 +7794,7 @@ func (x *NotificationReceivedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationReceivedEvent.ProtoReflect.Descriptor instead.
 func (*NotificationReceivedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{63}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *NotificationReceivedEvent) GetNotificationId() string {
@@ -7382,7 +7855,7 @@ type NotificationActionEvent struct {
 
 func (x *NotificationActionEvent) Reset() {
 	*x = NotificationActionEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[64]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7394,7 +7867,7 @@ func (x *NotificationActionEvent) String() string {
 func (*NotificationActionEvent) ProtoMessage() {}
 
 func (x *NotificationActionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[64]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7407,7 +7880,7 @@ func (x *NotificationActionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationActionEvent.ProtoReflect.Descriptor instead.
 func (*NotificationActionEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{64}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *NotificationActionEvent) GetNotificationId() string {
@@ -7480,7 +7953,7 @@ type StreamEnterEvent struct {
 
 func (x *StreamEnterEvent) Reset() {
 	*x = StreamEnterEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[65]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7492,7 +7965,7 @@ func (x *StreamEnterEvent) String() string {
 func (*StreamEnterEvent) ProtoMessage() {}
 
 func (x *StreamEnterEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[65]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7505,7 +7978,7 @@ func (x *StreamEnterEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnterEvent.ProtoReflect.Descriptor instead.
 func (*StreamEnterEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{65}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *StreamEnterEvent) GetStreamId() string {
@@ -7567,7 +8040,7 @@ type StreamExitEvent struct {
 
 func (x *StreamExitEvent) Reset() {
 	*x = StreamExitEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[66]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7579,7 +8052,7 @@ func (x *StreamExitEvent) String() string {
 func (*StreamExitEvent) ProtoMessage() {}
 
 func (x *StreamExitEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[66]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7592,7 +8065,7 @@ func (x *StreamExitEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamExitEvent.ProtoReflect.Descriptor instead.
 func (*StreamExitEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{66}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *StreamExitEvent) GetStreamId() string {
@@ -7644,7 +8117,7 @@ type ChooseProductEvent struct {
 
 func (x *ChooseProductEvent) Reset() {
 	*x = ChooseProductEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[67]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7656,7 +8129,7 @@ func (x *ChooseProductEvent) String() string {
 func (*ChooseProductEvent) ProtoMessage() {}
 
 func (x *ChooseProductEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[67]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7669,7 +8142,7 @@ func (x *ChooseProductEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChooseProductEvent.ProtoReflect.Descriptor instead.
 func (*ChooseProductEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{67}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ChooseProductEvent) GetStreamId() string {
@@ -7731,7 +8204,7 @@ type StreamLikeEvent struct {
 
 func (x *StreamLikeEvent) Reset() {
 	*x = StreamLikeEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[68]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7743,7 +8216,7 @@ func (x *StreamLikeEvent) String() string {
 func (*StreamLikeEvent) ProtoMessage() {}
 
 func (x *StreamLikeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[68]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7756,7 +8229,7 @@ func (x *StreamLikeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamLikeEvent.ProtoReflect.Descriptor instead.
 func (*StreamLikeEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{68}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *StreamLikeEvent) GetStreamId() string {
@@ -7806,7 +8279,7 @@ type StreamCommentEvent struct {
 
 func (x *StreamCommentEvent) Reset() {
 	*x = StreamCommentEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[69]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7818,7 +8291,7 @@ func (x *StreamCommentEvent) String() string {
 func (*StreamCommentEvent) ProtoMessage() {}
 
 func (x *StreamCommentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[69]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7831,7 +8304,7 @@ func (x *StreamCommentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamCommentEvent.ProtoReflect.Descriptor instead.
 func (*StreamCommentEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{69}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *StreamCommentEvent) GetStreamId() string {
@@ -7894,7 +8367,7 @@ type GiftSentEvent struct {
 
 func (x *GiftSentEvent) Reset() {
 	*x = GiftSentEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[70]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7906,7 +8379,7 @@ func (x *GiftSentEvent) String() string {
 func (*GiftSentEvent) ProtoMessage() {}
 
 func (x *GiftSentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[70]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7919,7 +8392,7 @@ func (x *GiftSentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GiftSentEvent.ProtoReflect.Descriptor instead.
 func (*GiftSentEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{70}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *GiftSentEvent) GetStreamId() string {
@@ -7998,7 +8471,7 @@ type SocialStreamEnterEvent struct {
 
 func (x *SocialStreamEnterEvent) Reset() {
 	*x = SocialStreamEnterEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[71]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8010,7 +8483,7 @@ func (x *SocialStreamEnterEvent) String() string {
 func (*SocialStreamEnterEvent) ProtoMessage() {}
 
 func (x *SocialStreamEnterEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[71]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8023,7 +8496,7 @@ func (x *SocialStreamEnterEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialStreamEnterEvent.ProtoReflect.Descriptor instead.
 func (*SocialStreamEnterEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{71}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SocialStreamEnterEvent) GetStreamId() string {
@@ -8082,7 +8555,7 @@ type SocialStreamActionEvent struct {
 
 func (x *SocialStreamActionEvent) Reset() {
 	*x = SocialStreamActionEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[72]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8094,7 +8567,7 @@ func (x *SocialStreamActionEvent) String() string {
 func (*SocialStreamActionEvent) ProtoMessage() {}
 
 func (x *SocialStreamActionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[72]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8107,7 +8580,7 @@ func (x *SocialStreamActionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SocialStreamActionEvent.ProtoReflect.Descriptor instead.
 func (*SocialStreamActionEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{72}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SocialStreamActionEvent) GetStreamId() string {
@@ -8169,7 +8642,7 @@ type LikeEvent struct {
 
 func (x *LikeEvent) Reset() {
 	*x = LikeEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[73]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8181,7 +8654,7 @@ func (x *LikeEvent) String() string {
 func (*LikeEvent) ProtoMessage() {}
 
 func (x *LikeEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[73]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8194,7 +8667,7 @@ func (x *LikeEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LikeEvent.ProtoReflect.Descriptor instead.
 func (*LikeEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{73}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *LikeEvent) GetContentId() string {
@@ -8246,7 +8719,7 @@ type CommentEvent struct {
 
 func (x *CommentEvent) Reset() {
 	*x = CommentEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[74]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8258,7 +8731,7 @@ func (x *CommentEvent) String() string {
 func (*CommentEvent) ProtoMessage() {}
 
 func (x *CommentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[74]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8271,7 +8744,7 @@ func (x *CommentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommentEvent.ProtoReflect.Descriptor instead.
 func (*CommentEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{74}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *CommentEvent) GetCommentId() string {
@@ -8335,7 +8808,7 @@ type ShareEvent struct {
 
 func (x *ShareEvent) Reset() {
 	*x = ShareEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[75]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8347,7 +8820,7 @@ func (x *ShareEvent) String() string {
 func (*ShareEvent) ProtoMessage() {}
 
 func (x *ShareEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[75]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8360,7 +8833,7 @@ func (x *ShareEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShareEvent.ProtoReflect.Descriptor instead.
 func (*ShareEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{75}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ShareEvent) GetContentId() string {
@@ -8415,7 +8888,7 @@ type FollowEvent struct {
 
 func (x *FollowEvent) Reset() {
 	*x = FollowEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[76]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8427,7 +8900,7 @@ func (x *FollowEvent) String() string {
 func (*FollowEvent) ProtoMessage() {}
 
 func (x *FollowEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[76]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8440,7 +8913,7 @@ func (x *FollowEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowEvent.ProtoReflect.Descriptor instead.
 func (*FollowEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{76}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *FollowEvent) GetTargetId() string {
@@ -8486,7 +8959,7 @@ type UnfollowEvent struct {
 
 func (x *UnfollowEvent) Reset() {
 	*x = UnfollowEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[77]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8498,7 +8971,7 @@ func (x *UnfollowEvent) String() string {
 func (*UnfollowEvent) ProtoMessage() {}
 
 func (x *UnfollowEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[77]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8511,7 +8984,7 @@ func (x *UnfollowEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnfollowEvent.ProtoReflect.Descriptor instead.
 func (*UnfollowEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{77}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *UnfollowEvent) GetTargetId() string {
@@ -8552,7 +9025,7 @@ type ReferralSharedEvent struct {
 
 func (x *ReferralSharedEvent) Reset() {
 	*x = ReferralSharedEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[78]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8564,7 +9037,7 @@ func (x *ReferralSharedEvent) String() string {
 func (*ReferralSharedEvent) ProtoMessage() {}
 
 func (x *ReferralSharedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[78]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8577,7 +9050,7 @@ func (x *ReferralSharedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralSharedEvent.ProtoReflect.Descriptor instead.
 func (*ReferralSharedEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{78}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ReferralSharedEvent) GetReferralCode() string {
@@ -8633,7 +9106,7 @@ type VideoPlayEvent struct {
 
 func (x *VideoPlayEvent) Reset() {
 	*x = VideoPlayEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[79]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8645,7 +9118,7 @@ func (x *VideoPlayEvent) String() string {
 func (*VideoPlayEvent) ProtoMessage() {}
 
 func (x *VideoPlayEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[79]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8658,7 +9131,7 @@ func (x *VideoPlayEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VideoPlayEvent.ProtoReflect.Descriptor instead.
 func (*VideoPlayEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{79}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *VideoPlayEvent) GetVideoId() string {
@@ -8736,7 +9209,7 @@ type VideoPauseEvent struct {
 
 func (x *VideoPauseEvent) Reset() {
 	*x = VideoPauseEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[80]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8748,7 +9221,7 @@ func (x *VideoPauseEvent) String() string {
 func (*VideoPauseEvent) ProtoMessage() {}
 
 func (x *VideoPauseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[80]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8761,7 +9234,7 @@ func (x *VideoPauseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VideoPauseEvent.ProtoReflect.Descriptor instead.
 func (*VideoPauseEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{80}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *VideoPauseEvent) GetVideoId() string {
@@ -8816,7 +9289,7 @@ type VideoCompleteEvent struct {
 
 func (x *VideoCompleteEvent) Reset() {
 	*x = VideoCompleteEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[81]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8828,7 +9301,7 @@ func (x *VideoCompleteEvent) String() string {
 func (*VideoCompleteEvent) ProtoMessage() {}
 
 func (x *VideoCompleteEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[81]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8841,7 +9314,7 @@ func (x *VideoCompleteEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VideoCompleteEvent.ProtoReflect.Descriptor instead.
 func (*VideoCompleteEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{81}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *VideoCompleteEvent) GetVideoId() string {
@@ -8897,7 +9370,7 @@ type AbAssignmentEvent struct {
 
 func (x *AbAssignmentEvent) Reset() {
 	*x = AbAssignmentEvent{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[82]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8909,7 +9382,7 @@ func (x *AbAssignmentEvent) String() string {
 func (*AbAssignmentEvent) ProtoMessage() {}
 
 func (x *AbAssignmentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[82]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8922,7 +9395,7 @@ func (x *AbAssignmentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbAssignmentEvent.ProtoReflect.Descriptor instead.
 func (*AbAssignmentEvent) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{82}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AbAssignmentEvent) GetExperimentId() string {
@@ -8993,7 +9466,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[83]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9005,7 +9478,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[83]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9018,7 +9491,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{83}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Response) GetStatus() Status {
@@ -9073,7 +9546,7 @@ type EventResult struct {
 
 func (x *EventResult) Reset() {
 	*x = EventResult{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[84]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9085,7 +9558,7 @@ func (x *EventResult) String() string {
 func (*EventResult) ProtoMessage() {}
 
 func (x *EventResult) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[84]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9098,7 +9571,7 @@ func (x *EventResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventResult.ProtoReflect.Descriptor instead.
 func (*EventResult) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{84}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *EventResult) GetIndex() int32 {
@@ -9142,7 +9615,7 @@ type FilterAppliedEvent_Filter struct {
 
 func (x *FilterAppliedEvent_Filter) Reset() {
 	*x = FilterAppliedEvent_Filter{}
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[86]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9154,7 +9627,7 @@ func (x *FilterAppliedEvent_Filter) String() string {
 func (*FilterAppliedEvent_Filter) ProtoMessage() {}
 
 func (x *FilterAppliedEvent_Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[86]
+	mi := &file_eventgrpc_v1_eventservice_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9167,7 +9640,7 @@ func (x *FilterAppliedEvent_Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterAppliedEvent_Filter.ProtoReflect.Descriptor instead.
 func (*FilterAppliedEvent_Filter) Descriptor() ([]byte, []int) {
-	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{26, 0}
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{32, 0}
 }
 
 func (x *FilterAppliedEvent_Filter) GetKey() string {
@@ -9188,7 +9661,7 @@ var File_eventgrpc_v1_eventservice_proto protoreflect.FileDescriptor
 
 const file_eventgrpc_v1_eventservice_proto_rawDesc = "" +
 	"\n" +
-	"\x1feventgrpc/v1/eventservice.proto\x12\feventgrpc.v1\"c\n" +
+	"\x1feventgrpc/v1/eventservice.proto\x12\feventgrpc.v1\x1a\x1cgoogle/protobuf/struct.proto\"c\n" +
 	"\x06Events\x12,\n" +
 	"\x06header\x18\x01 \x01(\v2\x14.eventgrpc.v1.HeaderR\x06header\x12+\n" +
 	"\x06events\x18\x02 \x03(\v2\x13.eventgrpc.v1.EventR\x06events\"\xea\x05\n" +
@@ -9229,10 +9702,14 @@ const file_eventgrpc_v1_eventservice_proto_rawDesc = "" +
 	"\btimezone\x18\x17 \x01(\tR\btimezone\x12\x1e\n" +
 	"\n" +
 	"sdkVersion\x18\x18 \x01(\tR\n" +
-	"sdkVersion\"\xf03\n" +
+	"sdkVersion\"\x998\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
-	"\ttimestamp\x18\x02 \x01(\tR\ttimestamp\x12>\n" +
+	"\ttimestamp\x18\x02 \x01(\tR\ttimestamp\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12!\n" +
+	"\fanonymous_id\x18\x04 \x01(\tR\vanonymousId\x121\n" +
+	"\acontext\x18\x05 \x01(\v2\x17.google.protobuf.StructR\acontext\x12;\n" +
+	"\fintegrations\x18\x06 \x01(\v2\x17.google.protobuf.StructR\fintegrations\x12>\n" +
 	"\flaunch_event\x18\n" +
 	" \x01(\v2\x19.eventgrpc.v1.LaunchEventH\x00R\vlaunchEvent\x12N\n" +
 	"\x12launch_refer_event\x18\v \x01(\v2\x1e.eventgrpc.v1.LaunchReferEventH\x00R\x10launchReferEvent\x12K\n" +
@@ -9319,14 +9796,52 @@ const file_eventgrpc_v1_eventservice_proto_rawDesc = "" +
 	"\x14filter_applied_event\x18V \x01(\v2 .eventgrpc.v1.FilterAppliedEventH\x00R\x12filterAppliedEvent\x12N\n" +
 	"\x12sort_applied_event\x18W \x01(\v2\x1e.eventgrpc.v1.SortAppliedEventH\x00R\x10sortAppliedEvent\x12i\n" +
 	"\x1bnotification_received_event\x18X \x01(\v2'.eventgrpc.v1.NotificationReceivedEventH\x00R\x19notificationReceivedEvent\x12?\n" +
-	"\fcustom_event\x18\xe8\a \x01(\v2\x19.eventgrpc.v1.CustomEventH\x00R\vcustomEventB\t\n" +
+	"\fcustom_event\x18\xe8\a \x01(\v2\x19.eventgrpc.v1.CustomEventH\x00R\vcustomEvent\x12<\n" +
+	"\vtrack_event\x18\xe9\a \x01(\v2\x18.eventgrpc.v1.TrackEventH\x00R\n" +
+	"trackEvent\x12E\n" +
+	"\x0eidentify_event\x18\xea\a \x01(\v2\x1b.eventgrpc.v1.IdentifyEventH\x00R\ridentifyEvent\x129\n" +
+	"\n" +
+	"page_event\x18\xeb\a \x01(\v2\x17.eventgrpc.v1.PageEventH\x00R\tpageEvent\x12?\n" +
+	"\fscreen_event\x18\xec\a \x01(\v2\x19.eventgrpc.v1.ScreenEventH\x00R\vscreenEvent\x12<\n" +
+	"\vgroup_event\x18\xed\a \x01(\v2\x18.eventgrpc.v1.GroupEventH\x00R\n" +
+	"groupEvent\x12<\n" +
+	"\valias_event\x18\xee\a \x01(\v2\x18.eventgrpc.v1.AliasEventH\x00R\n" +
+	"aliasEventB\t\n" +
 	"\aeventOf\"\x9b\x01\n" +
 	"\vCustomEvent\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
 	"\x06params\x18\x02 \x03(\v2%.eventgrpc.v1.CustomEvent.ParamsEntryR\x06params\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
+	"\n" +
+	"TrackEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x127\n" +
+	"\n" +
+	"properties\x18\x02 \x01(\v2\x17.google.protobuf.StructR\n" +
+	"properties\"@\n" +
+	"\rIdentifyEvent\x12/\n" +
+	"\x06traits\x18\x01 \x01(\v2\x17.google.protobuf.StructR\x06traits\"t\n" +
+	"\tPageEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bcategory\x18\x02 \x01(\tR\bcategory\x127\n" +
+	"\n" +
+	"properties\x18\x03 \x01(\v2\x17.google.protobuf.StructR\n" +
+	"properties\"v\n" +
+	"\vScreenEvent\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bcategory\x18\x02 \x01(\tR\bcategory\x127\n" +
+	"\n" +
+	"properties\x18\x03 \x01(\v2\x17.google.protobuf.StructR\n" +
+	"properties\"X\n" +
+	"\n" +
+	"GroupEvent\x12\x19\n" +
+	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12/\n" +
+	"\x06traits\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06traits\"-\n" +
+	"\n" +
+	"AliasEvent\x12\x1f\n" +
+	"\vprevious_id\x18\x01 \x01(\tR\n" +
+	"previousId\"\xbd\x01\n" +
 	"\vLaunchEvent\x12#\n" +
 	"\rlaunch_source\x18\x01 \x01(\tR\flaunchSource\x12\x1b\n" +
 	"\tdeep_link\x18\x02 \x01(\tR\bdeepLink\x12'\n" +
@@ -10049,191 +10564,211 @@ func file_eventgrpc_v1_eventservice_proto_rawDescGZIP() []byte {
 }
 
 var file_eventgrpc_v1_eventservice_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_eventgrpc_v1_eventservice_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
+var file_eventgrpc_v1_eventservice_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
 var file_eventgrpc_v1_eventservice_proto_goTypes = []any{
 	(Status)(0),                            // 0: eventgrpc.v1.Status
 	(*Events)(nil),                         // 1: eventgrpc.v1.Events
 	(*Header)(nil),                         // 2: eventgrpc.v1.Header
 	(*Event)(nil),                          // 3: eventgrpc.v1.Event
 	(*CustomEvent)(nil),                    // 4: eventgrpc.v1.CustomEvent
-	(*LaunchEvent)(nil),                    // 5: eventgrpc.v1.LaunchEvent
-	(*LaunchReferEvent)(nil),               // 6: eventgrpc.v1.LaunchReferEvent
-	(*AppStartEvent)(nil),                  // 7: eventgrpc.v1.AppStartEvent
-	(*AppInitEvent)(nil),                   // 8: eventgrpc.v1.AppInitEvent
-	(*AppBackgroundEvent)(nil),             // 9: eventgrpc.v1.AppBackgroundEvent
-	(*AppForegroundEvent)(nil),             // 10: eventgrpc.v1.AppForegroundEvent
-	(*SessionIdChangeEvent)(nil),           // 11: eventgrpc.v1.SessionIdChangeEvent
-	(*ErrorEvent)(nil),                     // 12: eventgrpc.v1.ErrorEvent
-	(*TestEvent)(nil),                      // 13: eventgrpc.v1.TestEvent
-	(*PageOpenedEvent)(nil),                // 14: eventgrpc.v1.PageOpenedEvent
-	(*PageLoadedEvent)(nil),                // 15: eventgrpc.v1.PageLoadedEvent
-	(*PageLoadFailedEvent)(nil),            // 16: eventgrpc.v1.PageLoadFailedEvent
-	(*WidgetViewEvent)(nil),                // 17: eventgrpc.v1.WidgetViewEvent
-	(*WidgetCtaClickedEvent)(nil),          // 18: eventgrpc.v1.WidgetCtaClickedEvent
-	(*WidgetElementViewEvent)(nil),         // 19: eventgrpc.v1.WidgetElementViewEvent
-	(*WidgetElementClickedEvent)(nil),      // 20: eventgrpc.v1.WidgetElementClickedEvent
-	(*ClickEvent)(nil),                     // 21: eventgrpc.v1.ClickEvent
-	(*BannerViewEvent)(nil),                // 22: eventgrpc.v1.BannerViewEvent
-	(*BannerClickEvent)(nil),               // 23: eventgrpc.v1.BannerClickEvent
-	(*DeepLinkOpenedEvent)(nil),            // 24: eventgrpc.v1.DeepLinkOpenedEvent
-	(*SearchEvent)(nil),                    // 25: eventgrpc.v1.SearchEvent
-	(*SearchResultClickEvent)(nil),         // 26: eventgrpc.v1.SearchResultClickEvent
-	(*FilterAppliedEvent)(nil),             // 27: eventgrpc.v1.FilterAppliedEvent
-	(*SortAppliedEvent)(nil),               // 28: eventgrpc.v1.SortAppliedEvent
-	(*CategoryViewedEvent)(nil),            // 29: eventgrpc.v1.CategoryViewedEvent
-	(*ProductViewedEvent)(nil),             // 30: eventgrpc.v1.ProductViewedEvent
-	(*AddToCartEvent)(nil),                 // 31: eventgrpc.v1.AddToCartEvent
-	(*RemoveFromCartEvent)(nil),            // 32: eventgrpc.v1.RemoveFromCartEvent
-	(*CartViewedEvent)(nil),                // 33: eventgrpc.v1.CartViewedEvent
-	(*WishlistAddEvent)(nil),               // 34: eventgrpc.v1.WishlistAddEvent
-	(*WishlistRemoveEvent)(nil),            // 35: eventgrpc.v1.WishlistRemoveEvent
-	(*CouponAppliedEvent)(nil),             // 36: eventgrpc.v1.CouponAppliedEvent
-	(*CouponRemovedEvent)(nil),             // 37: eventgrpc.v1.CouponRemovedEvent
-	(*CheckoutStartedEvent)(nil),           // 38: eventgrpc.v1.CheckoutStartedEvent
-	(*GoToPaymentsEvent)(nil),              // 39: eventgrpc.v1.GoToPaymentsEvent
-	(*PaymentMethodSelectedEvent)(nil),     // 40: eventgrpc.v1.PaymentMethodSelectedEvent
-	(*InitiatePurchaseEvent)(nil),          // 41: eventgrpc.v1.InitiatePurchaseEvent
-	(*CompletePurchaseEvent)(nil),          // 42: eventgrpc.v1.CompletePurchaseEvent
-	(*PurchaseFailedEvent)(nil),            // 43: eventgrpc.v1.PurchaseFailedEvent
-	(*OrderPlacedEvent)(nil),               // 44: eventgrpc.v1.OrderPlacedEvent
-	(*OrderCancelledEvent)(nil),            // 45: eventgrpc.v1.OrderCancelledEvent
-	(*ReturnRequestedEvent)(nil),           // 46: eventgrpc.v1.ReturnRequestedEvent
-	(*RefundRequestedEvent)(nil),           // 47: eventgrpc.v1.RefundRequestedEvent
-	(*AddressAddedEvent)(nil),              // 48: eventgrpc.v1.AddressAddedEvent
-	(*AddressUpdatedEvent)(nil),            // 49: eventgrpc.v1.AddressUpdatedEvent
-	(*InitiateReview)(nil),                 // 50: eventgrpc.v1.InitiateReview
-	(*EnterReviewScreen)(nil),              // 51: eventgrpc.v1.EnterReviewScreen
-	(*SubmitReview)(nil),                   // 52: eventgrpc.v1.SubmitReview
-	(*ViewAllReviews)(nil),                 // 53: eventgrpc.v1.ViewAllReviews
-	(*ExpandReviewImage)(nil),              // 54: eventgrpc.v1.ExpandReviewImage
-	(*RatingPromptEvent)(nil),              // 55: eventgrpc.v1.RatingPromptEvent
-	(*PhoneVerificationInitiateEvent)(nil), // 56: eventgrpc.v1.PhoneVerificationInitiateEvent
-	(*PhoneNumberEntered)(nil),             // 57: eventgrpc.v1.PhoneNumberEntered
-	(*OTPVerifiedEvent)(nil),               // 58: eventgrpc.v1.OTPVerifiedEvent
-	(*LoginEvent)(nil),                     // 59: eventgrpc.v1.LoginEvent
-	(*LogoutEvent)(nil),                    // 60: eventgrpc.v1.LogoutEvent
-	(*SignupEvent)(nil),                    // 61: eventgrpc.v1.SignupEvent
-	(*ProfileUpdatedEvent)(nil),            // 62: eventgrpc.v1.ProfileUpdatedEvent
-	(*PushPermissionEvent)(nil),            // 63: eventgrpc.v1.PushPermissionEvent
-	(*NotificationReceivedEvent)(nil),      // 64: eventgrpc.v1.NotificationReceivedEvent
-	(*NotificationActionEvent)(nil),        // 65: eventgrpc.v1.NotificationActionEvent
-	(*StreamEnterEvent)(nil),               // 66: eventgrpc.v1.StreamEnterEvent
-	(*StreamExitEvent)(nil),                // 67: eventgrpc.v1.StreamExitEvent
-	(*ChooseProductEvent)(nil),             // 68: eventgrpc.v1.ChooseProductEvent
-	(*StreamLikeEvent)(nil),                // 69: eventgrpc.v1.StreamLikeEvent
-	(*StreamCommentEvent)(nil),             // 70: eventgrpc.v1.StreamCommentEvent
-	(*GiftSentEvent)(nil),                  // 71: eventgrpc.v1.GiftSentEvent
-	(*SocialStreamEnterEvent)(nil),         // 72: eventgrpc.v1.SocialStreamEnterEvent
-	(*SocialStreamActionEvent)(nil),        // 73: eventgrpc.v1.SocialStreamActionEvent
-	(*LikeEvent)(nil),                      // 74: eventgrpc.v1.LikeEvent
-	(*CommentEvent)(nil),                   // 75: eventgrpc.v1.CommentEvent
-	(*ShareEvent)(nil),                     // 76: eventgrpc.v1.ShareEvent
-	(*FollowEvent)(nil),                    // 77: eventgrpc.v1.FollowEvent
-	(*UnfollowEvent)(nil),                  // 78: eventgrpc.v1.UnfollowEvent
-	(*ReferralSharedEvent)(nil),            // 79: eventgrpc.v1.ReferralSharedEvent
-	(*VideoPlayEvent)(nil),                 // 80: eventgrpc.v1.VideoPlayEvent
-	(*VideoPauseEvent)(nil),                // 81: eventgrpc.v1.VideoPauseEvent
-	(*VideoCompleteEvent)(nil),             // 82: eventgrpc.v1.VideoCompleteEvent
-	(*AbAssignmentEvent)(nil),              // 83: eventgrpc.v1.AbAssignmentEvent
-	(*Response)(nil),                       // 84: eventgrpc.v1.Response
-	(*EventResult)(nil),                    // 85: eventgrpc.v1.EventResult
-	nil,                                    // 86: eventgrpc.v1.CustomEvent.ParamsEntry
-	(*FilterAppliedEvent_Filter)(nil),      // 87: eventgrpc.v1.FilterAppliedEvent.Filter
+	(*TrackEvent)(nil),                     // 5: eventgrpc.v1.TrackEvent
+	(*IdentifyEvent)(nil),                  // 6: eventgrpc.v1.IdentifyEvent
+	(*PageEvent)(nil),                      // 7: eventgrpc.v1.PageEvent
+	(*ScreenEvent)(nil),                    // 8: eventgrpc.v1.ScreenEvent
+	(*GroupEvent)(nil),                     // 9: eventgrpc.v1.GroupEvent
+	(*AliasEvent)(nil),                     // 10: eventgrpc.v1.AliasEvent
+	(*LaunchEvent)(nil),                    // 11: eventgrpc.v1.LaunchEvent
+	(*LaunchReferEvent)(nil),               // 12: eventgrpc.v1.LaunchReferEvent
+	(*AppStartEvent)(nil),                  // 13: eventgrpc.v1.AppStartEvent
+	(*AppInitEvent)(nil),                   // 14: eventgrpc.v1.AppInitEvent
+	(*AppBackgroundEvent)(nil),             // 15: eventgrpc.v1.AppBackgroundEvent
+	(*AppForegroundEvent)(nil),             // 16: eventgrpc.v1.AppForegroundEvent
+	(*SessionIdChangeEvent)(nil),           // 17: eventgrpc.v1.SessionIdChangeEvent
+	(*ErrorEvent)(nil),                     // 18: eventgrpc.v1.ErrorEvent
+	(*TestEvent)(nil),                      // 19: eventgrpc.v1.TestEvent
+	(*PageOpenedEvent)(nil),                // 20: eventgrpc.v1.PageOpenedEvent
+	(*PageLoadedEvent)(nil),                // 21: eventgrpc.v1.PageLoadedEvent
+	(*PageLoadFailedEvent)(nil),            // 22: eventgrpc.v1.PageLoadFailedEvent
+	(*WidgetViewEvent)(nil),                // 23: eventgrpc.v1.WidgetViewEvent
+	(*WidgetCtaClickedEvent)(nil),          // 24: eventgrpc.v1.WidgetCtaClickedEvent
+	(*WidgetElementViewEvent)(nil),         // 25: eventgrpc.v1.WidgetElementViewEvent
+	(*WidgetElementClickedEvent)(nil),      // 26: eventgrpc.v1.WidgetElementClickedEvent
+	(*ClickEvent)(nil),                     // 27: eventgrpc.v1.ClickEvent
+	(*BannerViewEvent)(nil),                // 28: eventgrpc.v1.BannerViewEvent
+	(*BannerClickEvent)(nil),               // 29: eventgrpc.v1.BannerClickEvent
+	(*DeepLinkOpenedEvent)(nil),            // 30: eventgrpc.v1.DeepLinkOpenedEvent
+	(*SearchEvent)(nil),                    // 31: eventgrpc.v1.SearchEvent
+	(*SearchResultClickEvent)(nil),         // 32: eventgrpc.v1.SearchResultClickEvent
+	(*FilterAppliedEvent)(nil),             // 33: eventgrpc.v1.FilterAppliedEvent
+	(*SortAppliedEvent)(nil),               // 34: eventgrpc.v1.SortAppliedEvent
+	(*CategoryViewedEvent)(nil),            // 35: eventgrpc.v1.CategoryViewedEvent
+	(*ProductViewedEvent)(nil),             // 36: eventgrpc.v1.ProductViewedEvent
+	(*AddToCartEvent)(nil),                 // 37: eventgrpc.v1.AddToCartEvent
+	(*RemoveFromCartEvent)(nil),            // 38: eventgrpc.v1.RemoveFromCartEvent
+	(*CartViewedEvent)(nil),                // 39: eventgrpc.v1.CartViewedEvent
+	(*WishlistAddEvent)(nil),               // 40: eventgrpc.v1.WishlistAddEvent
+	(*WishlistRemoveEvent)(nil),            // 41: eventgrpc.v1.WishlistRemoveEvent
+	(*CouponAppliedEvent)(nil),             // 42: eventgrpc.v1.CouponAppliedEvent
+	(*CouponRemovedEvent)(nil),             // 43: eventgrpc.v1.CouponRemovedEvent
+	(*CheckoutStartedEvent)(nil),           // 44: eventgrpc.v1.CheckoutStartedEvent
+	(*GoToPaymentsEvent)(nil),              // 45: eventgrpc.v1.GoToPaymentsEvent
+	(*PaymentMethodSelectedEvent)(nil),     // 46: eventgrpc.v1.PaymentMethodSelectedEvent
+	(*InitiatePurchaseEvent)(nil),          // 47: eventgrpc.v1.InitiatePurchaseEvent
+	(*CompletePurchaseEvent)(nil),          // 48: eventgrpc.v1.CompletePurchaseEvent
+	(*PurchaseFailedEvent)(nil),            // 49: eventgrpc.v1.PurchaseFailedEvent
+	(*OrderPlacedEvent)(nil),               // 50: eventgrpc.v1.OrderPlacedEvent
+	(*OrderCancelledEvent)(nil),            // 51: eventgrpc.v1.OrderCancelledEvent
+	(*ReturnRequestedEvent)(nil),           // 52: eventgrpc.v1.ReturnRequestedEvent
+	(*RefundRequestedEvent)(nil),           // 53: eventgrpc.v1.RefundRequestedEvent
+	(*AddressAddedEvent)(nil),              // 54: eventgrpc.v1.AddressAddedEvent
+	(*AddressUpdatedEvent)(nil),            // 55: eventgrpc.v1.AddressUpdatedEvent
+	(*InitiateReview)(nil),                 // 56: eventgrpc.v1.InitiateReview
+	(*EnterReviewScreen)(nil),              // 57: eventgrpc.v1.EnterReviewScreen
+	(*SubmitReview)(nil),                   // 58: eventgrpc.v1.SubmitReview
+	(*ViewAllReviews)(nil),                 // 59: eventgrpc.v1.ViewAllReviews
+	(*ExpandReviewImage)(nil),              // 60: eventgrpc.v1.ExpandReviewImage
+	(*RatingPromptEvent)(nil),              // 61: eventgrpc.v1.RatingPromptEvent
+	(*PhoneVerificationInitiateEvent)(nil), // 62: eventgrpc.v1.PhoneVerificationInitiateEvent
+	(*PhoneNumberEntered)(nil),             // 63: eventgrpc.v1.PhoneNumberEntered
+	(*OTPVerifiedEvent)(nil),               // 64: eventgrpc.v1.OTPVerifiedEvent
+	(*LoginEvent)(nil),                     // 65: eventgrpc.v1.LoginEvent
+	(*LogoutEvent)(nil),                    // 66: eventgrpc.v1.LogoutEvent
+	(*SignupEvent)(nil),                    // 67: eventgrpc.v1.SignupEvent
+	(*ProfileUpdatedEvent)(nil),            // 68: eventgrpc.v1.ProfileUpdatedEvent
+	(*PushPermissionEvent)(nil),            // 69: eventgrpc.v1.PushPermissionEvent
+	(*NotificationReceivedEvent)(nil),      // 70: eventgrpc.v1.NotificationReceivedEvent
+	(*NotificationActionEvent)(nil),        // 71: eventgrpc.v1.NotificationActionEvent
+	(*StreamEnterEvent)(nil),               // 72: eventgrpc.v1.StreamEnterEvent
+	(*StreamExitEvent)(nil),                // 73: eventgrpc.v1.StreamExitEvent
+	(*ChooseProductEvent)(nil),             // 74: eventgrpc.v1.ChooseProductEvent
+	(*StreamLikeEvent)(nil),                // 75: eventgrpc.v1.StreamLikeEvent
+	(*StreamCommentEvent)(nil),             // 76: eventgrpc.v1.StreamCommentEvent
+	(*GiftSentEvent)(nil),                  // 77: eventgrpc.v1.GiftSentEvent
+	(*SocialStreamEnterEvent)(nil),         // 78: eventgrpc.v1.SocialStreamEnterEvent
+	(*SocialStreamActionEvent)(nil),        // 79: eventgrpc.v1.SocialStreamActionEvent
+	(*LikeEvent)(nil),                      // 80: eventgrpc.v1.LikeEvent
+	(*CommentEvent)(nil),                   // 81: eventgrpc.v1.CommentEvent
+	(*ShareEvent)(nil),                     // 82: eventgrpc.v1.ShareEvent
+	(*FollowEvent)(nil),                    // 83: eventgrpc.v1.FollowEvent
+	(*UnfollowEvent)(nil),                  // 84: eventgrpc.v1.UnfollowEvent
+	(*ReferralSharedEvent)(nil),            // 85: eventgrpc.v1.ReferralSharedEvent
+	(*VideoPlayEvent)(nil),                 // 86: eventgrpc.v1.VideoPlayEvent
+	(*VideoPauseEvent)(nil),                // 87: eventgrpc.v1.VideoPauseEvent
+	(*VideoCompleteEvent)(nil),             // 88: eventgrpc.v1.VideoCompleteEvent
+	(*AbAssignmentEvent)(nil),              // 89: eventgrpc.v1.AbAssignmentEvent
+	(*Response)(nil),                       // 90: eventgrpc.v1.Response
+	(*EventResult)(nil),                    // 91: eventgrpc.v1.EventResult
+	nil,                                    // 92: eventgrpc.v1.CustomEvent.ParamsEntry
+	(*FilterAppliedEvent_Filter)(nil),      // 93: eventgrpc.v1.FilterAppliedEvent.Filter
+	(*structpb.Struct)(nil),                // 94: google.protobuf.Struct
 }
 var file_eventgrpc_v1_eventservice_proto_depIdxs = []int32{
-	2,  // 0: eventgrpc.v1.Events.header:type_name -> eventgrpc.v1.Header
-	3,  // 1: eventgrpc.v1.Events.events:type_name -> eventgrpc.v1.Event
-	5,  // 2: eventgrpc.v1.Event.launch_event:type_name -> eventgrpc.v1.LaunchEvent
-	6,  // 3: eventgrpc.v1.Event.launch_refer_event:type_name -> eventgrpc.v1.LaunchReferEvent
-	14, // 4: eventgrpc.v1.Event.page_opened_event:type_name -> eventgrpc.v1.PageOpenedEvent
-	15, // 5: eventgrpc.v1.Event.page_loaded_event:type_name -> eventgrpc.v1.PageLoadedEvent
-	16, // 6: eventgrpc.v1.Event.page_load_failed_event:type_name -> eventgrpc.v1.PageLoadFailedEvent
-	17, // 7: eventgrpc.v1.Event.widget_view_event:type_name -> eventgrpc.v1.WidgetViewEvent
-	18, // 8: eventgrpc.v1.Event.widget_cta_clicked_event:type_name -> eventgrpc.v1.WidgetCtaClickedEvent
-	19, // 9: eventgrpc.v1.Event.widget_element_view_event:type_name -> eventgrpc.v1.WidgetElementViewEvent
-	20, // 10: eventgrpc.v1.Event.widget_element_clicked_event:type_name -> eventgrpc.v1.WidgetElementClickedEvent
-	31, // 11: eventgrpc.v1.Event.add_to_cart_event:type_name -> eventgrpc.v1.AddToCartEvent
-	39, // 12: eventgrpc.v1.Event.go_to_payments_event:type_name -> eventgrpc.v1.GoToPaymentsEvent
-	41, // 13: eventgrpc.v1.Event.initiate_purchase_event:type_name -> eventgrpc.v1.InitiatePurchaseEvent
-	42, // 14: eventgrpc.v1.Event.complete_purchase_event:type_name -> eventgrpc.v1.CompletePurchaseEvent
-	43, // 15: eventgrpc.v1.Event.purchase_failed_event:type_name -> eventgrpc.v1.PurchaseFailedEvent
-	66, // 16: eventgrpc.v1.Event.stream_enter_event:type_name -> eventgrpc.v1.StreamEnterEvent
-	68, // 17: eventgrpc.v1.Event.choose_product_event:type_name -> eventgrpc.v1.ChooseProductEvent
-	72, // 18: eventgrpc.v1.Event.social_stream_enter_event:type_name -> eventgrpc.v1.SocialStreamEnterEvent
-	73, // 19: eventgrpc.v1.Event.social_stream_action_event:type_name -> eventgrpc.v1.SocialStreamActionEvent
-	50, // 20: eventgrpc.v1.Event.initiate_review:type_name -> eventgrpc.v1.InitiateReview
-	51, // 21: eventgrpc.v1.Event.enter_review_screen:type_name -> eventgrpc.v1.EnterReviewScreen
-	52, // 22: eventgrpc.v1.Event.submit_review:type_name -> eventgrpc.v1.SubmitReview
-	53, // 23: eventgrpc.v1.Event.view_all_reviews:type_name -> eventgrpc.v1.ViewAllReviews
-	54, // 24: eventgrpc.v1.Event.expand_review_image:type_name -> eventgrpc.v1.ExpandReviewImage
-	56, // 25: eventgrpc.v1.Event.phone_verification_initiate_event:type_name -> eventgrpc.v1.PhoneVerificationInitiateEvent
-	57, // 26: eventgrpc.v1.Event.phone_number_entered:type_name -> eventgrpc.v1.PhoneNumberEntered
-	58, // 27: eventgrpc.v1.Event.otp_verified_event:type_name -> eventgrpc.v1.OTPVerifiedEvent
-	7,  // 28: eventgrpc.v1.Event.app_start_event:type_name -> eventgrpc.v1.AppStartEvent
-	65, // 29: eventgrpc.v1.Event.notification_action_event:type_name -> eventgrpc.v1.NotificationActionEvent
-	11, // 30: eventgrpc.v1.Event.session_id_change_event:type_name -> eventgrpc.v1.SessionIdChangeEvent
-	13, // 31: eventgrpc.v1.Event.test_event:type_name -> eventgrpc.v1.TestEvent
-	21, // 32: eventgrpc.v1.Event.click_event:type_name -> eventgrpc.v1.ClickEvent
-	8,  // 33: eventgrpc.v1.Event.app_init_event:type_name -> eventgrpc.v1.AppInitEvent
-	83, // 34: eventgrpc.v1.Event.ab_assignment_event:type_name -> eventgrpc.v1.AbAssignmentEvent
-	12, // 35: eventgrpc.v1.Event.error_event:type_name -> eventgrpc.v1.ErrorEvent
-	25, // 36: eventgrpc.v1.Event.search_event:type_name -> eventgrpc.v1.SearchEvent
-	26, // 37: eventgrpc.v1.Event.search_result_click_event:type_name -> eventgrpc.v1.SearchResultClickEvent
-	76, // 38: eventgrpc.v1.Event.share_event:type_name -> eventgrpc.v1.ShareEvent
-	77, // 39: eventgrpc.v1.Event.follow_event:type_name -> eventgrpc.v1.FollowEvent
-	78, // 40: eventgrpc.v1.Event.unfollow_event:type_name -> eventgrpc.v1.UnfollowEvent
-	74, // 41: eventgrpc.v1.Event.like_event:type_name -> eventgrpc.v1.LikeEvent
-	75, // 42: eventgrpc.v1.Event.comment_event:type_name -> eventgrpc.v1.CommentEvent
-	34, // 43: eventgrpc.v1.Event.wishlist_add_event:type_name -> eventgrpc.v1.WishlistAddEvent
-	35, // 44: eventgrpc.v1.Event.wishlist_remove_event:type_name -> eventgrpc.v1.WishlistRemoveEvent
-	36, // 45: eventgrpc.v1.Event.coupon_applied_event:type_name -> eventgrpc.v1.CouponAppliedEvent
-	37, // 46: eventgrpc.v1.Event.coupon_removed_event:type_name -> eventgrpc.v1.CouponRemovedEvent
-	48, // 47: eventgrpc.v1.Event.address_added_event:type_name -> eventgrpc.v1.AddressAddedEvent
-	49, // 48: eventgrpc.v1.Event.address_updated_event:type_name -> eventgrpc.v1.AddressUpdatedEvent
-	44, // 49: eventgrpc.v1.Event.order_placed_event:type_name -> eventgrpc.v1.OrderPlacedEvent
-	45, // 50: eventgrpc.v1.Event.order_cancelled_event:type_name -> eventgrpc.v1.OrderCancelledEvent
-	46, // 51: eventgrpc.v1.Event.return_requested_event:type_name -> eventgrpc.v1.ReturnRequestedEvent
-	47, // 52: eventgrpc.v1.Event.refund_requested_event:type_name -> eventgrpc.v1.RefundRequestedEvent
-	59, // 53: eventgrpc.v1.Event.login_event:type_name -> eventgrpc.v1.LoginEvent
-	60, // 54: eventgrpc.v1.Event.logout_event:type_name -> eventgrpc.v1.LogoutEvent
-	61, // 55: eventgrpc.v1.Event.signup_event:type_name -> eventgrpc.v1.SignupEvent
-	62, // 56: eventgrpc.v1.Event.profile_updated_event:type_name -> eventgrpc.v1.ProfileUpdatedEvent
-	30, // 57: eventgrpc.v1.Event.product_viewed_event:type_name -> eventgrpc.v1.ProductViewedEvent
-	29, // 58: eventgrpc.v1.Event.category_viewed_event:type_name -> eventgrpc.v1.CategoryViewedEvent
-	33, // 59: eventgrpc.v1.Event.cart_viewed_event:type_name -> eventgrpc.v1.CartViewedEvent
-	32, // 60: eventgrpc.v1.Event.remove_from_cart_event:type_name -> eventgrpc.v1.RemoveFromCartEvent
-	38, // 61: eventgrpc.v1.Event.checkout_started_event:type_name -> eventgrpc.v1.CheckoutStartedEvent
-	40, // 62: eventgrpc.v1.Event.payment_method_selected_event:type_name -> eventgrpc.v1.PaymentMethodSelectedEvent
-	67, // 63: eventgrpc.v1.Event.stream_exit_event:type_name -> eventgrpc.v1.StreamExitEvent
-	69, // 64: eventgrpc.v1.Event.stream_like_event:type_name -> eventgrpc.v1.StreamLikeEvent
-	70, // 65: eventgrpc.v1.Event.stream_comment_event:type_name -> eventgrpc.v1.StreamCommentEvent
-	71, // 66: eventgrpc.v1.Event.gift_sent_event:type_name -> eventgrpc.v1.GiftSentEvent
-	80, // 67: eventgrpc.v1.Event.video_play_event:type_name -> eventgrpc.v1.VideoPlayEvent
-	81, // 68: eventgrpc.v1.Event.video_pause_event:type_name -> eventgrpc.v1.VideoPauseEvent
-	82, // 69: eventgrpc.v1.Event.video_complete_event:type_name -> eventgrpc.v1.VideoCompleteEvent
-	22, // 70: eventgrpc.v1.Event.banner_view_event:type_name -> eventgrpc.v1.BannerViewEvent
-	23, // 71: eventgrpc.v1.Event.banner_click_event:type_name -> eventgrpc.v1.BannerClickEvent
-	24, // 72: eventgrpc.v1.Event.deep_link_opened_event:type_name -> eventgrpc.v1.DeepLinkOpenedEvent
-	63, // 73: eventgrpc.v1.Event.push_permission_event:type_name -> eventgrpc.v1.PushPermissionEvent
-	9,  // 74: eventgrpc.v1.Event.app_background_event:type_name -> eventgrpc.v1.AppBackgroundEvent
-	10, // 75: eventgrpc.v1.Event.app_foreground_event:type_name -> eventgrpc.v1.AppForegroundEvent
-	55, // 76: eventgrpc.v1.Event.rating_prompt_event:type_name -> eventgrpc.v1.RatingPromptEvent
-	79, // 77: eventgrpc.v1.Event.referral_shared_event:type_name -> eventgrpc.v1.ReferralSharedEvent
-	27, // 78: eventgrpc.v1.Event.filter_applied_event:type_name -> eventgrpc.v1.FilterAppliedEvent
-	28, // 79: eventgrpc.v1.Event.sort_applied_event:type_name -> eventgrpc.v1.SortAppliedEvent
-	64, // 80: eventgrpc.v1.Event.notification_received_event:type_name -> eventgrpc.v1.NotificationReceivedEvent
-	4,  // 81: eventgrpc.v1.Event.custom_event:type_name -> eventgrpc.v1.CustomEvent
-	86, // 82: eventgrpc.v1.CustomEvent.params:type_name -> eventgrpc.v1.CustomEvent.ParamsEntry
-	87, // 83: eventgrpc.v1.FilterAppliedEvent.filters:type_name -> eventgrpc.v1.FilterAppliedEvent.Filter
-	0,  // 84: eventgrpc.v1.Response.status:type_name -> eventgrpc.v1.Status
-	85, // 85: eventgrpc.v1.Response.results:type_name -> eventgrpc.v1.EventResult
-	1,  // 86: eventgrpc.v1.EventService.dispatch:input_type -> eventgrpc.v1.Events
-	84, // 87: eventgrpc.v1.EventService.dispatch:output_type -> eventgrpc.v1.Response
-	87, // [87:88] is the sub-list for method output_type
-	86, // [86:87] is the sub-list for method input_type
-	86, // [86:86] is the sub-list for extension type_name
-	86, // [86:86] is the sub-list for extension extendee
-	0,  // [0:86] is the sub-list for field type_name
+	2,   // 0: eventgrpc.v1.Events.header:type_name -> eventgrpc.v1.Header
+	3,   // 1: eventgrpc.v1.Events.events:type_name -> eventgrpc.v1.Event
+	94,  // 2: eventgrpc.v1.Event.context:type_name -> google.protobuf.Struct
+	94,  // 3: eventgrpc.v1.Event.integrations:type_name -> google.protobuf.Struct
+	11,  // 4: eventgrpc.v1.Event.launch_event:type_name -> eventgrpc.v1.LaunchEvent
+	12,  // 5: eventgrpc.v1.Event.launch_refer_event:type_name -> eventgrpc.v1.LaunchReferEvent
+	20,  // 6: eventgrpc.v1.Event.page_opened_event:type_name -> eventgrpc.v1.PageOpenedEvent
+	21,  // 7: eventgrpc.v1.Event.page_loaded_event:type_name -> eventgrpc.v1.PageLoadedEvent
+	22,  // 8: eventgrpc.v1.Event.page_load_failed_event:type_name -> eventgrpc.v1.PageLoadFailedEvent
+	23,  // 9: eventgrpc.v1.Event.widget_view_event:type_name -> eventgrpc.v1.WidgetViewEvent
+	24,  // 10: eventgrpc.v1.Event.widget_cta_clicked_event:type_name -> eventgrpc.v1.WidgetCtaClickedEvent
+	25,  // 11: eventgrpc.v1.Event.widget_element_view_event:type_name -> eventgrpc.v1.WidgetElementViewEvent
+	26,  // 12: eventgrpc.v1.Event.widget_element_clicked_event:type_name -> eventgrpc.v1.WidgetElementClickedEvent
+	37,  // 13: eventgrpc.v1.Event.add_to_cart_event:type_name -> eventgrpc.v1.AddToCartEvent
+	45,  // 14: eventgrpc.v1.Event.go_to_payments_event:type_name -> eventgrpc.v1.GoToPaymentsEvent
+	47,  // 15: eventgrpc.v1.Event.initiate_purchase_event:type_name -> eventgrpc.v1.InitiatePurchaseEvent
+	48,  // 16: eventgrpc.v1.Event.complete_purchase_event:type_name -> eventgrpc.v1.CompletePurchaseEvent
+	49,  // 17: eventgrpc.v1.Event.purchase_failed_event:type_name -> eventgrpc.v1.PurchaseFailedEvent
+	72,  // 18: eventgrpc.v1.Event.stream_enter_event:type_name -> eventgrpc.v1.StreamEnterEvent
+	74,  // 19: eventgrpc.v1.Event.choose_product_event:type_name -> eventgrpc.v1.ChooseProductEvent
+	78,  // 20: eventgrpc.v1.Event.social_stream_enter_event:type_name -> eventgrpc.v1.SocialStreamEnterEvent
+	79,  // 21: eventgrpc.v1.Event.social_stream_action_event:type_name -> eventgrpc.v1.SocialStreamActionEvent
+	56,  // 22: eventgrpc.v1.Event.initiate_review:type_name -> eventgrpc.v1.InitiateReview
+	57,  // 23: eventgrpc.v1.Event.enter_review_screen:type_name -> eventgrpc.v1.EnterReviewScreen
+	58,  // 24: eventgrpc.v1.Event.submit_review:type_name -> eventgrpc.v1.SubmitReview
+	59,  // 25: eventgrpc.v1.Event.view_all_reviews:type_name -> eventgrpc.v1.ViewAllReviews
+	60,  // 26: eventgrpc.v1.Event.expand_review_image:type_name -> eventgrpc.v1.ExpandReviewImage
+	62,  // 27: eventgrpc.v1.Event.phone_verification_initiate_event:type_name -> eventgrpc.v1.PhoneVerificationInitiateEvent
+	63,  // 28: eventgrpc.v1.Event.phone_number_entered:type_name -> eventgrpc.v1.PhoneNumberEntered
+	64,  // 29: eventgrpc.v1.Event.otp_verified_event:type_name -> eventgrpc.v1.OTPVerifiedEvent
+	13,  // 30: eventgrpc.v1.Event.app_start_event:type_name -> eventgrpc.v1.AppStartEvent
+	71,  // 31: eventgrpc.v1.Event.notification_action_event:type_name -> eventgrpc.v1.NotificationActionEvent
+	17,  // 32: eventgrpc.v1.Event.session_id_change_event:type_name -> eventgrpc.v1.SessionIdChangeEvent
+	19,  // 33: eventgrpc.v1.Event.test_event:type_name -> eventgrpc.v1.TestEvent
+	27,  // 34: eventgrpc.v1.Event.click_event:type_name -> eventgrpc.v1.ClickEvent
+	14,  // 35: eventgrpc.v1.Event.app_init_event:type_name -> eventgrpc.v1.AppInitEvent
+	89,  // 36: eventgrpc.v1.Event.ab_assignment_event:type_name -> eventgrpc.v1.AbAssignmentEvent
+	18,  // 37: eventgrpc.v1.Event.error_event:type_name -> eventgrpc.v1.ErrorEvent
+	31,  // 38: eventgrpc.v1.Event.search_event:type_name -> eventgrpc.v1.SearchEvent
+	32,  // 39: eventgrpc.v1.Event.search_result_click_event:type_name -> eventgrpc.v1.SearchResultClickEvent
+	82,  // 40: eventgrpc.v1.Event.share_event:type_name -> eventgrpc.v1.ShareEvent
+	83,  // 41: eventgrpc.v1.Event.follow_event:type_name -> eventgrpc.v1.FollowEvent
+	84,  // 42: eventgrpc.v1.Event.unfollow_event:type_name -> eventgrpc.v1.UnfollowEvent
+	80,  // 43: eventgrpc.v1.Event.like_event:type_name -> eventgrpc.v1.LikeEvent
+	81,  // 44: eventgrpc.v1.Event.comment_event:type_name -> eventgrpc.v1.CommentEvent
+	40,  // 45: eventgrpc.v1.Event.wishlist_add_event:type_name -> eventgrpc.v1.WishlistAddEvent
+	41,  // 46: eventgrpc.v1.Event.wishlist_remove_event:type_name -> eventgrpc.v1.WishlistRemoveEvent
+	42,  // 47: eventgrpc.v1.Event.coupon_applied_event:type_name -> eventgrpc.v1.CouponAppliedEvent
+	43,  // 48: eventgrpc.v1.Event.coupon_removed_event:type_name -> eventgrpc.v1.CouponRemovedEvent
+	54,  // 49: eventgrpc.v1.Event.address_added_event:type_name -> eventgrpc.v1.AddressAddedEvent
+	55,  // 50: eventgrpc.v1.Event.address_updated_event:type_name -> eventgrpc.v1.AddressUpdatedEvent
+	50,  // 51: eventgrpc.v1.Event.order_placed_event:type_name -> eventgrpc.v1.OrderPlacedEvent
+	51,  // 52: eventgrpc.v1.Event.order_cancelled_event:type_name -> eventgrpc.v1.OrderCancelledEvent
+	52,  // 53: eventgrpc.v1.Event.return_requested_event:type_name -> eventgrpc.v1.ReturnRequestedEvent
+	53,  // 54: eventgrpc.v1.Event.refund_requested_event:type_name -> eventgrpc.v1.RefundRequestedEvent
+	65,  // 55: eventgrpc.v1.Event.login_event:type_name -> eventgrpc.v1.LoginEvent
+	66,  // 56: eventgrpc.v1.Event.logout_event:type_name -> eventgrpc.v1.LogoutEvent
+	67,  // 57: eventgrpc.v1.Event.signup_event:type_name -> eventgrpc.v1.SignupEvent
+	68,  // 58: eventgrpc.v1.Event.profile_updated_event:type_name -> eventgrpc.v1.ProfileUpdatedEvent
+	36,  // 59: eventgrpc.v1.Event.product_viewed_event:type_name -> eventgrpc.v1.ProductViewedEvent
+	35,  // 60: eventgrpc.v1.Event.category_viewed_event:type_name -> eventgrpc.v1.CategoryViewedEvent
+	39,  // 61: eventgrpc.v1.Event.cart_viewed_event:type_name -> eventgrpc.v1.CartViewedEvent
+	38,  // 62: eventgrpc.v1.Event.remove_from_cart_event:type_name -> eventgrpc.v1.RemoveFromCartEvent
+	44,  // 63: eventgrpc.v1.Event.checkout_started_event:type_name -> eventgrpc.v1.CheckoutStartedEvent
+	46,  // 64: eventgrpc.v1.Event.payment_method_selected_event:type_name -> eventgrpc.v1.PaymentMethodSelectedEvent
+	73,  // 65: eventgrpc.v1.Event.stream_exit_event:type_name -> eventgrpc.v1.StreamExitEvent
+	75,  // 66: eventgrpc.v1.Event.stream_like_event:type_name -> eventgrpc.v1.StreamLikeEvent
+	76,  // 67: eventgrpc.v1.Event.stream_comment_event:type_name -> eventgrpc.v1.StreamCommentEvent
+	77,  // 68: eventgrpc.v1.Event.gift_sent_event:type_name -> eventgrpc.v1.GiftSentEvent
+	86,  // 69: eventgrpc.v1.Event.video_play_event:type_name -> eventgrpc.v1.VideoPlayEvent
+	87,  // 70: eventgrpc.v1.Event.video_pause_event:type_name -> eventgrpc.v1.VideoPauseEvent
+	88,  // 71: eventgrpc.v1.Event.video_complete_event:type_name -> eventgrpc.v1.VideoCompleteEvent
+	28,  // 72: eventgrpc.v1.Event.banner_view_event:type_name -> eventgrpc.v1.BannerViewEvent
+	29,  // 73: eventgrpc.v1.Event.banner_click_event:type_name -> eventgrpc.v1.BannerClickEvent
+	30,  // 74: eventgrpc.v1.Event.deep_link_opened_event:type_name -> eventgrpc.v1.DeepLinkOpenedEvent
+	69,  // 75: eventgrpc.v1.Event.push_permission_event:type_name -> eventgrpc.v1.PushPermissionEvent
+	15,  // 76: eventgrpc.v1.Event.app_background_event:type_name -> eventgrpc.v1.AppBackgroundEvent
+	16,  // 77: eventgrpc.v1.Event.app_foreground_event:type_name -> eventgrpc.v1.AppForegroundEvent
+	61,  // 78: eventgrpc.v1.Event.rating_prompt_event:type_name -> eventgrpc.v1.RatingPromptEvent
+	85,  // 79: eventgrpc.v1.Event.referral_shared_event:type_name -> eventgrpc.v1.ReferralSharedEvent
+	33,  // 80: eventgrpc.v1.Event.filter_applied_event:type_name -> eventgrpc.v1.FilterAppliedEvent
+	34,  // 81: eventgrpc.v1.Event.sort_applied_event:type_name -> eventgrpc.v1.SortAppliedEvent
+	70,  // 82: eventgrpc.v1.Event.notification_received_event:type_name -> eventgrpc.v1.NotificationReceivedEvent
+	4,   // 83: eventgrpc.v1.Event.custom_event:type_name -> eventgrpc.v1.CustomEvent
+	5,   // 84: eventgrpc.v1.Event.track_event:type_name -> eventgrpc.v1.TrackEvent
+	6,   // 85: eventgrpc.v1.Event.identify_event:type_name -> eventgrpc.v1.IdentifyEvent
+	7,   // 86: eventgrpc.v1.Event.page_event:type_name -> eventgrpc.v1.PageEvent
+	8,   // 87: eventgrpc.v1.Event.screen_event:type_name -> eventgrpc.v1.ScreenEvent
+	9,   // 88: eventgrpc.v1.Event.group_event:type_name -> eventgrpc.v1.GroupEvent
+	10,  // 89: eventgrpc.v1.Event.alias_event:type_name -> eventgrpc.v1.AliasEvent
+	92,  // 90: eventgrpc.v1.CustomEvent.params:type_name -> eventgrpc.v1.CustomEvent.ParamsEntry
+	94,  // 91: eventgrpc.v1.TrackEvent.properties:type_name -> google.protobuf.Struct
+	94,  // 92: eventgrpc.v1.IdentifyEvent.traits:type_name -> google.protobuf.Struct
+	94,  // 93: eventgrpc.v1.PageEvent.properties:type_name -> google.protobuf.Struct
+	94,  // 94: eventgrpc.v1.ScreenEvent.properties:type_name -> google.protobuf.Struct
+	94,  // 95: eventgrpc.v1.GroupEvent.traits:type_name -> google.protobuf.Struct
+	93,  // 96: eventgrpc.v1.FilterAppliedEvent.filters:type_name -> eventgrpc.v1.FilterAppliedEvent.Filter
+	0,   // 97: eventgrpc.v1.Response.status:type_name -> eventgrpc.v1.Status
+	91,  // 98: eventgrpc.v1.Response.results:type_name -> eventgrpc.v1.EventResult
+	1,   // 99: eventgrpc.v1.EventService.dispatch:input_type -> eventgrpc.v1.Events
+	90,  // 100: eventgrpc.v1.EventService.dispatch:output_type -> eventgrpc.v1.Response
+	100, // [100:101] is the sub-list for method output_type
+	99,  // [99:100] is the sub-list for method input_type
+	99,  // [99:99] is the sub-list for extension type_name
+	99,  // [99:99] is the sub-list for extension extendee
+	0,   // [0:99] is the sub-list for field type_name
 }
 
 func init() { file_eventgrpc_v1_eventservice_proto_init() }
@@ -10322,6 +10857,12 @@ func file_eventgrpc_v1_eventservice_proto_init() {
 		(*Event_SortAppliedEvent)(nil),
 		(*Event_NotificationReceivedEvent)(nil),
 		(*Event_CustomEvent)(nil),
+		(*Event_TrackEvent)(nil),
+		(*Event_IdentifyEvent)(nil),
+		(*Event_PageEvent)(nil),
+		(*Event_ScreenEvent)(nil),
+		(*Event_GroupEvent)(nil),
+		(*Event_AliasEvent)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -10329,7 +10870,7 @@ func file_eventgrpc_v1_eventservice_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_eventgrpc_v1_eventservice_proto_rawDesc), len(file_eventgrpc_v1_eventservice_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   87,
+			NumMessages:   93,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,10 @@ import (
 
 const pkg = "eventgrpcv1."
 
+// structName is google.protobuf.Struct, the free-form JSON object of the
+// generic events: written by the hand-made AppendStruct (structjson.go).
+const structName = "google.protobuf.Struct"
+
 type gen struct {
 	out      bytes.Buffer
 	msgs     []protoreflect.MessageDescriptor // encoders to write
@@ -93,6 +97,9 @@ func (g *gen) value(fd protoreflect.FieldDescriptor, expr string) string {
 	case protoreflect.FloatKind:
 		return fmt.Sprintf("b = appendFloat(b, float64(%s), 32)", expr)
 	case protoreflect.MessageKind:
+		if fd.Message().FullName() == structName {
+			return fmt.Sprintf("b = AppendStruct(b, %s)", expr)
+		}
 		g.want(fd.Message())
 		return fmt.Sprintf("b = %s(b, %s)", encName(fd.Message()), expr)
 	}
@@ -259,6 +266,9 @@ func main() {
 				var body bytes.Buffer
 				if fd.IsList() {
 					fmt.Fprintf(&body, "v := %s\nif len(v) == 0 { return b, false }\nb = append(b, '[')\nfor i, v := range v {\nif i > 0 { b = append(b, ',') }\n%s\n}\nreturn append(b, ']'), true", get, g.value(fd, "v"))
+				} else if fd.Message().FullName() == structName {
+					// An unset Struct is the empty object, never a missing value.
+					fmt.Fprintf(&body, "return AppendStruct(b, %s), true", get)
 				} else {
 					fmt.Fprintf(&body, "v := %s\nif v == nil { return b, false }\n%s\nreturn b, true", get, g.value(fd, "v"))
 				}
