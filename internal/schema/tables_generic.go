@@ -9,7 +9,7 @@ package schema
 func genericTables() []*Table {
 	return []*Table{
 		genericTable("tracks", "track calls: a named action with free-form properties (TrackEvent)",
-			[]string{"event", "event_id"},
+			[]string{"event", "client_id", "event_id"},
 			Column{Name: "event", Type: String, From: "payload.name"},
 			Column{Name: "properties", Type: JSON, From: "payload.properties"}),
 		genericTable("identifies", "identify calls: who a user is, with free-form traits (IdentifyEvent)", nil,
@@ -33,7 +33,8 @@ func genericTables() []*Table {
 // genericTable declares a table of one generic event type: event id and
 // times, the user and anonymous ids, the call's own columns, then context
 // and integrations, and the request header's session, device and client.
-// It dedupes on event_id (the Segment messageId); orderBy defaults to it.
+// It dedupes on (client_id, event_id) — the Segment messageId scoped to its
+// sender, as every event table (eventKey); orderBy defaults to that key.
 func genericTable(name, comment string, orderBy []string, cols ...Column) *Table {
 	all := []Column{
 		{Name: "event_id", Type: String, From: "event.id", Required: true},
@@ -51,13 +52,14 @@ func genericTable(name, comment string, orderBy []string, cols ...Column) *Table
 		Column{Name: "client_id", Type: String, From: "header.clientId"},
 	)
 	if orderBy == nil {
-		orderBy = []string{"event_id"}
+		orderBy = eventKey()
 	}
 	return &Table{
 		Name:        name,
 		Store:       Analytics,
 		Columns:     all,
 		OrderBy:     orderBy,
+		Key:         eventKey(),
 		PartitionBy: "event_timestamp",
 		Comment:     comment,
 	}

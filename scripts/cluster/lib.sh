@@ -179,3 +179,44 @@ ch_start_node() { # N
     --exec /usr/sbin/clickhouse-server -- --config-file="$d/config.xml" >/dev/null 2>&1
 }
 ch_ok() { curl -fsS --max-time 1 "http://127.0.0.1:812$((3 + $1))/ping" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- RabbitMQ over TLS
+# A single node rqtls (not clustered) that takes only amqps on
+# 127.0.0.1:$RMQ_TLS_PORT, with the certificate files given to rmq_tls_start.
+RMQ_TLS_PORT=${RMQ_TLS_PORT:-5771}
+rmq_tls_env() {
+  rmq_env tls
+  export RABBITMQ_NODENAME=rqtls@localhost RABBITMQ_NODE_PORT=5770 RABBITMQ_DIST_PORT=25770
+  export RABBITMQ_CTL_DIST_PORT_MIN=35770 RABBITMQ_CTL_DIST_PORT_MAX=35779
+}
+rmq_tls_start() { # CA CERT KEY
+  local d=$RMQ/rqtls
+  mkdir -p "$d/log" "$d/mnesia" "$RMQ/home"
+  [ -s "$RMQ/home/.erlang.cookie" ] || { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$RMQ/home/.erlang.cookie"; chmod 400 "$RMQ/home/.erlang.cookie"; }
+  cat >"$d/rabbitmq.conf" <<CONF
+listeners.tcp = none
+listeners.ssl.default = 127.0.0.1:$RMQ_TLS_PORT
+ssl_options.cacertfile = $1
+ssl_options.certfile = $2
+ssl_options.keyfile = $3
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+loopback_users = none
+log.console = false
+log.file.level = warning
+CONF
+  echo '[].' >"$d/enabled_plugins"
+  : >"$d/rabbitmq-env.conf"
+  rmq_epmd
+  (rmq_tls_env; cd "$d"; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server >"$d/log/stdout.log" 2>&1 </dev/null &)
+  for _ in $(seq 300); do [ -s "$d/rqtls.pid" ] && break; sleep 0.1; done
+  (rmq_tls_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q -n rqtls@localhost wait "$d/rqtls.pid" --timeout 120 >/dev/null) || die "rqtls did not start (see $d/log)"
+}
+rmq_tls_stop() {
+  local d=$RMQ/rqtls
+  if alive "$d/rqtls.pid"; then
+    (rmq_tls_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q -n rqtls@localhost stop "$d/rqtls.pid" >/dev/null 2>&1) || stop_pid "$d/rqtls.pid" TERM 20
+  fi
+  stop_pid "$d/rqtls.pid" TERM 5
+  rm -rf "$d/mnesia"
+}
