@@ -4,6 +4,8 @@
 #   scripts/cluster/node.sh rabbitmq kill N        kill -9 node rqN
 #   scripts/cluster/node.sh rabbitmq leader QUEUE [VHOST]  print N of the node leading quorum queue QUEUE
 #   scripts/cluster/node.sh rabbitmq ctl N ARGS... rabbitmqctl against rqN
+#   scripts/cluster/node.sh rabbitmq-tls start CA CERT KEY   a lone node taking only amqps (prints its port)
+#   scripts/cluster/node.sh rabbitmq-tls stop
 #   scripts/cluster/node.sh nats kill N            kill -9 node nN
 #   scripts/cluster/node.sh nats stop N            stop node nN (SIGTERM)
 #   scripts/cluster/node.sh clickhouse kill N      kill -9 replica chN
@@ -30,6 +32,8 @@ case "${1:-}/${2:-}" in
       exit 0
     done
     die "no leader found for queue $3" ;;
+  rabbitmq-tls/start) rmq_tls_start "$3" "$4" "$5"; echo "$RMQ_TLS_PORT" ;;
+  rabbitmq-tls/stop) rmq_tls_stop ;;
   nats/kill) kill9 "$NATS/n$3/nats.pid" ;;
   nats/stop) stop_pid "$NATS/n$3/nats.pid" TERM 10 ;;
   clickhouse/kill) kill9 "$CH/ch$3/ch.pid" ;;

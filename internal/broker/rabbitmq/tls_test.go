@@ -1,0 +1,72 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/tlsconf"
+	"github.com/event-grpc/event-grpc/internal/tlsconf/tlsconftest"
+)
+
+// TestAMQPS: the broker publishes and consumes over amqps:// against a
+// RabbitMQ node that takes only TLS (scripts/cluster/node.sh rabbitmq-tls,
+// with a certificate for "localhost" from a CA made for the test); a
+// client that trusts another CA, or that speaks plain AMQP, is refused.
+func TestAMQPS(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlsconftest.NewCA(t, dir)
+	cert, key := ca.Issue(t, dir, "rabbit", "localhost")
+	port := clusterScript(t, "node.sh", "rabbitmq-tls", "start", ca.File, cert, key)
+	t.Cleanup(func() { clusterScript(t, "node.sh", "rabbitmq-tls", "stop") })
+
+	top := testTopology(t, "tls")
+	// testTopology cleans up on the shared server; this node is the test's.
+	url := fmt.Sprintf("amqps://guest:guest@localhost:%s/", port)
+	tlsCfg, err := tlsconf.Client(ca.File, "", "RABBIT_TLS_CA_FILE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := New(ctx, Config{URLs: []string{url}, TLS: tlsCfg, Topology: top, Heartbeat: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("New over amqps: %v", err)
+	}
+	defer b.Close(ctx)
+	q := top.Queues[0]
+	if err := b.Publish(ctx, top.Exchanges[0].Name, []broker.Message{{RoutingKey: "tls.1", Body: []byte(`{"over":"tls"}`)}}); err != nil {
+		t.Fatalf("publish over amqps: %v", err)
+	}
+	sub, err := b.Subscribe(ctx, q)
+	if err != nil {
+		t.Fatalf("subscribe over amqps: %v", err)
+	}
+	ds, err := sub.Fetch(ctx, 10, 5*time.Second)
+	if err != nil || len(ds) != 1 || string(ds[0].Body) != `{"over":"tls"}` {
+		t.Fatalf("fetch over amqps: %v %v", ds, err)
+	}
+	if err := sub.Settle(ctx, ds, broker.Fate{Verb: broker.VerbAck}); err != nil {
+		t.Fatal(err)
+	}
+	_ = sub.Close()
+
+	other := tlsconftest.NewCA(t, t.TempDir())
+	wrong, _ := tlsconf.Client(other.File, "", "RABBIT_TLS_CA_FILE")
+	for name, cfg := range map[string]Config{
+		"wrong CA":  {URLs: []string{url}, TLS: wrong},
+		"plaintext": {URLs: []string{fmt.Sprintf("amqp://guest:guest@localhost:%s/", port)}},
+	} {
+		cfg.Topology, cfg.Heartbeat = top, 2*time.Second
+		_, err := New(ctx, cfg)
+		if !errors.Is(err, broker.ErrUnavailable) {
+			t.Errorf("%s: New = %v, want unavailable", name, err)
+		} else if name == "wrong CA" && !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("%s: %v, want a certificate error", name, err)
+		}
+	}
+}
