@@ -1,11 +1,16 @@
 package connectsrv
 
 import (
+	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/event"
+	"github.com/event-grpc/event-grpc/internal/ingest"
 )
 
 // jsonCodec is protojson as POST /v1/events reads and writes it: an
@@ -46,4 +51,38 @@ func (c jsonCodec) Unmarshal(b []byte, m any) error {
 		return fmt.Errorf("body is not an Events message in JSON form: %w", err)
 	}
 	return nil
+}
+
+// protoCodec is connect's binary codec with a pre-scan: an Events message
+// of more than max events is refused on its wire bytes
+// (event.CountEvents), before it is decoded, and counted in budget.
+type protoCodec struct {
+	max    int
+	budget ingest.Budget // nil: not counted
+}
+
+func (protoCodec) Name() string { return "proto" }
+
+func (protoCodec) Marshal(m any) ([]byte, error) {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return proto.Marshal(msg)
+}
+
+func (c protoCodec) Unmarshal(b []byte, m any) error {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("%T is not a protobuf message", m)
+	}
+	if _, isEvents := m.(*eventgrpcv1.Events); isEvents && c.max > 0 {
+		if _, err := event.CountEvents(b, c.max); err != nil {
+			if errors.Is(err, event.ErrTooManyEvents) && c.budget != nil {
+				c.budget.Refused(ingest.RefusedTooManyEvents)
+			}
+			return err
+		}
+	}
+	return proto.Unmarshal(b, msg)
 }
