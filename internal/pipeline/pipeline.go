@@ -96,6 +96,12 @@ func New(cfg Config, pub broker.Publisher) *Pipeline {
 		p.routes = &routeCache{router: p.coal.router, exchange: cfg.Exchange, m: map[string][]string{}}
 	}
 	p.pool = workpool.New(cfg.Workers, cfg.Queue, p.m.queued, p.publish)
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "eventgrpc_ingest_inflight_bytes",
+			Help: "Bytes of the in-flight budget held: requests being read (reserved before reading) and requests in the pipeline (INGEST_MAX_INFLIGHT_BYTES).",
+		}, func() float64 { return float64(p.inflight.Load()) }))
+	}
 	return p
 }
 

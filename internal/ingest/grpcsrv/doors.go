@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
@@ -111,12 +110,6 @@ func (c *call) end() {
 	c.cancel()
 }
 
-func (c *call) timedOut() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.expired
-}
-
 // releaseLocked lowers the hold to keep bytes.
 func (c *call) releaseLocked(keep int64) {
 	if c.budget != nil && c.held > keep {
@@ -136,16 +129,15 @@ func (s *Server) dispatch(srv any, ctx context.Context, dec func(any) error, int
 	}
 	in := &bounded{max: s.cfg.MaxEvents, msg: new(eventgrpcv1.Events)}
 	if err := dec(in); err != nil {
-		switch {
-		case c != nil && c.timedOut():
-			return nil, status.Errorf(codes.DeadlineExceeded, "the message was not sent in full within %v (INGEST_READ_TIMEOUT)", s.cfg.ReadTimeout)
-		case errors.Is(in.err, event.ErrTooManyEvents):
-			if s.cfg.Budget != nil {
-				s.cfg.Budget.Refused(ingest.RefusedTooManyEvents)
-			}
-			return nil, Status(ctx, in.err)
-		}
+		// grpc-go has answered the client already (a read cut off by the
+		// deadline is CANCELLED).
 		return nil, err
+	}
+	if in.err != nil {
+		if s.cfg.Budget != nil && errors.Is(in.err, event.ErrTooManyEvents) {
+			s.cfg.Budget.Refused(ingest.RefusedTooManyEvents)
+		}
+		return nil, Status(ctx, in.err)
 	}
 	if c != nil {
 		c.decoded(int64(in.size))
@@ -165,7 +157,7 @@ type bounded struct {
 	max  int
 	msg  *eventgrpcv1.Events
 	size int   // the message's encoded size
-	err  error // the pre-scan's refusal
+	err  error // the pre-scan's refusal; msg is then left empty
 }
 
 // codec is grpc-go's proto codec, with a pre-scan for bounded: the
@@ -191,8 +183,10 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	b.size = len(raw)
 	if b.max > 0 {
 		if _, err := event.CountEvents(raw, b.max); err != nil {
+			// Not a codec error: grpc-go would answer it as INTERNAL
+			// itself; dispatch answers the refusal with its own code.
 			b.err = err
-			return err
+			return nil
 		}
 	}
 	return proto.Unmarshal(raw, b.msg)
