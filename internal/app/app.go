@@ -186,6 +186,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		ReadTimeout:          doors.ReadTimeout,
 		MaxConns:             doors.MaxConns,
 		MaxConcurrentStreams: doors.MaxStreams,
+		MaxEvents:            cfg.Pipeline.MaxEvents,
 		Logger:               log,
 		Gatherer:             reg,
 		Querier:              q,

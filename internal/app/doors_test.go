@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -276,4 +277,35 @@ func checkHalfSent(t *testing.T, reg prometheus.Gatherer, attack func(ctx contex
 	if n := series(t, reg, "eventgrpc_ingest_inflight_bytes"); n != 0 {
 		t.Errorf("the budget still holds %v bytes after the attacks ended", n)
 	}
+}
+
+// TestJSONEventCountBeforeDecode: on the HTTP port a body of 1.3 million
+// empty JSON events (3 bytes each, about a hundred decoded) is refused by
+// the pre-scan before protojson decodes it. On e066805 it was decoded
+// (~130 MB) and then refused by the pipeline.
+func TestJSONEventCountBeforeDecode(t *testing.T) {
+	a, reg := apptest.StartWith(t, map[string]string{"AUTH_MODE": "apikey", "AUTH_API_KEYS": "android:" + testKey})
+	body := `{"events":[` + strings.Repeat(`{},`, 1_300_000) + `{}]}`
+	stop := heapPeak()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.HTTPAddr().String()+"/v1/events", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-client-id", "android")
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	grew := stop()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "MAX_EVENTS_PER_REQUEST") {
+		t.Fatalf("%s %s, want 400 naming MAX_EVENTS_PER_REQUEST", resp.Status, msg)
+	}
+	if grew > 48<<20 {
+		t.Errorf("the heap grew by %d MiB refusing it; want under 48 MiB", grew>>20)
+	}
+	if n := series(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "too_many_events"); n != 1 {
+		t.Errorf("pre-scan refusals = %v, want 1", n)
+	}
+	t.Logf("heap grew by %.1f MiB", float64(grew)/(1<<20))
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -47,6 +48,81 @@ func CountEvents(b []byte, max int) (int, error) {
 			return n, fault.Permanentf("events message: field %d: %v", num, protowire.ParseError(l))
 		}
 		b = b[l:]
+	}
+	return n, nil
+}
+
+// CountJSONEvents counts the entries of the top-level "events" array of
+// b, the JSON form of an eventgrpc.v1.Events message, without decoding
+// them: one pass that follows strings and brackets only. Past max entries
+// it stops with the error CountEvents gives (wrapping ErrTooManyEvents).
+// It does not validate the JSON: what it cannot follow it leaves to the
+// decoder, which reports it.
+func CountJSONEvents(b []byte, max int) (int, error) {
+	n, depth, eventsDepth := 0, 0, 0
+	expectKey, seen := false, false // at depth 1: a key comes next; in the array: this element was counted
+	key := ""
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		if eventsDepth > 0 && depth == eventsDepth && c != ',' && c != ']' && !seen {
+			seen = true
+			n++
+			if n > max {
+				return n, fault.Permanent(fmt.Errorf("%w: request has more than %d events; the limit is %d (MAX_EVENTS_PER_REQUEST)", ErrTooManyEvents, max, max))
+			}
+		}
+		switch c {
+		case '"':
+			j := i + 1
+			escaped := false
+			for ; j < len(b); j++ {
+				if b[j] == '\\' {
+					escaped = true
+					j++
+					continue
+				}
+				if b[j] == '"' {
+					break
+				}
+			}
+			if j >= len(b) {
+				return n, nil // unterminated: the decoder says so
+			}
+			if depth == 1 && expectKey {
+				key = string(b[i+1 : j])
+				if escaped {
+					if err := json.Unmarshal(b[i:j+1], &key); err != nil {
+						key = ""
+					}
+				}
+				expectKey = false
+			}
+			i = j
+		case '{', '[':
+			depth++
+			if depth == 1 && c == '{' {
+				expectKey = true
+			}
+			if c == '[' && depth == 2 && key == "events" && eventsDepth == 0 {
+				eventsDepth, seen = depth, false
+			}
+		case '}', ']':
+			if depth == eventsDepth {
+				eventsDepth = 0
+			}
+			depth--
+		case ',':
+			if depth == 1 {
+				expectKey, key = true, ""
+			}
+			if depth == eventsDepth {
+				seen = false
+			}
+		}
 	}
 	return n, nil
 }

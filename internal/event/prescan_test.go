@@ -2,8 +2,10 @@ package event
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -113,6 +115,55 @@ func FuzzCountEvents(f *testing.F) {
 			t.Fatalf("proto decoded %d events > max %d, pre-scan said %d, %v", len(m.Events), max, n, err)
 		case err != nil && !errors.Is(err, ErrTooManyEvents):
 			t.Fatalf("pre-scan refused a message proto decodes: %v", err)
+		}
+	})
+}
+
+func TestCountJSONEvents(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		max, want  int
+		tooMany    bool
+	}{
+		{"none", `{}`, 5, 0, false},
+		{"empty array", `{"events": []}`, 5, 0, false},
+		{"null", `{"events": null}`, 5, 0, false},
+		{"three", `{"header":{"userId":"u,[x]"},"events":[{"id":"a,b","launchEvent":{}}, {"testEvent":{"x":[1,2]}} ,{}]}`, 5, 3, false},
+		{"escaped key", `{"\u0065vents":[{},{},{}]}`, 2, 3, true},
+		{"nested events key is not counted", `{"header":{"events":[{},{},{}]},"events":[{}]}`, 1, 1, false},
+		{"string with quote", `{"events":[{"id":"a\"}],[{"},{}]}`, 5, 2, false},
+		{"over", `{"events":[` + strings.Repeat(`{},`, 2000) + `{}]}`, 1000, 1001, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := CountJSONEvents([]byte(tc.body), tc.max)
+			if tc.tooMany != errors.Is(err, ErrTooManyEvents) || n != tc.want {
+				t.Fatalf("CountJSONEvents = %d, %v; want %d (too many: %v)", n, err, tc.want, tc.tooMany)
+			}
+		})
+	}
+}
+
+// FuzzCountJSONEvents: the JSON pre-scan never panics, and on a body
+// protojson decodes it counts what protojson decoded (or refuses past max
+// when protojson decoded more).
+func FuzzCountJSONEvents(f *testing.F) {
+	f.Add([]byte(`{"header":{"userId":"u"},"events":[{"id":"1","launchEvent":{}},{}]}`), 1)
+	f.Add([]byte(`{"events":[{"id":"a\"]"}]}`), 3)
+	f.Add([]byte(`{"\u0065vents":[{}]}`), 3)
+	f.Fuzz(func(t *testing.T, b []byte, max int) {
+		if max < 0 || max > 1<<20 {
+			max = 5
+		}
+		n, err := CountJSONEvents(b, max)
+		var m eventgrpcv1.Events
+		if protojson.Unmarshal(b, &m) != nil {
+			return
+		}
+		switch {
+		case len(m.Events) > max && !errors.Is(err, ErrTooManyEvents):
+			t.Fatalf("protojson decoded %d events > max %d; pre-scan said %d, %v", len(m.Events), max, n, err)
+		case err == nil && n != len(m.Events):
+			t.Fatalf("counted %d events, protojson decoded %d", n, len(m.Events))
 		}
 	})
 }

@@ -63,9 +63,9 @@ type Config struct {
 	// (ingest.ReserveBody); a refusal is the caller's protocol's
 	// resource_exhausted with the retry hint, and nothing is read.
 	Budget ingest.Budget
-	// MaxEvents refuses a binary message of more events by a pre-scan of
-	// its wire bytes, before it is decoded (MAX_EVENTS_PER_REQUEST); 0:
-	// no pre-scan.
+	// MaxEvents refuses a message of more events by a pre-scan of its
+	// wire bytes or JSON, before it is decoded (MAX_EVENTS_PER_REQUEST);
+	// 0: no pre-scan.
 	MaxEvents int
 	// ReadTimeout bounds the time to send the body in full
 	// (INGEST_READ_TIMEOUT); 0: none.
@@ -83,7 +83,7 @@ func New(cfg Config, disp Dispatcher) (path string, h http.Handler) {
 		cfg.MaxBodyBytes = 4 << 20
 	}
 	s := &service{disp: disp}
-	opts := append(jsonCodecs(), connect.WithReadMaxBytes(int(min(cfg.MaxBodyBytes, math.MaxInt32))),
+	opts := append(jsonCodecs(cfg.MaxEvents, cfg.Budget), connect.WithReadMaxBytes(int(min(cfg.MaxBodyBytes, math.MaxInt32))),
 		connect.WithCodec(protoCodec{max: cfg.MaxEvents, budget: cfg.Budget}))
 	path, h = eventgrpcv1connect.NewEventServiceHandler(s, opts...)
 	ew := connect.NewErrorWriter()

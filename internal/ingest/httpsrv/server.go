@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest"
@@ -61,12 +62,16 @@ type Config struct {
 	// full (INGEST_READ_TIMEOUT); 0: the server's 60 s.
 	ReadTimeout time.Duration
 	// MaxConns bounds the connections served at once
-	// (HTTP_MAX_CONNECTIONS); beyond it new ones wait to be accepted.
+	// (INGEST_MAX_CONNECTIONS); beyond it new ones wait to be accepted.
 	// 0: no bound.
 	MaxConns int
 	// MaxConcurrentStreams bounds the requests one HTTP/2 connection may
-	// have open (HTTP_MAX_CONCURRENT_STREAMS); 0: net/http's 250.
+	// have open (INGEST_MAX_STREAMS); 0: net/http's 250.
 	MaxConcurrentStreams int
+	// MaxEvents refuses a /v1/events body of more events, counted by a
+	// pre-scan of the JSON before it is decoded (MAX_EVENTS_PER_REQUEST);
+	// 0: no pre-scan.
+	MaxEvents int
 	// Outer wraps every route (panic reporting); nil: none.
 	Outer func(http.Handler) http.Handler
 }
@@ -262,6 +267,16 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	body, ok := ReadBody(w, r)
 	if !ok {
 		return
+	}
+	if s.cfg.MaxEvents > 0 {
+		// An empty event is 3 bytes of JSON and about a hundred decoded.
+		if _, err := event.CountJSONEvents(body, s.cfg.MaxEvents); err != nil {
+			if s.cfg.Budget != nil {
+				s.cfg.Budget.Refused(ingest.RefusedTooManyEvents)
+			}
+			Fail(w, err)
+			return
+		}
 	}
 	req, err := DecodeEvents(body)
 	if err != nil {
