@@ -59,14 +59,13 @@ type callKey struct{}
 // call is one dispatch call's hold on the budget, from its headers to its
 // end.
 type call struct {
-	budget  ingest.Budget // nil: none
-	cancel  context.CancelFunc
-	timer   *time.Timer // nil: no read deadline
-	mu      sync.Mutex
-	held    int64
-	read    bool // the message was read and decoded
-	expired bool // the read deadline passed first
-	ended   bool
+	budget ingest.Budget // nil: none
+	cancel context.CancelFunc
+	timer  *time.Timer // nil: no read deadline
+	mu     sync.Mutex
+	held   int64
+	read   bool // the message was read and decoded
+	ended  bool
 }
 
 // expire cuts off a call whose message did not arrive in time: what it
@@ -77,7 +76,6 @@ func (c *call) expire() {
 		c.mu.Unlock()
 		return
 	}
-	c.expired = true
 	c.releaseLocked(0)
 	c.mu.Unlock()
 	if c.budget != nil {
