@@ -171,8 +171,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	// The servers dispatch through the tail's tap: accepted events reach
 	// the tail's subscribers, when there are any.
 	disp := a.Tail.Wrap(a.Pipeline)
+	doors := cfg.GRPC.Doors
 	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
-		Admit: a.Pipeline.Admit, MaxConcurrentStreams: 256, Reflection: cfg.GRPC.Reflection,
+		// Nothing is read before the headers' credentials passed and the
+		// budget took the most the message may be (see grpcsrv's doc).
+		Tap: authn.TapHandle, Budget: a.Pipeline, MaxEvents: cfg.Pipeline.MaxEvents, ReadTimeout: doors.ReadTimeout,
+		MaxConns: doors.MaxConns, MaxConcurrentStreams: uint32(doors.MaxStreams), Reflection: cfg.GRPC.Reflection,
 		// Authentication first: the limiter keys on the authenticated id.
 		Interceptors: []grpc.UnaryServerInterceptor{telemetry.UnaryRecover(a.Reporter), authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
 	}, disp, a.State)
@@ -189,12 +193,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		AdminAddr:    cfg.HTTP.AdminAddr,
 		MetricsAddr:  cfg.HTTP.MetricsAddr,
 		// Outside ENV=local the operator routes need ADMIN_TOKEN (or ADMIN_ADDR).
-		RequireToken: cfg.Env != "local",
-		QueryMaxRows: cfg.HTTP.QueryMaxRows,
-		Admit:        a.Pipeline.Admit,
-		Logger:       log,
-		Gatherer:     reg,
-		Querier:      q,
+		RequireToken:         cfg.Env != "local",
+		QueryMaxRows:         cfg.HTTP.QueryMaxRows,
+		Budget:               a.Pipeline,
+		Precheck:             authn.Precheck,
+		ReadTimeout:          doors.ReadTimeout,
+		MaxConns:             doors.MaxConns,
+		MaxConcurrentStreams: doors.MaxStreams,
+		MaxEvents:            cfg.Pipeline.MaxEvents,
+		Logger:               log,
+		Gatherer:             reg,
+		Querier:              q,
 		// Webhook routes are mounted with HTTP.Webhook and skip this.
 		Middleware: func(h http.Handler) http.Handler { return authn.Middleware(limiter.Middleware(h)) },
 		Outer:      func(h http.Handler) http.Handler { return telemetry.HTTPRecover(a.Reporter, h) },
@@ -209,8 +218,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	a.HTTP.MountAccounting(reg, catchAll(cfg.Topology, cfg.Pipeline.Exchange))
 	// EventService over Connect / gRPC-Web on the HTTP port: the same
 	// pipeline, credentials and limits; it answers in its own protocol.
-	ccfg := connectsrv.Config{MaxBodyBytes: cfg.HTTP.MaxBodyBytes, AllowedOrigins: cfg.HTTP.CORSAllowedOrigins, Limiter: limiter, Admit: a.Pipeline.Admit, Logger: log}
+	ccfg := connectsrv.Config{MaxBodyBytes: cfg.HTTP.MaxBodyBytes, AllowedOrigins: cfg.HTTP.CORSAllowedOrigins, Limiter: limiter, Budget: a.Pipeline, MaxEvents: cfg.Pipeline.MaxEvents, ReadTimeout: doors.ReadTimeout, Logger: log}
 	if authn.Mode() != auth.ModeOff {
+		ccfg.Precheck = authn.Precheck
 		ccfg.Authenticate = authn.Middleware
 	}
 	a.HTTP.Handle(connectsrv.New(ccfg, disp))

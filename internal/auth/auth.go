@@ -56,7 +56,7 @@ type Authenticator struct {
 	maxBody int64
 	now     func() time.Time
 	clients map[string]*client
-	dummy   [sha256.Size]byte // compared against when the client is unknown
+	dummy   [sha256.Size]byte // compared against when the client is unknown (apikey)
 	replay  *replayCache      // nil when off
 	shared  *sharedReplay     // nil without Redis
 	m       *metrics
@@ -178,7 +178,8 @@ func fail(reason, msg string) *failure {
 type getter func(name string) []string
 
 // bodyFunc returns the bytes a signature covers; called only in hmac mode,
-// after the cheap header checks passed.
+// after the cheap header checks passed. A nil bodyFunc checks the headers
+// alone.
 type bodyFunc func() ([]byte, *failure)
 
 // authenticate checks one request and returns its client id.
@@ -265,20 +266,22 @@ func (a *Authenticator) checkSignature(id string, get getter, body bodyFunc) *fa
 	if d := now.Sub(ts); d > a.maxSkew || d < -a.maxSkew {
 		return fail(ReasonSkew, fmt.Sprintf("x-timestamp is %v away from the server clock; the limit is %v", d.Round(time.Second), a.maxSkew))
 	}
+	// An unknown client is refused before its body is read, so a
+	// stranger's body costs nothing; the answer is the one a wrong
+	// signature gets. (Its timing differs: client ids are not secrets,
+	// the keys are.)
+	c, known := a.clients[id]
+	if !known {
+		return fail(ReasonUnknownClient, badSignature)
+	}
+	if body == nil {
+		return nil // headers only (CheckHeaders): the signature waits for the body
+	}
 	b, f := body()
 	if f != nil {
 		return f
 	}
-	c, known := a.clients[id]
-	secret := a.dummy[:]
-	if known {
-		secret = c.secret
-	}
-	match := hmac.Equal(mac(secret, tsText, b), sig[:])
-	switch {
-	case !known:
-		return fail(ReasonUnknownClient, badSignature)
-	case !match:
+	if !hmac.Equal(mac(c.secret, tsText, b), sig[:]) {
 		return fail(ReasonBadSignature, badSignature)
 	}
 	if a.replay != nil {

@@ -85,6 +85,21 @@ type GRPC struct {
 	// Reflection serves the gRPC reflection service (GRPC_REFLECTION,
 	// default true).
 	Reflection bool
+	// Doors bounds connections, streams and the time to send a request.
+	Doors Doors
+}
+
+// Doors bounds what peers may hold open on an ingest port.
+type Doors struct {
+	// ReadTimeout bounds the time to send a request's body in full after
+	// its headers (INGEST_READ_TIMEOUT).
+	ReadTimeout time.Duration
+	// MaxConns bounds the connections one port serves at once
+	// (INGEST_MAX_CONNECTIONS).
+	MaxConns int
+	// MaxStreams bounds the requests one HTTP/2 connection may have open
+	// (INGEST_MAX_STREAMS).
+	MaxStreams int
 }
 
 // HTTP configures the HTTP listener.
@@ -309,6 +324,11 @@ func Load(env Lookup, dir string) (*Config, error) {
 	c.DataDir = r.str("DATA_DIR", "./data")
 	c.GRPC.Addr = ":" + r.str("PORT", "8017")
 	c.GRPC.MaxRecvBytes = r.int("GRPC_MAX_RECV_BYTES", 4<<20)
+	c.GRPC.Doors = Doors{
+		ReadTimeout: r.dur("INGEST_READ_TIMEOUT", 10*time.Second),
+		MaxConns:    r.int("INGEST_MAX_CONNECTIONS", 1024),
+		MaxStreams:  r.int("INGEST_MAX_STREAMS", 64),
+	}
 	c.HTTP.Addr = ":" + r.str("GIN_PORT", "8019")
 	c.HTTP.MaxBodyBytes = int64(r.int("HTTP_MAX_BODY_BYTES", 4<<20))
 	c.HTTP.QueryRemote = r.bool("QUERY_ALLOW_REMOTE", false)
@@ -477,6 +497,8 @@ func (c *Config) Validate() error {
 		{"GRPC_MAX_RECV_BYTES", c.GRPC.MaxRecvBytes},
 		{"HTTP_MAX_BODY_BYTES", int(c.HTTP.MaxBodyBytes)},
 		{"QUERY_MAX_ROWS", c.HTTP.QueryMaxRows},
+		{"INGEST_MAX_CONNECTIONS", c.GRPC.Doors.MaxConns},
+		{"INGEST_MAX_STREAMS", c.GRPC.Doors.MaxStreams},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -504,6 +526,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Pipeline.Linger < 0 || c.Pipeline.Linger > time.Second {
 		bad("PUBLISH_LINGER: %v is outside 0..1s", c.Pipeline.Linger)
+	}
+	if c.GRPC.Doors.ReadTimeout <= 0 {
+		bad("INGEST_READ_TIMEOUT: must be positive, got %v", c.GRPC.Doors.ReadTimeout)
 	}
 	if c.Pipeline.MaxPast <= 0 {
 		bad("MAX_EVENT_AGE: must be positive")

@@ -19,7 +19,7 @@ type metrics struct {
 	publishErrors  *prometheus.CounterVec
 	duplicates     *prometheus.CounterVec
 	dedupeErrors   prometheus.Counter
-	admitRefused   prometheus.Counter
+	admitRefused   *prometheus.CounterVec
 
 	sources sync.Map // Source → *sourceMetrics
 }
@@ -134,10 +134,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.dedupeErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eventgrpc_ingest_dedupe_errors_total", Help: "Deduper calls that failed; those events were published without dedupe.",
 	})
-	m.admitRefused = prometheus.NewCounter(prometheus.CounterOpts{
+	m.admitRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eventgrpc_ingest_requests_refused_unread_total",
-		Help: "Requests refused before their body was read, because the requests in flight held the byte budget (INGEST_MAX_INFLIGHT_BYTES).",
-	})
+		Help: "Requests refused or cut off before their body was read in full, by reason: budget (the requests in flight held INGEST_MAX_INFLIGHT_BYTES), too_large (a declared length over the body limit), too_many_events (over MAX_EVENTS_PER_REQUEST, found by the wire pre-scan), read_timeout (not sent in full within INGEST_READ_TIMEOUT).",
+	}, []string{"reason"})
+	for _, r := range RefusalReasons {
+		m.admitRefused.WithLabelValues(r)
+	}
 	if reg != nil {
 		reg.MustRegister(m.admitRefused)
 		reg.MustRegister(m.duplicates, m.dedupeErrors)

@@ -96,6 +96,12 @@ func New(cfg Config, pub broker.Publisher) *Pipeline {
 		p.routes = &routeCache{router: p.coal.router, exchange: cfg.Exchange, m: map[string][]string{}}
 	}
 	p.pool = workpool.New(cfg.Workers, cfg.Queue, p.m.queued, p.publish)
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "eventgrpc_ingest_inflight_bytes",
+			Help: "Bytes of the in-flight budget held: requests being read (reserved before reading) and requests in the pipeline (INGEST_MAX_INFLIGHT_BYTES).",
+		}, func() float64 { return float64(p.inflight.Load()) }))
+	}
 	return p
 }
 
@@ -295,11 +301,59 @@ func (p *Pipeline) countAccepted(sm *sourceMetrics, r *request) {
 // first, so overload is refused before the body takes memory.
 func (p *Pipeline) Admit() error {
 	if n := p.inflight.Load(); n >= int64(p.cfg.MaxInflightBytes) {
-		p.m.admitRefused.Inc()
+		p.m.admitRefused.WithLabelValues(RefusedBudget).Inc()
 		return fault.Throttled(fmt.Errorf("%w: the requests in flight hold %d bytes, the budget is %d (INGEST_MAX_INFLIGHT_BYTES)", ErrOverloaded, n, p.cfg.MaxInflightBytes), time.Second)
 	}
 	return nil
 }
+
+// Reasons a request is refused or cut off before it was read in full: the
+// values of the reason label of eventgrpc_ingest_requests_refused_unread_total.
+const (
+	RefusedBudget        = "budget"          // the byte budget cannot take its size
+	RefusedTooLarge      = "too_large"       // its declared length is over the body limit
+	RefusedTooManyEvents = "too_many_events" // the wire pre-scan found more than MaxEvents
+	RefusedReadTimeout   = "read_timeout"    // it was not sent in full in time
+)
+
+// RefusalReasons lists the reasons, for the metric's zero values.
+var RefusalReasons = []string{RefusedBudget, RefusedTooLarge, RefusedTooManyEvents, RefusedReadTimeout}
+
+// Reserve takes n bytes of the in-flight byte budget for a request about
+// to be read (its declared length, or the most it may be), before a byte
+// of it is read; Release gives them back when the request is done. When
+// the budget cannot take n it takes nothing, counts the refusal and
+// returns fault.Throttled wrapping ErrOverloaded with a retry hint. The
+// pipeline's own bytes (Dispatch) and the reservations share the budget,
+// so the requests being read and those being published together stay
+// within INGEST_MAX_INFLIGHT_BYTES. A reservation of n <= 0 always
+// succeeds. Safe for concurrent use.
+func (p *Pipeline) Reserve(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if t := p.inflight.Add(n); t > int64(p.cfg.MaxInflightBytes) {
+		p.inflight.Add(-n)
+		p.m.admitRefused.WithLabelValues(RefusedBudget).Inc()
+		return fault.Throttled(fmt.Errorf("%w: a request of %d bytes does not fit: the requests in flight hold %d bytes, the budget is %d (INGEST_MAX_INFLIGHT_BYTES)", ErrOverloaded, n, t-n, p.cfg.MaxInflightBytes), time.Second)
+	}
+	return nil
+}
+
+// Release gives back n bytes taken by Reserve.
+func (p *Pipeline) Release(n int64) {
+	if n > 0 {
+		p.inflight.Add(-n)
+	}
+}
+
+// Refused counts a request refused or cut off before it was read in full
+// for reason (one of RefusalReasons).
+func (p *Pipeline) Refused(reason string) { p.m.admitRefused.WithLabelValues(reason).Inc() }
+
+// MaxEvents is the events one request may carry (MAX_EVENTS_PER_REQUEST),
+// for the servers' pre-scan.
+func (p *Pipeline) MaxEvents() int { return p.cfg.MaxEvents }
 
 // errAbandoned: the caller's context ended while a worker held the request.
 var errAbandoned = errors.New("the client gave up")

@@ -35,7 +35,7 @@ func (d *countingDispatcher) Dispatch(ctx context.Context, src pipeline.Source, 
 	return acceptAll{}.Dispatch(ctx, src, req)
 }
 
-// overBudget is what Pipeline.Admit answers when the byte budget is full.
+// overBudget is what Pipeline.Reserve answers when the byte budget is full.
 func overBudget() error {
 	return fault.Throttled(errors.New("ingest overloaded: the requests in flight hold 64 MiB (INGEST_MAX_INFLIGHT_BYTES)"), 1500*time.Millisecond)
 }
@@ -47,17 +47,12 @@ func overBudget() error {
 // the call can carry no trailer — and the dispatcher never sees the
 // request. Once Admit lets requests in again, they are served.
 func TestAdmitRefusesBeforeDispatch(t *testing.T) {
-	var full atomic.Bool
-	full.Store(true)
-	admit := func() error {
-		if full.Load() {
-			return overBudget()
-		}
-		return nil
-	}
+	budget := &fakeBudget{}
+	budget.full.Store(true)
+	full := &budget.full
 	disp := &countingDispatcher{}
 
-	gs := grpcsrv.New(grpcsrv.Config{Addr: "127.0.0.1:0", MaxRecvBytes: 4 << 20, Admit: admit, Logger: slog.New(slog.DiscardHandler)}, disp, health.New())
+	gs := grpcsrv.New(grpcsrv.Config{Addr: "127.0.0.1:0", MaxRecvBytes: 4 << 20, Budget: budget, Logger: slog.New(slog.DiscardHandler)}, disp, health.New())
 	if err := gs.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +64,7 @@ func TestAdmitRefusesBeforeDispatch(t *testing.T) {
 	t.Cleanup(func() { cc.Close() })
 	gcl := eventgrpcv1.NewEventServiceClient(cc)
 
-	_, h := connectsrv.New(connectsrv.Config{Admit: admit}, disp)
+	_, h := connectsrv.New(connectsrv.Config{Budget: budget}, disp)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -113,4 +108,26 @@ func TestAdmitRefusesBeforeDispatch(t *testing.T) {
 	if n := disp.calls.Load(); n != 2 {
 		t.Fatalf("the dispatcher saw %d requests, want 2", n)
 	}
+	if n := budget.held.Load(); n != 0 {
+		t.Fatalf("the served requests still hold %d bytes of the budget, want 0", n)
+	}
 }
+
+// fakeBudget refuses every reservation while full, and counts what is
+// held otherwise.
+type fakeBudget struct {
+	full atomic.Bool
+	held atomic.Int64
+}
+
+func (b *fakeBudget) Reserve(n int64) error {
+	if b.full.Load() {
+		return overBudget()
+	}
+	b.held.Add(n)
+	return nil
+}
+
+func (b *fakeBudget) Release(n int64) { b.held.Add(-n) }
+
+func (b *fakeBudget) Refused(string) {}

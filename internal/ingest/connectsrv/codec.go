@@ -1,18 +1,30 @@
 package connectsrv
 
 import (
+	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/event"
+	"github.com/event-grpc/event-grpc/internal/ingest"
 )
 
 // jsonCodec is protojson as POST /v1/events reads and writes it: an
 // unknown field is an error naming it (connect's own JSON codec drops
 // unknown fields, so a misspelt field would vanish silently), and
 // responses show every field, accepted: false included.
-type jsonCodec struct{ name string }
+//
+// An Events message of more than max events is refused by a pre-scan of
+// the JSON (event.CountJSONEvents) before it is decoded.
+type jsonCodec struct {
+	name   string
+	max    int           // 0: no pre-scan
+	budget ingest.Budget // nil: refusals not counted
+}
 
 var (
 	jsonUnmarshal = protojson.UnmarshalOptions{}
@@ -20,10 +32,10 @@ var (
 )
 
 // jsonCodecs replace connect's codecs of the same names.
-func jsonCodecs() []connect.HandlerOption {
+func jsonCodecs(max int, budget ingest.Budget) []connect.HandlerOption {
 	return []connect.HandlerOption{
-		connect.WithCodec(jsonCodec{name: "json"}),
-		connect.WithCodec(jsonCodec{name: "json; charset=utf-8"}),
+		connect.WithCodec(jsonCodec{name: "json", max: max, budget: budget}),
+		connect.WithCodec(jsonCodec{name: "json; charset=utf-8", max: max, budget: budget}),
 	}
 }
 
@@ -42,8 +54,50 @@ func (c jsonCodec) Unmarshal(b []byte, m any) error {
 	if !ok {
 		return fmt.Errorf("%T is not a protobuf message", m)
 	}
+	if _, isEvents := m.(*eventgrpcv1.Events); isEvents && c.max > 0 {
+		if _, err := event.CountJSONEvents(b, c.max); err != nil {
+			if errors.Is(err, event.ErrTooManyEvents) && c.budget != nil {
+				c.budget.Refused(ingest.RefusedTooManyEvents)
+			}
+			return err
+		}
+	}
 	if err := jsonUnmarshal.Unmarshal(b, msg); err != nil {
 		return fmt.Errorf("body is not an Events message in JSON form: %w", err)
 	}
 	return nil
+}
+
+// protoCodec is connect's binary codec with a pre-scan: an Events message
+// of more than max events is refused on its wire bytes
+// (event.CountEvents), before it is decoded, and counted in budget.
+type protoCodec struct {
+	max    int
+	budget ingest.Budget // nil: not counted
+}
+
+func (protoCodec) Name() string { return "proto" }
+
+func (protoCodec) Marshal(m any) ([]byte, error) {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return proto.Marshal(msg)
+}
+
+func (c protoCodec) Unmarshal(b []byte, m any) error {
+	msg, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("%T is not a protobuf message", m)
+	}
+	if _, isEvents := m.(*eventgrpcv1.Events); isEvents && c.max > 0 {
+		if _, err := event.CountEvents(b, c.max); err != nil {
+			if errors.Is(err, event.ErrTooManyEvents) && c.budget != nil {
+				c.budget.Refused(ingest.RefusedTooManyEvents)
+			}
+			return err
+		}
+	}
+	return proto.Unmarshal(b, msg)
 }

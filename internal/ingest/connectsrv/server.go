@@ -54,11 +54,23 @@ type Config struct {
 	// Limiter rate-limits requests after authentication; nil or disabled:
 	// no limit.
 	Limiter *ratelimit.Limiter
-	// Admit, when set, is asked before a request's body is read (the
-	// pipeline's byte budget); a refusal is the caller's protocol's
+	// Precheck, when set, checks the credentials that travel in headers
+	// before anything is reserved or read (auth.Authenticator.Precheck);
+	// its refusals are rewritten like Authenticate's.
+	Precheck func(http.Handler) http.Handler
+	// Budget, when set, holds a request's body bytes (its Content-Length,
+	// or MaxBodyBytes when it declares none) before the body is read
+	// (ingest.ReserveBody); a refusal is the caller's protocol's
 	// resource_exhausted with the retry hint, and nothing is read.
-	Admit  func() error
-	Logger *slog.Logger
+	Budget ingest.Budget
+	// MaxEvents refuses a message of more events by a pre-scan of its
+	// wire bytes or JSON, before it is decoded (MAX_EVENTS_PER_REQUEST);
+	// 0: no pre-scan.
+	MaxEvents int
+	// ReadTimeout bounds the time to send the body in full
+	// (INGEST_READ_TIMEOUT); 0: none.
+	ReadTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // New builds the EventService handler. Mount h at path (a prefix ending in
@@ -71,7 +83,8 @@ func New(cfg Config, disp Dispatcher) (path string, h http.Handler) {
 		cfg.MaxBodyBytes = 4 << 20
 	}
 	s := &service{disp: disp}
-	opts := append(jsonCodecs(), connect.WithReadMaxBytes(int(min(cfg.MaxBodyBytes, math.MaxInt32))))
+	opts := append(jsonCodecs(cfg.MaxEvents, cfg.Budget), connect.WithReadMaxBytes(int(min(cfg.MaxBodyBytes, math.MaxInt32))),
+		connect.WithCodec(protoCodec{max: cfg.MaxEvents, budget: cfg.Budget}))
 	path, h = eventgrpcv1connect.NewEventServiceHandler(s, opts...)
 	ew := connect.NewErrorWriter()
 	if cfg.Limiter != nil && cfg.Limiter.Enabled() {
@@ -80,8 +93,17 @@ func New(cfg Config, disp Dispatcher) (path string, h http.Handler) {
 	if cfg.Authenticate != nil {
 		h = rewriteRefusals(cfg.Authenticate, ew, h)
 	}
-	if cfg.Admit != nil {
-		h = admit(cfg.Admit, ew, h)
+	if cfg.Budget != nil {
+		h = ingest.ReserveBody(cfg.Budget, cfg.MaxBodyBytes, cfg.ReadTimeout, func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, ingest.ErrBodyTooLarge) {
+				writeError(ew, w, r, connect.NewError(connect.CodeResourceExhausted, err))
+				return
+			}
+			writeError(ew, w, r, Error(err))
+		})(h)
+	}
+	if cfg.Precheck != nil {
+		h = rewriteRefusals(cfg.Precheck, ew, h)
 	}
 	h = bound(cfg.MaxBodyBytes, ew, h)
 	if len(cfg.AllowedOrigins) > 0 {
@@ -168,20 +190,6 @@ func bound(max int64, ew *connect.ErrorWriter, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
-		next.ServeHTTP(w, r)
-	})
-}
-
-// admit refuses a request before its body is read when the pipeline's
-// byte budget is full.
-func admit(ok func() error, ew *connect.ErrorWriter, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodOptions {
-			if err := ok(); err != nil {
-				writeError(ew, w, r, Error(err))
-				return
-			}
-		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthgrpc "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -39,17 +42,53 @@ type Config struct {
 	Logger       *slog.Logger
 	// Interceptors run before dispatch (authentication, rate limits).
 	Interceptors []grpc.UnaryServerInterceptor
-	// Admit, when set, is asked before a call's message is read; an error
-	// refuses the call with its status (RESOURCE_EXHAUSTED for overload),
-	// so an overloaded server does not take more request bodies into
-	// memory.
-	Admit func() error
+	// Tap, when set, checks a call's headers before its message is read
+	// (auth.Authenticator.TapHandle); its error refuses the call.
+	Tap tap.ServerInHandle
+	// Budget, when set, holds MaxRecvBytes of the in-flight byte budget
+	// for each dispatch call from its headers until its message is read
+	// and decoded (then the message's size, until the call ends); a call
+	// it cannot take is refused with RESOURCE_EXHAUSTED and a RetryInfo
+	// hint before a byte of the message is read. See doc.go for why the
+	// most a message may be, and not its length, is what is held.
+	Budget ingest.Budget
+	// MaxEvents refuses, by a pre-scan of the wire bytes before they are
+	// decoded, a message of more events (MAX_EVENTS_PER_REQUEST); 0: no
+	// pre-scan.
+	MaxEvents int
+	// ReadTimeout cancels a dispatch call whose message has not arrived in
+	// full this long after its headers (INGEST_READ_TIMEOUT); 0: none.
+	ReadTimeout time.Duration
+	// MaxConns bounds the connections served at once
+	// (INGEST_MAX_CONNECTIONS); beyond it new ones wait to be accepted.
+	// 0: no bound.
+	MaxConns int
 	// MaxConcurrentStreams bounds the calls one connection may have open;
 	// 0 means grpc-go's default.
 	MaxConcurrentStreams uint32
 	// Reflection serves the gRPC reflection service (GRPC_REFLECTION).
 	Reflection bool
 }
+
+// Connection limits that are not configured: how long a connection may
+// stay idle or live (clients reconnect, which also spreads them over the
+// instances behind a balancer), how often a client may ping, and how
+// long the handshake may take.
+const (
+	maxConnectionIdle     = 5 * time.Minute
+	maxConnectionAge      = 30 * time.Minute
+	maxConnectionAgeGrace = 30 * time.Second
+	keepaliveTime         = 2 * time.Minute
+	keepaliveTimeout      = 20 * time.Second
+	minPingInterval       = 10 * time.Second
+	handshakeTimeout      = 10 * time.Second
+	// streamWindow is what a call may send before the server reads it,
+	// fixed: grpc-go's default grows it with its bandwidth estimate (up to
+	// 16 MiB per call), which a peer would decide. connWindow is the
+	// connection's.
+	streamWindow = 64 << 10
+	connWindow   = 1 << 20
+)
 
 // Server is the gRPC server.
 type Server struct {
@@ -74,26 +113,32 @@ func New(cfg Config, disp Dispatcher, state *health.State) *Server {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
 		grpc.ChainUnaryInterceptor(cfg.Interceptors...),
-	}
-	if cfg.Admit != nil {
-		opts = append(opts, grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
-			if info.FullMethodName != dispatchMethod {
-				return ctx, nil
-			}
-			if err := cfg.Admit(); err != nil {
-				// A refusal here is answered before the call starts, so it
-				// can carry no trailer: its hint goes in the status details.
-				st := ingest.StatusOf(err)
-				return ctx, withRetryInfo(status.New(st.GRPC, err.Error()), st.RetryAfter).Err()
-			}
-			return ctx, nil
-		}))
+		grpc.InTapHandle(s.tap),
+		grpc.ForceServerCodecV2(newCodec()),
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(connWindow),
+		grpc.ConnectionTimeout(handshakeTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minPingInterval, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: maxConnectionIdle, MaxConnectionAge: maxConnectionAge, MaxConnectionAgeGrace: maxConnectionAgeGrace,
+			Time: keepaliveTime, Timeout: keepaliveTimeout,
+		}),
 	}
 	if cfg.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams))
 	}
 	s.srv = grpc.NewServer(opts...)
-	eventgrpcv1.RegisterEventServiceServer(s.srv, s)
+	// EventService with its dispatch method's handler replaced by one that
+	// reads the message through the pre-scan and releases the call's
+	// reservation (dispatch below); the wire contract is unchanged.
+	desc := eventgrpcv1.EventService_ServiceDesc
+	desc.Methods = slices.Clone(desc.Methods)
+	for i := range desc.Methods {
+		if "/"+desc.ServiceName+"/"+desc.Methods[i].MethodName == dispatchMethod {
+			desc.Methods[i].Handler = s.dispatch
+		}
+	}
+	s.srv.RegisterService(&desc, s)
 	healthpb.RegisterHealthServer(s.srv, s.health)
 	if cfg.Reflection {
 		reflection.Register(s.srv)
@@ -109,6 +154,9 @@ func (s *Server) Start(ctx context.Context) error {
 	lis, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("grpc listen %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.MaxConns > 0 {
+		lis = netutil.LimitListener(lis, s.cfg.MaxConns)
 	}
 	s.lis = lis
 	s.syncHealth()

@@ -18,9 +18,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest"
@@ -47,9 +49,29 @@ type Config struct {
 	Querier sink.Querier
 	// Middleware wraps the ingest routes (authentication, rate limits).
 	Middleware func(http.Handler) http.Handler
-	// Admit, when set, is asked before /v1/events reads its body; an
-	// error answers with its status (429 and Retry-After for overload).
-	Admit func() error
+	// Budget, when set, holds each ingest and webhook request's body
+	// bytes (its Content-Length, or MaxBodyBytes when it declares none)
+	// before the body is read; a request it cannot take is refused with
+	// 429 and Retry-After, unread (ingest.ReserveBody).
+	Budget ingest.Budget
+	// Precheck wraps the ingest routes outside Budget: the credentials
+	// that travel in headers are checked before anything is reserved or
+	// read (auth.Authenticator.Precheck); nil: none.
+	Precheck func(http.Handler) http.Handler
+	// ReadTimeout bounds the time to send an ingest or webhook body in
+	// full (INGEST_READ_TIMEOUT); 0: the server's 60 s.
+	ReadTimeout time.Duration
+	// MaxConns bounds the connections served at once
+	// (INGEST_MAX_CONNECTIONS); beyond it new ones wait to be accepted.
+	// 0: no bound.
+	MaxConns int
+	// MaxConcurrentStreams bounds the requests one HTTP/2 connection may
+	// have open (INGEST_MAX_STREAMS); 0: net/http's 250.
+	MaxConcurrentStreams int
+	// MaxEvents refuses a /v1/events body of more events, counted by a
+	// pre-scan of the JSON before it is decoded (MAX_EVENTS_PER_REQUEST);
+	// 0: no pre-scan.
+	MaxEvents int
 	// Outer wraps every route (panic reporting); nil: none.
 	Outer func(http.Handler) http.Handler
 	// AdminAddr, when set, is a second listener (loopback, ADMIN_ADDR)
@@ -89,6 +111,9 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	if cfg.Middleware == nil {
 		cfg.Middleware = func(h http.Handler) http.Handler { return h }
 	}
+	if cfg.Precheck == nil {
+		cfg.Precheck = func(h http.Handler) http.Handler { return h }
+	}
 	s := &Server{cfg: cfg, disp: disp, state: state, mux: http.NewServeMux()}
 	s.sideListeners()
 	s.mux.HandleFunc("GET /heartbeat", s.getHeartbeat)
@@ -120,20 +145,44 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	s.srv.Protocols = new(http.Protocols)
 	s.srv.Protocols.SetHTTP1(true)
 	s.srv.Protocols.SetUnencryptedHTTP2(true)
+	// What one HTTP/2 connection may make the server hold: a few streams,
+	// small frames, and a receive window that a handler which has not
+	// started reading (its body not yet admitted) does not refill.
+	s.srv.HTTP2 = &http.HTTP2Config{
+		MaxConcurrentStreams:          cfg.MaxConcurrentStreams,
+		MaxReadFrameSize:              16 << 10,
+		MaxReceiveBufferPerConnection: 1 << 20,
+		MaxReceiveBufferPerStream:     256 << 10,
+	}
 	return s
+}
+
+// reserve holds a body's bytes in the budget before it is read (see
+// Config.Budget); without a budget it returns h.
+func (s *Server) reserve(h http.Handler) http.Handler {
+	if s.cfg.Budget == nil {
+		return h
+	}
+	return ingest.ReserveBody(s.cfg.Budget, s.cfg.MaxBodyBytes, s.cfg.ReadTimeout, func(w http.ResponseWriter, r *http.Request, err error) {
+		if errors.Is(err, ingest.ErrBodyTooLarge) {
+			Error(w, http.StatusRequestEntityTooLarge, err)
+			return
+		}
+		Fail(w, err)
+	})(h)
 }
 
 // Ingest mounts an ingest route: wrapped in the ingest middleware, with the
 // body bounded by MaxBodyBytes.
 func (s *Server) Ingest(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.cfg.Middleware(http.MaxBytesHandler(h, s.cfg.MaxBodyBytes)))
+	s.mux.Handle(pattern, s.cfg.Precheck(s.reserve(s.cfg.Middleware(http.MaxBytesHandler(h, s.cfg.MaxBodyBytes)))))
 }
 
 // Webhook mounts a third-party webhook route: its body is bounded like the
 // ingest routes, but sender authentication is the provider's signature,
 // which the route checks itself, not the client credentials of Middleware.
 func (s *Server) Webhook(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, http.MaxBytesHandler(h, s.cfg.MaxBodyBytes))
+	s.mux.Handle(pattern, s.reserve(http.MaxBytesHandler(h, s.cfg.MaxBodyBytes)))
 }
 
 // Handle mounts any other route.
@@ -144,6 +193,9 @@ func (s *Server) Start(ctx context.Context) error {
 	lis, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", s.cfg.Addr, err)
+	}
+	if s.cfg.MaxConns > 0 {
+		lis = netutil.LimitListener(lis, s.cfg.MaxConns)
 	}
 	s.lis = lis
 	s.wg.Add(1)
@@ -233,15 +285,19 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if !RequireJSON(w, r) {
 		return
 	}
-	if s.cfg.Admit != nil {
-		if err := s.cfg.Admit(); err != nil {
-			Fail(w, err)
-			return
-		}
-	}
 	body, ok := ReadBody(w, r)
 	if !ok {
 		return
+	}
+	if s.cfg.MaxEvents > 0 {
+		// An empty event is 3 bytes of JSON and about a hundred decoded.
+		if _, err := event.CountJSONEvents(body, s.cfg.MaxEvents); err != nil {
+			if s.cfg.Budget != nil {
+				s.cfg.Budget.Refused(ingest.RefusedTooManyEvents)
+			}
+			Fail(w, err)
+			return
+		}
 	}
 	req, err := DecodeEvents(body)
 	if err != nil {
