@@ -2,6 +2,7 @@ package grpcsrv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	healthgrpc "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -37,6 +39,9 @@ type Dispatcher interface {
 
 // Config configures the server.
 type Config struct {
+	// TLS, when set, serves gRPC over TLS only with this configuration
+	// (see internal/tlsconf).
+	TLS          *tls.Config
 	Addr         string
 	MaxRecvBytes int
 	Logger       *slog.Logger
@@ -123,6 +128,9 @@ func New(cfg Config, disp Dispatcher, state *health.State) *Server {
 			MaxConnectionIdle: maxConnectionIdle, MaxConnectionAge: maxConnectionAge, MaxConnectionAgeGrace: maxConnectionAgeGrace,
 			Time: keepaliveTime, Timeout: keepaliveTimeout,
 		}),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
 	if cfg.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams))

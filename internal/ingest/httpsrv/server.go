@@ -2,6 +2,7 @@ package httpsrv
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ import (
 
 // Config configures the server.
 type Config struct {
+	// TLS, when set, serves HTTPS only (HTTP/1.1 and HTTP/2 over TLS; no
+	// plaintext, no h2c) with this configuration (see internal/tlsconf).
+	TLS          *tls.Config
 	Addr         string
 	MaxBodyBytes int64
 	QueryRemote  bool // allow the operator endpoints from non-loopback clients, with AdminToken
@@ -144,7 +148,12 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	// clients can reach the Connect handler on this port too.
 	s.srv.Protocols = new(http.Protocols)
 	s.srv.Protocols.SetHTTP1(true)
-	s.srv.Protocols.SetUnencryptedHTTP2(true)
+	if cfg.TLS != nil {
+		s.srv.TLSConfig = cfg.TLS
+		s.srv.Protocols.SetHTTP2(true)
+	} else {
+		s.srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	// What one HTTP/2 connection may make the server hold: a few streams,
 	// small frames, and a receive window that a handler which has not
 	// started reading (its body not yet admitted) does not refill.
@@ -201,7 +210,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.srv.Serve(lis) }
+		if s.cfg.TLS != nil {
+			// The certificate comes from TLSConfig (reloaded when its
+			// files change), not from files named here.
+			serve = func() error { return s.srv.ServeTLS(lis, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.cfg.Logger.Error("http server stopped", "err", err)
 		}
 	}()
