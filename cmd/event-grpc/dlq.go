@@ -24,11 +24,7 @@ func dlq(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	verb, queue := args[0], args[1]
 	fs := flag.NewFlagSet("dlq", flag.ContinueOnError)
-	port := os.Getenv("GIN_PORT")
-	if port == "" {
-		port = "8019"
-	}
-	addr := fs.String("http", "127.0.0.1:"+port, "the server's HTTP address")
+	addr := httpFlag(fs)
 	limit := fs.Int("limit", -1, "at most this many messages (list: sample size, default 10; replay: default all)")
 	if err := fs.Parse(args[2:]); err != nil {
 		return err

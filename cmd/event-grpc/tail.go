@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -24,11 +23,7 @@ import (
 func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := os.Getenv("GIN_PORT")
-	if port == "" {
-		port = "8019"
-	}
-	addr := fs.String("http", "127.0.0.1:"+port, "the server's HTTP address")
+	addr := httpFlag(fs)
 	typ := fs.String("type", "", "only events of this type (e.g. LaunchEvent, or a CustomEvent's name)")
 	source := fs.String("source", "", "only events from this source (grpc, http)")
 	sample := fs.Float64("sample", 0, "show this fraction 0..1 of the events (0: all)")
