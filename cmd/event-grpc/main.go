@@ -42,6 +42,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if h, ok := help[cmd]; ok && wantsHelp(args) {
 		fmt.Fprint(stdout, h)
+		if cmd == "bench" { // and its flags, with the resolved defaults
+			fmt.Fprintln(stdout)
+			_ = bench(ctx, []string{"-h"}, stdout, stdout) // flag.ErrHelp
+		}
 		return 0
 	}
 	var err error
@@ -160,7 +164,7 @@ and prints the rows with a header row of column names:
 
 Sends synthetic events over gRPC and prints
   events/s=… p50_ms=… p99_ms=… errors=…
-Flags: event-grpc bench -h lists them (--grpc is --target).
+--grpc is an alias of --target.
 ` + addrHelp,
 	"topology": `usage: event-grpc topology
 

@@ -68,8 +68,10 @@ func query(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // writeRows prints a query's result with a header row of the column names:
-// aligned (table), tab-separated (tsv; tabs and newlines inside a value
-// escaped as \t and \n) or one JSON object per row keyed by column (json).
+// aligned (table), tab-separated (tsv) or one JSON object per row keyed by
+// column (json). The server sends each value TSV-escaped (a tab, newline
+// and backslash inside it as \t, \n and \\), as the TSV and table forms
+// print it; the JSON form has the value itself.
 func writeRows(w *bytes.Buffer, format string, res httpsrv.QueryResult) error {
 	switch format {
 	case "json":
@@ -78,7 +80,7 @@ func writeRows(w *bytes.Buffer, format string, res httpsrv.QueryResult) error {
 			obj := make(map[string]string, len(r))
 			for i, v := range r {
 				if i < len(res.Columns) {
-					obj[res.Columns[i]] = v
+					obj[res.Columns[i]] = tsvUnescaper.Replace(v)
 				}
 			}
 			if err := enc.Encode(obj); err != nil {
@@ -90,7 +92,7 @@ func writeRows(w *bytes.Buffer, format string, res httpsrv.QueryResult) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(tsvEscape(res.Columns), "\t"))
 		for _, r := range res.Rows {
-			fmt.Fprintln(tw, strings.Join(tsvEscape(r), "\t"))
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -101,14 +103,17 @@ func writeRows(w *bytes.Buffer, format string, res httpsrv.QueryResult) error {
 		w.WriteString(strings.Join(tsvEscape(res.Columns), "\t"))
 		w.WriteByte('\n')
 		for _, r := range res.Rows {
-			w.WriteString(strings.Join(tsvEscape(r), "\t"))
+			w.WriteString(strings.Join(r, "\t"))
 			w.WriteByte('\n')
 		}
 		return nil
 	}
 }
 
-var tsvEscaper = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n", "\r", "\\r")
+var (
+	tsvEscaper   = strings.NewReplacer("\\", "\\\\", "\t", "\\t", "\n", "\\n")
+	tsvUnescaper = strings.NewReplacer("\\\\", "\\", "\\t", "\t", "\\n", "\n")
+)
 
 func tsvEscape(vs []string) []string {
 	out := make([]string, len(vs))
