@@ -162,4 +162,3 @@ func documentedOutput(block, cmd string) string {
 	}
 	return ""
 }
-
