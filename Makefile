@@ -65,6 +65,18 @@ build:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/pipeline/ ./internal/broker/... ./internal/sink/...
 
+## release: versioned Linux amd64/arm64 binaries, the TS package and the Java jars into dist/ with SHA256SUMS.
+release:
+	scripts/release.sh
+
+## release-smoke: the release build's smoke test (amd64): version, zero-config start, one dispatch stored, /heartbeat.
+release-smoke:
+	scripts/release.sh --smoke
+
+# make test also runs the release smoke test.
+test: release-smoke
+.PHONY: release release-smoke
+
 ## java: build the Java SDK (clients/java) from Debian's packages and run its tests, the real server's included.
 java:
 	scripts/test-java.sh

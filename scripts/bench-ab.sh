@@ -110,7 +110,8 @@ run_one() { # side index
     sleep 0.5
     kill -STOP "$tailer"
   fi
-  q() { "$bin" query --http "127.0.0.1:$gport" "$1" 2>/dev/null; }
+  # The value without the header row (binaries before --format print none).
+  q() { "$bin" query --http "127.0.0.1:$gport" "$1" 2>/dev/null | awk 'NR == 1 && !/^[0-9]/ { next } { print }'; }
   ( while :; do echo "$(date +%s.%N) $(q "SELECT count() FROM event" || echo 0)"; sleep 1; done ) >"$dir/landed.txt" &
   local poller=$!
   local c0; c0="$(cpu_ms "$pid")"

@@ -49,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 100); do curl -fs "127.0.0.1:$GIN_PORT/heartbeat" >/dev/null && break; sleep 0.1; done
 
-q() { "$bin" query --http "127.0.0.1:$GIN_PORT" "$1"; }
+q() { "$bin" query --format tsv --http "127.0.0.1:$GIN_PORT" "$1" | tail -n +2; }  # the value, without the header row
 final=""; [ "$mode" = clickhouse ] && final=" FINAL"
 # Poll the row count once a second while the load runs and drains.
 ( while :; do echo "$(date +%s.%N) $(q "SELECT count() FROM event" 2>/dev/null || echo 0)"; sleep 1; done ) >"$work/landed.txt" &

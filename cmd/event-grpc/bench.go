@@ -8,5 +8,6 @@ import (
 )
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return benchpkg.Command(ctx, args, stdout, stderr)
+	grpcAddr, _ := serverAddrs()
+	return benchpkg.CommandAt(ctx, grpcAddr, args, stdout, stderr)
 }

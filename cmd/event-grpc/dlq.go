@@ -24,7 +24,7 @@ func dlq(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	verb, queue := args[0], args[1]
 	fs := flag.NewFlagSet("dlq", flag.ContinueOnError)
-	addr := fs.String("http", operatorAddr(), "the server's HTTP address (its operator listener ADMIN_ADDR when set)")
+	addr := httpFlag(fs)
 	limit := fs.Int("limit", -1, "at most this many messages (list: sample size, default 10; replay: default all)")
 	if err := fs.Parse(args[2:]); err != nil {
 		return err

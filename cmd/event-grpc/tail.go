@@ -26,7 +26,7 @@ import (
 func tailCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("http", operatorAddr(), "the server's HTTP address (its operator listener ADMIN_ADDR when set)")
+	addr := httpFlag(fs)
 	typ := fs.String("type", "", "only events of this type (e.g. LaunchEvent, or a CustomEvent's name)")
 	source := fs.String("source", "", "only events from this source (grpc, http)")
 	sample := fs.Float64("sample", 0, "show this fraction 0..1 of the events (0: all)")
@@ -147,17 +147,3 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
-// operatorAddr is where the operator commands (query, dlq, tail) reach
-// the server by default: the operator listener (ADMIN_ADDR) when set,
-// else the HTTP port (GIN_PORT) on loopback.
-func operatorAddr() string {
-	if a := os.Getenv("ADMIN_ADDR"); a != "" {
-		return a
-	}
-	port := os.Getenv("GIN_PORT")
-	if port == "" {
-		port = "8019"
-	}
-	return "127.0.0.1:" + port
-}

@@ -116,7 +116,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 			continue
 		}
 		if _, err := ws.Handler(q); errors.Is(err, webengage.ErrNotConfigured) {
-			log.Warn("queue not declared: its WebEngage account is not configured, nothing would consume it", "queue", q.Name, "err", err)
+			if !webengageUnset(cfg) { // no account at all: one INFO line says so below
+				log.Warn("queue not declared: its WebEngage account is not configured, nothing would consume it", "queue", q.Name, "err", err)
+			}
 			idle = append(idle, q.Name)
 		}
 	}
@@ -243,6 +245,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		MaxEvents: cfg.Pipeline.MaxEvents, Logger: log}, disp)
 	for pattern, h := range seg.Routes() {
 		a.HTTP.Handle(pattern, h)
+	}
+	if cfg.Env != "local" {
+		for _, v := range a.Webhooks.Unauthenticated() {
+			log.Warn("webhook accepts unauthenticated requests: no secret configured", "variable", v)
+		}
+	}
+	if off := offLine(cfg, authn.Mode() == auth.ModeOff, a.Webhooks.Unauthenticated(), len(idle) > 0 && webengageUnset(cfg)); off != "" {
+		log.Info("off until configured", "off", off)
 	}
 	ok = true
 	return a, nil

@@ -22,7 +22,14 @@ import (
 // returns an error only for bad flags (flag.ErrHelp for -h), a target it
 // cannot reach at start, or a failure to write --out or the output.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, asJSON, quiet, err := parseFlags(args, stderr)
+	return CommandAt(ctx, DefaultTarget, args, stdout, stderr)
+}
+
+// CommandAt is Command with target as the default of --target (and its
+// alias --grpc): the address the caller resolved from the service's
+// variables.
+func CommandAt(ctx context.Context, target string, args []string, stdout, stderr io.Writer) error {
+	cfg, asJSON, quiet, err := parseFlags(args, target, stderr)
 	if err != nil {
 		return err
 	}
@@ -55,7 +62,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // parseFlags turns args into a validated Config.
-func parseFlags(args []string, stderr io.Writer) (Config, bool, bool, error) {
+func parseFlags(args []string, target string, stderr io.Writer) (Config, bool, bool, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -65,7 +72,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, bool, bool, error) {
 		quiet  bool
 		md     = metadataFlag{}
 	)
-	fs.StringVar(&cfg.Target, "target", DefaultTarget, "gRPC address of event-grpc")
+	fs.StringVar(&cfg.Target, "target", target, "gRPC address of event-grpc")
+	fs.StringVar(&cfg.Target, "grpc", target, "the same as --target")
 	fs.IntVar(&cfg.Concurrency, "concurrency", DefaultConcurrency, "workers, each with one dispatch in flight")
 	fs.IntVar(&cfg.Batch, "batch", DefaultBatch, "events per dispatch")
 	fs.DurationVar(&cfg.Duration, "duration", DefaultDuration, "how long to send (not applied when only --requests is given)")

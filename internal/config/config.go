@@ -44,6 +44,12 @@ type Config struct {
 	// was set, or there is no budget).
 	GoMemoryLimit int64
 
+	// ListenAddr is the host or IP address both ports bind (LISTEN_ADDR).
+	// Empty: every interface, except with AUTH_MODE=off, where the ports
+	// bind loopback (127.0.0.1) so an open service is not on the network
+	// by accident; LISTEN_ADDR=0.0.0.0 opens it.
+	ListenAddr string
+
 	GRPC     GRPC
 	HTTP     HTTP
 	Pipeline Pipeline
@@ -426,6 +432,8 @@ func Load(env Lookup, dir string) (*Config, error) {
 		c.Auth = ac
 		c.Auth.MaxBodyBytes = c.HTTP.MaxBodyBytes
 	}
+	c.ListenAddr = r.str("LISTEN_ADDR", "")
+	c.GRPC.Addr, c.HTTP.Addr = listenOn(c.ListenAddr, c.Auth.Mode, c.GRPC.Addr, c.HTTP.Addr)
 	if rl, err := ratelimit.ConfigFromEnv(r.lookup); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -474,6 +482,9 @@ func (c *Config) Validate() error {
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			bad("%s: %q is not a port number", a.name, port)
 		}
+	}
+	if h := c.ListenAddr; h != "" && (strings.ContainsAny(h, "/ ") || strings.Contains(h, ":") && net.ParseIP(h) == nil) {
+		bad("LISTEN_ADDR: %q is not a host name or IP address (without a port)", h)
 	}
 	if c.GRPC.Addr == c.HTTP.Addr && !strings.HasSuffix(c.GRPC.Addr, ":0") {
 		bad("PORT and GIN_PORT: both are %s", c.GRPC.Addr)
@@ -591,6 +602,54 @@ func (c *Config) Validate() error {
 		bad("SHUTDOWN_TIMEOUT: %v must exceed SHUTDOWN_GRACE %v", c.ShutdownTimeout, c.ShutdownGrace)
 	}
 	return errors.Join(errs...)
+}
+
+// listenOn puts the listen host on the ports (":8017"): LISTEN_ADDR when
+// set, else loopback when authentication is off, else every interface.
+func listenOn(listen, authMode, grpcAddr, httpAddr string) (string, string) {
+	host := listen
+	if host == "" && (authMode == "" || authMode == auth.ModeOff) {
+		host = "127.0.0.1"
+	}
+	withHost := func(addr string) string {
+		_, port, err := net.SplitHostPort(addr)
+		if host == "" || err != nil { // a bad port is reported by Validate
+			return addr
+		}
+		return net.JoinHostPort(host, port)
+	}
+	return withHost(grpcAddr), withHost(httpAddr)
+}
+
+// ClientAddrs are the gRPC and HTTP addresses (host:port) at which a
+// command on this machine reaches the server this environment starts: the
+// same PORT, GIN_PORT and LISTEN_ADDR (and .env.<ENV> file) the server
+// reads, with loopback for an unset or unspecified (0.0.0.0, ::) host.
+// It reads nothing else, so it works where the full configuration would
+// not load (a client of a remote server).
+func ClientAddrs(env Lookup, dir string) (grpcAddr, httpAddr string) {
+	file := map[string]string{}
+	name, _ := env("ENV")
+	if name == "" {
+		name = "local"
+	}
+	if m, err := godotenv.Read(filepath.Join(dir, ".env."+name)); err == nil {
+		file = m
+	}
+	get := func(k, def string) string {
+		if v, ok := env(k); ok && v != "" {
+			return v
+		}
+		if v := file[k]; v != "" {
+			return v
+		}
+		return def
+	}
+	host := get("LISTEN_ADDR", "127.0.0.1")
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, get("PORT", "8017")), net.JoinHostPort(host, get("GIN_PORT", "8019"))
 }
 
 // reader parses variables, collecting errors instead of stopping at the

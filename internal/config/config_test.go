@@ -17,7 +17,7 @@ func TestDefaultsNeedNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.GRPC.Addr != ":8017" || c.HTTP.Addr != ":8019" || c.Broker.Kind != BrokerJetStream || c.Sink.Kind != SinkDuckDB {
+	if c.GRPC.Addr != "127.0.0.1:8017" || c.HTTP.Addr != "127.0.0.1:8019" || c.Broker.Kind != BrokerJetStream || c.Sink.Kind != SinkDuckDB {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.Topology == nil || len(c.Topology.Queues) < 26 {
@@ -54,10 +54,10 @@ func TestEnvFileAndOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP.Addr != ":9100" || c.Pipeline.Linger != 7*time.Millisecond {
+	if c.HTTP.Addr != "127.0.0.1:9100" || c.Pipeline.Linger != 7*time.Millisecond {
 		t.Fatalf("file values not read: %+v", c.HTTP)
 	}
-	if c.GRPC.Addr != ":9001" {
+	if c.GRPC.Addr != "127.0.0.1:9001" {
 		t.Fatalf("environment must win over the file, got %s", c.GRPC.Addr)
 	}
 }
@@ -89,6 +89,57 @@ func TestClickHouseTTL(t *testing.T) {
 		}
 		if err != nil || c.Sink.ClickHouse.TTLDays != tc.days {
 			t.Errorf("CLICKHOUSE_TTL=%q: days %v err %v, want %d", tc.v, c, err, tc.days)
+		}
+	}
+}
+
+// With authentication off the ports bind loopback unless LISTEN_ADDR says
+// otherwise; with it on, every interface.
+func TestListenAddr(t *testing.T) {
+	cases := []struct {
+		env        map[string]string
+		grpc, http string
+	}{
+		{map[string]string{}, "127.0.0.1:8017", "127.0.0.1:8019"},
+		{map[string]string{"AUTH_MODE": "off"}, "127.0.0.1:8017", "127.0.0.1:8019"},
+		{map[string]string{"LISTEN_ADDR": "0.0.0.0", "PORT": "9001"}, "0.0.0.0:9001", "0.0.0.0:8019"},
+		{map[string]string{"LISTEN_ADDR": "::1"}, "[::1]:8017", "[::1]:8019"},
+		{map[string]string{"AUTH_MODE": "apikey", "AUTH_API_KEYS": "web:0123456789abcdef0123"}, ":8017", ":8019"},
+	}
+	for _, c := range cases {
+		cfg, err := Load(envOf(c.env), t.TempDir())
+		if err != nil {
+			t.Fatalf("%v: %v", c.env, err)
+		}
+		if cfg.GRPC.Addr != c.grpc || cfg.HTTP.Addr != c.http {
+			t.Errorf("%v: listens on %s and %s, want %s and %s", c.env, cfg.GRPC.Addr, cfg.HTTP.Addr, c.grpc, c.http)
+		}
+	}
+	if _, err := Load(envOf(map[string]string{"LISTEN_ADDR": "0.0.0.0:80"}), t.TempDir()); err == nil || !strings.Contains(err.Error(), "LISTEN_ADDR") {
+		t.Fatalf("LISTEN_ADDR with a port: %v", err)
+	}
+}
+
+// Commands reach the server at the address the same variables give it,
+// with loopback for an unspecified host.
+func TestClientAddrs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".env.stage"), []byte("GIN_PORT=9100\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env        map[string]string
+		grpc, http string
+	}{
+		{map[string]string{}, "127.0.0.1:8017", "127.0.0.1:8019"},
+		{map[string]string{"PORT": "9001", "GIN_PORT": "9002"}, "127.0.0.1:9001", "127.0.0.1:9002"},
+		{map[string]string{"LISTEN_ADDR": "0.0.0.0"}, "127.0.0.1:8017", "127.0.0.1:8019"},
+		{map[string]string{"LISTEN_ADDR": "10.1.2.3"}, "10.1.2.3:8017", "10.1.2.3:8019"},
+		{map[string]string{"ENV": "stage"}, "127.0.0.1:8017", "127.0.0.1:9100"},
+	} {
+		g, h := ClientAddrs(envOf(c.env), dir)
+		if g != c.grpc || h != c.http {
+			t.Errorf("%v: %s %s, want %s %s", c.env, g, h, c.grpc, c.http)
 		}
 	}
 }

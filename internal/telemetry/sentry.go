@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/event-grpc/event-grpc/internal/buildinfo"
 )
 
 // Reporter sends errors worth a person's attention to an error tracker.
@@ -221,32 +222,9 @@ func (l *limiter) allow(key string) bool {
 	return true
 }
 
-// Version is the binary's version: the module version when built from a
-// tagged module, else the VCS revision (with "-dirty"), else "devel".
-func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	return rev[:min(12, len(rev))] + dirty
-}
+// Version is the binary's version: the release or module version, else
+// the VCS revision (with "-dirty"), else "devel" (buildinfo.Info.Short).
+func Version() string { return buildinfo.Get().Short() }
 
 // Recover is deferred at the top of a background goroutine: it reports a
 // panic, flushes, and panics again, so the process still dies of it as it

@@ -100,9 +100,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 // New starts every provider's worker pool. pub is the broker; log may be
-// nil (slog.Default), reg may be nil (no metrics). It logs once, per
-// provider, when no secret is configured and requests are accepted
-// unauthenticated.
+// nil (slog.Default), reg may be nil (no metrics). Unauthenticated lists
+// the providers that accept requests without a secret, for the caller to
+// report (only ENV=local allows one).
 func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer) *Webhooks {
 	if log == nil {
 		log = slog.Default()
@@ -118,13 +118,22 @@ func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Regi
 		if s.dedupe {
 			e.window = newWindow(cfg.DedupeWindow)
 		}
-		if pc.Secret == "" && pc.Enabled {
-			log.Warn("webhook accepts unauthenticated requests: no secret configured",
-				"provider", s.name, "path", s.path, "variable", s.env+"_WEBHOOK_SECRET")
-		}
 		w.endpoints = append(w.endpoints, e)
 	}
 	return w
+}
+
+// Unauthenticated returns the secret variables (BRANCH_WEBHOOK_SECRET, …)
+// of the enabled providers that have none and so accept unauthenticated
+// requests.
+func (w *Webhooks) Unauthenticated() []string {
+	var out []string
+	for _, e := range w.endpoints {
+		if e.cfg.Enabled && e.cfg.Secret == "" {
+			out = append(out, e.spec.env+"_WEBHOOK_SECRET")
+		}
+	}
+	return out
 }
 
 func (s spec) config(c *Config) Provider {
