@@ -22,6 +22,8 @@ private static final long serialVersionUID = 0L;
   private Event() {
     id_ = "";
     timestamp_ = "";
+    userId_ = "";
+    anonymousId_ = "";
   }
 
   @java.lang.Override
@@ -134,6 +136,12 @@ private static final long serialVersionUID = 0L;
     SORT_APPLIED_EVENT(87),
     NOTIFICATION_RECEIVED_EVENT(88),
     CUSTOM_EVENT(1000),
+    TRACK_EVENT(1001),
+    IDENTIFY_EVENT(1002),
+    PAGE_EVENT(1003),
+    SCREEN_EVENT(1004),
+    GROUP_EVENT(1005),
+    ALIAS_EVENT(1006),
     EVENTOF_NOT_SET(0);
     private final int value;
     private EventOfCase(int value) {
@@ -231,6 +239,12 @@ private static final long serialVersionUID = 0L;
         case 87: return SORT_APPLIED_EVENT;
         case 88: return NOTIFICATION_RECEIVED_EVENT;
         case 1000: return CUSTOM_EVENT;
+        case 1001: return TRACK_EVENT;
+        case 1002: return IDENTIFY_EVENT;
+        case 1003: return PAGE_EVENT;
+        case 1004: return SCREEN_EVENT;
+        case 1005: return GROUP_EVENT;
+        case 1006: return ALIAS_EVENT;
         case 0: return EVENTOF_NOT_SET;
         default: return null;
       }
@@ -342,6 +356,186 @@ private static final long serialVersionUID = 0L;
     } else {
       return (com.google.protobuf.ByteString) ref;
     }
+  }
+
+  public static final int USER_ID_FIELD_NUMBER = 3;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object userId_ = "";
+  /**
+   * <pre>
+   * The user the event is about, when it differs per event (the Segment
+   * API's userId). Empty: Header.userId is the event's user.
+   * </pre>
+   *
+   * <code>string user_id = 3;</code>
+   * @return The userId.
+   */
+  @java.lang.Override
+  public java.lang.String getUserId() {
+    java.lang.Object ref = userId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      userId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The user the event is about, when it differs per event (the Segment
+   * API's userId). Empty: Header.userId is the event's user.
+   * </pre>
+   *
+   * <code>string user_id = 3;</code>
+   * @return The bytes for userId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getUserIdBytes() {
+    java.lang.Object ref = userId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      userId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int ANONYMOUS_ID_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object anonymousId_ = "";
+  /**
+   * <pre>
+   * The anonymous (pre-login) id of the device or browser that sent the
+   * event (the Segment API's anonymousId).
+   * </pre>
+   *
+   * <code>string anonymous_id = 4;</code>
+   * @return The anonymousId.
+   */
+  @java.lang.Override
+  public java.lang.String getAnonymousId() {
+    java.lang.Object ref = anonymousId_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      anonymousId_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The anonymous (pre-login) id of the device or browser that sent the
+   * event (the Segment API's anonymousId).
+   * </pre>
+   *
+   * <code>string anonymous_id = 4;</code>
+   * @return The bytes for anonymousId.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getAnonymousIdBytes() {
+    java.lang.Object ref = anonymousId_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      anonymousId_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int CONTEXT_FIELD_NUMBER = 5;
+  private com.google.protobuf.Struct context_;
+  /**
+   * <pre>
+   * Free-form context of the event (the Segment API's context: library,
+   * page, device, os, ip, locale, campaign, ...), as the client sent it.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct context = 5;</code>
+   * @return Whether the context field is set.
+   */
+  @java.lang.Override
+  public boolean hasContext() {
+    return context_ != null;
+  }
+  /**
+   * <pre>
+   * Free-form context of the event (the Segment API's context: library,
+   * page, device, os, ip, locale, campaign, ...), as the client sent it.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct context = 5;</code>
+   * @return The context.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Struct getContext() {
+    return context_ == null ? com.google.protobuf.Struct.getDefaultInstance() : context_;
+  }
+  /**
+   * <pre>
+   * Free-form context of the event (the Segment API's context: library,
+   * page, device, os, ip, locale, campaign, ...), as the client sent it.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct context = 5;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.StructOrBuilder getContextOrBuilder() {
+    return context_ == null ? com.google.protobuf.Struct.getDefaultInstance() : context_;
+  }
+
+  public static final int INTEGRATIONS_FIELD_NUMBER = 6;
+  private com.google.protobuf.Struct integrations_;
+  /**
+   * <pre>
+   * Which downstream destinations the client asked to send the event to
+   * (the Segment API's integrations), kept as sent.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct integrations = 6;</code>
+   * @return Whether the integrations field is set.
+   */
+  @java.lang.Override
+  public boolean hasIntegrations() {
+    return integrations_ != null;
+  }
+  /**
+   * <pre>
+   * Which downstream destinations the client asked to send the event to
+   * (the Segment API's integrations), kept as sent.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct integrations = 6;</code>
+   * @return The integrations.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Struct getIntegrations() {
+    return integrations_ == null ? com.google.protobuf.Struct.getDefaultInstance() : integrations_;
+  }
+  /**
+   * <pre>
+   * Which downstream destinations the client asked to send the event to
+   * (the Segment API's integrations), kept as sent.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct integrations = 6;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.StructOrBuilder getIntegrationsOrBuilder() {
+    return integrations_ == null ? com.google.protobuf.Struct.getDefaultInstance() : integrations_;
   }
 
   public static final int LAUNCH_EVENT_FIELD_NUMBER = 10;
@@ -2842,6 +3036,210 @@ private static final long serialVersionUID = 0L;
     return io.eventgrpc.v1.CustomEvent.getDefaultInstance();
   }
 
+  public static final int TRACK_EVENT_FIELD_NUMBER = 1001;
+  /**
+   * <pre>
+   * Generic events of the Segment spec: free-form properties or traits,
+   * each with its own table (tracks, identifies, pages, screens, groups,
+   * aliases). Routing names are the message names (TrackEvent, ...).
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+   * @return Whether the trackEvent field is set.
+   */
+  @java.lang.Override
+  public boolean hasTrackEvent() {
+    return eventOfCase_ == 1001;
+  }
+  /**
+   * <pre>
+   * Generic events of the Segment spec: free-form properties or traits,
+   * each with its own table (tracks, identifies, pages, screens, groups,
+   * aliases). Routing names are the message names (TrackEvent, ...).
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+   * @return The trackEvent.
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.TrackEvent getTrackEvent() {
+    if (eventOfCase_ == 1001) {
+       return (io.eventgrpc.v1.TrackEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.TrackEvent.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * Generic events of the Segment spec: free-form properties or traits,
+   * each with its own table (tracks, identifies, pages, screens, groups,
+   * aliases). Routing names are the message names (TrackEvent, ...).
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.TrackEventOrBuilder getTrackEventOrBuilder() {
+    if (eventOfCase_ == 1001) {
+       return (io.eventgrpc.v1.TrackEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.TrackEvent.getDefaultInstance();
+  }
+
+  public static final int IDENTIFY_EVENT_FIELD_NUMBER = 1002;
+  /**
+   * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+   * @return Whether the identifyEvent field is set.
+   */
+  @java.lang.Override
+  public boolean hasIdentifyEvent() {
+    return eventOfCase_ == 1002;
+  }
+  /**
+   * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+   * @return The identifyEvent.
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.IdentifyEvent getIdentifyEvent() {
+    if (eventOfCase_ == 1002) {
+       return (io.eventgrpc.v1.IdentifyEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.IdentifyEvent.getDefaultInstance();
+  }
+  /**
+   * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.IdentifyEventOrBuilder getIdentifyEventOrBuilder() {
+    if (eventOfCase_ == 1002) {
+       return (io.eventgrpc.v1.IdentifyEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.IdentifyEvent.getDefaultInstance();
+  }
+
+  public static final int PAGE_EVENT_FIELD_NUMBER = 1003;
+  /**
+   * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+   * @return Whether the pageEvent field is set.
+   */
+  @java.lang.Override
+  public boolean hasPageEvent() {
+    return eventOfCase_ == 1003;
+  }
+  /**
+   * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+   * @return The pageEvent.
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.PageEvent getPageEvent() {
+    if (eventOfCase_ == 1003) {
+       return (io.eventgrpc.v1.PageEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.PageEvent.getDefaultInstance();
+  }
+  /**
+   * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.PageEventOrBuilder getPageEventOrBuilder() {
+    if (eventOfCase_ == 1003) {
+       return (io.eventgrpc.v1.PageEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.PageEvent.getDefaultInstance();
+  }
+
+  public static final int SCREEN_EVENT_FIELD_NUMBER = 1004;
+  /**
+   * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+   * @return Whether the screenEvent field is set.
+   */
+  @java.lang.Override
+  public boolean hasScreenEvent() {
+    return eventOfCase_ == 1004;
+  }
+  /**
+   * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+   * @return The screenEvent.
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.ScreenEvent getScreenEvent() {
+    if (eventOfCase_ == 1004) {
+       return (io.eventgrpc.v1.ScreenEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.ScreenEvent.getDefaultInstance();
+  }
+  /**
+   * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.ScreenEventOrBuilder getScreenEventOrBuilder() {
+    if (eventOfCase_ == 1004) {
+       return (io.eventgrpc.v1.ScreenEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.ScreenEvent.getDefaultInstance();
+  }
+
+  public static final int GROUP_EVENT_FIELD_NUMBER = 1005;
+  /**
+   * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+   * @return Whether the groupEvent field is set.
+   */
+  @java.lang.Override
+  public boolean hasGroupEvent() {
+    return eventOfCase_ == 1005;
+  }
+  /**
+   * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+   * @return The groupEvent.
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.GroupEvent getGroupEvent() {
+    if (eventOfCase_ == 1005) {
+       return (io.eventgrpc.v1.GroupEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.GroupEvent.getDefaultInstance();
+  }
+  /**
+   * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.GroupEventOrBuilder getGroupEventOrBuilder() {
+    if (eventOfCase_ == 1005) {
+       return (io.eventgrpc.v1.GroupEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.GroupEvent.getDefaultInstance();
+  }
+
+  public static final int ALIAS_EVENT_FIELD_NUMBER = 1006;
+  /**
+   * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+   * @return Whether the aliasEvent field is set.
+   */
+  @java.lang.Override
+  public boolean hasAliasEvent() {
+    return eventOfCase_ == 1006;
+  }
+  /**
+   * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+   * @return The aliasEvent.
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.AliasEvent getAliasEvent() {
+    if (eventOfCase_ == 1006) {
+       return (io.eventgrpc.v1.AliasEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.AliasEvent.getDefaultInstance();
+  }
+  /**
+   * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+   */
+  @java.lang.Override
+  public io.eventgrpc.v1.AliasEventOrBuilder getAliasEventOrBuilder() {
+    if (eventOfCase_ == 1006) {
+       return (io.eventgrpc.v1.AliasEvent) eventOf_;
+    }
+    return io.eventgrpc.v1.AliasEvent.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -2861,6 +3259,18 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(timestamp_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 2, timestamp_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(userId_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 3, userId_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(anonymousId_)) {
+      com.google.protobuf.GeneratedMessageV3.writeString(output, 4, anonymousId_);
+    }
+    if (context_ != null) {
+      output.writeMessage(5, getContext());
+    }
+    if (integrations_ != null) {
+      output.writeMessage(6, getIntegrations());
     }
     if (eventOfCase_ == 10) {
       output.writeMessage(10, (io.eventgrpc.v1.LaunchEvent) eventOf_);
@@ -3102,6 +3512,24 @@ private static final long serialVersionUID = 0L;
     if (eventOfCase_ == 1000) {
       output.writeMessage(1000, (io.eventgrpc.v1.CustomEvent) eventOf_);
     }
+    if (eventOfCase_ == 1001) {
+      output.writeMessage(1001, (io.eventgrpc.v1.TrackEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1002) {
+      output.writeMessage(1002, (io.eventgrpc.v1.IdentifyEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1003) {
+      output.writeMessage(1003, (io.eventgrpc.v1.PageEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1004) {
+      output.writeMessage(1004, (io.eventgrpc.v1.ScreenEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1005) {
+      output.writeMessage(1005, (io.eventgrpc.v1.GroupEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1006) {
+      output.writeMessage(1006, (io.eventgrpc.v1.AliasEvent) eventOf_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -3116,6 +3544,20 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(timestamp_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(2, timestamp_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(userId_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(3, userId_);
+    }
+    if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(anonymousId_)) {
+      size += com.google.protobuf.GeneratedMessageV3.computeStringSize(4, anonymousId_);
+    }
+    if (context_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, getContext());
+    }
+    if (integrations_ != null) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, getIntegrations());
     }
     if (eventOfCase_ == 10) {
       size += com.google.protobuf.CodedOutputStream
@@ -3437,6 +3879,30 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1000, (io.eventgrpc.v1.CustomEvent) eventOf_);
     }
+    if (eventOfCase_ == 1001) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(1001, (io.eventgrpc.v1.TrackEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1002) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(1002, (io.eventgrpc.v1.IdentifyEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1003) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(1003, (io.eventgrpc.v1.PageEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1004) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(1004, (io.eventgrpc.v1.ScreenEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1005) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(1005, (io.eventgrpc.v1.GroupEvent) eventOf_);
+    }
+    if (eventOfCase_ == 1006) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(1006, (io.eventgrpc.v1.AliasEvent) eventOf_);
+    }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
     return size;
@@ -3456,6 +3922,20 @@ private static final long serialVersionUID = 0L;
         .equals(other.getId())) return false;
     if (!getTimestamp()
         .equals(other.getTimestamp())) return false;
+    if (!getUserId()
+        .equals(other.getUserId())) return false;
+    if (!getAnonymousId()
+        .equals(other.getAnonymousId())) return false;
+    if (hasContext() != other.hasContext()) return false;
+    if (hasContext()) {
+      if (!getContext()
+          .equals(other.getContext())) return false;
+    }
+    if (hasIntegrations() != other.hasIntegrations()) return false;
+    if (hasIntegrations()) {
+      if (!getIntegrations()
+          .equals(other.getIntegrations())) return false;
+    }
     if (!getEventOfCase().equals(other.getEventOfCase())) return false;
     switch (eventOfCase_) {
       case 10:
@@ -3778,6 +4258,30 @@ private static final long serialVersionUID = 0L;
         if (!getCustomEvent()
             .equals(other.getCustomEvent())) return false;
         break;
+      case 1001:
+        if (!getTrackEvent()
+            .equals(other.getTrackEvent())) return false;
+        break;
+      case 1002:
+        if (!getIdentifyEvent()
+            .equals(other.getIdentifyEvent())) return false;
+        break;
+      case 1003:
+        if (!getPageEvent()
+            .equals(other.getPageEvent())) return false;
+        break;
+      case 1004:
+        if (!getScreenEvent()
+            .equals(other.getScreenEvent())) return false;
+        break;
+      case 1005:
+        if (!getGroupEvent()
+            .equals(other.getGroupEvent())) return false;
+        break;
+      case 1006:
+        if (!getAliasEvent()
+            .equals(other.getAliasEvent())) return false;
+        break;
       case 0:
       default:
     }
@@ -3796,6 +4300,18 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getId().hashCode();
     hash = (37 * hash) + TIMESTAMP_FIELD_NUMBER;
     hash = (53 * hash) + getTimestamp().hashCode();
+    hash = (37 * hash) + USER_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getUserId().hashCode();
+    hash = (37 * hash) + ANONYMOUS_ID_FIELD_NUMBER;
+    hash = (53 * hash) + getAnonymousId().hashCode();
+    if (hasContext()) {
+      hash = (37 * hash) + CONTEXT_FIELD_NUMBER;
+      hash = (53 * hash) + getContext().hashCode();
+    }
+    if (hasIntegrations()) {
+      hash = (37 * hash) + INTEGRATIONS_FIELD_NUMBER;
+      hash = (53 * hash) + getIntegrations().hashCode();
+    }
     switch (eventOfCase_) {
       case 10:
         hash = (37 * hash) + LAUNCH_EVENT_FIELD_NUMBER;
@@ -4117,6 +4633,30 @@ private static final long serialVersionUID = 0L;
         hash = (37 * hash) + CUSTOM_EVENT_FIELD_NUMBER;
         hash = (53 * hash) + getCustomEvent().hashCode();
         break;
+      case 1001:
+        hash = (37 * hash) + TRACK_EVENT_FIELD_NUMBER;
+        hash = (53 * hash) + getTrackEvent().hashCode();
+        break;
+      case 1002:
+        hash = (37 * hash) + IDENTIFY_EVENT_FIELD_NUMBER;
+        hash = (53 * hash) + getIdentifyEvent().hashCode();
+        break;
+      case 1003:
+        hash = (37 * hash) + PAGE_EVENT_FIELD_NUMBER;
+        hash = (53 * hash) + getPageEvent().hashCode();
+        break;
+      case 1004:
+        hash = (37 * hash) + SCREEN_EVENT_FIELD_NUMBER;
+        hash = (53 * hash) + getScreenEvent().hashCode();
+        break;
+      case 1005:
+        hash = (37 * hash) + GROUP_EVENT_FIELD_NUMBER;
+        hash = (53 * hash) + getGroupEvent().hashCode();
+        break;
+      case 1006:
+        hash = (37 * hash) + ALIAS_EVENT_FIELD_NUMBER;
+        hash = (53 * hash) + getAliasEvent().hashCode();
+        break;
       case 0:
       default:
     }
@@ -4257,6 +4797,18 @@ private static final long serialVersionUID = 0L;
       bitField2_ = 0;
       id_ = "";
       timestamp_ = "";
+      userId_ = "";
+      anonymousId_ = "";
+      context_ = null;
+      if (contextBuilder_ != null) {
+        contextBuilder_.dispose();
+        contextBuilder_ = null;
+      }
+      integrations_ = null;
+      if (integrationsBuilder_ != null) {
+        integrationsBuilder_.dispose();
+        integrationsBuilder_ = null;
+      }
       if (launchEventBuilder_ != null) {
         launchEventBuilder_.clear();
       }
@@ -4497,6 +5049,24 @@ private static final long serialVersionUID = 0L;
       if (customEventBuilder_ != null) {
         customEventBuilder_.clear();
       }
+      if (trackEventBuilder_ != null) {
+        trackEventBuilder_.clear();
+      }
+      if (identifyEventBuilder_ != null) {
+        identifyEventBuilder_.clear();
+      }
+      if (pageEventBuilder_ != null) {
+        pageEventBuilder_.clear();
+      }
+      if (screenEventBuilder_ != null) {
+        screenEventBuilder_.clear();
+      }
+      if (groupEventBuilder_ != null) {
+        groupEventBuilder_.clear();
+      }
+      if (aliasEventBuilder_ != null) {
+        aliasEventBuilder_.clear();
+      }
       eventOfCase_ = 0;
       eventOf_ = null;
       return this;
@@ -4540,6 +5110,22 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.timestamp_ = timestamp_;
+      }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.userId_ = userId_;
+      }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.anonymousId_ = anonymousId_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.context_ = contextBuilder_ == null
+            ? context_
+            : contextBuilder_.build();
+      }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.integrations_ = integrationsBuilder_ == null
+            ? integrations_
+            : integrationsBuilder_.build();
       }
     }
 
@@ -4874,6 +5460,30 @@ private static final long serialVersionUID = 0L;
           customEventBuilder_ != null) {
         result.eventOf_ = customEventBuilder_.build();
       }
+      if (eventOfCase_ == 1001 &&
+          trackEventBuilder_ != null) {
+        result.eventOf_ = trackEventBuilder_.build();
+      }
+      if (eventOfCase_ == 1002 &&
+          identifyEventBuilder_ != null) {
+        result.eventOf_ = identifyEventBuilder_.build();
+      }
+      if (eventOfCase_ == 1003 &&
+          pageEventBuilder_ != null) {
+        result.eventOf_ = pageEventBuilder_.build();
+      }
+      if (eventOfCase_ == 1004 &&
+          screenEventBuilder_ != null) {
+        result.eventOf_ = screenEventBuilder_.build();
+      }
+      if (eventOfCase_ == 1005 &&
+          groupEventBuilder_ != null) {
+        result.eventOf_ = groupEventBuilder_.build();
+      }
+      if (eventOfCase_ == 1006 &&
+          aliasEventBuilder_ != null) {
+        result.eventOf_ = aliasEventBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -4929,6 +5539,22 @@ private static final long serialVersionUID = 0L;
         timestamp_ = other.timestamp_;
         bitField0_ |= 0x00000002;
         onChanged();
+      }
+      if (!other.getUserId().isEmpty()) {
+        userId_ = other.userId_;
+        bitField0_ |= 0x00000004;
+        onChanged();
+      }
+      if (!other.getAnonymousId().isEmpty()) {
+        anonymousId_ = other.anonymousId_;
+        bitField0_ |= 0x00000008;
+        onChanged();
+      }
+      if (other.hasContext()) {
+        mergeContext(other.getContext());
+      }
+      if (other.hasIntegrations()) {
+        mergeIntegrations(other.getIntegrations());
       }
       switch (other.getEventOfCase()) {
         case LAUNCH_EVENT: {
@@ -5251,6 +5877,30 @@ private static final long serialVersionUID = 0L;
           mergeCustomEvent(other.getCustomEvent());
           break;
         }
+        case TRACK_EVENT: {
+          mergeTrackEvent(other.getTrackEvent());
+          break;
+        }
+        case IDENTIFY_EVENT: {
+          mergeIdentifyEvent(other.getIdentifyEvent());
+          break;
+        }
+        case PAGE_EVENT: {
+          mergePageEvent(other.getPageEvent());
+          break;
+        }
+        case SCREEN_EVENT: {
+          mergeScreenEvent(other.getScreenEvent());
+          break;
+        }
+        case GROUP_EVENT: {
+          mergeGroupEvent(other.getGroupEvent());
+          break;
+        }
+        case ALIAS_EVENT: {
+          mergeAliasEvent(other.getAliasEvent());
+          break;
+        }
         case EVENTOF_NOT_SET: {
           break;
         }
@@ -5291,6 +5941,30 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 26: {
+              userId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 26
+            case 34: {
+              anonymousId_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
+            case 42: {
+              input.readMessage(
+                  getContextFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
+            case 50: {
+              input.readMessage(
+                  getIntegrationsFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             case 82: {
               input.readMessage(
                   getLaunchEventFieldBuilder().getBuilder(),
@@ -5851,6 +6525,48 @@ private static final long serialVersionUID = 0L;
               eventOfCase_ = 1000;
               break;
             } // case 8002
+            case 8010: {
+              input.readMessage(
+                  getTrackEventFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventOfCase_ = 1001;
+              break;
+            } // case 8010
+            case 8018: {
+              input.readMessage(
+                  getIdentifyEventFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventOfCase_ = 1002;
+              break;
+            } // case 8018
+            case 8026: {
+              input.readMessage(
+                  getPageEventFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventOfCase_ = 1003;
+              break;
+            } // case 8026
+            case 8034: {
+              input.readMessage(
+                  getScreenEventFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventOfCase_ = 1004;
+              break;
+            } // case 8034
+            case 8042: {
+              input.readMessage(
+                  getGroupEventFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventOfCase_ = 1005;
+              break;
+            } // case 8042
+            case 8050: {
+              input.readMessage(
+                  getAliasEventFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventOfCase_ = 1006;
+              break;
+            } // case 8050
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -6077,6 +6793,528 @@ private static final long serialVersionUID = 0L;
       bitField0_ |= 0x00000002;
       onChanged();
       return this;
+    }
+
+    private java.lang.Object userId_ = "";
+    /**
+     * <pre>
+     * The user the event is about, when it differs per event (the Segment
+     * API's userId). Empty: Header.userId is the event's user.
+     * </pre>
+     *
+     * <code>string user_id = 3;</code>
+     * @return The userId.
+     */
+    public java.lang.String getUserId() {
+      java.lang.Object ref = userId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        userId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The user the event is about, when it differs per event (the Segment
+     * API's userId). Empty: Header.userId is the event's user.
+     * </pre>
+     *
+     * <code>string user_id = 3;</code>
+     * @return The bytes for userId.
+     */
+    public com.google.protobuf.ByteString
+        getUserIdBytes() {
+      java.lang.Object ref = userId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        userId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The user the event is about, when it differs per event (the Segment
+     * API's userId). Empty: Header.userId is the event's user.
+     * </pre>
+     *
+     * <code>string user_id = 3;</code>
+     * @param value The userId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setUserId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      userId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The user the event is about, when it differs per event (the Segment
+     * API's userId). Empty: Header.userId is the event's user.
+     * </pre>
+     *
+     * <code>string user_id = 3;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearUserId() {
+      userId_ = getDefaultInstance().getUserId();
+      bitField0_ = (bitField0_ & ~0x00000004);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The user the event is about, when it differs per event (the Segment
+     * API's userId). Empty: Header.userId is the event's user.
+     * </pre>
+     *
+     * <code>string user_id = 3;</code>
+     * @param value The bytes for userId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setUserIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      userId_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object anonymousId_ = "";
+    /**
+     * <pre>
+     * The anonymous (pre-login) id of the device or browser that sent the
+     * event (the Segment API's anonymousId).
+     * </pre>
+     *
+     * <code>string anonymous_id = 4;</code>
+     * @return The anonymousId.
+     */
+    public java.lang.String getAnonymousId() {
+      java.lang.Object ref = anonymousId_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        anonymousId_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The anonymous (pre-login) id of the device or browser that sent the
+     * event (the Segment API's anonymousId).
+     * </pre>
+     *
+     * <code>string anonymous_id = 4;</code>
+     * @return The bytes for anonymousId.
+     */
+    public com.google.protobuf.ByteString
+        getAnonymousIdBytes() {
+      java.lang.Object ref = anonymousId_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        anonymousId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The anonymous (pre-login) id of the device or browser that sent the
+     * event (the Segment API's anonymousId).
+     * </pre>
+     *
+     * <code>string anonymous_id = 4;</code>
+     * @param value The anonymousId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAnonymousId(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      anonymousId_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The anonymous (pre-login) id of the device or browser that sent the
+     * event (the Segment API's anonymousId).
+     * </pre>
+     *
+     * <code>string anonymous_id = 4;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAnonymousId() {
+      anonymousId_ = getDefaultInstance().getAnonymousId();
+      bitField0_ = (bitField0_ & ~0x00000008);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The anonymous (pre-login) id of the device or browser that sent the
+     * event (the Segment API's anonymousId).
+     * </pre>
+     *
+     * <code>string anonymous_id = 4;</code>
+     * @param value The bytes for anonymousId to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAnonymousIdBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      anonymousId_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Struct context_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> contextBuilder_;
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     * @return Whether the context field is set.
+     */
+    public boolean hasContext() {
+      return ((bitField0_ & 0x00000010) != 0);
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     * @return The context.
+     */
+    public com.google.protobuf.Struct getContext() {
+      if (contextBuilder_ == null) {
+        return context_ == null ? com.google.protobuf.Struct.getDefaultInstance() : context_;
+      } else {
+        return contextBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    public Builder setContext(com.google.protobuf.Struct value) {
+      if (contextBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        context_ = value;
+      } else {
+        contextBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    public Builder setContext(
+        com.google.protobuf.Struct.Builder builderForValue) {
+      if (contextBuilder_ == null) {
+        context_ = builderForValue.build();
+      } else {
+        contextBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    public Builder mergeContext(com.google.protobuf.Struct value) {
+      if (contextBuilder_ == null) {
+        if (((bitField0_ & 0x00000010) != 0) &&
+          context_ != null &&
+          context_ != com.google.protobuf.Struct.getDefaultInstance()) {
+          getContextBuilder().mergeFrom(value);
+        } else {
+          context_ = value;
+        }
+      } else {
+        contextBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    public Builder clearContext() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      context_ = null;
+      if (contextBuilder_ != null) {
+        contextBuilder_.dispose();
+        contextBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    public com.google.protobuf.Struct.Builder getContextBuilder() {
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return getContextFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    public com.google.protobuf.StructOrBuilder getContextOrBuilder() {
+      if (contextBuilder_ != null) {
+        return contextBuilder_.getMessageOrBuilder();
+      } else {
+        return context_ == null ?
+            com.google.protobuf.Struct.getDefaultInstance() : context_;
+      }
+    }
+    /**
+     * <pre>
+     * Free-form context of the event (the Segment API's context: library,
+     * page, device, os, ip, locale, campaign, ...), as the client sent it.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct context = 5;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> 
+        getContextFieldBuilder() {
+      if (contextBuilder_ == null) {
+        contextBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder>(
+                getContext(),
+                getParentForChildren(),
+                isClean());
+        context_ = null;
+      }
+      return contextBuilder_;
+    }
+
+    private com.google.protobuf.Struct integrations_;
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> integrationsBuilder_;
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     * @return Whether the integrations field is set.
+     */
+    public boolean hasIntegrations() {
+      return ((bitField0_ & 0x00000020) != 0);
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     * @return The integrations.
+     */
+    public com.google.protobuf.Struct getIntegrations() {
+      if (integrationsBuilder_ == null) {
+        return integrations_ == null ? com.google.protobuf.Struct.getDefaultInstance() : integrations_;
+      } else {
+        return integrationsBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    public Builder setIntegrations(com.google.protobuf.Struct value) {
+      if (integrationsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        integrations_ = value;
+      } else {
+        integrationsBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    public Builder setIntegrations(
+        com.google.protobuf.Struct.Builder builderForValue) {
+      if (integrationsBuilder_ == null) {
+        integrations_ = builderForValue.build();
+      } else {
+        integrationsBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    public Builder mergeIntegrations(com.google.protobuf.Struct value) {
+      if (integrationsBuilder_ == null) {
+        if (((bitField0_ & 0x00000020) != 0) &&
+          integrations_ != null &&
+          integrations_ != com.google.protobuf.Struct.getDefaultInstance()) {
+          getIntegrationsBuilder().mergeFrom(value);
+        } else {
+          integrations_ = value;
+        }
+      } else {
+        integrationsBuilder_.mergeFrom(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    public Builder clearIntegrations() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      integrations_ = null;
+      if (integrationsBuilder_ != null) {
+        integrationsBuilder_.dispose();
+        integrationsBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    public com.google.protobuf.Struct.Builder getIntegrationsBuilder() {
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return getIntegrationsFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    public com.google.protobuf.StructOrBuilder getIntegrationsOrBuilder() {
+      if (integrationsBuilder_ != null) {
+        return integrationsBuilder_.getMessageOrBuilder();
+      } else {
+        return integrations_ == null ?
+            com.google.protobuf.Struct.getDefaultInstance() : integrations_;
+      }
+    }
+    /**
+     * <pre>
+     * Which downstream destinations the client asked to send the event to
+     * (the Segment API's integrations), kept as sent.
+     * </pre>
+     *
+     * <code>.google.protobuf.Struct integrations = 6;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder> 
+        getIntegrationsFieldBuilder() {
+      if (integrationsBuilder_ == null) {
+        integrationsBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            com.google.protobuf.Struct, com.google.protobuf.Struct.Builder, com.google.protobuf.StructOrBuilder>(
+                getIntegrations(),
+                getParentForChildren(),
+                isClean());
+        integrations_ = null;
+      }
+      return integrationsBuilder_;
     }
 
     private com.google.protobuf.SingleFieldBuilderV3<
@@ -17491,6 +18729,912 @@ private static final long serialVersionUID = 0L;
       eventOfCase_ = 1000;
       onChanged();
       return customEventBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.TrackEvent, io.eventgrpc.v1.TrackEvent.Builder, io.eventgrpc.v1.TrackEventOrBuilder> trackEventBuilder_;
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     * @return Whether the trackEvent field is set.
+     */
+    @java.lang.Override
+    public boolean hasTrackEvent() {
+      return eventOfCase_ == 1001;
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     * @return The trackEvent.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.TrackEvent getTrackEvent() {
+      if (trackEventBuilder_ == null) {
+        if (eventOfCase_ == 1001) {
+          return (io.eventgrpc.v1.TrackEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.TrackEvent.getDefaultInstance();
+      } else {
+        if (eventOfCase_ == 1001) {
+          return trackEventBuilder_.getMessage();
+        }
+        return io.eventgrpc.v1.TrackEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    public Builder setTrackEvent(io.eventgrpc.v1.TrackEvent value) {
+      if (trackEventBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        eventOf_ = value;
+        onChanged();
+      } else {
+        trackEventBuilder_.setMessage(value);
+      }
+      eventOfCase_ = 1001;
+      return this;
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    public Builder setTrackEvent(
+        io.eventgrpc.v1.TrackEvent.Builder builderForValue) {
+      if (trackEventBuilder_ == null) {
+        eventOf_ = builderForValue.build();
+        onChanged();
+      } else {
+        trackEventBuilder_.setMessage(builderForValue.build());
+      }
+      eventOfCase_ = 1001;
+      return this;
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    public Builder mergeTrackEvent(io.eventgrpc.v1.TrackEvent value) {
+      if (trackEventBuilder_ == null) {
+        if (eventOfCase_ == 1001 &&
+            eventOf_ != io.eventgrpc.v1.TrackEvent.getDefaultInstance()) {
+          eventOf_ = io.eventgrpc.v1.TrackEvent.newBuilder((io.eventgrpc.v1.TrackEvent) eventOf_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          eventOf_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventOfCase_ == 1001) {
+          trackEventBuilder_.mergeFrom(value);
+        } else {
+          trackEventBuilder_.setMessage(value);
+        }
+      }
+      eventOfCase_ = 1001;
+      return this;
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    public Builder clearTrackEvent() {
+      if (trackEventBuilder_ == null) {
+        if (eventOfCase_ == 1001) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventOfCase_ == 1001) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+        }
+        trackEventBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    public io.eventgrpc.v1.TrackEvent.Builder getTrackEventBuilder() {
+      return getTrackEventFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.TrackEventOrBuilder getTrackEventOrBuilder() {
+      if ((eventOfCase_ == 1001) && (trackEventBuilder_ != null)) {
+        return trackEventBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventOfCase_ == 1001) {
+          return (io.eventgrpc.v1.TrackEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.TrackEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Generic events of the Segment spec: free-form properties or traits,
+     * each with its own table (tracks, identifies, pages, screens, groups,
+     * aliases). Routing names are the message names (TrackEvent, ...).
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.TrackEvent, io.eventgrpc.v1.TrackEvent.Builder, io.eventgrpc.v1.TrackEventOrBuilder> 
+        getTrackEventFieldBuilder() {
+      if (trackEventBuilder_ == null) {
+        if (!(eventOfCase_ == 1001)) {
+          eventOf_ = io.eventgrpc.v1.TrackEvent.getDefaultInstance();
+        }
+        trackEventBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.eventgrpc.v1.TrackEvent, io.eventgrpc.v1.TrackEvent.Builder, io.eventgrpc.v1.TrackEventOrBuilder>(
+                (io.eventgrpc.v1.TrackEvent) eventOf_,
+                getParentForChildren(),
+                isClean());
+        eventOf_ = null;
+      }
+      eventOfCase_ = 1001;
+      onChanged();
+      return trackEventBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.IdentifyEvent, io.eventgrpc.v1.IdentifyEvent.Builder, io.eventgrpc.v1.IdentifyEventOrBuilder> identifyEventBuilder_;
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     * @return Whether the identifyEvent field is set.
+     */
+    @java.lang.Override
+    public boolean hasIdentifyEvent() {
+      return eventOfCase_ == 1002;
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     * @return The identifyEvent.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.IdentifyEvent getIdentifyEvent() {
+      if (identifyEventBuilder_ == null) {
+        if (eventOfCase_ == 1002) {
+          return (io.eventgrpc.v1.IdentifyEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.IdentifyEvent.getDefaultInstance();
+      } else {
+        if (eventOfCase_ == 1002) {
+          return identifyEventBuilder_.getMessage();
+        }
+        return io.eventgrpc.v1.IdentifyEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    public Builder setIdentifyEvent(io.eventgrpc.v1.IdentifyEvent value) {
+      if (identifyEventBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        eventOf_ = value;
+        onChanged();
+      } else {
+        identifyEventBuilder_.setMessage(value);
+      }
+      eventOfCase_ = 1002;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    public Builder setIdentifyEvent(
+        io.eventgrpc.v1.IdentifyEvent.Builder builderForValue) {
+      if (identifyEventBuilder_ == null) {
+        eventOf_ = builderForValue.build();
+        onChanged();
+      } else {
+        identifyEventBuilder_.setMessage(builderForValue.build());
+      }
+      eventOfCase_ = 1002;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    public Builder mergeIdentifyEvent(io.eventgrpc.v1.IdentifyEvent value) {
+      if (identifyEventBuilder_ == null) {
+        if (eventOfCase_ == 1002 &&
+            eventOf_ != io.eventgrpc.v1.IdentifyEvent.getDefaultInstance()) {
+          eventOf_ = io.eventgrpc.v1.IdentifyEvent.newBuilder((io.eventgrpc.v1.IdentifyEvent) eventOf_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          eventOf_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventOfCase_ == 1002) {
+          identifyEventBuilder_.mergeFrom(value);
+        } else {
+          identifyEventBuilder_.setMessage(value);
+        }
+      }
+      eventOfCase_ = 1002;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    public Builder clearIdentifyEvent() {
+      if (identifyEventBuilder_ == null) {
+        if (eventOfCase_ == 1002) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventOfCase_ == 1002) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+        }
+        identifyEventBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    public io.eventgrpc.v1.IdentifyEvent.Builder getIdentifyEventBuilder() {
+      return getIdentifyEventFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.IdentifyEventOrBuilder getIdentifyEventOrBuilder() {
+      if ((eventOfCase_ == 1002) && (identifyEventBuilder_ != null)) {
+        return identifyEventBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventOfCase_ == 1002) {
+          return (io.eventgrpc.v1.IdentifyEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.IdentifyEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.IdentifyEvent, io.eventgrpc.v1.IdentifyEvent.Builder, io.eventgrpc.v1.IdentifyEventOrBuilder> 
+        getIdentifyEventFieldBuilder() {
+      if (identifyEventBuilder_ == null) {
+        if (!(eventOfCase_ == 1002)) {
+          eventOf_ = io.eventgrpc.v1.IdentifyEvent.getDefaultInstance();
+        }
+        identifyEventBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.eventgrpc.v1.IdentifyEvent, io.eventgrpc.v1.IdentifyEvent.Builder, io.eventgrpc.v1.IdentifyEventOrBuilder>(
+                (io.eventgrpc.v1.IdentifyEvent) eventOf_,
+                getParentForChildren(),
+                isClean());
+        eventOf_ = null;
+      }
+      eventOfCase_ = 1002;
+      onChanged();
+      return identifyEventBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.PageEvent, io.eventgrpc.v1.PageEvent.Builder, io.eventgrpc.v1.PageEventOrBuilder> pageEventBuilder_;
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     * @return Whether the pageEvent field is set.
+     */
+    @java.lang.Override
+    public boolean hasPageEvent() {
+      return eventOfCase_ == 1003;
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     * @return The pageEvent.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.PageEvent getPageEvent() {
+      if (pageEventBuilder_ == null) {
+        if (eventOfCase_ == 1003) {
+          return (io.eventgrpc.v1.PageEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.PageEvent.getDefaultInstance();
+      } else {
+        if (eventOfCase_ == 1003) {
+          return pageEventBuilder_.getMessage();
+        }
+        return io.eventgrpc.v1.PageEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    public Builder setPageEvent(io.eventgrpc.v1.PageEvent value) {
+      if (pageEventBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        eventOf_ = value;
+        onChanged();
+      } else {
+        pageEventBuilder_.setMessage(value);
+      }
+      eventOfCase_ = 1003;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    public Builder setPageEvent(
+        io.eventgrpc.v1.PageEvent.Builder builderForValue) {
+      if (pageEventBuilder_ == null) {
+        eventOf_ = builderForValue.build();
+        onChanged();
+      } else {
+        pageEventBuilder_.setMessage(builderForValue.build());
+      }
+      eventOfCase_ = 1003;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    public Builder mergePageEvent(io.eventgrpc.v1.PageEvent value) {
+      if (pageEventBuilder_ == null) {
+        if (eventOfCase_ == 1003 &&
+            eventOf_ != io.eventgrpc.v1.PageEvent.getDefaultInstance()) {
+          eventOf_ = io.eventgrpc.v1.PageEvent.newBuilder((io.eventgrpc.v1.PageEvent) eventOf_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          eventOf_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventOfCase_ == 1003) {
+          pageEventBuilder_.mergeFrom(value);
+        } else {
+          pageEventBuilder_.setMessage(value);
+        }
+      }
+      eventOfCase_ = 1003;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    public Builder clearPageEvent() {
+      if (pageEventBuilder_ == null) {
+        if (eventOfCase_ == 1003) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventOfCase_ == 1003) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+        }
+        pageEventBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    public io.eventgrpc.v1.PageEvent.Builder getPageEventBuilder() {
+      return getPageEventFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.PageEventOrBuilder getPageEventOrBuilder() {
+      if ((eventOfCase_ == 1003) && (pageEventBuilder_ != null)) {
+        return pageEventBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventOfCase_ == 1003) {
+          return (io.eventgrpc.v1.PageEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.PageEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.PageEvent, io.eventgrpc.v1.PageEvent.Builder, io.eventgrpc.v1.PageEventOrBuilder> 
+        getPageEventFieldBuilder() {
+      if (pageEventBuilder_ == null) {
+        if (!(eventOfCase_ == 1003)) {
+          eventOf_ = io.eventgrpc.v1.PageEvent.getDefaultInstance();
+        }
+        pageEventBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.eventgrpc.v1.PageEvent, io.eventgrpc.v1.PageEvent.Builder, io.eventgrpc.v1.PageEventOrBuilder>(
+                (io.eventgrpc.v1.PageEvent) eventOf_,
+                getParentForChildren(),
+                isClean());
+        eventOf_ = null;
+      }
+      eventOfCase_ = 1003;
+      onChanged();
+      return pageEventBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.ScreenEvent, io.eventgrpc.v1.ScreenEvent.Builder, io.eventgrpc.v1.ScreenEventOrBuilder> screenEventBuilder_;
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     * @return Whether the screenEvent field is set.
+     */
+    @java.lang.Override
+    public boolean hasScreenEvent() {
+      return eventOfCase_ == 1004;
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     * @return The screenEvent.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.ScreenEvent getScreenEvent() {
+      if (screenEventBuilder_ == null) {
+        if (eventOfCase_ == 1004) {
+          return (io.eventgrpc.v1.ScreenEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.ScreenEvent.getDefaultInstance();
+      } else {
+        if (eventOfCase_ == 1004) {
+          return screenEventBuilder_.getMessage();
+        }
+        return io.eventgrpc.v1.ScreenEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    public Builder setScreenEvent(io.eventgrpc.v1.ScreenEvent value) {
+      if (screenEventBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        eventOf_ = value;
+        onChanged();
+      } else {
+        screenEventBuilder_.setMessage(value);
+      }
+      eventOfCase_ = 1004;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    public Builder setScreenEvent(
+        io.eventgrpc.v1.ScreenEvent.Builder builderForValue) {
+      if (screenEventBuilder_ == null) {
+        eventOf_ = builderForValue.build();
+        onChanged();
+      } else {
+        screenEventBuilder_.setMessage(builderForValue.build());
+      }
+      eventOfCase_ = 1004;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    public Builder mergeScreenEvent(io.eventgrpc.v1.ScreenEvent value) {
+      if (screenEventBuilder_ == null) {
+        if (eventOfCase_ == 1004 &&
+            eventOf_ != io.eventgrpc.v1.ScreenEvent.getDefaultInstance()) {
+          eventOf_ = io.eventgrpc.v1.ScreenEvent.newBuilder((io.eventgrpc.v1.ScreenEvent) eventOf_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          eventOf_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventOfCase_ == 1004) {
+          screenEventBuilder_.mergeFrom(value);
+        } else {
+          screenEventBuilder_.setMessage(value);
+        }
+      }
+      eventOfCase_ = 1004;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    public Builder clearScreenEvent() {
+      if (screenEventBuilder_ == null) {
+        if (eventOfCase_ == 1004) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventOfCase_ == 1004) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+        }
+        screenEventBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    public io.eventgrpc.v1.ScreenEvent.Builder getScreenEventBuilder() {
+      return getScreenEventFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.ScreenEventOrBuilder getScreenEventOrBuilder() {
+      if ((eventOfCase_ == 1004) && (screenEventBuilder_ != null)) {
+        return screenEventBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventOfCase_ == 1004) {
+          return (io.eventgrpc.v1.ScreenEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.ScreenEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.ScreenEvent, io.eventgrpc.v1.ScreenEvent.Builder, io.eventgrpc.v1.ScreenEventOrBuilder> 
+        getScreenEventFieldBuilder() {
+      if (screenEventBuilder_ == null) {
+        if (!(eventOfCase_ == 1004)) {
+          eventOf_ = io.eventgrpc.v1.ScreenEvent.getDefaultInstance();
+        }
+        screenEventBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.eventgrpc.v1.ScreenEvent, io.eventgrpc.v1.ScreenEvent.Builder, io.eventgrpc.v1.ScreenEventOrBuilder>(
+                (io.eventgrpc.v1.ScreenEvent) eventOf_,
+                getParentForChildren(),
+                isClean());
+        eventOf_ = null;
+      }
+      eventOfCase_ = 1004;
+      onChanged();
+      return screenEventBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.GroupEvent, io.eventgrpc.v1.GroupEvent.Builder, io.eventgrpc.v1.GroupEventOrBuilder> groupEventBuilder_;
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     * @return Whether the groupEvent field is set.
+     */
+    @java.lang.Override
+    public boolean hasGroupEvent() {
+      return eventOfCase_ == 1005;
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     * @return The groupEvent.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.GroupEvent getGroupEvent() {
+      if (groupEventBuilder_ == null) {
+        if (eventOfCase_ == 1005) {
+          return (io.eventgrpc.v1.GroupEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.GroupEvent.getDefaultInstance();
+      } else {
+        if (eventOfCase_ == 1005) {
+          return groupEventBuilder_.getMessage();
+        }
+        return io.eventgrpc.v1.GroupEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    public Builder setGroupEvent(io.eventgrpc.v1.GroupEvent value) {
+      if (groupEventBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        eventOf_ = value;
+        onChanged();
+      } else {
+        groupEventBuilder_.setMessage(value);
+      }
+      eventOfCase_ = 1005;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    public Builder setGroupEvent(
+        io.eventgrpc.v1.GroupEvent.Builder builderForValue) {
+      if (groupEventBuilder_ == null) {
+        eventOf_ = builderForValue.build();
+        onChanged();
+      } else {
+        groupEventBuilder_.setMessage(builderForValue.build());
+      }
+      eventOfCase_ = 1005;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    public Builder mergeGroupEvent(io.eventgrpc.v1.GroupEvent value) {
+      if (groupEventBuilder_ == null) {
+        if (eventOfCase_ == 1005 &&
+            eventOf_ != io.eventgrpc.v1.GroupEvent.getDefaultInstance()) {
+          eventOf_ = io.eventgrpc.v1.GroupEvent.newBuilder((io.eventgrpc.v1.GroupEvent) eventOf_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          eventOf_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventOfCase_ == 1005) {
+          groupEventBuilder_.mergeFrom(value);
+        } else {
+          groupEventBuilder_.setMessage(value);
+        }
+      }
+      eventOfCase_ = 1005;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    public Builder clearGroupEvent() {
+      if (groupEventBuilder_ == null) {
+        if (eventOfCase_ == 1005) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventOfCase_ == 1005) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+        }
+        groupEventBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    public io.eventgrpc.v1.GroupEvent.Builder getGroupEventBuilder() {
+      return getGroupEventFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.GroupEventOrBuilder getGroupEventOrBuilder() {
+      if ((eventOfCase_ == 1005) && (groupEventBuilder_ != null)) {
+        return groupEventBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventOfCase_ == 1005) {
+          return (io.eventgrpc.v1.GroupEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.GroupEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.GroupEvent, io.eventgrpc.v1.GroupEvent.Builder, io.eventgrpc.v1.GroupEventOrBuilder> 
+        getGroupEventFieldBuilder() {
+      if (groupEventBuilder_ == null) {
+        if (!(eventOfCase_ == 1005)) {
+          eventOf_ = io.eventgrpc.v1.GroupEvent.getDefaultInstance();
+        }
+        groupEventBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.eventgrpc.v1.GroupEvent, io.eventgrpc.v1.GroupEvent.Builder, io.eventgrpc.v1.GroupEventOrBuilder>(
+                (io.eventgrpc.v1.GroupEvent) eventOf_,
+                getParentForChildren(),
+                isClean());
+        eventOf_ = null;
+      }
+      eventOfCase_ = 1005;
+      onChanged();
+      return groupEventBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.AliasEvent, io.eventgrpc.v1.AliasEvent.Builder, io.eventgrpc.v1.AliasEventOrBuilder> aliasEventBuilder_;
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     * @return Whether the aliasEvent field is set.
+     */
+    @java.lang.Override
+    public boolean hasAliasEvent() {
+      return eventOfCase_ == 1006;
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     * @return The aliasEvent.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.AliasEvent getAliasEvent() {
+      if (aliasEventBuilder_ == null) {
+        if (eventOfCase_ == 1006) {
+          return (io.eventgrpc.v1.AliasEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.AliasEvent.getDefaultInstance();
+      } else {
+        if (eventOfCase_ == 1006) {
+          return aliasEventBuilder_.getMessage();
+        }
+        return io.eventgrpc.v1.AliasEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    public Builder setAliasEvent(io.eventgrpc.v1.AliasEvent value) {
+      if (aliasEventBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        eventOf_ = value;
+        onChanged();
+      } else {
+        aliasEventBuilder_.setMessage(value);
+      }
+      eventOfCase_ = 1006;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    public Builder setAliasEvent(
+        io.eventgrpc.v1.AliasEvent.Builder builderForValue) {
+      if (aliasEventBuilder_ == null) {
+        eventOf_ = builderForValue.build();
+        onChanged();
+      } else {
+        aliasEventBuilder_.setMessage(builderForValue.build());
+      }
+      eventOfCase_ = 1006;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    public Builder mergeAliasEvent(io.eventgrpc.v1.AliasEvent value) {
+      if (aliasEventBuilder_ == null) {
+        if (eventOfCase_ == 1006 &&
+            eventOf_ != io.eventgrpc.v1.AliasEvent.getDefaultInstance()) {
+          eventOf_ = io.eventgrpc.v1.AliasEvent.newBuilder((io.eventgrpc.v1.AliasEvent) eventOf_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          eventOf_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventOfCase_ == 1006) {
+          aliasEventBuilder_.mergeFrom(value);
+        } else {
+          aliasEventBuilder_.setMessage(value);
+        }
+      }
+      eventOfCase_ = 1006;
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    public Builder clearAliasEvent() {
+      if (aliasEventBuilder_ == null) {
+        if (eventOfCase_ == 1006) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventOfCase_ == 1006) {
+          eventOfCase_ = 0;
+          eventOf_ = null;
+        }
+        aliasEventBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    public io.eventgrpc.v1.AliasEvent.Builder getAliasEventBuilder() {
+      return getAliasEventFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.AliasEventOrBuilder getAliasEventOrBuilder() {
+      if ((eventOfCase_ == 1006) && (aliasEventBuilder_ != null)) {
+        return aliasEventBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventOfCase_ == 1006) {
+          return (io.eventgrpc.v1.AliasEvent) eventOf_;
+        }
+        return io.eventgrpc.v1.AliasEvent.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilderV3<
+        io.eventgrpc.v1.AliasEvent, io.eventgrpc.v1.AliasEvent.Builder, io.eventgrpc.v1.AliasEventOrBuilder> 
+        getAliasEventFieldBuilder() {
+      if (aliasEventBuilder_ == null) {
+        if (!(eventOfCase_ == 1006)) {
+          eventOf_ = io.eventgrpc.v1.AliasEvent.getDefaultInstance();
+        }
+        aliasEventBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+            io.eventgrpc.v1.AliasEvent, io.eventgrpc.v1.AliasEvent.Builder, io.eventgrpc.v1.AliasEventOrBuilder>(
+                (io.eventgrpc.v1.AliasEvent) eventOf_,
+                getParentForChildren(),
+                isClean());
+        eventOf_ = null;
+      }
+      eventOfCase_ = 1006;
+      onChanged();
+      return aliasEventBuilder_;
     }
     @java.lang.Override
     public final Builder setUnknownFields(

@@ -52,6 +52,110 @@ public interface EventOrBuilder extends
       getTimestampBytes();
 
   /**
+   * <pre>
+   * The user the event is about, when it differs per event (the Segment
+   * API's userId). Empty: Header.userId is the event's user.
+   * </pre>
+   *
+   * <code>string user_id = 3;</code>
+   * @return The userId.
+   */
+  java.lang.String getUserId();
+  /**
+   * <pre>
+   * The user the event is about, when it differs per event (the Segment
+   * API's userId). Empty: Header.userId is the event's user.
+   * </pre>
+   *
+   * <code>string user_id = 3;</code>
+   * @return The bytes for userId.
+   */
+  com.google.protobuf.ByteString
+      getUserIdBytes();
+
+  /**
+   * <pre>
+   * The anonymous (pre-login) id of the device or browser that sent the
+   * event (the Segment API's anonymousId).
+   * </pre>
+   *
+   * <code>string anonymous_id = 4;</code>
+   * @return The anonymousId.
+   */
+  java.lang.String getAnonymousId();
+  /**
+   * <pre>
+   * The anonymous (pre-login) id of the device or browser that sent the
+   * event (the Segment API's anonymousId).
+   * </pre>
+   *
+   * <code>string anonymous_id = 4;</code>
+   * @return The bytes for anonymousId.
+   */
+  com.google.protobuf.ByteString
+      getAnonymousIdBytes();
+
+  /**
+   * <pre>
+   * Free-form context of the event (the Segment API's context: library,
+   * page, device, os, ip, locale, campaign, ...), as the client sent it.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct context = 5;</code>
+   * @return Whether the context field is set.
+   */
+  boolean hasContext();
+  /**
+   * <pre>
+   * Free-form context of the event (the Segment API's context: library,
+   * page, device, os, ip, locale, campaign, ...), as the client sent it.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct context = 5;</code>
+   * @return The context.
+   */
+  com.google.protobuf.Struct getContext();
+  /**
+   * <pre>
+   * Free-form context of the event (the Segment API's context: library,
+   * page, device, os, ip, locale, campaign, ...), as the client sent it.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct context = 5;</code>
+   */
+  com.google.protobuf.StructOrBuilder getContextOrBuilder();
+
+  /**
+   * <pre>
+   * Which downstream destinations the client asked to send the event to
+   * (the Segment API's integrations), kept as sent.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct integrations = 6;</code>
+   * @return Whether the integrations field is set.
+   */
+  boolean hasIntegrations();
+  /**
+   * <pre>
+   * Which downstream destinations the client asked to send the event to
+   * (the Segment API's integrations), kept as sent.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct integrations = 6;</code>
+   * @return The integrations.
+   */
+  com.google.protobuf.Struct getIntegrations();
+  /**
+   * <pre>
+   * Which downstream destinations the client asked to send the event to
+   * (the Segment API's integrations), kept as sent.
+   * </pre>
+   *
+   * <code>.google.protobuf.Struct integrations = 6;</code>
+   */
+  com.google.protobuf.StructOrBuilder getIntegrationsOrBuilder();
+
+  /**
    * <code>.eventgrpc.v1.LaunchEvent launch_event = 10;</code>
    * @return Whether the launchEvent field is set.
    */
@@ -1268,6 +1372,114 @@ public interface EventOrBuilder extends
    * <code>.eventgrpc.v1.CustomEvent custom_event = 1000;</code>
    */
   io.eventgrpc.v1.CustomEventOrBuilder getCustomEventOrBuilder();
+
+  /**
+   * <pre>
+   * Generic events of the Segment spec: free-form properties or traits,
+   * each with its own table (tracks, identifies, pages, screens, groups,
+   * aliases). Routing names are the message names (TrackEvent, ...).
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+   * @return Whether the trackEvent field is set.
+   */
+  boolean hasTrackEvent();
+  /**
+   * <pre>
+   * Generic events of the Segment spec: free-form properties or traits,
+   * each with its own table (tracks, identifies, pages, screens, groups,
+   * aliases). Routing names are the message names (TrackEvent, ...).
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+   * @return The trackEvent.
+   */
+  io.eventgrpc.v1.TrackEvent getTrackEvent();
+  /**
+   * <pre>
+   * Generic events of the Segment spec: free-form properties or traits,
+   * each with its own table (tracks, identifies, pages, screens, groups,
+   * aliases). Routing names are the message names (TrackEvent, ...).
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.TrackEvent track_event = 1001;</code>
+   */
+  io.eventgrpc.v1.TrackEventOrBuilder getTrackEventOrBuilder();
+
+  /**
+   * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+   * @return Whether the identifyEvent field is set.
+   */
+  boolean hasIdentifyEvent();
+  /**
+   * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+   * @return The identifyEvent.
+   */
+  io.eventgrpc.v1.IdentifyEvent getIdentifyEvent();
+  /**
+   * <code>.eventgrpc.v1.IdentifyEvent identify_event = 1002;</code>
+   */
+  io.eventgrpc.v1.IdentifyEventOrBuilder getIdentifyEventOrBuilder();
+
+  /**
+   * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+   * @return Whether the pageEvent field is set.
+   */
+  boolean hasPageEvent();
+  /**
+   * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+   * @return The pageEvent.
+   */
+  io.eventgrpc.v1.PageEvent getPageEvent();
+  /**
+   * <code>.eventgrpc.v1.PageEvent page_event = 1003;</code>
+   */
+  io.eventgrpc.v1.PageEventOrBuilder getPageEventOrBuilder();
+
+  /**
+   * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+   * @return Whether the screenEvent field is set.
+   */
+  boolean hasScreenEvent();
+  /**
+   * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+   * @return The screenEvent.
+   */
+  io.eventgrpc.v1.ScreenEvent getScreenEvent();
+  /**
+   * <code>.eventgrpc.v1.ScreenEvent screen_event = 1004;</code>
+   */
+  io.eventgrpc.v1.ScreenEventOrBuilder getScreenEventOrBuilder();
+
+  /**
+   * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+   * @return Whether the groupEvent field is set.
+   */
+  boolean hasGroupEvent();
+  /**
+   * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+   * @return The groupEvent.
+   */
+  io.eventgrpc.v1.GroupEvent getGroupEvent();
+  /**
+   * <code>.eventgrpc.v1.GroupEvent group_event = 1005;</code>
+   */
+  io.eventgrpc.v1.GroupEventOrBuilder getGroupEventOrBuilder();
+
+  /**
+   * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+   * @return Whether the aliasEvent field is set.
+   */
+  boolean hasAliasEvent();
+  /**
+   * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+   * @return The aliasEvent.
+   */
+  io.eventgrpc.v1.AliasEvent getAliasEvent();
+  /**
+   * <code>.eventgrpc.v1.AliasEvent alias_event = 1006;</code>
+   */
+  io.eventgrpc.v1.AliasEventOrBuilder getAliasEventOrBuilder();
 
   public io.eventgrpc.v1.Event.EventOfCase getEventOfCase();
 }

@@ -40,6 +40,36 @@ public final class EventServiceProto {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_eventgrpc_v1_CustomEvent_ParamsEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_eventgrpc_v1_TrackEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_eventgrpc_v1_TrackEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_eventgrpc_v1_IdentifyEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_eventgrpc_v1_IdentifyEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_eventgrpc_v1_PageEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_eventgrpc_v1_PageEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_eventgrpc_v1_ScreenEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_eventgrpc_v1_ScreenEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_eventgrpc_v1_GroupEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_eventgrpc_v1_GroupEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_eventgrpc_v1_AliasEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_eventgrpc_v1_AliasEvent_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_eventgrpc_v1_LaunchEvent_descriptor;
   static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -459,440 +489,463 @@ public final class EventServiceProto {
   static {
     java.lang.String[] descriptorData = {
       "\n\037eventgrpc/v1/eventservice.proto\022\014event" +
-      "grpc.v1\"S\n\006Events\022$\n\006header\030\001 \001(\0132\024.even" +
-      "tgrpc.v1.Header\022#\n\006events\030\002 \003(\0132\023.eventg" +
-      "rpc.v1.Event\"\331\003\n\006Header\022\021\n\tsessionId\030\001 \001" +
-      "(\t\022\022\n\nbbDeviceId\030\002 \001(\t\022\016\n\006userId\030\003 \001(\t\022\020" +
-      "\n\010deviceId\030\004 \001(\t\022\034\n\024androidAdvertisingId" +
-      "\030\005 \001(\t\022\020\n\010clientId\030\006 \001(\t\022\017\n\007channel\030\007 \001(" +
-      "\t\022\n\n\002os\030\010 \001(\t\022\022\n\nclientType\030\t \001(\t\022\023\n\013app" +
-      "Language\030\n \001(\t\022\022\n\nmerchantId\030\013 \001(\t\022\014\n\004pp" +
-      "Id\030\014 \001(\t\022\022\n\nappVersion\030\r \001(\t\022\022\n\ncurrentU" +
-      "RL\030\016 \001(\t\022\023\n\013utmReferrer\030\017 \001(\t\022\023\n\013utmPlat" +
-      "form\030\020 \001(\t\022\021\n\tutmSource\030\021 \001(\t\022\021\n\tutmMedi" +
-      "um\030\022 \001(\t\022\023\n\013utmCampaign\030\023 \001(\t\022\021\n\tosVersi" +
-      "on\030\024 \001(\t\022\023\n\013deviceModel\030\025 \001(\t\022\023\n\013network" +
-      "Type\030\026 \001(\t\022\020\n\010timezone\030\027 \001(\t\022\022\n\nsdkVersi" +
-      "on\030\030 \001(\t\"\206(\n\005Event\022\n\n\002id\030\001 \001(\t\022\021\n\ttimest" +
-      "amp\030\002 \001(\t\0221\n\014launch_event\030\n \001(\0132\031.eventg" +
-      "rpc.v1.LaunchEventH\000\022<\n\022launch_refer_eve" +
-      "nt\030\013 \001(\0132\036.eventgrpc.v1.LaunchReferEvent" +
-      "H\000\022:\n\021page_opened_event\030\014 \001(\0132\035.eventgrp" +
-      "c.v1.PageOpenedEventH\000\022:\n\021page_loaded_ev" +
-      "ent\030\r \001(\0132\035.eventgrpc.v1.PageLoadedEvent" +
-      "H\000\022C\n\026page_load_failed_event\030\016 \001(\0132!.eve" +
-      "ntgrpc.v1.PageLoadFailedEventH\000\022:\n\021widge" +
-      "t_view_event\030\017 \001(\0132\035.eventgrpc.v1.Widget" +
-      "ViewEventH\000\022G\n\030widget_cta_clicked_event\030" +
-      "\020 \001(\0132#.eventgrpc.v1.WidgetCtaClickedEve" +
-      "ntH\000\022I\n\031widget_element_view_event\030\021 \001(\0132" +
-      "$.eventgrpc.v1.WidgetElementViewEventH\000\022" +
-      "O\n\034widget_element_clicked_event\030\022 \001(\0132\'." +
-      "eventgrpc.v1.WidgetElementClickedEventH\000" +
-      "\0229\n\021add_to_cart_event\030\023 \001(\0132\034.eventgrpc." +
-      "v1.AddToCartEventH\000\022?\n\024go_to_payments_ev" +
-      "ent\030\024 \001(\0132\037.eventgrpc.v1.GoToPaymentsEve" +
-      "ntH\000\022F\n\027initiate_purchase_event\030\025 \001(\0132#." +
-      "eventgrpc.v1.InitiatePurchaseEventH\000\022F\n\027" +
-      "complete_purchase_event\030\026 \001(\0132#.eventgrp" +
-      "c.v1.CompletePurchaseEventH\000\022B\n\025purchase" +
-      "_failed_event\030\027 \001(\0132!.eventgrpc.v1.Purch" +
-      "aseFailedEventH\000\022<\n\022stream_enter_event\030\030" +
-      " \001(\0132\036.eventgrpc.v1.StreamEnterEventH\000\022@" +
-      "\n\024choose_product_event\030\031 \001(\0132 .eventgrpc" +
-      ".v1.ChooseProductEventH\000\022I\n\031social_strea" +
-      "m_enter_event\030\032 \001(\0132$.eventgrpc.v1.Socia" +
-      "lStreamEnterEventH\000\022K\n\032social_stream_act" +
-      "ion_event\030\033 \001(\0132%.eventgrpc.v1.SocialStr" +
-      "eamActionEventH\000\0227\n\017initiate_review\030\034 \001(" +
-      "\0132\034.eventgrpc.v1.InitiateReviewH\000\022>\n\023ent" +
-      "er_review_screen\030\035 \001(\0132\037.eventgrpc.v1.En" +
-      "terReviewScreenH\000\0223\n\rsubmit_review\030\036 \001(\013" +
-      "2\032.eventgrpc.v1.SubmitReviewH\000\0228\n\020view_a" +
-      "ll_reviews\030\037 \001(\0132\034.eventgrpc.v1.ViewAllR" +
-      "eviewsH\000\022>\n\023expand_review_image\030  \001(\0132\037." +
-      "eventgrpc.v1.ExpandReviewImageH\000\022Y\n!phon" +
-      "e_verification_initiate_event\030! \001(\0132,.ev" +
-      "entgrpc.v1.PhoneVerificationInitiateEven" +
-      "tH\000\022@\n\024phone_number_entered\030\" \001(\0132 .even" +
-      "tgrpc.v1.PhoneNumberEnteredH\000\022<\n\022otp_ver" +
-      "ified_event\030# \001(\0132\036.eventgrpc.v1.OTPVeri" +
-      "fiedEventH\000\0226\n\017app_start_event\030$ \001(\0132\033.e" +
-      "ventgrpc.v1.AppStartEventH\000\022J\n\031notificat" +
-      "ion_action_event\030% \001(\0132%.eventgrpc.v1.No" +
-      "tificationActionEventH\000\022E\n\027session_id_ch" +
-      "ange_event\030& \001(\0132\".eventgrpc.v1.SessionI" +
-      "dChangeEventH\000\022-\n\ntest_event\030\' \001(\0132\027.eve" +
-      "ntgrpc.v1.TestEventH\000\022/\n\013click_event\030( \001" +
-      "(\0132\030.eventgrpc.v1.ClickEventH\000\0224\n\016app_in" +
-      "it_event\030) \001(\0132\032.eventgrpc.v1.AppInitEve" +
-      "ntH\000\022>\n\023ab_assignment_event\030* \001(\0132\037.even" +
-      "tgrpc.v1.AbAssignmentEventH\000\022/\n\013error_ev" +
-      "ent\030+ \001(\0132\030.eventgrpc.v1.ErrorEventH\000\0221\n" +
-      "\014search_event\030, \001(\0132\031.eventgrpc.v1.Searc" +
-      "hEventH\000\022I\n\031search_result_click_event\030- " +
-      "\001(\0132$.eventgrpc.v1.SearchResultClickEven" +
-      "tH\000\022/\n\013share_event\030. \001(\0132\030.eventgrpc.v1." +
-      "ShareEventH\000\0221\n\014follow_event\030/ \001(\0132\031.eve" +
-      "ntgrpc.v1.FollowEventH\000\0225\n\016unfollow_even" +
-      "t\0300 \001(\0132\033.eventgrpc.v1.UnfollowEventH\000\022-" +
-      "\n\nlike_event\0301 \001(\0132\027.eventgrpc.v1.LikeEv" +
-      "entH\000\0223\n\rcomment_event\0302 \001(\0132\032.eventgrpc" +
-      ".v1.CommentEventH\000\022<\n\022wishlist_add_event" +
-      "\0303 \001(\0132\036.eventgrpc.v1.WishlistAddEventH\000" +
-      "\022B\n\025wishlist_remove_event\0304 \001(\0132!.eventg" +
-      "rpc.v1.WishlistRemoveEventH\000\022@\n\024coupon_a" +
-      "pplied_event\0305 \001(\0132 .eventgrpc.v1.Coupon" +
-      "AppliedEventH\000\022@\n\024coupon_removed_event\0306" +
-      " \001(\0132 .eventgrpc.v1.CouponRemovedEventH\000" +
-      "\022>\n\023address_added_event\0307 \001(\0132\037.eventgrp" +
-      "c.v1.AddressAddedEventH\000\022B\n\025address_upda" +
-      "ted_event\0308 \001(\0132!.eventgrpc.v1.AddressUp" +
-      "datedEventH\000\022<\n\022order_placed_event\0309 \001(\013" +
-      "2\036.eventgrpc.v1.OrderPlacedEventH\000\022B\n\025or" +
-      "der_cancelled_event\030: \001(\0132!.eventgrpc.v1" +
-      ".OrderCancelledEventH\000\022D\n\026return_request" +
-      "ed_event\030; \001(\0132\".eventgrpc.v1.ReturnRequ" +
-      "estedEventH\000\022D\n\026refund_requested_event\030<" +
-      " \001(\0132\".eventgrpc.v1.RefundRequestedEvent" +
-      "H\000\022/\n\013login_event\030= \001(\0132\030.eventgrpc.v1.L" +
-      "oginEventH\000\0221\n\014logout_event\030> \001(\0132\031.even" +
-      "tgrpc.v1.LogoutEventH\000\0221\n\014signup_event\030?" +
-      " \001(\0132\031.eventgrpc.v1.SignupEventH\000\022B\n\025pro" +
-      "file_updated_event\030@ \001(\0132!.eventgrpc.v1." +
-      "ProfileUpdatedEventH\000\022@\n\024product_viewed_" +
-      "event\030A \001(\0132 .eventgrpc.v1.ProductViewed" +
-      "EventH\000\022B\n\025category_viewed_event\030B \001(\0132!" +
-      ".eventgrpc.v1.CategoryViewedEventH\000\022:\n\021c" +
-      "art_viewed_event\030C \001(\0132\035.eventgrpc.v1.Ca" +
-      "rtViewedEventH\000\022C\n\026remove_from_cart_even" +
-      "t\030D \001(\0132!.eventgrpc.v1.RemoveFromCartEve" +
-      "ntH\000\022D\n\026checkout_started_event\030E \001(\0132\".e" +
-      "ventgrpc.v1.CheckoutStartedEventH\000\022Q\n\035pa" +
-      "yment_method_selected_event\030F \001(\0132(.even" +
-      "tgrpc.v1.PaymentMethodSelectedEventH\000\022:\n" +
-      "\021stream_exit_event\030G \001(\0132\035.eventgrpc.v1." +
-      "StreamExitEventH\000\022:\n\021stream_like_event\030H" +
-      " \001(\0132\035.eventgrpc.v1.StreamLikeEventH\000\022@\n" +
-      "\024stream_comment_event\030I \001(\0132 .eventgrpc." +
-      "v1.StreamCommentEventH\000\0226\n\017gift_sent_eve" +
-      "nt\030J \001(\0132\033.eventgrpc.v1.GiftSentEventH\000\022" +
-      "8\n\020video_play_event\030K \001(\0132\034.eventgrpc.v1" +
-      ".VideoPlayEventH\000\022:\n\021video_pause_event\030L" +
-      " \001(\0132\035.eventgrpc.v1.VideoPauseEventH\000\022@\n" +
-      "\024video_complete_event\030M \001(\0132 .eventgrpc." +
-      "v1.VideoCompleteEventH\000\022:\n\021banner_view_e" +
-      "vent\030N \001(\0132\035.eventgrpc.v1.BannerViewEven" +
-      "tH\000\022<\n\022banner_click_event\030O \001(\0132\036.eventg" +
-      "rpc.v1.BannerClickEventH\000\022C\n\026deep_link_o" +
-      "pened_event\030P \001(\0132!.eventgrpc.v1.DeepLin" +
-      "kOpenedEventH\000\022B\n\025push_permission_event\030" +
-      "Q \001(\0132!.eventgrpc.v1.PushPermissionEvent" +
-      "H\000\022@\n\024app_background_event\030R \001(\0132 .event" +
-      "grpc.v1.AppBackgroundEventH\000\022@\n\024app_fore" +
-      "ground_event\030S \001(\0132 .eventgrpc.v1.AppFor" +
-      "egroundEventH\000\022>\n\023rating_prompt_event\030T " +
-      "\001(\0132\037.eventgrpc.v1.RatingPromptEventH\000\022B" +
-      "\n\025referral_shared_event\030U \001(\0132!.eventgrp" +
-      "c.v1.ReferralSharedEventH\000\022@\n\024filter_app" +
-      "lied_event\030V \001(\0132 .eventgrpc.v1.FilterAp" +
-      "pliedEventH\000\022<\n\022sort_applied_event\030W \001(\013" +
-      "2\036.eventgrpc.v1.SortAppliedEventH\000\022N\n\033no" +
-      "tification_received_event\030X \001(\0132\'.eventg" +
-      "rpc.v1.NotificationReceivedEventH\000\0222\n\014cu" +
-      "stom_event\030\350\007 \001(\0132\031.eventgrpc.v1.CustomE" +
-      "ventH\000B\t\n\007eventOf\"\201\001\n\013CustomEvent\022\014\n\004nam" +
-      "e\030\001 \001(\t\0225\n\006params\030\002 \003(\0132%.eventgrpc.v1.C" +
-      "ustomEvent.ParamsEntry\032-\n\013ParamsEntry\022\013\n" +
-      "\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"|\n\013LaunchE" +
-      "vent\022\025\n\rlaunch_source\030\001 \001(\t\022\021\n\tdeep_link" +
-      "\030\002 \001(\t\022\027\n\017notification_id\030\003 \001(\t\022\022\n\ncold_" +
-      "start\030\004 \001(\010\022\026\n\016launch_time_ms\030\005 \001(\003\"\235\001\n\020" +
-      "LaunchReferEvent\022\023\n\013referrer_id\030\001 \001(\t\022\025\n" +
-      "\rreferral_code\030\002 \001(\t\022\020\n\010campaign\030\003 \001(\t\022\016" +
-      "\n\006source\030\004 \001(\t\022\016\n\006medium\030\005 \001(\t\022\030\n\020instal" +
-      "l_referrer\030\006 \001(\t\022\021\n\tdeep_link\030\007 \001(\t\"\221\001\n\r" +
-      "AppStartEvent\022\022\n\nstart_type\030\001 \001(\t\022\026\n\016lau" +
-      "nch_time_ms\030\002 \001(\003\022\023\n\013app_version\030\003 \001(\t\022\024" +
-      "\n\014build_number\030\004 \001(\t\022\023\n\013first_start\030\005 \001(" +
-      "\010\022\024\n\014after_update\030\006 \001(\010\"\276\001\n\014AppInitEvent" +
-      "\022\026\n\016install_source\030\001 \001(\t\022\024\n\014first_launch" +
-      "\030\002 \001(\010\022\022\n\ncold_start\030\003 \001(\010\022\024\n\014load_time_" +
-      "ms\030\004 \001(\003\022\023\n\013app_version\030\005 \001(\t\022\024\n\014build_n" +
-      "umber\030\006 \001(\t\022\026\n\016config_version\030\007 \001(\t\022\023\n\013f" +
-      "ailed_sdks\030\010 \003(\t\"D\n\022AppBackgroundEvent\022\016" +
-      "\n\006screen\030\001 \001(\t\022\036\n\026foreground_duration_ms" +
-      "\030\002 \001(\003\"T\n\022AppForegroundEvent\022\016\n\006screen\030\001" +
-      " \001(\t\022\036\n\026background_duration_ms\030\002 \001(\003\022\016\n\006" +
-      "source\030\003 \001(\t\"l\n\024SessionIdChangeEvent\022\033\n\023" +
-      "previous_session_id\030\001 \001(\t\022\026\n\016new_session" +
-      "_id\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\022\017\n\007idle_ms\030\004 \001" +
-      "(\003\"\243\001\n\nErrorEvent\022\022\n\nerror_code\030\001 \001(\t\022\025\n" +
-      "\rerror_message\030\002 \001(\t\022\022\n\nerror_type\030\003 \001(\t" +
-      "\022\016\n\006screen\030\004 \001(\t\022\023\n\013stack_trace\030\005 \001(\t\022\r\n" +
-      "\005fatal\030\006 \001(\010\022\021\n\tcomponent\030\007 \001(\t\022\017\n\007handl" +
-      "ed\030\010 \001(\010\"T\n\tTestEvent\022\014\n\004name\030\001 \001(\t\022\r\n\005v" +
-      "alue\030\002 \001(\t\022\016\n\006number\030\003 \001(\003\022\014\n\004flag\030\004 \001(\010" +
-      "\022\014\n\004tags\030\005 \003(\t\"\212\001\n\017PageOpenedEvent\022\021\n\tpa" +
-      "ge_name\030\001 \001(\t\022\020\n\010page_url\030\002 \001(\t\022\021\n\tpage_" +
-      "type\030\003 \001(\t\022\025\n\rprevious_page\030\004 \001(\t\022\016\n\006sou" +
-      "rce\030\005 \001(\t\022\030\n\020source_widget_id\030\006 \001(\t\"v\n\017P" +
-      "ageLoadedEvent\022\021\n\tpage_name\030\001 \001(\t\022\020\n\010pag" +
-      "e_url\030\002 \001(\t\022\024\n\014load_time_ms\030\003 \001(\003\022\022\n\nfro" +
-      "m_cache\030\004 \001(\010\022\024\n\014widget_count\030\005 \001(\003\"\217\001\n\023" +
-      "PageLoadFailedEvent\022\021\n\tpage_name\030\001 \001(\t\022\020" +
-      "\n\010page_url\030\002 \001(\t\022\022\n\nerror_code\030\003 \001(\t\022\025\n\r" +
-      "error_message\030\004 \001(\t\022\023\n\013http_status\030\005 \001(\005" +
-      "\022\023\n\013retry_count\030\006 \001(\003\"\213\001\n\017WidgetViewEven" +
-      "t\022\021\n\twidget_id\030\001 \001(\t\022\023\n\013widget_type\030\002 \001(" +
-      "\t\022\024\n\014widget_title\030\003 \001(\t\022\021\n\tpage_name\030\004 \001" +
-      "(\t\022\020\n\010position\030\005 \001(\003\022\025\n\relement_count\030\006 " +
-      "\001(\003\"\207\001\n\025WidgetCtaClickedEvent\022\021\n\twidget_" +
-      "id\030\001 \001(\t\022\023\n\013widget_type\030\002 \001(\t\022\021\n\tpage_na" +
-      "me\030\003 \001(\t\022\020\n\010position\030\004 \001(\003\022\020\n\010cta_text\030\005" +
-      " \001(\t\022\017\n\007cta_url\030\006 \001(\t\"\304\001\n\026WidgetElementV" +
-      "iewEvent\022\021\n\twidget_id\030\001 \001(\t\022\023\n\013widget_ty" +
-      "pe\030\002 \001(\t\022\021\n\tpage_name\030\003 \001(\t\022\027\n\017widget_po" +
-      "sition\030\004 \001(\003\022\022\n\nelement_id\030\005 \001(\t\022\024\n\014elem" +
-      "ent_type\030\006 \001(\t\022\030\n\020element_position\030\007 \001(\003" +
-      "\022\022\n\nproduct_id\030\010 \001(\t\"\333\001\n\031WidgetElementCl" +
-      "ickedEvent\022\021\n\twidget_id\030\001 \001(\t\022\023\n\013widget_" +
-      "type\030\002 \001(\t\022\021\n\tpage_name\030\003 \001(\t\022\027\n\017widget_" +
-      "position\030\004 \001(\003\022\022\n\nelement_id\030\005 \001(\t\022\024\n\014el" +
-      "ement_type\030\006 \001(\t\022\030\n\020element_position\030\007 \001" +
-      "(\003\022\022\n\nproduct_id\030\010 \001(\t\022\022\n\ntarget_url\030\t \001" +
-      "(\t\"\231\001\n\nClickEvent\022\022\n\nelement_id\030\001 \001(\t\022\024\n" +
-      "\014element_type\030\002 \001(\t\022\024\n\014element_text\030\003 \001(" +
-      "\t\022\016\n\006screen\030\004 \001(\t\022\t\n\001x\030\005 \001(\001\022\t\n\001y\030\006 \001(\001\022" +
-      "\022\n\ntarget_url\030\007 \001(\t\022\021\n\twidget_id\030\010 \001(\t\"\205" +
-      "\001\n\017BannerViewEvent\022\021\n\tbanner_id\030\001 \001(\t\022\023\n" +
-      "\013campaign_id\030\002 \001(\t\022\016\n\006screen\030\003 \001(\t\022\020\n\010po" +
-      "sition\030\004 \001(\003\022\024\n\014creative_url\030\005 \001(\t\022\022\n\nta" +
-      "rget_url\030\006 \001(\t\"p\n\020BannerClickEvent\022\021\n\tba" +
-      "nner_id\030\001 \001(\t\022\023\n\013campaign_id\030\002 \001(\t\022\016\n\006sc" +
-      "reen\030\003 \001(\t\022\020\n\010position\030\004 \001(\003\022\022\n\ntarget_u" +
-      "rl\030\005 \001(\t\"\177\n\023DeepLinkOpenedEvent\022\013\n\003url\030\001" +
-      " \001(\t\022\016\n\006source\030\002 \001(\t\022\020\n\010campaign\030\003 \001(\t\022\020" +
-      "\n\010deferred\030\004 \001(\010\022\020\n\010resolved\030\005 \001(\010\022\025\n\rta" +
-      "rget_screen\030\006 \001(\t\"\260\001\n\013SearchEvent\022\r\n\005que" +
-      "ry\030\001 \001(\t\022\021\n\tsearch_id\030\002 \001(\t\022\016\n\006screen\030\003 " +
-      "\001(\t\022\024\n\014result_count\030\004 \001(\003\022\017\n\007filters\030\005 \003" +
-      "(\t\022\014\n\004sort\030\006 \001(\t\022\027\n\017corrected_query\030\007 \001(" +
-      "\t\022\r\n\005voice\030\010 \001(\010\022\022\n\ninput_type\030\t \001(\t\"\210\001\n" +
-      "\026SearchResultClickEvent\022\021\n\tsearch_id\030\001 \001" +
-      "(\t\022\r\n\005query\030\002 \001(\t\022\021\n\tresult_id\030\003 \001(\t\022\023\n\013" +
-      "result_type\030\004 \001(\t\022\020\n\010position\030\005 \001(\003\022\022\n\np" +
-      "roduct_id\030\006 \001(\t\"\277\001\n\022FilterAppliedEvent\022\016" +
-      "\n\006screen\030\001 \001(\t\0228\n\007filters\030\002 \003(\0132\'.eventg" +
-      "rpc.v1.FilterAppliedEvent.Filter\022\r\n\005quer" +
-      "y\030\003 \001(\t\022\023\n\013category_id\030\004 \001(\t\022\024\n\014result_c" +
-      "ount\030\005 \001(\003\032%\n\006Filter\022\013\n\003key\030\001 \001(\t\022\016\n\006val" +
-      "ues\030\002 \003(\t\"k\n\020SortAppliedEvent\022\016\n\006screen\030" +
-      "\001 \001(\t\022\017\n\007sort_by\030\002 \001(\t\022\022\n\nsort_order\030\003 \001" +
-      "(\t\022\r\n\005query\030\004 \001(\t\022\023\n\013category_id\030\005 \001(\t\"\204" +
-      "\001\n\023CategoryViewedEvent\022\023\n\013category_id\030\001 " +
-      "\001(\t\022\025\n\rcategory_name\030\002 \001(\t\022\032\n\022parent_cat" +
-      "egory_id\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022\025\n\rproduc" +
-      "t_count\030\005 \001(\003\"\377\001\n\022ProductViewedEvent\022\022\n\n" +
-      "product_id\030\001 \001(\t\022\022\n\nvariant_id\030\002 \001(\t\022\024\n\014" +
-      "product_name\030\003 \001(\t\022\020\n\010category\030\004 \001(\t\022\r\n\005" +
-      "brand\030\005 \001(\t\022\r\n\005price\030\006 \001(\001\022\022\n\nlist_price" +
-      "\030\007 \001(\001\022\020\n\010currency\030\010 \001(\t\022\020\n\010in_stock\030\t \001" +
-      "(\010\022\016\n\006source\030\n \001(\t\022\020\n\010position\030\013 \001(\003\022\021\n\t" +
-      "stream_id\030\014 \001(\t\022\016\n\006rating\030\r \001(\001\"\333\001\n\016AddT" +
-      "oCartEvent\022\022\n\nproduct_id\030\001 \001(\t\022\022\n\nvarian" +
-      "t_id\030\002 \001(\t\022\024\n\014product_name\030\003 \001(\t\022\020\n\010cate" +
-      "gory\030\004 \001(\t\022\r\n\005brand\030\005 \001(\t\022\r\n\005price\030\006 \001(\001" +
-      "\022\020\n\010currency\030\007 \001(\t\022\020\n\010quantity\030\010 \001(\003\022\017\n\007" +
-      "cart_id\030\t \001(\t\022\023\n\013source_page\030\n \001(\t\022\021\n\tst" +
-      "ream_id\030\013 \001(\t\"\221\001\n\023RemoveFromCartEvent\022\022\n" +
-      "\nproduct_id\030\001 \001(\t\022\022\n\nvariant_id\030\002 \001(\t\022\r\n" +
-      "\005price\030\003 \001(\001\022\020\n\010currency\030\004 \001(\t\022\020\n\010quanti" +
-      "ty\030\005 \001(\003\022\017\n\007cart_id\030\006 \001(\t\022\016\n\006source\030\007 \001(" +
-      "\t\"m\n\017CartViewedEvent\022\017\n\007cart_id\030\001 \001(\t\022\022\n" +
-      "\nitem_count\030\002 \001(\003\022\016\n\006amount\030\003 \001(\001\022\020\n\010cur" +
-      "rency\030\004 \001(\t\022\023\n\013product_ids\030\005 \003(\t\"\200\001\n\020Wis" +
-      "hlistAddEvent\022\022\n\nproduct_id\030\001 \001(\t\022\022\n\nvar" +
-      "iant_id\030\002 \001(\t\022\r\n\005price\030\003 \001(\001\022\020\n\010currency" +
-      "\030\004 \001(\t\022\016\n\006source\030\005 \001(\t\022\023\n\013wishlist_id\030\006 " +
-      "\001(\t\"b\n\023WishlistRemoveEvent\022\022\n\nproduct_id" +
-      "\030\001 \001(\t\022\022\n\nvariant_id\030\002 \001(\t\022\016\n\006source\030\003 \001" +
-      "(\t\022\023\n\013wishlist_id\030\004 \001(\t\"\270\001\n\022CouponApplie" +
-      "dEvent\022\023\n\013coupon_code\030\001 \001(\t\022\017\n\007cart_id\030\002" +
-      " \001(\t\022\027\n\017discount_amount\030\003 \001(\001\022\022\n\ncart_va" +
-      "lue\030\004 \001(\001\022\020\n\010currency\030\005 \001(\t\022\024\n\014auto_appl" +
-      "ied\030\006 \001(\010\022\017\n\007success\030\007 \001(\010\022\026\n\016failure_re" +
-      "ason\030\010 \001(\t\"J\n\022CouponRemovedEvent\022\023\n\013coup" +
-      "on_code\030\001 \001(\t\022\017\n\007cart_id\030\002 \001(\t\022\016\n\006reason" +
-      "\030\003 \001(\t\"\234\001\n\024CheckoutStartedEvent\022\023\n\013check" +
-      "out_id\030\001 \001(\t\022\017\n\007cart_id\030\002 \001(\t\022\016\n\006amount\030" +
-      "\003 \001(\001\022\020\n\010currency\030\004 \001(\t\022\022\n\nitem_count\030\005 " +
-      "\001(\003\022\023\n\013product_ids\030\006 \003(\t\022\023\n\013coupon_code\030" +
-      "\007 \001(\t\"\230\001\n\021GoToPaymentsEvent\022\017\n\007cart_id\030\001" +
-      " \001(\t\022\023\n\013checkout_id\030\002 \001(\t\022\022\n\nitem_count\030" +
-      "\003 \001(\003\022\016\n\006amount\030\004 \001(\001\022\020\n\010currency\030\005 \001(\t\022" +
-      "\023\n\013coupon_code\030\006 \001(\t\022\022\n\naddress_id\030\007 \001(\t" +
-      "\"\261\001\n\032PaymentMethodSelectedEvent\022\023\n\013check" +
-      "out_id\030\001 \001(\t\022\020\n\010order_id\030\002 \001(\t\022\026\n\016paymen" +
-      "t_method\030\003 \001(\t\022\030\n\020payment_provider\030\004 \001(\t" +
-      "\022\016\n\006amount\030\005 \001(\001\022\020\n\010currency\030\006 \001(\t\022\030\n\020sa" +
-      "ved_instrument\030\007 \001(\010\"\235\001\n\025InitiatePurchas" +
-      "eEvent\022\020\n\010order_id\030\001 \001(\t\022\017\n\007cart_id\030\002 \001(" +
-      "\t\022\026\n\016payment_method\030\003 \001(\t\022\016\n\006amount\030\004 \001(" +
-      "\001\022\020\n\010currency\030\005 \001(\t\022\022\n\nitem_count\030\006 \001(\003\022" +
-      "\023\n\013product_ids\030\007 \003(\t\"\356\001\n\025CompletePurchas" +
-      "eEvent\022\020\n\010order_id\030\001 \001(\t\022\026\n\016transaction_" +
-      "id\030\002 \001(\t\022\026\n\016payment_method\030\003 \001(\t\022\016\n\006amou" +
-      "nt\030\004 \001(\001\022\020\n\010discount\030\005 \001(\001\022\024\n\014shipping_f" +
-      "ee\030\006 \001(\001\022\013\n\003tax\030\007 \001(\001\022\020\n\010currency\030\010 \001(\t\022" +
-      "\022\n\nitem_count\030\t \001(\003\022\023\n\013product_ids\030\n \003(\t" +
-      "\022\023\n\013coupon_code\030\013 \001(\t\"\265\001\n\023PurchaseFailed" +
-      "Event\022\020\n\010order_id\030\001 \001(\t\022\026\n\016payment_metho" +
-      "d\030\002 \001(\t\022\016\n\006amount\030\003 \001(\001\022\020\n\010currency\030\004 \001(" +
-      "\t\022\022\n\nerror_code\030\005 \001(\t\022\025\n\rerror_message\030\006" +
-      " \001(\t\022\017\n\007gateway\030\007 \001(\t\022\026\n\016user_cancelled\030" +
-      "\010 \001(\010\"\313\001\n\020OrderPlacedEvent\022\020\n\010order_id\030\001" +
-      " \001(\t\022\016\n\006amount\030\002 \001(\001\022\020\n\010currency\030\003 \001(\t\022\022" +
-      "\n\nitem_count\030\004 \001(\003\022\026\n\016payment_method\030\005 \001" +
-      "(\t\022\013\n\003cod\030\006 \001(\010\022\024\n\014shipping_fee\030\007 \001(\001\022\037\n" +
-      "\027estimated_delivery_days\030\010 \001(\003\022\023\n\013produc" +
-      "t_ids\030\t \003(\t\"\212\001\n\023OrderCancelledEvent\022\020\n\010o" +
-      "rder_id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\022\024\n\014cancell" +
-      "ed_by\030\003 \001(\t\022\025\n\rrefund_amount\030\004 \001(\001\022\020\n\010cu" +
-      "rrency\030\005 \001(\t\022\022\n\nitem_count\030\006 \001(\003\"\250\001\n\024Ret" +
-      "urnRequestedEvent\022\020\n\010order_id\030\001 \001(\t\022\021\n\tr" +
-      "eturn_id\030\002 \001(\t\022\022\n\nproduct_id\030\003 \001(\t\022\016\n\006re" +
-      "ason\030\004 \001(\t\022\020\n\010quantity\030\005 \001(\003\022\016\n\006amount\030\006" +
-      " \001(\001\022\020\n\010currency\030\007 \001(\t\022\023\n\013return_type\030\010 " +
-      "\001(\t\"\204\001\n\024RefundRequestedEvent\022\020\n\010order_id" +
-      "\030\001 \001(\t\022\021\n\trefund_id\030\002 \001(\t\022\016\n\006amount\030\003 \001(" +
-      "\001\022\020\n\010currency\030\004 \001(\t\022\016\n\006reason\030\005 \001(\t\022\025\n\rr" +
-      "efund_method\030\006 \001(\t\"\257\001\n\021AddressAddedEvent" +
-      "\022\022\n\naddress_id\030\001 \001(\t\022\014\n\004city\030\002 \001(\t\022\r\n\005st" +
-      "ate\030\003 \001(\t\022\017\n\007country\030\004 \001(\t\022\023\n\013postal_cod" +
-      "e\030\005 \001(\t\022\024\n\014address_type\030\006 \001(\t\022\022\n\nis_defa" +
-      "ult\030\007 \001(\010\022\031\n\021location_detected\030\010 \001(\010\"\230\001\n" +
-      "\023AddressUpdatedEvent\022\022\n\naddress_id\030\001 \001(\t" +
-      "\022\026\n\016changed_fields\030\002 \003(\t\022\014\n\004city\030\003 \001(\t\022\r" +
-      "\n\005state\030\004 \001(\t\022\017\n\007country\030\005 \001(\t\022\023\n\013postal" +
-      "_code\030\006 \001(\t\022\022\n\nis_default\030\007 \001(\010\"F\n\016Initi" +
-      "ateReview\022\022\n\nproduct_id\030\001 \001(\t\022\020\n\010order_i" +
-      "d\030\002 \001(\t\022\016\n\006source\030\003 \001(\t\"b\n\021EnterReviewSc" +
-      "reen\022\022\n\nproduct_id\030\001 \001(\t\022\020\n\010order_id\030\002 \001" +
-      "(\t\022\016\n\006source\030\003 \001(\t\022\027\n\017existing_review\030\004 " +
-      "\001(\010\"\270\001\n\014SubmitReview\022\021\n\treview_id\030\001 \001(\t\022" +
-      "\022\n\nproduct_id\030\002 \001(\t\022\020\n\010order_id\030\003 \001(\t\022\016\n" +
-      "\006rating\030\004 \001(\005\022\r\n\005title\030\005 \001(\t\022\023\n\013text_len" +
-      "gth\030\006 \001(\003\022\023\n\013image_count\030\007 \001(\003\022\023\n\013video_" +
-      "count\030\010 \001(\003\022\021\n\tanonymous\030\t \001(\010\"p\n\016ViewAl" +
-      "lReviews\022\022\n\nproduct_id\030\001 \001(\t\022\024\n\014review_c" +
-      "ount\030\002 \001(\003\022\026\n\016average_rating\030\003 \001(\001\022\014\n\004so" +
-      "rt\030\004 \001(\t\022\016\n\006filter\030\005 \001(\t\"b\n\021ExpandReview" +
-      "Image\022\022\n\nproduct_id\030\001 \001(\t\022\021\n\treview_id\030\002" +
-      " \001(\t\022\021\n\timage_url\030\003 \001(\t\022\023\n\013image_index\030\004" +
-      " \001(\003\"n\n\021RatingPromptEvent\022\021\n\tprompt_id\030\001" +
-      " \001(\t\022\016\n\006action\030\002 \001(\t\022\016\n\006rating\030\003 \001(\005\022\017\n\007" +
-      "trigger\030\004 \001(\t\022\025\n\rsent_to_store\030\005 \001(\010\"g\n\036" +
-      "PhoneVerificationInitiateEvent\022\024\n\014countr" +
-      "y_code\030\001 \001(\t\022\016\n\006source\030\002 \001(\t\022\016\n\006method\030\003" +
-      " \001(\t\022\017\n\007attempt\030\004 \001(\003\"q\n\022PhoneNumberEnte" +
-      "red\022\024\n\014country_code\030\001 \001(\t\022\022\n\nphone_hash\030" +
-      "\002 \001(\t\022\r\n\005valid\030\003 \001(\010\022\016\n\006source\030\004 \001(\t\022\022\n\n" +
-      "autofilled\030\005 \001(\010\"\240\001\n\020OTPVerifiedEvent\022\024\n" +
-      "\014country_code\030\001 \001(\t\022\016\n\006method\030\002 \001(\t\022\017\n\007s" +
-      "uccess\030\003 \001(\010\022\017\n\007attempt\030\004 \001(\003\022\031\n\021time_to" +
-      "_verify_ms\030\005 \001(\003\022\021\n\tauto_read\030\006 \001(\010\022\026\n\016f" +
-      "ailure_reason\030\007 \001(\t\"f\n\nLoginEvent\022\016\n\006met" +
-      "hod\030\001 \001(\t\022\017\n\007success\030\002 \001(\010\022\026\n\016failure_re" +
-      "ason\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022\017\n\007attempt\030\005 " +
-      "\001(\003\":\n\013LogoutEvent\022\016\n\006reason\030\001 \001(\t\022\033\n\023se" +
-      "ssion_duration_ms\030\002 \001(\003\"m\n\013SignupEvent\022\016" +
+      "grpc.v1\032\034google/protobuf/struct.proto\"S\n" +
+      "\006Events\022$\n\006header\030\001 \001(\0132\024.eventgrpc.v1.H" +
+      "eader\022#\n\006events\030\002 \003(\0132\023.eventgrpc.v1.Eve" +
+      "nt\"\331\003\n\006Header\022\021\n\tsessionId\030\001 \001(\t\022\022\n\nbbDe" +
+      "viceId\030\002 \001(\t\022\016\n\006userId\030\003 \001(\t\022\020\n\010deviceId" +
+      "\030\004 \001(\t\022\034\n\024androidAdvertisingId\030\005 \001(\t\022\020\n\010" +
+      "clientId\030\006 \001(\t\022\017\n\007channel\030\007 \001(\t\022\n\n\002os\030\010 " +
+      "\001(\t\022\022\n\nclientType\030\t \001(\t\022\023\n\013appLanguage\030\n" +
+      " \001(\t\022\022\n\nmerchantId\030\013 \001(\t\022\014\n\004ppId\030\014 \001(\t\022\022" +
+      "\n\nappVersion\030\r \001(\t\022\022\n\ncurrentURL\030\016 \001(\t\022\023" +
+      "\n\013utmReferrer\030\017 \001(\t\022\023\n\013utmPlatform\030\020 \001(\t" +
+      "\022\021\n\tutmSource\030\021 \001(\t\022\021\n\tutmMedium\030\022 \001(\t\022\023" +
+      "\n\013utmCampaign\030\023 \001(\t\022\021\n\tosVersion\030\024 \001(\t\022\023" +
+      "\n\013deviceModel\030\025 \001(\t\022\023\n\013networkType\030\026 \001(\t" +
+      "\022\020\n\010timezone\030\027 \001(\t\022\022\n\nsdkVersion\030\030 \001(\t\"\270" +
+      "+\n\005Event\022\n\n\002id\030\001 \001(\t\022\021\n\ttimestamp\030\002 \001(\t\022" +
+      "\017\n\007user_id\030\003 \001(\t\022\024\n\014anonymous_id\030\004 \001(\t\022(" +
+      "\n\007context\030\005 \001(\0132\027.google.protobuf.Struct" +
+      "\022-\n\014integrations\030\006 \001(\0132\027.google.protobuf" +
+      ".Struct\0221\n\014launch_event\030\n \001(\0132\031.eventgrp" +
+      "c.v1.LaunchEventH\000\022<\n\022launch_refer_event" +
+      "\030\013 \001(\0132\036.eventgrpc.v1.LaunchReferEventH\000" +
+      "\022:\n\021page_opened_event\030\014 \001(\0132\035.eventgrpc." +
+      "v1.PageOpenedEventH\000\022:\n\021page_loaded_even" +
+      "t\030\r \001(\0132\035.eventgrpc.v1.PageLoadedEventH\000" +
+      "\022C\n\026page_load_failed_event\030\016 \001(\0132!.event" +
+      "grpc.v1.PageLoadFailedEventH\000\022:\n\021widget_" +
+      "view_event\030\017 \001(\0132\035.eventgrpc.v1.WidgetVi" +
+      "ewEventH\000\022G\n\030widget_cta_clicked_event\030\020 " +
+      "\001(\0132#.eventgrpc.v1.WidgetCtaClickedEvent" +
+      "H\000\022I\n\031widget_element_view_event\030\021 \001(\0132$." +
+      "eventgrpc.v1.WidgetElementViewEventH\000\022O\n" +
+      "\034widget_element_clicked_event\030\022 \001(\0132\'.ev" +
+      "entgrpc.v1.WidgetElementClickedEventH\000\0229" +
+      "\n\021add_to_cart_event\030\023 \001(\0132\034.eventgrpc.v1" +
+      ".AddToCartEventH\000\022?\n\024go_to_payments_even" +
+      "t\030\024 \001(\0132\037.eventgrpc.v1.GoToPaymentsEvent" +
+      "H\000\022F\n\027initiate_purchase_event\030\025 \001(\0132#.ev" +
+      "entgrpc.v1.InitiatePurchaseEventH\000\022F\n\027co" +
+      "mplete_purchase_event\030\026 \001(\0132#.eventgrpc." +
+      "v1.CompletePurchaseEventH\000\022B\n\025purchase_f" +
+      "ailed_event\030\027 \001(\0132!.eventgrpc.v1.Purchas" +
+      "eFailedEventH\000\022<\n\022stream_enter_event\030\030 \001" +
+      "(\0132\036.eventgrpc.v1.StreamEnterEventH\000\022@\n\024" +
+      "choose_product_event\030\031 \001(\0132 .eventgrpc.v" +
+      "1.ChooseProductEventH\000\022I\n\031social_stream_" +
+      "enter_event\030\032 \001(\0132$.eventgrpc.v1.SocialS" +
+      "treamEnterEventH\000\022K\n\032social_stream_actio" +
+      "n_event\030\033 \001(\0132%.eventgrpc.v1.SocialStrea" +
+      "mActionEventH\000\0227\n\017initiate_review\030\034 \001(\0132" +
+      "\034.eventgrpc.v1.InitiateReviewH\000\022>\n\023enter" +
+      "_review_screen\030\035 \001(\0132\037.eventgrpc.v1.Ente" +
+      "rReviewScreenH\000\0223\n\rsubmit_review\030\036 \001(\0132\032" +
+      ".eventgrpc.v1.SubmitReviewH\000\0228\n\020view_all" +
+      "_reviews\030\037 \001(\0132\034.eventgrpc.v1.ViewAllRev" +
+      "iewsH\000\022>\n\023expand_review_image\030  \001(\0132\037.ev" +
+      "entgrpc.v1.ExpandReviewImageH\000\022Y\n!phone_" +
+      "verification_initiate_event\030! \001(\0132,.even" +
+      "tgrpc.v1.PhoneVerificationInitiateEventH" +
+      "\000\022@\n\024phone_number_entered\030\" \001(\0132 .eventg" +
+      "rpc.v1.PhoneNumberEnteredH\000\022<\n\022otp_verif" +
+      "ied_event\030# \001(\0132\036.eventgrpc.v1.OTPVerifi" +
+      "edEventH\000\0226\n\017app_start_event\030$ \001(\0132\033.eve" +
+      "ntgrpc.v1.AppStartEventH\000\022J\n\031notificatio" +
+      "n_action_event\030% \001(\0132%.eventgrpc.v1.Noti" +
+      "ficationActionEventH\000\022E\n\027session_id_chan" +
+      "ge_event\030& \001(\0132\".eventgrpc.v1.SessionIdC" +
+      "hangeEventH\000\022-\n\ntest_event\030\' \001(\0132\027.event" +
+      "grpc.v1.TestEventH\000\022/\n\013click_event\030( \001(\013" +
+      "2\030.eventgrpc.v1.ClickEventH\000\0224\n\016app_init" +
+      "_event\030) \001(\0132\032.eventgrpc.v1.AppInitEvent" +
+      "H\000\022>\n\023ab_assignment_event\030* \001(\0132\037.eventg" +
+      "rpc.v1.AbAssignmentEventH\000\022/\n\013error_even" +
+      "t\030+ \001(\0132\030.eventgrpc.v1.ErrorEventH\000\0221\n\014s" +
+      "earch_event\030, \001(\0132\031.eventgrpc.v1.SearchE" +
+      "ventH\000\022I\n\031search_result_click_event\030- \001(" +
+      "\0132$.eventgrpc.v1.SearchResultClickEventH" +
+      "\000\022/\n\013share_event\030. \001(\0132\030.eventgrpc.v1.Sh" +
+      "areEventH\000\0221\n\014follow_event\030/ \001(\0132\031.event" +
+      "grpc.v1.FollowEventH\000\0225\n\016unfollow_event\030" +
+      "0 \001(\0132\033.eventgrpc.v1.UnfollowEventH\000\022-\n\n" +
+      "like_event\0301 \001(\0132\027.eventgrpc.v1.LikeEven" +
+      "tH\000\0223\n\rcomment_event\0302 \001(\0132\032.eventgrpc.v" +
+      "1.CommentEventH\000\022<\n\022wishlist_add_event\0303" +
+      " \001(\0132\036.eventgrpc.v1.WishlistAddEventH\000\022B" +
+      "\n\025wishlist_remove_event\0304 \001(\0132!.eventgrp" +
+      "c.v1.WishlistRemoveEventH\000\022@\n\024coupon_app" +
+      "lied_event\0305 \001(\0132 .eventgrpc.v1.CouponAp" +
+      "pliedEventH\000\022@\n\024coupon_removed_event\0306 \001" +
+      "(\0132 .eventgrpc.v1.CouponRemovedEventH\000\022>" +
+      "\n\023address_added_event\0307 \001(\0132\037.eventgrpc." +
+      "v1.AddressAddedEventH\000\022B\n\025address_update" +
+      "d_event\0308 \001(\0132!.eventgrpc.v1.AddressUpda" +
+      "tedEventH\000\022<\n\022order_placed_event\0309 \001(\0132\036" +
+      ".eventgrpc.v1.OrderPlacedEventH\000\022B\n\025orde" +
+      "r_cancelled_event\030: \001(\0132!.eventgrpc.v1.O" +
+      "rderCancelledEventH\000\022D\n\026return_requested" +
+      "_event\030; \001(\0132\".eventgrpc.v1.ReturnReques" +
+      "tedEventH\000\022D\n\026refund_requested_event\030< \001" +
+      "(\0132\".eventgrpc.v1.RefundRequestedEventH\000" +
+      "\022/\n\013login_event\030= \001(\0132\030.eventgrpc.v1.Log" +
+      "inEventH\000\0221\n\014logout_event\030> \001(\0132\031.eventg" +
+      "rpc.v1.LogoutEventH\000\0221\n\014signup_event\030? \001" +
+      "(\0132\031.eventgrpc.v1.SignupEventH\000\022B\n\025profi" +
+      "le_updated_event\030@ \001(\0132!.eventgrpc.v1.Pr" +
+      "ofileUpdatedEventH\000\022@\n\024product_viewed_ev" +
+      "ent\030A \001(\0132 .eventgrpc.v1.ProductViewedEv" +
+      "entH\000\022B\n\025category_viewed_event\030B \001(\0132!.e" +
+      "ventgrpc.v1.CategoryViewedEventH\000\022:\n\021car" +
+      "t_viewed_event\030C \001(\0132\035.eventgrpc.v1.Cart" +
+      "ViewedEventH\000\022C\n\026remove_from_cart_event\030" +
+      "D \001(\0132!.eventgrpc.v1.RemoveFromCartEvent" +
+      "H\000\022D\n\026checkout_started_event\030E \001(\0132\".eve" +
+      "ntgrpc.v1.CheckoutStartedEventH\000\022Q\n\035paym" +
+      "ent_method_selected_event\030F \001(\0132(.eventg" +
+      "rpc.v1.PaymentMethodSelectedEventH\000\022:\n\021s" +
+      "tream_exit_event\030G \001(\0132\035.eventgrpc.v1.St" +
+      "reamExitEventH\000\022:\n\021stream_like_event\030H \001" +
+      "(\0132\035.eventgrpc.v1.StreamLikeEventH\000\022@\n\024s" +
+      "tream_comment_event\030I \001(\0132 .eventgrpc.v1" +
+      ".StreamCommentEventH\000\0226\n\017gift_sent_event" +
+      "\030J \001(\0132\033.eventgrpc.v1.GiftSentEventH\000\0228\n" +
+      "\020video_play_event\030K \001(\0132\034.eventgrpc.v1.V" +
+      "ideoPlayEventH\000\022:\n\021video_pause_event\030L \001" +
+      "(\0132\035.eventgrpc.v1.VideoPauseEventH\000\022@\n\024v" +
+      "ideo_complete_event\030M \001(\0132 .eventgrpc.v1" +
+      ".VideoCompleteEventH\000\022:\n\021banner_view_eve" +
+      "nt\030N \001(\0132\035.eventgrpc.v1.BannerViewEventH" +
+      "\000\022<\n\022banner_click_event\030O \001(\0132\036.eventgrp" +
+      "c.v1.BannerClickEventH\000\022C\n\026deep_link_ope" +
+      "ned_event\030P \001(\0132!.eventgrpc.v1.DeepLinkO" +
+      "penedEventH\000\022B\n\025push_permission_event\030Q " +
+      "\001(\0132!.eventgrpc.v1.PushPermissionEventH\000" +
+      "\022@\n\024app_background_event\030R \001(\0132 .eventgr" +
+      "pc.v1.AppBackgroundEventH\000\022@\n\024app_foregr" +
+      "ound_event\030S \001(\0132 .eventgrpc.v1.AppForeg" +
+      "roundEventH\000\022>\n\023rating_prompt_event\030T \001(" +
+      "\0132\037.eventgrpc.v1.RatingPromptEventH\000\022B\n\025" +
+      "referral_shared_event\030U \001(\0132!.eventgrpc." +
+      "v1.ReferralSharedEventH\000\022@\n\024filter_appli" +
+      "ed_event\030V \001(\0132 .eventgrpc.v1.FilterAppl" +
+      "iedEventH\000\022<\n\022sort_applied_event\030W \001(\0132\036" +
+      ".eventgrpc.v1.SortAppliedEventH\000\022N\n\033noti" +
+      "fication_received_event\030X \001(\0132\'.eventgrp" +
+      "c.v1.NotificationReceivedEventH\000\0222\n\014cust" +
+      "om_event\030\350\007 \001(\0132\031.eventgrpc.v1.CustomEve" +
+      "ntH\000\0220\n\013track_event\030\351\007 \001(\0132\030.eventgrpc.v" +
+      "1.TrackEventH\000\0226\n\016identify_event\030\352\007 \001(\0132" +
+      "\033.eventgrpc.v1.IdentifyEventH\000\022.\n\npage_e" +
+      "vent\030\353\007 \001(\0132\027.eventgrpc.v1.PageEventH\000\0222" +
+      "\n\014screen_event\030\354\007 \001(\0132\031.eventgrpc.v1.Scr" +
+      "eenEventH\000\0220\n\013group_event\030\355\007 \001(\0132\030.event" +
+      "grpc.v1.GroupEventH\000\0220\n\013alias_event\030\356\007 \001" +
+      "(\0132\030.eventgrpc.v1.AliasEventH\000B\t\n\007eventO" +
+      "f\"\201\001\n\013CustomEvent\022\014\n\004name\030\001 \001(\t\0225\n\006param" +
+      "s\030\002 \003(\0132%.eventgrpc.v1.CustomEvent.Param" +
+      "sEntry\032-\n\013ParamsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005va" +
+      "lue\030\002 \001(\t:\0028\001\"G\n\nTrackEvent\022\014\n\004name\030\001 \001(" +
+      "\t\022+\n\nproperties\030\002 \001(\0132\027.google.protobuf." +
+      "Struct\"8\n\rIdentifyEvent\022\'\n\006traits\030\001 \001(\0132" +
+      "\027.google.protobuf.Struct\"X\n\tPageEvent\022\014\n" +
+      "\004name\030\001 \001(\t\022\020\n\010category\030\002 \001(\t\022+\n\npropert" +
+      "ies\030\003 \001(\0132\027.google.protobuf.Struct\"Z\n\013Sc" +
+      "reenEvent\022\014\n\004name\030\001 \001(\t\022\020\n\010category\030\002 \001(" +
+      "\t\022+\n\nproperties\030\003 \001(\0132\027.google.protobuf." +
+      "Struct\"G\n\nGroupEvent\022\020\n\010group_id\030\001 \001(\t\022\'" +
+      "\n\006traits\030\002 \001(\0132\027.google.protobuf.Struct\"" +
+      "!\n\nAliasEvent\022\023\n\013previous_id\030\001 \001(\t\"|\n\013La" +
+      "unchEvent\022\025\n\rlaunch_source\030\001 \001(\t\022\021\n\tdeep" +
+      "_link\030\002 \001(\t\022\027\n\017notification_id\030\003 \001(\t\022\022\n\n" +
+      "cold_start\030\004 \001(\010\022\026\n\016launch_time_ms\030\005 \001(\003" +
+      "\"\235\001\n\020LaunchReferEvent\022\023\n\013referrer_id\030\001 \001" +
+      "(\t\022\025\n\rreferral_code\030\002 \001(\t\022\020\n\010campaign\030\003 " +
+      "\001(\t\022\016\n\006source\030\004 \001(\t\022\016\n\006medium\030\005 \001(\t\022\030\n\020i" +
+      "nstall_referrer\030\006 \001(\t\022\021\n\tdeep_link\030\007 \001(\t" +
+      "\"\221\001\n\rAppStartEvent\022\022\n\nstart_type\030\001 \001(\t\022\026" +
+      "\n\016launch_time_ms\030\002 \001(\003\022\023\n\013app_version\030\003 " +
+      "\001(\t\022\024\n\014build_number\030\004 \001(\t\022\023\n\013first_start" +
+      "\030\005 \001(\010\022\024\n\014after_update\030\006 \001(\010\"\276\001\n\014AppInit" +
+      "Event\022\026\n\016install_source\030\001 \001(\t\022\024\n\014first_l" +
+      "aunch\030\002 \001(\010\022\022\n\ncold_start\030\003 \001(\010\022\024\n\014load_" +
+      "time_ms\030\004 \001(\003\022\023\n\013app_version\030\005 \001(\t\022\024\n\014bu" +
+      "ild_number\030\006 \001(\t\022\026\n\016config_version\030\007 \001(\t" +
+      "\022\023\n\013failed_sdks\030\010 \003(\t\"D\n\022AppBackgroundEv" +
+      "ent\022\016\n\006screen\030\001 \001(\t\022\036\n\026foreground_durati" +
+      "on_ms\030\002 \001(\003\"T\n\022AppForegroundEvent\022\016\n\006scr" +
+      "een\030\001 \001(\t\022\036\n\026background_duration_ms\030\002 \001(" +
+      "\003\022\016\n\006source\030\003 \001(\t\"l\n\024SessionIdChangeEven" +
+      "t\022\033\n\023previous_session_id\030\001 \001(\t\022\026\n\016new_se" +
+      "ssion_id\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\022\017\n\007idle_m" +
+      "s\030\004 \001(\003\"\243\001\n\nErrorEvent\022\022\n\nerror_code\030\001 \001" +
+      "(\t\022\025\n\rerror_message\030\002 \001(\t\022\022\n\nerror_type\030" +
+      "\003 \001(\t\022\016\n\006screen\030\004 \001(\t\022\023\n\013stack_trace\030\005 \001" +
+      "(\t\022\r\n\005fatal\030\006 \001(\010\022\021\n\tcomponent\030\007 \001(\t\022\017\n\007" +
+      "handled\030\010 \001(\010\"T\n\tTestEvent\022\014\n\004name\030\001 \001(\t" +
+      "\022\r\n\005value\030\002 \001(\t\022\016\n\006number\030\003 \001(\003\022\014\n\004flag\030" +
+      "\004 \001(\010\022\014\n\004tags\030\005 \003(\t\"\212\001\n\017PageOpenedEvent\022" +
+      "\021\n\tpage_name\030\001 \001(\t\022\020\n\010page_url\030\002 \001(\t\022\021\n\t" +
+      "page_type\030\003 \001(\t\022\025\n\rprevious_page\030\004 \001(\t\022\016" +
+      "\n\006source\030\005 \001(\t\022\030\n\020source_widget_id\030\006 \001(\t" +
+      "\"v\n\017PageLoadedEvent\022\021\n\tpage_name\030\001 \001(\t\022\020" +
+      "\n\010page_url\030\002 \001(\t\022\024\n\014load_time_ms\030\003 \001(\003\022\022" +
+      "\n\nfrom_cache\030\004 \001(\010\022\024\n\014widget_count\030\005 \001(\003" +
+      "\"\217\001\n\023PageLoadFailedEvent\022\021\n\tpage_name\030\001 " +
+      "\001(\t\022\020\n\010page_url\030\002 \001(\t\022\022\n\nerror_code\030\003 \001(" +
+      "\t\022\025\n\rerror_message\030\004 \001(\t\022\023\n\013http_status\030" +
+      "\005 \001(\005\022\023\n\013retry_count\030\006 \001(\003\"\213\001\n\017WidgetVie" +
+      "wEvent\022\021\n\twidget_id\030\001 \001(\t\022\023\n\013widget_type" +
+      "\030\002 \001(\t\022\024\n\014widget_title\030\003 \001(\t\022\021\n\tpage_nam" +
+      "e\030\004 \001(\t\022\020\n\010position\030\005 \001(\003\022\025\n\relement_cou" +
+      "nt\030\006 \001(\003\"\207\001\n\025WidgetCtaClickedEvent\022\021\n\twi" +
+      "dget_id\030\001 \001(\t\022\023\n\013widget_type\030\002 \001(\t\022\021\n\tpa" +
+      "ge_name\030\003 \001(\t\022\020\n\010position\030\004 \001(\003\022\020\n\010cta_t" +
+      "ext\030\005 \001(\t\022\017\n\007cta_url\030\006 \001(\t\"\304\001\n\026WidgetEle" +
+      "mentViewEvent\022\021\n\twidget_id\030\001 \001(\t\022\023\n\013widg" +
+      "et_type\030\002 \001(\t\022\021\n\tpage_name\030\003 \001(\t\022\027\n\017widg" +
+      "et_position\030\004 \001(\003\022\022\n\nelement_id\030\005 \001(\t\022\024\n" +
+      "\014element_type\030\006 \001(\t\022\030\n\020element_position\030" +
+      "\007 \001(\003\022\022\n\nproduct_id\030\010 \001(\t\"\333\001\n\031WidgetElem" +
+      "entClickedEvent\022\021\n\twidget_id\030\001 \001(\t\022\023\n\013wi" +
+      "dget_type\030\002 \001(\t\022\021\n\tpage_name\030\003 \001(\t\022\027\n\017wi" +
+      "dget_position\030\004 \001(\003\022\022\n\nelement_id\030\005 \001(\t\022" +
+      "\024\n\014element_type\030\006 \001(\t\022\030\n\020element_positio" +
+      "n\030\007 \001(\003\022\022\n\nproduct_id\030\010 \001(\t\022\022\n\ntarget_ur" +
+      "l\030\t \001(\t\"\231\001\n\nClickEvent\022\022\n\nelement_id\030\001 \001" +
+      "(\t\022\024\n\014element_type\030\002 \001(\t\022\024\n\014element_text" +
+      "\030\003 \001(\t\022\016\n\006screen\030\004 \001(\t\022\t\n\001x\030\005 \001(\001\022\t\n\001y\030\006" +
+      " \001(\001\022\022\n\ntarget_url\030\007 \001(\t\022\021\n\twidget_id\030\010 " +
+      "\001(\t\"\205\001\n\017BannerViewEvent\022\021\n\tbanner_id\030\001 \001" +
+      "(\t\022\023\n\013campaign_id\030\002 \001(\t\022\016\n\006screen\030\003 \001(\t\022" +
+      "\020\n\010position\030\004 \001(\003\022\024\n\014creative_url\030\005 \001(\t\022" +
+      "\022\n\ntarget_url\030\006 \001(\t\"p\n\020BannerClickEvent\022" +
+      "\021\n\tbanner_id\030\001 \001(\t\022\023\n\013campaign_id\030\002 \001(\t\022" +
+      "\016\n\006screen\030\003 \001(\t\022\020\n\010position\030\004 \001(\003\022\022\n\ntar" +
+      "get_url\030\005 \001(\t\"\177\n\023DeepLinkOpenedEvent\022\013\n\003" +
+      "url\030\001 \001(\t\022\016\n\006source\030\002 \001(\t\022\020\n\010campaign\030\003 " +
+      "\001(\t\022\020\n\010deferred\030\004 \001(\010\022\020\n\010resolved\030\005 \001(\010\022" +
+      "\025\n\rtarget_screen\030\006 \001(\t\"\260\001\n\013SearchEvent\022\r" +
+      "\n\005query\030\001 \001(\t\022\021\n\tsearch_id\030\002 \001(\t\022\016\n\006scre" +
+      "en\030\003 \001(\t\022\024\n\014result_count\030\004 \001(\003\022\017\n\007filter" +
+      "s\030\005 \003(\t\022\014\n\004sort\030\006 \001(\t\022\027\n\017corrected_query" +
+      "\030\007 \001(\t\022\r\n\005voice\030\010 \001(\010\022\022\n\ninput_type\030\t \001(" +
+      "\t\"\210\001\n\026SearchResultClickEvent\022\021\n\tsearch_i" +
+      "d\030\001 \001(\t\022\r\n\005query\030\002 \001(\t\022\021\n\tresult_id\030\003 \001(" +
+      "\t\022\023\n\013result_type\030\004 \001(\t\022\020\n\010position\030\005 \001(\003" +
+      "\022\022\n\nproduct_id\030\006 \001(\t\"\277\001\n\022FilterAppliedEv" +
+      "ent\022\016\n\006screen\030\001 \001(\t\0228\n\007filters\030\002 \003(\0132\'.e" +
+      "ventgrpc.v1.FilterAppliedEvent.Filter\022\r\n" +
+      "\005query\030\003 \001(\t\022\023\n\013category_id\030\004 \001(\t\022\024\n\014res" +
+      "ult_count\030\005 \001(\003\032%\n\006Filter\022\013\n\003key\030\001 \001(\t\022\016" +
+      "\n\006values\030\002 \003(\t\"k\n\020SortAppliedEvent\022\016\n\006sc" +
+      "reen\030\001 \001(\t\022\017\n\007sort_by\030\002 \001(\t\022\022\n\nsort_orde" +
+      "r\030\003 \001(\t\022\r\n\005query\030\004 \001(\t\022\023\n\013category_id\030\005 " +
+      "\001(\t\"\204\001\n\023CategoryViewedEvent\022\023\n\013category_" +
+      "id\030\001 \001(\t\022\025\n\rcategory_name\030\002 \001(\t\022\032\n\022paren" +
+      "t_category_id\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022\025\n\rp" +
+      "roduct_count\030\005 \001(\003\"\377\001\n\022ProductViewedEven" +
+      "t\022\022\n\nproduct_id\030\001 \001(\t\022\022\n\nvariant_id\030\002 \001(" +
+      "\t\022\024\n\014product_name\030\003 \001(\t\022\020\n\010category\030\004 \001(" +
+      "\t\022\r\n\005brand\030\005 \001(\t\022\r\n\005price\030\006 \001(\001\022\022\n\nlist_" +
+      "price\030\007 \001(\001\022\020\n\010currency\030\010 \001(\t\022\020\n\010in_stoc" +
+      "k\030\t \001(\010\022\016\n\006source\030\n \001(\t\022\020\n\010position\030\013 \001(" +
+      "\003\022\021\n\tstream_id\030\014 \001(\t\022\016\n\006rating\030\r \001(\001\"\333\001\n" +
+      "\016AddToCartEvent\022\022\n\nproduct_id\030\001 \001(\t\022\022\n\nv" +
+      "ariant_id\030\002 \001(\t\022\024\n\014product_name\030\003 \001(\t\022\020\n" +
+      "\010category\030\004 \001(\t\022\r\n\005brand\030\005 \001(\t\022\r\n\005price\030" +
+      "\006 \001(\001\022\020\n\010currency\030\007 \001(\t\022\020\n\010quantity\030\010 \001(" +
+      "\003\022\017\n\007cart_id\030\t \001(\t\022\023\n\013source_page\030\n \001(\t\022" +
+      "\021\n\tstream_id\030\013 \001(\t\"\221\001\n\023RemoveFromCartEve" +
+      "nt\022\022\n\nproduct_id\030\001 \001(\t\022\022\n\nvariant_id\030\002 \001" +
+      "(\t\022\r\n\005price\030\003 \001(\001\022\020\n\010currency\030\004 \001(\t\022\020\n\010q" +
+      "uantity\030\005 \001(\003\022\017\n\007cart_id\030\006 \001(\t\022\016\n\006source" +
+      "\030\007 \001(\t\"m\n\017CartViewedEvent\022\017\n\007cart_id\030\001 \001" +
+      "(\t\022\022\n\nitem_count\030\002 \001(\003\022\016\n\006amount\030\003 \001(\001\022\020" +
+      "\n\010currency\030\004 \001(\t\022\023\n\013product_ids\030\005 \003(\t\"\200\001" +
+      "\n\020WishlistAddEvent\022\022\n\nproduct_id\030\001 \001(\t\022\022" +
+      "\n\nvariant_id\030\002 \001(\t\022\r\n\005price\030\003 \001(\001\022\020\n\010cur" +
+      "rency\030\004 \001(\t\022\016\n\006source\030\005 \001(\t\022\023\n\013wishlist_" +
+      "id\030\006 \001(\t\"b\n\023WishlistRemoveEvent\022\022\n\nprodu" +
+      "ct_id\030\001 \001(\t\022\022\n\nvariant_id\030\002 \001(\t\022\016\n\006sourc" +
+      "e\030\003 \001(\t\022\023\n\013wishlist_id\030\004 \001(\t\"\270\001\n\022CouponA" +
+      "ppliedEvent\022\023\n\013coupon_code\030\001 \001(\t\022\017\n\007cart" +
+      "_id\030\002 \001(\t\022\027\n\017discount_amount\030\003 \001(\001\022\022\n\nca" +
+      "rt_value\030\004 \001(\001\022\020\n\010currency\030\005 \001(\t\022\024\n\014auto" +
+      "_applied\030\006 \001(\010\022\017\n\007success\030\007 \001(\010\022\026\n\016failu" +
+      "re_reason\030\010 \001(\t\"J\n\022CouponRemovedEvent\022\023\n" +
+      "\013coupon_code\030\001 \001(\t\022\017\n\007cart_id\030\002 \001(\t\022\016\n\006r" +
+      "eason\030\003 \001(\t\"\234\001\n\024CheckoutStartedEvent\022\023\n\013" +
+      "checkout_id\030\001 \001(\t\022\017\n\007cart_id\030\002 \001(\t\022\016\n\006am" +
+      "ount\030\003 \001(\001\022\020\n\010currency\030\004 \001(\t\022\022\n\nitem_cou" +
+      "nt\030\005 \001(\003\022\023\n\013product_ids\030\006 \003(\t\022\023\n\013coupon_" +
+      "code\030\007 \001(\t\"\230\001\n\021GoToPaymentsEvent\022\017\n\007cart" +
+      "_id\030\001 \001(\t\022\023\n\013checkout_id\030\002 \001(\t\022\022\n\nitem_c" +
+      "ount\030\003 \001(\003\022\016\n\006amount\030\004 \001(\001\022\020\n\010currency\030\005" +
+      " \001(\t\022\023\n\013coupon_code\030\006 \001(\t\022\022\n\naddress_id\030" +
+      "\007 \001(\t\"\261\001\n\032PaymentMethodSelectedEvent\022\023\n\013" +
+      "checkout_id\030\001 \001(\t\022\020\n\010order_id\030\002 \001(\t\022\026\n\016p" +
+      "ayment_method\030\003 \001(\t\022\030\n\020payment_provider\030" +
+      "\004 \001(\t\022\016\n\006amount\030\005 \001(\001\022\020\n\010currency\030\006 \001(\t\022" +
+      "\030\n\020saved_instrument\030\007 \001(\010\"\235\001\n\025InitiatePu" +
+      "rchaseEvent\022\020\n\010order_id\030\001 \001(\t\022\017\n\007cart_id" +
+      "\030\002 \001(\t\022\026\n\016payment_method\030\003 \001(\t\022\016\n\006amount" +
+      "\030\004 \001(\001\022\020\n\010currency\030\005 \001(\t\022\022\n\nitem_count\030\006" +
+      " \001(\003\022\023\n\013product_ids\030\007 \003(\t\"\356\001\n\025CompletePu" +
+      "rchaseEvent\022\020\n\010order_id\030\001 \001(\t\022\026\n\016transac" +
+      "tion_id\030\002 \001(\t\022\026\n\016payment_method\030\003 \001(\t\022\016\n" +
+      "\006amount\030\004 \001(\001\022\020\n\010discount\030\005 \001(\001\022\024\n\014shipp" +
+      "ing_fee\030\006 \001(\001\022\013\n\003tax\030\007 \001(\001\022\020\n\010currency\030\010" +
+      " \001(\t\022\022\n\nitem_count\030\t \001(\003\022\023\n\013product_ids\030" +
+      "\n \003(\t\022\023\n\013coupon_code\030\013 \001(\t\"\265\001\n\023PurchaseF" +
+      "ailedEvent\022\020\n\010order_id\030\001 \001(\t\022\026\n\016payment_" +
+      "method\030\002 \001(\t\022\016\n\006amount\030\003 \001(\001\022\020\n\010currency" +
+      "\030\004 \001(\t\022\022\n\nerror_code\030\005 \001(\t\022\025\n\rerror_mess" +
+      "age\030\006 \001(\t\022\017\n\007gateway\030\007 \001(\t\022\026\n\016user_cance" +
+      "lled\030\010 \001(\010\"\313\001\n\020OrderPlacedEvent\022\020\n\010order" +
+      "_id\030\001 \001(\t\022\016\n\006amount\030\002 \001(\001\022\020\n\010currency\030\003 " +
+      "\001(\t\022\022\n\nitem_count\030\004 \001(\003\022\026\n\016payment_metho" +
+      "d\030\005 \001(\t\022\013\n\003cod\030\006 \001(\010\022\024\n\014shipping_fee\030\007 \001" +
+      "(\001\022\037\n\027estimated_delivery_days\030\010 \001(\003\022\023\n\013p" +
+      "roduct_ids\030\t \003(\t\"\212\001\n\023OrderCancelledEvent" +
+      "\022\020\n\010order_id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\022\024\n\014ca" +
+      "ncelled_by\030\003 \001(\t\022\025\n\rrefund_amount\030\004 \001(\001\022" +
+      "\020\n\010currency\030\005 \001(\t\022\022\n\nitem_count\030\006 \001(\003\"\250\001" +
+      "\n\024ReturnRequestedEvent\022\020\n\010order_id\030\001 \001(\t" +
+      "\022\021\n\treturn_id\030\002 \001(\t\022\022\n\nproduct_id\030\003 \001(\t\022" +
+      "\016\n\006reason\030\004 \001(\t\022\020\n\010quantity\030\005 \001(\003\022\016\n\006amo" +
+      "unt\030\006 \001(\001\022\020\n\010currency\030\007 \001(\t\022\023\n\013return_ty" +
+      "pe\030\010 \001(\t\"\204\001\n\024RefundRequestedEvent\022\020\n\010ord" +
+      "er_id\030\001 \001(\t\022\021\n\trefund_id\030\002 \001(\t\022\016\n\006amount" +
+      "\030\003 \001(\001\022\020\n\010currency\030\004 \001(\t\022\016\n\006reason\030\005 \001(\t" +
+      "\022\025\n\rrefund_method\030\006 \001(\t\"\257\001\n\021AddressAdded" +
+      "Event\022\022\n\naddress_id\030\001 \001(\t\022\014\n\004city\030\002 \001(\t\022" +
+      "\r\n\005state\030\003 \001(\t\022\017\n\007country\030\004 \001(\t\022\023\n\013posta" +
+      "l_code\030\005 \001(\t\022\024\n\014address_type\030\006 \001(\t\022\022\n\nis" +
+      "_default\030\007 \001(\010\022\031\n\021location_detected\030\010 \001(" +
+      "\010\"\230\001\n\023AddressUpdatedEvent\022\022\n\naddress_id\030" +
+      "\001 \001(\t\022\026\n\016changed_fields\030\002 \003(\t\022\014\n\004city\030\003 " +
+      "\001(\t\022\r\n\005state\030\004 \001(\t\022\017\n\007country\030\005 \001(\t\022\023\n\013p" +
+      "ostal_code\030\006 \001(\t\022\022\n\nis_default\030\007 \001(\010\"F\n\016" +
+      "InitiateReview\022\022\n\nproduct_id\030\001 \001(\t\022\020\n\010or" +
+      "der_id\030\002 \001(\t\022\016\n\006source\030\003 \001(\t\"b\n\021EnterRev" +
+      "iewScreen\022\022\n\nproduct_id\030\001 \001(\t\022\020\n\010order_i" +
+      "d\030\002 \001(\t\022\016\n\006source\030\003 \001(\t\022\027\n\017existing_revi" +
+      "ew\030\004 \001(\010\"\270\001\n\014SubmitReview\022\021\n\treview_id\030\001" +
+      " \001(\t\022\022\n\nproduct_id\030\002 \001(\t\022\020\n\010order_id\030\003 \001" +
+      "(\t\022\016\n\006rating\030\004 \001(\005\022\r\n\005title\030\005 \001(\t\022\023\n\013tex" +
+      "t_length\030\006 \001(\003\022\023\n\013image_count\030\007 \001(\003\022\023\n\013v" +
+      "ideo_count\030\010 \001(\003\022\021\n\tanonymous\030\t \001(\010\"p\n\016V" +
+      "iewAllReviews\022\022\n\nproduct_id\030\001 \001(\t\022\024\n\014rev" +
+      "iew_count\030\002 \001(\003\022\026\n\016average_rating\030\003 \001(\001\022" +
+      "\014\n\004sort\030\004 \001(\t\022\016\n\006filter\030\005 \001(\t\"b\n\021ExpandR" +
+      "eviewImage\022\022\n\nproduct_id\030\001 \001(\t\022\021\n\treview" +
+      "_id\030\002 \001(\t\022\021\n\timage_url\030\003 \001(\t\022\023\n\013image_in" +
+      "dex\030\004 \001(\003\"n\n\021RatingPromptEvent\022\021\n\tprompt" +
+      "_id\030\001 \001(\t\022\016\n\006action\030\002 \001(\t\022\016\n\006rating\030\003 \001(" +
+      "\005\022\017\n\007trigger\030\004 \001(\t\022\025\n\rsent_to_store\030\005 \001(" +
+      "\010\"g\n\036PhoneVerificationInitiateEvent\022\024\n\014c" +
+      "ountry_code\030\001 \001(\t\022\016\n\006source\030\002 \001(\t\022\016\n\006met" +
+      "hod\030\003 \001(\t\022\017\n\007attempt\030\004 \001(\003\"q\n\022PhoneNumbe" +
+      "rEntered\022\024\n\014country_code\030\001 \001(\t\022\022\n\nphone_" +
+      "hash\030\002 \001(\t\022\r\n\005valid\030\003 \001(\010\022\016\n\006source\030\004 \001(" +
+      "\t\022\022\n\nautofilled\030\005 \001(\010\"\240\001\n\020OTPVerifiedEve" +
+      "nt\022\024\n\014country_code\030\001 \001(\t\022\016\n\006method\030\002 \001(\t" +
+      "\022\017\n\007success\030\003 \001(\010\022\017\n\007attempt\030\004 \001(\003\022\031\n\021ti" +
+      "me_to_verify_ms\030\005 \001(\003\022\021\n\tauto_read\030\006 \001(\010" +
+      "\022\026\n\016failure_reason\030\007 \001(\t\"f\n\nLoginEvent\022\016" +
       "\n\006method\030\001 \001(\t\022\017\n\007success\030\002 \001(\010\022\026\n\016failu" +
-      "re_reason\030\003 \001(\t\022\025\n\rreferral_code\030\004 \001(\t\022\016" +
-      "\n\006source\030\005 \001(\t\"U\n\023ProfileUpdatedEvent\022\026\n" +
-      "\016changed_fields\030\001 \003(\t\022\026\n\016avatar_changed\030" +
-      "\002 \001(\010\022\016\n\006source\030\003 \001(\t\"e\n\023PushPermissionE" +
-      "vent\022\016\n\006status\030\001 \001(\t\022\023\n\013prompt_type\030\002 \001(" +
-      "\t\022\031\n\021previously_denied\030\003 \001(\010\022\016\n\006source\030\004" +
-      " \001(\t\"}\n\031NotificationReceivedEvent\022\027\n\017not" +
-      "ification_id\030\001 \001(\t\022\023\n\013campaign_id\030\002 \001(\t\022" +
-      "\017\n\007channel\030\003 \001(\t\022\r\n\005title\030\004 \001(\t\022\022\n\nforeg" +
-      "round\030\005 \001(\010\"\235\001\n\027NotificationActionEvent\022" +
-      "\027\n\017notification_id\030\001 \001(\t\022\023\n\013campaign_id\030" +
-      "\002 \001(\t\022\016\n\006action\030\003 \001(\t\022\021\n\taction_id\030\004 \001(\t" +
-      "\022\017\n\007channel\030\005 \001(\t\022\021\n\tdeep_link\030\006 \001(\t\022\r\n\005" +
-      "title\030\007 \001(\t\"\207\001\n\020StreamEnterEvent\022\021\n\tstre" +
-      "am_id\030\001 \001(\t\022\023\n\013streamer_id\030\002 \001(\t\022\024\n\014stre" +
-      "am_title\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022\024\n\014viewer" +
-      "_count\030\005 \001(\003\022\017\n\007is_live\030\006 \001(\010\"i\n\017StreamE" +
-      "xitEvent\022\021\n\tstream_id\030\001 \001(\t\022\023\n\013streamer_" +
-      "id\030\002 \001(\t\022\031\n\021watch_duration_ms\030\003 \001(\003\022\023\n\013e" +
-      "xit_reason\030\004 \001(\t\"\202\001\n\022ChooseProductEvent\022" +
-      "\021\n\tstream_id\030\001 \001(\t\022\022\n\nproduct_id\030\002 \001(\t\022\022" +
-      "\n\nvariant_id\030\003 \001(\t\022\r\n\005price\030\004 \001(\001\022\020\n\010cur" +
-      "rency\030\005 \001(\t\022\020\n\010position\030\006 \001(\003\"b\n\017StreamL" +
-      "ikeEvent\022\021\n\tstream_id\030\001 \001(\t\022\023\n\013streamer_" +
-      "id\030\002 \001(\t\022\022\n\nlike_count\030\003 \001(\003\022\023\n\013position" +
-      "_ms\030\004 \001(\003\"y\n\022StreamCommentEvent\022\021\n\tstrea" +
-      "m_id\030\001 \001(\t\022\023\n\013streamer_id\030\002 \001(\t\022\022\n\ncomme" +
-      "nt_id\030\003 \001(\t\022\023\n\013text_length\030\004 \001(\003\022\022\n\nprod" +
-      "uct_id\030\005 \001(\t\"\244\001\n\rGiftSentEvent\022\021\n\tstream" +
-      "_id\030\001 \001(\t\022\024\n\014recipient_id\030\002 \001(\t\022\017\n\007gift_" +
-      "id\030\003 \001(\t\022\021\n\tgift_name\030\004 \001(\t\022\020\n\010quantity\030" +
-      "\005 \001(\003\022\022\n\ncoin_value\030\006 \001(\003\022\016\n\006amount\030\007 \001(" +
-      "\001\022\020\n\010currency\030\010 \001(\t\"t\n\026SocialStreamEnter" +
-      "Event\022\021\n\tstream_id\030\001 \001(\t\022\022\n\ncreator_id\030\002" +
-      " \001(\t\022\021\n\tfeed_type\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022" +
-      "\020\n\010position\030\005 \001(\003\"\212\001\n\027SocialStreamAction" +
-      "Event\022\021\n\tstream_id\030\001 \001(\t\022\022\n\ncreator_id\030\002" +
-      " \001(\t\022\016\n\006action\030\003 \001(\t\022\021\n\ttarget_id\030\004 \001(\t\022" +
-      "\023\n\013target_type\030\005 \001(\t\022\020\n\010position\030\006 \001(\003\"Y" +
-      "\n\tLikeEvent\022\022\n\ncontent_id\030\001 \001(\t\022\024\n\014conte" +
-      "nt_type\030\002 \001(\t\022\016\n\006screen\030\003 \001(\t\022\022\n\ncreator" +
-      "_id\030\004 \001(\t\"\223\001\n\014CommentEvent\022\022\n\ncomment_id" +
-      "\030\001 \001(\t\022\022\n\ncontent_id\030\002 \001(\t\022\024\n\014content_ty" +
-      "pe\030\003 \001(\t\022\031\n\021parent_comment_id\030\004 \001(\t\022\023\n\013t" +
-      "ext_length\030\005 \001(\003\022\025\n\rmention_count\030\006 \001(\003\"" +
-      "j\n\nShareEvent\022\022\n\ncontent_id\030\001 \001(\t\022\024\n\014con" +
-      "tent_type\030\002 \001(\t\022\017\n\007channel\030\003 \001(\t\022\016\n\006scre" +
-      "en\030\004 \001(\t\022\021\n\tshare_url\030\005 \001(\t\"X\n\013FollowEve" +
-      "nt\022\021\n\ttarget_id\030\001 \001(\t\022\023\n\013target_type\030\002 \001" +
-      "(\t\022\016\n\006source\030\003 \001(\t\022\021\n\tstream_id\030\004 \001(\t\"G\n",
-      "\rUnfollowEvent\022\021\n\ttarget_id\030\001 \001(\t\022\023\n\013tar" +
-      "get_type\030\002 \001(\t\022\016\n\006source\030\003 \001(\t\"_\n\023Referr" +
-      "alSharedEvent\022\025\n\rreferral_code\030\001 \001(\t\022\017\n\007" +
-      "channel\030\002 \001(\t\022\020\n\010campaign\030\003 \001(\t\022\016\n\006scree" +
-      "n\030\004 \001(\t\"\244\001\n\016VideoPlayEvent\022\020\n\010video_id\030\001" +
-      " \001(\t\022\024\n\014content_type\030\002 \001(\t\022\023\n\013position_m" +
-      "s\030\003 \001(\003\022\023\n\013duration_ms\030\004 \001(\003\022\020\n\010autoplay" +
-      "\030\005 \001(\010\022\r\n\005muted\030\006 \001(\010\022\016\n\006screen\030\007 \001(\t\022\017\n" +
-      "\007quality\030\010 \001(\t\"q\n\017VideoPauseEvent\022\020\n\010vid" +
-      "eo_id\030\001 \001(\t\022\023\n\013position_ms\030\002 \001(\003\022\023\n\013dura" +
-      "tion_ms\030\003 \001(\003\022\022\n\nwatched_ms\030\004 \001(\003\022\016\n\006rea" +
-      "son\030\005 \001(\t\"e\n\022VideoCompleteEvent\022\020\n\010video" +
-      "_id\030\001 \001(\t\022\023\n\013duration_ms\030\002 \001(\003\022\022\n\nwatche" +
-      "d_ms\030\003 \001(\003\022\024\n\014replay_count\030\004 \001(\003\"\232\001\n\021AbA" +
-      "ssignmentEvent\022\025\n\rexperiment_id\030\001 \001(\t\022\027\n" +
-      "\017experiment_name\030\002 \001(\t\022\017\n\007variant\030\003 \001(\t\022" +
-      "\016\n\006bucket\030\004 \001(\005\022\023\n\013assigned_at\030\005 \001(\003\022\017\n\007" +
-      "exposed\030\006 \001(\010\022\016\n\006forced\030\007 \001(\010\"\221\001\n\010Respon" +
-      "se\022$\n\006status\030\001 \001(\0162\024.eventgrpc.v1.Status" +
-      "\022*\n\007results\030\002 \003(\0132\031.eventgrpc.v1.EventRe" +
-      "sult\022\017\n\007message\030\003 \001(\t\022\020\n\010accepted\030\004 \001(\005\022" +
-      "\020\n\010rejected\030\005 \001(\005\"P\n\013EventResult\022\r\n\005inde" +
-      "x\030\001 \001(\005\022\020\n\010event_id\030\002 \001(\t\022\020\n\010accepted\030\003 " +
-      "\001(\010\022\016\n\006reason\030\004 \001(\t*X\n\006Status\022\026\n\022STATUS_" +
-      "UNSPECIFIED\020\000\022\r\n\tSTATUS_OK\020\001\022\022\n\016STATUS_P" +
-      "ARTIAL\020\002\022\023\n\017STATUS_REJECTED\020\0032H\n\014EventSe" +
-      "rvice\0228\n\010dispatch\022\024.eventgrpc.v1.Events\032" +
-      "\026.eventgrpc.v1.ResponseBe\n\017io.eventgrpc." +
-      "v1B\021EventServiceProtoP\001Z=github.com/even" +
-      "t-grpc/event-grpc/gen/eventgrpc/v1;event" +
-      "grpcv1b\006proto3"
+      "re_reason\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022\017\n\007attem" +
+      "pt\030\005 \001(\003\":\n\013LogoutEvent\022\016\n\006reason\030\001 \001(\t\022" +
+      "\033\n\023session_duration_ms\030\002 \001(\003\"m\n\013SignupEv" +
+      "ent\022\016\n\006method\030\001 \001(\t\022\017\n\007success\030\002 \001(\010\022\026\n\016" +
+      "failure_reason\030\003 \001(\t\022\025\n\rreferral_code\030\004 " +
+      "\001(\t\022\016\n\006source\030\005 \001(\t\"U\n\023ProfileUpdatedEve" +
+      "nt\022\026\n\016changed_fields\030\001 \003(\t\022\026\n\016avatar_cha" +
+      "nged\030\002 \001(\010\022\016\n\006source\030\003 \001(\t\"e\n\023PushPermis" +
+      "sionEvent\022\016\n\006status\030\001 \001(\t\022\023\n\013prompt_type" +
+      "\030\002 \001(\t\022\031\n\021previously_denied\030\003 \001(\010\022\016\n\006sou" +
+      "rce\030\004 \001(\t\"}\n\031NotificationReceivedEvent\022\027" +
+      "\n\017notification_id\030\001 \001(\t\022\023\n\013campaign_id\030\002" +
+      " \001(\t\022\017\n\007channel\030\003 \001(\t\022\r\n\005title\030\004 \001(\t\022\022\n\n" +
+      "foreground\030\005 \001(\010\"\235\001\n\027NotificationActionE" +
+      "vent\022\027\n\017notification_id\030\001 \001(\t\022\023\n\013campaig" +
+      "n_id\030\002 \001(\t\022\016\n\006action\030\003 \001(\t\022\021\n\taction_id\030" +
+      "\004 \001(\t\022\017\n\007channel\030\005 \001(\t\022\021\n\tdeep_link\030\006 \001(" +
+      "\t\022\r\n\005title\030\007 \001(\t\"\207\001\n\020StreamEnterEvent\022\021\n" +
+      "\tstream_id\030\001 \001(\t\022\023\n\013streamer_id\030\002 \001(\t\022\024\n" +
+      "\014stream_title\030\003 \001(\t\022\016\n\006source\030\004 \001(\t\022\024\n\014v" +
+      "iewer_count\030\005 \001(\003\022\017\n\007is_live\030\006 \001(\010\"i\n\017St" +
+      "reamExitEvent\022\021\n\tstream_id\030\001 \001(\t\022\023\n\013stre" +
+      "amer_id\030\002 \001(\t\022\031\n\021watch_duration_ms\030\003 \001(\003" +
+      "\022\023\n\013exit_reason\030\004 \001(\t\"\202\001\n\022ChooseProductE" +
+      "vent\022\021\n\tstream_id\030\001 \001(\t\022\022\n\nproduct_id\030\002 " +
+      "\001(\t\022\022\n\nvariant_id\030\003 \001(\t\022\r\n\005price\030\004 \001(\001\022\020" +
+      "\n\010currency\030\005 \001(\t\022\020\n\010position\030\006 \001(\003\"b\n\017St" +
+      "reamLikeEvent\022\021\n\tstream_id\030\001 \001(\t\022\023\n\013stre" +
+      "amer_id\030\002 \001(\t\022\022\n\nlike_count\030\003 \001(\003\022\023\n\013pos" +
+      "ition_ms\030\004 \001(\003\"y\n\022StreamCommentEvent\022\021\n\t" +
+      "stream_id\030\001 \001(\t\022\023\n\013streamer_id\030\002 \001(\t\022\022\n\n" +
+      "comment_id\030\003 \001(\t\022\023\n\013text_length\030\004 \001(\003\022\022\n",
+      "\nproduct_id\030\005 \001(\t\"\244\001\n\rGiftSentEvent\022\021\n\ts" +
+      "tream_id\030\001 \001(\t\022\024\n\014recipient_id\030\002 \001(\t\022\017\n\007" +
+      "gift_id\030\003 \001(\t\022\021\n\tgift_name\030\004 \001(\t\022\020\n\010quan" +
+      "tity\030\005 \001(\003\022\022\n\ncoin_value\030\006 \001(\003\022\016\n\006amount" +
+      "\030\007 \001(\001\022\020\n\010currency\030\010 \001(\t\"t\n\026SocialStream" +
+      "EnterEvent\022\021\n\tstream_id\030\001 \001(\t\022\022\n\ncreator" +
+      "_id\030\002 \001(\t\022\021\n\tfeed_type\030\003 \001(\t\022\016\n\006source\030\004" +
+      " \001(\t\022\020\n\010position\030\005 \001(\003\"\212\001\n\027SocialStreamA" +
+      "ctionEvent\022\021\n\tstream_id\030\001 \001(\t\022\022\n\ncreator" +
+      "_id\030\002 \001(\t\022\016\n\006action\030\003 \001(\t\022\021\n\ttarget_id\030\004" +
+      " \001(\t\022\023\n\013target_type\030\005 \001(\t\022\020\n\010position\030\006 " +
+      "\001(\003\"Y\n\tLikeEvent\022\022\n\ncontent_id\030\001 \001(\t\022\024\n\014" +
+      "content_type\030\002 \001(\t\022\016\n\006screen\030\003 \001(\t\022\022\n\ncr" +
+      "eator_id\030\004 \001(\t\"\223\001\n\014CommentEvent\022\022\n\ncomme" +
+      "nt_id\030\001 \001(\t\022\022\n\ncontent_id\030\002 \001(\t\022\024\n\014conte" +
+      "nt_type\030\003 \001(\t\022\031\n\021parent_comment_id\030\004 \001(\t" +
+      "\022\023\n\013text_length\030\005 \001(\003\022\025\n\rmention_count\030\006" +
+      " \001(\003\"j\n\nShareEvent\022\022\n\ncontent_id\030\001 \001(\t\022\024" +
+      "\n\014content_type\030\002 \001(\t\022\017\n\007channel\030\003 \001(\t\022\016\n" +
+      "\006screen\030\004 \001(\t\022\021\n\tshare_url\030\005 \001(\t\"X\n\013Foll" +
+      "owEvent\022\021\n\ttarget_id\030\001 \001(\t\022\023\n\013target_typ" +
+      "e\030\002 \001(\t\022\016\n\006source\030\003 \001(\t\022\021\n\tstream_id\030\004 \001" +
+      "(\t\"G\n\rUnfollowEvent\022\021\n\ttarget_id\030\001 \001(\t\022\023" +
+      "\n\013target_type\030\002 \001(\t\022\016\n\006source\030\003 \001(\t\"_\n\023R" +
+      "eferralSharedEvent\022\025\n\rreferral_code\030\001 \001(" +
+      "\t\022\017\n\007channel\030\002 \001(\t\022\020\n\010campaign\030\003 \001(\t\022\016\n\006" +
+      "screen\030\004 \001(\t\"\244\001\n\016VideoPlayEvent\022\020\n\010video" +
+      "_id\030\001 \001(\t\022\024\n\014content_type\030\002 \001(\t\022\023\n\013posit" +
+      "ion_ms\030\003 \001(\003\022\023\n\013duration_ms\030\004 \001(\003\022\020\n\010aut" +
+      "oplay\030\005 \001(\010\022\r\n\005muted\030\006 \001(\010\022\016\n\006screen\030\007 \001" +
+      "(\t\022\017\n\007quality\030\010 \001(\t\"q\n\017VideoPauseEvent\022\020" +
+      "\n\010video_id\030\001 \001(\t\022\023\n\013position_ms\030\002 \001(\003\022\023\n" +
+      "\013duration_ms\030\003 \001(\003\022\022\n\nwatched_ms\030\004 \001(\003\022\016" +
+      "\n\006reason\030\005 \001(\t\"e\n\022VideoCompleteEvent\022\020\n\010" +
+      "video_id\030\001 \001(\t\022\023\n\013duration_ms\030\002 \001(\003\022\022\n\nw" +
+      "atched_ms\030\003 \001(\003\022\024\n\014replay_count\030\004 \001(\003\"\232\001" +
+      "\n\021AbAssignmentEvent\022\025\n\rexperiment_id\030\001 \001" +
+      "(\t\022\027\n\017experiment_name\030\002 \001(\t\022\017\n\007variant\030\003" +
+      " \001(\t\022\016\n\006bucket\030\004 \001(\005\022\023\n\013assigned_at\030\005 \001(" +
+      "\003\022\017\n\007exposed\030\006 \001(\010\022\016\n\006forced\030\007 \001(\010\"\221\001\n\010R" +
+      "esponse\022$\n\006status\030\001 \001(\0162\024.eventgrpc.v1.S" +
+      "tatus\022*\n\007results\030\002 \003(\0132\031.eventgrpc.v1.Ev" +
+      "entResult\022\017\n\007message\030\003 \001(\t\022\020\n\010accepted\030\004" +
+      " \001(\005\022\020\n\010rejected\030\005 \001(\005\"P\n\013EventResult\022\r\n" +
+      "\005index\030\001 \001(\005\022\020\n\010event_id\030\002 \001(\t\022\020\n\010accept" +
+      "ed\030\003 \001(\010\022\016\n\006reason\030\004 \001(\t*X\n\006Status\022\026\n\022ST" +
+      "ATUS_UNSPECIFIED\020\000\022\r\n\tSTATUS_OK\020\001\022\022\n\016STA" +
+      "TUS_PARTIAL\020\002\022\023\n\017STATUS_REJECTED\020\0032H\n\014Ev" +
+      "entService\0228\n\010dispatch\022\024.eventgrpc.v1.Ev" +
+      "ents\032\026.eventgrpc.v1.ResponseBe\n\017io.event" +
+      "grpc.v1B\021EventServiceProtoP\001Z=github.com" +
+      "/event-grpc/event-grpc/gen/eventgrpc/v1;" +
+      "eventgrpcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          com.google.protobuf.StructProto.getDescriptor(),
         });
     internal_static_eventgrpc_v1_Events_descriptor =
       getDescriptor().getMessageTypes().get(0);
@@ -911,7 +964,7 @@ public final class EventServiceProto {
     internal_static_eventgrpc_v1_Event_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_Event_descriptor,
-        new java.lang.String[] { "Id", "Timestamp", "LaunchEvent", "LaunchReferEvent", "PageOpenedEvent", "PageLoadedEvent", "PageLoadFailedEvent", "WidgetViewEvent", "WidgetCtaClickedEvent", "WidgetElementViewEvent", "WidgetElementClickedEvent", "AddToCartEvent", "GoToPaymentsEvent", "InitiatePurchaseEvent", "CompletePurchaseEvent", "PurchaseFailedEvent", "StreamEnterEvent", "ChooseProductEvent", "SocialStreamEnterEvent", "SocialStreamActionEvent", "InitiateReview", "EnterReviewScreen", "SubmitReview", "ViewAllReviews", "ExpandReviewImage", "PhoneVerificationInitiateEvent", "PhoneNumberEntered", "OtpVerifiedEvent", "AppStartEvent", "NotificationActionEvent", "SessionIdChangeEvent", "TestEvent", "ClickEvent", "AppInitEvent", "AbAssignmentEvent", "ErrorEvent", "SearchEvent", "SearchResultClickEvent", "ShareEvent", "FollowEvent", "UnfollowEvent", "LikeEvent", "CommentEvent", "WishlistAddEvent", "WishlistRemoveEvent", "CouponAppliedEvent", "CouponRemovedEvent", "AddressAddedEvent", "AddressUpdatedEvent", "OrderPlacedEvent", "OrderCancelledEvent", "ReturnRequestedEvent", "RefundRequestedEvent", "LoginEvent", "LogoutEvent", "SignupEvent", "ProfileUpdatedEvent", "ProductViewedEvent", "CategoryViewedEvent", "CartViewedEvent", "RemoveFromCartEvent", "CheckoutStartedEvent", "PaymentMethodSelectedEvent", "StreamExitEvent", "StreamLikeEvent", "StreamCommentEvent", "GiftSentEvent", "VideoPlayEvent", "VideoPauseEvent", "VideoCompleteEvent", "BannerViewEvent", "BannerClickEvent", "DeepLinkOpenedEvent", "PushPermissionEvent", "AppBackgroundEvent", "AppForegroundEvent", "RatingPromptEvent", "ReferralSharedEvent", "FilterAppliedEvent", "SortAppliedEvent", "NotificationReceivedEvent", "CustomEvent", "EventOf", });
+        new java.lang.String[] { "Id", "Timestamp", "UserId", "AnonymousId", "Context", "Integrations", "LaunchEvent", "LaunchReferEvent", "PageOpenedEvent", "PageLoadedEvent", "PageLoadFailedEvent", "WidgetViewEvent", "WidgetCtaClickedEvent", "WidgetElementViewEvent", "WidgetElementClickedEvent", "AddToCartEvent", "GoToPaymentsEvent", "InitiatePurchaseEvent", "CompletePurchaseEvent", "PurchaseFailedEvent", "StreamEnterEvent", "ChooseProductEvent", "SocialStreamEnterEvent", "SocialStreamActionEvent", "InitiateReview", "EnterReviewScreen", "SubmitReview", "ViewAllReviews", "ExpandReviewImage", "PhoneVerificationInitiateEvent", "PhoneNumberEntered", "OtpVerifiedEvent", "AppStartEvent", "NotificationActionEvent", "SessionIdChangeEvent", "TestEvent", "ClickEvent", "AppInitEvent", "AbAssignmentEvent", "ErrorEvent", "SearchEvent", "SearchResultClickEvent", "ShareEvent", "FollowEvent", "UnfollowEvent", "LikeEvent", "CommentEvent", "WishlistAddEvent", "WishlistRemoveEvent", "CouponAppliedEvent", "CouponRemovedEvent", "AddressAddedEvent", "AddressUpdatedEvent", "OrderPlacedEvent", "OrderCancelledEvent", "ReturnRequestedEvent", "RefundRequestedEvent", "LoginEvent", "LogoutEvent", "SignupEvent", "ProfileUpdatedEvent", "ProductViewedEvent", "CategoryViewedEvent", "CartViewedEvent", "RemoveFromCartEvent", "CheckoutStartedEvent", "PaymentMethodSelectedEvent", "StreamExitEvent", "StreamLikeEvent", "StreamCommentEvent", "GiftSentEvent", "VideoPlayEvent", "VideoPauseEvent", "VideoCompleteEvent", "BannerViewEvent", "BannerClickEvent", "DeepLinkOpenedEvent", "PushPermissionEvent", "AppBackgroundEvent", "AppForegroundEvent", "RatingPromptEvent", "ReferralSharedEvent", "FilterAppliedEvent", "SortAppliedEvent", "NotificationReceivedEvent", "CustomEvent", "TrackEvent", "IdentifyEvent", "PageEvent", "ScreenEvent", "GroupEvent", "AliasEvent", "EventOf", });
     internal_static_eventgrpc_v1_CustomEvent_descriptor =
       getDescriptor().getMessageTypes().get(3);
     internal_static_eventgrpc_v1_CustomEvent_fieldAccessorTable = new
@@ -924,140 +977,176 @@ public final class EventServiceProto {
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CustomEvent_ParamsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
-    internal_static_eventgrpc_v1_LaunchEvent_descriptor =
+    internal_static_eventgrpc_v1_TrackEvent_descriptor =
       getDescriptor().getMessageTypes().get(4);
+    internal_static_eventgrpc_v1_TrackEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_eventgrpc_v1_TrackEvent_descriptor,
+        new java.lang.String[] { "Name", "Properties", });
+    internal_static_eventgrpc_v1_IdentifyEvent_descriptor =
+      getDescriptor().getMessageTypes().get(5);
+    internal_static_eventgrpc_v1_IdentifyEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_eventgrpc_v1_IdentifyEvent_descriptor,
+        new java.lang.String[] { "Traits", });
+    internal_static_eventgrpc_v1_PageEvent_descriptor =
+      getDescriptor().getMessageTypes().get(6);
+    internal_static_eventgrpc_v1_PageEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_eventgrpc_v1_PageEvent_descriptor,
+        new java.lang.String[] { "Name", "Category", "Properties", });
+    internal_static_eventgrpc_v1_ScreenEvent_descriptor =
+      getDescriptor().getMessageTypes().get(7);
+    internal_static_eventgrpc_v1_ScreenEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_eventgrpc_v1_ScreenEvent_descriptor,
+        new java.lang.String[] { "Name", "Category", "Properties", });
+    internal_static_eventgrpc_v1_GroupEvent_descriptor =
+      getDescriptor().getMessageTypes().get(8);
+    internal_static_eventgrpc_v1_GroupEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_eventgrpc_v1_GroupEvent_descriptor,
+        new java.lang.String[] { "GroupId", "Traits", });
+    internal_static_eventgrpc_v1_AliasEvent_descriptor =
+      getDescriptor().getMessageTypes().get(9);
+    internal_static_eventgrpc_v1_AliasEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_eventgrpc_v1_AliasEvent_descriptor,
+        new java.lang.String[] { "PreviousId", });
+    internal_static_eventgrpc_v1_LaunchEvent_descriptor =
+      getDescriptor().getMessageTypes().get(10);
     internal_static_eventgrpc_v1_LaunchEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_LaunchEvent_descriptor,
         new java.lang.String[] { "LaunchSource", "DeepLink", "NotificationId", "ColdStart", "LaunchTimeMs", });
     internal_static_eventgrpc_v1_LaunchReferEvent_descriptor =
-      getDescriptor().getMessageTypes().get(5);
+      getDescriptor().getMessageTypes().get(11);
     internal_static_eventgrpc_v1_LaunchReferEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_LaunchReferEvent_descriptor,
         new java.lang.String[] { "ReferrerId", "ReferralCode", "Campaign", "Source", "Medium", "InstallReferrer", "DeepLink", });
     internal_static_eventgrpc_v1_AppStartEvent_descriptor =
-      getDescriptor().getMessageTypes().get(6);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_eventgrpc_v1_AppStartEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AppStartEvent_descriptor,
         new java.lang.String[] { "StartType", "LaunchTimeMs", "AppVersion", "BuildNumber", "FirstStart", "AfterUpdate", });
     internal_static_eventgrpc_v1_AppInitEvent_descriptor =
-      getDescriptor().getMessageTypes().get(7);
+      getDescriptor().getMessageTypes().get(13);
     internal_static_eventgrpc_v1_AppInitEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AppInitEvent_descriptor,
         new java.lang.String[] { "InstallSource", "FirstLaunch", "ColdStart", "LoadTimeMs", "AppVersion", "BuildNumber", "ConfigVersion", "FailedSdks", });
     internal_static_eventgrpc_v1_AppBackgroundEvent_descriptor =
-      getDescriptor().getMessageTypes().get(8);
+      getDescriptor().getMessageTypes().get(14);
     internal_static_eventgrpc_v1_AppBackgroundEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AppBackgroundEvent_descriptor,
         new java.lang.String[] { "Screen", "ForegroundDurationMs", });
     internal_static_eventgrpc_v1_AppForegroundEvent_descriptor =
-      getDescriptor().getMessageTypes().get(9);
+      getDescriptor().getMessageTypes().get(15);
     internal_static_eventgrpc_v1_AppForegroundEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AppForegroundEvent_descriptor,
         new java.lang.String[] { "Screen", "BackgroundDurationMs", "Source", });
     internal_static_eventgrpc_v1_SessionIdChangeEvent_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(16);
     internal_static_eventgrpc_v1_SessionIdChangeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SessionIdChangeEvent_descriptor,
         new java.lang.String[] { "PreviousSessionId", "NewSessionId", "Reason", "IdleMs", });
     internal_static_eventgrpc_v1_ErrorEvent_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(17);
     internal_static_eventgrpc_v1_ErrorEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ErrorEvent_descriptor,
         new java.lang.String[] { "ErrorCode", "ErrorMessage", "ErrorType", "Screen", "StackTrace", "Fatal", "Component", "Handled", });
     internal_static_eventgrpc_v1_TestEvent_descriptor =
-      getDescriptor().getMessageTypes().get(12);
+      getDescriptor().getMessageTypes().get(18);
     internal_static_eventgrpc_v1_TestEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_TestEvent_descriptor,
         new java.lang.String[] { "Name", "Value", "Number", "Flag", "Tags", });
     internal_static_eventgrpc_v1_PageOpenedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(13);
+      getDescriptor().getMessageTypes().get(19);
     internal_static_eventgrpc_v1_PageOpenedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PageOpenedEvent_descriptor,
         new java.lang.String[] { "PageName", "PageUrl", "PageType", "PreviousPage", "Source", "SourceWidgetId", });
     internal_static_eventgrpc_v1_PageLoadedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(14);
+      getDescriptor().getMessageTypes().get(20);
     internal_static_eventgrpc_v1_PageLoadedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PageLoadedEvent_descriptor,
         new java.lang.String[] { "PageName", "PageUrl", "LoadTimeMs", "FromCache", "WidgetCount", });
     internal_static_eventgrpc_v1_PageLoadFailedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(15);
+      getDescriptor().getMessageTypes().get(21);
     internal_static_eventgrpc_v1_PageLoadFailedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PageLoadFailedEvent_descriptor,
         new java.lang.String[] { "PageName", "PageUrl", "ErrorCode", "ErrorMessage", "HttpStatus", "RetryCount", });
     internal_static_eventgrpc_v1_WidgetViewEvent_descriptor =
-      getDescriptor().getMessageTypes().get(16);
+      getDescriptor().getMessageTypes().get(22);
     internal_static_eventgrpc_v1_WidgetViewEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_WidgetViewEvent_descriptor,
         new java.lang.String[] { "WidgetId", "WidgetType", "WidgetTitle", "PageName", "Position", "ElementCount", });
     internal_static_eventgrpc_v1_WidgetCtaClickedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(17);
+      getDescriptor().getMessageTypes().get(23);
     internal_static_eventgrpc_v1_WidgetCtaClickedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_WidgetCtaClickedEvent_descriptor,
         new java.lang.String[] { "WidgetId", "WidgetType", "PageName", "Position", "CtaText", "CtaUrl", });
     internal_static_eventgrpc_v1_WidgetElementViewEvent_descriptor =
-      getDescriptor().getMessageTypes().get(18);
+      getDescriptor().getMessageTypes().get(24);
     internal_static_eventgrpc_v1_WidgetElementViewEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_WidgetElementViewEvent_descriptor,
         new java.lang.String[] { "WidgetId", "WidgetType", "PageName", "WidgetPosition", "ElementId", "ElementType", "ElementPosition", "ProductId", });
     internal_static_eventgrpc_v1_WidgetElementClickedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(19);
+      getDescriptor().getMessageTypes().get(25);
     internal_static_eventgrpc_v1_WidgetElementClickedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_WidgetElementClickedEvent_descriptor,
         new java.lang.String[] { "WidgetId", "WidgetType", "PageName", "WidgetPosition", "ElementId", "ElementType", "ElementPosition", "ProductId", "TargetUrl", });
     internal_static_eventgrpc_v1_ClickEvent_descriptor =
-      getDescriptor().getMessageTypes().get(20);
+      getDescriptor().getMessageTypes().get(26);
     internal_static_eventgrpc_v1_ClickEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ClickEvent_descriptor,
         new java.lang.String[] { "ElementId", "ElementType", "ElementText", "Screen", "X", "Y", "TargetUrl", "WidgetId", });
     internal_static_eventgrpc_v1_BannerViewEvent_descriptor =
-      getDescriptor().getMessageTypes().get(21);
+      getDescriptor().getMessageTypes().get(27);
     internal_static_eventgrpc_v1_BannerViewEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_BannerViewEvent_descriptor,
         new java.lang.String[] { "BannerId", "CampaignId", "Screen", "Position", "CreativeUrl", "TargetUrl", });
     internal_static_eventgrpc_v1_BannerClickEvent_descriptor =
-      getDescriptor().getMessageTypes().get(22);
+      getDescriptor().getMessageTypes().get(28);
     internal_static_eventgrpc_v1_BannerClickEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_BannerClickEvent_descriptor,
         new java.lang.String[] { "BannerId", "CampaignId", "Screen", "Position", "TargetUrl", });
     internal_static_eventgrpc_v1_DeepLinkOpenedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(23);
+      getDescriptor().getMessageTypes().get(29);
     internal_static_eventgrpc_v1_DeepLinkOpenedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_DeepLinkOpenedEvent_descriptor,
         new java.lang.String[] { "Url", "Source", "Campaign", "Deferred", "Resolved", "TargetScreen", });
     internal_static_eventgrpc_v1_SearchEvent_descriptor =
-      getDescriptor().getMessageTypes().get(24);
+      getDescriptor().getMessageTypes().get(30);
     internal_static_eventgrpc_v1_SearchEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SearchEvent_descriptor,
         new java.lang.String[] { "Query", "SearchId", "Screen", "ResultCount", "Filters", "Sort", "CorrectedQuery", "Voice", "InputType", });
     internal_static_eventgrpc_v1_SearchResultClickEvent_descriptor =
-      getDescriptor().getMessageTypes().get(25);
+      getDescriptor().getMessageTypes().get(31);
     internal_static_eventgrpc_v1_SearchResultClickEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SearchResultClickEvent_descriptor,
         new java.lang.String[] { "SearchId", "Query", "ResultId", "ResultType", "Position", "ProductId", });
     internal_static_eventgrpc_v1_FilterAppliedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(26);
+      getDescriptor().getMessageTypes().get(32);
     internal_static_eventgrpc_v1_FilterAppliedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_FilterAppliedEvent_descriptor,
@@ -1069,353 +1158,354 @@ public final class EventServiceProto {
         internal_static_eventgrpc_v1_FilterAppliedEvent_Filter_descriptor,
         new java.lang.String[] { "Key", "Values", });
     internal_static_eventgrpc_v1_SortAppliedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(27);
+      getDescriptor().getMessageTypes().get(33);
     internal_static_eventgrpc_v1_SortAppliedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SortAppliedEvent_descriptor,
         new java.lang.String[] { "Screen", "SortBy", "SortOrder", "Query", "CategoryId", });
     internal_static_eventgrpc_v1_CategoryViewedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(28);
+      getDescriptor().getMessageTypes().get(34);
     internal_static_eventgrpc_v1_CategoryViewedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CategoryViewedEvent_descriptor,
         new java.lang.String[] { "CategoryId", "CategoryName", "ParentCategoryId", "Source", "ProductCount", });
     internal_static_eventgrpc_v1_ProductViewedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(29);
+      getDescriptor().getMessageTypes().get(35);
     internal_static_eventgrpc_v1_ProductViewedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ProductViewedEvent_descriptor,
         new java.lang.String[] { "ProductId", "VariantId", "ProductName", "Category", "Brand", "Price", "ListPrice", "Currency", "InStock", "Source", "Position", "StreamId", "Rating", });
     internal_static_eventgrpc_v1_AddToCartEvent_descriptor =
-      getDescriptor().getMessageTypes().get(30);
+      getDescriptor().getMessageTypes().get(36);
     internal_static_eventgrpc_v1_AddToCartEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AddToCartEvent_descriptor,
         new java.lang.String[] { "ProductId", "VariantId", "ProductName", "Category", "Brand", "Price", "Currency", "Quantity", "CartId", "SourcePage", "StreamId", });
     internal_static_eventgrpc_v1_RemoveFromCartEvent_descriptor =
-      getDescriptor().getMessageTypes().get(31);
+      getDescriptor().getMessageTypes().get(37);
     internal_static_eventgrpc_v1_RemoveFromCartEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_RemoveFromCartEvent_descriptor,
         new java.lang.String[] { "ProductId", "VariantId", "Price", "Currency", "Quantity", "CartId", "Source", });
     internal_static_eventgrpc_v1_CartViewedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(32);
+      getDescriptor().getMessageTypes().get(38);
     internal_static_eventgrpc_v1_CartViewedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CartViewedEvent_descriptor,
         new java.lang.String[] { "CartId", "ItemCount", "Amount", "Currency", "ProductIds", });
     internal_static_eventgrpc_v1_WishlistAddEvent_descriptor =
-      getDescriptor().getMessageTypes().get(33);
+      getDescriptor().getMessageTypes().get(39);
     internal_static_eventgrpc_v1_WishlistAddEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_WishlistAddEvent_descriptor,
         new java.lang.String[] { "ProductId", "VariantId", "Price", "Currency", "Source", "WishlistId", });
     internal_static_eventgrpc_v1_WishlistRemoveEvent_descriptor =
-      getDescriptor().getMessageTypes().get(34);
+      getDescriptor().getMessageTypes().get(40);
     internal_static_eventgrpc_v1_WishlistRemoveEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_WishlistRemoveEvent_descriptor,
         new java.lang.String[] { "ProductId", "VariantId", "Source", "WishlistId", });
     internal_static_eventgrpc_v1_CouponAppliedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(35);
+      getDescriptor().getMessageTypes().get(41);
     internal_static_eventgrpc_v1_CouponAppliedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CouponAppliedEvent_descriptor,
         new java.lang.String[] { "CouponCode", "CartId", "DiscountAmount", "CartValue", "Currency", "AutoApplied", "Success", "FailureReason", });
     internal_static_eventgrpc_v1_CouponRemovedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(36);
+      getDescriptor().getMessageTypes().get(42);
     internal_static_eventgrpc_v1_CouponRemovedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CouponRemovedEvent_descriptor,
         new java.lang.String[] { "CouponCode", "CartId", "Reason", });
     internal_static_eventgrpc_v1_CheckoutStartedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(37);
+      getDescriptor().getMessageTypes().get(43);
     internal_static_eventgrpc_v1_CheckoutStartedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CheckoutStartedEvent_descriptor,
         new java.lang.String[] { "CheckoutId", "CartId", "Amount", "Currency", "ItemCount", "ProductIds", "CouponCode", });
     internal_static_eventgrpc_v1_GoToPaymentsEvent_descriptor =
-      getDescriptor().getMessageTypes().get(38);
+      getDescriptor().getMessageTypes().get(44);
     internal_static_eventgrpc_v1_GoToPaymentsEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_GoToPaymentsEvent_descriptor,
         new java.lang.String[] { "CartId", "CheckoutId", "ItemCount", "Amount", "Currency", "CouponCode", "AddressId", });
     internal_static_eventgrpc_v1_PaymentMethodSelectedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(39);
+      getDescriptor().getMessageTypes().get(45);
     internal_static_eventgrpc_v1_PaymentMethodSelectedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PaymentMethodSelectedEvent_descriptor,
         new java.lang.String[] { "CheckoutId", "OrderId", "PaymentMethod", "PaymentProvider", "Amount", "Currency", "SavedInstrument", });
     internal_static_eventgrpc_v1_InitiatePurchaseEvent_descriptor =
-      getDescriptor().getMessageTypes().get(40);
+      getDescriptor().getMessageTypes().get(46);
     internal_static_eventgrpc_v1_InitiatePurchaseEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_InitiatePurchaseEvent_descriptor,
         new java.lang.String[] { "OrderId", "CartId", "PaymentMethod", "Amount", "Currency", "ItemCount", "ProductIds", });
     internal_static_eventgrpc_v1_CompletePurchaseEvent_descriptor =
-      getDescriptor().getMessageTypes().get(41);
+      getDescriptor().getMessageTypes().get(47);
     internal_static_eventgrpc_v1_CompletePurchaseEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CompletePurchaseEvent_descriptor,
         new java.lang.String[] { "OrderId", "TransactionId", "PaymentMethod", "Amount", "Discount", "ShippingFee", "Tax", "Currency", "ItemCount", "ProductIds", "CouponCode", });
     internal_static_eventgrpc_v1_PurchaseFailedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(42);
+      getDescriptor().getMessageTypes().get(48);
     internal_static_eventgrpc_v1_PurchaseFailedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PurchaseFailedEvent_descriptor,
         new java.lang.String[] { "OrderId", "PaymentMethod", "Amount", "Currency", "ErrorCode", "ErrorMessage", "Gateway", "UserCancelled", });
     internal_static_eventgrpc_v1_OrderPlacedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(43);
+      getDescriptor().getMessageTypes().get(49);
     internal_static_eventgrpc_v1_OrderPlacedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_OrderPlacedEvent_descriptor,
         new java.lang.String[] { "OrderId", "Amount", "Currency", "ItemCount", "PaymentMethod", "Cod", "ShippingFee", "EstimatedDeliveryDays", "ProductIds", });
     internal_static_eventgrpc_v1_OrderCancelledEvent_descriptor =
-      getDescriptor().getMessageTypes().get(44);
+      getDescriptor().getMessageTypes().get(50);
     internal_static_eventgrpc_v1_OrderCancelledEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_OrderCancelledEvent_descriptor,
         new java.lang.String[] { "OrderId", "Reason", "CancelledBy", "RefundAmount", "Currency", "ItemCount", });
     internal_static_eventgrpc_v1_ReturnRequestedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(45);
+      getDescriptor().getMessageTypes().get(51);
     internal_static_eventgrpc_v1_ReturnRequestedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ReturnRequestedEvent_descriptor,
         new java.lang.String[] { "OrderId", "ReturnId", "ProductId", "Reason", "Quantity", "Amount", "Currency", "ReturnType", });
     internal_static_eventgrpc_v1_RefundRequestedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(46);
+      getDescriptor().getMessageTypes().get(52);
     internal_static_eventgrpc_v1_RefundRequestedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_RefundRequestedEvent_descriptor,
         new java.lang.String[] { "OrderId", "RefundId", "Amount", "Currency", "Reason", "RefundMethod", });
     internal_static_eventgrpc_v1_AddressAddedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(47);
+      getDescriptor().getMessageTypes().get(53);
     internal_static_eventgrpc_v1_AddressAddedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AddressAddedEvent_descriptor,
         new java.lang.String[] { "AddressId", "City", "State", "Country", "PostalCode", "AddressType", "IsDefault", "LocationDetected", });
     internal_static_eventgrpc_v1_AddressUpdatedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(48);
+      getDescriptor().getMessageTypes().get(54);
     internal_static_eventgrpc_v1_AddressUpdatedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AddressUpdatedEvent_descriptor,
         new java.lang.String[] { "AddressId", "ChangedFields", "City", "State", "Country", "PostalCode", "IsDefault", });
     internal_static_eventgrpc_v1_InitiateReview_descriptor =
-      getDescriptor().getMessageTypes().get(49);
+      getDescriptor().getMessageTypes().get(55);
     internal_static_eventgrpc_v1_InitiateReview_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_InitiateReview_descriptor,
         new java.lang.String[] { "ProductId", "OrderId", "Source", });
     internal_static_eventgrpc_v1_EnterReviewScreen_descriptor =
-      getDescriptor().getMessageTypes().get(50);
+      getDescriptor().getMessageTypes().get(56);
     internal_static_eventgrpc_v1_EnterReviewScreen_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_EnterReviewScreen_descriptor,
         new java.lang.String[] { "ProductId", "OrderId", "Source", "ExistingReview", });
     internal_static_eventgrpc_v1_SubmitReview_descriptor =
-      getDescriptor().getMessageTypes().get(51);
+      getDescriptor().getMessageTypes().get(57);
     internal_static_eventgrpc_v1_SubmitReview_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SubmitReview_descriptor,
         new java.lang.String[] { "ReviewId", "ProductId", "OrderId", "Rating", "Title", "TextLength", "ImageCount", "VideoCount", "Anonymous", });
     internal_static_eventgrpc_v1_ViewAllReviews_descriptor =
-      getDescriptor().getMessageTypes().get(52);
+      getDescriptor().getMessageTypes().get(58);
     internal_static_eventgrpc_v1_ViewAllReviews_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ViewAllReviews_descriptor,
         new java.lang.String[] { "ProductId", "ReviewCount", "AverageRating", "Sort", "Filter", });
     internal_static_eventgrpc_v1_ExpandReviewImage_descriptor =
-      getDescriptor().getMessageTypes().get(53);
+      getDescriptor().getMessageTypes().get(59);
     internal_static_eventgrpc_v1_ExpandReviewImage_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ExpandReviewImage_descriptor,
         new java.lang.String[] { "ProductId", "ReviewId", "ImageUrl", "ImageIndex", });
     internal_static_eventgrpc_v1_RatingPromptEvent_descriptor =
-      getDescriptor().getMessageTypes().get(54);
+      getDescriptor().getMessageTypes().get(60);
     internal_static_eventgrpc_v1_RatingPromptEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_RatingPromptEvent_descriptor,
         new java.lang.String[] { "PromptId", "Action", "Rating", "Trigger", "SentToStore", });
     internal_static_eventgrpc_v1_PhoneVerificationInitiateEvent_descriptor =
-      getDescriptor().getMessageTypes().get(55);
+      getDescriptor().getMessageTypes().get(61);
     internal_static_eventgrpc_v1_PhoneVerificationInitiateEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PhoneVerificationInitiateEvent_descriptor,
         new java.lang.String[] { "CountryCode", "Source", "Method", "Attempt", });
     internal_static_eventgrpc_v1_PhoneNumberEntered_descriptor =
-      getDescriptor().getMessageTypes().get(56);
+      getDescriptor().getMessageTypes().get(62);
     internal_static_eventgrpc_v1_PhoneNumberEntered_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PhoneNumberEntered_descriptor,
         new java.lang.String[] { "CountryCode", "PhoneHash", "Valid", "Source", "Autofilled", });
     internal_static_eventgrpc_v1_OTPVerifiedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(57);
+      getDescriptor().getMessageTypes().get(63);
     internal_static_eventgrpc_v1_OTPVerifiedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_OTPVerifiedEvent_descriptor,
         new java.lang.String[] { "CountryCode", "Method", "Success", "Attempt", "TimeToVerifyMs", "AutoRead", "FailureReason", });
     internal_static_eventgrpc_v1_LoginEvent_descriptor =
-      getDescriptor().getMessageTypes().get(58);
+      getDescriptor().getMessageTypes().get(64);
     internal_static_eventgrpc_v1_LoginEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_LoginEvent_descriptor,
         new java.lang.String[] { "Method", "Success", "FailureReason", "Source", "Attempt", });
     internal_static_eventgrpc_v1_LogoutEvent_descriptor =
-      getDescriptor().getMessageTypes().get(59);
+      getDescriptor().getMessageTypes().get(65);
     internal_static_eventgrpc_v1_LogoutEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_LogoutEvent_descriptor,
         new java.lang.String[] { "Reason", "SessionDurationMs", });
     internal_static_eventgrpc_v1_SignupEvent_descriptor =
-      getDescriptor().getMessageTypes().get(60);
+      getDescriptor().getMessageTypes().get(66);
     internal_static_eventgrpc_v1_SignupEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SignupEvent_descriptor,
         new java.lang.String[] { "Method", "Success", "FailureReason", "ReferralCode", "Source", });
     internal_static_eventgrpc_v1_ProfileUpdatedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(61);
+      getDescriptor().getMessageTypes().get(67);
     internal_static_eventgrpc_v1_ProfileUpdatedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ProfileUpdatedEvent_descriptor,
         new java.lang.String[] { "ChangedFields", "AvatarChanged", "Source", });
     internal_static_eventgrpc_v1_PushPermissionEvent_descriptor =
-      getDescriptor().getMessageTypes().get(62);
+      getDescriptor().getMessageTypes().get(68);
     internal_static_eventgrpc_v1_PushPermissionEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_PushPermissionEvent_descriptor,
         new java.lang.String[] { "Status", "PromptType", "PreviouslyDenied", "Source", });
     internal_static_eventgrpc_v1_NotificationReceivedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(63);
+      getDescriptor().getMessageTypes().get(69);
     internal_static_eventgrpc_v1_NotificationReceivedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_NotificationReceivedEvent_descriptor,
         new java.lang.String[] { "NotificationId", "CampaignId", "Channel", "Title", "Foreground", });
     internal_static_eventgrpc_v1_NotificationActionEvent_descriptor =
-      getDescriptor().getMessageTypes().get(64);
+      getDescriptor().getMessageTypes().get(70);
     internal_static_eventgrpc_v1_NotificationActionEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_NotificationActionEvent_descriptor,
         new java.lang.String[] { "NotificationId", "CampaignId", "Action", "ActionId", "Channel", "DeepLink", "Title", });
     internal_static_eventgrpc_v1_StreamEnterEvent_descriptor =
-      getDescriptor().getMessageTypes().get(65);
+      getDescriptor().getMessageTypes().get(71);
     internal_static_eventgrpc_v1_StreamEnterEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_StreamEnterEvent_descriptor,
         new java.lang.String[] { "StreamId", "StreamerId", "StreamTitle", "Source", "ViewerCount", "IsLive", });
     internal_static_eventgrpc_v1_StreamExitEvent_descriptor =
-      getDescriptor().getMessageTypes().get(66);
+      getDescriptor().getMessageTypes().get(72);
     internal_static_eventgrpc_v1_StreamExitEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_StreamExitEvent_descriptor,
         new java.lang.String[] { "StreamId", "StreamerId", "WatchDurationMs", "ExitReason", });
     internal_static_eventgrpc_v1_ChooseProductEvent_descriptor =
-      getDescriptor().getMessageTypes().get(67);
+      getDescriptor().getMessageTypes().get(73);
     internal_static_eventgrpc_v1_ChooseProductEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ChooseProductEvent_descriptor,
         new java.lang.String[] { "StreamId", "ProductId", "VariantId", "Price", "Currency", "Position", });
     internal_static_eventgrpc_v1_StreamLikeEvent_descriptor =
-      getDescriptor().getMessageTypes().get(68);
+      getDescriptor().getMessageTypes().get(74);
     internal_static_eventgrpc_v1_StreamLikeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_StreamLikeEvent_descriptor,
         new java.lang.String[] { "StreamId", "StreamerId", "LikeCount", "PositionMs", });
     internal_static_eventgrpc_v1_StreamCommentEvent_descriptor =
-      getDescriptor().getMessageTypes().get(69);
+      getDescriptor().getMessageTypes().get(75);
     internal_static_eventgrpc_v1_StreamCommentEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_StreamCommentEvent_descriptor,
         new java.lang.String[] { "StreamId", "StreamerId", "CommentId", "TextLength", "ProductId", });
     internal_static_eventgrpc_v1_GiftSentEvent_descriptor =
-      getDescriptor().getMessageTypes().get(70);
+      getDescriptor().getMessageTypes().get(76);
     internal_static_eventgrpc_v1_GiftSentEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_GiftSentEvent_descriptor,
         new java.lang.String[] { "StreamId", "RecipientId", "GiftId", "GiftName", "Quantity", "CoinValue", "Amount", "Currency", });
     internal_static_eventgrpc_v1_SocialStreamEnterEvent_descriptor =
-      getDescriptor().getMessageTypes().get(71);
+      getDescriptor().getMessageTypes().get(77);
     internal_static_eventgrpc_v1_SocialStreamEnterEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SocialStreamEnterEvent_descriptor,
         new java.lang.String[] { "StreamId", "CreatorId", "FeedType", "Source", "Position", });
     internal_static_eventgrpc_v1_SocialStreamActionEvent_descriptor =
-      getDescriptor().getMessageTypes().get(72);
+      getDescriptor().getMessageTypes().get(78);
     internal_static_eventgrpc_v1_SocialStreamActionEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_SocialStreamActionEvent_descriptor,
         new java.lang.String[] { "StreamId", "CreatorId", "Action", "TargetId", "TargetType", "Position", });
     internal_static_eventgrpc_v1_LikeEvent_descriptor =
-      getDescriptor().getMessageTypes().get(73);
+      getDescriptor().getMessageTypes().get(79);
     internal_static_eventgrpc_v1_LikeEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_LikeEvent_descriptor,
         new java.lang.String[] { "ContentId", "ContentType", "Screen", "CreatorId", });
     internal_static_eventgrpc_v1_CommentEvent_descriptor =
-      getDescriptor().getMessageTypes().get(74);
+      getDescriptor().getMessageTypes().get(80);
     internal_static_eventgrpc_v1_CommentEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_CommentEvent_descriptor,
         new java.lang.String[] { "CommentId", "ContentId", "ContentType", "ParentCommentId", "TextLength", "MentionCount", });
     internal_static_eventgrpc_v1_ShareEvent_descriptor =
-      getDescriptor().getMessageTypes().get(75);
+      getDescriptor().getMessageTypes().get(81);
     internal_static_eventgrpc_v1_ShareEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ShareEvent_descriptor,
         new java.lang.String[] { "ContentId", "ContentType", "Channel", "Screen", "ShareUrl", });
     internal_static_eventgrpc_v1_FollowEvent_descriptor =
-      getDescriptor().getMessageTypes().get(76);
+      getDescriptor().getMessageTypes().get(82);
     internal_static_eventgrpc_v1_FollowEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_FollowEvent_descriptor,
         new java.lang.String[] { "TargetId", "TargetType", "Source", "StreamId", });
     internal_static_eventgrpc_v1_UnfollowEvent_descriptor =
-      getDescriptor().getMessageTypes().get(77);
+      getDescriptor().getMessageTypes().get(83);
     internal_static_eventgrpc_v1_UnfollowEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_UnfollowEvent_descriptor,
         new java.lang.String[] { "TargetId", "TargetType", "Source", });
     internal_static_eventgrpc_v1_ReferralSharedEvent_descriptor =
-      getDescriptor().getMessageTypes().get(78);
+      getDescriptor().getMessageTypes().get(84);
     internal_static_eventgrpc_v1_ReferralSharedEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_ReferralSharedEvent_descriptor,
         new java.lang.String[] { "ReferralCode", "Channel", "Campaign", "Screen", });
     internal_static_eventgrpc_v1_VideoPlayEvent_descriptor =
-      getDescriptor().getMessageTypes().get(79);
+      getDescriptor().getMessageTypes().get(85);
     internal_static_eventgrpc_v1_VideoPlayEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_VideoPlayEvent_descriptor,
         new java.lang.String[] { "VideoId", "ContentType", "PositionMs", "DurationMs", "Autoplay", "Muted", "Screen", "Quality", });
     internal_static_eventgrpc_v1_VideoPauseEvent_descriptor =
-      getDescriptor().getMessageTypes().get(80);
+      getDescriptor().getMessageTypes().get(86);
     internal_static_eventgrpc_v1_VideoPauseEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_VideoPauseEvent_descriptor,
         new java.lang.String[] { "VideoId", "PositionMs", "DurationMs", "WatchedMs", "Reason", });
     internal_static_eventgrpc_v1_VideoCompleteEvent_descriptor =
-      getDescriptor().getMessageTypes().get(81);
+      getDescriptor().getMessageTypes().get(87);
     internal_static_eventgrpc_v1_VideoCompleteEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_VideoCompleteEvent_descriptor,
         new java.lang.String[] { "VideoId", "DurationMs", "WatchedMs", "ReplayCount", });
     internal_static_eventgrpc_v1_AbAssignmentEvent_descriptor =
-      getDescriptor().getMessageTypes().get(82);
+      getDescriptor().getMessageTypes().get(88);
     internal_static_eventgrpc_v1_AbAssignmentEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_AbAssignmentEvent_descriptor,
         new java.lang.String[] { "ExperimentId", "ExperimentName", "Variant", "Bucket", "AssignedAt", "Exposed", "Forced", });
     internal_static_eventgrpc_v1_Response_descriptor =
-      getDescriptor().getMessageTypes().get(83);
+      getDescriptor().getMessageTypes().get(89);
     internal_static_eventgrpc_v1_Response_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_Response_descriptor,
         new java.lang.String[] { "Status", "Results", "Message", "Accepted", "Rejected", });
     internal_static_eventgrpc_v1_EventResult_descriptor =
-      getDescriptor().getMessageTypes().get(84);
+      getDescriptor().getMessageTypes().get(90);
     internal_static_eventgrpc_v1_EventResult_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_EventResult_descriptor,
         new java.lang.String[] { "Index", "EventId", "Accepted", "Reason", });
+    com.google.protobuf.StructProto.getDescriptor();
   }
 
   // @@protoc_insertion_point(outer_class_scope)
