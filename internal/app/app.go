@@ -174,7 +174,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	// the tail's subscribers, when there are any.
 	disp := a.Tail.Wrap(a.Pipeline)
 	doors := cfg.GRPC.Doors
-	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
+	var serverTLS *tls.Config
+	if cfg.TLS.CertFile != "" {
+		ts := &tlsconf.Server{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, ClientCAFile: cfg.TLS.ClientCAFile}
+		if serverTLS, err = ts.Config(); err != nil {
+			return nil, err
+		}
+	}
+	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, TLS: serverTLS, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
 		// Nothing is read before the headers' credentials passed and the
 		// budget took the most the message may be (see grpcsrv's doc).
 		Tap: authn.TapHandle, Budget: a.Pipeline, MaxEvents: cfg.Pipeline.MaxEvents, ReadTimeout: doors.ReadTimeout,
@@ -188,6 +195,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	}
 	a.HTTP = httpsrv.New(httpsrv.Config{
 		Addr:         cfg.HTTP.Addr,
+		TLS:          serverTLS,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		QueryRemote:  cfg.HTTP.QueryRemote,
 		AdminToken:   cfg.HTTP.AdminToken,

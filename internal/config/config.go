@@ -44,6 +44,10 @@ type Config struct {
 	// was set, or there is no budget).
 	GoMemoryLimit int64
 
+	// TLS serves both ports over TLS (TLS_CERT_FILE, TLS_KEY_FILE; the
+	// pair is read again when the files change) and, with
+	// TLS_CLIENT_CA_FILE, requires client certificates signed by its CAs.
+	TLS TLS
 	// ListenAddr is the host or IP address both ports bind (LISTEN_ADDR).
 	// Empty: every interface, except with AUTH_MODE=off, where the ports
 	// bind loopback (127.0.0.1) so an open service is not on the network
@@ -81,6 +85,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// ShutdownTimeout bounds the whole drain (SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+}
+
+// TLS holds the TLS_* settings of the service's own ports.
+type TLS struct {
+	CertFile, KeyFile, ClientCAFile string
 }
 
 // GRPC configures the gRPC listener.
@@ -433,6 +442,13 @@ func Load(env Lookup, dir string) (*Config, error) {
 		c.Auth.MaxBodyBytes = c.HTTP.MaxBodyBytes
 	}
 	c.ListenAddr = r.str("LISTEN_ADDR", "")
+	c.TLS = TLS{CertFile: r.str("TLS_CERT_FILE", ""), KeyFile: r.str("TLS_KEY_FILE", ""), ClientCAFile: r.str("TLS_CLIENT_CA_FILE", "")}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		r.errs = append(r.errs, errors.New("TLS_CERT_FILE and TLS_KEY_FILE: set both or neither"))
+	}
+	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
+		r.errs = append(r.errs, errors.New("TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE"))
+	}
 	c.GRPC.Addr, c.HTTP.Addr = listenOn(c.ListenAddr, c.Auth.Mode, c.GRPC.Addr, c.HTTP.Addr)
 	if rl, err := ratelimit.ConfigFromEnv(r.lookup); err != nil {
 		errs = append(errs, err)

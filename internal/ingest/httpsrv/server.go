@@ -143,6 +143,10 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		// The server's own complaints (a failed TLS handshake, a peer
+		// that hung up) are a peer's doing: debug level, never a line per
+		// attempt at the default level.
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	// HTTP/2 without TLS (prior knowledge) besides HTTP/1.1, so gRPC
 	// clients can reach the Connect handler on this port too.
