@@ -48,7 +48,7 @@ func (s *Server) Operator(h http.Handler) http.Handler {
 				Error(w, http.StatusForbidden, errors.New("loopback clients with a loopback Host only (QUERY_ALLOW_REMOTE opens it, with ADMIN_TOKEN)"))
 				return
 			}
-			if !s.adminToken(r) {
+			if !s.adminAuthorized(r) { // the token, or a session of POST /login (login.go)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="event-grpc admin"`)
 				Error(w, http.StatusUnauthorized, errors.New("an operator endpoint opened with QUERY_ALLOW_REMOTE needs Authorization: Bearer <ADMIN_TOKEN>"))
 				return
