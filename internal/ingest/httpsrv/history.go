@@ -29,7 +29,8 @@ const (
 )
 
 // slot is one point: at (unix seconds / step) and, for the counter series,
-// the sum of their increases over secs seconds; for the gauges, the last
+// the sum of their increases over the sampling intervals that began in it,
+// secs seconds long; for the gauges, the last
 // value (per-second ring) or the largest (per-minute ring).
 type slot struct {
 	at   int64
@@ -185,9 +186,11 @@ func (h *History) record(now time.Time, v [nSeries]float64) {
 	for i := range nCounter {
 		d[i] = max(0, v[i]-h.last[i])
 	}
+	// The increase is the second's in which the interval began: with one
+	// sample a second, the interval [t, t+1) is second t's.
+	sec := h.lastAt.Unix()
 	copy(h.last[:], v[:nCounter])
 	h.lastAt = now
-	sec := now.Unix()
 	s := h.sec.slot(sec)
 	m := h.min.slot(sec / 60)
 	s.secs += dt
@@ -206,8 +209,8 @@ func (h *History) record(now time.Time, v [nSeries]float64) {
 //
 //	{"res":"1s","step":1,"start":T,"end":T2,"series":{"received":[r, null, …], …}}
 //
-// one value per step from start to end (unix seconds, end the current
-// step), oldest first: rates in events per second and the gauges; null
+// one value per step from start to end (unix seconds; end is the last
+// whole second, or the current minute), oldest first: rates in events per second and the gauges; null
 // where there was no sample. since (unix seconds, 0: all) leaves out
 // the points before it.
 func (h *History) WriteJSON(buf *bytes.Buffer, res string, since int64) error {
@@ -222,7 +225,12 @@ func (h *History) WriteJSON(buf *bytes.Buffer, res string, since int64) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// The per-second ring ends with the last whole second; the per-minute
+	// one with the current minute, as far as it went.
 	end := h.now().Unix() / r.step
+	if r.step == 1 {
+		end--
+	}
 	start := end - int64(len(r.slots)) + 1
 	if s := since / r.step; since > 0 && s+1 > start {
 		start = min(s+1, end+1)
