@@ -164,8 +164,12 @@ func (h *History) read() ([nSeries]float64, error) {
 // Sample takes one point now. The first sample only sets the baseline of
 // the counters.
 func (h *History) Sample() {
-	v, err := h.read()
+	// The time is taken before the gather: the counters are read at its
+	// start, while a slow collector (the broker's queue statistics) may
+	// hold the gather's end for seconds; a time taken after it would make
+	// the next interval look short and its rate a spike.
 	now := h.now()
+	v, err := h.read()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.err = err

@@ -172,3 +172,37 @@ func TestHistoryStartShutdown(t *testing.T) {
 		t.Fatal("Shutdown without Start:", err)
 	}
 }
+
+// slowOnce is a collector whose first Collect takes 5 s of the test's clock,
+// as the broker's queue statistics may under load.
+type slowOnce struct {
+	clock *time.Time
+	done  bool
+}
+
+func (s *slowOnce) Describe(chan<- *prometheus.Desc) {}
+func (s *slowOnce) Collect(chan<- prometheus.Metric) {
+	if !s.done {
+		s.done = true
+		*s.clock = s.clock.Add(5 * time.Second)
+	}
+}
+
+// A slow gather does not make the next interval look short: the rate is
+// the counters' increase over the time between their readings.
+func TestHistorySlowGatherIsNoSpike(t *testing.T) {
+	reg, accepted, _, _ := historyCounters(t)
+	now := time.Unix(1_800_000_000, 0)
+	reg.MustRegister(&slowOnce{clock: &now})
+	h := NewHistory(reg, "")
+	h.now = func() time.Time { return now }
+	h.Sample()                                     // reads the counters at 0 s, ends at 5 s
+	accepted.WithLabelValues("grpc", "E").Add(600) // 100/s from 0 s to 6 s
+	now = now.Add(time.Second)
+	h.Sample() // at 6 s
+	s := readHistory(t, h, "1m", 0)
+	a := s.Series["accepted"]
+	if v := a[len(a)-1]; v == nil || *v != 100 {
+		t.Fatalf("accepted %v/s, want 100", v)
+	}
+}
