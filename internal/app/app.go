@@ -61,6 +61,8 @@ type App struct {
 	Tail *tail.Hub
 	// Reporter sends panics, dead letters and start failures to Sentry.
 	Reporter telemetry.Reporter
+	// History samples the status page's rates every second (GET /admin/history).
+	History *httpsrv.History
 
 	dedupe        dedupe.Store // nil when DEDUPE_WINDOW=0
 	authn         *auth.Authenticator
@@ -181,6 +183,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 			return nil, err
 		}
 	}
+	rejects := httpsrv.NewRejects() // the status page's samples of rejected events
+	disp = rejects.Wrap(disp)
 	a.GRPC = grpcsrv.New(grpcsrv.Config{Addr: cfg.GRPC.Addr, TLS: serverTLS, MaxRecvBytes: cfg.GRPC.MaxRecvBytes, Logger: log,
 		// Nothing is read before the headers' credentials passed and the
 		// budget took the most the message may be (see grpcsrv's doc).
@@ -213,6 +217,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		MaxEvents:            cfg.Pipeline.MaxEvents,
 		Logger:               log,
 		Gatherer:             reg,
+		Registerer:           reg,
 		Querier:              q,
 		// Webhook routes are mounted with HTTP.Webhook and skip this.
 		Middleware: func(h http.Handler) http.Handler { return authn.Middleware(limiter.Middleware(h)) },
@@ -240,8 +245,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		queues = telemetry.NewQueueStatsCache(qs, 2*time.Second)
 		reg.MustRegister(telemetry.NewQueueCollector(queues))
 	}
+	reg.MustRegister(telemetry.NewDiskCollector(cfg.DataDir))
+	a.History = httpsrv.NewHistory(reg, catchAll(cfg.Topology, cfg.Pipeline.Exchange))
+	if err := a.HTTP.MountLogin(); err != nil {
+		return nil, err
+	}
 	a.HTTP.MountStatus(httpsrv.StatusConfig{Gatherer: reg, Queues: queues, CatchAll: catchAll(cfg.Topology, cfg.Pipeline.Exchange),
-		DeadLetters: hasDL, Version: telemetry.Version()})
+		DeadLetters: hasDL, Version: telemetry.Version(), History: a.History, Rejects: rejects})
 	a.HTTP.MountTail(a.Tail)
 	a.Webhooks = webhook.New(cfg.Webhooks, a.Broker, log, reg)
 	for pattern, h := range a.Webhooks.Routes() {
@@ -513,6 +523,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err := a.HTTP.Start(ctx); err != nil {
 		return err
 	}
+	a.History.Start()
 	return nil
 }
 
@@ -539,6 +550,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.HTTP != nil {
 			errs = append(errs, a.HTTP.Shutdown(ctx))
+		}
+		if a.History != nil {
+			errs = append(errs, a.History.Shutdown(ctx))
 		}
 		if a.Webhooks != nil {
 			errs = append(errs, a.Webhooks.Shutdown(ctx))

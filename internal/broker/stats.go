@@ -21,6 +21,12 @@ type QueueStat struct {
 	// ErrorQueue marks a dead-letter queue; Of names the queue it serves.
 	ErrorQueue bool   `json:"error_queue"`
 	Of         string `json:"of,omitempty"`
+	// Bytes are the message bodies the queue holds (-1: the broker does
+	// not say; RabbitMQ over AMQP does not). MaxBytes is the queue's
+	// byte bound, past which publishes are refused (work queues) or the
+	// oldest dropped (error queues); 0 when unknown.
+	Bytes    int64 `json:"bytes"`
+	MaxBytes int64 `json:"max_bytes"`
 }
 
 // QueueStats is the optional capability behind the status page's queue

@@ -33,6 +33,12 @@ test("status page shows rates, queues and a dead letter, and replays it", { time
     const queues = await page.$$eval("#t-queues tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
     assert.ok(queues.length > 0 && queues[0].length >= 5, `queue table: ${JSON.stringify(queues)}`);
     assert.ok(queues.some((r) => r[0] === "grpc_clickhouse_event_q"), `the catch-all queue is listed: ${JSON.stringify(queues.map((r) => r[0]))}`);
+    // RabbitMQ does not report a queue's bytes over AMQP: the cell shows
+    // the cap alone, and says why.
+    const qb = await page.$$eval("#t-queues tbody td.qbytes", (cells) => cells.map((c) => [c.textContent, c.title]));
+    assert.ok(qb.length > 0 && qb.every(([t, why]) => /^\? \/ \d+(\.\d)? (MiB|GiB)$/.test(t) && /does not report/.test(why)), `queue bytes/cap: ${JSON.stringify(qb)}`);
+    // The disk of DATA_DIR.
+    await page.waitForFunction(() => /^\d+\.\d%$/.test(document.getElementById("disk-pct")?.textContent || ""), null, { timeout: 10_000 });
     const sources = await page.$$eval("#t-sources tbody tr", (rows) => rows.map((r) => r.cells[0].textContent));
     assert.ok(sources.includes("grpc"), `sources: ${sources}`);
     // Balanced, or only requests in flight between received and accepted.
@@ -56,7 +62,7 @@ test("status page shows rates, queues and a dead letter, and replays it", { time
     // not asserted: retries are immediate, so it may last less than a poll.)
     const failedOf = () => page.$$eval("#t-queues tbody tr", (rows) => {
       const r = rows.find((x) => x.cells[0].textContent === "trace_log");
-      return r ? parseInt(r.cells[5].textContent.replace(/,/g, ""), 10) : NaN;
+      return r ? parseInt(r.cells[6].textContent.replace(/,/g, ""), 10) : NaN;
     });
     const failedBefore = await failedOf();
     assert.ok(failedBefore >= before, `trace_log failed ${failedBefore} before replay, dead letters ${before}`);
@@ -68,7 +74,7 @@ test("status page shows rates, queues and a dead letter, and replays it", { time
     assert.match(await dl.locator(".state").textContent(), new RegExp(`replayed ${before} of ${before}`));
     await page.waitForFunction(([want]) => {
       const r = [...document.querySelectorAll("#t-queues tbody tr")].find((x) => x.cells[0].textContent === "trace_log");
-      return r && parseInt(r.cells[5].textContent.replace(/,/g, ""), 10) >= want;
+      return r && parseInt(r.cells[6].textContent.replace(/,/g, ""), 10) >= want;
     }, [failedBefore + before], { timeout: 30_000 });
     await page.waitForFunction((b) => {
       const el = document.querySelector('.dl[data-queue="trace_log"] .count');

@@ -35,7 +35,8 @@ func (b *Broker) Stats(ctx context.Context) ([]broker.QueueStat, error) {
 		if err != nil {
 			return fmt.Errorf("jetstream: stats %s: %w", queue, classifyAPI(err))
 		}
-		st := broker.QueueStat{Queue: queue, Messages: int64(info.State.Msgs), Unacked: -1, ErrorQueue: n.owner != "", Of: n.owner}
+		st := broker.QueueStat{Queue: queue, Messages: int64(info.State.Msgs), Unacked: -1, ErrorQueue: n.owner != "", Of: n.owner,
+			Bytes: int64(info.State.Bytes), MaxBytes: max(0, info.Config.MaxBytes)}
 		// Consumer looks the consumer up with one info request; its
 		// cached info is that answer.
 		if c, err := stream.Consumer(ctx, n.durable); err == nil {

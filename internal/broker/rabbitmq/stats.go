@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 var _ broker.QueueStats = (*Broker)(nil)
@@ -15,7 +16,9 @@ var _ broker.QueueStats = (*Broker)(nil)
 // which nothing consumes, the head is taken unacked, its timestamp read and
 // it is put back (so it is marked redelivered); for the other queues,
 // where that would disturb the consumers, the age is -1 (unknown) unless
-// the queue is empty. Unacked is -1: AMQP does not report it.
+// the queue is empty. Unacked and Bytes are -1: AMQP does not report them
+// (the management API would; it is not used). MaxBytes is the bound the
+// queue is declared with (x-max-length-bytes).
 func (b *Broker) Stats(ctx context.Context) ([]broker.QueueStat, error) {
 	top := b.cfg.Topology
 	if top == nil {
@@ -30,6 +33,10 @@ func (b *Broker) Stats(ctx context.Context) ([]broker.QueueStat, error) {
 	var out []broker.QueueStat
 	for _, q := range top.Queues {
 		for _, name := range []string{q.Name, q.ErrorQueue()} {
+			bound := q.QueueMaxBytes()
+			if name != q.Name {
+				bound = topology.DefaultDeadLetterMaxBytes
+			}
 			if err := ctx.Err(); err != nil {
 				return out, err
 			}
@@ -38,7 +45,7 @@ func (b *Broker) Stats(ctx context.Context) ([]broker.QueueStat, error) {
 			if err != nil {
 				// The failed declare closed the channel; the next queue
 				// needs a new one.
-				st := broker.QueueStat{Queue: name, Messages: -1, Unacked: -1, OldestAge: -1, ErrorQueue: isErr}
+				st := broker.QueueStat{Queue: name, Messages: -1, Unacked: -1, OldestAge: -1, ErrorQueue: isErr, Bytes: -1, MaxBytes: bound}
 				if isErr {
 					st.Of = q.Name
 				}
@@ -48,7 +55,7 @@ func (b *Broker) Stats(ctx context.Context) ([]broker.QueueStat, error) {
 				}
 				continue
 			}
-			st := broker.QueueStat{Queue: name, Messages: int64(info.Messages), Unacked: -1, Consumers: info.Consumers}
+			st := broker.QueueStat{Queue: name, Messages: int64(info.Messages), Unacked: -1, Consumers: info.Consumers, Bytes: -1, MaxBytes: bound}
 			if isErr {
 				st.ErrorQueue, st.Of = true, q.Name
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 // Stats reports the ready messages of a queue and of its error queue, the
@@ -32,6 +34,10 @@ func TestStats(t *testing.T) {
 	}
 	if dl.Messages != 4 || !dl.ErrorQueue || dl.Of != q.Name || dl.OldestAge <= 0 || dl.OldestAge > time.Minute {
 		t.Fatalf("error queue stat = %+v, want 4 dead letters of %s with a head age", dl, q.Name)
+	}
+	// AMQP does not say a queue's bytes; the cap is the declared bound.
+	if main.Bytes != -1 || main.MaxBytes != q.QueueMaxBytes() || dl.Bytes != -1 || dl.MaxBytes != topology.DefaultDeadLetterMaxBytes {
+		t.Fatalf("bytes/cap: queue %d/%d, error queue %d/%d", main.Bytes, main.MaxBytes, dl.Bytes, dl.MaxBytes)
 	}
 	if srv.depth(q.ErrorQueue()) != 4 || srv.depth(q.Name) != 3 {
 		t.Fatal("Stats moved messages")

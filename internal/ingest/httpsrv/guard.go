@@ -60,11 +60,11 @@ func (s *Server) Operator(h http.Handler) http.Handler {
 			}
 			Error(w, http.StatusForbidden, errors.New(why))
 			return
-		case !local && !s.adminToken(r):
+		case !local && !s.adminAuthorized(r): // the token, or a session of POST /login (login.go)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="event-grpc admin"`)
 			Error(w, http.StatusUnauthorized, errors.New("an operator endpoint opened with QUERY_ALLOW_REMOTE needs Authorization: Bearer <ADMIN_TOKEN>"))
 			return
-		case local && s.cfg.RequireToken && !onAdminListener(r) && !s.adminToken(r):
+		case local && s.cfg.RequireToken && !onAdminListener(r) && !s.adminAuthorized(r):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="event-grpc admin"`)
 			if s.cfg.AdminToken == "" {
 				Error(w, http.StatusForbidden, errors.New("outside ENV=local the operator endpoints need ADMIN_TOKEN (Authorization: Bearer <ADMIN_TOKEN>) or the operator listener (ADMIN_ADDR); neither is set"))

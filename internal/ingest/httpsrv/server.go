@@ -49,6 +49,8 @@ type Config struct {
 	QueryMaxRows int
 	Logger       *slog.Logger
 	Gatherer     prometheus.Gatherer
+	// Registerer takes the login's metrics (MountLogin); nil: none.
+	Registerer prometheus.Registerer
 	// Querier answers the query endpoint; nil disables it.
 	Querier sink.Querier
 	// Middleware wraps the ingest routes (authentication, rate limits).
@@ -105,6 +107,7 @@ type Server struct {
 	side  []*side // the operator and metrics listeners, when configured
 	wg    sync.WaitGroup
 	once  sync.Once
+	sess  *sessions // nil until MountLogin
 }
 
 // New builds the server and its routes; Start listens.

@@ -27,6 +27,11 @@ type StatusConfig struct {
 	// DeadLetters is true when the dead-letter admin routes are mounted.
 	DeadLetters bool
 	Version     string
+	// History, when set, answers GET /admin/history (its sampler is
+	// started and stopped by the caller).
+	History *History
+	// Rejects, when set, are the rejected-event samples shown.
+	Rejects *Rejects
 }
 
 // Status is the answer of GET /admin/status: the readiness, the process's
@@ -48,6 +53,22 @@ type Status struct {
 	DeadLetters bool                          `json:"dead_letters"`
 	Tail        float64                       `json:"tail_subscribers"`
 	TailDropped float64                       `json:"tail_dropped"`
+	// Disk is the filesystem of DATA_DIR (from the eventgrpc_data_dir_*
+	// gauges); nil when not measured.
+	Disk *DiskStatus `json:"disk"`
+	// Session is true when the request came with a login session (the
+	// page then offers to log out).
+	Session bool `json:"session"`
+	// Rejections are the last rejected events, newest first.
+	Rejections []RejectSample `json:"rejections"`
+}
+
+// DiskStatus is the use of the filesystem that holds DATA_DIR, in bytes.
+type DiskStatus struct {
+	Path string  `json:"path"`
+	Used float64 `json:"used"`
+	Free float64 `json:"free"`
+	Size float64 `json:"size"`
 }
 
 // IngestCount is one cumulative ingest counter: what (received, accepted,
@@ -76,12 +97,12 @@ type TableCount struct {
 // (GET /admin/status), behind the operator guard (loopback with a loopback
 // Host, or ADMIN_TOKEN when QUERY_ALLOW_REMOTE).
 func (s *Server) MountStatus(cfg StatusConfig) {
-	sub, _ := fs.Sub(staticFiles, "static")
+	sub := staticSub()
 	files := http.FileServerFS(sub)
-	s.admin.Handle("GET /{$}", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.admin.Handle("GET /{$}", console(redirectToLogin(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.ServeFileFS(w, r, sub, "index.html")
-	}))))
+	})))))
 	s.admin.Handle("GET /static/", console(s.Operator(http.StripPrefix("/static/", files))))
 	s.admin.Handle("GET /admin/status", console(s.Operator(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, err := s.status(r.Context(), cfg)
@@ -89,10 +110,14 @@ func (s *Server) MountStatus(cfg StatusConfig) {
 			Error(w, http.StatusInternalServerError, err)
 			return
 		}
+		st.Session = s.adminSession(r)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		json.NewEncoder(w).Encode(st)
 	}))))
+	if cfg.History != nil {
+		s.admin.Handle("GET /admin/history", s.Operator(cfg.History))
+	}
 }
 
 // console sets the headers of every answer of the console: it may not be
@@ -110,8 +135,19 @@ func console(h http.Handler) http.Handler {
 	})
 }
 
+func staticSub() fs.FS {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(err) // the embedded tree has the directory
+	}
+	return sub
+}
+
 func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) {
-	st := &Status{Time: time.Now(), Version: cfg.Version, Ingest: []IngestCount{}, Queues: []broker.QueueStat{}, Tables: []TableCount{}, Consumed: map[string]map[string]float64{}, DeadLetters: cfg.DeadLetters}
+	st := &Status{Time: time.Now(), Version: cfg.Version, Ingest: []IngestCount{}, Queues: []broker.QueueStat{}, Tables: []TableCount{}, Consumed: map[string]map[string]float64{}, DeadLetters: cfg.DeadLetters, Rejections: []RejectSample{}}
+	if cfg.Rejects != nil {
+		st.Rejections = cfg.Rejects.List()
+	}
 	st.Ready, st.Why = s.state.Ready()
 	acc, err := ComputeAccounting(cfg.Gatherer, cfg.CatchAll)
 	if err != nil {
@@ -167,6 +203,19 @@ func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) 
 				st.Tail = m.GetGauge().GetValue()
 			case "eventgrpc_tail_dropped_events_total":
 				st.TailDropped = v
+			case "eventgrpc_data_dir_bytes_used", "eventgrpc_data_dir_bytes_free", "eventgrpc_data_dir_bytes_size":
+				if st.Disk == nil {
+					st.Disk = &DiskStatus{Path: l["path"]}
+				}
+				g := m.GetGauge().GetValue()
+				switch mf.GetName() {
+				case "eventgrpc_data_dir_bytes_used":
+					st.Disk.Used = g
+				case "eventgrpc_data_dir_bytes_free":
+					st.Disk.Free = g
+				default:
+					st.Disk.Size = g
+				}
 			}
 		}
 	}

@@ -1,24 +1,34 @@
-// event-grpc status page: polls /admin/status, keeps a few minutes of
-// history in memory and draws it. No libraries, no build step.
+// event-grpc status page: polls /admin/status for the current state and
+// /admin/history for the charts (kept by the server: the last hour per
+// second, the last day per minute), and draws them. No libraries, no
+// build step.
 "use strict";
-const POLL_MS = 2000, KEEP = 300; // 10 minutes of points
+const POLL_MS = 2000;
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const fmt = (x) => Number.isInteger(x) ? x.toLocaleString("en") : x >= 1000 ? Math.round(x).toLocaleString("en") : x >= 10 ? x.toFixed(0) : x.toFixed(x === 0 ? 0 : 1);
 const age = (ns) => ns < 0 ? "?" : ns === 0 ? "–" : ns < 1e9 ? (ns / 1e6).toFixed(0) + " ms" : ns < 60e9 ? (ns / 1e9).toFixed(1) + " s" : (ns / 60e9).toFixed(1) + " min";
-const hist = { received: [], accepted: [], rejected: [], refused: [], lag: [], dead: [] };
+const fmtB = (b) => { if (!(b >= 0)) return "?"; const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; } return (i ? b.toFixed(b >= 100 ? 0 : 1) : b) + " " + u[i]; };
+const CHARTS = ["received", "accepted", "rejected", "refused", "lag", "dead"];
+const RANGE = { "1s": 3600, "1m": 1440 };
+// The server's history: series of equal length, oldest first, one point
+// per step from start (unix seconds); null where there was no sample.
+const hist = { res: "1s", start: 0, end: 0, step: 1, series: null, error: "" };
 let prev = null;
 const dlSamples = {}; // queue → {count, html, at}
 const replaying = {};
 const accGaps = []; // received minus its right side, last polls
 
-function push(name, v) { const a = hist[name]; a.push(v); if (a.length > KEEP) a.shift(); }
-
-// spark draws values as a filled line in an SVG element, scaled to its max.
-function spark(svg, values, color) {
-  const w = 100, h = 40, n = values.length;
-  const max = Math.max(1e-9, ...values);
-  const x = (i) => ((KEEP - n + i) * w) / (KEEP - 1);
+// spark draws values (null: no sample, drawn as 0) as a filled line in an
+// SVG element, scaled to its max; the element's data-max and data-points
+// say what it shows.
+function spark(svg, raw, color) {
+  const w = 100, h = 40, n = raw.length;
+  const values = raw.map((v) => v || 0);
+  const max = values.reduce((m, v) => Math.max(m, v), 1e-9);
+  svg.dataset.max = String(values.reduce((m, v) => Math.max(m, v), 0));
+  svg.dataset.points = String(raw.filter((v) => v !== null).length);
+  const x = (i) => (i * w) / Math.max(1, n - 1);
   const pts = values.map((v, i) => `${x(i).toFixed(2)},${(h - 2 - (v / max) * (h - 6)).toFixed(2)}`);
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   svg.setAttribute("preserveAspectRatio", "none");
@@ -50,17 +60,16 @@ function render(st) {
 
   for (const what of ["received", "accepted", "rejected", "refused"]) {
     const r = rate(total(st.ingest, what), prev ? total(prev.ingest, what) : undefined);
-    push(what, r);
     $("r-" + what).textContent = fmt(r);
   }
   const work = st.queues.filter((q) => !q.error_queue);
   const lag = Math.max(0, ...work.map((q) => (q.oldest_age_ns > 0 ? q.oldest_age_ns / 1e9 : 0)));
   const dead = st.queues.filter((q) => q.error_queue).reduce((s, q) => s + Math.max(0, q.messages), 0);
-  push("lag", lag); push("dead", dead);
   $("r-lag").textContent = lag.toFixed(1);
   $("r-dead").textContent = fmt(dead);
-  const colors = { received: "#58a6ff", accepted: "#3fb950", rejected: "#d29922", refused: "#f85149", lag: "#a371f7", dead: "#f85149" };
-  for (const k in hist) spark($("c-" + k), hist[k], colors[k]);
+  $("logout").hidden = !st.session;
+  renderDisk(st.disk);
+  renderRejections(st.rejections || []);
 
   // Sources.
   const per = {};
@@ -113,10 +122,77 @@ function render(st) {
   const weight = (q) => (errOf[q.queue] ? Math.max(0, errOf[q.queue].messages) : 0) * 1e9 + Math.max(0, q.messages);
   rows($("t-queues").tBodies[0], work.slice().sort((a, b) => weight(b) - weight(a)).map((q) => {
     const e = errOf[q.queue], dl = e ? e.messages : 0;
-    return `<tr class="${dl > 0 ? "alert" : ""}"><td>${esc(q.queue)}</td><td class="n">${fmt(Math.max(0, q.messages))}</td><td class="n">${q.unacked < 0 ? "?" : fmt(q.unacked)}</td><td class="n">${q.consumers}</td><td class="n">${age(q.oldest_age_ns)}</td><td class="n">${fmt((st.consumed[q.queue] || {}).failed || 0)}</td><td class="n">${fmt(dl)}</td></tr>`; }));
+    const full = q.bytes >= 0 && q.max_bytes > 0 ? q.bytes / q.max_bytes : -1;
+    const bytes = q.max_bytes > 0 ? `<span class="qb">${fmtB(q.bytes)} / ${fmtB(q.max_bytes)}</span>` +
+      (full >= 0 ? ` <span class="pct">${(100 * full).toFixed(1)}%</span><div class="bar${full >= 0.8 ? " hot" : ""}"><div style="width:${Math.min(100, 100 * full).toFixed(1)}%"></div></div>` : "") : "?";
+    return `<tr class="${dl > 0 || full >= 0.8 ? "alert" : ""}"><td>${esc(q.queue)}</td><td class="n">${fmt(Math.max(0, q.messages))}</td><td class="n qbytes"${q.bytes < 0 ? ` title="the broker does not report this queue's bytes (RabbitMQ over AMQP): only its cap is shown"` : ""}>${bytes}</td><td class="n">${q.unacked < 0 ? "?" : fmt(q.unacked)}</td><td class="n">${q.consumers}</td><td class="n">${age(q.oldest_age_ns)}</td><td class="n">${fmt((st.consumed[q.queue] || {}).failed || 0)}</td><td class="n">${fmt(dl)}</td></tr>`; }));
   renderDead(st);
   prev = st;
 }
+
+function renderDisk(d) {
+  const box = $("disk");
+  if (!d) { box.innerHTML = `<p class="note">not measured</p>`; return; }
+  const pct = d.used + d.free > 0 ? d.used / (d.used + d.free) : 0;
+  box.innerHTML = `<div>${esc(d.path)} · used <b id="disk-used">${fmtB(d.used)}</b> · free <b id="disk-free">${fmtB(d.free)}</b> of ${fmtB(d.size)} · <b id="disk-pct" class="${pct >= 0.85 ? "why" : ""}">${(100 * pct).toFixed(1)}%</b> used</div>` +
+    `<div class="bar${pct >= 0.85 ? " hot" : ""}"><div style="width:${(100 * pct).toFixed(1)}%"></div></div>`;
+}
+
+function renderRejections(list) {
+  const box = $("rejections");
+  if (!list.length) { box.innerHTML = `<p class="note">no rejected events since the start</p>`; return; }
+  box.innerHTML = list.slice(0, 10).map((r) => `<div class="rej"><div><span class="note">${new Date(r.time).toLocaleTimeString()} · ${esc(r.source)}</span> <span class="reason">${esc(r.reason)}</span></div><pre>${esc(r.body)}${r.truncated ? "…" : ""}</pre></div>`).join("");
+}
+
+// History: the whole ring on load and when the range changes, then the
+// last few points at each poll (the newest step may have been incomplete).
+async function loadHistory(full) {
+  const since = !full && hist.series ? hist.end - 5 * hist.step : 0;
+  try {
+    const r = await fetch(`/admin/history?res=${hist.res}` + (since > 0 ? `&since=${since}` : ""), { cache: "no-store" });
+    if (r.status === 401) { location.href = "/login"; return; }
+    const h = await r.json();
+    if (!r.ok) throw new Error(h.error || r.status);
+    if (full || !hist.series || h.step !== hist.step) {
+      Object.assign(hist, { start: h.start, end: h.end, step: h.step, series: h.series });
+    } else {
+      const n = RANGE[hist.res];
+      for (const k in hist.series) {
+        const a = hist.series[k];
+        for (let t = hist.end + hist.step; t <= h.end; t += hist.step) a.push(null);
+      }
+      hist.end = Math.max(hist.end, h.end);
+      const drop = Math.max(0, hist.series.received.length - n);
+      for (const k in hist.series) { hist.series[k].splice(0, drop); }
+      hist.start = hist.end - (hist.series.received.length - 1) * hist.step;
+      for (const k in h.series) {
+        const a = hist.series[k];
+        if (!a) continue;
+        h.series[k].forEach((v, i) => { const j = (h.start + i * h.step - hist.start) / hist.step; if (j >= 0 && j < a.length) a[j] = v; });
+      }
+    }
+    hist.error = h.error || "";
+  } catch (e) { hist.error = "history: " + e.message; }
+  drawCharts();
+}
+
+function drawCharts() {
+  const colors = { received: "#58a6ff", accepted: "#3fb950", rejected: "#d29922", refused: "#f85149", lag: "#a371f7", dead: "#f85149" };
+  if (hist.series) for (const k of CHARTS) spark($("c-" + k), hist.series[k] || [], colors[k]);
+  $("hist-note").textContent = hist.error || (hist.series ? `${hist.res === "1s" ? "last hour, per second" : "last 24 hours, per minute"} · kept by the server` : "");
+}
+
+for (const b of document.querySelectorAll("#range button")) {
+  b.onclick = () => {
+    hist.res = b.dataset.res;
+    for (const o of document.querySelectorAll("#range button")) o.classList.toggle("on", o === b);
+    loadHistory(true);
+  };
+}
+$("logout").onclick = async () => {
+  await fetch("/logout", { method: "POST", headers: { "X-Requested-By": "event-grpc-console" } });
+  location.href = "/login";
+};
 
 function renderDead(st) {
   const box = $("dead");
@@ -187,6 +263,7 @@ async function replay(queue, el) {
 async function poll() {
   try {
     const r = await fetch("/admin/status", { cache: "no-store" });
+    if (r.status === 401) { location.href = "/login"; return; }
     const st = await r.json();
     if (!r.ok) throw new Error(st.error || r.status);
     render(st);
@@ -219,4 +296,5 @@ $("tail-form").onsubmit = (ev) => {
 $("tail-stop").onclick = () => { if (es) es.close(); es = null; $("tail-start").disabled = false; $("tail-stop").disabled = true; $("tail-state").textContent = "stopped"; };
 
 poll();
-setInterval(poll, POLL_MS);
+loadHistory(true);
+setInterval(() => { poll(); loadHistory(false); }, POLL_MS);
