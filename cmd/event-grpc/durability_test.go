@@ -74,10 +74,12 @@ func startServer(t *testing.T, bin, dataDir string) *server {
 	}
 }
 
+// query returns the result's rows as TSV, without the header row.
 func (s *server) query(sql string) (string, error) {
 	var out bytes.Buffer
-	err := query(context.Background(), []string{"--http", "127.0.0.1:" + s.httpPt, sql}, &out)
-	return out.String(), err
+	err := query(context.Background(), []string{"--http", "127.0.0.1:" + s.httpPt, "--format", "tsv", sql}, &out)
+	_, rows, _ := strings.Cut(out.String(), "\n")
+	return rows, err
 }
 
 // TestKill9AfterOKLosesNothing: events acknowledged by dispatch survive a
