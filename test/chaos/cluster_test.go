@@ -17,6 +17,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/event-grpc/event-grpc/internal/bench"
+	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -99,16 +100,7 @@ func clusterScenarios() []clusterScenario {
 // cluster runs scripts/cluster/NAME.
 func cluster(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(), "scripts", "cluster", name), args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("scripts/cluster/%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
+	return clustertest.Script(t, name, args...)
 }
 
 func natsCluster(t *testing.T) natsjs.JetStream {
@@ -261,9 +253,9 @@ func runClusterScenario(t *testing.T, bin string, topo *topology.Topology, sc cl
 		addVhost := func() error {
 			var err error
 			for _, n := range []string{"1", "2", "3"} {
-				cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "cluster", "node.sh"), "rabbitmq", "ctl", n, "add_vhost", c.vhost)
+				cmd := exec.Command(clustertest.Path("node.sh"), "rabbitmq", "ctl", n, "add_vhost", c.vhost)
 				if err = cmd.Run(); err == nil {
-					return exec.Command(filepath.Join(repoRoot(), "scripts", "cluster", "node.sh"), "rabbitmq", "ctl", n, "set_permissions", "-p", c.vhost, "guest", ".*", ".*", ".*").Run()
+					return exec.Command(clustertest.Path("node.sh"), "rabbitmq", "ctl", n, "set_permissions", "-p", c.vhost, "guest", ".*", ".*", ".*").Run()
 				}
 			}
 			return err
@@ -287,7 +279,7 @@ func runClusterScenario(t *testing.T, bin string, topo *topology.Topology, sc cl
 		}
 		_, _ = chQuery(context.Background(), "DROP DATABASE IF EXISTS "+c.db+" ON CLUSTER scale", nil)
 		for _, n := range []string{"1", "2", "3"} {
-			if exec.Command(filepath.Join(repoRoot(), "scripts", "cluster", "node.sh"), "rabbitmq", "ctl", n, "delete_vhost", c.vhost).Run() == nil {
+			if exec.Command(clustertest.Path("node.sh"), "rabbitmq", "ctl", n, "delete_vhost", c.vhost).Run() == nil {
 				break
 			}
 		}

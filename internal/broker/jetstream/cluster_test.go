@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -27,24 +25,6 @@ import (
 // not up; a cluster that cannot be started fails them.
 
 const clusterURL = "nats://127.0.0.1:4231,nats://127.0.0.1:4232,nats://127.0.0.1:4233"
-
-// clusterScript runs scripts/cluster/NAME with args and returns its
-// standard output.
-func clusterScript(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "cluster", name)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, script, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // clusterJS is a plain JetStream client of the cluster.
 func clusterJS(t testing.TB) natsjs.JetStream {
@@ -82,7 +62,7 @@ func deleteClusterStreams(t testing.TB, prefix string) {
 // cluster with streams of three replicas; the restart case restarts the
 // nodes one after another.
 func TestClusterConformance(t *testing.T) {
-	clusterScript(t, "up.sh", "nats")
+	clustertest.Script(t, "up.sh", "nats")
 	streams := map[*testing.T]string{}
 	var mu sync.Mutex
 	brokertest.Run(t, brokertest.Harness{
@@ -99,8 +79,8 @@ func TestClusterConformance(t *testing.T) {
 		},
 		Restart: func(t *testing.T) {
 			for _, n := range []string{"1", "2", "3"} {
-				clusterScript(t, "node.sh", "nats", "stop", n)
-				clusterScript(t, "up.sh", "nats")
+				clustertest.Script(t, "node.sh", "nats", "stop", n)
+				clustertest.Script(t, "up.sh", "nats")
 			}
 		},
 		DeleteQueue:         deleteQueue,
@@ -116,7 +96,7 @@ func TestClusterConformance(t *testing.T) {
 // by the server) instead of failing, and every acknowledged message is in
 // the stream afterwards, once.
 func TestClusterStreamLeaderKilled(t *testing.T) {
-	clusterScript(t, "up.sh", "nats")
+	clustertest.Script(t, "up.sh", "nats")
 	stream := fmt.Sprintf("BTK_%08x", rand.Uint32())
 	t.Cleanup(func() { deleteClusterStreams(t, stream) })
 	top := testTopology(t, nil)
@@ -188,11 +168,11 @@ func TestClusterStreamLeaderKilled(t *testing.T) {
 	}
 	leader := strings.TrimPrefix(si.Cluster.Leader, "n")
 	t.Logf("killing n%s, the leader of %s", leader, streamName)
-	clusterScript(t, "node.sh", "nats", "kill", leader)
+	clustertest.Script(t, "node.sh", "nats", "kill", leader)
 	time.Sleep(14 * time.Second)
 	close(stop)
 	<-done
-	clusterScript(t, "up.sh", "nats")
+	clustertest.Script(t, "up.sh", "nats")
 
 	// Read the stream back.
 	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)

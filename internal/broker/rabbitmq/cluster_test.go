@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
+	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -29,28 +27,10 @@ var clusterURLs = []string{
 	URL("127.0.0.1", 5703, "guest", "guest", "/"),
 }
 
-// clusterScript runs scripts/cluster/NAME with args and returns its
-// standard output.
-func clusterScript(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "cluster", name)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, script, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // ensureCluster starts the RabbitMQ cluster, or checks it is up.
 func ensureCluster(t testing.TB) {
 	t.Helper()
-	clusterScript(t, "up.sh", "rabbitmq")
+	clustertest.Script(t, "up.sh", "rabbitmq")
 }
 
 // clusterConn is a raw connection to any live node.
@@ -95,7 +75,7 @@ func clusterCleanup(t testing.TB, top *topology.Topology) {
 // queueTypes lists the cluster's queues with their type.
 func queueTypes(t testing.TB) map[string]string {
 	t.Helper()
-	out := clusterScript(t, "node.sh", "rabbitmq", "ctl", "1", "list_queues", "name", "type", "--no-table-headers")
+	out := clustertest.Script(t, "node.sh", "rabbitmq", "ctl", "1", "list_queues", "name", "type", "--no-table-headers")
 	types := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) == 2 {
@@ -126,8 +106,8 @@ func TestClusterConformance(t *testing.T) {
 			t.Helper()
 			// One node after another, as an operator upgrades a cluster.
 			for _, n := range []string{"1", "2", "3"} {
-				clusterScript(t, "node.sh", "rabbitmq", "ctl", n, "stop_app")
-				clusterScript(t, "node.sh", "rabbitmq", "ctl", n, "start_app")
+				clustertest.Script(t, "node.sh", "rabbitmq", "ctl", n, "stop_app")
+				clustertest.Script(t, "node.sh", "rabbitmq", "ctl", n, "start_app")
 			}
 		},
 		DeleteQueue: func(t *testing.T, _ broker.Broker, queue string) {
@@ -250,13 +230,13 @@ func TestClusterLeaderKilled(t *testing.T) {
 		}
 	}()
 	time.Sleep(2 * time.Second)
-	leader := clusterScript(t, "node.sh", "rabbitmq", "leader", q.Name)
+	leader := clustertest.Script(t, "node.sh", "rabbitmq", "leader", q.Name)
 	t.Logf("killing rq%s, the leader of %s", leader, q.Name)
-	clusterScript(t, "node.sh", "rabbitmq", "kill", leader)
+	clustertest.Script(t, "node.sh", "rabbitmq", "kill", leader)
 	time.Sleep(8 * time.Second)
 	close(stop)
 	<-done
-	clusterScript(t, "up.sh", "rabbitmq") // the killed node back, rejoining
+	clustertest.Script(t, "up.sh", "rabbitmq") // the killed node back, rejoining
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -318,8 +298,8 @@ func TestClusterHomeNodeDown(t *testing.T) {
 	if err := b.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	clusterScript(t, "node.sh", "rabbitmq", "kill", "3")
-	t.Cleanup(func() { clusterScript(t, "up.sh", "rabbitmq") })
+	clustertest.Script(t, "node.sh", "rabbitmq", "kill", "3")
+	t.Cleanup(func() { clustertest.Script(t, "up.sh", "rabbitmq") })
 
 	_, err = New(ctx, Config{URLs: clusterURLs[:2], Topology: top, Heartbeat: 2 * time.Second})
 	var de *DeclareError

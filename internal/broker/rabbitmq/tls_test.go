@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/tlsconf"
 	"github.com/event-grpc/event-grpc/internal/tlsconf/tlsconftest"
 )
@@ -21,8 +22,8 @@ func TestAMQPS(t *testing.T) {
 	dir := t.TempDir()
 	ca := tlsconftest.NewCA(t, dir)
 	cert, key := ca.Issue(t, dir, "rabbit", "localhost")
-	port := clusterScript(t, "node.sh", "rabbitmq-tls", "start", ca.File, cert, key)
-	t.Cleanup(func() { clusterScript(t, "node.sh", "rabbitmq-tls", "stop") })
+	port := clustertest.Script(t, "node.sh", "rabbitmq-tls", "start", ca.File, cert, key)
+	t.Cleanup(func() { clustertest.Script(t, "node.sh", "rabbitmq-tls", "stop") })
 
 	top := testTopology(t, "tls")
 	// testTopology cleans up on the shared server; this node is the test's.

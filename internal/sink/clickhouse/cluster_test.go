@@ -3,15 +3,12 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
@@ -26,19 +23,6 @@ var clusterAddrs = []string{"127.0.0.1:9101", "127.0.0.1:9102"}
 const clusterName = "scale"
 
 func onCluster(c *Config) { c.Addrs, c.Cluster = clusterAddrs, clusterName }
-
-// clusterScript runs scripts/cluster/NAME with args.
-func clusterScript(t testing.TB, name string, args ...string) {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "cluster", name)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, script, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
 
 // replica is a plain connection to one replica.
 func replica(t testing.TB, addr string) ch.Conn {
@@ -72,7 +56,7 @@ func dropClusterDatabase(t testing.TB, db, cluster string) {
 // tables created ON CLUSTER as ReplicatedReplacingMergeTree behind a
 // Distributed table, read back through the Distributed table with FINAL.
 func TestClusterConformance(t *testing.T) {
-	clusterScript(t, "up.sh", "clickhouse")
+	clustertest.Script(t, "up.sh", "clickhouse")
 	sinktest.Run(t, harness(clusterAddrs[0], onCluster))
 }
 
@@ -80,7 +64,7 @@ func TestClusterConformance(t *testing.T) {
 // engine, the Distributed table reads what either replica holds, and a
 // column added to the declaration reaches both.
 func TestClusterDDL(t *testing.T) {
-	clusterScript(t, "up.sh", "clickhouse")
+	clustertest.Script(t, "up.sh", "clickhouse")
 	s, db := newSink(t, onCluster)
 	tbl := sinktest.AllTypes(schema.Analytics)
 	ctx := context.Background()
@@ -119,7 +103,7 @@ func TestClusterDDL(t *testing.T) {
 // whatever the killed one had committed is not stored twice (identical
 // blocks are dropped by the replicated table). Every row is stored once.
 func TestClusterReplicaKilled(t *testing.T) {
-	clusterScript(t, "up.sh", "clickhouse")
+	clustertest.Script(t, "up.sh", "clickhouse")
 	s, db := newSink(t, onCluster)
 	tbl := sinktest.AllTypes(schema.Analytics)
 	ctx := context.Background()
@@ -135,7 +119,7 @@ func TestClusterReplicaKilled(t *testing.T) {
 	var outage time.Duration
 	for i := 0; i < batches; i++ {
 		if i == batches/3 {
-			clusterScript(t, "node.sh", "clickhouse", "kill", "1")
+			clustertest.Script(t, "node.sh", "clickhouse", "kill", "1")
 			killed = true
 		}
 		b := sinktest.Batch(t, tbl, all[i*per:(i+1)*per])
@@ -161,7 +145,7 @@ func TestClusterReplicaKilled(t *testing.T) {
 	if !killed {
 		t.Fatal("the replica was never killed")
 	}
-	clusterScript(t, "up.sh", "clickhouse")
+	clustertest.Script(t, "up.sh", "clickhouse")
 	live := replica(t, clusterAddrs[1])
 	if err := live.Exec(ctx, fmt.Sprintf("SYSTEM SYNC REPLICA %s", schema.Qualify(db, tbl.Name+"_local"))); err != nil {
 		t.Fatalf("sync replica: %v", err)
