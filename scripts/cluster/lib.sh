@@ -104,7 +104,7 @@ nats_conf() { # N
 server_name: n$n
 listen: 127.0.0.1:423$n
 http: 127.0.0.1:823$n
-jetstream { store_dir: "$d/store", max_memory_store: 256MB, max_file_store: 4GB }
+jetstream { store_dir: "$d/store", max_memory_store: 256MB, max_file_store: 1TB }
 cluster {
   name: scale
   listen: 127.0.0.1:623$n

@@ -49,6 +49,15 @@ up_nats() {
   local all=1
   for n in 1 2 3; do alive "$NATS/n$n/nats.pid" || all=0; done
   if [ $all = 1 ]; then log "nats: already up"; return 0; fi
+  local any=0
+  for n in 1 2 3; do alive "$NATS/n$n/nats.pid" && any=1; done
+  if [ $any = 0 ]; then
+    # A cold start: streams left by earlier runs would hold their byte
+    # reservations (JetStream reserves max_bytes per replica) until the
+    # store is full; a test cluster starts empty. A node restarted while
+    # the others run keeps its store, so it catches up as in production.
+    rm -rf "$NATS"/n*/store
+  fi
   for n in 1 2 3; do
     alive "$NATS/n$n/nats.pid" && continue
     port_free 423$n && port_free 623$n && port_free 823$n || die "nats: a port of n$n is taken"

@@ -273,17 +273,9 @@ func runClusterScenario(t *testing.T, bin string, topo *topology.Topology, sc cl
 		env["NATS_STREAM"] = c.stream
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kept for inspection: directory %s, ClickHouse database %s", c.dir, c.db)
-			return
-		}
-		_, _ = chQuery(context.Background(), "DROP DATABASE IF EXISTS "+c.db+" ON CLUSTER scale", nil)
-		for _, n := range []string{"1", "2", "3"} {
-			if exec.Command(clustertest.Path("node.sh"), "rabbitmq", "ctl", n, "delete_vhost", c.vhost).Run() == nil {
-				break
-			}
-		}
 		if sc.broker == "nats" {
+			// Streams reserve their byte bound on every replica: never
+			// keep them, or the cluster's store fills up run by run.
 			js := natsCluster(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -295,6 +287,16 @@ func runClusterScenario(t *testing.T, bin string, topo *topology.Topology, sc cl
 			}
 			for _, n := range names {
 				_ = js.DeleteStream(ctx, n)
+			}
+		}
+		if t.Failed() {
+			t.Logf("kept for inspection: directory %s, ClickHouse database %s", c.dir, c.db)
+			return
+		}
+		_, _ = chQuery(context.Background(), "DROP DATABASE IF EXISTS "+c.db+" ON CLUSTER scale", nil)
+		for _, n := range []string{"1", "2", "3"} {
+			if exec.Command(clustertest.Path("node.sh"), "rabbitmq", "ctl", n, "delete_vhost", c.vhost).Run() == nil {
+				break
 			}
 		}
 		os.RemoveAll(c.dir)
