@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 )
@@ -211,6 +212,11 @@ func set(m protoreflect.Message, f protoreflect.FieldDescriptor, v any) error {
 	}
 	var pv protoreflect.Value
 	switch x := v.(type) {
+	case *structpb.Struct:
+		if f.Kind() != protoreflect.MessageKind || f.Message().FullName() != x.ProtoReflect().Descriptor().FullName() {
+			return mismatch
+		}
+		pv = protoreflect.ValueOfMessage(x.ProtoReflect())
 	case string:
 		if f.Kind() != protoreflect.StringKind {
 			return mismatch

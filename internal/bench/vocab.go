@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/structpb"
+
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 )
 
 // valueFunc returns the value of one payload field for a scene: a string,
 // bool, int64 (also used for int32 fields), float64, []string,
-// map[string]string or []*eventgrpcv1.FilterAppliedEvent_Filter; nil leaves
+// map[string]string, []*eventgrpcv1.FilterAppliedEvent_Filter or a
+// *structpb.Struct (free-form properties); nil leaves
 // the field unset this time.
 type valueFunc func(s *scene) any
 
@@ -457,6 +460,37 @@ var vocabulary = map[string]valueFunc{
 	},
 	"CategoryViewedEvent.source": func(s *scene) any { return pick(s.r, "menu", "widget", "search") },
 	"RemoveFromCartEvent.source": func(s *scene) any { return pick(s.r, "cart", "cart", "mini_cart", "checkout") },
+
+	// --- the generic events (Segment's calls): names, and free-form
+	// properties and traits as a Struct, nested and of every JSON kind ---
+	"TrackEvent.name": func(s *scene) any {
+		return pick(s.r, "Order Completed", "Product Added", "Signed Up", "Checkout Started", "Coupon Applied")
+	},
+	"TrackEvent.properties": func(s *scene) any {
+		return structOf(map[string]any{
+			"revenue":  s.amount,
+			"currency": s.currency,
+			"coupon":   s.coupon,
+			"items":    []any{map[string]any{"product_id": s.p.id, "price": s.p.price, "quantity": float64(s.qty)}},
+			"first":    s.success,
+		})
+	},
+	"IdentifyEvent.traits": func(s *scene) any {
+		return structOf(map[string]any{"plan": pick(s.r, "free", "pro", "team"), "logins": float64(between(s.r, 1, 400)), "address": map[string]any{"city": s.pl.city}})
+	},
+	"PageEvent.name": func(s *scene) any { return s.pg.name },
+	"PageEvent.properties": func(s *scene) any {
+		return structOf(map[string]any{"path": "/" + s.pg.name, "referrer": "/" + s.prev.name, "search": s.query})
+	},
+	"ScreenEvent.name": func(s *scene) any { return s.pg.name },
+	"ScreenEvent.properties": func(s *scene) any {
+		return structOf(map[string]any{"previous": s.prev.name, "load_ms": float64(between(s.r, 40, 2400))})
+	},
+	"GroupEvent.group_id": func(s *scene) any { return "org_" + base62(s.r, 8) },
+	"GroupEvent.traits": func(s *scene) any {
+		return structOf(map[string]any{"name": pick(s.r, "Acme", "Globex", "Initech"), "employees": float64(between(s.r, 2, 5000))})
+	},
+	"AliasEvent.previous_id": func(s *scene) any { return "anon_" + hexString(s.r, 16) },
 }
 
 // elementProduct is the product a widget element shows: set for product
@@ -511,4 +545,13 @@ func customParams(s *scene) map[string]string {
 	default:
 		return map[string]string{"card_id": "scr_" + base62(s.r, 8), "reward": pick(s.r, "coins_10", "coupon_50", "better_luck")}
 	}
+}
+
+// structOf is m as a google.protobuf.Struct.
+func structOf(m map[string]any) *structpb.Struct {
+	st, err := structpb.NewStruct(m)
+	if err != nil {
+		panic("bench: vocabulary: " + err.Error()) // the maps above hold JSON kinds only
+	}
+	return st
 }
