@@ -200,7 +200,7 @@ func do(t *testing.T, method, url string, auth bool, body string) (int, string) 
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	// Redirects are not followed: the status page answers a refused
-	// browser with 303 to /login, which is a refusal too .
+	// browser with 303 to /login, the same refusal as a 401.
 	c := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
 	if err != nil {
