@@ -60,7 +60,10 @@ if ! listening; then
     chown -R clickhouse:clickhouse "$d"
   done
   log "starting clickhouse-server"
+  # A pid file of its own: the cluster replicas of scripts/cluster run the
+  # same executable, and --exec alone would take them for this server.
   start-stop-daemon --start --background --chuid clickhouse:clickhouse \
+    --pidfile /run/event-grpc-clickhouse.pid --make-pidfile \
     --exec /usr/sbin/clickhouse-server -- --config-file="$CONFIG"
 fi
 
