@@ -57,6 +57,10 @@ type instance struct {
 	grpcAddr string
 	httpAddr string
 
+	// readyWait, when set, replaces readyTimeout (a cluster's first start
+	// declares its replicated streams and tables).
+	readyWait time.Duration
+
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the current process has exited
@@ -145,7 +149,11 @@ func (in *instance) start() error {
 
 func (in *instance) waitReady(done chan struct{}) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(readyTimeout)
+	wait := readyTimeout
+	if in.readyWait > 0 {
+		wait = in.readyWait
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		select {
 		case <-done:
@@ -159,7 +167,7 @@ func (in *instance) waitReady(done chan struct{}) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: /heartbeat not 200 within %v:\n%s", in.name, readyTimeout, in.logTail(40))
+			return fmt.Errorf("%s: /heartbeat not 200 within %v:\n%s", in.name, wait, in.logTail(40))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
