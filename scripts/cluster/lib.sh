@@ -172,7 +172,13 @@ ch_conf() { # N
   rm -f "$d/config.xml.tmp"
 }
 ch_start_node() { # N
-  local n=$1 d=$CH/ch$1
+  local n=$1 d=$CH/ch$1 pid
+  # A replica whose pid file was lost (an interrupted start) is adopted,
+  # not started twice.
+  if pid=$(pgrep -f -- "--config-file=$d/config.xml" | head -1) && [ -n "$pid" ]; then
+    echo "$pid" >"$d/ch.pid"
+    return 0
+  fi
   ch_conf "$n"
   chown -R clickhouse:clickhouse "$d" 2>/dev/null || true
   setsid start-stop-daemon --start --background --make-pidfile --pidfile "$d/ch.pid" --chuid clickhouse:clickhouse \

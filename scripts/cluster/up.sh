@@ -83,20 +83,32 @@ up_clickhouse() {
   fi
   for _ in $(seq 300); do zk_ok && break; sleep 0.1; done
   zk_ok || die "zookeeper: no imok on 2191 (see $ZK/zk.log)"
-  for try in 1 2; do
+  for try in 1 2 3; do
     for n in 1 2; do
       alive "$CH/ch$n/ch.pid" && continue
-      port_free 910$n && port_free 812$((3 + n)) && port_free 901$n || die "clickhouse: a port of ch$n is taken"
+      if ! pgrep -f -- "--config-file=$CH/ch$n/config.xml" >/dev/null; then
+        port_free 910$n && port_free 812$((3 + n)) && port_free 901$n || die "clickhouse: a port of ch$n is taken"
+      fi
       ch_start_node "$n"
     done
+    # Wait while the processes live and do not answer yet (a busy machine
+    # can take a minute); a process that died is started again below.
     for n in 1 2; do
-      for _ in $(seq 300); do ch_ok "$n" && break; sleep 0.1; done
+      for _ in $(seq 1200); do
+        ch_ok "$n" && break
+        alive "$CH/ch$n/ch.pid" || break
+        sleep 0.1
+      done
     done
     # A start right after a fresh ZooKeeper can abort (CLUSTERS.md): check
-    # the processes still live a moment after /ping, and try once more.
+    # the processes still live a moment after /ping, and try again.
     sleep 1.5
     ok=1
-    for n in 1 2; do alive "$CH/ch$n/ch.pid" && ch_ok "$n" || { ok=0; rm -f "$CH/ch$n/ch.pid"; }; done
+    for n in 1 2; do
+      alive "$CH/ch$n/ch.pid" && ch_ok "$n" && continue
+      ok=0
+      stop_pid "$CH/ch$n/ch.pid" KILL 10
+    done
     [ $ok = 1 ] && break
     log "clickhouse: a replica did not stay up (try $try); starting again"
     sleep 3
