@@ -13,7 +13,7 @@ include Makefile.proto.mk
 .PHONY: test services vet unit race fuzz build bench-go chaos chaos-short cluster-chaos cluster-chaos-full java ts alerts console segment
 
 ## test: start/install the servers, vet, check generated code, run every test, the short chaos suites, each fuzz target briefly, the SDKs, the console, the Segment SDKs, the Helm chart and the container image.
-test: services vet proto-check alerts unit chaos-short cluster-chaos race fuzz java ts console segment helm image-smoke release-smoke
+test: services vet proto-check alerts chaos-short unit cluster-chaos race fuzz java ts console segment helm image-smoke release-smoke
 
 ## services: RabbitMQ, PostgreSQL, Redis, NATS, ClickHouse up (installs ClickHouse if missing).
 services:
@@ -41,7 +41,7 @@ chaos: services
 ## NATS and ClickHouse clusters on private ports, two instances behind
 ## haproxy, a node killed per scenario); cluster-chaos-full: the long one.
 cluster-chaos:
-	scripts/cluster/chaos.sh
+	scripts/cluster/chaos.sh; s=$$?; scripts/cluster/down.sh; exit $$s
 
 cluster-chaos-full:
 	scripts/cluster/chaos.sh --full

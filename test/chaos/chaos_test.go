@@ -77,7 +77,9 @@ func scenarios() []scenario {
 		},
 		{
 			name: "clickhouse", instances: 1,
-			short:   plan{load: 16 * time.Second, at: []time.Duration{3 * time.Second}, outage: 8 * time.Second},
+			// The load outlasts ClickHouse's stop (up to ~3 s), the outage
+			// and its restart (~3 s) on a busy machine.
+			short:   plan{load: 24 * time.Second, at: []time.Duration{3 * time.Second}, outage: 8 * time.Second},
 			full:    plan{load: 42 * time.Second, at: []time.Duration{5 * time.Second}, outage: 30 * time.Second},
 			disturb: disturbClickHouse,
 		},
