@@ -141,9 +141,10 @@ func (b *Broker) publish(ctx context.Context, exchange string, msgs []broker.Mes
 		out = kept
 	}
 
+	first := time.Now()
 	errs := b.publishRaw(ctx, out)
 	if b.cfg.PublishRetryFor > 0 {
-		errs = b.retryUnavailable(ctx, out, errs)
+		errs = b.retryUnavailable(ctx, out, errs, first.Add(b.cfg.PublishRetryFor))
 	}
 	for k, err := range errs {
 		if err != nil {
@@ -187,10 +188,10 @@ func (b *Broker) awaitConnected(ctx context.Context, d time.Duration) {
 
 // retryUnavailable sends again, with backoff, the messages of out whose
 // publish failed for want of a leader (broker.ErrUnavailable), until they
-// are acknowledged, cfg.PublishRetryFor has passed since the first try, or
-// ctx or the broker ends. errs (one per message of out) is updated in place.
-func (b *Broker) retryUnavailable(ctx context.Context, out []outMsg, errs []error) []error {
-	deadline := time.Now().Add(b.cfg.PublishRetryFor)
+// are acknowledged, deadline (cfg.PublishRetryFor after the first try) has
+// passed, or ctx or the broker ends. errs (one per message of out) is
+// updated in place.
+func (b *Broker) retryUnavailable(ctx context.Context, out []outMsg, errs []error, deadline time.Time) []error {
 	for attempt := 0; ; attempt++ {
 		var again []int
 		for k, err := range errs {
