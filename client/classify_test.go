@@ -8,6 +8,8 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 )
 
 // TestClassify: which whole-request failures are retried, and with which
@@ -49,5 +51,27 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("classify = (%v, %v), want (%v, %v)", retry, hint, tc.retry, tc.hint)
 			}
 		})
+	}
+}
+
+// TestRetryableFromTheField: a rejected event is resent when the service's
+// result says retryable, whatever its reason's text; only a result from a
+// service older than the field (code unspecified) is read by its reason.
+func TestRetryableFromTheField(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    *eventgrpcv1.EventResult
+		want bool
+	}{
+		{"retryable", &eventgrpcv1.EventResult{Code: eventgrpcv1.ResultCode_RESULT_CODE_UNAVAILABLE, Retryable: true, Reason: "broker did not confirm"}, true},
+		{"overloaded", &eventgrpcv1.EventResult{Code: eventgrpcv1.ResultCode_RESULT_CODE_RESOURCE_EXHAUSTED, Retryable: true}, true},
+		{"permanent, whatever its text", &eventgrpcv1.EventResult{Code: eventgrpcv1.ResultCode_RESULT_CODE_INVALID, Reason: "UNAVAILABLE: looks transient"}, false},
+		{"conflict", &eventgrpcv1.EventResult{Code: eventgrpcv1.ResultCode_RESULT_CODE_CONFLICT, Reason: "conflict: id reused"}, false},
+		{"older service, transient text", &eventgrpcv1.EventResult{Reason: "UNAVAILABLE: not confirmed"}, true},
+		{"older service, permanent text", &eventgrpcv1.EventResult{Reason: "event is empty"}, false},
+	} {
+		if got := retryable(tc.r); got != tc.want {
+			t.Errorf("%s: retryable = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

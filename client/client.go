@@ -70,7 +70,11 @@ type Config struct {
 // Rejection is an event the service refused for good.
 type Rejection struct {
 	EventID string
-	Reason  string
+	// Code is the service's machine-readable fate of the event
+	// (INVALID, TOO_LARGE, CONFLICT, INTERNAL; UNSPECIFIED from a service
+	// older than the field, or when the client refused it before sending).
+	Code   eventgrpcv1.ResultCode
+	Reason string
 }
 
 // Stats counts events since New. Tracked = Delivered + Rejected +

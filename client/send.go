@@ -146,10 +146,10 @@ func (c *Client) settleResults(pending []item, resp *eventgrpcv1.Response) []ite
 		switch {
 		case r.GetAccepted():
 			delivered++
-		case transient(r.GetReason()):
+		case retryable(r):
 			again = append(again, pending[i])
 		default:
-			rejected = append(rejected, Rejection{EventID: pending[i].ev.GetId(), Reason: r.GetReason()})
+			rejected = append(rejected, Rejection{EventID: pending[i].ev.GetId(), Code: r.GetCode(), Reason: r.GetReason()})
 		}
 	}
 	for i, ok := range answered {
@@ -167,10 +167,15 @@ func (c *Client) settleResults(pending []item, resp *eventgrpcv1.Response) []ite
 	return again
 }
 
-// transient reports whether a per-event reason says the event was valid
-// but is not durable yet: the service starts those reasons with the code
-// name of the failure.
-func transient(reason string) bool {
+// retryable reports whether a rejected event was valid but is not durable
+// yet, from the result's retryable field; a service older than that field
+// says so only in the reason, which then starts with the failure's code
+// name.
+func retryable(r *eventgrpcv1.EventResult) bool {
+	if r.GetCode() != eventgrpcv1.ResultCode_RESULT_CODE_UNSPECIFIED {
+		return r.GetRetryable()
+	}
+	reason := r.GetReason()
 	return strings.HasPrefix(reason, "UNAVAILABLE:") || strings.HasPrefix(reason, "RESOURCE_EXHAUSTED:")
 }
 

@@ -31,16 +31,16 @@ func (p *Pipeline) claim(ctx context.Context, r *request, resp *eventgrpcv1.Resp
 				switch states[k] {
 				case dedupe.Done:
 					r.st[i] = stDuplicate
-					resp.Results[i].Reason = ReasonDuplicate
+					setFate(resp.Results[i], eventgrpcv1.ResultCode_RESULT_CODE_DUPLICATE, ReasonDuplicate)
 					continue
 				case dedupe.InFlight:
 					r.st[i] = stRejected
-					resp.Results[i].Reason = "UNAVAILABLE: an event with this id is being published by another request; retry it"
+					setFate(resp.Results[i], eventgrpcv1.ResultCode_RESULT_CODE_UNAVAILABLE, "UNAVAILABLE: an event with this id is being published by another request; retry it")
 					counts[reasonInFlight]++
 					continue
 				case dedupe.Conflict:
 					r.st[i] = stRejected
-					resp.Results[i].Reason = fmt.Sprintf("conflict: id %q is already used for a different event of this client; give this event a new id", truncate(r.events[i].GetId(), 80))
+					setFate(resp.Results[i], eventgrpcv1.ResultCode_RESULT_CODE_CONFLICT, fmt.Sprintf("conflict: id %q is already used for a different event of this client; give this event a new id", truncate(r.events[i].GetId(), 80)))
 					counts[reasonConflict]++
 					continue
 				}

@@ -162,7 +162,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		v := p.normalize(ev, now)
 		res.EventId = ev.GetId()
 		if v.reason != reasonNone {
-			res.Reason = v.text
+			setFate(res, v.reason.code(), v.text)
 			counts[v.reason]++
 			continue
 		}
@@ -183,7 +183,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	}
 	tooBig := func(i, size int) {
 		r.st[i] = stRejected
-		resp.Results[i].Reason = errTooBig(i, size, p.maxBytes).Error()
+		setFate(resp.Results[i], eventgrpcv1.ResultCode_RESULT_CODE_TOO_LARGE, errTooBig(i, size, p.maxBytes).Error())
 		counts[reasonEventTooLarge]++
 	}
 	noRoute := func(key string) error { return errNoRoute(p.cfg.Exchange, key) }
@@ -220,11 +220,11 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		res := resp.Results[i]
 		switch r.st[i] {
 		case stDuplicate:
-			res.Accepted = true
+			res.Accepted = true // its fate was written by claim
 			resp.Accepted++
 		case stPublish:
 			if err := r.failed[i]; err != nil {
-				res.Reason = publishReason(err)
+				setFate(res, publishCode(err), publishReason(err))
 				if firstErr == nil {
 					firstErr = err
 				}
@@ -232,6 +232,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 				continue
 			}
 			res.Accepted = true
+			res.Code = eventgrpcv1.ResultCode_RESULT_CODE_ACCEPTED
 			resp.Accepted++
 		}
 	}
@@ -265,7 +266,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 func (p *Pipeline) encode(r *request, i int, v verdict, res *eventgrpcv1.EventResult, counts *[numReasons]int32) {
 	if err := r.add(i, v.key, v.typ); err != nil {
 		r.st[i] = stRejected
-		res.Reason = "event cannot be encoded: " + err.Error()
+		setFate(res, eventgrpcv1.ResultCode_RESULT_CODE_INTERNAL, "event cannot be encoded: "+err.Error())
 		counts[reasonNoEventOf]++
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 )
 
-func newDeduped(t *testing.T, rec *recorder) (*Pipeline, dedupe.Store, *prometheus.Registry) {
+func newDeduped(t *testing.T, rec *recorder, mods ...func(*Config)) (*Pipeline, dedupe.Store, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	dd, err := dedupe.Open(context.Background(), dedupe.Config{Window: time.Minute, PendingTTL: 10 * time.Second, LocalMaxItems: 1000},
@@ -25,7 +25,13 @@ func newDeduped(t *testing.T, rec *recorder) (*Pipeline, dedupe.Store, *promethe
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newTest(t, rec, func(c *Config) { c.Dedupe = dd; c.Registerer = reg })
+	p := newTest(t, rec, func(c *Config) {
+		c.Dedupe = dd
+		c.Registerer = reg
+		for _, m := range mods {
+			m(c)
+		}
+	})
 	t.Cleanup(func() { p.Shutdown(context.Background()); dd.Close() })
 	return p, dd, reg
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
@@ -215,6 +216,17 @@ func classifyPublish(err error) error {
 		return err
 	}
 	return fault.Transient(err)
+}
+
+// publishCode is the wire code of an event whose message failed.
+func publishCode(err error) eventgrpcv1.ResultCode {
+	switch {
+	case fault.IsThrottled(err):
+		return eventgrpcv1.ResultCode_RESULT_CODE_RESOURCE_EXHAUSTED
+	case fault.IsPermanent(err):
+		return eventgrpcv1.ResultCode_RESULT_CODE_INTERNAL
+	}
+	return eventgrpcv1.ResultCode_RESULT_CODE_UNAVAILABLE
 }
 
 // publishReason is what the client reads for an event whose message failed.

@@ -54,6 +54,27 @@ var reasonLabels = [numReasons]string{
 
 func (r reason) label() string { return reasonLabels[r] }
 
+// code is the wire code of an event rejected for r.
+func (r reason) code() eventgrpcv1.ResultCode {
+	switch r {
+	case reasonEventTooLarge:
+		return eventgrpcv1.ResultCode_RESULT_CODE_TOO_LARGE
+	case reasonInFlight, reasonNotDurable:
+		return eventgrpcv1.ResultCode_RESULT_CODE_UNAVAILABLE
+	case reasonConflict:
+		return eventgrpcv1.ResultCode_RESULT_CODE_CONFLICT
+	}
+	return eventgrpcv1.ResultCode_RESULT_CODE_INVALID
+}
+
+// setFate writes an event's fate: its code, whether it may be retried, and
+// the reason people read.
+func setFate(res *eventgrpcv1.EventResult, code eventgrpcv1.ResultCode, reason string) {
+	res.Code = code
+	res.Retryable = code == eventgrpcv1.ResultCode_RESULT_CODE_UNAVAILABLE || code == eventgrpcv1.ResultCode_RESULT_CODE_RESOURCE_EXHAUSTED
+	res.Reason = reason
+}
+
 // MaxIDLength bounds a client-given event id.
 const MaxIDLength = 128
 

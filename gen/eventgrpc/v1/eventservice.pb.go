@@ -94,6 +94,92 @@ func (Status) EnumDescriptor() ([]byte, []int) {
 	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{0}
 }
 
+// ResultCode is the machine-readable fate of one event of a dispatch.
+type ResultCode int32
+
+const (
+	// Not set: a service older than this field; read accepted and reason.
+	ResultCode_RESULT_CODE_UNSPECIFIED ResultCode = 0
+	// Accepted and durable.
+	ResultCode_RESULT_CODE_ACCEPTED ResultCode = 1
+	// Accepted earlier: an event of this sender with this id and the same
+	// content is already durable; accepted is true and nothing is stored
+	// twice.
+	ResultCode_RESULT_CODE_DUPLICATE ResultCode = 2
+	// The event is invalid (no payload, bad timestamp or id, bad custom
+	// name, too many params, a string too long, no route for its type);
+	// reason names the field. Permanent.
+	ResultCode_RESULT_CODE_INVALID ResultCode = 3
+	// The event is larger than the service takes (MAX_EVENT_BYTES or the
+	// broker's message limit). Permanent.
+	ResultCode_RESULT_CODE_TOO_LARGE ResultCode = 4
+	// The id is already used for a different event of this sender: give the
+	// event a new id. Permanent.
+	ResultCode_RESULT_CODE_CONFLICT ResultCode = 5
+	// Valid but not durable yet: the broker did not confirm it, or another
+	// request with this id is still in flight. Retryable.
+	ResultCode_RESULT_CODE_UNAVAILABLE ResultCode = 6
+	// Valid but refused for overload: retry after a backoff. Retryable.
+	ResultCode_RESULT_CODE_RESOURCE_EXHAUSTED ResultCode = 7
+	// The service could not place a valid event (a topology or encoding
+	// problem on the service's side). Not retryable as is; tell the
+	// operator.
+	ResultCode_RESULT_CODE_INTERNAL ResultCode = 8
+)
+
+// Enum value maps for ResultCode.
+var (
+	ResultCode_name = map[int32]string{
+		0: "RESULT_CODE_UNSPECIFIED",
+		1: "RESULT_CODE_ACCEPTED",
+		2: "RESULT_CODE_DUPLICATE",
+		3: "RESULT_CODE_INVALID",
+		4: "RESULT_CODE_TOO_LARGE",
+		5: "RESULT_CODE_CONFLICT",
+		6: "RESULT_CODE_UNAVAILABLE",
+		7: "RESULT_CODE_RESOURCE_EXHAUSTED",
+		8: "RESULT_CODE_INTERNAL",
+	}
+	ResultCode_value = map[string]int32{
+		"RESULT_CODE_UNSPECIFIED":        0,
+		"RESULT_CODE_ACCEPTED":           1,
+		"RESULT_CODE_DUPLICATE":          2,
+		"RESULT_CODE_INVALID":            3,
+		"RESULT_CODE_TOO_LARGE":          4,
+		"RESULT_CODE_CONFLICT":           5,
+		"RESULT_CODE_UNAVAILABLE":        6,
+		"RESULT_CODE_RESOURCE_EXHAUSTED": 7,
+		"RESULT_CODE_INTERNAL":           8,
+	}
+)
+
+func (x ResultCode) Enum() *ResultCode {
+	p := new(ResultCode)
+	*p = x
+	return p
+}
+
+func (x ResultCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResultCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_eventgrpc_v1_eventservice_proto_enumTypes[1].Descriptor()
+}
+
+func (ResultCode) Type() protoreflect.EnumType {
+	return &file_eventgrpc_v1_eventservice_proto_enumTypes[1]
+}
+
+func (x ResultCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResultCode.Descriptor instead.
+func (ResultCode) EnumDescriptor() ([]byte, []int) {
+	return file_eventgrpc_v1_eventservice_proto_rawDescGZIP(), []int{1}
+}
+
 // Events is one batch of events from one client, sharing a header.
 type Events struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -9538,8 +9624,16 @@ type EventResult struct {
 	EventId string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// True when the event was accepted and is durable.
 	Accepted bool `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	// Why the event was rejected; empty when accepted.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why the event was rejected, for people; empty when accepted (or
+	// "duplicate" when accepted earlier). Programs read code and retryable.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The event's fate, for programs.
+	Code ResultCode `protobuf:"varint,5,opt,name=code,proto3,enum=eventgrpc.v1.ResultCode" json:"code,omitempty"`
+	// True when sending the same event again later may succeed (the event
+	// is valid but is not durable yet: code UNAVAILABLE or
+	// RESOURCE_EXHAUSTED); false when it was accepted or must not be sent
+	// again as it is.
+	Retryable     bool `protobuf:"varint,6,opt,name=retryable,proto3" json:"retryable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -9600,6 +9694,20 @@ func (x *EventResult) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *EventResult) GetCode() ResultCode {
+	if x != nil {
+		return x.Code
+	}
+	return ResultCode_RESULT_CODE_UNSPECIFIED
+}
+
+func (x *EventResult) GetRetryable() bool {
+	if x != nil {
+		return x.Retryable
+	}
+	return false
 }
 
 // One filter and its selected values.
@@ -10537,17 +10645,30 @@ const file_eventgrpc_v1_eventservice_proto_rawDesc = "" +
 	"\aresults\x18\x02 \x03(\v2\x19.eventgrpc.v1.EventResultR\aresults\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1a\n" +
 	"\baccepted\x18\x04 \x01(\x05R\baccepted\x12\x1a\n" +
-	"\brejected\x18\x05 \x01(\x05R\brejected\"r\n" +
+	"\brejected\x18\x05 \x01(\x05R\brejected\"\xbe\x01\n" +
 	"\vEventResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x1a\n" +
 	"\baccepted\x18\x03 \x01(\bR\baccepted\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason*X\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12,\n" +
+	"\x04code\x18\x05 \x01(\x0e2\x18.eventgrpc.v1.ResultCodeR\x04code\x12\x1c\n" +
+	"\tretryable\x18\x06 \x01(\bR\tretryable*X\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSTATUS_OK\x10\x01\x12\x12\n" +
 	"\x0eSTATUS_PARTIAL\x10\x02\x12\x13\n" +
-	"\x0fSTATUS_REJECTED\x10\x032H\n" +
+	"\x0fSTATUS_REJECTED\x10\x03*\x87\x02\n" +
+	"\n" +
+	"ResultCode\x12\x1b\n" +
+	"\x17RESULT_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14RESULT_CODE_ACCEPTED\x10\x01\x12\x19\n" +
+	"\x15RESULT_CODE_DUPLICATE\x10\x02\x12\x17\n" +
+	"\x13RESULT_CODE_INVALID\x10\x03\x12\x19\n" +
+	"\x15RESULT_CODE_TOO_LARGE\x10\x04\x12\x18\n" +
+	"\x14RESULT_CODE_CONFLICT\x10\x05\x12\x1b\n" +
+	"\x17RESULT_CODE_UNAVAILABLE\x10\x06\x12\"\n" +
+	"\x1eRESULT_CODE_RESOURCE_EXHAUSTED\x10\a\x12\x18\n" +
+	"\x14RESULT_CODE_INTERNAL\x10\b2H\n" +
 	"\fEventService\x128\n" +
 	"\bdispatch\x12\x14.eventgrpc.v1.Events\x1a\x16.eventgrpc.v1.ResponseB?Z=github.com/event-grpc/event-grpc/gen/eventgrpc/v1;eventgrpcv1b\x06proto3"
 
@@ -10563,212 +10684,214 @@ func file_eventgrpc_v1_eventservice_proto_rawDescGZIP() []byte {
 	return file_eventgrpc_v1_eventservice_proto_rawDescData
 }
 
-var file_eventgrpc_v1_eventservice_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_eventgrpc_v1_eventservice_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_eventgrpc_v1_eventservice_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
 var file_eventgrpc_v1_eventservice_proto_goTypes = []any{
 	(Status)(0),                            // 0: eventgrpc.v1.Status
-	(*Events)(nil),                         // 1: eventgrpc.v1.Events
-	(*Header)(nil),                         // 2: eventgrpc.v1.Header
-	(*Event)(nil),                          // 3: eventgrpc.v1.Event
-	(*CustomEvent)(nil),                    // 4: eventgrpc.v1.CustomEvent
-	(*TrackEvent)(nil),                     // 5: eventgrpc.v1.TrackEvent
-	(*IdentifyEvent)(nil),                  // 6: eventgrpc.v1.IdentifyEvent
-	(*PageEvent)(nil),                      // 7: eventgrpc.v1.PageEvent
-	(*ScreenEvent)(nil),                    // 8: eventgrpc.v1.ScreenEvent
-	(*GroupEvent)(nil),                     // 9: eventgrpc.v1.GroupEvent
-	(*AliasEvent)(nil),                     // 10: eventgrpc.v1.AliasEvent
-	(*LaunchEvent)(nil),                    // 11: eventgrpc.v1.LaunchEvent
-	(*LaunchReferEvent)(nil),               // 12: eventgrpc.v1.LaunchReferEvent
-	(*AppStartEvent)(nil),                  // 13: eventgrpc.v1.AppStartEvent
-	(*AppInitEvent)(nil),                   // 14: eventgrpc.v1.AppInitEvent
-	(*AppBackgroundEvent)(nil),             // 15: eventgrpc.v1.AppBackgroundEvent
-	(*AppForegroundEvent)(nil),             // 16: eventgrpc.v1.AppForegroundEvent
-	(*SessionIdChangeEvent)(nil),           // 17: eventgrpc.v1.SessionIdChangeEvent
-	(*ErrorEvent)(nil),                     // 18: eventgrpc.v1.ErrorEvent
-	(*TestEvent)(nil),                      // 19: eventgrpc.v1.TestEvent
-	(*PageOpenedEvent)(nil),                // 20: eventgrpc.v1.PageOpenedEvent
-	(*PageLoadedEvent)(nil),                // 21: eventgrpc.v1.PageLoadedEvent
-	(*PageLoadFailedEvent)(nil),            // 22: eventgrpc.v1.PageLoadFailedEvent
-	(*WidgetViewEvent)(nil),                // 23: eventgrpc.v1.WidgetViewEvent
-	(*WidgetCtaClickedEvent)(nil),          // 24: eventgrpc.v1.WidgetCtaClickedEvent
-	(*WidgetElementViewEvent)(nil),         // 25: eventgrpc.v1.WidgetElementViewEvent
-	(*WidgetElementClickedEvent)(nil),      // 26: eventgrpc.v1.WidgetElementClickedEvent
-	(*ClickEvent)(nil),                     // 27: eventgrpc.v1.ClickEvent
-	(*BannerViewEvent)(nil),                // 28: eventgrpc.v1.BannerViewEvent
-	(*BannerClickEvent)(nil),               // 29: eventgrpc.v1.BannerClickEvent
-	(*DeepLinkOpenedEvent)(nil),            // 30: eventgrpc.v1.DeepLinkOpenedEvent
-	(*SearchEvent)(nil),                    // 31: eventgrpc.v1.SearchEvent
-	(*SearchResultClickEvent)(nil),         // 32: eventgrpc.v1.SearchResultClickEvent
-	(*FilterAppliedEvent)(nil),             // 33: eventgrpc.v1.FilterAppliedEvent
-	(*SortAppliedEvent)(nil),               // 34: eventgrpc.v1.SortAppliedEvent
-	(*CategoryViewedEvent)(nil),            // 35: eventgrpc.v1.CategoryViewedEvent
-	(*ProductViewedEvent)(nil),             // 36: eventgrpc.v1.ProductViewedEvent
-	(*AddToCartEvent)(nil),                 // 37: eventgrpc.v1.AddToCartEvent
-	(*RemoveFromCartEvent)(nil),            // 38: eventgrpc.v1.RemoveFromCartEvent
-	(*CartViewedEvent)(nil),                // 39: eventgrpc.v1.CartViewedEvent
-	(*WishlistAddEvent)(nil),               // 40: eventgrpc.v1.WishlistAddEvent
-	(*WishlistRemoveEvent)(nil),            // 41: eventgrpc.v1.WishlistRemoveEvent
-	(*CouponAppliedEvent)(nil),             // 42: eventgrpc.v1.CouponAppliedEvent
-	(*CouponRemovedEvent)(nil),             // 43: eventgrpc.v1.CouponRemovedEvent
-	(*CheckoutStartedEvent)(nil),           // 44: eventgrpc.v1.CheckoutStartedEvent
-	(*GoToPaymentsEvent)(nil),              // 45: eventgrpc.v1.GoToPaymentsEvent
-	(*PaymentMethodSelectedEvent)(nil),     // 46: eventgrpc.v1.PaymentMethodSelectedEvent
-	(*InitiatePurchaseEvent)(nil),          // 47: eventgrpc.v1.InitiatePurchaseEvent
-	(*CompletePurchaseEvent)(nil),          // 48: eventgrpc.v1.CompletePurchaseEvent
-	(*PurchaseFailedEvent)(nil),            // 49: eventgrpc.v1.PurchaseFailedEvent
-	(*OrderPlacedEvent)(nil),               // 50: eventgrpc.v1.OrderPlacedEvent
-	(*OrderCancelledEvent)(nil),            // 51: eventgrpc.v1.OrderCancelledEvent
-	(*ReturnRequestedEvent)(nil),           // 52: eventgrpc.v1.ReturnRequestedEvent
-	(*RefundRequestedEvent)(nil),           // 53: eventgrpc.v1.RefundRequestedEvent
-	(*AddressAddedEvent)(nil),              // 54: eventgrpc.v1.AddressAddedEvent
-	(*AddressUpdatedEvent)(nil),            // 55: eventgrpc.v1.AddressUpdatedEvent
-	(*InitiateReview)(nil),                 // 56: eventgrpc.v1.InitiateReview
-	(*EnterReviewScreen)(nil),              // 57: eventgrpc.v1.EnterReviewScreen
-	(*SubmitReview)(nil),                   // 58: eventgrpc.v1.SubmitReview
-	(*ViewAllReviews)(nil),                 // 59: eventgrpc.v1.ViewAllReviews
-	(*ExpandReviewImage)(nil),              // 60: eventgrpc.v1.ExpandReviewImage
-	(*RatingPromptEvent)(nil),              // 61: eventgrpc.v1.RatingPromptEvent
-	(*PhoneVerificationInitiateEvent)(nil), // 62: eventgrpc.v1.PhoneVerificationInitiateEvent
-	(*PhoneNumberEntered)(nil),             // 63: eventgrpc.v1.PhoneNumberEntered
-	(*OTPVerifiedEvent)(nil),               // 64: eventgrpc.v1.OTPVerifiedEvent
-	(*LoginEvent)(nil),                     // 65: eventgrpc.v1.LoginEvent
-	(*LogoutEvent)(nil),                    // 66: eventgrpc.v1.LogoutEvent
-	(*SignupEvent)(nil),                    // 67: eventgrpc.v1.SignupEvent
-	(*ProfileUpdatedEvent)(nil),            // 68: eventgrpc.v1.ProfileUpdatedEvent
-	(*PushPermissionEvent)(nil),            // 69: eventgrpc.v1.PushPermissionEvent
-	(*NotificationReceivedEvent)(nil),      // 70: eventgrpc.v1.NotificationReceivedEvent
-	(*NotificationActionEvent)(nil),        // 71: eventgrpc.v1.NotificationActionEvent
-	(*StreamEnterEvent)(nil),               // 72: eventgrpc.v1.StreamEnterEvent
-	(*StreamExitEvent)(nil),                // 73: eventgrpc.v1.StreamExitEvent
-	(*ChooseProductEvent)(nil),             // 74: eventgrpc.v1.ChooseProductEvent
-	(*StreamLikeEvent)(nil),                // 75: eventgrpc.v1.StreamLikeEvent
-	(*StreamCommentEvent)(nil),             // 76: eventgrpc.v1.StreamCommentEvent
-	(*GiftSentEvent)(nil),                  // 77: eventgrpc.v1.GiftSentEvent
-	(*SocialStreamEnterEvent)(nil),         // 78: eventgrpc.v1.SocialStreamEnterEvent
-	(*SocialStreamActionEvent)(nil),        // 79: eventgrpc.v1.SocialStreamActionEvent
-	(*LikeEvent)(nil),                      // 80: eventgrpc.v1.LikeEvent
-	(*CommentEvent)(nil),                   // 81: eventgrpc.v1.CommentEvent
-	(*ShareEvent)(nil),                     // 82: eventgrpc.v1.ShareEvent
-	(*FollowEvent)(nil),                    // 83: eventgrpc.v1.FollowEvent
-	(*UnfollowEvent)(nil),                  // 84: eventgrpc.v1.UnfollowEvent
-	(*ReferralSharedEvent)(nil),            // 85: eventgrpc.v1.ReferralSharedEvent
-	(*VideoPlayEvent)(nil),                 // 86: eventgrpc.v1.VideoPlayEvent
-	(*VideoPauseEvent)(nil),                // 87: eventgrpc.v1.VideoPauseEvent
-	(*VideoCompleteEvent)(nil),             // 88: eventgrpc.v1.VideoCompleteEvent
-	(*AbAssignmentEvent)(nil),              // 89: eventgrpc.v1.AbAssignmentEvent
-	(*Response)(nil),                       // 90: eventgrpc.v1.Response
-	(*EventResult)(nil),                    // 91: eventgrpc.v1.EventResult
-	nil,                                    // 92: eventgrpc.v1.CustomEvent.ParamsEntry
-	(*FilterAppliedEvent_Filter)(nil),      // 93: eventgrpc.v1.FilterAppliedEvent.Filter
-	(*structpb.Struct)(nil),                // 94: google.protobuf.Struct
+	(ResultCode)(0),                        // 1: eventgrpc.v1.ResultCode
+	(*Events)(nil),                         // 2: eventgrpc.v1.Events
+	(*Header)(nil),                         // 3: eventgrpc.v1.Header
+	(*Event)(nil),                          // 4: eventgrpc.v1.Event
+	(*CustomEvent)(nil),                    // 5: eventgrpc.v1.CustomEvent
+	(*TrackEvent)(nil),                     // 6: eventgrpc.v1.TrackEvent
+	(*IdentifyEvent)(nil),                  // 7: eventgrpc.v1.IdentifyEvent
+	(*PageEvent)(nil),                      // 8: eventgrpc.v1.PageEvent
+	(*ScreenEvent)(nil),                    // 9: eventgrpc.v1.ScreenEvent
+	(*GroupEvent)(nil),                     // 10: eventgrpc.v1.GroupEvent
+	(*AliasEvent)(nil),                     // 11: eventgrpc.v1.AliasEvent
+	(*LaunchEvent)(nil),                    // 12: eventgrpc.v1.LaunchEvent
+	(*LaunchReferEvent)(nil),               // 13: eventgrpc.v1.LaunchReferEvent
+	(*AppStartEvent)(nil),                  // 14: eventgrpc.v1.AppStartEvent
+	(*AppInitEvent)(nil),                   // 15: eventgrpc.v1.AppInitEvent
+	(*AppBackgroundEvent)(nil),             // 16: eventgrpc.v1.AppBackgroundEvent
+	(*AppForegroundEvent)(nil),             // 17: eventgrpc.v1.AppForegroundEvent
+	(*SessionIdChangeEvent)(nil),           // 18: eventgrpc.v1.SessionIdChangeEvent
+	(*ErrorEvent)(nil),                     // 19: eventgrpc.v1.ErrorEvent
+	(*TestEvent)(nil),                      // 20: eventgrpc.v1.TestEvent
+	(*PageOpenedEvent)(nil),                // 21: eventgrpc.v1.PageOpenedEvent
+	(*PageLoadedEvent)(nil),                // 22: eventgrpc.v1.PageLoadedEvent
+	(*PageLoadFailedEvent)(nil),            // 23: eventgrpc.v1.PageLoadFailedEvent
+	(*WidgetViewEvent)(nil),                // 24: eventgrpc.v1.WidgetViewEvent
+	(*WidgetCtaClickedEvent)(nil),          // 25: eventgrpc.v1.WidgetCtaClickedEvent
+	(*WidgetElementViewEvent)(nil),         // 26: eventgrpc.v1.WidgetElementViewEvent
+	(*WidgetElementClickedEvent)(nil),      // 27: eventgrpc.v1.WidgetElementClickedEvent
+	(*ClickEvent)(nil),                     // 28: eventgrpc.v1.ClickEvent
+	(*BannerViewEvent)(nil),                // 29: eventgrpc.v1.BannerViewEvent
+	(*BannerClickEvent)(nil),               // 30: eventgrpc.v1.BannerClickEvent
+	(*DeepLinkOpenedEvent)(nil),            // 31: eventgrpc.v1.DeepLinkOpenedEvent
+	(*SearchEvent)(nil),                    // 32: eventgrpc.v1.SearchEvent
+	(*SearchResultClickEvent)(nil),         // 33: eventgrpc.v1.SearchResultClickEvent
+	(*FilterAppliedEvent)(nil),             // 34: eventgrpc.v1.FilterAppliedEvent
+	(*SortAppliedEvent)(nil),               // 35: eventgrpc.v1.SortAppliedEvent
+	(*CategoryViewedEvent)(nil),            // 36: eventgrpc.v1.CategoryViewedEvent
+	(*ProductViewedEvent)(nil),             // 37: eventgrpc.v1.ProductViewedEvent
+	(*AddToCartEvent)(nil),                 // 38: eventgrpc.v1.AddToCartEvent
+	(*RemoveFromCartEvent)(nil),            // 39: eventgrpc.v1.RemoveFromCartEvent
+	(*CartViewedEvent)(nil),                // 40: eventgrpc.v1.CartViewedEvent
+	(*WishlistAddEvent)(nil),               // 41: eventgrpc.v1.WishlistAddEvent
+	(*WishlistRemoveEvent)(nil),            // 42: eventgrpc.v1.WishlistRemoveEvent
+	(*CouponAppliedEvent)(nil),             // 43: eventgrpc.v1.CouponAppliedEvent
+	(*CouponRemovedEvent)(nil),             // 44: eventgrpc.v1.CouponRemovedEvent
+	(*CheckoutStartedEvent)(nil),           // 45: eventgrpc.v1.CheckoutStartedEvent
+	(*GoToPaymentsEvent)(nil),              // 46: eventgrpc.v1.GoToPaymentsEvent
+	(*PaymentMethodSelectedEvent)(nil),     // 47: eventgrpc.v1.PaymentMethodSelectedEvent
+	(*InitiatePurchaseEvent)(nil),          // 48: eventgrpc.v1.InitiatePurchaseEvent
+	(*CompletePurchaseEvent)(nil),          // 49: eventgrpc.v1.CompletePurchaseEvent
+	(*PurchaseFailedEvent)(nil),            // 50: eventgrpc.v1.PurchaseFailedEvent
+	(*OrderPlacedEvent)(nil),               // 51: eventgrpc.v1.OrderPlacedEvent
+	(*OrderCancelledEvent)(nil),            // 52: eventgrpc.v1.OrderCancelledEvent
+	(*ReturnRequestedEvent)(nil),           // 53: eventgrpc.v1.ReturnRequestedEvent
+	(*RefundRequestedEvent)(nil),           // 54: eventgrpc.v1.RefundRequestedEvent
+	(*AddressAddedEvent)(nil),              // 55: eventgrpc.v1.AddressAddedEvent
+	(*AddressUpdatedEvent)(nil),            // 56: eventgrpc.v1.AddressUpdatedEvent
+	(*InitiateReview)(nil),                 // 57: eventgrpc.v1.InitiateReview
+	(*EnterReviewScreen)(nil),              // 58: eventgrpc.v1.EnterReviewScreen
+	(*SubmitReview)(nil),                   // 59: eventgrpc.v1.SubmitReview
+	(*ViewAllReviews)(nil),                 // 60: eventgrpc.v1.ViewAllReviews
+	(*ExpandReviewImage)(nil),              // 61: eventgrpc.v1.ExpandReviewImage
+	(*RatingPromptEvent)(nil),              // 62: eventgrpc.v1.RatingPromptEvent
+	(*PhoneVerificationInitiateEvent)(nil), // 63: eventgrpc.v1.PhoneVerificationInitiateEvent
+	(*PhoneNumberEntered)(nil),             // 64: eventgrpc.v1.PhoneNumberEntered
+	(*OTPVerifiedEvent)(nil),               // 65: eventgrpc.v1.OTPVerifiedEvent
+	(*LoginEvent)(nil),                     // 66: eventgrpc.v1.LoginEvent
+	(*LogoutEvent)(nil),                    // 67: eventgrpc.v1.LogoutEvent
+	(*SignupEvent)(nil),                    // 68: eventgrpc.v1.SignupEvent
+	(*ProfileUpdatedEvent)(nil),            // 69: eventgrpc.v1.ProfileUpdatedEvent
+	(*PushPermissionEvent)(nil),            // 70: eventgrpc.v1.PushPermissionEvent
+	(*NotificationReceivedEvent)(nil),      // 71: eventgrpc.v1.NotificationReceivedEvent
+	(*NotificationActionEvent)(nil),        // 72: eventgrpc.v1.NotificationActionEvent
+	(*StreamEnterEvent)(nil),               // 73: eventgrpc.v1.StreamEnterEvent
+	(*StreamExitEvent)(nil),                // 74: eventgrpc.v1.StreamExitEvent
+	(*ChooseProductEvent)(nil),             // 75: eventgrpc.v1.ChooseProductEvent
+	(*StreamLikeEvent)(nil),                // 76: eventgrpc.v1.StreamLikeEvent
+	(*StreamCommentEvent)(nil),             // 77: eventgrpc.v1.StreamCommentEvent
+	(*GiftSentEvent)(nil),                  // 78: eventgrpc.v1.GiftSentEvent
+	(*SocialStreamEnterEvent)(nil),         // 79: eventgrpc.v1.SocialStreamEnterEvent
+	(*SocialStreamActionEvent)(nil),        // 80: eventgrpc.v1.SocialStreamActionEvent
+	(*LikeEvent)(nil),                      // 81: eventgrpc.v1.LikeEvent
+	(*CommentEvent)(nil),                   // 82: eventgrpc.v1.CommentEvent
+	(*ShareEvent)(nil),                     // 83: eventgrpc.v1.ShareEvent
+	(*FollowEvent)(nil),                    // 84: eventgrpc.v1.FollowEvent
+	(*UnfollowEvent)(nil),                  // 85: eventgrpc.v1.UnfollowEvent
+	(*ReferralSharedEvent)(nil),            // 86: eventgrpc.v1.ReferralSharedEvent
+	(*VideoPlayEvent)(nil),                 // 87: eventgrpc.v1.VideoPlayEvent
+	(*VideoPauseEvent)(nil),                // 88: eventgrpc.v1.VideoPauseEvent
+	(*VideoCompleteEvent)(nil),             // 89: eventgrpc.v1.VideoCompleteEvent
+	(*AbAssignmentEvent)(nil),              // 90: eventgrpc.v1.AbAssignmentEvent
+	(*Response)(nil),                       // 91: eventgrpc.v1.Response
+	(*EventResult)(nil),                    // 92: eventgrpc.v1.EventResult
+	nil,                                    // 93: eventgrpc.v1.CustomEvent.ParamsEntry
+	(*FilterAppliedEvent_Filter)(nil),      // 94: eventgrpc.v1.FilterAppliedEvent.Filter
+	(*structpb.Struct)(nil),                // 95: google.protobuf.Struct
 }
 var file_eventgrpc_v1_eventservice_proto_depIdxs = []int32{
-	2,   // 0: eventgrpc.v1.Events.header:type_name -> eventgrpc.v1.Header
-	3,   // 1: eventgrpc.v1.Events.events:type_name -> eventgrpc.v1.Event
-	94,  // 2: eventgrpc.v1.Event.context:type_name -> google.protobuf.Struct
-	94,  // 3: eventgrpc.v1.Event.integrations:type_name -> google.protobuf.Struct
-	11,  // 4: eventgrpc.v1.Event.launch_event:type_name -> eventgrpc.v1.LaunchEvent
-	12,  // 5: eventgrpc.v1.Event.launch_refer_event:type_name -> eventgrpc.v1.LaunchReferEvent
-	20,  // 6: eventgrpc.v1.Event.page_opened_event:type_name -> eventgrpc.v1.PageOpenedEvent
-	21,  // 7: eventgrpc.v1.Event.page_loaded_event:type_name -> eventgrpc.v1.PageLoadedEvent
-	22,  // 8: eventgrpc.v1.Event.page_load_failed_event:type_name -> eventgrpc.v1.PageLoadFailedEvent
-	23,  // 9: eventgrpc.v1.Event.widget_view_event:type_name -> eventgrpc.v1.WidgetViewEvent
-	24,  // 10: eventgrpc.v1.Event.widget_cta_clicked_event:type_name -> eventgrpc.v1.WidgetCtaClickedEvent
-	25,  // 11: eventgrpc.v1.Event.widget_element_view_event:type_name -> eventgrpc.v1.WidgetElementViewEvent
-	26,  // 12: eventgrpc.v1.Event.widget_element_clicked_event:type_name -> eventgrpc.v1.WidgetElementClickedEvent
-	37,  // 13: eventgrpc.v1.Event.add_to_cart_event:type_name -> eventgrpc.v1.AddToCartEvent
-	45,  // 14: eventgrpc.v1.Event.go_to_payments_event:type_name -> eventgrpc.v1.GoToPaymentsEvent
-	47,  // 15: eventgrpc.v1.Event.initiate_purchase_event:type_name -> eventgrpc.v1.InitiatePurchaseEvent
-	48,  // 16: eventgrpc.v1.Event.complete_purchase_event:type_name -> eventgrpc.v1.CompletePurchaseEvent
-	49,  // 17: eventgrpc.v1.Event.purchase_failed_event:type_name -> eventgrpc.v1.PurchaseFailedEvent
-	72,  // 18: eventgrpc.v1.Event.stream_enter_event:type_name -> eventgrpc.v1.StreamEnterEvent
-	74,  // 19: eventgrpc.v1.Event.choose_product_event:type_name -> eventgrpc.v1.ChooseProductEvent
-	78,  // 20: eventgrpc.v1.Event.social_stream_enter_event:type_name -> eventgrpc.v1.SocialStreamEnterEvent
-	79,  // 21: eventgrpc.v1.Event.social_stream_action_event:type_name -> eventgrpc.v1.SocialStreamActionEvent
-	56,  // 22: eventgrpc.v1.Event.initiate_review:type_name -> eventgrpc.v1.InitiateReview
-	57,  // 23: eventgrpc.v1.Event.enter_review_screen:type_name -> eventgrpc.v1.EnterReviewScreen
-	58,  // 24: eventgrpc.v1.Event.submit_review:type_name -> eventgrpc.v1.SubmitReview
-	59,  // 25: eventgrpc.v1.Event.view_all_reviews:type_name -> eventgrpc.v1.ViewAllReviews
-	60,  // 26: eventgrpc.v1.Event.expand_review_image:type_name -> eventgrpc.v1.ExpandReviewImage
-	62,  // 27: eventgrpc.v1.Event.phone_verification_initiate_event:type_name -> eventgrpc.v1.PhoneVerificationInitiateEvent
-	63,  // 28: eventgrpc.v1.Event.phone_number_entered:type_name -> eventgrpc.v1.PhoneNumberEntered
-	64,  // 29: eventgrpc.v1.Event.otp_verified_event:type_name -> eventgrpc.v1.OTPVerifiedEvent
-	13,  // 30: eventgrpc.v1.Event.app_start_event:type_name -> eventgrpc.v1.AppStartEvent
-	71,  // 31: eventgrpc.v1.Event.notification_action_event:type_name -> eventgrpc.v1.NotificationActionEvent
-	17,  // 32: eventgrpc.v1.Event.session_id_change_event:type_name -> eventgrpc.v1.SessionIdChangeEvent
-	19,  // 33: eventgrpc.v1.Event.test_event:type_name -> eventgrpc.v1.TestEvent
-	27,  // 34: eventgrpc.v1.Event.click_event:type_name -> eventgrpc.v1.ClickEvent
-	14,  // 35: eventgrpc.v1.Event.app_init_event:type_name -> eventgrpc.v1.AppInitEvent
-	89,  // 36: eventgrpc.v1.Event.ab_assignment_event:type_name -> eventgrpc.v1.AbAssignmentEvent
-	18,  // 37: eventgrpc.v1.Event.error_event:type_name -> eventgrpc.v1.ErrorEvent
-	31,  // 38: eventgrpc.v1.Event.search_event:type_name -> eventgrpc.v1.SearchEvent
-	32,  // 39: eventgrpc.v1.Event.search_result_click_event:type_name -> eventgrpc.v1.SearchResultClickEvent
-	82,  // 40: eventgrpc.v1.Event.share_event:type_name -> eventgrpc.v1.ShareEvent
-	83,  // 41: eventgrpc.v1.Event.follow_event:type_name -> eventgrpc.v1.FollowEvent
-	84,  // 42: eventgrpc.v1.Event.unfollow_event:type_name -> eventgrpc.v1.UnfollowEvent
-	80,  // 43: eventgrpc.v1.Event.like_event:type_name -> eventgrpc.v1.LikeEvent
-	81,  // 44: eventgrpc.v1.Event.comment_event:type_name -> eventgrpc.v1.CommentEvent
-	40,  // 45: eventgrpc.v1.Event.wishlist_add_event:type_name -> eventgrpc.v1.WishlistAddEvent
-	41,  // 46: eventgrpc.v1.Event.wishlist_remove_event:type_name -> eventgrpc.v1.WishlistRemoveEvent
-	42,  // 47: eventgrpc.v1.Event.coupon_applied_event:type_name -> eventgrpc.v1.CouponAppliedEvent
-	43,  // 48: eventgrpc.v1.Event.coupon_removed_event:type_name -> eventgrpc.v1.CouponRemovedEvent
-	54,  // 49: eventgrpc.v1.Event.address_added_event:type_name -> eventgrpc.v1.AddressAddedEvent
-	55,  // 50: eventgrpc.v1.Event.address_updated_event:type_name -> eventgrpc.v1.AddressUpdatedEvent
-	50,  // 51: eventgrpc.v1.Event.order_placed_event:type_name -> eventgrpc.v1.OrderPlacedEvent
-	51,  // 52: eventgrpc.v1.Event.order_cancelled_event:type_name -> eventgrpc.v1.OrderCancelledEvent
-	52,  // 53: eventgrpc.v1.Event.return_requested_event:type_name -> eventgrpc.v1.ReturnRequestedEvent
-	53,  // 54: eventgrpc.v1.Event.refund_requested_event:type_name -> eventgrpc.v1.RefundRequestedEvent
-	65,  // 55: eventgrpc.v1.Event.login_event:type_name -> eventgrpc.v1.LoginEvent
-	66,  // 56: eventgrpc.v1.Event.logout_event:type_name -> eventgrpc.v1.LogoutEvent
-	67,  // 57: eventgrpc.v1.Event.signup_event:type_name -> eventgrpc.v1.SignupEvent
-	68,  // 58: eventgrpc.v1.Event.profile_updated_event:type_name -> eventgrpc.v1.ProfileUpdatedEvent
-	36,  // 59: eventgrpc.v1.Event.product_viewed_event:type_name -> eventgrpc.v1.ProductViewedEvent
-	35,  // 60: eventgrpc.v1.Event.category_viewed_event:type_name -> eventgrpc.v1.CategoryViewedEvent
-	39,  // 61: eventgrpc.v1.Event.cart_viewed_event:type_name -> eventgrpc.v1.CartViewedEvent
-	38,  // 62: eventgrpc.v1.Event.remove_from_cart_event:type_name -> eventgrpc.v1.RemoveFromCartEvent
-	44,  // 63: eventgrpc.v1.Event.checkout_started_event:type_name -> eventgrpc.v1.CheckoutStartedEvent
-	46,  // 64: eventgrpc.v1.Event.payment_method_selected_event:type_name -> eventgrpc.v1.PaymentMethodSelectedEvent
-	73,  // 65: eventgrpc.v1.Event.stream_exit_event:type_name -> eventgrpc.v1.StreamExitEvent
-	75,  // 66: eventgrpc.v1.Event.stream_like_event:type_name -> eventgrpc.v1.StreamLikeEvent
-	76,  // 67: eventgrpc.v1.Event.stream_comment_event:type_name -> eventgrpc.v1.StreamCommentEvent
-	77,  // 68: eventgrpc.v1.Event.gift_sent_event:type_name -> eventgrpc.v1.GiftSentEvent
-	86,  // 69: eventgrpc.v1.Event.video_play_event:type_name -> eventgrpc.v1.VideoPlayEvent
-	87,  // 70: eventgrpc.v1.Event.video_pause_event:type_name -> eventgrpc.v1.VideoPauseEvent
-	88,  // 71: eventgrpc.v1.Event.video_complete_event:type_name -> eventgrpc.v1.VideoCompleteEvent
-	28,  // 72: eventgrpc.v1.Event.banner_view_event:type_name -> eventgrpc.v1.BannerViewEvent
-	29,  // 73: eventgrpc.v1.Event.banner_click_event:type_name -> eventgrpc.v1.BannerClickEvent
-	30,  // 74: eventgrpc.v1.Event.deep_link_opened_event:type_name -> eventgrpc.v1.DeepLinkOpenedEvent
-	69,  // 75: eventgrpc.v1.Event.push_permission_event:type_name -> eventgrpc.v1.PushPermissionEvent
-	15,  // 76: eventgrpc.v1.Event.app_background_event:type_name -> eventgrpc.v1.AppBackgroundEvent
-	16,  // 77: eventgrpc.v1.Event.app_foreground_event:type_name -> eventgrpc.v1.AppForegroundEvent
-	61,  // 78: eventgrpc.v1.Event.rating_prompt_event:type_name -> eventgrpc.v1.RatingPromptEvent
-	85,  // 79: eventgrpc.v1.Event.referral_shared_event:type_name -> eventgrpc.v1.ReferralSharedEvent
-	33,  // 80: eventgrpc.v1.Event.filter_applied_event:type_name -> eventgrpc.v1.FilterAppliedEvent
-	34,  // 81: eventgrpc.v1.Event.sort_applied_event:type_name -> eventgrpc.v1.SortAppliedEvent
-	70,  // 82: eventgrpc.v1.Event.notification_received_event:type_name -> eventgrpc.v1.NotificationReceivedEvent
-	4,   // 83: eventgrpc.v1.Event.custom_event:type_name -> eventgrpc.v1.CustomEvent
-	5,   // 84: eventgrpc.v1.Event.track_event:type_name -> eventgrpc.v1.TrackEvent
-	6,   // 85: eventgrpc.v1.Event.identify_event:type_name -> eventgrpc.v1.IdentifyEvent
-	7,   // 86: eventgrpc.v1.Event.page_event:type_name -> eventgrpc.v1.PageEvent
-	8,   // 87: eventgrpc.v1.Event.screen_event:type_name -> eventgrpc.v1.ScreenEvent
-	9,   // 88: eventgrpc.v1.Event.group_event:type_name -> eventgrpc.v1.GroupEvent
-	10,  // 89: eventgrpc.v1.Event.alias_event:type_name -> eventgrpc.v1.AliasEvent
-	92,  // 90: eventgrpc.v1.CustomEvent.params:type_name -> eventgrpc.v1.CustomEvent.ParamsEntry
-	94,  // 91: eventgrpc.v1.TrackEvent.properties:type_name -> google.protobuf.Struct
-	94,  // 92: eventgrpc.v1.IdentifyEvent.traits:type_name -> google.protobuf.Struct
-	94,  // 93: eventgrpc.v1.PageEvent.properties:type_name -> google.protobuf.Struct
-	94,  // 94: eventgrpc.v1.ScreenEvent.properties:type_name -> google.protobuf.Struct
-	94,  // 95: eventgrpc.v1.GroupEvent.traits:type_name -> google.protobuf.Struct
-	93,  // 96: eventgrpc.v1.FilterAppliedEvent.filters:type_name -> eventgrpc.v1.FilterAppliedEvent.Filter
+	3,   // 0: eventgrpc.v1.Events.header:type_name -> eventgrpc.v1.Header
+	4,   // 1: eventgrpc.v1.Events.events:type_name -> eventgrpc.v1.Event
+	95,  // 2: eventgrpc.v1.Event.context:type_name -> google.protobuf.Struct
+	95,  // 3: eventgrpc.v1.Event.integrations:type_name -> google.protobuf.Struct
+	12,  // 4: eventgrpc.v1.Event.launch_event:type_name -> eventgrpc.v1.LaunchEvent
+	13,  // 5: eventgrpc.v1.Event.launch_refer_event:type_name -> eventgrpc.v1.LaunchReferEvent
+	21,  // 6: eventgrpc.v1.Event.page_opened_event:type_name -> eventgrpc.v1.PageOpenedEvent
+	22,  // 7: eventgrpc.v1.Event.page_loaded_event:type_name -> eventgrpc.v1.PageLoadedEvent
+	23,  // 8: eventgrpc.v1.Event.page_load_failed_event:type_name -> eventgrpc.v1.PageLoadFailedEvent
+	24,  // 9: eventgrpc.v1.Event.widget_view_event:type_name -> eventgrpc.v1.WidgetViewEvent
+	25,  // 10: eventgrpc.v1.Event.widget_cta_clicked_event:type_name -> eventgrpc.v1.WidgetCtaClickedEvent
+	26,  // 11: eventgrpc.v1.Event.widget_element_view_event:type_name -> eventgrpc.v1.WidgetElementViewEvent
+	27,  // 12: eventgrpc.v1.Event.widget_element_clicked_event:type_name -> eventgrpc.v1.WidgetElementClickedEvent
+	38,  // 13: eventgrpc.v1.Event.add_to_cart_event:type_name -> eventgrpc.v1.AddToCartEvent
+	46,  // 14: eventgrpc.v1.Event.go_to_payments_event:type_name -> eventgrpc.v1.GoToPaymentsEvent
+	48,  // 15: eventgrpc.v1.Event.initiate_purchase_event:type_name -> eventgrpc.v1.InitiatePurchaseEvent
+	49,  // 16: eventgrpc.v1.Event.complete_purchase_event:type_name -> eventgrpc.v1.CompletePurchaseEvent
+	50,  // 17: eventgrpc.v1.Event.purchase_failed_event:type_name -> eventgrpc.v1.PurchaseFailedEvent
+	73,  // 18: eventgrpc.v1.Event.stream_enter_event:type_name -> eventgrpc.v1.StreamEnterEvent
+	75,  // 19: eventgrpc.v1.Event.choose_product_event:type_name -> eventgrpc.v1.ChooseProductEvent
+	79,  // 20: eventgrpc.v1.Event.social_stream_enter_event:type_name -> eventgrpc.v1.SocialStreamEnterEvent
+	80,  // 21: eventgrpc.v1.Event.social_stream_action_event:type_name -> eventgrpc.v1.SocialStreamActionEvent
+	57,  // 22: eventgrpc.v1.Event.initiate_review:type_name -> eventgrpc.v1.InitiateReview
+	58,  // 23: eventgrpc.v1.Event.enter_review_screen:type_name -> eventgrpc.v1.EnterReviewScreen
+	59,  // 24: eventgrpc.v1.Event.submit_review:type_name -> eventgrpc.v1.SubmitReview
+	60,  // 25: eventgrpc.v1.Event.view_all_reviews:type_name -> eventgrpc.v1.ViewAllReviews
+	61,  // 26: eventgrpc.v1.Event.expand_review_image:type_name -> eventgrpc.v1.ExpandReviewImage
+	63,  // 27: eventgrpc.v1.Event.phone_verification_initiate_event:type_name -> eventgrpc.v1.PhoneVerificationInitiateEvent
+	64,  // 28: eventgrpc.v1.Event.phone_number_entered:type_name -> eventgrpc.v1.PhoneNumberEntered
+	65,  // 29: eventgrpc.v1.Event.otp_verified_event:type_name -> eventgrpc.v1.OTPVerifiedEvent
+	14,  // 30: eventgrpc.v1.Event.app_start_event:type_name -> eventgrpc.v1.AppStartEvent
+	72,  // 31: eventgrpc.v1.Event.notification_action_event:type_name -> eventgrpc.v1.NotificationActionEvent
+	18,  // 32: eventgrpc.v1.Event.session_id_change_event:type_name -> eventgrpc.v1.SessionIdChangeEvent
+	20,  // 33: eventgrpc.v1.Event.test_event:type_name -> eventgrpc.v1.TestEvent
+	28,  // 34: eventgrpc.v1.Event.click_event:type_name -> eventgrpc.v1.ClickEvent
+	15,  // 35: eventgrpc.v1.Event.app_init_event:type_name -> eventgrpc.v1.AppInitEvent
+	90,  // 36: eventgrpc.v1.Event.ab_assignment_event:type_name -> eventgrpc.v1.AbAssignmentEvent
+	19,  // 37: eventgrpc.v1.Event.error_event:type_name -> eventgrpc.v1.ErrorEvent
+	32,  // 38: eventgrpc.v1.Event.search_event:type_name -> eventgrpc.v1.SearchEvent
+	33,  // 39: eventgrpc.v1.Event.search_result_click_event:type_name -> eventgrpc.v1.SearchResultClickEvent
+	83,  // 40: eventgrpc.v1.Event.share_event:type_name -> eventgrpc.v1.ShareEvent
+	84,  // 41: eventgrpc.v1.Event.follow_event:type_name -> eventgrpc.v1.FollowEvent
+	85,  // 42: eventgrpc.v1.Event.unfollow_event:type_name -> eventgrpc.v1.UnfollowEvent
+	81,  // 43: eventgrpc.v1.Event.like_event:type_name -> eventgrpc.v1.LikeEvent
+	82,  // 44: eventgrpc.v1.Event.comment_event:type_name -> eventgrpc.v1.CommentEvent
+	41,  // 45: eventgrpc.v1.Event.wishlist_add_event:type_name -> eventgrpc.v1.WishlistAddEvent
+	42,  // 46: eventgrpc.v1.Event.wishlist_remove_event:type_name -> eventgrpc.v1.WishlistRemoveEvent
+	43,  // 47: eventgrpc.v1.Event.coupon_applied_event:type_name -> eventgrpc.v1.CouponAppliedEvent
+	44,  // 48: eventgrpc.v1.Event.coupon_removed_event:type_name -> eventgrpc.v1.CouponRemovedEvent
+	55,  // 49: eventgrpc.v1.Event.address_added_event:type_name -> eventgrpc.v1.AddressAddedEvent
+	56,  // 50: eventgrpc.v1.Event.address_updated_event:type_name -> eventgrpc.v1.AddressUpdatedEvent
+	51,  // 51: eventgrpc.v1.Event.order_placed_event:type_name -> eventgrpc.v1.OrderPlacedEvent
+	52,  // 52: eventgrpc.v1.Event.order_cancelled_event:type_name -> eventgrpc.v1.OrderCancelledEvent
+	53,  // 53: eventgrpc.v1.Event.return_requested_event:type_name -> eventgrpc.v1.ReturnRequestedEvent
+	54,  // 54: eventgrpc.v1.Event.refund_requested_event:type_name -> eventgrpc.v1.RefundRequestedEvent
+	66,  // 55: eventgrpc.v1.Event.login_event:type_name -> eventgrpc.v1.LoginEvent
+	67,  // 56: eventgrpc.v1.Event.logout_event:type_name -> eventgrpc.v1.LogoutEvent
+	68,  // 57: eventgrpc.v1.Event.signup_event:type_name -> eventgrpc.v1.SignupEvent
+	69,  // 58: eventgrpc.v1.Event.profile_updated_event:type_name -> eventgrpc.v1.ProfileUpdatedEvent
+	37,  // 59: eventgrpc.v1.Event.product_viewed_event:type_name -> eventgrpc.v1.ProductViewedEvent
+	36,  // 60: eventgrpc.v1.Event.category_viewed_event:type_name -> eventgrpc.v1.CategoryViewedEvent
+	40,  // 61: eventgrpc.v1.Event.cart_viewed_event:type_name -> eventgrpc.v1.CartViewedEvent
+	39,  // 62: eventgrpc.v1.Event.remove_from_cart_event:type_name -> eventgrpc.v1.RemoveFromCartEvent
+	45,  // 63: eventgrpc.v1.Event.checkout_started_event:type_name -> eventgrpc.v1.CheckoutStartedEvent
+	47,  // 64: eventgrpc.v1.Event.payment_method_selected_event:type_name -> eventgrpc.v1.PaymentMethodSelectedEvent
+	74,  // 65: eventgrpc.v1.Event.stream_exit_event:type_name -> eventgrpc.v1.StreamExitEvent
+	76,  // 66: eventgrpc.v1.Event.stream_like_event:type_name -> eventgrpc.v1.StreamLikeEvent
+	77,  // 67: eventgrpc.v1.Event.stream_comment_event:type_name -> eventgrpc.v1.StreamCommentEvent
+	78,  // 68: eventgrpc.v1.Event.gift_sent_event:type_name -> eventgrpc.v1.GiftSentEvent
+	87,  // 69: eventgrpc.v1.Event.video_play_event:type_name -> eventgrpc.v1.VideoPlayEvent
+	88,  // 70: eventgrpc.v1.Event.video_pause_event:type_name -> eventgrpc.v1.VideoPauseEvent
+	89,  // 71: eventgrpc.v1.Event.video_complete_event:type_name -> eventgrpc.v1.VideoCompleteEvent
+	29,  // 72: eventgrpc.v1.Event.banner_view_event:type_name -> eventgrpc.v1.BannerViewEvent
+	30,  // 73: eventgrpc.v1.Event.banner_click_event:type_name -> eventgrpc.v1.BannerClickEvent
+	31,  // 74: eventgrpc.v1.Event.deep_link_opened_event:type_name -> eventgrpc.v1.DeepLinkOpenedEvent
+	70,  // 75: eventgrpc.v1.Event.push_permission_event:type_name -> eventgrpc.v1.PushPermissionEvent
+	16,  // 76: eventgrpc.v1.Event.app_background_event:type_name -> eventgrpc.v1.AppBackgroundEvent
+	17,  // 77: eventgrpc.v1.Event.app_foreground_event:type_name -> eventgrpc.v1.AppForegroundEvent
+	62,  // 78: eventgrpc.v1.Event.rating_prompt_event:type_name -> eventgrpc.v1.RatingPromptEvent
+	86,  // 79: eventgrpc.v1.Event.referral_shared_event:type_name -> eventgrpc.v1.ReferralSharedEvent
+	34,  // 80: eventgrpc.v1.Event.filter_applied_event:type_name -> eventgrpc.v1.FilterAppliedEvent
+	35,  // 81: eventgrpc.v1.Event.sort_applied_event:type_name -> eventgrpc.v1.SortAppliedEvent
+	71,  // 82: eventgrpc.v1.Event.notification_received_event:type_name -> eventgrpc.v1.NotificationReceivedEvent
+	5,   // 83: eventgrpc.v1.Event.custom_event:type_name -> eventgrpc.v1.CustomEvent
+	6,   // 84: eventgrpc.v1.Event.track_event:type_name -> eventgrpc.v1.TrackEvent
+	7,   // 85: eventgrpc.v1.Event.identify_event:type_name -> eventgrpc.v1.IdentifyEvent
+	8,   // 86: eventgrpc.v1.Event.page_event:type_name -> eventgrpc.v1.PageEvent
+	9,   // 87: eventgrpc.v1.Event.screen_event:type_name -> eventgrpc.v1.ScreenEvent
+	10,  // 88: eventgrpc.v1.Event.group_event:type_name -> eventgrpc.v1.GroupEvent
+	11,  // 89: eventgrpc.v1.Event.alias_event:type_name -> eventgrpc.v1.AliasEvent
+	93,  // 90: eventgrpc.v1.CustomEvent.params:type_name -> eventgrpc.v1.CustomEvent.ParamsEntry
+	95,  // 91: eventgrpc.v1.TrackEvent.properties:type_name -> google.protobuf.Struct
+	95,  // 92: eventgrpc.v1.IdentifyEvent.traits:type_name -> google.protobuf.Struct
+	95,  // 93: eventgrpc.v1.PageEvent.properties:type_name -> google.protobuf.Struct
+	95,  // 94: eventgrpc.v1.ScreenEvent.properties:type_name -> google.protobuf.Struct
+	95,  // 95: eventgrpc.v1.GroupEvent.traits:type_name -> google.protobuf.Struct
+	94,  // 96: eventgrpc.v1.FilterAppliedEvent.filters:type_name -> eventgrpc.v1.FilterAppliedEvent.Filter
 	0,   // 97: eventgrpc.v1.Response.status:type_name -> eventgrpc.v1.Status
-	91,  // 98: eventgrpc.v1.Response.results:type_name -> eventgrpc.v1.EventResult
-	1,   // 99: eventgrpc.v1.EventService.dispatch:input_type -> eventgrpc.v1.Events
-	90,  // 100: eventgrpc.v1.EventService.dispatch:output_type -> eventgrpc.v1.Response
-	100, // [100:101] is the sub-list for method output_type
-	99,  // [99:100] is the sub-list for method input_type
-	99,  // [99:99] is the sub-list for extension type_name
-	99,  // [99:99] is the sub-list for extension extendee
-	0,   // [0:99] is the sub-list for field type_name
+	92,  // 98: eventgrpc.v1.Response.results:type_name -> eventgrpc.v1.EventResult
+	1,   // 99: eventgrpc.v1.EventResult.code:type_name -> eventgrpc.v1.ResultCode
+	2,   // 100: eventgrpc.v1.EventService.dispatch:input_type -> eventgrpc.v1.Events
+	91,  // 101: eventgrpc.v1.EventService.dispatch:output_type -> eventgrpc.v1.Response
+	101, // [101:102] is the sub-list for method output_type
+	100, // [100:101] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_eventgrpc_v1_eventservice_proto_init() }
@@ -10869,7 +10992,7 @@ func file_eventgrpc_v1_eventservice_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_eventgrpc_v1_eventservice_proto_rawDesc), len(file_eventgrpc_v1_eventservice_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   93,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -357,7 +356,7 @@ func EventsStatus(resp *eventgrpcv1.Response) int {
 		return http.StatusOK
 	}
 	for _, r := range resp.GetResults() {
-		if reason := r.GetReason(); strings.HasPrefix(reason, "UNAVAILABLE") || strings.HasPrefix(reason, "RESOURCE_EXHAUSTED") {
+		if r.GetRetryable() {
 			return http.StatusServiceUnavailable
 		}
 	}

@@ -267,7 +267,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, ctx context.Context, p *Parsed
 				continue
 			}
 			reason := res.GetReason()
-			if strings.HasPrefix(reason, "UNAVAILABLE") || strings.HasPrefix(reason, "RESOURCE_EXHAUSTED") {
+			if res.GetRetryable() {
 				retry = true
 			}
 			a.Rejected = append(a.Rejected, MessageError{Index: p.Index[i], MessageID: p.Events[i].GetId(), Error: reason})

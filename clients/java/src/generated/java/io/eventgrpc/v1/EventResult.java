@@ -22,6 +22,7 @@ private static final long serialVersionUID = 0L;
   private EventResult() {
     eventId_ = "";
     reason_ = "";
+    code_ = 0;
   }
 
   @java.lang.Override
@@ -131,7 +132,8 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object reason_ = "";
   /**
    * <pre>
-   * Why the event was rejected; empty when accepted.
+   * Why the event was rejected, for people; empty when accepted (or
+   * "duplicate" when accepted earlier). Programs read code and retryable.
    * </pre>
    *
    * <code>string reason = 4;</code>
@@ -152,7 +154,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Why the event was rejected; empty when accepted.
+   * Why the event was rejected, for people; empty when accepted (or
+   * "duplicate" when accepted earlier). Programs read code and retryable.
    * </pre>
    *
    * <code>string reason = 4;</code>
@@ -171,6 +174,50 @@ private static final long serialVersionUID = 0L;
     } else {
       return (com.google.protobuf.ByteString) ref;
     }
+  }
+
+  public static final int CODE_FIELD_NUMBER = 5;
+  private int code_ = 0;
+  /**
+   * <pre>
+   * The event's fate, for programs.
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+   * @return The enum numeric value on the wire for code.
+   */
+  @java.lang.Override public int getCodeValue() {
+    return code_;
+  }
+  /**
+   * <pre>
+   * The event's fate, for programs.
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+   * @return The code.
+   */
+  @java.lang.Override public io.eventgrpc.v1.ResultCode getCode() {
+    io.eventgrpc.v1.ResultCode result = io.eventgrpc.v1.ResultCode.forNumber(code_);
+    return result == null ? io.eventgrpc.v1.ResultCode.UNRECOGNIZED : result;
+  }
+
+  public static final int RETRYABLE_FIELD_NUMBER = 6;
+  private boolean retryable_ = false;
+  /**
+   * <pre>
+   * True when sending the same event again later may succeed (the event
+   * is valid but is not durable yet: code UNAVAILABLE or
+   * RESOURCE_EXHAUSTED); false when it was accepted or must not be sent
+   * again as it is.
+   * </pre>
+   *
+   * <code>bool retryable = 6;</code>
+   * @return The retryable.
+   */
+  @java.lang.Override
+  public boolean getRetryable() {
+    return retryable_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -199,6 +246,12 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(reason_)) {
       com.google.protobuf.GeneratedMessageV3.writeString(output, 4, reason_);
     }
+    if (code_ != io.eventgrpc.v1.ResultCode.RESULT_CODE_UNSPECIFIED.getNumber()) {
+      output.writeEnum(5, code_);
+    }
+    if (retryable_ != false) {
+      output.writeBool(6, retryable_);
+    }
     getUnknownFields().writeTo(output);
   }
 
@@ -221,6 +274,14 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(reason_)) {
       size += com.google.protobuf.GeneratedMessageV3.computeStringSize(4, reason_);
+    }
+    if (code_ != io.eventgrpc.v1.ResultCode.RESULT_CODE_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(5, code_);
+    }
+    if (retryable_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(6, retryable_);
     }
     size += getUnknownFields().getSerializedSize();
     memoizedSize = size;
@@ -245,6 +306,9 @@ private static final long serialVersionUID = 0L;
         != other.getAccepted()) return false;
     if (!getReason()
         .equals(other.getReason())) return false;
+    if (code_ != other.code_) return false;
+    if (getRetryable()
+        != other.getRetryable()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -265,6 +329,11 @@ private static final long serialVersionUID = 0L;
         getAccepted());
     hash = (37 * hash) + REASON_FIELD_NUMBER;
     hash = (53 * hash) + getReason().hashCode();
+    hash = (37 * hash) + CODE_FIELD_NUMBER;
+    hash = (53 * hash) + code_;
+    hash = (37 * hash) + RETRYABLE_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getRetryable());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -402,6 +471,8 @@ private static final long serialVersionUID = 0L;
       eventId_ = "";
       accepted_ = false;
       reason_ = "";
+      code_ = 0;
+      retryable_ = false;
       return this;
     }
 
@@ -446,6 +517,12 @@ private static final long serialVersionUID = 0L;
       }
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.reason_ = reason_;
+      }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.code_ = code_;
+      }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.retryable_ = retryable_;
       }
     }
 
@@ -509,6 +586,12 @@ private static final long serialVersionUID = 0L;
         bitField0_ |= 0x00000008;
         onChanged();
       }
+      if (other.code_ != 0) {
+        setCodeValue(other.getCodeValue());
+      }
+      if (other.getRetryable() != false) {
+        setRetryable(other.getRetryable());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -555,6 +638,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 40: {
+              code_ = input.readEnum();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
+            case 48: {
+              retryable_ = input.readBool();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -755,7 +848,8 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object reason_ = "";
     /**
      * <pre>
-     * Why the event was rejected; empty when accepted.
+     * Why the event was rejected, for people; empty when accepted (or
+     * "duplicate" when accepted earlier). Programs read code and retryable.
      * </pre>
      *
      * <code>string reason = 4;</code>
@@ -775,7 +869,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the event was rejected; empty when accepted.
+     * Why the event was rejected, for people; empty when accepted (or
+     * "duplicate" when accepted earlier). Programs read code and retryable.
      * </pre>
      *
      * <code>string reason = 4;</code>
@@ -796,7 +891,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the event was rejected; empty when accepted.
+     * Why the event was rejected, for people; empty when accepted (or
+     * "duplicate" when accepted earlier). Programs read code and retryable.
      * </pre>
      *
      * <code>string reason = 4;</code>
@@ -813,7 +909,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the event was rejected; empty when accepted.
+     * Why the event was rejected, for people; empty when accepted (or
+     * "duplicate" when accepted earlier). Programs read code and retryable.
      * </pre>
      *
      * <code>string reason = 4;</code>
@@ -827,7 +924,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Why the event was rejected; empty when accepted.
+     * Why the event was rejected, for people; empty when accepted (or
+     * "duplicate" when accepted earlier). Programs read code and retryable.
      * </pre>
      *
      * <code>string reason = 4;</code>
@@ -840,6 +938,132 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       reason_ = value;
       bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private int code_ = 0;
+    /**
+     * <pre>
+     * The event's fate, for programs.
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+     * @return The enum numeric value on the wire for code.
+     */
+    @java.lang.Override public int getCodeValue() {
+      return code_;
+    }
+    /**
+     * <pre>
+     * The event's fate, for programs.
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+     * @param value The enum numeric value on the wire for code to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCodeValue(int value) {
+      code_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The event's fate, for programs.
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+     * @return The code.
+     */
+    @java.lang.Override
+    public io.eventgrpc.v1.ResultCode getCode() {
+      io.eventgrpc.v1.ResultCode result = io.eventgrpc.v1.ResultCode.forNumber(code_);
+      return result == null ? io.eventgrpc.v1.ResultCode.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * The event's fate, for programs.
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+     * @param value The code to set.
+     * @return This builder for chaining.
+     */
+    public Builder setCode(io.eventgrpc.v1.ResultCode value) {
+      if (value == null) {
+        throw new NullPointerException();
+      }
+      bitField0_ |= 0x00000010;
+      code_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The event's fate, for programs.
+     * </pre>
+     *
+     * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearCode() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      code_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private boolean retryable_ ;
+    /**
+     * <pre>
+     * True when sending the same event again later may succeed (the event
+     * is valid but is not durable yet: code UNAVAILABLE or
+     * RESOURCE_EXHAUSTED); false when it was accepted or must not be sent
+     * again as it is.
+     * </pre>
+     *
+     * <code>bool retryable = 6;</code>
+     * @return The retryable.
+     */
+    @java.lang.Override
+    public boolean getRetryable() {
+      return retryable_;
+    }
+    /**
+     * <pre>
+     * True when sending the same event again later may succeed (the event
+     * is valid but is not durable yet: code UNAVAILABLE or
+     * RESOURCE_EXHAUSTED); false when it was accepted or must not be sent
+     * again as it is.
+     * </pre>
+     *
+     * <code>bool retryable = 6;</code>
+     * @param value The retryable to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRetryable(boolean value) {
+      
+      retryable_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * True when sending the same event again later may succeed (the event
+     * is valid but is not durable yet: code UNAVAILABLE or
+     * RESOURCE_EXHAUSTED); false when it was accepted or must not be sent
+     * again as it is.
+     * </pre>
+     *
+     * <code>bool retryable = 6;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRetryable() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      retryable_ = false;
       onChanged();
       return this;
     }

@@ -49,7 +49,8 @@ public interface EventResultOrBuilder extends
 
   /**
    * <pre>
-   * Why the event was rejected; empty when accepted.
+   * Why the event was rejected, for people; empty when accepted (or
+   * "duplicate" when accepted earlier). Programs read code and retryable.
    * </pre>
    *
    * <code>string reason = 4;</code>
@@ -58,7 +59,8 @@ public interface EventResultOrBuilder extends
   java.lang.String getReason();
   /**
    * <pre>
-   * Why the event was rejected; empty when accepted.
+   * Why the event was rejected, for people; empty when accepted (or
+   * "duplicate" when accepted earlier). Programs read code and retryable.
    * </pre>
    *
    * <code>string reason = 4;</code>
@@ -66,4 +68,36 @@ public interface EventResultOrBuilder extends
    */
   com.google.protobuf.ByteString
       getReasonBytes();
+
+  /**
+   * <pre>
+   * The event's fate, for programs.
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+   * @return The enum numeric value on the wire for code.
+   */
+  int getCodeValue();
+  /**
+   * <pre>
+   * The event's fate, for programs.
+   * </pre>
+   *
+   * <code>.eventgrpc.v1.ResultCode code = 5;</code>
+   * @return The code.
+   */
+  io.eventgrpc.v1.ResultCode getCode();
+
+  /**
+   * <pre>
+   * True when sending the same event again later may succeed (the event
+   * is valid but is not durable yet: code UNAVAILABLE or
+   * RESOURCE_EXHAUSTED); false when it was accepted or must not be sent
+   * again as it is.
+   * </pre>
+   *
+   * <code>bool retryable = 6;</code>
+   * @return The retryable.
+   */
+  boolean getRetryable();
 }

@@ -931,16 +931,24 @@ public final class EventServiceProto {
       "esponse\022$\n\006status\030\001 \001(\0162\024.eventgrpc.v1.S" +
       "tatus\022*\n\007results\030\002 \003(\0132\031.eventgrpc.v1.Ev" +
       "entResult\022\017\n\007message\030\003 \001(\t\022\020\n\010accepted\030\004" +
-      " \001(\005\022\020\n\010rejected\030\005 \001(\005\"P\n\013EventResult\022\r\n" +
-      "\005index\030\001 \001(\005\022\020\n\010event_id\030\002 \001(\t\022\020\n\010accept" +
-      "ed\030\003 \001(\010\022\016\n\006reason\030\004 \001(\t*X\n\006Status\022\026\n\022ST" +
-      "ATUS_UNSPECIFIED\020\000\022\r\n\tSTATUS_OK\020\001\022\022\n\016STA" +
-      "TUS_PARTIAL\020\002\022\023\n\017STATUS_REJECTED\020\0032H\n\014Ev" +
-      "entService\0228\n\010dispatch\022\024.eventgrpc.v1.Ev" +
-      "ents\032\026.eventgrpc.v1.ResponseBe\n\017io.event" +
-      "grpc.v1B\021EventServiceProtoP\001Z=github.com" +
-      "/event-grpc/event-grpc/gen/eventgrpc/v1;" +
-      "eventgrpcv1b\006proto3"
+      " \001(\005\022\020\n\010rejected\030\005 \001(\005\"\213\001\n\013EventResult\022\r" +
+      "\n\005index\030\001 \001(\005\022\020\n\010event_id\030\002 \001(\t\022\020\n\010accep" +
+      "ted\030\003 \001(\010\022\016\n\006reason\030\004 \001(\t\022&\n\004code\030\005 \001(\0162" +
+      "\030.eventgrpc.v1.ResultCode\022\021\n\tretryable\030\006" +
+      " \001(\010*X\n\006Status\022\026\n\022STATUS_UNSPECIFIED\020\000\022\r" +
+      "\n\tSTATUS_OK\020\001\022\022\n\016STATUS_PARTIAL\020\002\022\023\n\017STA" +
+      "TUS_REJECTED\020\003*\207\002\n\nResultCode\022\033\n\027RESULT_" +
+      "CODE_UNSPECIFIED\020\000\022\030\n\024RESULT_CODE_ACCEPT" +
+      "ED\020\001\022\031\n\025RESULT_CODE_DUPLICATE\020\002\022\027\n\023RESUL" +
+      "T_CODE_INVALID\020\003\022\031\n\025RESULT_CODE_TOO_LARG" +
+      "E\020\004\022\030\n\024RESULT_CODE_CONFLICT\020\005\022\033\n\027RESULT_" +
+      "CODE_UNAVAILABLE\020\006\022\"\n\036RESULT_CODE_RESOUR" +
+      "CE_EXHAUSTED\020\007\022\030\n\024RESULT_CODE_INTERNAL\020\010" +
+      "2H\n\014EventService\0228\n\010dispatch\022\024.eventgrpc" +
+      ".v1.Events\032\026.eventgrpc.v1.ResponseBe\n\017io" +
+      ".eventgrpc.v1B\021EventServiceProtoP\001Z=gith" +
+      "ub.com/event-grpc/event-grpc/gen/eventgr" +
+      "pc/v1;eventgrpcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -1504,7 +1512,7 @@ public final class EventServiceProto {
     internal_static_eventgrpc_v1_EventResult_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_eventgrpc_v1_EventResult_descriptor,
-        new java.lang.String[] { "Index", "EventId", "Accepted", "Reason", });
+        new java.lang.String[] { "Index", "EventId", "Accepted", "Reason", "Code", "Retryable", });
     com.google.protobuf.StructProto.getDescriptor();
   }
 
