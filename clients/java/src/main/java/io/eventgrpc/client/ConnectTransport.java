@@ -5,6 +5,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import io.eventgrpc.v1.Events;
 import io.eventgrpc.v1.Response;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -20,6 +21,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.zip.GZIPOutputStream;
 
 /**
  * {@code EventService.dispatch} over the Connect protocol's unary calls:
@@ -31,6 +34,11 @@ import java.util.Map;
  * not a Connect error (from a proxy, or the service's middleware) is mapped
  * from its status as the Connect protocol specifies. Credentials go in
  * {@code x-client-id} and {@code Authorization: Bearer KEY}.
+ *
+ * <p>A body of at least {@code gzipMinBytes} bytes is sent gzipped with
+ * {@code Content-Encoding: gzip} (the Connect protocol's unary
+ * compression, which the service accepts); a negative {@code gzipMinBytes}
+ * sends every body as it is.
  *
  * <p>The retry hint is read, first found wins, from a {@code
  * google.rpc.RetryInfo} error detail, a {@code retry-after-ms} header
@@ -52,8 +60,23 @@ final class ConnectTransport implements Transport {
   private final String clientId;
   private final String authorization;
   private final String userAgent;
+  private final int gzipMinBytes;
+  private final Consumer<String> log; // null: no debug log
 
   ConnectTransport(HttpClient http, String baseUrl, String clientId, String apiKey, String userAgent) {
+    this(http, baseUrl, clientId, apiKey, userAgent, -1, null);
+  }
+
+  ConnectTransport(
+      HttpClient http,
+      String baseUrl,
+      String clientId,
+      String apiKey,
+      String userAgent,
+      int gzipMinBytes,
+      Consumer<String> log) {
+    this.gzipMinBytes = gzipMinBytes;
+    this.log = log;
     this.http = http;
     String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     this.uri = URI.create(base + PATH);
@@ -75,8 +98,25 @@ final class ConnectTransport implements Transport {
             .header("Content-Type", "application/proto")
             .header("Connect-Protocol-Version", "1")
             .header("Connect-Timeout-Ms", Long.toString(Math.max(1, timeout.toMillis())))
-            .header("User-Agent", userAgent)
-            .POST(HttpRequest.BodyPublishers.ofByteArray(batch.toByteArray()));
+            .header("User-Agent", userAgent);
+    byte[] raw = batch.toByteArray();
+    byte[] payload = raw;
+    if (gzipMinBytes >= 0 && raw.length >= gzipMinBytes) {
+      payload = gzip(raw);
+      b.header("Content-Encoding", "gzip");
+    }
+    if (log != null) {
+      log.accept(
+          "POST "
+              + uri
+              + ": "
+              + batch.getEventsCount()
+              + " events, "
+              + raw.length
+              + " bytes"
+              + (payload != raw ? ", " + payload.length + " gzipped" : ""));
+    }
+    b.POST(HttpRequest.BodyPublishers.ofByteArray(payload));
     if (clientId != null) {
       b.header("x-client-id", clientId);
     }
@@ -115,6 +155,17 @@ final class ConnectTransport implements Transport {
       }
     }
     throw errorOf(status, type, body, resp.headers().map());
+  }
+
+  /** The gzip of b (package-private for tests). */
+  static byte[] gzip(byte[] b) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(b.length / 4 + 64);
+    try (GZIPOutputStream z = new GZIPOutputStream(out, 8192)) {
+      z.write(b);
+    } catch (IOException e) {
+      throw new IllegalStateException("gzip into memory failed", e); // cannot happen
+    }
+    return out.toByteArray();
   }
 
   private static byte[] readBounded(InputStream in) throws IOException {
