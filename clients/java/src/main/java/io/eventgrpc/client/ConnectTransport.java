@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -38,7 +39,9 @@ import java.util.zip.GZIPOutputStream;
  * <p>A body of at least {@code gzipMinBytes} bytes is sent gzipped with
  * {@code Content-Encoding: gzip} (the Connect protocol's unary
  * compression, which the service accepts); a negative {@code gzipMinBytes}
- * sends every body as it is.
+ * sends every body as it is. An answer with {@code Content-Encoding: gzip}
+ * (the service compresses the answer to a gzipped request) is
+ * decompressed, still bounded by {@link #MAX_ANSWER_BYTES}.
  *
  * <p>The retry hint is read, first found wins, from a {@code
  * google.rpc.RetryInfo} error detail, a {@code retry-after-ms} header
@@ -127,7 +130,13 @@ final class ConnectTransport implements Transport {
     byte[] body;
     try {
       resp = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
-      body = readBounded(resp.body());
+      InputStream in = resp.body();
+      // The service answers a gzipped request gzipped (Connect's unary
+      // compression), and proxies may compress answers too.
+      if (resp.headers().firstValue("Content-Encoding").map(v -> v.strip().equalsIgnoreCase("gzip")).orElse(false)) {
+        in = new GZIPInputStream(in, 8192);
+      }
+      body = readBounded(in);
     } catch (HttpTimeoutException e) {
       throw new EventGrpcException(
           Code.DEADLINE_EXCEEDED, "no answer from " + uri + " within " + timeout, 0, null, e);
@@ -168,6 +177,7 @@ final class ConnectTransport implements Transport {
     return out.toByteArray();
   }
 
+  /** Reads an answer (decompressed, when it came gzipped) of at most MAX_ANSWER_BYTES. */
   private static byte[] readBounded(InputStream in) throws IOException {
     try (in) {
       byte[] b = in.readNBytes(MAX_ANSWER_BYTES + 1);
