@@ -790,9 +790,15 @@ public final class EventGrpcClient implements AutoCloseable {
    * (it ends within requestTimeout), and close then returns false while the
    * listener still hears that request's outcome.
    *
+   * With a {@link Builder#storageDir storage directory}, the events not
+   * settled by the deadline are written to it instead of failed ({@link
+   * Listener#onSaved}), and close waits (at most requestTimeout past the
+   * deadline) for a request already in flight to end, so that the file
+   * holds what it did not deliver.
+   *
    * @return true when every queued event was settled in time (accepted or
    *     rejected by the service, or failed for a reason other than the
-   *     deadline)
+   *     deadline); false when some were saved for the next client
    */
   public boolean close(Duration timeout) {
     if (Thread.currentThread() == sender) {
