@@ -145,6 +145,9 @@ public final class EventGrpcClient implements AutoCloseable {
   private String userId; // null until identify
   private String anonymousId;
   private volatile boolean optedOut;
+  private long stateVersion; // guarded by idLock
+  private final Object stateWrite = new Object();
+  private long stateWritten; // guarded by stateWrite
 
   private static final class Pending {
     final Event event;
@@ -257,19 +260,32 @@ public final class EventGrpcClient implements AutoCloseable {
     return s == null || s.isEmpty() ? null : s;
   }
 
+  /**
+   * Writes the identity and the opt-out to storage. The file is written
+   * outside idLock (tracking threads take it per event); a write older
+   * than the last one written is skipped.
+   */
   private void saveState() {
     if (storage == null) {
       return;
     }
     Properties p = new Properties();
+    long version;
     synchronized (idLock) {
       if (userId != null) {
         p.setProperty("userId", userId);
       }
       p.setProperty("anonymousId", anonymousId);
       p.setProperty("optedOut", Boolean.toString(optedOut));
+      version = ++stateVersion;
+    }
+    synchronized (stateWrite) {
+      if (version <= stateWritten) {
+        return;
+      }
       try {
         storage.saveState(p);
+        stateWritten = version;
       } catch (IOException e) {
         storageProblem("writing " + Storage.STATE, e);
       }
@@ -420,10 +436,14 @@ public final class EventGrpcClient implements AutoCloseable {
     }
     IdentifyEvent t = IdentifyEvent.newBuilder().setTraits(Structs.of("traits", traits)).build();
     if (userId != null) {
+      boolean changed;
       synchronized (idLock) {
+        changed = !userId.equals(this.userId);
         this.userId = userId;
       }
-      saveState();
+      if (changed) {
+        saveState();
+      }
     }
     return queueGeneric(options, t, userId);
   }
