@@ -341,6 +341,42 @@ class GenericCallsTest {
     c.close(Duration.ofSeconds(1));
   }
 
+  private static String location(Class<?> c) throws Exception {
+    return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+  }
+
+  @Test
+  void theShutdownHookSavesWhatAnExitingProcessCouldNotDeliver() throws Exception {
+    String cp =
+        String.join(
+            java.io.File.pathSeparator,
+            location(ExitHookMain.class),
+            location(EventGrpcClient.class),
+            location(Event.class),
+            location(com.google.protobuf.Message.class));
+    Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+    // Port 9 (discard) on loopback: connection refused, the service is "down".
+    Process p =
+        new ProcessBuilder(
+                javaBin.toString(), "-cp", cp, ExitHookMain.class.getName(), tmp.toString(), "http://127.0.0.1:9", "50")
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS), out);
+    assertEquals(0, p.exitValue(), out);
+    assertTrue(Files.size(tmp.resolve(Storage.BUFFER)) > 0, out);
+
+    FakeTransport up = new FakeTransport();
+    EventGrpcClient c = client(up, new RecordingListener()).storageDir(tmp).build();
+    assertEquals(50, c.stats().restored(), out);
+    assertTrue(c.close(Duration.ofSeconds(5)));
+    Set<String> want = new HashSet<>();
+    for (int i = 0; i < 50; i++) {
+      want.add("hook-" + i);
+    }
+    assertEquals(want, up.stored.keySet());
+  }
+
   @Test
   void aDamagedBufferFileGivesBackWhatPrecedesTheDamage() throws Exception {
     try (OutputStream out = Files.newOutputStream(tmp.resolve(Storage.BUFFER))) {
