@@ -248,6 +248,7 @@ public final class EventGrpcClient implements AutoCloseable {
         queueBytes += bytes;
       }
     }
+    flushUpTo = lastSeq; // they waited long enough: send them at once
     if (log != null) {
       debug("restored " + queue.size() + " events from " + storage.dir.resolve(Storage.BUFFER));
     }
@@ -896,7 +897,8 @@ public final class EventGrpcClient implements AutoCloseable {
         pendingBytes,
         requests.get(),
         retries.get(),
-        listenerErrors.get());
+        listenerErrors.get(),
+        storageErrors.get());
   }
 
   /** The header sent with every batch (the builder's, with clientId and sdkVersion filled in). */

@@ -18,6 +18,7 @@ public final class Stats {
   private final long requests;
   private final long retries;
   private final long listenerErrors;
+  private final long storageErrors;
 
   Stats(
       long tracked,
@@ -31,7 +32,8 @@ public final class Stats {
       long pendingBytes,
       long requests,
       long retries,
-      long listenerErrors) {
+      long listenerErrors,
+      long storageErrors) {
     this.tracked = tracked;
     this.restored = restored;
     this.accepted = accepted;
@@ -44,6 +46,7 @@ public final class Stats {
     this.requests = requests;
     this.retries = retries;
     this.listenerErrors = listenerErrors;
+    this.storageErrors = storageErrors;
   }
 
   /**
@@ -110,6 +113,15 @@ public final class Stats {
     return listenerErrors;
   }
 
+  /**
+   * Reads and writes of the storage directory that failed (each also
+   * logged as a WARNING and to the debug logger); the client goes on
+   * without them.
+   */
+  public long storageErrors() {
+    return storageErrors;
+  }
+
   @Override
   public String toString() {
     return "tracked="
@@ -135,6 +147,8 @@ public final class Stats {
         + " retries="
         + retries
         + " listenerErrors="
-        + listenerErrors;
+        + listenerErrors
+        + " storageErrors="
+        + storageErrors;
   }
 }

@@ -177,6 +177,19 @@ class GenericCallsTest {
   }
 
   @Test
+  void typedEventsGetTheIdentityWhenTheyHaveNone() throws Exception {
+    FakeTransport t = new FakeTransport();
+    EventGrpcClient c = client(t, new RecordingListener()).build();
+    c.identify("u-1", null);
+    c.track(TestEvents.test("typed", 1));
+    c.track(TestEvents.test("typed", 2).toBuilder().setUserId("own").setAnonymousId("own-anon").build());
+    assertTrue(c.close(Duration.ofSeconds(5)));
+    List<Event> evs = sent(t);
+    assertEquals(List.of("u-1", c.anonymousId()), List.of(evs.get(1).getUserId(), evs.get(1).getAnonymousId()));
+    assertEquals(List.of("own", "own-anon"), List.of(evs.get(2).getUserId(), evs.get(2).getAnonymousId()));
+  }
+
+  @Test
   void badCallsFailNamingTheProblem() {
     EventGrpcClient c = client(new FakeTransport(), new RecordingListener()).build();
     assertEquals(
@@ -392,6 +405,7 @@ class GenericCallsTest {
     assertTrue(c.close(Duration.ofSeconds(5)));
     assertEquals(Set.of("e-0", "e-1", "e-2"), t.stored.keySet());
     assertTrue(lines.stream().anyMatch(x -> x.contains("damaged after 3 events")), lines.toString());
+    assertEquals(1, c.stats().storageErrors());
   }
 
   @Test
