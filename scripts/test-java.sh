@@ -11,7 +11,7 @@
 #   3. compiles the SDK into build/event-grpc-client.jar and the tests;
 #   4. builds the Go server (go build ./cmd/event-grpc) for the
 #      integration tests, which start it zero-config themselves on ports
-#      JAVA_IT_PORT_BASE..+5 (default 18700..18705) with temp DATA_DIRs;
+#      JAVA_IT_PORT_BASE..+9 (default 18700..18709) with temp DATA_DIRs;
 #   5. runs every test with JUnit's console launcher and prints its
 #      summary and a closing "N passed, N failed" line.
 # Exits non-zero when anything fails; never skips a test.

@@ -5,6 +5,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import io.eventgrpc.v1.Events;
 import io.eventgrpc.v1.Response;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -20,6 +21,9 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 
 /**
  * {@code EventService.dispatch} over the Connect protocol's unary calls:
@@ -31,6 +35,13 @@ import java.util.Map;
  * not a Connect error (from a proxy, or the service's middleware) is mapped
  * from its status as the Connect protocol specifies. Credentials go in
  * {@code x-client-id} and {@code Authorization: Bearer KEY}.
+ *
+ * <p>A body of at least {@code gzipMinBytes} bytes is sent gzipped with
+ * {@code Content-Encoding: gzip} (the Connect protocol's unary
+ * compression, which the service accepts); a negative {@code gzipMinBytes}
+ * sends every body as it is. An answer with {@code Content-Encoding: gzip}
+ * (the service compresses the answer to a gzipped request) is
+ * decompressed, still bounded by {@link #MAX_ANSWER_BYTES}.
  *
  * <p>The retry hint is read, first found wins, from a {@code
  * google.rpc.RetryInfo} error detail, a {@code retry-after-ms} header
@@ -52,8 +63,23 @@ final class ConnectTransport implements Transport {
   private final String clientId;
   private final String authorization;
   private final String userAgent;
+  private final int gzipMinBytes;
+  private final Consumer<String> log; // null: no debug log
 
   ConnectTransport(HttpClient http, String baseUrl, String clientId, String apiKey, String userAgent) {
+    this(http, baseUrl, clientId, apiKey, userAgent, -1, null);
+  }
+
+  ConnectTransport(
+      HttpClient http,
+      String baseUrl,
+      String clientId,
+      String apiKey,
+      String userAgent,
+      int gzipMinBytes,
+      Consumer<String> log) {
+    this.gzipMinBytes = gzipMinBytes;
+    this.log = log;
     this.http = http;
     String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     this.uri = URI.create(base + PATH);
@@ -75,8 +101,25 @@ final class ConnectTransport implements Transport {
             .header("Content-Type", "application/proto")
             .header("Connect-Protocol-Version", "1")
             .header("Connect-Timeout-Ms", Long.toString(Math.max(1, timeout.toMillis())))
-            .header("User-Agent", userAgent)
-            .POST(HttpRequest.BodyPublishers.ofByteArray(batch.toByteArray()));
+            .header("User-Agent", userAgent);
+    byte[] raw = batch.toByteArray();
+    byte[] payload = raw;
+    if (gzipMinBytes >= 0 && raw.length >= gzipMinBytes) {
+      payload = gzip(raw);
+      b.header("Content-Encoding", "gzip");
+    }
+    if (log != null) {
+      log.accept(
+          "POST "
+              + uri
+              + ": "
+              + batch.getEventsCount()
+              + " events, "
+              + raw.length
+              + " bytes"
+              + (payload != raw ? ", " + payload.length + " gzipped" : ""));
+    }
+    b.POST(HttpRequest.BodyPublishers.ofByteArray(payload));
     if (clientId != null) {
       b.header("x-client-id", clientId);
     }
@@ -87,7 +130,13 @@ final class ConnectTransport implements Transport {
     byte[] body;
     try {
       resp = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
-      body = readBounded(resp.body());
+      InputStream in = resp.body();
+      // The service answers a gzipped request gzipped (Connect's unary
+      // compression), and proxies may compress answers too.
+      if (resp.headers().firstValue("Content-Encoding").map(v -> v.strip().equalsIgnoreCase("gzip")).orElse(false)) {
+        in = new GZIPInputStream(in, 8192);
+      }
+      body = readBounded(in);
     } catch (HttpTimeoutException e) {
       throw new EventGrpcException(
           Code.DEADLINE_EXCEEDED, "no answer from " + uri + " within " + timeout, 0, null, e);
@@ -117,6 +166,18 @@ final class ConnectTransport implements Transport {
     throw errorOf(status, type, body, resp.headers().map());
   }
 
+  /** The gzip of b (package-private for tests). */
+  static byte[] gzip(byte[] b) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(b.length / 4 + 64);
+    try (GZIPOutputStream z = new GZIPOutputStream(out, 8192)) {
+      z.write(b);
+    } catch (IOException e) {
+      throw new IllegalStateException("gzip into memory failed", e); // cannot happen
+    }
+    return out.toByteArray();
+  }
+
+  /** Reads an answer (decompressed, when it came gzipped) of at most MAX_ANSWER_BYTES. */
   private static byte[] readBounded(InputStream in) throws IOException {
     try (in) {
       byte[] b = in.readNBytes(MAX_ANSWER_BYTES + 1);

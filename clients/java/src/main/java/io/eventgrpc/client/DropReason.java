@@ -7,5 +7,7 @@ public enum DropReason {
   /** The event alone is larger than a batch may be (maxBatchBytes). */
   TOO_LARGE,
   /** The client was closed. */
-  CLOSED
+  CLOSED,
+  /** The user opted out ({@link EventGrpcClient#optOut}): nothing is queued or sent. */
+  OPTED_OUT
 }

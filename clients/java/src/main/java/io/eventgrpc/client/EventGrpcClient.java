@@ -1,25 +1,39 @@
 package io.eventgrpc.client;
 
 import com.google.protobuf.CodedOutputStream;
+import io.eventgrpc.v1.AliasEvent;
 import io.eventgrpc.v1.Event;
 import io.eventgrpc.v1.EventResult;
 import io.eventgrpc.v1.Events;
+import io.eventgrpc.v1.GroupEvent;
 import io.eventgrpc.v1.Header;
+import io.eventgrpc.v1.IdentifyEvent;
+import io.eventgrpc.v1.PageEvent;
 import io.eventgrpc.v1.Response;
+import io.eventgrpc.v1.ResultCode;
+import io.eventgrpc.v1.ScreenEvent;
+import io.eventgrpc.v1.TrackEvent;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Properties;
+import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * Batches analytics events and sends them to event-grpc's {@code
@@ -49,6 +63,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link Listener} and never retried, except those it marks transient
  * ({@code UNAVAILABLE: …} or {@code RESOURCE_EXHAUSTED: …} reasons: the
  * broker did not confirm them), which are sent again like a refused batch.
+ * The per-event decision reads the result's {@code retryable} field (the
+ * reason's text only from a service older than the field).
+ *
+ * <p>Next to the typed events, the generic calls of the Segment spec —
+ * {@link #track(String, Map)}, {@link #identify}, {@link #page}, {@link
+ * #screen}, {@link #group}, {@link #alias} — take free-form properties or
+ * traits (see {@link Structs}) and stamp each event with the current
+ * identity: the user of the last {@link #identify} (until {@link #reset})
+ * and an anonymous id minted once, unless the call's {@link CallOptions}
+ * say otherwise. With a {@link Builder#storageDir storage directory}, the
+ * identity, the {@link #optOut opt-out} and the events not yet confirmed
+ * at {@link #close} survive a restart.
  *
  * <p>Safe for concurrent use by any number of threads.
  */
@@ -105,6 +131,24 @@ public final class EventGrpcClient implements AutoCloseable {
   private final Thread sender;
   private final Thread shutdownHook; // null unless closeOnJvmExit
 
+  private final Storage storage; // null: nothing is kept across restarts
+  private final Consumer<String> log; // null: no debug log
+  private final AtomicLong restored = new AtomicLong();
+  private final AtomicLong saved = new AtomicLong();
+  private final AtomicLong storageErrors = new AtomicLong();
+  // Guarded by lock.
+  private final List<Event> leftover = new ArrayList<>(); // failed at close, to save
+  private boolean bufferOnDisk; // the storage file holds events
+
+  // Identity and opt-out; guarded by idLock, optedOut also read without it.
+  private final Object idLock = new Object();
+  private String userId; // null until identify
+  private String anonymousId;
+  private volatile boolean optedOut;
+  private long stateVersion; // guarded by idLock
+  private final Object stateWrite = new Object();
+  private long stateWritten; // guarded by stateWrite
+
   private static final class Pending {
     final Event event;
     final int bytes; // encoded size inside Events, tag and length included
@@ -141,6 +185,16 @@ public final class EventGrpcClient implements AutoCloseable {
     this.maxBackoffNanos = b.maxBackoff.toNanos();
     this.maxAttempts = b.maxAttempts;
     this.defaultCloseTimeout = b.closeTimeout;
+    this.storage = b.openedStorage;
+    this.log = b.log;
+    this.optedOut = b.optedOut;
+    if (storage != null) {
+      restore();
+    }
+    if (anonymousId == null || anonymousId.isEmpty()) {
+      anonymousId = UUID.randomUUID().toString();
+      saveState();
+    }
     this.sender = new Thread(this::runSender, "event-grpc-sender");
     this.sender.setDaemon(true);
     this.sender.start();
@@ -157,19 +211,482 @@ public final class EventGrpcClient implements AutoCloseable {
     return new Builder();
   }
 
+  /** Reads the identity, the opt-out and the saved events from storage (constructor only). */
+  private void restore() {
+    Properties p;
+    Storage.Loaded l;
+    try {
+      p = storage.loadState();
+      l = storage.loadBuffer(maxQueueEvents, maxQueueBytes);
+    } catch (IOException e) {
+      throw new UncheckedIOException("storageDir " + storage.dir + ": " + e.getMessage(), e);
+    }
+    userId = emptyToNull(p.getProperty("userId"));
+    anonymousId = emptyToNull(p.getProperty("anonymousId"));
+    if (p.getProperty("optedOut") != null) {
+      optedOut = Boolean.parseBoolean(p.getProperty("optedOut"));
+    }
+    if (l.problem != null) {
+      storageProblem("reading " + Storage.BUFFER + ": " + l.problem, null);
+    }
+    if (l.events.isEmpty()) {
+      return;
+    }
+    bufferOnDisk = true;
+    restored.addAndGet(l.events.size());
+    long now = System.nanoTime();
+    for (Event e : l.events) {
+      int bytes = CodedOutputStream.computeMessageSize(Events.EVENTS_FIELD_NUMBER, e);
+      if (optedOut) {
+        drop(e, DropReason.OPTED_OUT);
+      } else if (headerBytes + bytes > maxBatchBytes) {
+        drop(e, DropReason.TOO_LARGE);
+      } else if (queue.size() >= maxQueueEvents || queueBytes + bytes > maxQueueBytes) {
+        drop(e, DropReason.QUEUE_FULL);
+      } else {
+        queue.addLast(new Pending(e, bytes, ++lastSeq, now));
+        queueBytes += bytes;
+      }
+    }
+    flushUpTo = lastSeq; // they waited long enough: send them at once
+    if (log != null) {
+      debug("restored " + queue.size() + " events from " + storage.dir.resolve(Storage.BUFFER));
+    }
+    if (optedOut) {
+      clearBuffer();
+    }
+  }
+
+  private static String emptyToNull(String s) {
+    return s == null || s.isEmpty() ? null : s;
+  }
+
+  /**
+   * Writes the identity and the opt-out to storage. The file is written
+   * outside idLock (tracking threads take it per event); a write older
+   * than the last one written is skipped.
+   */
+  private void saveState() {
+    if (storage == null) {
+      return;
+    }
+    Properties p = new Properties();
+    long version;
+    synchronized (idLock) {
+      if (userId != null) {
+        p.setProperty("userId", userId);
+      }
+      p.setProperty("anonymousId", anonymousId);
+      p.setProperty("optedOut", Boolean.toString(optedOut));
+      version = ++stateVersion;
+    }
+    synchronized (stateWrite) {
+      if (version <= stateWritten) {
+        return;
+      }
+      try {
+        storage.saveState(p);
+        stateWritten = version;
+      } catch (IOException e) {
+        storageProblem("writing " + Storage.STATE, e);
+      }
+    }
+  }
+
+  /** Deletes the storage file's events (opt-out). */
+  private void clearBuffer() {
+    synchronized (storage) {
+      try {
+        storage.saveBuffer(Collections.emptyList());
+        lock.lock();
+        try {
+          bufferOnDisk = false;
+        } finally {
+          lock.unlock();
+        }
+      } catch (IOException e) {
+        storageProblem("deleting " + Storage.BUFFER, e);
+      }
+    }
+  }
+
+  /**
+   * Writes the events queued or in flight to the storage file (the sender,
+   * before a backoff), so that an outage followed by a crash loses only
+   * what was tracked since.
+   */
+  private void saveSnapshot() {
+    synchronized (storage) {
+      if (optedOut) {
+        return;
+      }
+      List<Event> evs;
+      lock.lock();
+      try {
+        evs = new ArrayList<>(inFlightList.size() + queue.size());
+        for (Pending p : inFlightList) {
+          evs.add(p.event);
+        }
+        for (Pending p : queue) {
+          evs.add(p.event);
+        }
+      } finally {
+        lock.unlock();
+      }
+      writeBuffer(evs);
+    }
+  }
+
+  /** Empties the storage file once everything in it is settled (the sender). */
+  private void clearSettledBuffer() {
+    lock.lock();
+    try {
+      if (!bufferOnDisk || !queue.isEmpty() || inFlight > 0) {
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    synchronized (storage) {
+      writeBuffer(Collections.emptyList());
+    }
+  }
+
+  /** Replaces the storage file's events; storage's monitor held. */
+  private void writeBuffer(List<Event> evs) {
+    try {
+      storage.saveBuffer(evs);
+      lock.lock();
+      try {
+        bufferOnDisk = !evs.isEmpty();
+      } finally {
+        lock.unlock();
+      }
+      if (log != null) {
+        debug("saved " + evs.size() + " events to " + storage.dir.resolve(Storage.BUFFER));
+      }
+    } catch (IOException e) {
+      storageProblem("writing " + Storage.BUFFER, e);
+    }
+  }
+
+  private void storageProblem(String what, IOException e) {
+    storageErrors.incrementAndGet();
+    String msg = "event-grpc storage " + storage.dir + ": " + what + (e == null ? "" : ": " + e);
+    LOG.log(System.Logger.Level.WARNING, msg);
+    if (log != null) {
+      debug(msg);
+    }
+  }
+
+  private void debug(String msg) {
+    try {
+      log.accept(msg);
+    } catch (RuntimeException e) {
+      listenerError("logger", e);
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Generic calls and identity
+  // ---------------------------------------------------------------------
+
+  /** {@link #track(String, Map, CallOptions)} with no options. */
+  public boolean track(String name, Map<?, ?> properties) {
+    return track(name, properties, CallOptions.NONE);
+  }
+
+  /**
+   * Tracks an action the user took, named freely (e.g. "Order Completed"),
+   * with free-form properties (a {@link TrackEvent}; stored in the {@code
+   * tracks} table).
+   *
+   * @return as {@link #track(Event)}; false also while opted out
+   * @throws IllegalArgumentException when name is empty or a property has
+   *     no JSON form (naming its path)
+   */
+  public boolean track(String name, Map<?, ?> properties, CallOptions options) {
+    requireText(name, "track: name");
+    if (optedOut) {
+      return false;
+    }
+    TrackEvent t =
+        TrackEvent.newBuilder().setName(name).setProperties(Structs.of("properties", properties)).build();
+    return queueGeneric(options, t, null);
+  }
+
+  /** {@link #identify(String, Map, CallOptions)} with no options. */
+  public boolean identify(String userId, Map<?, ?> traits) {
+    return identify(userId, traits, CallOptions.NONE);
+  }
+
+  /**
+   * Says who the user is (an {@link IdentifyEvent} with free-form traits;
+   * stored in {@code identifies}). A non-empty userId becomes the client's
+   * current user, stamped on later calls until {@link #reset} (and kept in
+   * the storage directory, when there is one); null identifies the
+   * anonymous user. The call's userId is this argument, whatever the
+   * options say.
+   */
+  public boolean identify(String userId, Map<?, ?> traits, CallOptions options) {
+    if (userId != null && userId.isEmpty()) {
+      throw new IllegalArgumentException("identify: userId must be null (anonymous) or non-empty");
+    }
+    if (optedOut) {
+      return false;
+    }
+    IdentifyEvent t = IdentifyEvent.newBuilder().setTraits(Structs.of("traits", traits)).build();
+    if (userId != null) {
+      boolean changed;
+      synchronized (idLock) {
+        changed = !userId.equals(this.userId);
+        this.userId = userId;
+      }
+      if (changed) {
+        saveState();
+      }
+    }
+    return queueGeneric(options, t, userId);
+  }
+
+  /** {@link #page(String, Map, CallOptions)} with no options. */
+  public boolean page(String name, Map<?, ?> properties) {
+    return page(name, properties, CallOptions.NONE);
+  }
+
+  /** A web page view (a {@link PageEvent}; stored in {@code pages}); name may be null. */
+  public boolean page(String name, Map<?, ?> properties, CallOptions options) {
+    if (optedOut) {
+      return false;
+    }
+    PageEvent.Builder p = PageEvent.newBuilder().setProperties(Structs.of("properties", properties));
+    if (name != null) {
+      p.setName(name);
+    }
+    return queueGeneric(options, p.build(), null);
+  }
+
+  /** {@link #screen(String, Map, CallOptions)} with no options. */
+  public boolean screen(String name, Map<?, ?> properties) {
+    return screen(name, properties, CallOptions.NONE);
+  }
+
+  /** An app screen view (a {@link ScreenEvent}; stored in {@code screens}); name may be null. */
+  public boolean screen(String name, Map<?, ?> properties, CallOptions options) {
+    if (optedOut) {
+      return false;
+    }
+    ScreenEvent.Builder p = ScreenEvent.newBuilder().setProperties(Structs.of("properties", properties));
+    if (name != null) {
+      p.setName(name);
+    }
+    return queueGeneric(options, p.build(), null);
+  }
+
+  /** {@link #group(String, Map, CallOptions)} with no options. */
+  public boolean group(String groupId, Map<?, ?> traits) {
+    return group(groupId, traits, CallOptions.NONE);
+  }
+
+  /** The user belongs to a group (a {@link GroupEvent}; stored in {@code groups}); groupId is required. */
+  public boolean group(String groupId, Map<?, ?> traits, CallOptions options) {
+    requireText(groupId, "group: groupId");
+    if (optedOut) {
+      return false;
+    }
+    GroupEvent g = GroupEvent.newBuilder().setGroupId(groupId).setTraits(Structs.of("traits", traits)).build();
+    return queueGeneric(options, g, null);
+  }
+
+  /** {@link #alias(String, String, CallOptions)} with no options. */
+  public boolean alias(String userId, String previousId) {
+    return alias(userId, previousId, CallOptions.NONE);
+  }
+
+  /**
+   * Says that previousId and userId are the same user (an {@link
+   * AliasEvent}; stored in {@code aliases}): userId is required;
+   * previousId null means the current user, or the anonymous id when no
+   * user is identified. Does not change the current identity.
+   */
+  public boolean alias(String userId, String previousId, CallOptions options) {
+    requireText(userId, "alias: userId");
+    if (previousId != null) {
+      requireText(previousId, "alias: previousId");
+    }
+    if (optedOut) {
+      return false;
+    }
+    String prev = previousId;
+    if (prev == null) {
+      synchronized (idLock) {
+        prev = this.userId != null ? this.userId : anonymousId;
+      }
+    }
+    return queueGeneric(options, AliasEvent.newBuilder().setPreviousId(prev).build(), userId);
+  }
+
+  /**
+   * Forgets the current user and mints a new anonymous id (a user logged
+   * out), in the storage directory too. The opt-out stays as it is.
+   */
+  public void reset() {
+    synchronized (idLock) {
+      userId = null;
+      anonymousId = UUID.randomUUID().toString();
+    }
+    saveState();
+    if (log != null) {
+      debug("reset: new anonymous id");
+    }
+  }
+
+  /** The current user (the last identify's), or null. */
+  public String userId() {
+    synchronized (idLock) {
+      return userId;
+    }
+  }
+
+  /** The client's anonymous id: minted once, kept in the storage directory when there is one. */
+  public String anonymousId() {
+    synchronized (idLock) {
+      return anonymousId;
+    }
+  }
+
+  /**
+   * Opts out (true) or back in (false). While opted out no call queues or
+   * sends anything (they return false and count nothing); opting out drops
+   * what is queued ({@link DropReason#OPTED_OUT}), stops retries of the
+   * request in flight, and empties the storage file. Kept in the storage
+   * directory, when there is one, so it outlives the process.
+   */
+  public void optOut(boolean out) {
+    List<Pending> gone = Collections.emptyList();
+    synchronized (idLock) {
+      optedOut = out;
+    }
+    if (out) {
+      lock.lock();
+      try {
+        gone = new ArrayList<>(queue);
+        queue.clear();
+        queueBytes = 0;
+        if (inFlight == 0) {
+          settledSeq = lastSeq; // the dropped events are settled
+        }
+        settled.signalAll();
+      } finally {
+        lock.unlock();
+      }
+      if (storage != null) {
+        clearBuffer();
+      }
+    }
+    saveState();
+    for (Pending p : gone) {
+      drop(p.event, DropReason.OPTED_OUT);
+    }
+    if (log != null) {
+      debug((out ? "opted out: dropped " + gone.size() + " queued events" : "opted in"));
+    }
+  }
+
+  /** Whether the client is opted out (see {@link #optOut}). */
+  public boolean isOptedOut() {
+    return optedOut;
+  }
+
+  private static void requireText(String s, String what) {
+    if (s == null || s.isEmpty()) {
+      throw new IllegalArgumentException(what + " is required (non-empty)");
+    }
+  }
+
+  /** Builds the event of a generic call and tracks it; forcedUser (non-null) is the call's user. */
+  private boolean queueGeneric(CallOptions o, com.google.protobuf.Message payload, String forcedUser) {
+    Event.Builder eb = generic(o, forcedUser);
+    if (payload instanceof TrackEvent) {
+      eb.setTrackEvent((TrackEvent) payload);
+    } else if (payload instanceof IdentifyEvent) {
+      eb.setIdentifyEvent((IdentifyEvent) payload);
+    } else if (payload instanceof PageEvent) {
+      eb.setPageEvent((PageEvent) payload);
+    } else if (payload instanceof ScreenEvent) {
+      eb.setScreenEvent((ScreenEvent) payload);
+    } else if (payload instanceof GroupEvent) {
+      eb.setGroupEvent((GroupEvent) payload);
+    } else {
+      eb.setAliasEvent((AliasEvent) payload);
+    }
+    return track(eb.build());
+  }
+
+  /** An event builder with the call's id, time, identity, context and integrations. */
+  private Event.Builder generic(CallOptions o, String forcedUser) {
+    if (o == null) {
+      o = CallOptions.NONE;
+    }
+    Event.Builder eb = Event.newBuilder();
+    if (o.messageId != null) {
+      requireText(o.messageId, "messageId");
+      eb.setId(o.messageId);
+    }
+    if (o.timestamp != null) {
+      eb.setTimestamp(Long.toString(o.timestamp.toEpochMilli()));
+    }
+    String uid = forcedUser != null ? forcedUser : o.userId;
+    String anon = o.anonymousId;
+    synchronized (idLock) {
+      if (uid == null) {
+        uid = userId;
+      }
+      if (anon == null) {
+        anon = anonymousId;
+      }
+    }
+    if (uid != null) {
+      eb.setUserId(uid);
+    }
+    eb.setAnonymousId(anon);
+    if (o.context != null) {
+      eb.setContext(Structs.of("context", o.context));
+    }
+    if (o.integrations != null) {
+      eb.setIntegrations(Structs.of("integrations", o.integrations));
+    }
+    return eb;
+  }
+
   /**
    * Queues one event. Gives it a UUIDv7 id and the current epoch
    * milliseconds as its timestamp when it has none, so that a retried batch
    * is stored once. Never blocks on the network.
    *
+   * Stamps the client's anonymous id when the event has none, and the
+   * current user (see {@link #identify}) when it has no user id.
+   *
    * @return true when queued; false when dropped (queue full, event larger
    *     than a batch, client closed), which is counted in {@link
-   *     Stats#dropped()} and reported to {@link Listener#onDropped}
+   *     Stats#dropped()} and reported to {@link Listener#onDropped}; false
+   *     also while opted out (see {@link #optOut}), which counts nothing
    */
   public boolean track(Event event) {
     Objects.requireNonNull(event, "event");
+    if (optedOut) {
+      return false;
+    }
     tracked.increment();
-    if (event.getId().isEmpty() || event.getTimestamp().isEmpty()) {
+    String uid = null;
+    String anon = null;
+    if (event.getUserId().isEmpty() || event.getAnonymousId().isEmpty()) {
+      synchronized (idLock) {
+        uid = event.getUserId().isEmpty() ? userId : null;
+        anon = event.getAnonymousId().isEmpty() ? anonymousId : null;
+      }
+    }
+    if (event.getId().isEmpty() || event.getTimestamp().isEmpty() || uid != null || anon != null) {
       long now = System.currentTimeMillis();
       Event.Builder eb = event.toBuilder();
       if (event.getId().isEmpty()) {
@@ -177,6 +694,12 @@ public final class EventGrpcClient implements AutoCloseable {
       }
       if (event.getTimestamp().isEmpty()) {
         eb.setTimestamp(Long.toString(now));
+      }
+      if (uid != null) {
+        eb.setUserId(uid);
+      }
+      if (anon != null) {
+        eb.setAnonymousId(anon);
       }
       event = eb.build();
     }
@@ -217,6 +740,9 @@ public final class EventGrpcClient implements AutoCloseable {
 
   private void drop(Event event, DropReason why) {
     dropped.increment();
+    if (log != null) {
+      debug("dropped " + event.getId() + ": " + why);
+    }
     try {
       listener.onDropped(event, why);
     } catch (RuntimeException e) {
@@ -285,9 +811,15 @@ public final class EventGrpcClient implements AutoCloseable {
    * (it ends within requestTimeout), and close then returns false while the
    * listener still hears that request's outcome.
    *
+   * With a {@link Builder#storageDir storage directory}, the events not
+   * settled by the deadline are written to it instead of failed ({@link
+   * Listener#onSaved}), and close waits (at most requestTimeout past the
+   * deadline) for a request already in flight to end, so that the file
+   * holds what it did not deliver.
+   *
    * @return true when every queued event was settled in time (accepted or
    *     rejected by the service, or failed for a reason other than the
-   *     deadline)
+   *     deadline); false when some were saved for the next client
    */
   public boolean close(Duration timeout) {
     if (Thread.currentThread() == sender) {
@@ -312,8 +844,10 @@ public final class EventGrpcClient implements AutoCloseable {
         long left = end - System.nanoTime();
         if (left <= 0) {
           // The sender gives up at the deadline; allow it a moment to
-          // report what it held.
-          sender.join(200);
+          // report what it held (with a storage directory: until a
+          // request sent before close ends, to save what it did not
+          // deliver).
+          sender.join(storage != null ? requestTimeout.toMillis() + 1000 : 200);
           break;
         }
         TimeUnit.NANOSECONDS.timedJoin(sender, left);
@@ -353,15 +887,18 @@ public final class EventGrpcClient implements AutoCloseable {
     }
     return new Stats(
         tracked.sum(),
+        restored.get(),
         accepted.get(),
         rejected.get(),
         dropped.sum(),
         failed.get(),
+        saved.get(),
         pending,
         pendingBytes,
         requests.get(),
         retries.get(),
-        listenerErrors.get());
+        listenerErrors.get(),
+        storageErrors.get());
   }
 
   /** The header sent with every batch (the builder's, with clientId and sdkVersion filled in). */
@@ -383,10 +920,15 @@ public final class EventGrpcClient implements AutoCloseable {
           inFlightList = Collections.emptyList();
           inFlight = 0;
           inFlightBytes = 0;
-          settledSeq = batch.get(batch.size() - 1).seq;
+          // Everything before the first queued event is settled (the queue
+          // may have been emptied by optOut meanwhile).
+          settledSeq = queue.isEmpty() ? lastSeq : queue.peekFirst().seq - 1;
           settled.signalAll();
         } finally {
           lock.unlock();
+        }
+        if (storage != null) {
+          clearSettledBuffer();
         }
       }
     } catch (InterruptedException e) {
@@ -418,6 +960,32 @@ public final class EventGrpcClient implements AutoCloseable {
       }
       if (!left.isEmpty()) {
         fail(left, new IllegalStateException("the sender thread stopped"), true);
+      }
+      if (storage != null) {
+        saveLeftover();
+        storage.close();
+      }
+    }
+  }
+
+  /** Writes what close left unconfirmed to the storage file (the sender, as it ends). */
+  private void saveLeftover() {
+    synchronized (storage) {
+      if (optedOut) {
+        return;
+      }
+      List<Event> evs;
+      boolean onDisk;
+      lock.lock();
+      try {
+        evs = new ArrayList<>(leftover);
+        leftover.clear();
+        onDisk = bufferOnDisk;
+      } finally {
+        lock.unlock();
+      }
+      if (!evs.isEmpty() || onDisk) {
+        writeBuffer(evs);
       }
     }
   }
@@ -552,6 +1120,13 @@ public final class EventGrpcClient implements AutoCloseable {
     List<Pending> todo = part;
     int attempt = 0;
     while (true) {
+      if (optedOut) {
+        setInFlight(unsettled(Collections.emptyList(), parts));
+        for (Pending p : todo) {
+          drop(p.event, DropReason.OPTED_OUT);
+        }
+        return null;
+      }
       long left = closeDeadlineLeft();
       if (left <= 0) {
         setInFlight(unsettled(Collections.emptyList(), parts));
@@ -609,6 +1184,12 @@ public final class EventGrpcClient implements AutoCloseable {
       }
       long delay = backoff(attempt, refusal.retryAfter().map(Duration::toNanos).orElse(0L));
       retries.incrementAndGet();
+      if (log != null) {
+        debug("retry " + attempt + " of " + todo.size() + " events in " + Duration.ofNanos(delay) + ": " + refusal.getMessage());
+      }
+      if (storage != null) {
+        saveSnapshot();
+      }
       try {
         listener.onRetry(attempt, Duration.ofNanos(delay), refusal);
       } catch (RuntimeException e) {
@@ -636,12 +1217,15 @@ public final class EventGrpcClient implements AutoCloseable {
       Pending p = todo.get(i);
       if (r.getAccepted()) {
         ok.add(p.event);
-      } else if (transientReason(r.getReason())) {
+      } else if (retryable(r)) {
         again.add(p);
       } else {
         rejected.incrementAndGet();
+        if (log != null) {
+          debug("rejected " + p.event.getId() + ": " + r.getCode() + " " + r.getReason());
+        }
         try {
-          listener.onRejected(p.event, r.getReason());
+          listener.onRejected(p.event, r.getCode(), r.getReason());
         } catch (RuntimeException e) {
           listenerError("onRejected", e);
         }
@@ -667,9 +1251,21 @@ public final class EventGrpcClient implements AutoCloseable {
   }
 
   /**
-   * Whether a per-event reason says the event was valid but not made
-   * durable (the service's broker refused or failed): such events are sent
-   * again; every other reason is final.
+   * Whether a rejected event may be sent again: the result's retryable
+   * field; from a service older than the field (code UNSPECIFIED), the
+   * reason's prefix.
+   */
+  static boolean retryable(EventResult r) {
+    if (r.getCode() == ResultCode.RESULT_CODE_UNSPECIFIED) {
+      return transientReason(r.getReason());
+    }
+    return r.getRetryable();
+  }
+
+  /**
+   * Whether a per-event reason of a service older than the result's code
+   * says the event was valid but not made durable (the service's broker
+   * refused or failed).
    */
   static boolean transientReason(String reason) {
     return reason.startsWith("UNAVAILABLE:") || reason.startsWith("RESOURCE_EXHAUSTED:");
@@ -735,6 +1331,26 @@ public final class EventGrpcClient implements AutoCloseable {
     if (events.isEmpty()) {
       return;
     }
+    if (atClose && storage != null && !optedOut) {
+      // Kept for the next client: runSender writes them when it ends.
+      lock.lock();
+      try {
+        leftover.addAll(events);
+      } finally {
+        lock.unlock();
+      }
+      saved.addAndGet(events.size());
+      failedAtClose.addAndGet(events.size());
+      try {
+        listener.onSaved(Collections.unmodifiableList(events));
+      } catch (RuntimeException e) {
+        listenerError("onSaved", e);
+      }
+      return;
+    }
+    if (log != null) {
+      debug("failed " + events.size() + " events: " + cause);
+    }
     failed.addAndGet(events.size());
     if (atClose) {
       failedAtClose.addAndGet(events.size());
@@ -783,6 +1399,13 @@ public final class EventGrpcClient implements AutoCloseable {
     private int maxAttempts;
     private Duration closeTimeout = Duration.ofSeconds(10);
     private boolean closeOnJvmExit;
+    private Path storageDir;
+    private Storage openedStorage; // set by build
+    private Consumer<String> log;
+    private boolean debug;
+    private boolean gzip = true;
+    private int gzipMinBytes = 1024;
+    private boolean optedOut;
 
     private Builder() {}
 
@@ -903,6 +1526,65 @@ public final class EventGrpcClient implements AutoCloseable {
     }
 
     /**
+     * A directory where the client keeps, across restarts, its anonymous
+     * id, current user and opt-out ({@code state.properties}), and the
+     * events not confirmed yet ({@code buffer.pb}, bounded like the queue
+     * by maxQueueEvents and maxQueueBytes): written when a send is about to
+     * be retried and when {@link EventGrpcClient#close} gives up at its
+     * deadline, read back by the next client built on the directory, which
+     * sends them first. A crash loses what was tracked after the last such
+     * write. One open client per directory (a lock file says so). Default:
+     * none, nothing outlives the client.
+     */
+    public Builder storageDir(Path dir) {
+      this.storageDir = dir;
+      return this;
+    }
+
+    /**
+     * A debug log: one line per request sent (events, bytes, gzipped
+     * bytes), retry, rejection, drop, failure, save and restore. Called on
+     * the thread that did it; must return quickly. Default: none.
+     */
+    public Builder logger(Consumer<String> logger) {
+      this.log = logger;
+      return this;
+    }
+
+    /**
+     * Debug logging to {@link System.Logger} {@code io.eventgrpc.client.EventGrpcClient}
+     * at INFO, when no {@link #logger} is given (default off).
+     */
+    public Builder debug(boolean on) {
+      this.debug = on;
+      return this;
+    }
+
+    /**
+     * Whether request bodies of at least gzipMinBytes are sent gzipped
+     * (default on). The service accepts {@code Content-Encoding: gzip}.
+     */
+    public Builder gzip(boolean on) {
+      this.gzip = on;
+      return this;
+    }
+
+    /** The smallest body gzipped (default 1024 bytes; 0: every body). */
+    public Builder gzipMinBytes(int n) {
+      this.gzipMinBytes = n;
+      return this;
+    }
+
+    /**
+     * Starts opted out (see {@link EventGrpcClient#optOut}); the state
+     * saved in the storage directory, when there is one, wins. Default off.
+     */
+    public Builder optedOut(boolean out) {
+      this.optedOut = out;
+      return this;
+    }
+
+    /**
      * Builds the client and starts its sender thread.
      *
      * @throws IllegalArgumentException listing every setting at fault
@@ -958,11 +1640,18 @@ public final class EventGrpcClient implements AutoCloseable {
       if (maxAttempts < 0) {
         bad.add("maxAttempts must be 0 (no limit) or more");
       }
+      if (gzipMinBytes < 0) {
+        bad.add("gzipMinBytes must be 0 (every body) or more");
+      }
       if (!bad.isEmpty()) {
         throw new IllegalArgumentException("EventGrpcClient: " + String.join("; ", bad));
       }
       if (initialBackoff.compareTo(maxBackoff) > 0) {
         maxBackoff = initialBackoff;
+      }
+      Consumer<String> logTo = log;
+      if (logTo == null && debug) {
+        logTo = msg -> LOG.log(System.Logger.Level.INFO, msg);
       }
       Transport t = transport;
       if (t == null) {
@@ -979,9 +1668,30 @@ public final class EventGrpcClient implements AutoCloseable {
                           : HttpClient.Version.HTTP_1_1)
                   .build();
         }
-        t = new ConnectTransport(http, baseUrl, clientId, apiKey, "event-grpc-java/" + VERSION);
+        t =
+            new ConnectTransport(
+                http,
+                baseUrl,
+                clientId,
+                apiKey,
+                "event-grpc-java/" + VERSION,
+                gzip ? gzipMinBytes : -1,
+                logTo);
       }
-      return new EventGrpcClient(this, t);
+      Consumer<String> builderLog = log;
+      log = logTo;
+      openedStorage = storageDir == null ? null : new Storage(storageDir);
+      try {
+        return new EventGrpcClient(this, t);
+      } catch (RuntimeException e) {
+        if (openedStorage != null) {
+          openedStorage.close();
+        }
+        throw e;
+      } finally {
+        openedStorage = null;
+        log = builderLog;
+      }
     }
 
     private static void positive(List<String> bad, String name, Duration d) {

@@ -1,48 +1,66 @@
 package io.eventgrpc.client;
 
 /**
- * Counters of one client since it was built. Whenever no {@link
- * EventGrpcClient#track} call is under way, {@code tracked == accepted +
- * rejected + dropped + failed + pending}.
+ * Counters of one client since it was built. Whenever no call that queues
+ * an event is under way, {@code tracked + restored == accepted + rejected +
+ * dropped + failed + saved + pending}.
  */
 public final class Stats {
   private final long tracked;
+  private final long restored;
   private final long accepted;
   private final long rejected;
   private final long dropped;
   private final long failed;
+  private final long saved;
   private final long pending;
   private final long pendingBytes;
   private final long requests;
   private final long retries;
   private final long listenerErrors;
+  private final long storageErrors;
 
   Stats(
       long tracked,
+      long restored,
       long accepted,
       long rejected,
       long dropped,
       long failed,
+      long saved,
       long pending,
       long pendingBytes,
       long requests,
       long retries,
-      long listenerErrors) {
+      long listenerErrors,
+      long storageErrors) {
     this.tracked = tracked;
+    this.restored = restored;
     this.accepted = accepted;
     this.rejected = rejected;
     this.dropped = dropped;
     this.failed = failed;
+    this.saved = saved;
     this.pending = pending;
     this.pendingBytes = pendingBytes;
     this.requests = requests;
     this.retries = retries;
     this.listenerErrors = listenerErrors;
+    this.storageErrors = storageErrors;
   }
 
-  /** Calls of {@link EventGrpcClient#track}. */
+  /**
+   * Events handed to the client: calls of {@link EventGrpcClient#track(io.eventgrpc.v1.Event)}
+   * and of the generic calls (track, identify, page, screen, group, alias)
+   * made while not opted out.
+   */
   public long tracked() {
     return tracked;
+  }
+
+  /** Events read back from the storage file when the client was built (see {@link EventGrpcClient.Builder#storageDir}). */
+  public long restored() {
+    return restored;
   }
 
   /** Events the service stored. */
@@ -55,7 +73,7 @@ public final class Stats {
     return rejected;
   }
 
-  /** Events not queued (queue full, too large, client closed). */
+  /** Events not queued or given up (queue full, too large, client closed, opted out). */
   public long dropped() {
     return dropped;
   }
@@ -63,6 +81,11 @@ public final class Stats {
   /** Events sent or queued but not confirmed (see {@link Listener#onFailed}). */
   public long failed() {
     return failed;
+  }
+
+  /** Events written to the storage file at close, for the next client (see {@link Listener#onSaved}). */
+  public long saved() {
+    return saved;
   }
 
   /** Events queued or in flight now. */
@@ -90,10 +113,21 @@ public final class Stats {
     return listenerErrors;
   }
 
+  /**
+   * Reads and writes of the storage directory that failed (each also
+   * logged as a WARNING and to the debug logger); the client goes on
+   * without them.
+   */
+  public long storageErrors() {
+    return storageErrors;
+  }
+
   @Override
   public String toString() {
     return "tracked="
         + tracked
+        + " restored="
+        + restored
         + " accepted="
         + accepted
         + " rejected="
@@ -102,6 +136,8 @@ public final class Stats {
         + dropped
         + " failed="
         + failed
+        + " saved="
+        + saved
         + " pending="
         + pending
         + " pendingBytes="
@@ -111,6 +147,8 @@ public final class Stats {
         + " retries="
         + retries
         + " listenerErrors="
-        + listenerErrors;
+        + listenerErrors
+        + " storageErrors="
+        + storageErrors;
   }
 }

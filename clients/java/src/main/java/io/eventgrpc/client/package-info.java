@@ -15,8 +15,17 @@
  * backoff and jitter, waiting at least as long as the server's retry hint.
  * A {@code resource_exhausted} refusal without a hint means the request
  * was too large for the service: it is split in halves instead.
- * Events the service rejects one by one are never retried; they go to
- * {@link io.eventgrpc.client.Listener#onRejected}. Events that cannot be
+ * Events the service rejects one by one are retried only when their
+ * result says {@code retryable} (valid, not durable yet); the others go to
+ * {@link io.eventgrpc.client.Listener#onRejected}, once.
+ *
+ * <p>The generic calls ({@code track(name, properties)}, {@code identify},
+ * {@code page}, {@code screen}, {@code group}, {@code alias}) take
+ * free-form properties ({@link io.eventgrpc.client.Structs}) and per-call
+ * {@link io.eventgrpc.client.CallOptions}; the client remembers the
+ * identified user and an anonymous id, gzips large request bodies, has a
+ * debug logger and an opt-out, and with a storage directory keeps the
+ * identity, the opt-out and unconfirmed events across restarts. Events that cannot be
  * queued are counted and reported to
  * {@link io.eventgrpc.client.Listener#onDropped}; nothing is dropped
  * silently.

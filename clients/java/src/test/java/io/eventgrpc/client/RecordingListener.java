@@ -8,7 +8,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /** Records every callback, for assertions. Safe for concurrent use. */
-final class RecordingListener implements Listener {
+class RecordingListener implements Listener {
   final ConcurrentLinkedQueue<Event> accepted = new ConcurrentLinkedQueue<>();
   final Map<String, String> rejected = new ConcurrentHashMap<>(); // id → reason
   final Map<String, DropReason> dropped = new ConcurrentHashMap<>(); // id → reason

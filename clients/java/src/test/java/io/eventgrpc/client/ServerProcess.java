@@ -101,6 +101,19 @@ final class ServerProcess {
 
   /** Runs SQL on the server's store (POST /v1/query, loopback) and returns the rows. */
   List<List<String>> query(String sql) throws IOException, InterruptedException {
+    List<List<String>> rows = new ArrayList<>();
+    for (List<Object> row : queryValues(sql)) {
+      List<String> cells = new ArrayList<>();
+      for (Object c : row) {
+        cells.add(c == null ? null : c.toString());
+      }
+      rows.add(cells);
+    }
+    return rows;
+  }
+
+  /** Like {@link #query}, with each cell as the answer's JSON has it (String, Double, Boolean, Map, List, null). */
+  List<List<Object>> queryValues(String sql) throws IOException, InterruptedException {
     HttpResponse<String> r =
         HTTP.send(
             HttpRequest.newBuilder(URI.create(baseUrl() + "/v1/query"))
@@ -115,13 +128,9 @@ final class ServerProcess {
       throw new AssertionError("query " + sql + ": HTTP " + r.statusCode() + " " + r.body());
     }
     Map<?, ?> m = (Map<?, ?>) Json.parse(r.body());
-    List<List<String>> rows = new ArrayList<>();
+    List<List<Object>> rows = new ArrayList<>();
     for (Object row : (List<?>) m.get("rows")) {
-      List<String> cells = new ArrayList<>();
-      for (Object c : (List<?>) row) {
-        cells.add(c == null ? null : c.toString());
-      }
-      rows.add(cells);
+      rows.add(new ArrayList<>((List<?>) row));
     }
     return rows;
   }

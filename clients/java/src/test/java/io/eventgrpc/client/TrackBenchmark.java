@@ -26,8 +26,12 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <pre>
  * java -cp /usr/share/java/protobuf.jar:clients/java/build/event-grpc-client.jar:clients/java/build/test-classes \
- *   io.eventgrpc.client.TrackBenchmark [events-per-round] [rounds] [threads]
+ *   io.eventgrpc.client.TrackBenchmark [events-per-round] [rounds] [threads] [typed|generic]
  * </pre>
+ *
+ * <p>{@code typed} (the default) tracks a PageOpenedEvent; {@code generic}
+ * calls {@code track("Page Opened", properties)} with the same three fields
+ * as free-form properties (their conversion to a Struct included).
  */
 public final class TrackBenchmark {
   private TrackBenchmark() {}
@@ -56,6 +60,9 @@ public final class TrackBenchmark {
     int n = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 7;
     int threads = args.length > 2 ? Integer.parseInt(args[2]) : 1;
+    boolean generic = args.length > 3 && args[3].equals("generic");
+    java.util.Map<String, Object> props =
+        java.util.Map.of("page_name", "home", "source", "push", "previous_page", "search");
     Event event =
         Event.newBuilder()
             .setPageOpenedEvent(
@@ -65,8 +72,8 @@ public final class TrackBenchmark {
         (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
     System.out.printf(
-        "TrackBenchmark: %d events per round, %d rounds (+1 warm-up), %d tracking thread(s), batches of 500%n",
-        n, rounds, threads);
+        "TrackBenchmark: %d %s events per round, %d rounds (+1 warm-up), %d tracking thread(s), batches of 500%n",
+        n, generic ? "generic" : "typed", rounds, threads);
     List<double[]> results = new ArrayList<>();
     for (int round = 0; round <= rounds; round++) {
       NoopTransport t = new NoopTransport();
@@ -89,7 +96,11 @@ public final class TrackBenchmark {
                   long a0 = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
                   long s = System.nanoTime();
                   for (int i = 0; i < per; i++) {
-                    c.track(event);
+                    if (generic) {
+                      c.track("Page Opened", props);
+                    } else {
+                      c.track(event);
+                    }
                   }
                   callerNanos[kk] = System.nanoTime() - s;
                   allocated[kk] = mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - a0;
