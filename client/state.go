@@ -102,7 +102,12 @@ func (c *Client) saveState() {
 	defer c.stateMu.Unlock()
 	c.mu.Lock()
 	st := savedState{AnonymousID: c.anonID, UserID: c.userID, OptedOut: c.optedOut}
+	closed := c.closed
 	c.mu.Unlock()
+	if closed { // the directory may be another Client's by now
+		c.warn("closed: the identity and opt-out were changed in memory only, not in StateDir")
+		return
+	}
 	if err := writeFileSync(c.state.path, st); err != nil {
 		c.stateError("could not save the identity and opt-out to StateDir", err)
 	}
