@@ -58,28 +58,63 @@ func BenchmarkTrack(b *testing.B) {
 
 // BenchmarkTrackAndDeliver is the whole client path per event: Track,
 // batching (500), encoding, one Connect request per batch to an in-process
-// server that accepts everything (its decode is included), results.
+// server that accepts everything (its decode is included), results; A/B in
+// one run: gzip (the default), no compression, and gzip with a StateDir
+// journal (written per event, fsynced per batch sent).
 func BenchmarkTrackAndDeliver(b *testing.B) {
 	mux := http.NewServeMux()
 	mux.Handle(eventgrpcv1connect.NewEventServiceHandler(acceptAll{}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c, err := client.New(client.Config{URL: srv.URL, FlushInterval: 10 * time.Millisecond})
+	for _, bc := range []struct {
+		name        string
+		compression string
+		stateDir    bool
+	}{{"gzip", "", false}, {"none", client.CompressionNone, false}, {"gzip+StateDir", "", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := client.Config{URL: srv.URL, FlushInterval: 10 * time.Millisecond, Compression: bc.compression}
+			if bc.stateDir {
+				cfg.StateDir = b.TempDir()
+			}
+			c, err := client.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for c.Track(benchEvent()) == client.ErrQueueFull {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if err := c.Close(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if s := c.Stats(); s.Delivered != int64(b.N) {
+				b.Fatalf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// BenchmarkTrackEvent is a generic call alone: properties to Struct,
+// identity, mint id and timestamp, size, queue.
+func BenchmarkTrackEvent(b *testing.B) {
+	c, err := client.New(client.Config{URL: "http://127.0.0.1:9", MaxQueueEvents: b.N + 1, MaxQueueBytes: 1 << 40,
+		MaxBatchEvents: b.N + 1, FlushInterval: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
+	props := client.Properties{"revenue": 49.5, "currency": "EUR", "paid": true,
+		"items": []any{map[string]any{"sku": "sku-1", "quantity": 2}}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		for c.Track(benchEvent()) == client.ErrQueueFull {
-			time.Sleep(time.Millisecond)
-		}
-	}
-	if err := c.Close(context.Background()); err != nil {
-		b.Fatal(err)
+		c.TrackEvent("Order Completed", props)
 	}
 	b.StopTimer()
-	if s := c.Stats(); s.Delivered != int64(b.N) {
-		b.Fatalf("stats %+v", s)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	c.Close(ctx)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -20,6 +21,12 @@ var (
 	ErrQueueFull = errors.New("event-grpc client: queue is full (MaxQueueEvents / MaxQueueBytes); event dropped")
 	ErrClosed    = errors.New("event-grpc client: closed; event dropped")
 	ErrTooLarge  = errors.New("event-grpc client: event is larger than MaxBatchBytes; event dropped")
+)
+
+// Compressions.
+const (
+	CompressionGzip = "gzip"
+	CompressionNone = "none"
 )
 
 // Protocols.
@@ -56,6 +63,34 @@ type Config struct {
 	MinBackoff     time.Duration // first retry wait; default 100 ms
 	MaxBackoff     time.Duration // longest retry wait; default 30 s
 
+	// Compression of request bodies: CompressionGzip (the default with
+	// ProtocolConnect: Content-Encoding gzip, which the HTTP port decodes)
+	// or CompressionNone (the only choice with ProtocolGRPC: the service's
+	// gRPC port does not decode gzip). Bodies smaller than
+	// CompressMinBytes (default 1 KiB; 1: always) are sent as they are.
+	Compression      string
+	CompressMinBytes int
+
+	// StateDir, when set, is a directory the client keeps its state in:
+	// the queued events (a bounded journal of append-only files, reloaded
+	// by New and removed as events are settled, so events tracked while
+	// the service was unreachable survive a restart of the program), the
+	// anonymous id, the last identified user id and the opt-out switch.
+	// One Client at a time per directory. Empty: memory only.
+	StateDir string
+	// AnonymousID is the anonymous id of the generic calls when none is
+	// kept in StateDir; empty: a random UUID, minted once and kept.
+	AnonymousID string
+	// OptedOut starts the client opted out (SetOptOut) when StateDir
+	// keeps no choice of the user.
+	OptedOut bool
+
+	// Logger, when set, is told of what the client does: each request
+	// sent and its outcome (debug), retries (info), rejections, drops and
+	// state files it could not write (warn, error). nil: silent (the
+	// callbacks and Stats still report everything).
+	Logger *slog.Logger
+
 	// OnRejected is told of events the service refused for good, with the
 	// reason. Called from the sending goroutine; keep it short.
 	OnRejected func([]Rejection)
@@ -72,20 +107,25 @@ type Rejection struct {
 	EventID string
 	// Code is the service's machine-readable fate of the event
 	// (INVALID, TOO_LARGE, CONFLICT, INTERNAL; UNSPECIFIED from a service
-	// older than the field, or when the client refused it before sending).
+	// older than the field, or when the whole request was refused for a
+	// reason that is not the event's, e.g. unauthenticated).
 	Code   eventgrpcv1.ResultCode
 	Reason string
 }
 
 // Stats counts events since New. Tracked = Delivered + Rejected +
-// Dropped(after queueing) + Queued + in flight; events refused by Track are
-// in Dropped only.
+// Dropped(after queueing) + Saved + Queued + in flight; events refused by
+// Track are in Dropped only.
 type Stats struct {
 	Tracked     int64 // accepted by Track
 	Delivered   int64 // accepted by the service (durable)
 	Rejected    int64 // refused by the service for good
 	Dropped     int64 // given up by the client (queue full, closed, deadline)
 	Retries     int64 // requests sent again
+	OptedOut    int64 // calls ignored while opted out (neither tracked nor sent)
+	Loaded      int64 // reloaded from StateDir by New (also in Tracked)
+	Saved       int64 // left in StateDir by Close for the next New
+	StateErrors int64 // writes to StateDir that failed (logged; events stay queued in memory)
 	Queued      int64 // waiting to be sent (not counting the batch in flight)
 	QueuedBytes int64
 }
@@ -109,6 +149,15 @@ type Client struct {
 	stop    chan struct{} // closed by Close when its deadline passed
 	done    chan struct{} // closed when the sender returned
 	stopped sync.Once
+
+	closeJournal sync.Once
+	log          *slog.Logger // nil: silent
+	journal      *journal     // nil: no StateDir
+	state        *stateFile   // nil: no StateDir
+	stateMu      sync.Mutex   // serialises the writes of state
+	optedOut     bool         // under mu
+	userID       string       // under mu: the identified user
+	anonID       string       // under mu
 }
 
 type item struct {
@@ -154,13 +203,44 @@ func New(cfg Config) (*Client, error) {
 	if (cfg.APIKey != "" || len(cfg.HMACSecret) > 0) && cfg.ClientID == "" {
 		return nil, errors.New("event-grpc client: ClientID is required with APIKey or HMACSecret")
 	}
+	switch cfg.Compression {
+	case "":
+		cfg.Compression = CompressionGzip
+		if cfg.Protocol == ProtocolGRPC {
+			cfg.Compression = CompressionNone
+		}
+	case CompressionGzip:
+		if cfg.Protocol == ProtocolGRPC {
+			return nil, errors.New("event-grpc client: Compression gzip is for ProtocolConnect: the service's gRPC port does not decode gzip-compressed messages")
+		}
+	case CompressionNone:
+	default:
+		return nil, fmt.Errorf("event-grpc client: Compression %q is not %q or %q", cfg.Compression, CompressionGzip, CompressionNone)
+	}
+	def(&cfg.CompressMinBytes, 1024)
 	send, err := newTransport(cfg)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{cfg: cfg, send: send, settledCh: make(chan struct{}),
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		log: cfg.Logger, optedOut: cfg.OptedOut, anonID: cfg.AnonymousID}
+	kept := false
+	if cfg.StateDir != "" {
+		if kept, err = c.openState(); err != nil {
+			return nil, err
+		}
+	}
+	if c.anonID == "" {
+		c.anonID = newAnonymousID()
+	}
+	if !kept {
+		c.saveState()
+	}
 	go c.run()
+	if c.journal != nil {
+		go c.syncEvery(cfg.FlushInterval)
+	}
 	return c, nil
 }
 
@@ -168,6 +248,21 @@ func New(cfg Config) (*Client, error) {
 // when empty; ev must not be changed afterwards. It never blocks: an event
 // that does not fit is dropped with ErrQueueFull, counted and reported.
 func (c *Client) Track(ev *eventgrpcv1.Event) error {
+	c.mu.Lock()
+	out := c.optedOut
+	if out {
+		c.stats.OptedOut++
+	}
+	c.mu.Unlock()
+	if out {
+		c.debug("opted out: event not tracked")
+		return nil
+	}
+	return c.enqueue(ev)
+}
+
+// enqueue is Track without the opt-out check.
+func (c *Client) enqueue(ev *eventgrpcv1.Event) error {
 	if ev.Id == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -192,12 +287,16 @@ func (c *Client) Track(ev *eventgrpcv1.Event) error {
 	if err != nil {
 		c.stats.Dropped++
 		c.mu.Unlock()
+		c.warn("event dropped", "events", 1, "reason", err)
 		if c.cfg.OnDropped != nil {
 			c.cfg.OnDropped(1, err)
 		}
 		return err
 	}
 	c.seq++
+	if c.journal != nil {
+		c.persist(ev, c.seq)
+	}
 	c.queue = append(c.queue, item{ev: ev, size: size, seq: c.seq})
 	c.qbytes += int64(size)
 	c.stats.Tracked++
@@ -220,6 +319,7 @@ func (c *Client) poke() {
 // service answered for it (delivered or rejected) or it was dropped, or
 // with ctx's error when ctx ends first (the events stay queued).
 func (c *Client) Flush(ctx context.Context) error {
+	c.syncJournal()
 	c.mu.Lock()
 	target := c.seq
 	if target > c.flushTo {
@@ -262,11 +362,23 @@ func (c *Client) Close(ctx context.Context) error {
 	err := c.Flush(ctx)
 	c.stopped.Do(func() { close(c.stop) })
 	<-c.done
+	var jerr error
+	c.closeJournal.Do(func() {
+		if c.journal != nil {
+			jerr = c.journal.close()
+		}
+	})
 	if err != nil && !errors.Is(err, ErrClosed) {
 		c.mu.Lock()
-		lost := c.stats.Dropped
+		lost, saved := c.stats.Dropped, c.stats.Saved
 		c.mu.Unlock()
+		if c.journal != nil {
+			return errors.Join(fmt.Errorf("event-grpc client: close: %w (Stats().Saved = %d kept in StateDir for the next New, Stats().Dropped = %d)", err, saved, lost), jerr)
+		}
 		return fmt.Errorf("event-grpc client: close: %w (Stats().Dropped = %d)", err, lost)
+	}
+	if jerr != nil {
+		return fmt.Errorf("event-grpc client: close: %w", jerr)
 	}
 	return nil
 }

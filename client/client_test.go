@@ -96,7 +96,7 @@ func TestRejectionsAreReportedNotRetried(t *testing.T) {
 	closeWithin(t, c, 10*time.Second)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 1 || got[0].EventID != bad.Id || got[0].Reason == "" {
+	if len(got) != 1 || got[0].EventID != bad.Id || got[0].Reason == "" || got[0].Code != eventgrpcv1.ResultCode_RESULT_CODE_INVALID {
 		t.Fatalf("rejections %+v", got)
 	}
 	if s := c.Stats(); s.Delivered != 2 || s.Rejected != 1 || s.Retries != 0 {
@@ -242,8 +242,8 @@ func TestBoundedQueueDropsAreCounted(t *testing.T) {
 }
 
 // TestHMAC: signed requests are accepted over Connect to the HTTP port
-// (signature over the HTTP body) and over gRPC to the gRPC port (over the
-// deterministic encoding).
+// (signature over the HTTP body as sent: gzip-compressed here) and over
+// gRPC to the gRPC port (over the deterministic encoding).
 func TestHMAC(t *testing.T) {
 	a := apptest.Start(t, map[string]string{"AUTH_MODE": "hmac", "AUTH_API_KEYS": "go:" + testKey})
 	for _, c := range []struct{ protocol, url string }{
@@ -251,8 +251,14 @@ func TestHMAC(t *testing.T) {
 		{client.ProtocolGRPC, "http://" + a.GRPCAddr().String()},
 	} {
 		var reasons []client.Rejection
-		cl, err := client.New(client.Config{URL: c.url, Protocol: c.protocol, ClientID: "go", HMACSecret: []byte(testKey),
-			Header: &eventgrpcv1.Header{UserId: "hmac"}, OnRejected: func(rs []client.Rejection) { reasons = append(reasons, rs...) }})
+		cfg := client.Config{URL: c.url, Protocol: c.protocol, ClientID: "go", HMACSecret: []byte(testKey),
+			Header: &eventgrpcv1.Header{UserId: "hmac"}, OnRejected: func(rs []client.Rejection) { reasons = append(reasons, rs...) }}
+		cap := &capture{next: http.DefaultTransport}
+		if c.protocol == client.ProtocolConnect {
+			cfg.CompressMinBytes = 1 // always
+			cfg.HTTPClient = &http.Client{Transport: cap}
+		}
+		cl, err := client.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,6 +268,11 @@ func TestHMAC(t *testing.T) {
 		closeWithin(t, cl, 10*time.Second)
 		if s := cl.Stats(); s.Delivered != 3 {
 			t.Fatalf("%s %s: stats %+v: %v", c.protocol, c.url, s, reasons)
+		}
+		for _, r := range cap.all() {
+			if r.encoding != "gzip" {
+				t.Fatalf("a signed Connect request went uncompressed (%q)", r.encoding)
+			}
 		}
 	}
 	count(t, a, "hmac", 6)

@@ -9,6 +9,31 @@
 //	...
 //	err = c.Close(ctx) // delivers what is queued, within ctx's deadline
 //
+// Generic calls (the Segment spec's), next to the typed events of Track:
+//
+//	c.Identify("user-42", client.Properties{"email": "ada@example.com", "plan": "pro"})
+//	c.TrackEvent("Order Completed", client.Properties{"revenue": 49.5, "items": []any{map[string]any{"sku": "a1"}}})
+//	c.Page("Pricing", client.Properties{"path": "/pricing"}, client.WithCategory("docs"))
+//	c.Screen("Settings", nil)
+//	c.Group("acme", client.Properties{"employees": 120})
+//	c.Alias("user-42", "")            // "" is the current identity
+//	c.TrackEvent("Logged In", nil, client.WithUserID("user-7"), client.WithTimestamp(t), client.WithMessageID(id))
+//	c.Reset()                         // at logout: forget the user, new anonymous id
+//	c.SetOptOut(true)                 // nothing tracked, queued or sent until SetOptOut(false)
+//
+// They land in the tables tracks, identifies, pages, screens, groups and
+// aliases, properties and traits as JSON. Properties are any values
+// encoding/json encodes (nested maps and slices, numbers, booleans, nil,
+// unicode strings, tagged structs); bad input (an empty event name, user
+// id or group id; a value JSON cannot hold) is refused at the call with
+// an error naming it.
+//
+// Identity: every generic call carries the client's anonymous id (a
+// random UUID minted once, or Config.AnonymousID) and the user id given
+// to the last Identify; WithUserID and WithAnonymousID override them for
+// one call; Reset forgets the user and mints a new anonymous id. Typed
+// events (Track) take their user from Config.Header, as before.
+//
 // Behaviour:
 //
 //   - Track mints a UUIDv7 id and an epoch-milliseconds timestamp for an
@@ -21,17 +46,38 @@
 //     OnDropped, never lost silently.
 //   - A request refused as a whole with unavailable or resource_exhausted
 //     (carrying the server's retry hint), or that timed out or could not
-//     connect, is retried with exponential backoff and full jitter, waiting
+//     connect, is retried with exponential backoff and jitter, waiting
 //     at least the server's hint (the retry-after-ms metadata). Events the
-//     server reports in Response.results as not yet durable (reason starting
-//     "UNAVAILABLE:" or "RESOURCE_EXHAUSTED:") are retried the same way.
-//   - Every other per-event rejection (validation) and every other refusal
-//     (unauthenticated, invalid_argument, resource_exhausted without a hint:
-//     request too large) is final: counted in Stats().Rejected and reported
-//     to OnRejected, never retried.
+//     server reports in Response.results as retryable (EventResult.retryable:
+//     valid but not durable yet) are retried the same way; only a service
+//     older than that field (code UNSPECIFIED) is read by its reason's
+//     "UNAVAILABLE:" or "RESOURCE_EXHAUSTED:" prefix.
+//   - Every other per-event rejection (its code: INVALID, TOO_LARGE,
+//     CONFLICT, INTERNAL) and every other refusal (unauthenticated,
+//     invalid_argument, resource_exhausted without a hint: request too
+//     large) is final: counted in Stats().Rejected and reported once to
+//     OnRejected with its code and reason, never retried.
 //   - Flush(ctx) returns once everything tracked before it was settled;
 //     Close(ctx) stops taking events and delivers the queue within ctx's
-//     deadline, reporting what it could not deliver as dropped.
+//     deadline, reporting what it could not deliver as dropped (or, with
+//     StateDir, keeping it there for the next New: Stats().Saved).
+//   - Compression: request bodies of 1 KiB or more (CompressMinBytes) go
+//     gzip-compressed over Connect (Content-Encoding: gzip); Compression
+//     CompressionNone turns it off. The service's gRPC port does not decode
+//     gzip, so ProtocolGRPC sends as is.
+//   - StateDir (optional) keeps the queue in a journal of append-only
+//     segment files (written as events are queued, fsynced every
+//     FlushInterval, before each send and at Flush and Close, removed as
+//     events are delivered, bounded like the queue by MaxQueueEvents and
+//     MaxQueueBytes), and the identity and opt-out in state.json; New
+//     reloads both, so events tracked while the service was unreachable
+//     survive a restart of the program, and are stored once (their ids were
+//     minted when tracked). One Client per directory (a lock file says so).
+//   - Opt-out (SetOptOut, Config.OptedOut, kept in StateDir): while opted
+//     out, calls track nothing (Stats().OptedOut counts them) and what was
+//     queued is dropped unsent.
+//   - Logger (a *slog.Logger) is told of sends and answers (debug),
+//     retries (info), rejections, drops and StateDir failures (warn, error).
 //
 // Transport: the Connect protocol (binary protobuf over HTTP POST, with
 // connect-go) to the service's HTTP port, the default, because it works

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"log"
+	"log/slog"
 	"time"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
@@ -38,4 +39,28 @@ func Example() {
 		log.Print(err)
 	}
 	log.Printf("%+v", c.Stats())
+}
+
+// Generic calls with free-form properties, the identity remembered from
+// Identify, and a StateDir that keeps what could not be sent for the next
+// run of the program.
+func Example_generic() {
+	c, err := client.New(client.Config{URL: "http://localhost:8019", StateDir: "/var/lib/myapp/events", Logger: slog.Default()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = c.Identify("user-42", client.Properties{"email": "ada@example.com", "plan": map[string]any{"tier": "pro", "seats": 5}})
+	_ = c.TrackEvent("Order Completed", client.Properties{
+		"revenue": 49.5,
+		"items":   []any{map[string]any{"sku": "sku-9", "quantity": 1}},
+		"coupon":  nil,
+	})
+	_ = c.Page("Pricing", client.Properties{"path": "/pricing"}, client.WithCategory("docs"))
+	_ = c.TrackEvent("Signed Out", nil, client.WithTimestamp(time.Now()))
+	c.Reset() // the next calls are anonymous again, with a new anonymous id
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Close(ctx); err != nil { // what is not delivered stays in StateDir
+		log.Print(err)
+	}
 }

@@ -34,16 +34,24 @@ func (c *Client) run() {
 	due := false
 	for {
 		for ctx.Err() == nil {
-			batch := c.take(due)
+			out := c.OptedOut()
+			batch := c.take(due || out)
 			if batch == nil {
 				break
 			}
+			if out {
+				c.drop(len(batch), errors.New("opted out before these events were sent"))
+				c.settle(batch[len(batch)-1].seq)
+				c.release(batch[len(batch)-1].seq)
+				continue
+			}
+			c.syncJournal() // what is sent is on disk first
 			c.deliver(ctx, batch)
 		}
 		due = false
 		select {
 		case <-ctx.Done():
-			c.dropQueued(errors.New("closed before these events could be sent (Close's deadline)"))
+			c.giveUp(errors.New("closed before these events could be sent (Close's deadline)"))
 			return
 		case <-c.wake:
 		case <-tick.C:
@@ -81,15 +89,26 @@ func (c *Client) take(due bool) []item {
 }
 
 // deliver sends batch until every event of it is delivered, rejected for
-// good, or ctx ends (then the rest is dropped), and marks it settled.
+// good, or ctx ends (then the rest is dropped, or saved in StateDir), and
+// marks it settled.
 func (c *Client) deliver(ctx context.Context, batch []item) {
-	defer c.settle(batch[len(batch)-1].seq)
+	last := batch[len(batch)-1].seq
+	defer c.settle(last)
+	if c.sendBatch(ctx, batch) {
+		c.release(last)
+	}
+}
+
+// sendBatch is deliver's loop; it reports whether every event was settled
+// for good (delivered, rejected), so the journal may let them go.
+func (c *Client) sendBatch(ctx context.Context, batch []item) bool {
 	pending := batch
 	backoff := c.cfg.MinBackoff
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			c.count(func(s *Stats) { s.Retries++ })
 		}
+		c.debug("sending", "events", len(pending), "attempt", attempt+1)
 		req := &eventgrpcv1.Events{Header: c.cfg.Header, Events: make([]*eventgrpcv1.Event, len(pending))}
 		for i, it := range pending {
 			req.Events[i] = it.ev
@@ -100,33 +119,81 @@ func (c *Client) deliver(ctx context.Context, batch []item) {
 		var hint time.Duration
 		if err != nil {
 			if ctx.Err() != nil {
-				c.drop(len(pending), fmt.Errorf("closed while sending: %w", err))
-				return
+				return c.abandon(len(pending), fmt.Errorf("closed while sending: %w", err))
 			}
 			retry, h := classify(err)
 			if !retry {
-				c.reject(pending, err.Error())
-				return
+				c.reject(pending, connectCode(err), err.Error())
+				return true
 			}
 			hint = h
 		} else {
 			pending = c.settleResults(pending, resp)
 			if len(pending) == 0 {
-				return
+				return true
 			}
+			err = errors.New("the service has not made them durable yet")
 		}
 		wait := time.Duration(float64(backoff) * (0.5 + rand.Float64()/2)) // jitter in [b/2, b)
 		wait = max(wait, hint)
 		backoff = min(2*backoff, c.cfg.MaxBackoff)
+		c.info("retrying", "events", len(pending), "in", wait, "error", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			c.drop(len(pending), errors.New("closed while waiting to retry (Close's deadline)"))
-			return
+			return c.abandon(len(pending), errors.New("closed while waiting to retry (Close's deadline)"))
 		}
 	}
+}
+
+// abandon gives up on n events of the batch in flight at Close's deadline:
+// dropped, or with StateDir saved there for the next New (and then not
+// settled for good: it returns false).
+func (c *Client) abandon(n int, reason error) bool {
+	if c.journal == nil {
+		c.drop(n, reason)
+		return true
+	}
+	c.save(n, reason)
+	return false
+}
+
+// save counts n events left in StateDir for the next New.
+func (c *Client) save(n int, reason error) {
+	if n == 0 {
+		return
+	}
+	c.count(func(s *Stats) { s.Saved += int64(n) })
+	c.warn("events kept in StateDir for the next New", "events", n, "dir", c.cfg.StateDir, "reason", reason)
+}
+
+// giveUp settles everything still queued when the sender stops: dropped,
+// or with StateDir saved there.
+func (c *Client) giveUp(reason error) {
+	if c.journal == nil {
+		c.dropQueued(reason)
+		return
+	}
+	c.mu.Lock()
+	n := len(c.queue)
+	c.queue, c.qbytes = nil, 0
+	last := c.seq
+	c.mu.Unlock()
+	c.save(n, reason)
+	c.settle(last)
+}
+
+// connectCode is the ResultCode of a whole-request refusal, for Rejection.
+func connectCode(err error) eventgrpcv1.ResultCode {
+	switch connect.CodeOf(err) {
+	case connect.CodeInvalidArgument:
+		return eventgrpcv1.ResultCode_RESULT_CODE_INVALID
+	case connect.CodeResourceExhausted:
+		return eventgrpcv1.ResultCode_RESULT_CODE_TOO_LARGE
+	}
+	return eventgrpcv1.ResultCode_RESULT_CODE_UNSPECIFIED
 }
 
 // settleResults counts the per-event results and returns the events to
@@ -161,9 +228,8 @@ func (c *Client) settleResults(pending []item, resp *eventgrpcv1.Response) []ite
 		s.Delivered += int64(delivered)
 		s.Rejected += int64(len(rejected))
 	})
-	if len(rejected) > 0 && c.cfg.OnRejected != nil {
-		c.cfg.OnRejected(rejected)
-	}
+	c.debug("answered", "delivered", delivered, "rejected", len(rejected), "retry", len(again))
+	c.reportRejected(rejected)
 	return again
 }
 
@@ -228,12 +294,24 @@ func retryHint(h http.Header) time.Duration {
 	return 0
 }
 
-func (c *Client) reject(items []item, reason string) {
+func (c *Client) reject(items []item, code eventgrpcv1.ResultCode, reason string) {
 	rs := make([]Rejection, len(items))
 	for i, it := range items {
-		rs[i] = Rejection{EventID: it.ev.GetId(), Reason: reason}
+		rs[i] = Rejection{EventID: it.ev.GetId(), Code: code, Reason: reason}
 	}
 	c.count(func(s *Stats) { s.Rejected += int64(len(items)) })
+	c.reportRejected(rs)
+}
+
+func (c *Client) reportRejected(rs []Rejection) {
+	if len(rs) == 0 {
+		return
+	}
+	if c.log != nil {
+		for _, r := range rs {
+			c.warn("event rejected for good", "id", r.EventID, "code", r.Code.String(), "reason", r.Reason)
+		}
+	}
 	if c.cfg.OnRejected != nil {
 		c.cfg.OnRejected(rs)
 	}
@@ -244,6 +322,7 @@ func (c *Client) drop(n int, reason error) {
 		return
 	}
 	c.count(func(s *Stats) { s.Dropped += int64(n) })
+	c.warn("events dropped", "events", n, "reason", reason)
 	if c.cfg.OnDropped != nil {
 		c.cfg.OnDropped(n, reason)
 	}
