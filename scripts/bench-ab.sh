@@ -40,8 +40,15 @@
 #            shared machine
 #   ingcpu/1k the same for the bench window only (ingest, plus whatever
 #            landing ran concurrently)
+#
+# Both servers are driven by the same load generator, A's `event-grpc
+# bench` by default (BENCH_CLIENT=b for B's): a newer bench may send event
+# kinds an older server does not know, and a different mix is a different
+# workload.
 set -euo pipefail
 rev="${1:?usage: scripts/bench-ab.sh REV [RUNS]}"
+client="${BENCH_CLIENT:-a}"
+case "$client" in a | b) ;; *) echo "bench-ab: BENCH_CLIENT is a or b, not $client" >&2; exit 2 ;; esac
 runs="${2:-3}"
 conc="${BENCH_CONCURRENCY:-16}"
 batch="${BENCH_BATCH:-50}"
@@ -67,7 +74,7 @@ build() { # name revision
 }
 arev="$(git -C "$root" rev-parse --short "$rev")"
 brev="$(git -C "$root" rev-parse --short HEAD)"
-echo "bench-ab: A=$arev B=$brev runs=$runs bench: --concurrency $conc --batch $batch --duration $dur $extra" >&2
+echo "bench-ab: A=$arev B=$brev runs=$runs bench ($client's): --concurrency $conc --batch $batch --duration $dur $extra" >&2
 echo "bench-ab: env: BROKER=${BROKER:-jetstream} JETSTREAM_SYNC=${JETSTREAM_SYNC:-} SINK=${SINK:-duckdb}" >&2
 build a "$rev"
 git -C "$root" worktree remove --force "$work/src-a"
@@ -116,7 +123,7 @@ run_one() { # side index
   local poller=$!
   local c0; c0="$(cpu_ms "$pid")"
   # shellcheck disable=SC2086
-  "$bin" bench --target "127.0.0.1:$port" --concurrency "$conc" --batch "$batch" --duration "$dur" $extra --json \
+  "$work/bin-$client" bench --target "127.0.0.1:$port" --concurrency "$conc" --batch "$batch" --duration "$dur" $extra --json \
     >"$dir/bench.out" 2>"$dir/bench.err" || { echo "bench-ab: $side run $i: bench failed:" >&2; tail -5 "$dir/bench.err" >&2; }
   local c1; c1="$(cpu_ms "$pid")"
   local js; js="$(sed -n 2p "$dir/bench.out")"
