@@ -405,7 +405,7 @@ func (a *App) openBroker(ctx context.Context) error {
 		}
 		b, err = rabbitmq.New(ctx, rabbitmq.Config{
 			URLs:      rabbitNodes(r),
-			QueueType: r.QueueType, TLS: tlsCfg,
+			QueueType: r.QueueType, TLS: tlsCfg, TypedExchanges: r.TypedExchanges,
 			Heartbeat: r.Heartbeat, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg,
 			ConnectInBackground: true, // a server down at start: start not ready, connect when it returns
 		})

@@ -5,12 +5,19 @@ import (
 	"fmt"
 )
 
-// QueueRouter is the optional capability of a transport that routes at
-// publish time, as JetStream does (one subject per queue): the publisher
-// may resolve the queues itself and pack events per destination queue, so
-// one message carries every event of a request that goes to that queue
-// whatever their types.
+// QueueRouter is the optional capability of a transport that can route at
+// publish time, as JetStream does (one subject per queue) and RabbitMQ does
+// for exchanges no outside consumer reads (straight into each queue): the
+// publisher may resolve the queues itself and pack events per destination
+// queue, so one message carries every event of a request that goes to that
+// queue whatever their types.
 type QueueRouter interface {
+	// Packs reports whether messages for exchange may be packed per queue
+	// (PublishToQueues). False: the exchange is read by consumers outside
+	// the topology that bind on the routing key, so its messages must keep
+	// one event type each with the type as routing key, and go through
+	// Publish. Safe for concurrent use; does no I/O.
+	Packs(exchange string) bool
 	// Queues returns the queues a message published to exchange with
 	// routingKey reaches, in the topology's order; nil when none
 	// (unroutable). The result must not be modified. Safe for concurrent

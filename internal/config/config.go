@@ -228,6 +228,11 @@ type Rabbit struct {
 	// TLSCAFile is RABBIT_TLS_CA_FILE: the CA that signs the servers'
 	// certificates, for amqps:// (default: the system's roots).
 	TLSCAFile string
+	// TypedExchanges is RABBIT_TYPED_EXCHANGES: exchanges of the topology
+	// that consumers outside it read by routing key; the service publishes
+	// to them one message per event type (the type as key) instead of
+	// packing events per queue (as the topology's `typed: true` does).
+	TypedExchanges []string
 }
 
 // Sink selects the analytics store and configures the databases.
@@ -393,6 +398,8 @@ func Load(env Lookup, dir string) (*Config, error) {
 		URLs:      r.list("RABBIT_URLS", nil),
 		QueueType: strings.ToLower(r.str("RABBIT_QUEUE_TYPE", "")),
 		TLSCAFile: r.str("RABBIT_TLS_CA_FILE", ""),
+
+		TypedExchanges: r.list("RABBIT_TYPED_EXCHANGES", nil),
 	}
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
@@ -602,6 +609,11 @@ func (c *Config) Validate() error {
 	if c.Topology != nil {
 		if _, ok := c.Topology.Exchange(c.Pipeline.Exchange); !ok {
 			bad("EVENT_EXCHANGE: %q is not an exchange of the topology", c.Pipeline.Exchange)
+		}
+		for _, name := range c.Broker.Rabbit.TypedExchanges {
+			if _, ok := c.Topology.Exchange(name); !ok {
+				bad("RABBIT_TYPED_EXCHANGES: %q is not an exchange of the topology", name)
+			}
 		}
 	}
 	switch c.Log.Level {

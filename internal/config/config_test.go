@@ -143,3 +143,19 @@ func TestClientAddrs(t *testing.T) {
 		}
 	}
 }
+
+// RABBIT_TYPED_EXCHANGES names exchanges of the topology; a misspelt one
+// is refused by name, a right one reaches the broker settings.
+func TestRabbitTypedExchanges(t *testing.T) {
+	c, err := Load(envOf(map[string]string{"BROKER": "rabbitmq", "RABBIT_TYPED_EXCHANGES": "grpc_event.tx, branch_event.tx"}), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Broker.Rabbit.TypedExchanges; len(got) != 2 || got[0] != "grpc_event.tx" || got[1] != "branch_event.tx" {
+		t.Fatalf("TypedExchanges = %q", got)
+	}
+	_, err = Load(envOf(map[string]string{"BROKER": "rabbitmq", "RABBIT_TYPED_EXCHANGES": "grpc_event.txx"}), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), `RABBIT_TYPED_EXCHANGES: "grpc_event.txx" is not an exchange of the topology`) {
+		t.Fatalf("a misspelt exchange: %v", err)
+	}
+}

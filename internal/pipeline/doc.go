@@ -10,10 +10,12 @@
 // concurrent requests per destination for a short linger and publishes
 // them, waiting for the broker's durable confirm before the reply.
 //
-// A destination is a queue when the broker routes at publish time
-// (broker.QueueRouter: JetStream), so one message carries every event of a
-// request bound for that queue whatever their types; otherwise (RabbitMQ,
-// where other services bind by type) a routing key. Messages are bounded in
+// A destination is a queue when the broker routes the exchange at publish
+// time (broker.QueueRouter.Packs: JetStream always; RabbitMQ for every
+// exchange of the topology not marked typed), so one message carries every
+// event of a request bound for that queue whatever their types; otherwise
+// (a typed RabbitMQ exchange, which consumers outside the topology bind by
+// type) a routing key. Messages are bounded in
 // events (PUBLISH_MAX_EVENTS) and bytes (PUBLISH_MAX_BYTES and the
 // broker's broker.Limits); an event too large for any message is rejected
 // by index. No goroutine per group or message: the worker that opens a

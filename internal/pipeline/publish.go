@@ -58,7 +58,7 @@ type part struct {
 
 func newCoalescer(pub broker.Publisher, exchange string, linger time.Duration, maxEvents, maxBytes int, now func() time.Time, m *metrics) *coalescer {
 	c := &coalescer{pub: pub, exchange: exchange, linger: linger, maxEvents: maxEvents, maxBytes: maxBytes, now: now, m: m, pending: map[string]*batch{}}
-	if qr, ok := pub.(broker.QueueRouter); ok {
+	if qr, ok := pub.(broker.QueueRouter); ok && qr.Packs(exchange) {
 		c.router = qr
 	}
 	return c

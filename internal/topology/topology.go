@@ -55,6 +55,15 @@ const (
 type Exchange struct {
 	Name string `yaml:"name"`
 	Kind string `yaml:"kind"` // topic, direct or fanout
+	// Typed marks an exchange that consumers outside the topology read,
+	// binding their own queues by routing key (RabbitMQ only; also
+	// RABBIT_TYPED_EXCHANGES). The service publishes to it one message per
+	// event type with the type as routing key, routed by the server's
+	// bindings. Otherwise the service packs its events per destination
+	// queue of the topology and stores them straight in those queues, so
+	// a queue bound to the exchange outside the topology gets none of
+	// them. Other brokers ignore it.
+	Typed bool `yaml:"typed,omitempty"`
 }
 
 // Binding routes messages of Exchange whose routing key matches Key to a

@@ -121,3 +121,30 @@ func TestYAMLRoundTrip(t *testing.T) {
 		t.Fatal("queues lost in the round trip")
 	}
 }
+
+// An exchange marked typed in the YAML is read as such; the others are
+// not, and the built-in topology marks none (every exchange packed).
+func TestTypedExchangeFlag(t *testing.T) {
+	top, err := Parse([]byte(`
+exchanges:
+  - {name: a.tx, kind: topic, typed: true}
+  - {name: b.tx, kind: topic}
+  - {name: grpc_event_error.dx, kind: direct}
+queues:
+  - {name: q, bindings: [{exchange: a.tx, key: "#"}], handler: json, tables: [t]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := top.Exchange("a.tx"); !a.Typed {
+		t.Error("a.tx: typed: true not read")
+	}
+	if b, _ := top.Exchange("b.tx"); b.Typed {
+		t.Error("b.tx: typed without the flag")
+	}
+	for _, e := range Default().Exchanges {
+		if e.Typed {
+			t.Errorf("the built-in topology marks %s typed", e.Name)
+		}
+	}
+}

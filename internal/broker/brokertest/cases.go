@@ -32,6 +32,7 @@ var cases = []testCase{
 	{"Close", testClose},
 	{"QueueDeletedUnderConsumer", testQueueDeleted},
 	{"ReplayBounded", testReplayBounded},
+	{"PackedToQueues", testPackedToQueues},
 }
 
 // okHandler records and acks everything.
@@ -694,5 +695,107 @@ func testReplayBounded(t *testing.T, h Harness) {
 			}
 		}
 		mu.Unlock()
+	}
+}
+
+// A message stored straight in one queue (broker.QueueRouter, how the
+// pipeline packs events per queue) reaches that queue only, whatever
+// other queues the exchange binds; its delivery names the exchange and
+// routing key it was published for; a retry and a dead letter of it keep
+// them, and a replay puts it back into that queue only.
+func testPackedToQueues(t *testing.T, h Harness) {
+	f := newFixture(t)
+	q := f.queue(t, "packed", []topology.Binding{bind(f.topic, "k.*")}, func(q *topology.Queue) { q.MaxRetries = 1 })
+	other := f.queue(t, "other", []topology.Binding{bind(f.topic, "#")}, nil)
+	b := open(t, h, f.top)
+	qr, ok := b.(broker.QueueRouter)
+	if !ok {
+		t.Fatalf("%T is not a broker.QueueRouter: the pipeline could not pack events per queue", b)
+	}
+	if !qr.Packs(f.topic) {
+		t.Fatalf("Packs(%q) = false for an exchange of the topology marked neither typed nor error", f.topic)
+	}
+	if got := qr.Queues(f.topic, "k.x"); !slices.Equal(got, []string{q.Name, other.Name}) {
+		t.Fatalf("Queues(%q, k.x) = %v, want [%s %s]", f.topic, got, q.Name, other.Name)
+	}
+	dl := deadLetters(t, b)
+
+	var mu sync.Mutex
+	failing := true
+	var seen []broker.Delivery // every delivery of "bad"
+	rec := newRecorder()
+	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		failed := map[int]error{}
+		for i, d := range batch {
+			if string(d.Body) != "bad" {
+				continue
+			}
+			seen = append(seen, d)
+			if failing {
+				failed[i] = fault.Permanentf("bad row")
+			}
+		}
+		rec.add(batch, failed, false)
+		if len(failed) > 0 {
+			return fault.NewPartial(failed)
+		}
+		return nil
+	})
+	otherRec := newRecorder()
+	run(t, h, b, other, okHandler(otherRec))
+
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	err := qr.PublishToQueues(ctx, f.topic, []string{q.Name, q.Name}, []broker.Message{
+		{RoutingKey: "", Headers: map[string]string{"h": "v"}, Body: []byte("bad")},
+		msg("k.good", "good"),
+	})
+	if err != nil {
+		t.Fatalf("PublishToQueues: %v", err)
+	}
+	err = qr.PublishToQueues(ctx, f.topic, []string{"bt_" + f.suffix + "_nowhere"}, []broker.Message{msg("k.x", "lost")})
+	if !errors.Is(err, broker.ErrUnroutable) {
+		t.Fatalf("PublishToQueues to a queue that does not exist = %v, want ErrUnroutable", err)
+	}
+	waitFor(t, h, "the dead letter", func() bool { n, _ := peekCount(t, h, dl, q.ErrorQueue()); return n == 1 })
+	waitFor(t, h, "the good message", func() bool { return rec.okCount("good") == 1 })
+	for _, d := range rec.all() {
+		if string(d.Body) == "good" && (d.Exchange != f.topic || d.RoutingKey != "k.good") {
+			t.Errorf("packed delivery: exchange %q, key %q; want %q, %q", d.Exchange, d.RoutingKey, f.topic, "k.good")
+		}
+	}
+	mu.Lock()
+	for _, d := range seen {
+		if d.Exchange != f.topic || d.RoutingKey != "" || d.Headers["h"] != "v" {
+			t.Errorf("delivery of the failing message (retry %d): exchange %q, key %q, h=%q; want %q, \"\", v", d.RetryCount, d.Exchange, d.RoutingKey, d.Headers["h"], f.topic)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("failing message handed %d times, want 2 (MaxRetries 1)", len(seen))
+	}
+	failing = false
+	mu.Unlock()
+	_, sample := peekCount(t, h, dl, q.ErrorQueue())
+	if len(sample) != 1 || sample[0].Headers[broker.HeaderOriginalExchange] != f.topic || sample[0].Headers[broker.HeaderOriginalQueue] != q.Name {
+		t.Fatalf("dead letter sample %v; want one with %s=%s, %s=%s", sample, broker.HeaderOriginalExchange, f.topic, broker.HeaderOriginalQueue, q.Name)
+	}
+	moved, err := dl.Replay(ctx, q.ErrorQueue(), 10)
+	if err != nil || moved != 1 {
+		t.Fatalf("Replay = %d, %v; want 1, nil", moved, err)
+	}
+	waitFor(t, h, "the replayed message", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 3 })
+	mu.Lock()
+	if r := seen[2]; r.Exchange != f.topic || r.RoutingKey != "" || r.Queue != q.Name || r.RetryCount != 0 {
+		t.Errorf("replayed delivery: exchange %q, key %q, queue %q, retry %d; want %q, \"\", %q, 0", r.Exchange, r.RoutingKey, r.Queue, r.RetryCount, f.topic, q.Name)
+	}
+	mu.Unlock()
+	// The other queue, bound to every key of the exchange, got none of
+	// them: only its end marker.
+	publish(t, h, b, f.topic, msg("z.end", "end"))
+	waitFor(t, h, "the other queue's end marker", func() bool { return otherRec.okCount("end") == 1 })
+	if got := bodies(otherRec.all()); !slices.Equal(got, []string{"end"}) {
+		t.Errorf("queue %s, bound to # on the exchange, got %s; want only the end marker", other.Name, join(got))
 	}
 }

@@ -33,6 +33,10 @@ func (b *Broker) MaxMessageBytes() int {
 	return max(b.maxPayload-headerReserve, 1)
 }
 
+// Packs implements broker.QueueRouter: every exchange is routed at publish
+// time (no consumer binds on a JetStream routing key).
+func (b *Broker) Packs(string) bool { return true }
+
 // Queues implements broker.QueueRouter: the topology's bindings decide.
 func (b *Broker) Queues(exchange, routingKey string) []string {
 	return b.top.Routes(exchange, routingKey)

@@ -32,6 +32,9 @@ type Broker struct {
 	errorExch string
 	// known are exchanges that exist on the server (the topology's).
 	known map[string]bool
+	// packed are the topology's exchanges whose messages the service
+	// routes itself, packed per queue (not typed; see Packs).
+	packed map[string]bool
 	// verified caches other exchanges found to exist by a passive declare.
 	verified sync.Map
 	// next is the index in cfg.URLs of the node the next dial tries first.
@@ -116,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		m:         m,
 		errorExch: defaultErrorExchange,
 		known:     map[string]bool{"": true},
+		packed:    map[string]bool{},
 		changed:   make(chan struct{}),
 		closeDone: make(chan struct{}),
 		amqpCfg: amqp.Config{
@@ -130,6 +134,10 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		b.errorExch = cfg.Topology.ErrorExchange
 		for _, e := range cfg.Topology.Exchanges {
 			b.known[e.Name] = true
+			b.packed[e.Name] = !e.Typed && e.Name != cfg.Topology.ErrorExchange
+		}
+		for _, name := range cfg.TypedExchanges {
+			b.packed[name] = false
 		}
 	}
 	b.closing, b.startClose = context.WithCancel(context.Background())

@@ -43,6 +43,12 @@ type Config struct {
 	// Topology is declared on connect and on every reconnect. Nil declares
 	// nothing.
 	Topology *topology.Topology
+	// TypedExchanges names exchanges of the topology that consumers outside
+	// it read, as topology.Exchange.Typed does (either marks one): the
+	// service publishes to them one message per event type, the type as
+	// routing key. Events for the other exchanges of the topology are
+	// packed per destination queue (see Packs).
+	TypedExchanges []string
 	// Logger receives connection events (never one line per message). Nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -134,6 +140,13 @@ func (c Config) validate() error {
 	}
 	if c.ConfirmWindow < 1 || c.ConfirmWindow > 1<<16 {
 		errs = append(errs, fmt.Errorf("rabbitmq: ConfirmWindow %d is outside 1..65536", c.ConfirmWindow))
+	}
+	for _, name := range c.TypedExchanges {
+		if c.Topology == nil {
+			errs = append(errs, fmt.Errorf("rabbitmq: TypedExchanges names %q but there is no topology", name))
+		} else if _, ok := c.Topology.Exchange(name); !ok {
+			errs = append(errs, fmt.Errorf("rabbitmq: TypedExchanges: %q is not an exchange of the topology", name))
+		}
 	}
 	if c.PublishTimeout < 0 {
 		errs = append(errs, fmt.Errorf("rabbitmq: PublishTimeout %s is negative", c.PublishTimeout))

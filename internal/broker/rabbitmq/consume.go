@@ -246,8 +246,8 @@ func (s *subscription) lose() error {
 }
 
 // Settle acks, nacks (with requeue, at once or after a delay) or checks
-// ds. Acks and nacks of the oldest unsettled deliveries go as one multiple
-// ack or nack; others one by one. RabbitMQ has no delayed nack: a delayed
+// ds. The run of ds that are the oldest unsettled deliveries goes as one
+// multiple ack or nack; the others one by one. RabbitMQ has no delayed nack: a delayed
 // one is sent by a timer, and the messages stay reserved until then. See
 // broker.Subscription.
 func (s *subscription) Settle(_ context.Context, ds []broker.Delivery, f broker.Fate) error {
@@ -303,18 +303,26 @@ func (s *subscription) settleLocked(tags []uint64, verb broker.Verb) error {
 		}
 		return s.ch.Nack(tag, multiple, true)
 	}
+	// The leading run of tags that are also the oldest unsettled ones goes
+	// as one multiple ack or nack (it covers nothing else: every older tag
+	// is settled); the rest one by one.
+	k := 0
+	for k < len(tags) && k < len(s.unsettled) && s.unsettled[k] == tags[k] {
+		k++
+	}
 	var err error
-	if len(tags) <= len(s.unsettled) && slices.Equal(s.unsettled[:len(tags)], tags) {
-		err = send(tags[len(tags)-1], true)
-		s.unsettled = slices.Delete(s.unsettled, 0, len(tags))
-	} else {
-		for _, tag := range tags {
+	if k > 0 {
+		err = send(tags[k-1], true)
+		s.unsettled = slices.Delete(s.unsettled, 0, k)
+	}
+	if rest := tags[k:]; len(rest) > 0 {
+		for _, tag := range rest {
 			if e := send(tag, false); e != nil && err == nil {
 				err = e
 			}
 		}
-		drop := make(map[uint64]bool, len(tags))
-		for _, tag := range tags {
+		drop := make(map[uint64]bool, len(rest))
+		for _, tag := range rest {
 			drop[tag] = true
 		}
 		s.unsettled = slices.DeleteFunc(s.unsettled, func(t uint64) bool { return drop[t] })

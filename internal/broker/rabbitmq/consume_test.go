@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -429,4 +430,68 @@ func TestDeadLetterRefusedIsHeld(t *testing.T) {
 	eventually(t, 20*time.Second, "the good message", func() bool { return good.Load() == 1 })
 	stop()
 	eventually(t, 20*time.Second, "the bad message back in its queue", func() bool { return srv.depth(q.Name) == 1 })
+}
+
+// Settling a set of deliveries that starts with the oldest unsettled ones
+// and has gaps acks exactly that set (a multiple ack for the leading run,
+// single acks for the rest); what was not settled returns to the queue
+// when the subscription closes.
+func TestSettleRunsAndGaps(t *testing.T) {
+	top := testTopology(t, "gaps")
+	b, _ := newBroker(t, top)
+	q := top.Queues[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var msgs []broker.Message
+	for i := range 10 {
+		msgs = append(msgs, broker.Message{RoutingKey: "gaps.x", Body: []byte(strconv.Itoa(i))})
+	}
+	if err := b.Publish(ctx, top.Exchanges[0].Name, msgs); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := b.Subscribe(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []broker.Delivery
+	for len(ds) < 10 {
+		got, err := sub.Fetch(ctx, 10-len(ds), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, got...)
+	}
+	for i, d := range ds {
+		if string(d.Body) != strconv.Itoa(i) {
+			t.Fatalf("delivery %d is %q; want them in order", i, d.Body)
+		}
+	}
+	pick := func(idx ...int) []broker.Delivery {
+		var out []broker.Delivery
+		for _, i := range idx {
+			out = append(out, ds[i])
+		}
+		return out
+	}
+	if err := sub.Settle(ctx, pick(0, 1, 2, 3, 4, 6, 8), broker.Ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Settle(ctx, pick(5), broker.Ack); err != nil {
+		t.Fatal(err)
+	}
+	_ = sub.Close()
+	srv := newServer(t)
+	var left []string
+	for range 10 {
+		if srv.depth(q.Name) == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for srv.depth(q.Name) > 0 {
+		left = append(left, string(srv.get(q.Name).Body))
+	}
+	if !slices.Equal(left, []string{"7", "9"}) {
+		t.Fatalf("after the subscription closed the queue holds %v, want [7 9]", left)
+	}
 }

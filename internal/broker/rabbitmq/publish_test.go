@@ -14,6 +14,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 func TestPublishConfirm(t *testing.T) {
@@ -299,4 +300,32 @@ func TestPublishBlocked(t *testing.T) {
 	eventually(t, 20*time.Second, "Publish to work after the alarm", func() bool {
 		return b.Publish(context.Background(), ex, []broker.Message{{RoutingKey: "a.x"}}) == nil
 	})
+}
+
+// Packs: an exchange of the topology is packed unless it is typed (in the
+// topology or Config.TypedExchanges) or the error exchange; an exchange
+// outside the topology is routed by the server. A typed name that is not
+// an exchange of the topology is refused.
+func TestPacksUnlessTyped(t *testing.T) {
+	top := testTopology(t, "p")
+	sfx := suffix()
+	top.Exchanges = append(top.Exchanges,
+		topology.Exchange{Name: "test.typed." + sfx, Kind: topology.KindTopic, Typed: true},
+		topology.Exchange{Name: "test.named." + sfx, Kind: topology.KindDirect})
+	b, _ := newBroker(t, top, func(c *Config) { c.TypedExchanges = []string{"test.named." + sfx} })
+	for name, want := range map[string]bool{
+		top.Exchanges[0].Name: true,
+		top.ErrorExchange:     false,
+		"test.typed." + sfx:   false,
+		"test.named." + sfx:   false,
+		"amq.topic":           false,
+	} {
+		if got := b.Packs(name); got != want {
+			t.Errorf("Packs(%q) = %v, want %v", name, got, want)
+		}
+	}
+	_, err := New(context.Background(), Config{URL: testURL, Topology: top, TypedExchanges: []string{"test.nowhere"}})
+	if err == nil || !strings.Contains(err.Error(), `"test.nowhere" is not an exchange of the topology`) {
+		t.Fatalf("New with an unknown typed exchange: %v", err)
+	}
 }
