@@ -6,8 +6,9 @@
  *
  *   Connect unary:  the whole body, `Content-Encoding: gzip`;
  *   gRPC-Web:       each enveloped message, flag bit 0 set, `Grpc-Encoding:
- *                   gzip` (and `Grpc-Accept-Encoding: identity`, since
- *                   connect-web cannot read a compressed answer).
+ *                   gzip`. The server then answers gzipped too, which
+ *                   connect-web cannot read: the answer's envelopes are
+ *                   gunzipped before connect-web sees them.
  *
  * The server (connect-go) accepts both. Keepalive requests (a page being
  * hidden) go uncompressed: the page may not live through an asynchronous
@@ -38,7 +39,19 @@ export async function gunzip(b: Uint8Array): Promise<Uint8Array> {
  * 4-byte big-endian length, data) with each data message gzipped and the
  * compressed flag set.
  */
-export async function gzipEnvelopes(body: Uint8Array): Promise<Uint8Array> {
+export function gzipEnvelopes(body: Uint8Array): Promise<Uint8Array> {
+  return mapEnvelopes(body, async (flags, data) => (flags & 1 ? [flags, data] : [flags | 1, await gzip(data)]));
+}
+
+/** The inverse of gzipEnvelopes: compressed envelopes gunzipped, their flag cleared. */
+export function gunzipEnvelopes(body: Uint8Array): Promise<Uint8Array> {
+  return mapEnvelopes(body, async (flags, data) => (flags & 1 ? [flags & ~1, await gunzip(data)] : [flags, data]));
+}
+
+async function mapEnvelopes(
+  body: Uint8Array,
+  f: (flags: number, data: Uint8Array) => Promise<[number, Uint8Array]>,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let i = 0;
   while (i < body.length) {
@@ -47,9 +60,9 @@ export async function gzipEnvelopes(body: Uint8Array): Promise<Uint8Array> {
     const len = ((body[i + 1] << 24) >>> 0) + (body[i + 2] << 16) + (body[i + 3] << 8) + body[i + 4];
     const data = body.subarray(i + 5, i + 5 + len);
     i += 5 + len;
-    const z = flags & 1 ? data : await gzip(data);
+    const [fl, z] = await f(flags, data);
     const env = new Uint8Array(5 + z.length);
-    env[0] = flags | 1;
+    env[0] = fl;
     new DataView(env.buffer).setUint32(1, z.length);
     env.set(z, 5);
     parts.push(env);

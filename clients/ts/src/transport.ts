@@ -17,7 +17,7 @@ import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
-import { canGzip, gzip, gzipEnvelopes } from "./compress.js";
+import { canGzip, gunzipEnvelopes, gzip, gzipEnvelopes } from "./compress.js";
 import { EventService, EventsSchema, type Events, type Response } from "./gen/eventgrpc/v1/eventservice_pb.js";
 
 /** One request's content, encoded: the Header and each Event message, in order. */
@@ -133,7 +133,7 @@ export function createConnectSender(o: ConnectSenderOptions): Sender {
           const z = grpcWeb ? await gzipEnvelopes(body) : await gzip(body);
           if (grpcWeb) {
             h.set("grpc-encoding", "gzip");
-            h.set("grpc-accept-encoding", "identity");
+            h.set("grpc-accept-encoding", "gzip");
           } else {
             h.set("content-encoding", "gzip");
           }
@@ -144,7 +144,15 @@ export function createConnectSender(o: ConnectSenderOptions): Sender {
         }
       }
       o.onWire?.({ bodyBytes, sentBytes, encoding, keepalive });
-      return (o.fetch ?? globalThis.fetch)(input, req);
+      const res = await (o.fetch ?? globalThis.fetch)(input, req);
+      if (grpcWeb && res.headers.get("grpc-encoding") === "gzip" && res.body) {
+        // A unary answer is one message and a trailer: small, read whole.
+        const plain = await gunzipEnvelopes(new Uint8Array(await res.arrayBuffer()));
+        const h = new Headers(res.headers);
+        h.delete("grpc-encoding");
+        return new Response(plain as BodyInit, { status: res.status, statusText: res.statusText, headers: h });
+      }
+      return res;
     };
     const opts = { baseUrl: o.baseUrl, useBinaryFormat: true, fetch: fetchFn };
     const transport = grpcWeb ? createGrpcWebTransport(opts) : createConnectTransport(opts);
