@@ -362,6 +362,7 @@ class Client implements EventClient {
   private store: KeyValueStore | undefined;
   private storeKey = "";
   private saved = false;
+  private nextPersist = 0;
   private readonly s: Stats = {
     tracked: 0,
     accepted: 0,
@@ -776,7 +777,7 @@ class Client implements EventClient {
         this.inflight = batch;
         await this.deliver(batch);
         this.inflight = [];
-        if (this.saved) this.saveRest();
+        if (this.saved) this.persist();
         this.checkWaiters();
       }
     } finally {
@@ -1029,9 +1030,21 @@ class Client implements EventClient {
     }
   }
 
-  /** Keeps the store's copy current: written while offline, updated (or removed) as events settle. */
+  /**
+   * Keeps the store's copy current: written while offline, updated as
+   * events settle, removed when nothing is held. At most once a second
+   * (each write serialises everything held); a copy a little stale only
+   * makes the next page send again events stored already, once.
+   */
   private persist(): void {
-    if (this.store && !this.ident.optedOut) this.saveRest();
+    if (!this.store || this.ident.optedOut) return;
+    const now = Date.now();
+    if (this.saved && this.s.heldEvents === 0) {
+      this.clearSaved();
+    } else if (now >= this.nextPersist) {
+      this.nextPersist = now + 1000;
+      this.saveRest();
+    }
   }
 
   /** Removes what earlier pages saved, unsent (opted out). */
