@@ -80,7 +80,11 @@ async function rowsOf(table, ids, cols) {
   }
 }
 
-const json = (s) => (s === null || s === "" ? null : JSON.parse(s));
+// The query endpoint renders cells as clickhouse-client's TSV does (a
+// backslash, tab and newline escaped with a backslash): undo that, then
+// parse the stored JSON.
+const unTsv = (s) => s.replace(/\\([\\tn])/g, (_, c) => (c === "t" ? "\t" : c === "n" ? "\n" : "\\"));
+const json = (s) => (s === null || s === "" ? null : JSON.parse(unTsv(s)));
 
 const PROPS = {
   revenue: 49.5,
@@ -90,7 +94,7 @@ const PROPS = {
   coupon: null,
   items: [{ sku: "sku-1", qty: 2, price: 10.25 }, { sku: "sku-2", qty: 1, tags: ["gift", "sale"] }],
   shipping: { address: { city: "München", line: "Straße 1" }, express: true },
-  note: "नमस्ते 👋 «ok» — Grüße",
+  note: "नमस्ते 👋 «ok» — Grüße, \"quoted\", back\\slash, tab\tnew\nline",
   negative: -17,
   tiny: 0.001,
 };
