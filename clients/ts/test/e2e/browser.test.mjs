@@ -188,10 +188,11 @@ test("overflow: more than keepalive carries at close; the rest is saved and the 
   await next.waitForFunction(() => window.ready === true);
   await assertStoredOnce(ids, session);
   const s2 = await next.evaluate(() => window.sdk.client.stats());
-  // Everything unsettled at close was saved, what keepalive carried too (a
-  // closed page never reads the answers that would have removed it): the
-  // next page sends it all again, and what had arrived is stored once.
-  assert.equal(s2.loadedFromStore, ids.length, JSON.stringify(s2));
+  // Everything unsettled at close was saved, what keepalive carried too;
+  // the keepalive answers the closing page still read removed theirs from
+  // the copy. So the next page sends at least what keepalive did not
+  // deliver, at most everything, and what had arrived is stored once.
+  assert.ok(s2.loadedFromStore >= ids.length - first && s2.loadedFromStore <= ids.length, `${s2.loadedFromStore} loaded; ${first} of ${ids.length} arrived by keepalive`);
   assert.deepEqual(problems, []);
   console.log(`# e2e overflow: ${ids.length} events at close, ${first} by keepalive, ${s2.loadedFromStore} saved and sent again by the next page, all stored once`);
   await context.close();
