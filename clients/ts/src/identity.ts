@@ -25,7 +25,11 @@ export class Identity {
     this.anonymousId = this.get("anonymousId") ?? "";
     const o = this.get("optOut");
     this.optedOut = o === null || o === undefined ? initialOptOut : o === "1";
-    if (!this.anonymousId) this.setAnonymousId(this.newId());
+    if (!this.anonymousId) {
+      // Opted out: nothing is written until the user opts in.
+      if (this.optedOut) this.anonymousId = this.newId();
+      else this.setAnonymousId(this.newId());
+    }
   }
 
   setUserId(id: string): void {
@@ -41,6 +45,7 @@ export class Identity {
   setOptOut(v: boolean): void {
     this.optedOut = v;
     this.put("optOut", v ? "1" : "0");
+    if (!v && this.get("anonymousId") !== this.anonymousId) this.setAnonymousId(this.anonymousId);
   }
 
   /** Forgets the user: no user id, a new anonymous id. */

@@ -219,8 +219,15 @@ test("opt-out: nothing tracked, sent or kept; remembered in the store; opt-in re
   assert.equal(s2.ignoredOptedOut, 1);
   assert.equal(c.stats().ignoredOptedOut, 3);
   await c.close();
-  // optOut: true starts opted out where no choice is remembered.
-  assert.equal(createClient(base({ sender, optOut: true })).optedOut(), true);
+  // optOut: true starts opted out where no choice is remembered, and
+  // writes nothing (no anonymous id) until the user opts in.
+  const fresh = fakeStore();
+  const c3 = createClient(base({ sender, store: fresh, optOut: true }));
+  assert.equal(c3.optedOut(), true);
+  assert.deepEqual([...fresh.m.keys()], []);
+  c3.optIn();
+  assert.equal(fresh.m.get("event-grpc:anonymousId"), c3.identity().anonymousId);
+  assert.equal(fresh.m.get("event-grpc:optOut"), "0");
 });
 
 test("offline copy: a keepalive request that never answers (the page died) is in the saved copy; the next page sends it", async () => {
