@@ -28,7 +28,10 @@
 //             too), then the server comes up: the reloaded page sends what
 //             the first one kept in localStorage, gzipped, and every call
 //             lands once in its table with its properties, the remembered
-//             user id and the same anonymous id.
+//             user id and the same anonymous id;
+//   opt-out   opted out, nothing reaches the network, also across a
+//             reload (the choice is kept in localStorage); opted in, a
+//             call is stored.
 // Each tracked id must then be stored exactly once in the event table
 // (count by event_id, and total rows == tracked), with the page's header.
 //
@@ -264,4 +267,39 @@ test("offline: generic calls while the server is down survive a page reload in l
   await page.screenshot({ path: join(results, "offline.png"), fullPage: true });
   await context.close();
   console.log(`# e2e offline: ${first.ids.length} calls while down, page reloaded, ${after.s.loadedFromStore} reloaded from localStorage, all stored once; ${dispatches.length} requests, ${zipped.length} gzipped`);
+});
+
+test("opt-out in the browser: nothing reaches the network, the choice survives a reload, opting in tracks again", { timeout: 120_000 }, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const dispatches = [];
+  page.on("request", (r) => r.url().endsWith("/dispatch") && r.method() === "POST" && dispatches.push(r.url()));
+  const session = `e2e-optout-${Date.now()}`;
+  await page.goto(`${origin}/page.html?server=${encodeURIComponent(server)}&session=${session}&interval=50`);
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 15_000 });
+  const out = await page.evaluate(() => {
+    const c = window.sdk.client;
+    c.optOut();
+    return [c.track("Secret", { a: 1 }), c.identify("who", {}), c.page("Hidden"), c.track("pageOpenedEvent", { pageName: "x" })];
+  });
+  assert.deepEqual(out, ["", "", "", ""]);
+  await page.reload(); // pagehide while opted out: nothing is sent or kept
+  await page.waitForFunction(() => window.ready === true, null, { timeout: 15_000 });
+  assert.equal(await page.evaluate(() => window.sdk.client.optedOut()), true, "remembered in localStorage");
+  assert.equal(await page.evaluate(() => window.sdk.client.track("Still Secret", {})), "");
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(dispatches, [], "no request while opted out");
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("event-grpc:pending:"))), []);
+  const id = await page.evaluate(() => {
+    window.sdk.client.optIn();
+    return window.sdk.client.track("After Consent", { ok: true });
+  });
+  await page.waitForFunction(() => window.sdk.client.stats().accepted === 1, null, { timeout: 30_000 });
+  let rows = [];
+  for (const until = Date.now() + 30_000; rows.length === 0 && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+    rows = await query(`SELECT event FROM tracks WHERE event_id = '${id}'`);
+  }
+  assert.deepEqual(rows, [["After Consent"]]);
+  assert.deepEqual(await query(`SELECT count(*) FROM tracks WHERE event IN ('Secret', 'Still Secret')`), [["0"]]);
+  await context.close();
 });
