@@ -197,13 +197,13 @@ export interface ClientOptions {
   /** Events dropped without a verdict. Default: console.warn (except opted_out). */
   onDropped?: (drop: Drop) => void;
   /**
-   * "gzip" (default, where the platform has CompressionStream) gzips
-   * request bodies of compressMinBytes or more; "none" never does. The
-   * default sender only; keepalive requests are never compressed.
+   * Gzip request bodies of gzipMinBytes or more: default true (where the
+   * platform has CompressionStream); false never. The default sender
+   * only; keepalive requests are never compressed.
    */
-  compression?: "gzip" | "none";
+  gzip?: boolean;
   /** Smallest body gzipped; default 1024 bytes (0: always). */
-  compressMinBytes?: number;
+  gzipMinBytes?: number;
   /** Start opted out (e.g. until the user consents) unless the store remembers a choice; default false. */
   optOut?: boolean;
   /** Prefix of the identity and opt-out keys in the store; default "event-grpc". */
@@ -270,9 +270,13 @@ export interface EventClient {
   reset(): void;
   /** The identity the generic calls use by default. */
   identity(): { userId: string; anonymousId: string };
-  /** Stops tracking: nothing is tracked, sent or kept from now on (what is queued is discarded); remembered in the store. */
-  optOut(): void;
-  /** Tracks again after optOut(). */
+  /**
+   * optOut() / optOut(true) stops tracking: nothing is tracked, sent or
+   * kept from now on (what is queued is discarded); optOut(false) tracks
+   * again. Remembered in the store.
+   */
+  optOut(out?: boolean): void;
+  /** optOut(false). */
   optIn(): void;
   optedOut(): boolean;
   /** Replaces header fields for events tracked from now on. */
@@ -424,8 +428,8 @@ class Client implements EventClient {
         protocol: o.protocol,
         headers,
         fetch: o.fetch,
-        compression: o.compression,
-        compressMinBytes: o.compressMinBytes,
+        gzip: o.gzip,
+        gzipMinBytes: o.gzipMinBytes,
         onWire,
       });
     this.random = o.random ?? Math.random;
@@ -547,7 +551,8 @@ class Client implements EventClient {
     return { userId: this.ident.userId, anonymousId: this.ident.anonymousId };
   }
 
-  optOut(): void {
+  optOut(out = true): void {
+    if (!out) return this.optIn();
     this.ident.setOptOut(true);
     this.note("consent", "opted out: nothing is tracked, sent or kept");
     if (this.timer) clearTimeout(this.timer);

@@ -11,7 +11,7 @@
  * connect as pre-encoded fields of an Events message, so protobuf-es copies
  * them into the request body instead of encoding every event again.
  *
- * Bodies of compressMinBytes or more are gzipped (see compress.ts).
+ * Bodies of gzipMinBytes or more are gzipped (see compress.ts).
  */
 import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
@@ -101,12 +101,12 @@ export interface ConnectSenderOptions {
   /** fetch to use; default globalThis.fetch, looked up at call time. */
   fetch?: typeof globalThis.fetch;
   /**
-   * "gzip" (default where the platform has CompressionStream) compresses
-   * request bodies of compressMinBytes or more; "none" never does.
+   * Gzip request bodies of gzipMinBytes or more: default true (where the
+   * platform has CompressionStream); false never.
    */
-  compression?: "gzip" | "none";
+  gzip?: boolean;
   /** Smallest body gzipped; default 1024 bytes (0: every body). */
-  compressMinBytes?: number;
+  gzipMinBytes?: number;
   /** Called once per request with what went on the wire. */
   onWire?: (info: WireInfo) => void;
 }
@@ -115,9 +115,9 @@ export interface ConnectSenderOptions {
 export function createConnectSender(o: ConnectSenderOptions): Sender {
   const headers = o.headers ?? {};
   const grpcWeb = o.protocol === "grpc-web";
-  const zip = (o.compression ?? "gzip") === "gzip" && canGzip();
-  const min = o.compressMinBytes ?? 1024;
-  if (!(min >= 0)) throw new Error(`event-grpc: compressMinBytes must be >= 0, got ${o.compressMinBytes}`);
+  const zip = (o.gzip ?? true) && canGzip();
+  const min = o.gzipMinBytes ?? 1024;
+  if (!(min >= 0)) throw new Error(`event-grpc: gzipMinBytes must be >= 0, got ${o.gzipMinBytes}`);
   const mk = (keepalive: boolean) => {
     const fetchFn: typeof globalThis.fetch = async (input, init) => {
       const req: RequestInit = { ...(init ?? {}) };

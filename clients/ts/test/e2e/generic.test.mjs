@@ -9,7 +9,7 @@
 //   its properties or traits intact (nested objects, arrays, numbers,
 //   booleans, null, unicode), the identity per call and the remembered
 //   identify in user_id / anonymous_id;
-//   bodies over compressMinBytes go gzipped (Content-Encoding for Connect,
+//   bodies over gzipMinBytes go gzipped (Content-Encoding for Connect,
 //   Grpc-Encoding for gRPC-Web) and the server accepts them;
 //   opted out, nothing reaches the wire;
 //   a permanent per-event refusal (too old) is reported once, never sent
@@ -113,7 +113,7 @@ test("every generic call lands once in its table with its properties intact, ide
   ids.screen = c.screen("Settings", { tab: "privacy", depth: 2 }, { category: "Account" });
   ids.group = c.group("acme-inc", { name: "Acme Inc", employees: 120, industry: "Ünïcode" });
   ids.alias = c.alias("user-42-new");
-  // Enough to make a batch over compressMinBytes (1 KiB) for sure.
+  // Enough to make a batch over gzipMinBytes (1 KiB) for sure.
   const bulk = [];
   for (let i = 0; i < 40; i++) bulk.push(c.track("Bulk Event", { i, text: "lorem ipsum dolor sit amet, consectetur adipiscing elit" }));
   const s = await c.close();
@@ -154,7 +154,7 @@ test("every generic call lands once in its table with its properties intact, ide
 
 test("gRPC-Web with gzip: Grpc-Encoding gzip on the wire, accepted and stored once", { timeout: 120_000 }, async () => {
   seen.length = 0;
-  const c = createClient({ baseUrl: url, protocol: "grpc-web", compressMinBytes: 0, clientId: "e2e-grpcweb-gzip" });
+  const c = createClient({ baseUrl: url, protocol: "grpc-web", gzipMinBytes: 0, clientId: "e2e-grpcweb-gzip" });
   const ids = [];
   for (let i = 0; i < 10; i++) ids.push(c.track("Grpc Web Zipped", { i, s: "ü".repeat(i) }));
   const s = await c.close();

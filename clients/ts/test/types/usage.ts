@@ -28,10 +28,11 @@ c.alias("u-2");
 c.reset();
 const who: { userId: string; anonymousId: string } = c.identity();
 c.optOut();
+c.optOut(false);
 c.optIn();
 const out: boolean = c.optedOut();
 void [gid, who, out];
-createClient({ baseUrl: "https://e.example.com", compression: "none", compressMinBytes: 0, debug: true, optOut: true, logger: (r) => r.event + r.message });
+createClient({ baseUrl: "https://e.example.com", gzip: false, gzipMinBytes: 0, debug: true, optOut: true, logger: (r) => r.event + r.message });
 // @ts-expect-error: properties must be an object
 c.track("Order Completed", "revenue");
 // @ts-expect-error: group needs the group id

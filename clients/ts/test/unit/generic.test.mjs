@@ -212,7 +212,7 @@ test("opt-out: nothing tracked, sent or kept; remembered in the store; opt-in re
   const c2 = createClient(base({ sender, store }));
   assert.equal(c2.optedOut(), true);
   c2.track("Still Out", {});
-  c2.optIn();
+  c2.optOut(false);
   const id = c2.track("Back In", {});
   const s2 = await c2.close();
   assert.deepEqual(sender.calls.flatMap((x) => x.ids), [id]);
@@ -283,7 +283,7 @@ test("log hook: sends, retries, rejections and drops are reported", async () => 
   assert.ok(log.every((r) => typeof r.message === "string" && r.level));
 });
 
-test("gzip: a body over compressMinBytes goes with Content-Encoding gzip and decompresses to the same Events; a small one does not", async () => {
+test("gzip: a body over gzipMinBytes goes with Content-Encoding gzip and decompresses to the same Events; a small one does not", async () => {
   const seen = [];
   const fetch = async (url, init) => {
     const h = new Headers(init.headers);
@@ -307,13 +307,13 @@ test("gzip: a body over compressMinBytes goes with Content-Encoding gzip and dec
   assert.equal(s.compressedRequests, 1);
   assert.equal(s.bodyBytes, seen[0].plain + seen[1].plain);
   assert.equal(s.sentBytes, seen[0].sent + seen[1].sent);
-  // compression: "none" never compresses; compressMinBytes: 0 always does.
+  // gzip: false never compresses; gzipMinBytes: 0 always does.
   const none = [];
-  const c2 = createClient({ baseUrl: "http://events.test", fetch: async (u, i) => (none.push(new Headers(i.headers).get("content-encoding")), fetch(u, i)), compression: "none", pageLifecycle: false });
+  const c2 = createClient({ baseUrl: "http://events.test", fetch: async (u, i) => (none.push(new Headers(i.headers).get("content-encoding")), fetch(u, i)), gzip: false, pageLifecycle: false });
   for (let i = 0; i < 50; i++) c2.track("Big Batch", { text: "lorem ipsum ".repeat(8) });
   await c2.close();
   assert.deepEqual(none, [null]);
-  const c3 = createClient({ baseUrl: "http://events.test", fetch, compressMinBytes: 0, pageLifecycle: false });
+  const c3 = createClient({ baseUrl: "http://events.test", fetch, gzipMinBytes: 0, pageLifecycle: false });
   c3.track("Tiny", {});
   assert.equal((await c3.close()).compressedRequests, 1);
 });
