@@ -9,7 +9,13 @@
 //              (batching, settling included);
 //   connect    µs per event, the same through the real Connect sender and
 //              a fetch that answers a canned OK (adds protobuf encoding of
-//              each request and connect-web's call path).
+//              each request and connect-web's call path), bodies gzipped
+//              (the default);
+//   identity   the same with gzip: false: connect − identity is
+//              the cost of gzip;
+//   generic    µs inside track(name, properties) calls alone (the generic
+//              call: JSON properties → Struct, identity, context).
+// The kinds run round-robin, so a change in the machine's load hits all.
 // And bytes allocated per track() call: heap growth over a round run in a
 // young generation large enough that no GC runs in between (GC count shown;
 // needs --expose-gc, else n/a).
@@ -40,9 +46,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function round(kind) {
   let c;
-  if (kind === "connect") {
+  if (kind === "connect" || kind === "identity") {
     const fetch = async () => new Response(okBytes, { status: 200, headers: { "content-type": "application/proto" } });
-    c = createClient(opts({ fetch }));
+    c = createClient(opts({ fetch, gzip: kind !== "identity" }));
   } else {
     c = createClient(opts({ sender: async () => OK }));
   }
@@ -58,7 +64,8 @@ async function round(kind) {
   const t0 = cpu();
   for (let i = 0; i < N; ) {
     const a = cpu();
-    for (const end = Math.min(N, i + CHUNK); i < end; i++) c.track("pageOpenedEvent", payload(i));
+    if (kind === "generic") for (const end = Math.min(N, i + CHUNK); i < end; i++) c.track("Page Opened", payload(i));
+    else for (const end = Math.min(N, i + CHUNK); i < end; i++) c.track("pageOpenedEvent", payload(i));
     inTrack += cpu() - a;
     await new Promise(setImmediate);
   }
@@ -66,7 +73,7 @@ async function round(kind) {
   const total = cpu() - t0;
   const s = await c.close();
   if (s.accepted !== N) throw new Error(`accepted ${s.accepted} of ${N}`);
-  return (kind === "track" ? inTrack : total) / N;
+  return (kind === "track" || kind === "generic" ? inTrack : total) / N;
 }
 
 async function allocPerTrack() {
@@ -90,12 +97,9 @@ async function allocPerTrack() {
 }
 
 for (let i = 0; i < 2; i++) await round("noop"); // JIT warm-up
-const out = {};
-for (const kind of ["track", "noop", "connect"]) {
-  const xs = [];
-  for (let r = 0; r < ROUNDS; r++) xs.push(await round(kind));
-  out[kind] = xs;
-}
+const kinds = ["track", "generic", "noop", "connect", "identity"];
+const out = Object.fromEntries(kinds.map((k) => [k, []]));
+for (let r = 0; r < ROUNDS; r++) for (const kind of kinds) out[kind].push(await round(kind));
 console.log(`node ${process.version}, ${N} events per round, ${ROUNDS} rounds (median; min..max)`);
 for (const [k, xs] of Object.entries(out)) {
   console.log(`${k.padEnd(8)} ${median(xs).toFixed(2)} µs CPU/event  (${Math.min(...xs).toFixed(2)}..${Math.max(...xs).toFixed(2)})`);

@@ -6,20 +6,29 @@
  *
  * One batch is in flight at a time (events leave in the order tracked); a
  * page being hidden sends everything held at once with fetch keepalive.
+ *
+ * Next to the typed events, the generic calls of the Segment spec (track
+ * with a free name, identify, page, screen, group, alias) carry free-form
+ * JSON and the caller's identity (user id, anonymous id), which the client
+ * remembers; an opt-out switch stops everything.
  */
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   EventSchema,
   HeaderSchema,
+  ResultCode,
   Status,
   type Event,
+  type EventResult,
   type Header,
   type Response,
 } from "./gen/eventgrpc/v1/eventservice_pb.js";
+import { Identity, randomUuid } from "./identity.js";
+import { JsonValueError, toJsonObject, type JsonObject, type Properties } from "./json.js";
 import { browserTargets, watchPage, type PageTargets } from "./lifecycle.js";
 import { browserStore, keyPrefix, save, takeAll, type KeyValueStore, type SavedGroup } from "./persist.js";
 import { backoffMs, classify, type BackoffPolicy } from "./retry.js";
-import { createConnectSender, type EncodedBatch, type Sender } from "./transport.js";
+import { createConnectSender, type EncodedBatch, type Sender, type WireInfo } from "./transport.js";
 import { createUuidV7 } from "./uuid.js";
 
 /** This SDK's version, sent as Header.sdkVersion unless the header sets one. */
@@ -43,8 +52,16 @@ export interface TrackedEvent {
   readonly event: Event;
 }
 
-/** A per-event refusal: by the server (with its reason) or before sending. */
+/** A per-event refusal: by the server (with its code and reason) or before sending. */
 export interface Rejection extends TrackedEvent {
+  /**
+   * The fate: the server's EventResult.code, or INVALID / TOO_LARGE for a
+   * refusal at track(), or for a request refused as a whole: INVALID
+   * (invalid_argument), TOO_LARGE (request too large), INTERNAL, else
+   * UNSPECIFIED (the reason names the protocol's code).
+   */
+  code: ResultCode;
+  /** Why, in words. */
   reason: string;
 }
 
@@ -57,7 +74,9 @@ export type DropReason =
   /** close() ran out of closeTimeoutMs before they were delivered. */
   | "close_timeout"
   /** maxAttempts transient failures in a row. */
-  | "retries_exhausted";
+  | "retries_exhausted"
+  /** optOut() discarded them (queued, or saved by an earlier page). */
+  | "opted_out";
 
 /** A drop report: which events, why, and the last error if one caused it. */
 export interface Drop {
@@ -84,6 +103,48 @@ export interface Stats {
   lastError?: string;
   /** Events an earlier page saved at pagehide that this client took over (counted in tracked). */
   loadedFromStore?: number;
+  /** Calls ignored because the user opted out (not counted in tracked). */
+  ignoredOptedOut: number;
+  /** Requests whose body went gzipped, body bytes before compression and as sent (default sender). */
+  compressedRequests: number;
+  bodyBytes: number;
+  sentBytes: number;
+}
+
+/** Per-call options of the generic calls (track, identify, page, screen, group, alias). */
+export interface CallOptions {
+  /** The user this event is about; default the identified user (identify). */
+  userId?: string;
+  /** The anonymous id; default the client's (minted once, kept in the store). */
+  anonymousId?: string;
+  /** Free-form context (Segment's context: ip, locale, campaign, …); the SDK adds library {name, version}. */
+  context?: Properties;
+  /** Segment's integrations, kept as sent. */
+  integrations?: Properties;
+  /** When it happened: a Date, epoch milliseconds, or an ISO 8601 string; default now. */
+  timestamp?: Date | number | string;
+  /** The event's id (Segment's messageId): a retry with the same id is stored once. Default a UUIDv7. */
+  messageId?: string;
+}
+
+/** page() and screen() options: CallOptions and the category. */
+export interface PageOptions extends CallOptions {
+  category?: string;
+}
+
+/** What the debug/log hook receives: one record per send, answer, retry, rejection, drop, save, load, consent change. */
+export interface LogRecord {
+  level: "debug" | "info" | "warn" | "error";
+  /** What happened. */
+  event: "send" | "accepted" | "retry" | "rejected" | "dropped" | "saved" | "loaded" | "identity" | "consent" | "ignored";
+  message: string;
+  /** Event ids concerned, when there are few enough to list (at most 20). */
+  ids?: string[];
+  /** Events concerned. */
+  count?: number;
+  attempt?: number;
+  delayMs?: number;
+  error?: unknown;
 }
 
 export interface ClientOptions {
@@ -133,8 +194,24 @@ export interface ClientOptions {
   store?: KeyValueStore | false;
   /** Events the server (or track()) refused, with reasons. Default: console.warn. */
   onRejected?: (rejections: Rejection[]) => void;
-  /** Events dropped without a verdict. Default: console.warn. */
+  /** Events dropped without a verdict. Default: console.warn (except opted_out). */
   onDropped?: (drop: Drop) => void;
+  /**
+   * Gzip request bodies of gzipMinBytes or more: default true (where the
+   * platform has CompressionStream); false never. The default sender
+   * only; keepalive requests are never compressed.
+   */
+  gzip?: boolean;
+  /** Smallest body gzipped; default 1024 bytes (0: always). */
+  gzipMinBytes?: number;
+  /** Start opted out (e.g. until the user consents) unless the store remembers a choice; default false. */
+  optOut?: boolean;
+  /** Prefix of the identity and opt-out keys in the store; default "event-grpc". */
+  storagePrefix?: string;
+  /** The debug/log hook: every send, answer, retry, rejection, drop, save and load. */
+  logger?: (record: LogRecord) => void;
+  /** Without a logger: log every record to the console (console.debug / warn / error). */
+  debug?: boolean;
   /** Replaces the transport (tests, custom platforms). */
   sender?: Sender;
   /** Randomness for jitter (tests); default Math.random. */
@@ -167,9 +244,41 @@ interface Held {
 
 /** What createClient returns. */
 export interface EventClient {
-  /** Queues an event and returns its id. Never throws for a full queue: drops are reported. */
+  /**
+   * Queues an event and returns its id ("" when opted out). Never throws
+   * for a full queue or bad input: drops and refusals are reported.
+   * With a typed event's name (e.g. "pageOpenedEvent") and its payload, a
+   * typed event; with any other name, a generic track event (a TrackEvent
+   * in the tracks table) with free-form JSON properties.
+   */
   track(event: EventInit): string;
   track<K extends EventType>(type: K, payload?: PayloadInit<K>): string;
+  track<N extends string>(name: N extends EventType ? never : N, properties?: Properties, options?: CallOptions): string;
+  /** Remembers userId (kept in the store) for later calls, and sends an identify with the user's traits. */
+  identify(userId: string, traits?: Properties, options?: CallOptions): string;
+  /** identify without a user id: traits of the current (or anonymous) user. */
+  identify(traits: Properties, options?: CallOptions): string;
+  /** A web page view. */
+  page(name?: string, properties?: Properties, options?: PageOptions): string;
+  /** An app screen view. */
+  screen(name?: string, properties?: Properties, options?: PageOptions): string;
+  /** The user belongs to groupId (company, team, account), with its traits. */
+  group(groupId: string, traits?: Properties, options?: CallOptions): string;
+  /** previousId (default: the current user id, else the anonymous id) is the same user as userId. */
+  alias(userId: string, previousId?: string, options?: CallOptions): string;
+  /** Forgets the user: no user id, a new anonymous id. */
+  reset(): void;
+  /** The identity the generic calls use by default. */
+  identity(): { userId: string; anonymousId: string };
+  /**
+   * optOut() / optOut(true) stops tracking: nothing is tracked, sent or
+   * kept from now on (what is queued is discarded); optOut(false) tracks
+   * again. Remembered in the store.
+   */
+  optOut(out?: boolean): void;
+  /** optOut(false). */
+  optIn(): void;
+  optedOut(): boolean;
   /** Replaces header fields for events tracked from now on. */
   setHeader(patch: HeaderInit): void;
   /** Resolves when every event tracked so far has been accepted, rejected or dropped. */
@@ -257,18 +366,26 @@ class Client implements EventClient {
   private store: KeyValueStore | undefined;
   private storeKey = "";
   private saved = false;
+  private nextPersist = 0;
   private readonly s: Stats = {
     tracked: 0,
     accepted: 0,
     rejected: 0,
     dropped: 0,
-    droppedByReason: { queue_full: 0, closed: 0, close_timeout: 0, retries_exhausted: 0 },
+    droppedByReason: { queue_full: 0, closed: 0, close_timeout: 0, retries_exhausted: 0, opted_out: 0 },
     heldEvents: 0,
     heldBytes: 0,
     requests: 0,
     keepaliveRequests: 0,
     retries: 0,
+    ignoredOptedOut: 0,
+    compressedRequests: 0,
+    bodyBytes: 0,
+    sentBytes: 0,
   };
+  private readonly log: ((r: LogRecord) => void) | undefined;
+  private readonly ident: Identity;
+  private readonly context: JsonObject = { library: { name: "@event-grpc/client", version: SDK_VERSION } };
 
   constructor(o: ClientOptions) {
     if (!o.sender && !o.baseUrl) throw new Error("event-grpc: createClient needs baseUrl");
@@ -298,9 +415,23 @@ class Client implements EventClient {
     const headers: Record<string, string> = {};
     if (o.apiKey) headers["authorization"] = `Bearer ${o.apiKey}`;
     if (o.clientId) headers["x-client-id"] = o.clientId;
+    this.log = o.logger ?? (o.debug ? consoleLog : undefined);
+    const onWire = (w: WireInfo) => {
+      this.s.bodyBytes += w.bodyBytes;
+      this.s.sentBytes += w.sentBytes;
+      if (w.encoding === "gzip") this.s.compressedRequests++;
+    };
     this.sender =
       o.sender ??
-      createConnectSender({ baseUrl: o.baseUrl, protocol: o.protocol, headers, fetch: o.fetch });
+      createConnectSender({
+        baseUrl: o.baseUrl,
+        protocol: o.protocol,
+        headers,
+        fetch: o.fetch,
+        gzip: o.gzip,
+        gzipMinBytes: o.gzipMinBytes,
+        onWire,
+      });
     this.random = o.random ?? Math.random;
     this.sleep = o.sleep ?? defaultSleep;
     this.header = this.makeHeader({
@@ -309,9 +440,15 @@ class Client implements EventClient {
       ...o.header,
     });
     const targets = o.pageLifecycle === false ? undefined : o.pageLifecycle === true || o.pageLifecycle === undefined ? browserTargets() : o.pageLifecycle;
-    if (targets) {
-      this.unwatch = watchPage(targets, () => this.onHide(), () => this.onShow());
-      this.store = o.store === false ? undefined : (o.store ?? browserStore());
+    // The store keeps identity and opt-out wherever there is one; events
+    // saved at pagehide (or while offline) are kept and reloaded in
+    // browsers, and elsewhere when a store is given.
+    const store = o.store === false ? undefined : (o.store ?? browserStore());
+    this.ident = new Identity(store, o.storagePrefix ?? "event-grpc", randomUuid, o.optOut ?? false);
+    if (this.ident.error) this.s.lastError = this.ident.error;
+    if (targets) this.unwatch = watchPage(targets, () => this.onHide(), () => this.onShow());
+    if (targets || o.store) {
+      this.store = store;
       this.storeKey = keyPrefix(o.baseUrl) + this.ids.next();
       if (this.store) this.loadSaved(this.store, keyPrefix(o.baseUrl));
     }
@@ -334,14 +471,150 @@ class Client implements EventClient {
     this.header = this.makeHeader(next);
   }
 
-  track(eventOrType: EventInit | EventType, payload?: object): string {
-    const nowMs = Date.now();
+  track(eventOrName: EventInit | string, payload?: object, options?: CallOptions): string {
+    if (this.ident.optedOut) return this.ignored("track");
     let init: EventInit;
-    if (typeof eventOrType === "string") {
-      init = { eventOf: { case: eventOrType, value: payload ?? {} } as EventInit["eventOf"] };
+    if (typeof eventOrName === "string") {
+      if (!TYPED.has(eventOrName)) {
+        const name = eventOrName;
+        return this.generic("trackEvent", options, () => {
+          if (!name) throw new JsonValueError("track needs an event name");
+          return { name, properties: toJsonObject(payload, "properties") };
+        });
+      }
+      init = { eventOf: { case: eventOrName, value: payload ?? {} } as EventInit["eventOf"] };
     } else {
-      init = eventOrType;
+      init = eventOrName;
     }
+    return this.add(init);
+  }
+
+  identify(a?: string | Properties, b?: Properties | CallOptions, c?: CallOptions): string {
+    if (this.ident.optedOut) return this.ignored("identify");
+    let traits: unknown;
+    let options: CallOptions | undefined;
+    if (typeof a === "string") {
+      if (a !== this.ident.userId) {
+        this.ident.setUserId(a);
+        this.note("identity", `user id set to ${a}`);
+      }
+      traits = b;
+      options = c;
+    } else {
+      traits = a;
+      options = b as CallOptions | undefined;
+    }
+    return this.generic("identifyEvent", options, () => ({ traits: toJsonObject(traits, "traits") }));
+  }
+
+  page(name?: string, properties?: Properties, options?: PageOptions): string {
+    if (this.ident.optedOut) return this.ignored("page");
+    return this.generic("pageEvent", options, () => ({
+      name: name ?? "",
+      category: options?.category ?? "",
+      properties: toJsonObject(properties, "properties"),
+    }));
+  }
+
+  screen(name?: string, properties?: Properties, options?: PageOptions): string {
+    if (this.ident.optedOut) return this.ignored("screen");
+    return this.generic("screenEvent", options, () => ({
+      name: name ?? "",
+      category: options?.category ?? "",
+      properties: toJsonObject(properties, "properties"),
+    }));
+  }
+
+  group(groupId: string, traits?: Properties, options?: CallOptions): string {
+    if (this.ident.optedOut) return this.ignored("group");
+    return this.generic("groupEvent", options, () => {
+      if (!groupId) throw new JsonValueError("group needs a group id");
+      return { groupId, traits: toJsonObject(traits, "traits") };
+    });
+  }
+
+  alias(userId: string, previousId?: string, options?: CallOptions): string {
+    if (this.ident.optedOut) return this.ignored("alias");
+    const prev = previousId || this.ident.userId || this.ident.anonymousId;
+    return this.generic("aliasEvent", { ...options, userId }, () => {
+      if (!userId) throw new JsonValueError("alias needs the user id");
+      return { previousId: prev };
+    });
+  }
+
+  reset(): void {
+    this.ident.reset();
+    this.note("identity", `reset: no user id, anonymous id ${this.ident.anonymousId}`);
+  }
+
+  identity(): { userId: string; anonymousId: string } {
+    return { userId: this.ident.userId, anonymousId: this.ident.anonymousId };
+  }
+
+  optOut(out = true): void {
+    if (!out) return this.optIn();
+    this.ident.setOptOut(true);
+    this.note("consent", "opted out: nothing is tracked, sent or kept");
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dropQueued("opted_out");
+    if (this.store) this.discardSaved(this.store);
+  }
+
+  optIn(): void {
+    this.ident.setOptOut(false);
+    this.note("consent", "opted in");
+  }
+
+  optedOut(): boolean {
+    return this.ident.optedOut;
+  }
+
+  private ignored(call: string): string {
+    this.s.ignoredOptedOut++;
+    this.log?.({ level: "debug", event: "ignored", message: `${call}: opted out, nothing tracked` });
+    return "";
+  }
+
+  private note(event: LogRecord["event"], message: string): void {
+    this.log?.({ level: "info", event, message });
+  }
+
+  /**
+   * Builds a generic event: the caller's identity, or the client's; the
+   * context with the library; the payload from build(), which throws
+   * JsonValueError for bad input (reported as a rejection naming it).
+   */
+  private generic<K extends "trackEvent" | "identifyEvent" | "pageEvent" | "screenEvent" | "groupEvent" | "aliasEvent">(
+    kind: K,
+    options: CallOptions | undefined,
+    build: () => PayloadInit<K>,
+  ): string {
+    const o = options ?? {};
+    let init: EventInit;
+    try {
+      const ctx = o.context === undefined ? this.context : { ...this.context, ...toJsonObject(o.context, "options.context") };
+      init = {
+        id: o.messageId ?? "",
+        timestamp: o.timestamp === undefined ? "" : timestampOf(o.timestamp),
+        userId: o.userId ?? this.ident.userId,
+        anonymousId: o.anonymousId ?? this.ident.anonymousId,
+        context: ctx,
+        integrations: o.integrations === undefined ? undefined : toJsonObject(o.integrations, "options.integrations"),
+        eventOf: { case: kind, value: build() } as EventInit["eventOf"],
+      };
+    } catch (e) {
+      if (!(e instanceof JsonValueError)) throw e;
+      // Reported like any refusal at track(): an event with the id it would
+      // have had, its type and no payload.
+      return this.add({ id: typeof o.messageId === "string" ? o.messageId : "", eventOf: { case: kind, value: {} } as EventInit["eventOf"] }, e.message);
+    }
+    return this.add(init);
+  }
+
+  /** Encodes and queues an event; invalid (a reason given) rejects it at once. */
+  private add(init: EventInit, invalid?: string): string {
+    const nowMs = Date.now();
     const event = create(EventSchema, init);
     if (!event.id) event.id = this.ids.next(nowMs);
     if (!event.timestamp) event.timestamp = String(nowMs);
@@ -363,13 +636,13 @@ class Client implements EventClient {
       this.drop("closed", [h]);
       return h.id;
     }
-    if (!h.type) {
-      this.reject([{ ...pub(h), reason: "event has no eventOf set" }], [h]);
+    if (invalid !== undefined || !h.type) {
+      this.reject([{ ...pub(h), code: ResultCode.INVALID, reason: invalid ?? "event has no eventOf set" }], [h]);
       return h.id;
     }
     if (n > this.o.maxEventBytes || h.size + h.header.size > this.o.maxBatchBytes) {
       this.reject(
-        [{ ...pub(h), reason: `event is ${n} bytes, over the limit of ${Math.min(this.o.maxEventBytes, this.o.maxBatchBytes - h.header.size)}` }],
+        [{ ...pub(h), code: ResultCode.TOO_LARGE, reason: `event is ${n} bytes, over the limit of ${Math.min(this.o.maxEventBytes, this.o.maxBatchBytes - h.header.size)}` }],
         [h],
       );
       return h.id;
@@ -509,6 +782,7 @@ class Client implements EventClient {
         this.inflight = batch;
         await this.deliver(batch);
         this.inflight = [];
+        if (this.saved) this.persist();
         this.checkWaiters();
       }
     } finally {
@@ -542,6 +816,7 @@ class Client implements EventClient {
       let res: Response;
       try {
         this.s.requests++;
+        this.log?.({ level: "debug", event: "send", message: `sending ${live.length} event(s), attempt ${attempt}`, count: live.length, attempt, ids: few(live) });
         res = await this.sender(this.request(live), {
           keepalive: false,
           signal: this.abort.signal,
@@ -556,7 +831,8 @@ class Client implements EventClient {
           return;
         }
         if (!c.retryable) {
-          this.reject(still.map((h) => ({ ...pub(h), reason: `request failed (${c.code}): ${c.message}` })), still);
+          const code = requestCode(c.code);
+          this.reject(still.map((h) => ({ ...pub(h), code, reason: `request failed (${c.code}): ${c.message}` })), still);
           return;
         }
         if (attempt >= this.o.maxAttempts) {
@@ -564,7 +840,12 @@ class Client implements EventClient {
           return;
         }
         this.s.retries++;
-        await this.sleep(backoffMs(attempt, this.policy, this.random, c.retryAfterMs), this.abort.signal);
+        const wait = backoffMs(attempt, this.policy, this.random, c.retryAfterMs);
+        this.log?.({ level: "warn", event: "retry", message: `request failed (${c.code}: ${c.message}); retrying ${still.length} event(s) in ${Math.round(wait)} ms`, count: still.length, attempt, delayMs: wait, error: err });
+        // Offline or refused: keep a copy in the store, so a page that dies
+        // now (or a crash) does not lose what is held.
+        this.persist();
+        await this.sleep(wait, this.abort.signal);
         continue;
       }
       const again = this.settle(live, res);
@@ -578,7 +859,10 @@ class Client implements EventClient {
         return;
       }
       this.s.retries++;
-      await this.sleep(backoffMs(attempt, this.policy, this.random), this.abort.signal);
+      const wait = backoffMs(attempt, this.policy, this.random);
+      this.log?.({ level: "warn", event: "retry", message: `${again.length} event(s) not durable yet (${this.s.lastError}); retrying in ${Math.round(wait)} ms`, count: again.length, attempt, delayMs: wait, ids: few(again) });
+      this.persist();
+      await this.sleep(wait, this.abort.signal);
     }
   }
 
@@ -588,11 +872,12 @@ class Client implements EventClient {
 
   /**
    * Applies the server's per-event results to the events of one request.
-   * Returns the events to send again: those whose reason says they were
-   * valid but are not durable yet (the server starts such reasons with
-   * "UNAVAILABLE:" or "RESOURCE_EXHAUSTED:"), and any the answer left out
-   * although it was not OK. Everything else is settled: accepted, or
-   * rejected for good (reported, never retried).
+   * Returns the events to send again: those the server marks retryable
+   * (valid but not durable yet: code UNAVAILABLE or RESOURCE_EXHAUSTED),
+   * and any the answer left out although it was not OK. Everything else is
+   * settled: accepted, or rejected for good (reported once with its code,
+   * never retried). The code and retryable fields decide; only an older
+   * server that sends no code (UNSPECIFIED) is read by its reason's prefix.
    */
   private settle(live: Held[], res: Response): Held[] {
     const seen = new Uint8Array(live.length);
@@ -608,11 +893,11 @@ class Client implements EventClient {
       if (r.accepted) {
         this.settleOne(h);
         accepted++;
-      } else if (transientReason(r.reason)) {
+      } else if (retryable(r)) {
         again.push(h);
-        this.s.lastError = r.reason;
+        this.s.lastError = r.reason || `not durable yet (${ResultCode[r.code]})`;
       } else {
-        rejections.push({ ...pub(h), reason: r.reason || "rejected without a reason" });
+        rejections.push({ ...pub(h), code: r.code, reason: r.reason || `rejected (${ResultCode[r.code]})` });
         rejected.push(h);
       }
     }
@@ -628,6 +913,7 @@ class Client implements EventClient {
       }
     }
     this.s.accepted += accepted;
+    if (accepted) this.log?.({ level: "debug", event: "accepted", message: `${accepted} event(s) accepted`, count: accepted });
     if (rejected.length) this.reject(rejections, rejected);
     return again;
   }
@@ -645,6 +931,13 @@ class Client implements EventClient {
   private reject(rs: Rejection[], hs: Held[]): void {
     for (const h of hs) this.settleOne(h);
     this.s.rejected += rs.length;
+    this.log?.({
+      level: "warn",
+      event: "rejected",
+      message: `${rs.length} event(s) rejected, not retried; first ${rs[0]?.id}: ${ResultCode[rs[0]?.code ?? 0]}: ${rs[0]?.reason}`,
+      count: rs.length,
+      ids: few(rs),
+    });
     callback(this.opts.onRejected, rs, (x) =>
       console.warn(`event-grpc: ${x.length} event(s) rejected, first: ${x[0]?.id}: ${x[0]?.reason}`),
     );
@@ -657,9 +950,10 @@ class Client implements EventClient {
     this.s.droppedByReason[reason] += hs.length;
     const d: Drop = { reason, events: hs.map(pub) };
     if (error !== undefined) d.error = error;
-    callback(this.opts.onDropped, d, (x) =>
-      console.warn(`event-grpc: dropped ${x.events.length} event(s): ${x.reason}`),
-    );
+    this.log?.({ level: reason === "opted_out" ? "info" : "warn", event: "dropped", message: `dropped ${hs.length} event(s): ${reason}`, count: hs.length, ids: few(hs), error });
+    callback(this.opts.onDropped, d, (x) => {
+      if (x.reason !== "opted_out") console.warn(`event-grpc: dropped ${x.events.length} event(s): ${x.reason}`);
+    });
     this.checkWaiters();
   }
 
@@ -673,6 +967,7 @@ class Client implements EventClient {
 
   private onHide(): void {
     this.hidden = true;
+    if (this.ident.optedOut) return;
     this.sendKeepalive();
     this.saveRest();
   }
@@ -693,16 +988,29 @@ class Client implements EventClient {
   }
 
   /**
-   * Saves what keepalive could not carry (the queue, and the batch in flight
-   * when it did not fit) for the next page of the origin. Without a store
-   * (Node, storage blocked or full) they stay held only here: delivered if
-   * the page lives on, lost if it dies, and then nothing is left to report
-   * it (stats().lastError names a failed save).
+   * Saves everything not settled yet for the next page of the origin (or
+   * the next client given this store): the queue, the batch in flight and
+   * what keepalive carries too, since a keepalive request can fail after
+   * the page is gone (offline, server down). The next page sends them
+   * again with the same ids, so what did arrive is stored once; while the
+   * page lives, each answer removes what it settled from the copy.
+   * Without a store (Node, storage blocked or full) they stay held only
+   * here: delivered if the page lives on, lost if it dies, and then nothing
+   * is left to report it (stats().lastError names a failed save).
    */
   private saveRest(): void {
     const rest: Held[] = [];
-    for (const h of this.inflight) if (h.state !== SETTLED && !h.keepalive) rest.push(h);
-    for (let i = this.qHead; i < this.q.length; i++) rest.push(this.q[i]);
+    const add = (h: Held) => {
+      if (h.state !== SETTLED && !seen.has(h)) {
+        seen.add(h);
+        rest.push(h);
+      }
+    };
+    const seen = new Set<Held>();
+    for (const b of this.kaBatches) for (const h of b) add(h);
+    for (const h of this.inflight) add(h);
+    for (let i = this.qHead; i < this.q.length; i++) add(this.q[i]);
+    rest.sort((a, b) => a.seq - b.seq);
     if (rest.length === 0) {
       if (this.saved) this.clearSaved();
       return;
@@ -719,14 +1027,51 @@ class Client implements EventClient {
     if (!this.store) return;
     try {
       save(this.store, this.storeKey, groups);
+      if (!this.saved) this.log?.({ level: "debug", event: "saved", message: `${rest.length} event(s) kept in the store`, count: rest.length });
       this.saved = true;
     } catch (e) {
       this.s.lastError = `store: ${(e as Error)?.message ?? e}`;
+      this.log?.({ level: "error", event: "saved", message: `could not keep ${rest.length} event(s) in the store: ${this.s.lastError}`, count: rest.length, error: e });
     }
+  }
+
+  /**
+   * Keeps the store's copy current: written while offline, updated as
+   * events settle, removed when nothing is held. At most once a second
+   * (each write serialises everything held); a copy a little stale only
+   * makes the next page send again events stored already, once.
+   */
+  private persist(): void {
+    if (!this.store || this.ident.optedOut) return;
+    const now = Date.now();
+    if (this.saved && this.s.heldEvents === 0) {
+      this.clearSaved();
+    } else if (now >= this.nextPersist) {
+      this.nextPersist = now + 1000;
+      this.saveRest();
+    }
+  }
+
+  /** Removes what earlier pages saved, unsent (opted out). */
+  private discardSaved(store: KeyValueStore): void {
+    if (this.saved) this.clearSaved();
+    let taken;
+    try {
+      taken = takeAll(store, keyPrefix(this.opts.baseUrl));
+    } catch (e) {
+      this.s.lastError = `store: ${(e as Error)?.message ?? e}`;
+      return;
+    }
+    const n = taken.groups.reduce((k, g) => k + g.events.length, 0);
+    if (n) this.log?.({ level: "info", event: "dropped", message: `opted out: ${n} saved event(s) discarded unsent`, count: n });
   }
 
   /** Queues what earlier pages saved (same ids: copies are stored once). */
   private loadSaved(store: KeyValueStore, prefix: string): void {
+    if (this.ident.optedOut) {
+      this.discardSaved(store);
+      return;
+    }
     let taken;
     try {
       taken = takeAll(store, prefix);
@@ -765,6 +1110,7 @@ class Client implements EventClient {
       }
     }
     this.s.loadedFromStore = this.s.tracked;
+    if (this.s.tracked) this.log?.({ level: "info", event: "loaded", message: `${this.s.tracked} event(s) saved by an earlier page or client taken over`, count: this.s.tracked });
     if (this.queuedCount() > 0) {
       this.flushTarget = this.seq;
       queueMicrotask(() => this.kick());
@@ -830,6 +1176,7 @@ class Client implements EventClient {
       (res) => {
         done();
         const again = this.settle(hs, res);
+        if (this.saved) this.saveRest();
         if (fromQueue && again.length) {
           // Valid but not durable yet: the normal path retries them.
           for (const h of again) h.state = QUEUED;
@@ -879,9 +1226,52 @@ class Client implements EventClient {
   }
 }
 
-/** A per-event reason the server gives to valid events it could not make durable yet. */
-function transientReason(reason: string): boolean {
-  return reason.startsWith("UNAVAILABLE:") || reason.startsWith("RESOURCE_EXHAUSTED:");
+/**
+ * Whether a refused event may be sent again: the server's retryable field;
+ * from an older server without a code (UNSPECIFIED), the reason's prefix it
+ * gave valid events it could not make durable yet.
+ */
+export function retryable(r: Pick<EventResult, "code" | "retryable" | "reason">): boolean {
+  if (r.code !== ResultCode.UNSPECIFIED) return r.retryable;
+  return r.reason.startsWith("UNAVAILABLE:") || r.reason.startsWith("RESOURCE_EXHAUSTED:");
+}
+
+/** The ResultCode of events refused with their whole request (a protocol code name). */
+function requestCode(code: string): ResultCode {
+  switch (code) {
+    case "invalid_argument":
+      return ResultCode.INVALID;
+    case "resource_exhausted":
+      return ResultCode.TOO_LARGE; // not retryable only when it means "request too large"
+    case "internal":
+      return ResultCode.INTERNAL;
+    default:
+      return ResultCode.UNSPECIFIED;
+  }
+}
+
+/** Oneof case names of Event: a track() name among them is a typed event. */
+const TYPED: ReadonlySet<string> = new Set(EventSchema.oneofs.find((o) => o.name === "eventOf")!.fields.map((f) => f.localName));
+
+/** A CallOptions timestamp as the epoch-ms string Event.timestamp holds. */
+function timestampOf(t: Date | number | string): string {
+  let ms: number;
+  if (t instanceof Date) ms = t.getTime();
+  else if (typeof t === "number") ms = t;
+  else if (/^\d+$/.test(t)) ms = Number(t);
+  else ms = Date.parse(t);
+  if (!Number.isFinite(ms) || ms <= 0) throw new JsonValueError(`options.timestamp is not a date: ${String(t)}`);
+  return String(Math.floor(ms));
+}
+
+/** Up to 20 ids, for log records. */
+function few(hs: readonly { id: string }[]): string[] | undefined {
+  return hs.length <= 20 ? hs.map((h) => h.id) : undefined;
+}
+
+function consoleLog(r: LogRecord): void {
+  const f = r.level === "error" ? console.error : r.level === "warn" ? console.warn : console.debug;
+  f(`event-grpc: ${r.event}: ${r.message}`);
 }
 
 function pub(h: Held): TrackedEvent {

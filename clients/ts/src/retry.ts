@@ -10,8 +10,8 @@
  * failure to reach the server at all (fetch rejected: connection refused,
  * DNS, offline). Everything else (INVALID_ARGUMENT, UNAUTHENTICATED,
  * PERMISSION_DENIED, …) is permanent: the batch's events are reported as
- * rejected, never retried. Per-event rejections inside a successful answer
- * are never retried either.
+ * rejected, never retried. Per-event results inside an answer are read by
+ * the client (client.ts, retryable()): only those marked retryable go again.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 

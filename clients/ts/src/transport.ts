@@ -10,11 +10,14 @@
  * keepalive resend reuses those bytes. The default sender hands them to
  * connect as pre-encoded fields of an Events message, so protobuf-es copies
  * them into the request body instead of encoding every event again.
+ *
+ * Bodies of gzipMinBytes or more are gzipped (see compress.ts).
  */
 import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { canGzip, gunzipEnvelopes, gzip, gzipEnvelopes } from "./compress.js";
 import { EventService, EventsSchema, type Events, type Response } from "./gen/eventgrpc/v1/eventservice_pb.js";
 
 /** One request's content, encoded: the Header and each Event message, in order. */
@@ -76,6 +79,17 @@ export interface SendOptions {
 /** Sends one batch; resolves with the server's answer or throws (a ConnectError). */
 export type Sender = (batch: EncodedBatch, options: SendOptions) => Promise<Response>;
 
+/** What one request put on the wire (the default sender reports it). */
+export interface WireInfo {
+  /** Body bytes before compression. */
+  bodyBytes: number;
+  /** Body bytes as sent. */
+  sentBytes: number;
+  /** "gzip" or "identity". */
+  encoding: "gzip" | "identity";
+  keepalive: boolean;
+}
+
 /** Options of the default, fetch-based sender. */
 export interface ConnectSenderOptions {
   /** The server's HTTP origin, e.g. "https://events.example.com" (GIN_PORT). */
@@ -86,19 +100,62 @@ export interface ConnectSenderOptions {
   headers?: Record<string, string>;
   /** fetch to use; default globalThis.fetch, looked up at call time. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Gzip request bodies of gzipMinBytes or more: default true (where the
+   * platform has CompressionStream); false never.
+   */
+  gzip?: boolean;
+  /** Smallest body gzipped; default 1024 bytes (0: every body). */
+  gzipMinBytes?: number;
+  /** Called once per request with what went on the wire. */
+  onWire?: (info: WireInfo) => void;
 }
 
 /** The default Sender: Connect or gRPC-Web over fetch. */
 export function createConnectSender(o: ConnectSenderOptions): Sender {
   const headers = o.headers ?? {};
-  const base = (init: RequestInit, keepalive: boolean): RequestInit =>
-    keepalive ? { ...init, keepalive: true } : init;
+  const grpcWeb = o.protocol === "grpc-web";
+  const zip = (o.gzip ?? true) && canGzip();
+  const min = o.gzipMinBytes ?? 1024;
+  if (!(min >= 0)) throw new Error(`event-grpc: gzipMinBytes must be >= 0, got ${o.gzipMinBytes}`);
   const mk = (keepalive: boolean) => {
-    const fetchFn: typeof globalThis.fetch = (input, init) =>
-      (o.fetch ?? globalThis.fetch)(input, base(init ?? {}, keepalive));
+    const fetchFn: typeof globalThis.fetch = async (input, init) => {
+      const req: RequestInit = { ...(init ?? {}) };
+      if (keepalive) req.keepalive = true;
+      const body = req.body;
+      let encoding: WireInfo["encoding"] = "identity";
+      let bodyBytes = 0;
+      let sentBytes = 0;
+      if (body instanceof Uint8Array) {
+        bodyBytes = sentBytes = body.length;
+        if (zip && !keepalive && body.length >= min) {
+          const h = new Headers(req.headers);
+          const z = grpcWeb ? await gzipEnvelopes(body) : await gzip(body);
+          if (grpcWeb) {
+            h.set("grpc-encoding", "gzip");
+            h.set("grpc-accept-encoding", "gzip");
+          } else {
+            h.set("content-encoding", "gzip");
+          }
+          req.headers = h;
+          req.body = z as BodyInit;
+          encoding = "gzip";
+          sentBytes = z.length;
+        }
+      }
+      o.onWire?.({ bodyBytes, sentBytes, encoding, keepalive });
+      const res = await (o.fetch ?? globalThis.fetch)(input, req);
+      if (grpcWeb && res.headers.get("grpc-encoding") === "gzip" && res.body) {
+        // A unary answer is one message and a trailer: small, read whole.
+        const plain = await gunzipEnvelopes(new Uint8Array(await res.arrayBuffer()));
+        const h = new Headers(res.headers);
+        h.delete("grpc-encoding");
+        return new Response(plain as BodyInit, { status: res.status, statusText: res.statusText, headers: h });
+      }
+      return res;
+    };
     const opts = { baseUrl: o.baseUrl, useBinaryFormat: true, fetch: fetchFn };
-    const transport =
-      o.protocol === "grpc-web" ? createGrpcWebTransport(opts) : createConnectTransport(opts);
+    const transport = grpcWeb ? createGrpcWebTransport(opts) : createConnectTransport(opts);
     return createClient(EventService, transport);
   };
   const normal = mk(false);

@@ -9,5 +9,6 @@ const id: string = c.track("pageOpenedEvent", { pageName: "home", pageUrl: "/" }
 void id;
 const version: string = sdk.SDK_VERSION;
 void version;
-// @ts-expect-error: not an event type
-c.track("noSuchEvent", {});
+c.track("Signed Up", { plan: "pro" }, { anonymousId: "a-1" });
+// @ts-expect-error: a field of another event type
+c.track("pageOpenedEvent", { productId: "x" });
