@@ -64,9 +64,10 @@ type Config struct {
 	MaxBackoff     time.Duration // longest retry wait; default 30 s
 
 	// Compression of request bodies: CompressionGzip (the default with
-	// ProtocolConnect: Content-Encoding gzip, which the HTTP port decodes)
-	// or CompressionNone (the only choice with ProtocolGRPC: the service's
-	// gRPC port does not decode gzip). Bodies smaller than
+	// ProtocolConnect: Content-Encoding gzip, which the HTTP port decodes;
+	// with ProtocolGRPC on request: grpc-encoding gzip, which the gRPC port
+	// decodes from this version on, so it is not the default there) or
+	// CompressionNone (the default with ProtocolGRPC). Bodies smaller than
 	// CompressMinBytes (default 1 KiB; 1: always) are sent as they are.
 	Compression      string
 	CompressMinBytes int
@@ -209,11 +210,7 @@ func New(cfg Config) (*Client, error) {
 		if cfg.Protocol == ProtocolGRPC {
 			cfg.Compression = CompressionNone
 		}
-	case CompressionGzip:
-		if cfg.Protocol == ProtocolGRPC {
-			return nil, errors.New("event-grpc client: Compression gzip is for ProtocolConnect: the service's gRPC port does not decode gzip-compressed messages")
-		}
-	case CompressionNone:
+	case CompressionGzip, CompressionNone:
 	default:
 		return nil, fmt.Errorf("event-grpc client: Compression %q is not %q or %q", cfg.Compression, CompressionGzip, CompressionNone)
 	}

@@ -17,6 +17,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	// gzip-compressed messages (grpc-encoding: gzip): grpc-go inflates at
+	// most MaxRecvBytes (resource_exhausted beyond), the bound the tap
+	// admitted the call with.
+	_ "google.golang.org/grpc/encoding/gzip"
 	healthgrpc "google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
