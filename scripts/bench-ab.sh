@@ -30,7 +30,8 @@
 #   sys/1k   service + RabbitMQ + ClickHouse CPU per 1,000 events
 #   parts    parts the inserts created in the run's database (level-0
 #            parts of system.parts, active or not: each insert makes one per
-#            partition it touches), and parts/min over the landing window
+#            partition it touches), evparts those of the event table alone,
+#            and parts/min (all tables) over the landing window
 #   ceil/s   the ceiling: the same rows of the event table dumped and
 #            inserted again by clickhouse-client (Native format, one go)
 #            into a database of their own, rows/s; ceil% is landed/s over it
@@ -178,8 +179,9 @@ run_one() { # side index
   pid=""
   local chline=""
   if [ -n "$ch" ]; then
-    local parts pmin mq chc sys ceil cpct
+    local parts evparts pmin mq chc sys ceil cpct
     parts="$(clickhouse-client -q "SELECT count() FROM system.parts WHERE database = '$db' AND level = 0")"
+    evparts="$(clickhouse-client -q "SELECT count() FROM system.parts WHERE database = '$db' AND table = 'event' AND level = 0")"
     pmin="$(awk -v p="$parts" -v all="$n" '$2>0 && !t0 {t0=$1} $2>=all && !t1 {t1=$1} END {d=(t1>t0)?t1-t0:1; if (d<1) d=1; printf "%.0f", p*60/d}' "$dir/landed.txt")"
     mq="$(awk -v a="$acked" -v c="$((m2 - m0))" 'BEGIN{if (a>0) printf "%.1f", c*1000/a; else print "0"}')"
     chc="$(awk -v a="$acked" -v c="$((h2 - h0))" 'BEGIN{if (a>0) printf "%.1f", c*1000/a; else print "0"}')"
@@ -198,7 +200,7 @@ run_one() { # side index
     cpct="$(awk -v l="$rate" -v c="$ceil" 'BEGIN{if (c>0) printf "%.3f", l/c; else print 0}')"
     clickhouse-client -q "DROP DATABASE IF EXISTS ${db}_ceiling"
     clickhouse-client -q "DROP DATABASE IF EXISTS $db"
-    chline=" mq/1k=$mq ch/1k=$chc sys/1k=$sys parts=$parts parts/min=$pmin ceil/s=$ceil ceil%=$cpct"
+    chline=" mq/1k=$mq ch/1k=$chc sys/1k=$sys parts=$parts evparts=$evparts parts/min=$pmin ceil/s=$ceil ceil%=$cpct"
   fi
   local epm cpu ing
   epm="$(awk -v a="$acked" -v m="$msgs" 'BEGIN{if (m>0) printf "%.1f", a/m; else print "0"}')"
@@ -220,7 +222,7 @@ median() { # side field
 }
 echo "medians (A=$arev, B=$brev):"
 fields="ev/s p50 p99 landed/s ev/msg cpu/1k ingcpu/1k rss"
-[ -n "$ch" ] && fields="$fields mq/1k ch/1k sys/1k parts parts/min ceil/s ceil%"
+[ -n "$ch" ] && fields="$fields mq/1k ch/1k sys/1k parts evparts parts/min ceil/s ceil%"
 for f in $fields; do
   a="$(median a "$f")"; b="$(median b "$f")"
   printf '  %-10s A=%-10s B=%-10s B/A=%s\n' "$f" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{if (a>0) printf "%.2f", b/a; else print "n/a"}')"

@@ -652,7 +652,7 @@ func (a *App) consumePipelined(ctx context.Context, runner *consume.Runner, q to
 	go func() {
 		defer a.consumers.Done()
 		defer telemetry.Recover(a.Reporter, "consumer "+q.Name)
-		if err := runner.RunPipelined(ctx, q, handle); err != nil && ctx.Err() == nil {
+		if err := runner.RunPipelined(ctx, q, handle, h.Stalled); err != nil && ctx.Err() == nil {
 			a.log.Error("consumer stopped", "queue", q.Name, "err", err)
 			select {
 			case a.consumeErrs <- fmt.Errorf("consumer %s: %w", q.Name, err):

@@ -191,6 +191,16 @@ func (h *Handler) Pipelined() bool {
 	return false
 }
 
+// Stalled asks the sinks that hold this queue's rows back (sink.Flusher)
+// to insert them now: a consumer of the queue cannot go on before.
+func (h *Handler) Stalled() {
+	for ti, s := range h.sinks {
+		if f, ok := s.(sink.Flusher); ok {
+			f.FlushTable(h.tables[ti])
+		}
+	}
+}
+
 // HandleAsync is Handle for a pipelined consumer (consume.AsyncHandler):
 // the rows of each table whose sink is a sink.Submitter are handed over
 // and HandleAsync returns without waiting for their insert; the other

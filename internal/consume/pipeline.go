@@ -26,8 +26,11 @@ type AsyncHandler func(ctx context.Context, batch []broker.Delivery, done func(e
 // as Run: ack after commit, retry or dead-letter the messages that failed
 // permanently, and a batch that failed transiently is held and handed
 // again (synchronously, the worker waiting) with backoff. When ctx ends
-// every batch in hand is awaited and settled.
-func (r *Runner) RunPipelined(ctx context.Context, q topology.Queue, h AsyncHandler) error {
+// every batch in hand is awaited and settled. stalled, when not nil, is
+// called when a worker has as many batches in flight as it may and waits
+// for the oldest (the sink should insert what it holds rather than wait
+// for more).
+func (r *Runner) RunPipelined(ctx context.Context, q topology.Queue, h AsyncHandler, stalled func()) error {
 	if h == nil {
 		return fmt.Errorf("consume %q: nil handler", q.Name)
 	}
@@ -40,7 +43,7 @@ func (r *Runner) RunPipelined(ctx context.Context, q topology.Queue, h AsyncHand
 	errs := make([]error, q.Consumers)
 	var wg sync.WaitGroup
 	for i := range q.Consumers {
-		w := &worker{r: r, q: q, h: Sync(h), async: h, n: i}
+		w := &worker{r: r, q: q, h: Sync(h), async: h, stalled: stalled, n: i}
 		wg.Go(func() {
 			errs[i] = w.run(ctx)
 			if errs[i] != nil {
@@ -104,6 +107,9 @@ func (w *worker) consumePipelined(ctx context.Context, sub broker.Subscription) 
 		if ctx.Err() != nil {
 			_ = drain()
 			return handled, nil // Close gives back what the batcher carries
+		}
+		if len(queue) >= depth && len(queue[0].fate) == 0 && w.stalled != nil {
+			w.stalled()
 		}
 		for len(queue) > 0 && (len(queue) >= depth || len(queue[0].fate) > 0) {
 			if err := next(); err != nil {

@@ -33,7 +33,7 @@ func TestPipelinedAcksOnlyAfterFate(t *testing.T) {
 	q := testQueue(func(q *topology.Queue) { q.Prefetch = 40 }) // batches of 10: 3 in flight
 	var mu sync.Mutex
 	var dones []func(error)
-	var handed int
+	var handed, stalls int
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ran := make(chan error, 1)
@@ -43,13 +43,16 @@ func TestPipelinedAcksOnlyAfterFate(t *testing.T) {
 			defer mu.Unlock()
 			handed++
 			dones = append(dones, done)
-		})
+		}, func() { mu.Lock(); stalls++; mu.Unlock() })
 	}()
 	waitFor(t, "three batches in flight", func() bool { mu.Lock(); defer mu.Unlock(); return handed == 3 })
 	time.Sleep(100 * time.Millisecond)
 	mu.Lock()
 	if handed != 3 {
 		t.Fatalf("%d batches handed with none settled, want 3 (Prefetch/MaxMessages-1)", handed)
+	}
+	if stalls == 0 {
+		t.Fatal("the worker waits on a full window without saying it stalled")
 	}
 	f.mu.Lock()
 	if f.acked != 0 {
@@ -109,7 +112,7 @@ func TestPipelinedStopSettlesInFlight(t *testing.T) {
 	got := make(chan func(error), 10)
 	ran := make(chan error, 1)
 	go func() {
-		ran <- r.RunPipelined(ctx, testQueue(nil), func(_ context.Context, _ []broker.Delivery, done func(error)) { got <- done })
+		ran <- r.RunPipelined(ctx, testQueue(nil), func(_ context.Context, _ []broker.Delivery, done func(error)) { got <- done }, nil)
 	}()
 	done := <-got
 	cancel()

@@ -136,8 +136,9 @@ type worker struct {
 	h broker.BatchHandler
 	// async, when set, is the handler h waits on; the worker pipelines
 	// (consumePipelined).
-	async AsyncHandler
-	n     int
+	async   AsyncHandler
+	stalled func() // pipelined: called before waiting on a full window
+	n       int
 }
 
 // run subscribes, consumes until the subscription is lost, and subscribes

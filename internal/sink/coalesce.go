@@ -64,9 +64,11 @@ type Submitter interface {
 }
 
 // Flusher is the optional capability of a sink that holds rows back:
-// Flush asks it to write what it holds now, without waiting for it.
+// Flush asks it to write what it holds now, FlushTable what it holds of
+// one table, without waiting for it.
 type Flusher interface {
 	Flush()
+	FlushTable(t *schema.Table)
 }
 
 // Coalescer is a Sink that gathers the rows written to each table, by
@@ -180,6 +182,17 @@ func (c *Coalescer) Flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, w := range c.tables {
+		w.flush()
+	}
+}
+
+// FlushTable asks t's writer to insert what it holds now (a consumer
+// waits for it), without waiting for the insert.
+func (c *Coalescer) FlushTable(t *schema.Table) {
+	c.mu.Lock()
+	w := c.tables[t]
+	c.mu.Unlock()
+	if w != nil {
 		w.flush()
 	}
 }
