@@ -179,10 +179,15 @@ func NewBatch(t *Table) *Batch {
 // Len returns the number of rows.
 func (b *Batch) Len() int { return b.n }
 
-// Reset empties b, keeping its memory.
+// Reset empties b, keeping its memory. The strings it held are let go
+// (their slots cleared), so the arenas and message bytes they pointed
+// into are not kept alive by a batch waiting for reuse.
 func (b *Batch) Reset() {
 	for i := range b.Cols {
-		b.Cols[i].truncate(0)
+		c := &b.Cols[i]
+		clear(c.Str)
+		clear(c.List)
+		c.truncate(0)
 	}
 	b.n = 0
 	b.arena = b.arena[:0]

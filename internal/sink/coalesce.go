@@ -378,7 +378,7 @@ func (w *tableWriter) run() {
 		if d := earliest(parts); !d.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, d)
 		}
-		err := w.c.inner.Write(ctx, b)
+		err := w.write(ctx, b)
 		cancel()
 		settle(err, parts)
 		b.Reset() // after settle: the callers' batches are theirs again
@@ -386,6 +386,18 @@ func (w *tableWriter) run() {
 		w.spare = b
 		w.mu.Unlock()
 	}
+}
+
+// write is the inner sink's Write; a panic in it becomes the insert's
+// transient error (the batches are held and handed again), as it would in
+// a consumer writing for itself, instead of ending the process.
+func (w *tableWriter) write(ctx context.Context, b *schema.Batch) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("write %s: the sink panicked: %v", w.t.Name, v)
+		}
+	}()
+	return w.c.inner.Write(ctx, b)
 }
 
 // earliest is the earliest deadline of parts (zero: none has one).
