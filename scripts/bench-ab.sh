@@ -161,7 +161,12 @@ run_one() { # side index
     sleep 0.5
   done
   local c2 m2 h2; c2="$(cpu_ms "$pid")"; m2="$(cpu_ms "$mqpid")"; h2="$(cpu_ms "$chpid")"
-  local rss; rss="$(awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")"
+  local rss=0
+  if [ -r "/proc/$pid/status" ]; then
+    rss="$(awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")"
+  else
+    echo "bench-ab: $side run $i: the server exited during the run:" >&2; tail -20 "$dir/server.log" >&2
+  fi
   sleep 1.5
   kill "$poller" 2>/dev/null || true; wait "$poller" 2>/dev/null || true
   # The event table takes only the events whose type routes to it; landed/s
