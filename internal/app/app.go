@@ -68,8 +68,11 @@ type App struct {
 	authn         *auth.Authenticator
 	analytics     sink.Sink
 	transactional sink.Sink // nil when PostgreSQL is not configured
-	webengage     *webengage.Sink
-	catalog       schema.Catalog
+	// coalescer, with ClickHouse, is the analytics store as the consumers
+	// write to it: one writer per table gathering every queue's rows.
+	coalescer *sink.Coalescer
+	webengage *webengage.Sink
+	catalog   schema.Catalog
 
 	consumeCancel context.CancelFunc
 	consumers     sync.WaitGroup
@@ -304,6 +307,14 @@ func (a *App) openSinks(ctx context.Context) error {
 		a.analytics = sink.NewConnecting("clickhouse", func(ctx context.Context) (sink.Sink, error) {
 			return clickhouse.New(ctx, chCfg)
 		}, a.log)
+		c, err := sink.NewCoalescer(a.analytics, sink.CoalesceConfig{
+			MaxRows: cfg.Sink.ClickHouse.InsertRows, MaxBytes: int(cfg.Sink.ClickHouse.InsertBytes),
+			Interval: cfg.Sink.ClickHouse.InsertInterval, Registerer: a.reg,
+		})
+		if err != nil {
+			return err
+		}
+		a.coalescer = c
 	default:
 		if err := os.MkdirAll(filepath.Dir(cfg.Sink.DuckDBPath), 0o755); err != nil {
 			return fmt.Errorf("DUCKDB_PATH: %w", err)
@@ -372,6 +383,9 @@ func (a *App) sinkProbes() []health.Probe {
 func (a *App) route(t *schema.Table) sink.Sink {
 	if t.Store == schema.Transactional && a.transactional != nil {
 		return a.transactional
+	}
+	if a.coalescer != nil {
+		return a.coalescer
 	}
 	return a.analytics
 }
@@ -489,6 +503,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
+			if h.Pipelined() {
+				a.consumePipelined(cctx, runner, q, h)
+				continue
+			}
 			handle = h.Handle
 		case topology.HandlerWebEngage:
 			h, err := a.webengage.Handler(q)
@@ -562,6 +580,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.consumeCancel != nil {
 			a.consumeCancel()
+			if a.coalescer != nil {
+				a.coalescer.Drain() // the batches in hand land now, not after an interval
+			}
 			done := make(chan struct{})
 			go func() { a.consumers.Wait(); close(done) }()
 			select {
@@ -594,7 +615,10 @@ func (a *App) closeAll(ctx context.Context) error {
 	if a.authn != nil { // the shared replay cache's Redis connections
 		errs = append(errs, a.authn.Close())
 	}
-	if a.analytics != nil {
+	switch {
+	case a.coalescer != nil: // closes a.analytics after the last inserts
+		errs = append(errs, a.coalescer.Close(ctx))
+	case a.analytics != nil:
 		errs = append(errs, a.analytics.Close(ctx))
 	}
 	if a.transactional != nil {
@@ -618,6 +642,40 @@ func catchAll(top *topology.Topology, exchange string) string {
 		}
 	}
 	return ""
+}
+
+// consumePipelined runs q's consumers pipelined over h (its rows go to a
+// sink that gathers many batches per insert).
+func (a *App) consumePipelined(ctx context.Context, runner *consume.Runner, q topology.Queue, h *consume.Handler) {
+	handle := a.reportedAsync(q, h.HandleAsync)
+	a.consumers.Add(1)
+	go func() {
+		defer a.consumers.Done()
+		defer telemetry.Recover(a.Reporter, "consumer "+q.Name)
+		if err := runner.RunPipelined(ctx, q, handle, h.Stalled); err != nil && ctx.Err() == nil {
+			a.log.Error("consumer stopped", "queue", q.Name, "err", err)
+			select {
+			case a.consumeErrs <- fmt.Errorf("consumer %s: %w", q.Name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// reportedAsync is reported for an AsyncHandler: a panic before the fate
+// was given is reported and becomes the batch's transient failure.
+func (a *App) reportedAsync(q topology.Queue, h consume.AsyncHandler) consume.AsyncHandler {
+	return func(ctx context.Context, batch []broker.Delivery, done func(error)) {
+		var once sync.Once
+		settle := func(err error) { once.Do(func() { done(err) }) }
+		defer func() {
+			if v := recover(); v != nil {
+				a.Reporter.Panic("consume "+q.Name, v)
+				settle(fmt.Errorf("queue %s: handler panicked: %v", q.Name, v))
+			}
+		}()
+		h(ctx, batch, settle)
+	}
 }
 
 // reported wraps a queue's handler for the error tracker: a panic is

@@ -20,6 +20,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
+	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/webengage"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -267,6 +268,14 @@ type ClickHouse struct {
 	Secure    bool
 	TLSCAFile string
 	TTLDays   int // CLICKHOUSE_TTL (`90d`): rows older than this many days are deleted; 0 keeps them
+	// InsertRows, InsertBytes and InsertInterval are CLICKHOUSE_INSERT_ROWS,
+	// CLICKHOUSE_INSERT_BYTES and CLICKHOUSE_INSERT_INTERVAL: one writer per
+	// table gathers the rows of every consumer that lands there and inserts
+	// them once this many rows (or bytes of values) wait, or this long
+	// after the first of them arrived.
+	InsertRows     int
+	InsertBytes    int64
+	InsertInterval time.Duration
 }
 
 // Postgres holds the POSTGRES_* settings. It is used when Host is set.
@@ -420,6 +429,10 @@ func Load(env Lookup, dir string) (*Config, error) {
 		Secure:    r.bool("CLICKHOUSE_SECURE", false),
 		TLSCAFile: r.str("CLICKHOUSE_TLS_CA_FILE", ""),
 		TTLDays:   r.days("CLICKHOUSE_TTL"),
+
+		InsertRows:     r.int("CLICKHOUSE_INSERT_ROWS", sink.DefaultCoalesceRows),
+		InsertBytes:    r.size("CLICKHOUSE_INSERT_BYTES", sink.DefaultCoalesceBytes),
+		InsertInterval: r.dur("CLICKHOUSE_INSERT_INTERVAL", sink.DefaultCoalesceInterval),
 	}
 	c.Sink.Postgres = Postgres{
 		Host:        r.str("POSTGRES_HOST", ""),
@@ -605,6 +618,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Sink.Kind == SinkClickHouse && len(c.Sink.ClickHouse.Databases) == 0 {
 		bad("CLICKHOUSE_DB_NAMES: empty")
+	}
+	if ch := c.Sink.ClickHouse; c.Sink.Kind == SinkClickHouse {
+		if ch.InsertRows <= 0 {
+			bad("CLICKHOUSE_INSERT_ROWS: must be positive, got %d", ch.InsertRows)
+		}
+		if ch.InsertBytes <= 0 || ch.InsertBytes > 1<<40 {
+			bad("CLICKHOUSE_INSERT_BYTES: must be positive (and below 1 TiB), got %d", ch.InsertBytes)
+		}
+		if ch.InsertInterval <= 0 {
+			bad("CLICKHOUSE_INSERT_INTERVAL: must be positive, got %s", ch.InsertInterval)
+		}
 	}
 	if c.Topology != nil {
 		if _, ok := c.Topology.Exchange(c.Pipeline.Exchange); !ok {

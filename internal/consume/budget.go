@@ -28,6 +28,11 @@ const DefaultSinkBytes = 16 << 20
 // so a held batch (transient failure, backing off) holds no budget, and a
 // slow sink slows only the queues that write to it. Safe for concurrent
 // use.
+//
+// A sink that gathers the rows of many batches into one insert
+// (sink.Submitter) keeps their bytes taken until that insert ends; when a
+// handler finds the budget spent, such a sink (a sink.Flusher) is asked
+// to insert what it holds at once.
 type Budget struct {
 	limit int64
 
@@ -41,6 +46,7 @@ type Budget struct {
 type sinkBudget struct {
 	order int // acquisition order: by first sight, so no two handlers wait on each other
 	sem   *semaphore.Weighted
+	flush func() // the sink's sink.Flusher: asked to write what it holds before waiting (nil: none)
 	inUse prometheus.Gauge
 	wait  prometheus.Counter
 }
@@ -80,6 +86,9 @@ func (b *Budget) of(sinks []sink.Sink) []*sinkBudget {
 			name := sinkName(s)
 			sb = &sinkBudget{order: len(b.sinks), sem: semaphore.NewWeighted(b.limit),
 				inUse: b.inUse.WithLabelValues(name), wait: b.wait.WithLabelValues(name)}
+			if f, ok := s.(sink.Flusher); ok {
+				sb.flush = f.Flush
+			}
 			b.sinks[s] = sb
 		}
 		if !slices.Contains(out, sb) {
@@ -98,6 +107,11 @@ func (b *Budget) take(sbs []*sinkBudget, n int64) (release func()) {
 	n = min(max(n, 1), b.limit)
 	for _, sb := range sbs {
 		if !sb.sem.TryAcquire(n) {
+			if sb.flush != nil {
+				// The bytes wait in the sink's gathered rows: write them
+				// now rather than when their interval ends.
+				sb.flush()
+			}
 			start := time.Now()
 			_ = sb.sem.Acquire(context.Background(), n) // cannot fail without a deadline
 			sb.wait.Add(time.Since(start).Seconds())

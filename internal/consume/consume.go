@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +90,8 @@ type state struct {
 	objs    []int // per delivery of a JSON queue: its objects (1 when unreadable)
 	jrows   []schema.JSONRow
 	counts  [3][event.NumTypes]int
+	failed  map[int]error // per Handle call: the messages that failed permanently
+	errs    []error       // per table: its write's result (HandleAsync)
 }
 
 // New builds the handler of q: its decoder by q.Handler, its tables from
@@ -154,23 +157,133 @@ const (
 
 var outcomeNames = [3]string{"stored", "retried", "dead_lettered"}
 
-// Handle implements broker.BatchHandler.
+// Handle implements broker.BatchHandler: the batch's rows are written
+// table after table, and Handle returns their fate.
 func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
-	if h.budget != nil {
-		var n int64
-		for _, d := range batch {
-			n += int64(len(d.Body))
-		}
-		defer h.budget.take(h.budgets, n)()
-	}
-	st := h.states.Get().(*state)
+	release := h.take(batch)
+	defer release()
+	st := h.prepare(batch)
 	defer h.states.Put(st)
+	for ti, t := range h.tables {
+		b := st.batches[ti]
+		if b.Len() == 0 {
+			continue
+		}
+		start := time.Now()
+		err := h.sinks[ti].Write(ctx, b)
+		h.m.writes.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+		if err := h.record(st, ti, err, len(batch)); err != nil {
+			return err
+		}
+	}
+	return h.finish(st, batch)
+}
+
+// Pipelined reports whether one of the queue's sinks gathers rows from
+// many batches (sink.Submitter), so that its consumers should hand on
+// batches without waiting for each one's insert (HandleAsync).
+func (h *Handler) Pipelined() bool {
+	for _, s := range h.sinks {
+		if _, ok := s.(sink.Submitter); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Stalled asks the sinks that hold this queue's rows back (sink.Flusher)
+// to insert them now: a consumer of the queue cannot go on before.
+func (h *Handler) Stalled() {
+	for ti, s := range h.sinks {
+		if f, ok := s.(sink.Flusher); ok {
+			f.FlushTable(h.tables[ti])
+		}
+	}
+}
+
+// HandleAsync is Handle for a pipelined consumer (consume.AsyncHandler):
+// the rows of each table whose sink is a sink.Submitter are handed over
+// and HandleAsync returns without waiting for their insert; the other
+// tables are written before it returns. done gets the batch's fate, as
+// Handle would return it, once every table's write ended. The batch's
+// budget and decoded rows are held until then.
+func (h *Handler) HandleAsync(ctx context.Context, batch []broker.Delivery, done func(error)) {
+	release := h.take(batch)
+	st := h.prepare(batch)
+	if cap(st.errs) < len(h.tables) {
+		st.errs = make([]error, len(h.tables))
+	}
+	st.errs = st.errs[:len(h.tables)]
+	var left atomic.Int32
+	left.Store(1) // this call's own share, given up below
+	complete := func() {
+		var err error
+		for ti := range h.tables {
+			if st.batches[ti].Len() == 0 {
+				continue
+			}
+			if err = h.record(st, ti, st.errs[ti], len(batch)); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = h.finish(st, batch)
+		}
+		clear(st.errs)
+		release()
+		h.states.Put(st)
+		done(err)
+	}
+	for ti, t := range h.tables {
+		b := st.batches[ti]
+		if b.Len() == 0 {
+			continue
+		}
+		left.Add(1)
+		start := time.Now()
+		end := func(err error) {
+			h.m.writes.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+			st.errs[ti] = err
+			if left.Add(-1) == 0 {
+				complete()
+			}
+		}
+		if s, ok := h.sinks[ti].(sink.Submitter); ok {
+			s.Submit(b, end)
+		} else {
+			end(h.sinks[ti].Write(ctx, b))
+		}
+	}
+	if left.Add(-1) == 0 {
+		complete()
+	}
+}
+
+// take takes the batch's message bytes from the budget of each sink of
+// the queue (waiting for them) and returns the function that gives them
+// back.
+func (h *Handler) take(batch []broker.Delivery) (release func()) {
+	if h.budget == nil {
+		return func() {}
+	}
+	var n int64
+	for _, d := range batch {
+		n += int64(len(d.Body))
+	}
+	return h.budget.take(h.budgets, n)
+}
+
+// prepare decodes the batch and maps its rows into a state's batches, one
+// per table; messages that cannot be decoded or mapped are in st.failed.
+func (h *Handler) prepare(batch []broker.Delivery) *state {
+	st := h.states.Get().(*state)
 	for ti := range h.tables {
 		st.batches[ti].Reset()
 		st.owners[ti] = st.owners[ti][:0]
 	}
 	st.types, st.typeAt, st.objs = st.types[:0], st.typeAt[:0], st.objs[:0]
-	failed := map[int]error{}
+	st.failed = map[int]error{} // not reused: a FailedMessages error keeps it
+	failed := st.failed
 	var row schema.EventRow
 	for i, d := range batch {
 		// Map every table's rows of this message first, so a message
@@ -225,35 +338,41 @@ func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 		}
 		st.typeAt = append(st.typeAt, len(st.types))
 	}
-	for ti, t := range h.tables {
-		b := st.batches[ti]
-		if b.Len() == 0 {
-			continue
+	return st
+}
+
+// record counts the write of table ti and marks the messages whose rows
+// failed permanently in st.failed; it returns the error of a transient
+// failure, which holds the whole batch.
+func (h *Handler) record(st *state, ti int, err error, messages int) error {
+	t, b := h.tables[ti], st.batches[ti]
+	p, partial := fault.AsPartial(err)
+	switch {
+	case err == nil:
+		h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len()))
+	case partial:
+		h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len() - len(p.Failed)))
+		h.m.failed.WithLabelValues(t.Name).Add(float64(len(p.Failed)))
+		for r, cause := range p.Failed {
+			st.failed[st.owners[ti][r]] = fmt.Errorf("table %s: %w", t.Name, cause)
 		}
-		start := time.Now()
-		err := h.sinks[ti].Write(ctx, b)
-		h.m.writes.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
-		p, partial := fault.AsPartial(err)
-		switch {
-		case err == nil:
-			h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len()))
-		case partial:
-			h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len() - len(p.Failed)))
-			h.m.failed.WithLabelValues(t.Name).Add(float64(len(p.Failed)))
-			for r, cause := range p.Failed {
-				failed[st.owners[ti][r]] = fmt.Errorf("table %s: %w", t.Name, cause)
-			}
-		case fault.IsPermanent(err):
-			h.m.failed.WithLabelValues(t.Name).Add(float64(b.Len()))
-			for _, i := range st.owners[ti] {
-				failed[i] = fmt.Errorf("table %s: %w", t.Name, err)
-			}
-		default:
-			h.m.held.WithLabelValues(t.Name).Inc()
-			h.m.consumed.WithLabelValues(h.queue, "held").Add(float64(len(batch)))
-			return fmt.Errorf("write %s: %w", t.Name, err)
+	case fault.IsPermanent(err):
+		h.m.failed.WithLabelValues(t.Name).Add(float64(b.Len()))
+		for _, i := range st.owners[ti] {
+			st.failed[i] = fmt.Errorf("table %s: %w", t.Name, err)
 		}
+	default:
+		h.m.held.WithLabelValues(t.Name).Inc()
+		h.m.consumed.WithLabelValues(h.queue, "held").Add(float64(messages))
+		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
+	return nil
+}
+
+// finish counts the batch's messages and events by outcome and returns
+// its fate: nil, or the messages that failed permanently.
+func (h *Handler) finish(st *state, batch []broker.Delivery) error {
+	failed := st.failed
 	h.m.consumed.WithLabelValues(h.queue, "stored").Add(float64(len(batch) - len(failed)))
 	h.countEvents(st, batch, failed)
 	if len(failed) > 0 {

@@ -23,9 +23,14 @@ func (w *worker) handle(ctx context.Context, sub broker.Subscription, batch []br
 	for i := range batch {
 		batch[i].RetryCount = retryCount(batch[i].Headers)
 	}
+	return w.settleFate(ctx, sub, batch, w.h(context.WithoutCancel(ctx), batch))
+}
+
+// settleFate settles batch by its handler's result err, holding it and
+// handing it again (as handle says) while that result is transient.
+func (w *worker) settleFate(ctx context.Context, sub broker.Subscription, batch []broker.Delivery, err error) error {
 	hctx := context.WithoutCancel(ctx)
 	for attempt := 0; ; attempt++ {
-		err := w.h(hctx, batch)
 		if err == nil {
 			return w.settle(hctx, sub, batch, broker.Ack)
 		}
@@ -47,6 +52,7 @@ func (w *worker) handle(ctx context.Context, sub broker.Subscription, batch []br
 				return err
 			}
 		}
+		err = w.h(hctx, batch)
 	}
 }
 

@@ -134,7 +134,11 @@ type worker struct {
 	r *Runner
 	q topology.Queue
 	h broker.BatchHandler
-	n int
+	// async, when set, is the handler h waits on; the worker pipelines
+	// (consumePipelined).
+	async   AsyncHandler
+	stalled func() // pipelined: called before waiting on a full window
+	n       int
 }
 
 // run subscribes, consumes until the subscription is lost, and subscribes
@@ -160,7 +164,12 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			continue
 		}
-		handled, err := w.consume(ctx, sub)
+		var handled bool
+		if w.async != nil {
+			handled, err = w.consumePipelined(ctx, sub)
+		} else {
+			handled, err = w.consume(ctx, sub)
+		}
 		_ = sub.Close()
 		switch {
 		case err == nil:

@@ -179,10 +179,15 @@ func NewBatch(t *Table) *Batch {
 // Len returns the number of rows.
 func (b *Batch) Len() int { return b.n }
 
-// Reset empties b, keeping its memory.
+// Reset empties b, keeping its memory. The strings it held are let go
+// (their slots cleared), so the arenas and message bytes they pointed
+// into are not kept alive by a batch waiting for reuse.
 func (b *Batch) Reset() {
 	for i := range b.Cols {
-		b.Cols[i].truncate(0)
+		c := &b.Cols[i]
+		clear(c.Str)
+		clear(c.List)
+		c.truncate(0)
 	}
 	b.n = 0
 	b.arena = b.arena[:0]
@@ -322,4 +327,55 @@ func (b *Batch) Truncate(n int) {
 	}
 	b.n = n
 	b.rollback()
+}
+
+// AppendBatch appends the rows of o (a batch of the same table) to b. The
+// strings are not copied: b's rows point into o's memory, so o must stay
+// unchanged (not Reset, not appended to) for as long as b holds them.
+func (b *Batch) AppendBatch(o *Batch) {
+	for i := range b.Cols {
+		c, oc := &b.Cols[i], &o.Cols[i]
+		switch c.Type {
+		case String, JSON:
+			c.Str = append(c.Str, oc.Str...)
+		case Int32:
+			c.I32 = append(c.I32, oc.I32...)
+		case Int64:
+			c.I64 = append(c.I64, oc.I64...)
+		case Float64:
+			c.F64 = append(c.F64, oc.F64...)
+		case Bool:
+			c.Bool = append(c.Bool, oc.Bool...)
+		case DateTime, Date:
+			c.Time = append(c.Time, oc.Time...)
+		case Strings:
+			c.List = append(c.List, oc.List...)
+		}
+	}
+	b.n += o.n
+}
+
+// Bytes estimates the memory b's values take: the bytes of its strings
+// plus eight per other value (a bound for batching, not an exact count).
+func (b *Batch) Bytes() int {
+	n := 0
+	for i := range b.Cols {
+		c := &b.Cols[i]
+		switch c.Type {
+		case String, JSON:
+			for _, s := range c.Str {
+				n += len(s) + 16
+			}
+		case Strings:
+			for _, l := range c.List {
+				for _, s := range l {
+					n += len(s) + 16
+				}
+				n += 24
+			}
+		default:
+			n += 8 * c.Len()
+		}
+	}
+	return n
 }

@@ -1,7 +1,9 @@
 // Package sink holds the contract every storage backend meets: write one
 // columnar batch (schema.Batch) to its table as one operation, idempotently (rows dedupe on
 // the table's key), and say which rows failed when only some did (fault.Partial). It also
-// holds what the SQL backends share: Isolate (finding the rows a database
+// holds Coalescer, the one writer per table that gathers every caller's
+// rows into large inserts (each caller still learns its own rows' fate),
+// and what the SQL backends share: Isolate (finding the rows a database
 // refuses by writing halves), Metrics (the eventgrpc_sink_* metrics) and
 // QuerySyntax (the read-only check of the query endpoint).
 package sink

@@ -161,6 +161,11 @@ func New(ctx context.Context, cfg Config) (*Sink, error) {
 		MaxOpenConns:    cfg.MaxOpenConns,
 		MaxIdleConns:    max(1, cfg.MaxOpenConns/2),
 		ConnMaxLifetime: time.Hour,
+		// Inserts are few and large (one writer per table gathers them):
+		// a pooled connection does not keep the buffer of its largest
+		// block, which times the pool's size would be most of the
+		// process's memory.
+		FreeBufOnConnRelease: true,
 	}
 	if !cfg.NoCompression {
 		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}

@@ -67,3 +67,27 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 		},
 	}
 }
+
+// TestConformanceCoalesced runs the suite through the writer the service
+// lands with: one per table, gathering the rows of every caller.
+func TestConformanceCoalesced(t *testing.T) {
+	h := harness("127.0.0.1:9000")
+	wrap := func(t *testing.T, s sink.Sink) sink.Sink {
+		c, err := sink.NewCoalescer(s, sink.CoalesceConfig{Interval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+		return c
+	}
+	newSink, readBack, gone := h.New, h.ReadBack, h.Gone
+	h.New = func(t *testing.T) sink.Sink { return wrap(t, newSink(t)) }
+	h.ReadBack = func(t *testing.T, s sink.Sink, tbl *schema.Table) []schema.Row {
+		return readBack(t, s.(*sink.Coalescer).Inner(), tbl)
+	}
+	h.Gone = func(t *testing.T) (sink.Sink, func()) {
+		s, back := gone(t)
+		return wrap(t, s), back
+	}
+	sinktest.Run(t, h)
+}
