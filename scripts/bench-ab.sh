@@ -40,6 +40,8 @@
 #            shared machine
 #   ingcpu/1k the same for the bench window only (ingest, plus whatever
 #            landing ran concurrently)
+#   peak_rss_mb the server's peak resident memory (VmHWM of its
+#            process), MB, on a line of its own
 #
 # Both servers are driven by the same load generator, A's `event-grpc
 # bench` by default (BENCH_CLIENT=b for B's): a newer bench may send event
@@ -152,6 +154,7 @@ run_one() { # side index
     kill -CONT "$tailer" 2>/dev/null || true; kill "$tailer" 2>/dev/null || true; wait "$tailer" 2>/dev/null || true
     echo "bench-ab: $side run $i: stuck tail reader had read $tailbytes bytes; tail drops: $(curl -s "127.0.0.1:$gport/metrics" | awk '/^eventgrpc_tail_dropped_events_total/ {s+=$2} END {print s+0}')" >&2
   fi
+  local hwm; hwm="$(awk '/^VmHWM:/ {printf "%.0f", $2/1024}' "/proc/$pid/status")"
   kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   pid=""
   local epm cpu ing
@@ -161,6 +164,7 @@ run_one() { # side index
   local rowok=ok; [ "${n:-0}" -ge "$acked" ] || rowok="MISSING$((acked - n))"
   printf '%s run=%d ev/s=%.0f p50=%.2f p99=%.2f landed/s=%s ev/msg=%s cpu/1k=%s ingcpu/1k=%s acked=%s stored=%s(%s) msgs=%s\n' \
     "$side" "$i" "$evs" "$p50" "$p99" "$rate" "$epm" "$cpu" "$ing" "$acked" "$n" "$rowok" "$msgs" | tee -a "$results"
+  echo "$side run=$i peak_rss_mb=$hwm" | tee -a "$results"
 }
 
 for i in $(seq 1 "$runs"); do
@@ -177,3 +181,5 @@ for f in ev/s p50 p99 landed/s ev/msg cpu/1k ingcpu/1k; do
   a="$(median a "$f")"; b="$(median b "$f")"
   printf '  %-10s A=%-10s B=%-10s B/A=%s\n' "$f" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{if (a>0) printf "%.2f", b/a; else print "n/a"}')"
 done
+a="$(median a peak_rss_mb)"; b="$(median b peak_rss_mb)"
+printf '  %-10s A=%-10s B=%-10s B/A=%s\n' peak_rss_mb "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{if (a>0) printf "%.2f", b/a; else print "n/a"}')"

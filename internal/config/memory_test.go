@@ -42,7 +42,9 @@ func TestMemoryBudget(t *testing.T) {
 }
 
 // Without MEMORY_LIMIT the budget is 90% of the container's memory limit
-// (cgroup v2 or v1), and none outside a container that sets one.
+// (cgroup v2 or v1); outside a container that sets one, a quarter of
+// physical memory (MemTotal in /proc/meminfo) capped at 512 MiB, and the
+// cap when meminfo cannot be read.
 func TestMemoryLimitFromContainer(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, v string) string {
@@ -52,18 +54,24 @@ func TestMemoryLimitFromContainer(t *testing.T) {
 		}
 		return p
 	}
+	small := write("meminfo-1g", "MemTotal:        1013556 kB\nMemFree:          200000 kB\n")
+	large := write("meminfo-24g", "MemTotal:       24683520 kB\nMemFree:        21000000 kB\nMemAvailable:   23000000 kB\n")
+	absent := filepath.Join(dir, "absent")
 	for _, tc := range []struct {
-		name  string
-		files []string
-		want  int64
+		name    string
+		files   []string
+		meminfo string
+		want    int64
 	}{
-		{"v2 limit", []string{write("v2", "536870912\n"), write("v1", "1073741824\n")}, 536870912 / 10 * 9},
-		{"v2 max", []string{write("v2max", "max\n")}, 0},
-		{"v1 limit", []string{filepath.Join(dir, "absent"), write("v1b", "1073741824\n")}, 1073741824 / 10 * 9},
-		{"v1 unlimited", []string{write("v1huge", "9223372036854771712\n")}, 0},
-		{"no cgroup files", []string{filepath.Join(dir, "absent")}, 0},
+		{"v2 limit", []string{write("v2", "536870912\n"), write("v1", "1073741824\n")}, large, 536870912 / 10 * 9},
+		{"v1 limit", []string{absent, write("v1b", "1073741824\n")}, large, 1073741824 / 10 * 9},
+		{"v2 max, large machine: capped", []string{write("v2max", "max\n")}, large, 512 << 20},
+		{"v1 unlimited, small machine: a quarter", []string{write("v1huge", "9223372036854771712\n")}, small, 1013556 << 10 / 4},
+		{"no cgroup files", []string{absent}, small, 1013556 << 10 / 4},
+		{"no meminfo either", []string{absent}, absent, 512 << 20},
+		{"unreadable meminfo", []string{absent}, write("meminfo-bad", "MemTotal: lots\n"), 512 << 20},
 	} {
-		if got := defaultMemoryLimit(tc.files); got != tc.want {
+		if got := defaultMemoryLimit(tc.files, tc.meminfo); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
