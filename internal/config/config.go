@@ -325,6 +325,12 @@ type Lookup func(key string) (string, bool)
 // `.env.<ENV>` file in dir if one exists, then the process environment,
 // which wins. It returns every problem found, joined.
 func Load(env Lookup, dir string) (*Config, error) {
+	return load(env, dir, cgroupMemoryFiles("/proc/self/cgroup"), "/proc/meminfo")
+}
+
+// load is Load with the files MEMORY_LIMIT's default is read from: the
+// control group's memory limit files, then meminfo.
+func load(env Lookup, dir string, cgroupFiles []string, meminfo string) (*Config, error) {
 	name := "local"
 	if v, ok := env("ENV"); ok && v != "" {
 		name = v
@@ -411,7 +417,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
 	c.Sink.DuckDBPath = r.str("DUCKDB_PATH", filepath.Join(c.DataDir, "events.duckdb"))
-	c.MemoryLimit = r.size("MEMORY_LIMIT", defaultMemoryLimit(cgroupMemoryFiles("/proc/self/cgroup"), "/proc/meminfo"))
+	c.MemoryLimit = r.size("MEMORY_LIMIT", defaultMemoryLimit(cgroupFiles, meminfo))
 	c.LandingMaxInflightBytes = r.size("LANDING_MAX_INFLIGHT_BYTES", consume.DefaultSinkBytes)
 	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "")
 	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "")

@@ -109,3 +109,60 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// With nothing configured and no control group limit, the process picks
+// its budget from meminfo and carves every bound from it; a variable set
+// on its own keeps its value, and MEMORY_LIMIT=0 keeps every default.
+func TestZeroConfigBudgetIsCarved(t *testing.T) {
+	dir := t.TempDir()
+	meminfo := func(name, kb string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("MemTotal:       "+kb+" kB\nMemFree:          100000 kB\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	noCgroup := []string{filepath.Join(dir, "no-memory.max")}
+	type want struct {
+		budget, goLimit, ingest, landing, dedupe, jsBuffered int64
+		duckdb, ckpt                                         string
+	}
+	for _, tc := range []struct {
+		name    string
+		meminfo string
+		env     map[string]string
+		want    want
+	}{
+		{"24 GiB machine: the 512 MiB cap", meminfo("24g", "25165824"), nil,
+			want{512 << 20, 192 << 20, 32 << 20, 16 << 20, 131072, 32 << 20, "64MiB", "32MiB"}},
+		{"1 GiB machine: a quarter", meminfo("1g", "1048576"), nil,
+			want{256 << 20, 64 << 20, 16 << 20, 8 << 20, 65536, 16 << 20, "32MiB", "16MiB"}},
+		{"own settings win", meminfo("24g-b", "25165824"),
+			map[string]string{"INGEST_MAX_INFLIGHT_BYTES": "1000000", "LANDING_MAX_INFLIGHT_BYTES": "2MiB", "DEDUPE_LOCAL_MAX_ITEMS": "5000"},
+			want{512 << 20, 192 << 20, 1000000, 2 << 20, 5000, 32 << 20, "64MiB", "32MiB"}},
+		{"MEMORY_LIMIT=0: no budget, the fixed defaults", meminfo("24g-c", "25165824"), map[string]string{"MEMORY_LIMIT": "0"},
+			want{0, 0, 64 << 20, 16 << 20, 250_000, 0, "256MiB", "128MiB"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(envOf(tc.env), t.TempDir(), noCgroup, tc.meminfo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{c.MemoryLimit, c.GoMemoryLimit, int64(c.Pipeline.MaxInflightBytes), c.LandingMaxInflightBytes,
+				c.Dedupe.LocalMaxItems, c.Broker.JetStreamBufferedBytes, c.Sink.DuckDBMemoryLimit, c.Sink.DuckDBCheckpointThreshold}
+			if got != tc.want {
+				t.Errorf("carve:\n got %+v\nwant %+v", got, tc.want)
+			}
+			// What the budget holds for parts it does not bound directly
+			// (the executable, stacks, the store's allocations outside its
+			// pool) stays positive: the parts never add up past it.
+			if b := c.MemoryLimit; b > 0 {
+				pool, _ := parseSize(c.Sink.DuckDBMemoryLimit)
+				if parts := c.GoMemoryLimit + pool + c.LandingMaxInflightBytes; parts >= b {
+					t.Errorf("Go heap %d + store pool %d + landing %d = %d MiB, not under the %d MiB budget",
+						c.GoMemoryLimit>>20, pool>>20, c.LandingMaxInflightBytes>>20, parts>>20, b>>20)
+				}
+			}
+		})
+	}
+}
