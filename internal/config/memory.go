@@ -96,21 +96,29 @@ func physicalMemory(meminfo string) int64 {
 }
 
 // memoryReserve is what the budget keeps for memory neither bound governs:
-// the executable's mapped pages (~85 MiB, most of it the embedded store),
+// the executable's mapped pages (~80 MiB, most of it the embedded store),
 // goroutine and thread stacks and the Go runtime's own structures. The
 // embedded store's allocations outside its buffer pool (appenders, query
-// state) are reckoned as much again as the pool. Measured: peak RSS under
-// overload is the Go limit plus ~280 MiB with a 56–64 MiB pool.
+// state, its allocator's cache) are reckoned as much again as the pool.
+// Measured at the default bench with a 512 MiB budget: ~80 MiB mapped,
+// ~240 MiB Go, ~130–180 MiB the store with a 96 MiB pool.
 const memoryReserve = 128 << 20
 
 // carveMemory splits MemoryLimit between the embedded store's buffer pool
-// (an eighth, when DUCKDB_MEMORY_LIMIT does not set it; its checkpoint
-// threshold at most half of that) and the Go heap (what is left after the
-// reserve and the store's allocations outside its pool). It returns the Go
-// heap's soft limit, or 0 when GOMEMLIMIT is in the environment (the
-// runtime has applied it) or there is no budget. A DUCKDB_MEMORY_LIMIT it
-// cannot read is an error: the threshold and the heap's share follow from
-// it.
+// (three sixteenths, when DUCKDB_MEMORY_LIMIT does not set it; its
+// checkpoint threshold a quarter of that, 16–128 MiB) and the Go heap
+// (what is left after the reserve and the store's allocations outside
+// its pool). It returns the Go heap's soft limit, or 0 when GOMEMLIMIT is
+// in the environment (the runtime has applied it) or there is no budget.
+// A DUCKDB_MEMORY_LIMIT it cannot read is an error: the threshold and the
+// heap's share follow from it.
+//
+// The threshold is a quarter of the pool because rows written but not
+// yet checkpointed live in the pool at two to four times their size in
+// the log: a higher threshold makes the store spill them to temporary
+// files, which costs more CPU than checkpointing more often (measured
+// with a 64 MiB pool: a 32 MiB threshold spilled 40–60 MiB and cost
+// ~1.5× CPU per event).
 func (c *Config) carveMemory(r *reader) int64 {
 	var store int64
 	if c.Sink.Kind == SinkDuckDB {
@@ -123,46 +131,50 @@ func (c *Config) carveMemory(r *reader) int64 {
 			}
 			store = n
 		case c.MemoryLimit > 0:
-			store = max(c.MemoryLimit/8, 32<<20)
+			store = max(c.MemoryLimit/16*3, 32<<20)
 			c.Sink.DuckDBMemoryLimit = fmt.Sprintf("%dMiB", store>>20)
 		default:
 			store = 256 << 20
 			c.Sink.DuckDBMemoryLimit = "256MiB"
 		}
 		if c.Sink.DuckDBCheckpointThreshold == "" {
-			// Rows written but not yet checkpointed live in the pool:
-			// a threshold above half of it would leave writes no room.
-			c.Sink.DuckDBCheckpointThreshold = fmt.Sprintf("%dMiB", min(128<<20, store/2)>>20)
+			hold := min(128<<20, store/2) // without a budget: the pool has room
+			if c.MemoryLimit > 0 {
+				hold = min(128<<20, max(store/4, 16<<20))
+			}
+			c.Sink.DuckDBCheckpointThreshold = fmt.Sprintf("%dMiB", hold>>20)
 		}
 	}
 	if r.has("GOMEMLIMIT") || c.MemoryLimit <= 0 {
 		return 0
 	}
-	return max(c.MemoryLimit-3*store-memoryReserve, 64<<20)
+	return max(c.MemoryLimit-2*store-memoryReserve, 64<<20)
 }
 
 // carveBudgets sizes, from MemoryLimit, the byte and item bounds that
 // hold the process's working set, each only when its own variable is
 // unset and never above its fixed default: the encoded requests in flight
-// (a sixteenth, INGEST_MAX_INFLIGHT_BYTES), the message bytes landing per
-// sink (a thirty-second, LANDING_MAX_INFLIGHT_BYTES), the ids the
-// in-process dedupe window holds (one per 4 KiB of budget, ~200 bytes
-// each: about 5% of it, DEDUPE_LOCAL_MAX_ITEMS) and the bytes waiting to
-// be stored per stream of the embedded broker (a sixteenth). Without a
-// budget they keep their defaults.
+// (an eighth, INGEST_MAX_INFLIGHT_BYTES: a gRPC call reserves
+// GRPC_MAX_RECV_BYTES until it is decoded, so 16 concurrent calls need
+// 64 MiB), the message bytes landing per sink (a sixty-fourth,
+// LANDING_MAX_INFLIGHT_BYTES; their rows take ~3× that in the heap), the
+// ids the in-process dedupe window holds (one per 8 KiB of budget, ~200
+// bytes each: about 2.5% of it, DEDUPE_LOCAL_MAX_ITEMS) and the bytes
+// waiting to be stored per stream of the embedded broker (a sixteenth).
+// Without a budget they keep their defaults.
 func (c *Config) carveBudgets(r *reader) {
 	b := c.MemoryLimit
 	if b <= 0 {
 		return
 	}
 	if !r.has("INGEST_MAX_INFLIGHT_BYTES") {
-		c.Pipeline.MaxInflightBytes = int(min(int64(c.Pipeline.MaxInflightBytes), max(b/16, 4<<20)))
+		c.Pipeline.MaxInflightBytes = int(min(int64(c.Pipeline.MaxInflightBytes), max(b/8, 4<<20)))
 	}
 	if !r.has("LANDING_MAX_INFLIGHT_BYTES") {
-		c.LandingMaxInflightBytes = min(c.LandingMaxInflightBytes, max(b/32, 4<<20))
+		c.LandingMaxInflightBytes = min(c.LandingMaxInflightBytes, max(b/64, 4<<20))
 	}
 	if !r.has("DEDUPE_LOCAL_MAX_ITEMS") && c.Dedupe.LocalMaxItems > 0 {
-		c.Dedupe.LocalMaxItems = min(c.Dedupe.LocalMaxItems, max(b/4096, 16_384))
+		c.Dedupe.LocalMaxItems = min(c.Dedupe.LocalMaxItems, max(b/8192, 16_384))
 	}
 	c.Broker.JetStreamBufferedBytes = min(128<<20, max(b/16, 8<<20))
 }
