@@ -38,6 +38,9 @@ type Config struct {
 	// embedded broker's per-stream buffer are carved from it unless their
 	// own settings (DUCKDB_MEMORY_LIMIT, GOMEMLIMIT, …) set them.
 	MemoryLimit int64
+	// MemoryLimitFrom says where MemoryLimit came from: "MEMORY_LIMIT",
+	// "container limit", "physical memory / 4" or "default cap".
+	MemoryLimitFrom string
 	// LandingMaxInflightBytes bounds, per sink, the message bytes whose
 	// rows are being built and written at once (LANDING_MAX_INFLIGHT_BYTES).
 	LandingMaxInflightBytes int64
@@ -417,7 +420,12 @@ func load(env Lookup, dir string, cgroupFiles []string, meminfo string) (*Config
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
 	c.Sink.DuckDBPath = r.str("DUCKDB_PATH", filepath.Join(c.DataDir, "events.duckdb"))
-	c.MemoryLimit = r.size("MEMORY_LIMIT", defaultMemoryLimit(cgroupFiles, meminfo))
+	defLimit, limitFrom := defaultMemoryLimit(cgroupFiles, meminfo)
+	c.MemoryLimit = r.size("MEMORY_LIMIT", defLimit)
+	c.MemoryLimitFrom = limitFrom
+	if r.has("MEMORY_LIMIT") {
+		c.MemoryLimitFrom = "MEMORY_LIMIT"
+	}
 	c.LandingMaxInflightBytes = r.size("LANDING_MAX_INFLIGHT_BYTES", consume.DefaultSinkBytes)
 	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "")
 	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "")

@@ -39,7 +39,8 @@ func cgroupMemoryFiles(cgroupFile string) []string {
 // (MemTotal in meminfo), at most defaultBudgetCap, so that the process
 // never grows without bound because nobody configured it; the cap alone
 // when meminfo cannot be read. MEMORY_LIMIT=0 turns the budget off.
-func defaultMemoryLimit(files []string, meminfo string) int64 {
+// source says which, for the start log.
+func defaultMemoryLimit(files []string, meminfo string) (limit int64, source string) {
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -53,13 +54,16 @@ func defaultMemoryLimit(files []string, meminfo string) int64 {
 		if err != nil || n <= 0 || n >= 1<<60 { // v1 writes "no limit" as a huge number
 			break
 		}
-		return n / 10 * 9
+		return n / 10 * 9, "container limit"
 	}
 	total := physicalMemory(meminfo)
 	if total <= 0 {
-		return defaultBudgetCap
+		return defaultBudgetCap, "default cap (physical memory unknown)"
 	}
-	return min(total/4, defaultBudgetCap)
+	if total/4 >= defaultBudgetCap {
+		return defaultBudgetCap, "default cap"
+	}
+	return total / 4, "physical memory / 4"
 }
 
 // defaultBudgetCap bounds the budget the process picks for itself outside

@@ -72,7 +72,7 @@ func TestMemoryLimitFromContainer(t *testing.T) {
 		{"no meminfo either", []string{absent}, absent, 512 << 20},
 		{"unreadable meminfo", []string{absent}, write("meminfo-bad", "MemTotal: lots\n"), 512 << 20},
 	} {
-		if got := defaultMemoryLimit(tc.files, tc.meminfo); got != tc.want {
+		if got, _ := defaultMemoryLimit(tc.files, tc.meminfo); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -133,16 +133,17 @@ func TestZeroConfigBudgetIsCarved(t *testing.T) {
 		meminfo string
 		env     map[string]string
 		want    want
+		from    string
 	}{
 		{"24 GiB machine: the 512 MiB cap", meminfo("24g", "25165824"), nil,
-			want{512 << 20, 192 << 20, 64 << 20, 8 << 20, 65536, 32 << 20, "96MiB", "24MiB"}},
+			want{512 << 20, 192 << 20, 64 << 20, 8 << 20, 65536, 32 << 20, "96MiB", "24MiB"}, "default cap"},
 		{"1 GiB machine: a quarter", meminfo("1g", "1048576"), nil,
-			want{256 << 20, 64 << 20, 32 << 20, 4 << 20, 32768, 16 << 20, "48MiB", "16MiB"}},
+			want{256 << 20, 64 << 20, 32 << 20, 4 << 20, 32768, 16 << 20, "48MiB", "16MiB"}, "physical memory / 4"},
 		{"own settings win", meminfo("24g-b", "25165824"),
 			map[string]string{"INGEST_MAX_INFLIGHT_BYTES": "1000000", "LANDING_MAX_INFLIGHT_BYTES": "2MiB", "DEDUPE_LOCAL_MAX_ITEMS": "5000"},
-			want{512 << 20, 192 << 20, 1000000, 2 << 20, 5000, 32 << 20, "96MiB", "24MiB"}},
+			want{512 << 20, 192 << 20, 1000000, 2 << 20, 5000, 32 << 20, "96MiB", "24MiB"}, "default cap"},
 		{"MEMORY_LIMIT=0: no budget, the fixed defaults", meminfo("24g-c", "25165824"), map[string]string{"MEMORY_LIMIT": "0"},
-			want{0, 0, 64 << 20, 16 << 20, 250_000, 0, "256MiB", "128MiB"}},
+			want{0, 0, 64 << 20, 16 << 20, 250_000, 0, "256MiB", "128MiB"}, "MEMORY_LIMIT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := load(envOf(tc.env), t.TempDir(), noCgroup, tc.meminfo)
@@ -153,6 +154,9 @@ func TestZeroConfigBudgetIsCarved(t *testing.T) {
 				c.Dedupe.LocalMaxItems, c.Broker.JetStreamBufferedBytes, c.Sink.DuckDBMemoryLimit, c.Sink.DuckDBCheckpointThreshold}
 			if got != tc.want {
 				t.Errorf("carve:\n got %+v\nwant %+v", got, tc.want)
+			}
+			if c.MemoryLimitFrom != tc.from {
+				t.Errorf("budget from %q, want %q", c.MemoryLimitFrom, tc.from)
 			}
 			// What the budget holds for parts it does not bound directly
 			// (the executable, stacks, the store's allocations outside its
