@@ -103,26 +103,24 @@ func physicalMemory(meminfo string) int64 {
 // the executable's mapped pages (~80 MiB, most of it the embedded store),
 // goroutine and thread stacks and the Go runtime's own structures. The
 // embedded store's allocations outside its buffer pool (appenders, query
-// state, its allocator's cache) are reckoned as much again as the pool.
-// Measured at the default bench with a 512 MiB budget: ~80 MiB mapped,
-// ~240 MiB Go, ~130–180 MiB the store with a 96 MiB pool.
+// state, its allocator's cache) are reckoned as half the pool.
 const memoryReserve = 128 << 20
 
 // carveMemory splits MemoryLimit between the embedded store's buffer pool
-// (three sixteenths, when DUCKDB_MEMORY_LIMIT does not set it; its
-// checkpoint threshold a quarter of that, 16–128 MiB) and the Go heap
-// (what is left after the reserve and the store's allocations outside
-// its pool). It returns the Go heap's soft limit, or 0 when GOMEMLIMIT is
-// in the environment (the runtime has applied it) or there is no budget.
-// A DUCKDB_MEMORY_LIMIT it cannot read is an error: the threshold and the
-// heap's share follow from it.
+// (a quarter, when DUCKDB_MEMORY_LIMIT does not set it; its checkpoint
+// threshold at most half of that) and the Go heap (what is left after the
+// reserve and one and a half times the pool). It returns the Go heap's
+// soft limit, or 0 when GOMEMLIMIT is in the environment (the runtime has
+// applied it) or there is no budget. A DUCKDB_MEMORY_LIMIT it cannot read
+// is an error: the threshold and the heap's share follow from it.
 //
-// The threshold is a quarter of the pool because rows written but not
-// yet checkpointed live in the pool at two to four times their size in
-// the log: a higher threshold makes the store spill them to temporary
-// files, which costs more CPU than checkpointing more often (measured
-// with a 64 MiB pool: a 32 MiB threshold spilled 40–60 MiB and cost
-// ~1.5× CPU per event).
+// The pool's share is what keeps the store's CPU per row: rows written
+// but not yet checkpointed live in the pool, and a pool too small for
+// them spills them to temporary files, while a lower threshold
+// checkpoints more often. Measured at the default bench, 16 clients: a
+// 64 MiB pool with a 32 MiB threshold (an eighth of 512 MiB) spilled
+// 40–60 MiB, wrote a batch in ~2.9 s instead of ~0.9 s and cost ~1.5×
+// CPU per event; 128 MiB with 64 MiB keeps close to the unbounded store.
 func (c *Config) carveMemory(r *reader) int64 {
 	var store int64
 	if c.Sink.Kind == SinkDuckDB {
@@ -135,24 +133,22 @@ func (c *Config) carveMemory(r *reader) int64 {
 			}
 			store = n
 		case c.MemoryLimit > 0:
-			store = max(c.MemoryLimit/16*3, 32<<20)
+			store = max(c.MemoryLimit/4, 32<<20)
 			c.Sink.DuckDBMemoryLimit = fmt.Sprintf("%dMiB", store>>20)
 		default:
 			store = 256 << 20
 			c.Sink.DuckDBMemoryLimit = "256MiB"
 		}
 		if c.Sink.DuckDBCheckpointThreshold == "" {
-			hold := min(128<<20, store/2) // without a budget: the pool has room
-			if c.MemoryLimit > 0 {
-				hold = min(128<<20, max(store/4, 16<<20))
-			}
-			c.Sink.DuckDBCheckpointThreshold = fmt.Sprintf("%dMiB", hold>>20)
+			// Rows written but not yet checkpointed live in the pool:
+			// a threshold above half of it would leave writes no room.
+			c.Sink.DuckDBCheckpointThreshold = fmt.Sprintf("%dMiB", min(128<<20, store/2)>>20)
 		}
 	}
 	if r.has("GOMEMLIMIT") || c.MemoryLimit <= 0 {
 		return 0
 	}
-	return max(c.MemoryLimit-2*store-memoryReserve, 64<<20)
+	return max(c.MemoryLimit-store-store/2-memoryReserve, 64<<20)
 }
 
 // carveBudgets sizes, from MemoryLimit, the byte and item bounds that

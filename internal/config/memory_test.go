@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// One budget, MEMORY_LIMIT, sizes the embedded store's pool (3/16), its
-// checkpoint threshold (a quarter of the pool) and the Go heap's soft
-// limit (what is left after twice the pool and 128 MiB); each can still
-// be set on its own.
+// One budget, MEMORY_LIMIT, sizes the embedded store's pool (a quarter),
+// its checkpoint threshold (half the pool, at most 128 MiB) and the Go
+// heap's soft limit (what is left after 1.5× the pool and 128 MiB); each
+// can still be set on its own.
 func TestMemoryBudget(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
@@ -18,10 +18,10 @@ func TestMemoryBudget(t *testing.T) {
 		goLimit          int64
 		duckdb, ckptHold string
 	}{
-		{"512MiB", map[string]string{"MEMORY_LIMIT": "512MiB"}, 192 << 20, "96MiB", "24MiB"},
-		{"larger machine", map[string]string{"MEMORY_LIMIT": "4GiB"}, (4<<30 - 2*768<<20 - 128<<20), "768MiB", "128MiB"},
-		{"GOMEMLIMIT wins", map[string]string{"MEMORY_LIMIT": "512MiB", "GOMEMLIMIT": "300MiB"}, 0, "96MiB", "24MiB"},
-		{"store set on its own", map[string]string{"MEMORY_LIMIT": "512MiB", "DUCKDB_MEMORY_LIMIT": "100MB", "DUCKDB_CHECKPOINT_THRESHOLD": "16MB"}, 512<<20 - 2*100e6 - 128<<20, "100MB", "16MB"},
+		{"512MiB", map[string]string{"MEMORY_LIMIT": "512MiB"}, 192 << 20, "128MiB", "64MiB"},
+		{"larger machine", map[string]string{"MEMORY_LIMIT": "4GiB"}, (4<<30 - 3*512<<20 - 128<<20), "1024MiB", "128MiB"},
+		{"GOMEMLIMIT wins", map[string]string{"MEMORY_LIMIT": "512MiB", "GOMEMLIMIT": "300MiB"}, 0, "128MiB", "64MiB"},
+		{"store set on its own", map[string]string{"MEMORY_LIMIT": "512MiB", "DUCKDB_MEMORY_LIMIT": "100MB", "DUCKDB_CHECKPOINT_THRESHOLD": "16MB"}, 512<<20 - 150e6 - 128<<20, "100MB", "16MB"},
 		{"no budget", map[string]string{"MEMORY_LIMIT": "0"}, 0, "256MiB", "128MiB"},
 		{"tiny budget keeps a floor", map[string]string{"MEMORY_LIMIT": "100MiB"}, 64 << 20, "32MiB", "16MiB"},
 		{"clickhouse: no store share", map[string]string{"MEMORY_LIMIT": "512MiB", "SINK": "clickhouse"}, 512<<20 - 128<<20, "", ""},
@@ -136,12 +136,12 @@ func TestZeroConfigBudgetIsCarved(t *testing.T) {
 		from    string
 	}{
 		{"24 GiB machine: the 512 MiB cap", meminfo("24g", "25165824"), nil,
-			want{512 << 20, 192 << 20, 64 << 20, 8 << 20, 65536, 32 << 20, "96MiB", "24MiB"}, "default cap"},
+			want{512 << 20, 192 << 20, 64 << 20, 8 << 20, 65536, 32 << 20, "128MiB", "64MiB"}, "default cap"},
 		{"1 GiB machine: a quarter", meminfo("1g", "1048576"), nil,
-			want{256 << 20, 64 << 20, 32 << 20, 4 << 20, 32768, 16 << 20, "48MiB", "16MiB"}, "physical memory / 4"},
+			want{256 << 20, 64 << 20, 32 << 20, 4 << 20, 32768, 16 << 20, "64MiB", "32MiB"}, "physical memory / 4"},
 		{"own settings win", meminfo("24g-b", "25165824"),
 			map[string]string{"INGEST_MAX_INFLIGHT_BYTES": "1000000", "LANDING_MAX_INFLIGHT_BYTES": "2MiB", "DEDUPE_LOCAL_MAX_ITEMS": "5000"},
-			want{512 << 20, 192 << 20, 1000000, 2 << 20, 5000, 32 << 20, "96MiB", "24MiB"}, "default cap"},
+			want{512 << 20, 192 << 20, 1000000, 2 << 20, 5000, 32 << 20, "128MiB", "64MiB"}, "default cap"},
 		{"MEMORY_LIMIT=0: no budget, the fixed defaults", meminfo("24g-c", "25165824"), map[string]string{"MEMORY_LIMIT": "0"},
 			want{0, 0, 64 << 20, 16 << 20, 250_000, 0, "256MiB", "128MiB"}, "MEMORY_LIMIT"},
 	} {
