@@ -67,11 +67,10 @@ func defaultMemoryLimit(files []string, meminfo string) (limit int64, source str
 }
 
 // defaultBudgetCap bounds the budget the process picks for itself outside
-// a container limit. Measured on 2 cores with the embedded broker and
-// store: the default bench peaks at ~400 MB RSS under it, 64 concurrent
-// clients at under 512 MB, at the CPU per event of an unbounded heap
-// within a few percent. A machine with more to give gets it by setting
-// MEMORY_LIMIT.
+// a container limit: enough for the embedded broker and store at the
+// default bench's rate on 2 cores (see MEMORY_LIMIT in the README for
+// what it measured), small enough to sit beside other services on a VM.
+// A machine with more to give gets it by setting MEMORY_LIMIT.
 const defaultBudgetCap = 512 << 20
 
 // physicalMemory is MemTotal from a /proc/meminfo-shaped file, in bytes;
