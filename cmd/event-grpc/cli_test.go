@@ -252,7 +252,8 @@ func serveLog(t *testing.T, env map[string]string, until string) string {
 
 // TestZeroConfigStartLog: a start with nothing configured prints no WARN,
 // one INFO line of what is off, "event-grpc ready" with the status page's
-// URL, ports on loopback, and "no limit" rather than the maximum integer.
+// URL, ports on loopback, a memory budget and where it came from, and
+// never the maximum integer.
 func TestZeroConfigStartLog(t *testing.T) {
 	log := serveLog(t, nil, "event-grpc ready")
 	for _, l := range strings.Split(log, "\n") {
@@ -264,9 +265,15 @@ func TestZeroConfigStartLog(t *testing.T) {
 		t.Errorf("%d lines of what is off, want 1:\n%s", n, log)
 	}
 	for _, want := range []string{"WEBENGAGE_URL", "BRANCH_WEBHOOK_SECRET", "AUTH_MODE", "status_page=http://127.0.0.1:" + os.Getenv("GIN_PORT") + "/",
-		"grpc=127.0.0.1:" + os.Getenv("PORT"), `go_memory_limit="no limit"`, `memory_limit="no limit"`} {
+		"grpc=127.0.0.1:" + os.Getenv("PORT"), "memory_limit_from="} {
 		if !strings.Contains(log, want) {
 			t.Errorf("start log lacks %q:\n%s", want, log)
+		}
+	}
+	// Without configuration the process still bounds itself.
+	for _, unbounded := range []string{`go_memory_limit="no limit"`, `memory_limit="no limit"`} {
+		if strings.Contains(log, unbounded) {
+			t.Errorf("zero-config start has %s:\n%s", unbounded, log)
 		}
 	}
 	if strings.Contains(log, "9223372036854775807") || strings.Contains(log, "not ready") {

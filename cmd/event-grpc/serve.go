@@ -128,7 +128,7 @@ func serve(ctx context.Context, stopSignals context.CancelFunc, stderr io.Writer
 	}
 	attrs := []any{"env", cfg.Env, "version", buildinfo.Get().Short(), "grpc", a.GRPCAddr().String(), "http", a.HTTPAddr().String(),
 		"status_page", statusURL(a.HTTPAddr()), "broker", cfg.Broker.Kind, "sink", cfg.Sink.Kind, "data_dir", cfg.DataDir,
-		"memory_limit", limitText(cfg.MemoryLimit), "go_memory_limit", limitText(debug.SetMemoryLimit(-1)), "duckdb_memory_limit", orDefault(cfg.Sink.DuckDBMemoryLimit)}
+		"memory_limit", limitText(cfg.MemoryLimit), "memory_limit_from", cfg.MemoryLimitFrom, "go_memory_limit", limitText(debug.SetMemoryLimit(-1)), "duckdb_memory_limit", orDefault(cfg.Sink.DuckDBMemoryLimit)}
 	go logReadiness(ctx, log, a.State, cfg, attrs)
 	var cause error
 	select {

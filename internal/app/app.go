@@ -430,7 +430,7 @@ func (a *App) openBroker(ctx context.Context) error {
 		}
 		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Stream: cfg.Broker.NATSStream, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	default:
-		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, StreamBufferedBytes: cfg.Broker.JetStreamBufferedBytes, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
 	}
 	if err != nil {
 		return fmt.Errorf("broker %s: %w", cfg.Broker.Kind, err)

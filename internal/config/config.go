@@ -33,10 +33,15 @@ type Config struct {
 	DataDir string
 	// MemoryLimit is the process's memory budget in bytes (MEMORY_LIMIT,
 	// e.g. 512MiB, 4GiB; 0: none; default 90% of the container's limit,
-	// none without one). The embedded store's buffer pool and
-	// the Go heap's soft limit are carved from it unless DUCKDB_MEMORY_LIMIT
-	// or GOMEMLIMIT set them.
+	// else a quarter of the machine's memory, at most 512 MiB). The
+	// embedded store's buffer pool, the Go heap's soft limit, the ingest
+	// and landing byte budgets, the in-process dedupe window and the
+	// embedded broker's per-stream buffer are carved from it unless their
+	// own settings (DUCKDB_MEMORY_LIMIT, GOMEMLIMIT, …) set them.
 	MemoryLimit int64
+	// MemoryLimitFrom says where MemoryLimit came from: "MEMORY_LIMIT",
+	// "container limit", "physical memory / 4" or "default cap".
+	MemoryLimitFrom string
 	// LandingMaxInflightBytes bounds, per sink, the message bytes whose
 	// rows are being built and written at once (LANDING_MAX_INFLIGHT_BYTES).
 	LandingMaxInflightBytes int64
@@ -203,7 +208,12 @@ type Broker struct {
 	// (default, 0) fsyncs before every acknowledgement; a duration such as
 	// 2m acknowledges from the page cache and fsyncs every interval.
 	JetStreamSync time.Duration
-	Rabbit        Rabbit
+	// JetStreamBufferedBytes bounds, per stream of the embedded server,
+	// the published bytes waiting to be stored (0: the server's default,
+	// 128 MiB); past it a publish is refused as overload. Carved from
+	// MEMORY_LIMIT.
+	JetStreamBufferedBytes int64
+	Rabbit                 Rabbit
 }
 
 // Rabbit holds the seed's RABBIT_* settings.
@@ -327,6 +337,12 @@ type Lookup func(key string) (string, bool)
 // `.env.<ENV>` file in dir if one exists, then the process environment,
 // which wins. It returns every problem found, joined.
 func Load(env Lookup, dir string) (*Config, error) {
+	return load(env, dir, cgroupMemoryFiles("/proc/self/cgroup"), "/proc/meminfo")
+}
+
+// load is Load with the files MEMORY_LIMIT's default is read from: the
+// control group's memory limit files, then meminfo.
+func load(env Lookup, dir string, cgroupFiles []string, meminfo string) (*Config, error) {
 	name := "local"
 	if v, ok := env("ENV"); ok && v != "" {
 		name = v
@@ -413,7 +429,12 @@ func Load(env Lookup, dir string) (*Config, error) {
 
 	c.Sink.Kind = strings.ToLower(r.str("SINK", SinkDuckDB))
 	c.Sink.DuckDBPath = r.str("DUCKDB_PATH", filepath.Join(c.DataDir, "events.duckdb"))
-	c.MemoryLimit = r.size("MEMORY_LIMIT", defaultMemoryLimit(cgroupMemoryFiles("/proc/self/cgroup")))
+	defLimit, limitFrom := defaultMemoryLimit(cgroupFiles, meminfo)
+	c.MemoryLimit = r.size("MEMORY_LIMIT", defLimit)
+	c.MemoryLimitFrom = limitFrom
+	if r.has("MEMORY_LIMIT") {
+		c.MemoryLimitFrom = "MEMORY_LIMIT"
+	}
 	c.LandingMaxInflightBytes = r.size("LANDING_MAX_INFLIGHT_BYTES", consume.DefaultSinkBytes)
 	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "")
 	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "")
@@ -480,6 +501,7 @@ func Load(env Lookup, dir string) (*Config, error) {
 	} else {
 		c.Dedupe = dd
 	}
+	c.carveBudgets(r)
 	if wh, err := webhook.ConfigFromEnv(r.lookup, name); err != nil {
 		errs = append(errs, err)
 	} else {

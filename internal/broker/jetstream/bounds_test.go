@@ -141,3 +141,21 @@ func TestLegacyStreamMigrated(t *testing.T) {
 		t.Fatalf("the legacy stream after the migration: %v, want it deleted", err)
 	}
 }
+
+// TestStreamBufferFullRefuses: a stream's buffer of publishes waiting to
+// be stored is bounded (StreamBufferedBytes); a publish that does not fit
+// is refused as overload, not queued and not taken as stored.
+func TestStreamBufferFullRefuses(t *testing.T) {
+	b := embedded(t, jetstream.Config{Topology: testTopology(t, nil), StreamBufferedBytes: 1024})
+	ctx := context.Background()
+	err := b.PublishToQueues(ctx, "ev.tx", []string{"all"}, []broker.Message{{RoutingKey: "Click", Body: []byte(strings.Repeat("c", 4<<10)), ID: "big"}})
+	if !errors.Is(err, broker.ErrOverloaded) {
+		t.Fatalf("a 4 KiB publish into a 1 KiB stream buffer: %v, want ErrOverloaded", err)
+	}
+	if err := b.PublishToQueues(ctx, "ev.tx", []string{"all"}, []broker.Message{{RoutingKey: "Click", Body: []byte("small"), ID: "small"}}); err != nil {
+		t.Fatalf("a small publish that fits: %v", err)
+	}
+	if n, _, err := b.Peek(ctx, "all", 0); err != nil || n != 1 {
+		t.Fatalf("queue all holds %d (%v), want only the publish that fitted", n, err)
+	}
+}

@@ -87,6 +87,12 @@ type Config struct {
 	// configuration says (sync_interval); this setting is then refused.
 	SyncInterval time.Duration
 
+	// StreamBufferedBytes bounds, per stream of the embedded server, the
+	// published bytes received but not yet stored; past it the server
+	// refuses the publish (broker.ErrOverloaded). Zero: the server's
+	// default (128 MiB). Only for the embedded server.
+	StreamBufferedBytes int64
+
 	// Logger receives connection events and embedded server warnings.
 	// Nil discards.
 	Logger *slog.Logger
@@ -171,6 +177,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 || c.PublishRetryFor < 0 || c.AckWait < 0 || c.MaxPending < 0 {
 		bad("jetstream: publish timeout, ack wait and max pending must not be negative")
+	}
+	if c.StreamBufferedBytes < 0 {
+		bad("jetstream: stream buffered bytes: negative")
+	}
+	if c.URL != "" && c.StreamBufferedBytes != 0 {
+		bad("jetstream: stream buffered bytes: only for the embedded server")
 	}
 	if c.SyncInterval < 0 {
 		bad("jetstream: sync interval: negative")

@@ -144,6 +144,8 @@ func (b *Broker) startEmbedded() error {
 		JetStream:    true,
 		StoreDir:     b.cfg.DataDir,
 		NoSigs:       true,
+		// Bounds each stream's queue of publishes waiting to be stored.
+		StreamMaxBufferedSize: b.cfg.StreamBufferedBytes,
 		// The HTTP monitor and cluster ports stay closed.
 	}
 	srv, err := server.NewServer(opts)

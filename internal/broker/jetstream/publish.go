@@ -340,7 +340,7 @@ func classify(err error) error {
 	case errors.As(err, &apiErr):
 		d := strings.ToLower(apiErr.Description)
 		switch {
-		case apiErr.ErrorCode == jsErrInsufficientResources,
+		case apiErr.ErrorCode == jsErrInsufficientResources, apiErr.ErrorCode == jsErrTooManyRequests,
 			strings.Contains(d, "maximum bytes"), strings.Contains(d, "maximum messages"):
 			return fmt.Errorf("jetstream: stream full: %w: %w", broker.ErrOverloaded, err)
 		case apiErr.Code >= 500:
@@ -360,3 +360,8 @@ func classify(err error) error {
 // jsErrInsufficientResources is the server's error code for "insufficient
 // resources" (the account or server store is full).
 const jsErrInsufficientResources = 10023
+
+// jsErrTooManyRequests is the server's error code for a publish it did not
+// queue because the stream's buffer of publishes waiting to be stored was
+// full (Config.StreamBufferedBytes).
+const jsErrTooManyRequests = 10167
