@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/topology"
@@ -34,25 +33,9 @@ func (r *Runner) RunPipelined(ctx context.Context, q topology.Queue, h AsyncHand
 	if h == nil {
 		return fmt.Errorf("consume %q: nil handler", q.Name)
 	}
-	if q.Name == "" {
-		return errors.New("consume: queue has no name")
-	}
-	q = queueDefaults(q)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make([]error, q.Consumers)
-	var wg sync.WaitGroup
-	for i := range q.Consumers {
-		w := &worker{r: r, q: q, h: Sync(h), async: h, stalled: stalled, n: i}
-		wg.Go(func() {
-			errs[i] = w.run(ctx)
-			if errs[i] != nil {
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return r.runWorkers(ctx, q, func(q topology.Queue, i int) *worker {
+		return &worker{r: r, q: q, h: Sync(h), async: h, stalled: stalled, n: i}
+	})
 }
 
 // Sync is h as a broker.BatchHandler: it waits for the fate.

@@ -98,6 +98,12 @@ func (r *Runner) Run(ctx context.Context, q topology.Queue, h broker.BatchHandle
 	if h == nil {
 		return fmt.Errorf("consume %q: nil handler", q.Name)
 	}
+	return r.runWorkers(ctx, q, func(q topology.Queue, i int) *worker { return &worker{r: r, q: q, h: h, n: i} })
+}
+
+// runWorkers runs q.Consumers workers made by mk until ctx ends or one
+// fails fatally, which stops the others.
+func (r *Runner) runWorkers(ctx context.Context, q topology.Queue, mk func(q topology.Queue, i int) *worker) error {
 	if q.Name == "" {
 		return errors.New("consume: queue has no name")
 	}
@@ -107,7 +113,7 @@ func (r *Runner) Run(ctx context.Context, q topology.Queue, h broker.BatchHandle
 	errs := make([]error, q.Consumers)
 	var wg sync.WaitGroup
 	for i := range q.Consumers {
-		w := &worker{r: r, q: q, h: h, n: i}
+		w := mk(q, i)
 		wg.Go(func() {
 			errs[i] = w.run(ctx)
 			if errs[i] != nil {
