@@ -138,7 +138,10 @@ CONF
     -Dzookeeper.admin.enableServer=false org.apache.zookeeper.server.quorum.QuorumPeerMain "$ZK/conf/zoo.cfg" >"$ZK/zk.log" 2>&1 &
   echo $! >"$ZK/zk.pid"
 }
-zk_ok() { [ "$( (exec 3<>/dev/tcp/127.0.0.1/2191 && printf ruok >&3 && timeout 1 cat <&3) 2>/dev/null)" = imok ]; }
+# ZooKeeper serves sessions: `srvr` names its mode (ruok answers imok
+# before it does, and a ClickHouse 18.16 whose first ZooKeeper session fails
+# can crash in its DDL worker).
+zk_ok() { (exec 3<>/dev/tcp/127.0.0.1/2191 && printf srvr >&3 && timeout 1 cat <&3) 2>/dev/null | grep -q '^Mode: '; }
 
 ch_conf() { # N
   local n=$1 d=$CH/ch$1
@@ -185,6 +188,9 @@ ch_start_node() { # N
     --exec /usr/sbin/clickhouse-server -- --config-file="$d/config.xml" >/dev/null 2>&1
 }
 ch_ok() { curl -fsS --max-time 1 "http://127.0.0.1:812$((3 + $1))/ping" >/dev/null 2>&1; }
+# Replica N has a ZooKeeper session (its DDL worker and replicated tables
+# need one).
+ch_zk_ok() { curl -fsS --max-time 2 "http://127.0.0.1:812$((3 + $1))/" --data-binary "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- RabbitMQ over TLS
 # A single node rqtls (not clustered) that takes only amqps on

@@ -74,7 +74,7 @@ up_nats() {
 
 up_clickhouse() {
   apt_install zookeeper clickhouse-server clickhouse-client
-  if alive "$ZK/zk.pid" && zk_ok && alive "$CH/ch1/ch.pid" && ch_ok 1 && alive "$CH/ch2/ch.pid" && ch_ok 2; then
+  if alive "$ZK/zk.pid" && zk_ok && alive "$CH/ch1/ch.pid" && ch_ok 1 && ch_zk_ok 1 && alive "$CH/ch2/ch.pid" && ch_ok 2 && ch_zk_ok 2; then
     log "clickhouse: already up"; return 0
   fi
   if ! alive "$ZK/zk.pid"; then
@@ -100,12 +100,20 @@ up_clickhouse() {
         sleep 0.1
       done
     done
-    # A start right after a fresh ZooKeeper can abort (CLUSTERS.md): check
-    # the processes still live a moment after /ping, and try again.
+    # A start right after a fresh ZooKeeper can abort (CLUSTERS.md): wait
+    # until each replica has a ZooKeeper session, check the processes still
+    # live a moment later, and try again if not.
+    for n in 1 2; do
+      for _ in $(seq 300); do
+        ch_zk_ok "$n" && break
+        alive "$CH/ch$n/ch.pid" || break
+        sleep 0.1
+      done
+    done
     sleep 1.5
     ok=1
     for n in 1 2; do
-      alive "$CH/ch$n/ch.pid" && ch_ok "$n" && continue
+      alive "$CH/ch$n/ch.pid" && ch_ok "$n" && ch_zk_ok "$n" && continue
       ok=0
       stop_pid "$CH/ch$n/ch.pid" KILL 10
     done
