@@ -130,12 +130,12 @@ func (h *Hub) Publish(src pipeline.Source, req *eventgrpcv1.Events, resp *eventg
 			}
 			dropped++
 		}
+		if len(add) > 0 {
+			dropped += s.push(add)
+		}
 		if dropped > 0 {
 			s.dropped.Add(dropped)
 			h.dropped.Add(float64(dropped))
-		}
-		if len(add) > 0 {
-			s.push(add, size)
 		}
 	}
 }
@@ -309,22 +309,37 @@ func (h *Hub) Subscribe(f Filter) (*Sub, error) {
 	return s, nil
 }
 
-// room is how many bytes the subscriber may still take.
+// room is how many bytes the subscriber may still take: a first look,
+// before rendering; push decides under the lock.
 func (s *Sub) room() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hub.cfg.MaxBytes - s.bytes
 }
 
-func (s *Sub) push(evs []Event, size int) {
+// push queues the events that still fit the byte bound, in order, and
+// returns how many did not: dispatches to the same subscriber run
+// concurrently, so the room seen before rendering may have been taken.
+func (s *Sub) push(evs []Event) (dropped uint64) {
 	s.mu.Lock()
-	s.queue = append(s.queue, evs...)
-	s.bytes += size
+	kept := 0
+	for _, e := range evs {
+		if n := e.Size(); s.bytes+n <= s.hub.cfg.MaxBytes {
+			s.queue = append(s.queue, e)
+			s.bytes += n
+			kept++
+		}
+	}
 	s.mu.Unlock()
+	dropped = uint64(len(evs) - kept)
+	if kept == 0 {
+		return dropped
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+	return dropped
 }
 
 // Buffered is how many bytes (Event.Size) the subscriber has waiting; at
