@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -378,4 +379,81 @@ func (b *Batch) Bytes() int {
 		}
 	}
 	return n
+}
+
+// AppendKey appends to dst the values of row i in the columns cols, each
+// followed by a zero byte: rows with equal keys give equal bytes (for
+// deduplicating a batch by its unique key without boxing a value).
+func (b *Batch) AppendKey(dst []byte, i int, cols []int) []byte {
+	for _, ci := range cols {
+		c := &b.Cols[ci]
+		switch c.Type {
+		case String, JSON:
+			dst = append(dst, c.Str[i]...)
+		case Int32:
+			dst = strconv.AppendInt(dst, int64(c.I32[i]), 10)
+		case Int64:
+			dst = strconv.AppendInt(dst, c.I64[i], 10)
+		case Float64:
+			dst = strconv.AppendFloat(dst, c.F64[i], 'g', -1, 64)
+		case Bool:
+			dst = strconv.AppendBool(dst, c.Bool[i])
+		case DateTime, Date:
+			dst = strconv.AppendInt(dst, c.Time[i].UnixNano(), 10)
+		case Strings:
+			for _, s := range c.List[i] {
+				dst = append(dst, s...)
+				dst = append(dst, 1)
+			}
+		}
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// IsZero reports whether row i of column c holds its type's zero (the
+// value an absent optional column takes, see Zero).
+func (b *Batch) IsZero(c, i int) bool {
+	col := &b.Cols[c]
+	switch col.Type {
+	case String:
+		return col.Str[i] == ""
+	case JSON:
+		return col.Str[i] == "{}"
+	case Int32:
+		return col.I32[i] == 0
+	case Int64:
+		return col.I64[i] == 0
+	case Float64:
+		return col.F64[i] == 0
+	case Bool:
+		return !col.Bool[i]
+	case DateTime, Date:
+		return col.Time[i].Equal(epoch0)
+	case Strings:
+		return len(col.List[i]) == 0
+	}
+	return true
+}
+
+// Set sets row i of column c to row j of the same column of o (a batch of
+// the same table).
+func (b *Batch) Set(c, i int, o *Batch, j int) {
+	dst, src := &b.Cols[c], &o.Cols[c]
+	switch dst.Type {
+	case String, JSON:
+		dst.Str[i] = src.Str[j]
+	case Int32:
+		dst.I32[i] = src.I32[j]
+	case Int64:
+		dst.I64[i] = src.I64[j]
+	case Float64:
+		dst.F64[i] = src.F64[j]
+	case Bool:
+		dst.Bool[i] = src.Bool[j]
+	case DateTime, Date:
+		dst.Time[i] = src.Time[j]
+	case Strings:
+		dst.List[i] = src.List[j]
+	}
 }
