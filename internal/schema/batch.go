@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 	"unsafe"
@@ -60,28 +59,6 @@ func (c *Col) truncate(n int) {
 	case Strings:
 		c.List = c.List[:n]
 	}
-}
-
-// Value returns row i of c as the Go value Convert gives for its type
-// (boxed: for messages, tests and the row-at-a-time APIs of drivers).
-func (c *Col) Value(i int) any {
-	switch c.Type {
-	case String, JSON:
-		return c.Str[i]
-	case Int32:
-		return c.I32[i]
-	case Int64:
-		return c.I64[i]
-	case Float64:
-		return c.F64[i]
-	case Bool:
-		return c.Bool[i]
-	case DateTime, Date:
-		return c.Time[i]
-	case Strings:
-		return c.List[i]
-	}
-	return nil
 }
 
 // appendZero appends the type's zero (see Zero).
@@ -272,44 +249,6 @@ func (b *Batch) Select(idx []int) *Batch {
 		out.n++
 	}
 	return out
-}
-
-// Row returns row i as a Row (boxed values, for row-at-a-time APIs).
-func (b *Batch) Row(i int) Row {
-	r := make(Row, len(b.Cols))
-	b.RowInto(i, r)
-	return r
-}
-
-// RowInto fills dst (of one element per column) with row i.
-func (b *Batch) RowInto(i int, dst []any) {
-	for c := range b.Cols {
-		dst[c] = b.Cols[c].Value(i)
-	}
-}
-
-// AppendRow appends r, a row of Go values of the columns' types (as Map
-// and Convert give them); the error is a *ColumnError and appends nothing.
-func (b *Batch) AppendRow(r Row) error {
-	if err := b.Table.CheckRow(r); err != nil {
-		return err
-	}
-	for i, v := range r {
-		b.Cols[i].appendValue(v)
-	}
-	b.n++
-	return nil
-}
-
-// BatchOf returns a batch of t holding rows (checked with CheckRow).
-func BatchOf(t *Table, rows []Row) (*Batch, error) {
-	b := NewBatch(t)
-	for i, r := range rows {
-		if err := b.AppendRow(r); err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, err)
-		}
-	}
-	return b, nil
 }
 
 // unsafeString returns p as a string sharing its memory; p must not change
