@@ -162,7 +162,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			return
 		}
 		for _, s := range srcs {
-			if _, ok := s.Lookup("meta.message_id"); !ok {
+			if s.MessageID == "" {
 				t.Fatal("no message id")
 			}
 		}

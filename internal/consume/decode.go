@@ -106,15 +106,8 @@ func ContentID(queue string, raw []byte) string {
 }
 
 // DecodeJSON reads a JSON message as jsonRows does (with no queue name in
-// the ids), as schema.Sources, for code that maps rows one at a time.
-func DecodeJSON(d broker.Delivery) ([]schema.Source, error) {
-	rows, err := jsonRows("", d, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]schema.Source, len(rows))
-	for i, r := range rows {
-		out[i] = schema.JSONSource{Doc: r.Doc, Headers: r.Headers, Meta: map[string]any{"insert_time": r.InsertTime, "message_id": r.MessageID}}
-	}
-	return out, nil
+// the ids): one row source per object, for a schema.Mapper of a JSON-fed
+// table (schema.CompileJSON).
+func DecodeJSON(d broker.Delivery) ([]schema.JSONRow, error) {
+	return jsonRows("", d, nil)
 }

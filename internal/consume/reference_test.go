@@ -33,7 +33,7 @@ var (
 	refJSONOpts     = protojson.MarshalOptions{UseProtoNames: true}
 )
 
-// Lookup implements schema.Source.
+// Lookup implements schematest.Source.
 func (s *refEventSource) Lookup(from string) (any, bool) {
 	switch from {
 	case "event.id":

@@ -14,6 +14,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 )
 
 // eventTables are the tables fed by events queues.
@@ -58,7 +59,7 @@ func TestCompiledRowsEqualReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := schema.NewBatch(tbl)
-			var want []schema.Row
+			var want []schematest.Row
 			for _, req := range sample(t) {
 				for _, ev := range req.Events {
 					name, _ := event.Name(ev)
@@ -66,7 +67,7 @@ func TestCompiledRowsEqualReference(t *testing.T) {
 					if h == nil {
 						h = &eventgrpcv1.Header{}
 					}
-					wr, werr := tbl.Map(&refEventSource{Header: h, Event: ev, Name: name, InsertTime: at})
+					wr, werr := schematest.Map(tbl, &refEventSource{Header: h, Event: ev, Name: name, InsertTime: at})
 					gerr := mp.Append(b, &schema.EventRow{Header: req.GetHeader(), Event: ev, Type: event.TypeOf(ev), InsertTime: at})
 					if (werr == nil) != (gerr == nil) {
 						t.Fatalf("event %s: reference error %v, compiled error %v", ev.GetId(), werr, gerr)
@@ -80,7 +81,7 @@ func TestCompiledRowsEqualReference(t *testing.T) {
 				t.Fatalf("%d rows, reference %d", b.Len(), len(want))
 			}
 			for i, w := range want {
-				got := b.Row(i)
+				got := schematest.RowOf(b, i)
 				for c := range w {
 					if !sameValue(tbl.Columns[c].Type, got[c], w[c]) {
 						t.Fatalf("row %d column %s: got %#v, reference %#v", i, tbl.Columns[c].Name, got[c], w[c])

@@ -1,7 +1,7 @@
 package schema
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -59,28 +59,6 @@ func (c *Col) truncate(n int) {
 	case Strings:
 		c.List = c.List[:n]
 	}
-}
-
-// Value returns row i of c as the Go value Convert gives for its type
-// (boxed: for messages, tests and the row-at-a-time APIs of drivers).
-func (c *Col) Value(i int) any {
-	switch c.Type {
-	case String, JSON:
-		return c.Str[i]
-	case Int32:
-		return c.I32[i]
-	case Int64:
-		return c.I64[i]
-	case Float64:
-		return c.F64[i]
-	case Bool:
-		return c.Bool[i]
-	case DateTime, Date:
-		return c.Time[i]
-	case Strings:
-		return c.List[i]
-	}
-	return nil
 }
 
 // appendZero appends the type's zero (see Zero).
@@ -273,44 +251,6 @@ func (b *Batch) Select(idx []int) *Batch {
 	return out
 }
 
-// Row returns row i as a Row (boxed values, for row-at-a-time APIs).
-func (b *Batch) Row(i int) Row {
-	r := make(Row, len(b.Cols))
-	b.RowInto(i, r)
-	return r
-}
-
-// RowInto fills dst (of one element per column) with row i.
-func (b *Batch) RowInto(i int, dst []any) {
-	for c := range b.Cols {
-		dst[c] = b.Cols[c].Value(i)
-	}
-}
-
-// AppendRow appends r, a row of Go values of the columns' types (as Map
-// and Convert give them); the error is a *ColumnError and appends nothing.
-func (b *Batch) AppendRow(r Row) error {
-	if err := b.Table.CheckRow(r); err != nil {
-		return err
-	}
-	for i, v := range r {
-		b.Cols[i].appendValue(v)
-	}
-	b.n++
-	return nil
-}
-
-// BatchOf returns a batch of t holding rows (checked with CheckRow).
-func BatchOf(t *Table, rows []Row) (*Batch, error) {
-	b := NewBatch(t)
-	for i, r := range rows {
-		if err := b.AppendRow(r); err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, err)
-		}
-	}
-	return b, nil
-}
-
 // unsafeString returns p as a string sharing its memory; p must not change
 // afterwards (arena bytes do not until Reset).
 func unsafeString(p []byte) string {
@@ -378,4 +318,81 @@ func (b *Batch) Bytes() int {
 		}
 	}
 	return n
+}
+
+// AppendKey appends to dst the values of row i in the columns cols, each
+// followed by a zero byte: rows with equal keys give equal bytes (for
+// deduplicating a batch by its unique key without boxing a value).
+func (b *Batch) AppendKey(dst []byte, i int, cols []int) []byte {
+	for _, ci := range cols {
+		c := &b.Cols[ci]
+		switch c.Type {
+		case String, JSON:
+			dst = append(dst, c.Str[i]...)
+		case Int32:
+			dst = strconv.AppendInt(dst, int64(c.I32[i]), 10)
+		case Int64:
+			dst = strconv.AppendInt(dst, c.I64[i], 10)
+		case Float64:
+			dst = strconv.AppendFloat(dst, c.F64[i], 'g', -1, 64)
+		case Bool:
+			dst = strconv.AppendBool(dst, c.Bool[i])
+		case DateTime, Date:
+			dst = strconv.AppendInt(dst, c.Time[i].UnixNano(), 10)
+		case Strings:
+			for _, s := range c.List[i] {
+				dst = append(dst, s...)
+				dst = append(dst, 1)
+			}
+		}
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// IsZero reports whether row i of column c holds its type's zero (the
+// value an absent optional column takes, see Zero).
+func (b *Batch) IsZero(c, i int) bool {
+	col := &b.Cols[c]
+	switch col.Type {
+	case String:
+		return col.Str[i] == ""
+	case JSON:
+		return col.Str[i] == "{}"
+	case Int32:
+		return col.I32[i] == 0
+	case Int64:
+		return col.I64[i] == 0
+	case Float64:
+		return col.F64[i] == 0
+	case Bool:
+		return !col.Bool[i]
+	case DateTime, Date:
+		return col.Time[i].Equal(epoch0)
+	case Strings:
+		return len(col.List[i]) == 0
+	}
+	return true
+}
+
+// Set sets row i of column c to row j of the same column of o (a batch of
+// the same table).
+func (b *Batch) Set(c, i int, o *Batch, j int) {
+	dst, src := &b.Cols[c], &o.Cols[c]
+	switch dst.Type {
+	case String, JSON:
+		dst.Str[i] = src.Str[j]
+	case Int32:
+		dst.I32[i] = src.I32[j]
+	case Int64:
+		dst.I64[i] = src.I64[j]
+	case Float64:
+		dst.F64[i] = src.F64[j]
+	case Bool:
+		dst.Bool[i] = src.Bool[j]
+	case DateTime, Date:
+		dst.Time[i] = src.Time[j]
+	case Strings:
+		dst.List[i] = src.List[j]
+	}
 }

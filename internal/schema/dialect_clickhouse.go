@@ -157,7 +157,7 @@ func (d clickHouse) AddColumn(qualified string, c Column) string {
 }
 
 // chDefault is the DEFAULT clause of a column whose ClickHouse type default
-// differs from the zero value Map writes (Zero): only JSON, whose zero is
+// differs from the zero value a Mapper writes (Zero): only JSON, whose zero is
 // `{}` rather than the empty string. It matters for rows that existed
 // before the column was added.
 func chDefault(t Type) string {

@@ -10,6 +10,7 @@
 // protoreflect and calls no protojson; a value that does not fit fails with
 // a *ColumnError naming the column, and appends nothing.
 //
-// Map and Source are the row-at-a-time form, kept for tests and for code
-// that maps one row.
+// The row-at-a-time form (Map, Source, Row) lives in package schematest,
+// as the oracle tests compare the compiled rows with; no production code
+// maps rows one boxed value at a time.
 package schema

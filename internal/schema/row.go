@@ -10,12 +10,6 @@ import (
 	"time"
 )
 
-// Source resolves a column's From to a value. ok is false when the source
-// has no value there (the column is then required or zero).
-type Source interface {
-	Lookup(from string) (v any, ok bool)
-}
-
 // ErrMissing is the cause when a required column has no value.
 var ErrMissing = errors.New("required field missing")
 
@@ -29,50 +23,6 @@ func (e *ColumnError) Error() string {
 	return fmt.Sprintf("%s.%s (from %s): %v", e.Table, e.Column, e.From, e.Err)
 }
 func (e *ColumnError) Unwrap() error { return e.Err }
-
-// Map builds the table's row from src, converting each value to its column
-// type. The error is a *ColumnError for the first column that failed.
-//
-// A From may list alternatives separated by "|", tried in order until one
-// has a value: "$.event_id|meta.message_id" takes the message's event_id,
-// else the message id the handler supplies; "$.status|const:new" defaults
-// to "new". A "const:" alternative takes the rest of the From, "|" and all.
-func (t *Table) Map(src Source) (Row, error) {
-	row := make(Row, len(t.Columns))
-	for i, c := range t.Columns {
-		v, ok := lookup(src, c.From)
-		if !ok || v == nil {
-			if c.Required {
-				return nil, &ColumnError{t.Name, c.Name, c.From, ErrMissing}
-			}
-			row[i] = Zero(c.Type)
-			continue
-		}
-		cv, err := Convert(c.Type, v)
-		if err != nil {
-			return nil, &ColumnError{t.Name, c.Name, c.From, err}
-		}
-		row[i] = cv
-	}
-	return row, nil
-}
-
-// lookup resolves a From with its "|" alternatives.
-func lookup(src Source, from string) (any, bool) {
-	for {
-		if strings.HasPrefix(from, "const:") {
-			return src.Lookup(from)
-		}
-		first, rest, more := strings.Cut(from, "|")
-		if v, ok := src.Lookup(first); ok && v != nil {
-			return v, true
-		}
-		if !more {
-			return nil, false
-		}
-		from = rest
-	}
-}
 
 // Zero is the value an absent optional column takes.
 func Zero(t Type) any {
@@ -359,64 +309,6 @@ func toStrings(v any) ([]string, error) {
 		return []string{x}, nil
 	}
 	return nil, fmt.Errorf("%T is not a list of strings", v)
-}
-
-// JSONSource resolves From paths against a decoded JSON object (decoded
-// with UseNumber) and the message's headers:
-//
-//	$.a.b      the field b of the object a (array elements by index: $.a.0)
-//	$          the whole document, re-encoded
-//	header:x   the message header x
-//	meta.x     the value the handler supplies in Meta["x"] (see tables.go:
-//	           meta.insert_time, meta.message_id)
-//	const:v    the literal v
-type JSONSource struct {
-	Doc     map[string]any
-	Headers map[string]string
-	Meta    map[string]any
-}
-
-// Lookup implements Source.
-func (s JSONSource) Lookup(from string) (any, bool) {
-	switch {
-	case from == "$":
-		return map[string]any(s.Doc), true
-	case strings.HasPrefix(from, "$."):
-		return Path(s.Doc, from[2:])
-	case strings.HasPrefix(from, "header:"):
-		v, ok := s.Headers[from[len("header:"):]]
-		return v, ok
-	case strings.HasPrefix(from, "meta."):
-		v, ok := s.Meta[from[len("meta."):]]
-		return v, ok
-	case strings.HasPrefix(from, "const:"):
-		return from[len("const:"):], true
-	}
-	return nil, false
-}
-
-// Path walks a dot path through decoded JSON.
-func Path(doc map[string]any, path string) (any, bool) {
-	var cur any = doc
-	for part := range strings.SplitSeq(path, ".") {
-		switch x := cur.(type) {
-		case map[string]any:
-			v, ok := x[part]
-			if !ok {
-				return nil, false
-			}
-			cur = v
-		case []any:
-			i, err := strconv.Atoi(part)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil, false
-			}
-			cur = x[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 // JSONKind names the kind of a decoded JSON value (decoded with UseNumber)

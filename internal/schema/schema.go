@@ -69,9 +69,6 @@ type Table struct {
 	Comment string
 }
 
-// Row is one row in the table's column order.
-type Row []any
-
 // UniqueKey returns Key, or the last OrderBy column.
 func (t *Table) UniqueKey() []string {
 	if len(t.Key) > 0 {

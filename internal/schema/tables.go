@@ -149,8 +149,8 @@ func defaultTables() []*Table {
 	return tables
 }
 
-// Where the columns of the JSON-fed tables come from (the handler builds a
-// JSONSource per message):
+// Where the columns of the JSON-fed tables come from (CompileJSON resolves
+// them; the handler builds a JSONRow per object):
 //
 //	$.a.b             a field of the message's JSON object
 //	header:x-name     a message header (webhook ingest copies the provider's

@@ -10,6 +10,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 )
 
 // store is a table that refuses, permanently, every row whose value is
@@ -44,7 +45,7 @@ var numberedTable = &schema.Table{Name: "n", Columns: []schema.Column{{Name: "n"
 func numbered(n int) *schema.Batch {
 	b := schema.NewBatch(numberedTable)
 	for i := range n {
-		if err := b.AppendRow(schema.Row{int64(i)}); err != nil {
+		if err := schematest.AppendRow(b, schematest.Row{int64(i)}); err != nil {
 			panic(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -106,25 +107,25 @@ func decodeObject(b []byte) (map[string]any, error) {
 	return doc, nil
 }
 
-// check maps doc to a row of t as the consumer will, so that a request is
-// refused now (400, naming the field) rather than accepted and later
-// dead-lettered.
+// check maps doc to a row of t as the consumer will (the same compiled
+// mapper into a columnar batch), so that a request is refused now (400,
+// naming the field) rather than accepted and later dead-lettered.
 func check(t *schema.Table, doc map[string]any, headers map[string]string, now time.Time) error {
-	if err := checkTimes(t, doc); err != nil {
-		return err
-	}
-	src := schema.JSONSource{Doc: doc, Headers: headers, Meta: map[string]any{"insert_time": now, "message_id": "check"}}
-	row, err := t.Map(src)
+	c, err := checkerOf(t)
 	if err != nil {
 		return err
 	}
-	return t.CheckRow(row)
+	return c.check(doc, headers, now)
 }
 
 // checkAll checks every object, naming the index of the first bad one.
 func checkAll(t *schema.Table, objs []object, headers map[string]string, now time.Time) error {
+	c, err := checkerOf(t)
+	if err != nil {
+		return fault.Permanentf("%v", err)
+	}
 	for i, o := range objs {
-		if err := check(t, o.doc, headers, now); err != nil {
+		if err := c.check(o.doc, headers, now); err != nil {
 			if len(objs) == 1 {
 				return fault.Permanentf("%v", err)
 			}
@@ -132,6 +133,37 @@ func checkAll(t *schema.Table, objs []object, headers map[string]string, now tim
 		}
 	}
 	return nil
+}
+
+// checker maps objects to rows of one table with the consumer's compiled
+// mapper, into a batch of its own that it empties after each row.
+type checker struct {
+	m *schema.Mapper[*schema.JSONRow]
+	b *schema.Batch
+}
+
+// mappers holds each webhook table's compiled mapper (*schema.Table →
+// *schema.Mapper[*schema.JSONRow]); the tables are few and fixed.
+var mappers sync.Map
+
+func checkerOf(t *schema.Table) (checker, error) {
+	if m, ok := mappers.Load(t); ok {
+		return checker{m: m.(*schema.Mapper[*schema.JSONRow]), b: schema.NewBatch(t)}, nil
+	}
+	m, err := schema.CompileJSON(t)
+	if err != nil {
+		return checker{}, err
+	}
+	mappers.Store(t, m)
+	return checker{m: m, b: schema.NewBatch(t)}, nil
+}
+
+func (c checker) check(doc map[string]any, headers map[string]string, now time.Time) error {
+	if err := checkTimes(c.b.Table, doc); err != nil {
+		return err
+	}
+	defer c.b.Reset()
+	return c.m.Append(c.b, &schema.JSONRow{Doc: doc, Headers: headers, MessageID: "check", InsertTime: now})
 }
 
 // text returns doc[key] as a string when it is a JSON string or number.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -94,7 +95,7 @@ var row = sinktest.Row
 func allTypes() *schema.Table { return sinktest.AllTypes(schema.Analytics) }
 
 // allTypesRows has whole seconds: DateTime holds no fraction.
-func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schema.Row {
+func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schematest.Row {
 	return sinktest.AllTypesRows(t, tbl, n, time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC))
 }
 
@@ -200,7 +201,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 		t.Errorf("old row reads %q, want %q", rows[0], want)
 	}
 	// And the new declaration writes.
-	if err := s.Write(ctx, sinktest.Batch(t, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})})); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl2, []schematest.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
@@ -239,7 +240,7 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := rows[i]
-		gotRow := schema.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags}
+		gotRow := schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags}
 		for c := range want {
 			if !reflect.DeepEqual(gotRow[c], want[c]) {
 				t.Errorf("row %d column %s: got %#v, want %#v", i, tbl.Columns[c].Name, gotRow[c], want[c])
@@ -276,15 +277,15 @@ func TestVersionedTableKeepsNewest(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
 		t.Fatal(err)
 	}
-	src := func(status string, updated string) schema.JSONSource {
-		return schema.JSONSource{
+	src := func(status string, updated string) schematest.JSONSource {
+		return schematest.JSONSource{
 			Doc:  map[string]any{"id": "o-1", "network": "cuelinks", "status": status, "order_date": "2024-06-01T10:00:00Z", "updated_at": updated},
 			Meta: map[string]any{"insert_time": time.Now()},
 		}
 	}
-	var rows []schema.Row
+	var rows []schematest.Row
 	for _, v := range []struct{ status, at string }{{"approved", "2024-06-05T00:00:00Z"}, {"pending", "2024-06-01T10:00:00Z"}} {
-		r, err := tbl.Map(src(v.status, v.at))
+		r, err := schematest.Map(tbl, src(v.status, v.at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +293,7 @@ func TestVersionedTableKeepsNewest(t *testing.T) {
 	}
 	// The newer report first, the older after: the newer still wins.
 	for _, r := range rows {
-		if err := s.Write(ctx, sinktest.Batch(t, tbl, []schema.Row{r})); err != nil {
+		if err := s.Write(ctx, sinktest.Batch(t, tbl, []schematest.Row{r})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -305,10 +306,10 @@ func TestVersionedTableKeepsNewest(t *testing.T) {
 	}
 }
 
-func eventRows(t testing.TB, n, offset int) []schema.Row {
+func eventRows(t testing.TB, n, offset int) []schematest.Row {
 	tbl := schema.EventTable()
 	now := time.Now().UTC().Truncate(time.Second)
-	rows := make([]schema.Row, n)
+	rows := make([]schematest.Row, n)
 	for i := range rows {
 		src := mapSource{
 			"event.id": fmt.Sprintf("ev-%08d", offset+i), "event.name": "LaunchEvent",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
@@ -31,9 +32,9 @@ func TestCoalescerOneInsertForManyWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := sinktest.AllTypesRows(t, tbl, 400, time.Now().UTC().Truncate(time.Second))
-	bad := make([]schema.Row, 50)
+	bad := make([]schematest.Row, 50)
 	copy(bad, all[150:200])
-	bad[3] = append(schema.Row(nil), bad[3]...)
+	bad[3] = append(schematest.Row(nil), bad[3]...)
 	bad[3][tbl.Index("at")] = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
 	fates := make([]error, 8)
 	var wg sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
@@ -26,14 +27,14 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 			dbs[s] = db
 			return s
 		},
-		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schema.Row {
+		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schematest.Row {
 			s := ss.(*Sink)
 			rows, err := s.conn.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(dbs[ss], tbl.Name)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer rows.Close()
-			var out []schema.Row
+			var out []schematest.Row
 			for rows.Next() {
 				var (
 					id, kind, doc string
@@ -47,12 +48,12 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 				if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
 					t.Fatal(err)
 				}
-				out = append(out, schema.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
+				out = append(out, schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
 			}
 			return out
 		},
 		// A time before 1970: DateTime (UInt32 seconds) cannot hold it.
-		Spoil: func(tbl *schema.Table, r schema.Row) {
+		Spoil: func(tbl *schema.Table, r schematest.Row) {
 			r[tbl.Index("at")] = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
 		},
 		Gone: func(t *testing.T) (sink.Sink, func()) {
@@ -82,7 +83,7 @@ func TestConformanceCoalesced(t *testing.T) {
 	}
 	newSink, readBack, gone := h.New, h.ReadBack, h.Gone
 	h.New = func(t *testing.T) sink.Sink { return wrap(t, newSink(t)) }
-	h.ReadBack = func(t *testing.T, s sink.Sink, tbl *schema.Table) []schema.Row {
+	h.ReadBack = func(t *testing.T, s sink.Sink, tbl *schema.Table) []schematest.Row {
 		return readBack(t, s.(*sink.Coalescer).Inner(), tbl)
 	}
 	h.Gone = func(t *testing.T) (sink.Sink, func()) {

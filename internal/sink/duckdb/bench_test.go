@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -34,10 +35,10 @@ func BenchmarkWriteEvents(b *testing.B) {
 				b.Fatal(err)
 			}
 			now := time.Now().UTC()
-			mk := func(n int) []schema.Row {
-				rows := make([]schema.Row, size)
+			mk := func(n int) []schematest.Row {
+				rows := make([]schematest.Row, size)
 				for i := range rows {
-					r := make(schema.Row, len(t.Columns))
+					r := make(schematest.Row, len(t.Columns))
 					for j, c := range t.Columns {
 						r[j] = schema.Zero(c.Type)
 						if c.Type == schema.String {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -49,10 +50,10 @@ func BenchmarkDedupe(b *testing.B) {
 			const size = 5000
 			base := time.Now().UTC().Truncate(time.Second)
 			mk := func(n int) *schema.Batch {
-				rows := make([]schema.Row, size)
+				rows := make([]schematest.Row, size)
 				at := base.Add(time.Duration(n) * time.Second)
 				for i := range rows {
-					r := make(schema.Row, len(t.Columns))
+					r := make(schematest.Row, len(t.Columns))
 					for j, c := range t.Columns {
 						r[j] = schema.Zero(c.Type)
 						if c.Type == schema.String {

@@ -240,29 +240,78 @@ func keyConflict(err error) bool {
 // appendRows appends the rows of b with the Appender; catalog "temp"
 // addresses a temporary table. ctx is checked every ctxEvery rows: the
 // Appender itself does not take one.
+//
+// The Appender of duckdb-go v2.10506.0 takes rows only as driver.Values
+// (AppendRow(...driver.Value)); its typed chunk writers are reachable from
+// table and scalar functions only. So the values are boxed here, a block
+// of ctxEvery rows at a time, column by column with one typed loop per
+// column (see box), and written row by row.
 func (s *Sink) appendRows(ctx context.Context, table, catalog string, cols []string, b *schema.Batch) error {
 	return s.writer.Raw(func(dc any) error {
 		app, err := duck.NewAppenderWithColumns(dc.(driver.Conn), catalog, "main", table, cols)
 		if err != nil {
 			return err
 		}
-		vals := make([]driver.Value, len(cols))
-		for r := range b.Len() {
-			if r%ctxEvery == 0 && ctx.Err() != nil {
+		nc, n := len(b.Cols), b.Len()
+		vals := make([]driver.Value, min(n, ctxEvery)*nc)
+		for lo := 0; lo < n; lo += ctxEvery {
+			if ctx.Err() != nil {
 				app.CloseWithCancel(ctx) // a cancelled flush clears what was appended
 				return ctx.Err()
 			}
-			for i := range b.Cols {
-				vals[i] = b.Cols[i].Value(r)
+			hi := min(lo+ctxEvery, n)
+			for c := range b.Cols {
+				box(vals, nc, c, &b.Cols[c], lo, hi)
 			}
-			if err := app.AppendRow(vals...); err != nil {
-				app.CloseWithCancel(canceled)
-				return appendErr(err)
+			for r := range hi - lo {
+				if err := app.AppendRow(vals[r*nc : (r+1)*nc]...); err != nil {
+					app.CloseWithCancel(canceled)
+					return appendErr(err)
+				}
 			}
 		}
 		// The flush, where DuckDB does the work, honours ctx too.
 		return app.CloseWithCancel(ctx)
 	})
+}
+
+// box stores rows [lo, hi) of column c into vals (nc values a row, from
+// row lo at 0). A value equal to the row before's takes that row's box: a
+// batch repeats many values (its insert time, event names, client ids),
+// and each box of a string, a time or a list is an allocation.
+func box(vals []driver.Value, nc, c int, col *schema.Col, lo, hi int) {
+	switch col.Type {
+	case schema.String, schema.JSON:
+		boxRun(vals, nc, c, col.Str[lo:hi], func(a, b string) bool { return a == b })
+	case schema.Int32:
+		boxRun(vals, nc, c, col.I32[lo:hi], func(a, b int32) bool { return a == b })
+	case schema.Int64:
+		boxRun(vals, nc, c, col.I64[lo:hi], func(a, b int64) bool { return a == b })
+	case schema.Float64:
+		boxRun(vals, nc, c, col.F64[lo:hi], func(a, b float64) bool { return a == b })
+	case schema.Bool:
+		for r, v := range col.Bool[lo:hi] {
+			vals[r*nc+c] = v // a bool box is static: no allocation
+		}
+	case schema.DateTime, schema.Date:
+		boxRun(vals, nc, c, col.Time[lo:hi], func(a, b time.Time) bool { return a == b })
+	case schema.Strings:
+		boxRun(vals, nc, c, col.List[lo:hi], func(a, b []string) bool { return len(a) == 0 && len(b) == 0 })
+	}
+}
+
+// boxRun boxes vs into vals (column c of rows of nc values), reusing the
+// previous row's box while the value repeats.
+func boxRun[T any](vals []driver.Value, nc, c int, vs []T, same func(a, b T) bool) {
+	var prev driver.Value
+	for r, v := range vs {
+		if r > 0 && same(vs[r-1], v) {
+			vals[r*nc+c] = prev
+			continue
+		}
+		prev = v
+		vals[r*nc+c] = prev
+	}
 }
 
 // canceled is a done context: closing an Appender with it drops what was

@@ -9,6 +9,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -37,8 +38,8 @@ func testTable() *schema.Table {
 	}
 }
 
-func row(id string, n int64) schema.Row {
-	return schema.Row{id, n, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), true, []string{"a", "b"}}
+func row(id string, n int64) schematest.Row {
+	return schematest.Row{id, n, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), true, []string{"a", "b"}}
 }
 
 func count(t *testing.T, s *Sink, q string) string {
@@ -58,7 +59,7 @@ func TestWriteDedupesOnKey(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
-	batch := []schema.Row{row("a", 1), row("b", 2), row("a", 1)}
+	batch := []schematest.Row{row("a", 1), row("b", 2), row("a", 1)}
 	for range 2 {
 		if err := s.Write(ctx, sinktest.Batch(t, tb, batch)); err != nil {
 			t.Fatal(err)
@@ -86,7 +87,7 @@ func TestBadRowFailsAlone(t *testing.T) {
 	}
 	// Types fit (the batch is typed); DuckDB refuses the data: invalid UTF-8.
 	bad := row("bad\xff\xfe", 2)
-	err := s.Write(ctx, sinktest.Batch(t, tb, []schema.Row{row("a", 1), bad, row("c", 3)}))
+	err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1), bad, row("c", 3)}))
 	var be *fault.Partial
 	if !errors.As(err, &be) {
 		t.Fatalf("err = %v, want *fault.Partial", err)
@@ -104,14 +105,14 @@ func TestAddedColumnIsAdded(t *testing.T) {
 	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, sinktest.Batch(t, tb, []schema.Row{row("a", 1)})); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1)})); err != nil {
 		t.Fatal(err)
 	}
 	tb.Columns = append(tb.Columns, schema.Column{Name: "extra", Type: schema.String})
 	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, sinktest.Batch(t, tb, []schema.Row{append(row("b", 2), "x")})); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{append(row("b", 2), "x")})); err != nil {
 		t.Fatal(err)
 	}
 	if got := count(t, s, "SELECT string_agg(extra, ',' ORDER BY id) FROM things"); got != ",x" {

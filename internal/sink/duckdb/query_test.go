@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 )
 
 // Read-only means read-only: no statement through Query, however it is
@@ -108,11 +109,11 @@ func TestQueryCannotChangeAnything(t *testing.T) {
 		t.Fatalf("a query created a table")
 	}
 	// The writer still writes a realistic batch.
-	rows := make([]schema.Row, 5000)
+	rows := make([]schematest.Row, 5000)
 	for i := range rows {
 		rows[i] = row(fmt.Sprintf("id-%d-%s", i, strings.Repeat("x", 200)), int64(i))
 	}
-	b, err := schema.BatchOf(tb, rows)
+	b, err := schematest.BatchOf(tb, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestEngineGuardsWithoutTheLexer(t *testing.T) {
 	if got := count(t, s, "SELECT count(*) FROM things"); got != "0" {
 		t.Fatalf("things holds %s rows", got)
 	}
-	b, err := schema.BatchOf(tb, []schema.Row{row("a", 1)})
+	b, err := schematest.BatchOf(tb, []schematest.Row{row("a", 1)})
 	if err != nil {
 		t.Fatal(err)
 	}

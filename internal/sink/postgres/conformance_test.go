@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
@@ -20,14 +21,14 @@ func TestConformance(t *testing.T) {
 			schemas[s] = sch
 			return s
 		},
-		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schema.Row {
+		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schematest.Row {
 			s := ss.(*Sink)
 			rows, err := s.pool.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc::text, tags FROM %s ORDER BY id", schema.Qualify(schemas[ss], tbl.Name)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer rows.Close()
-			var out []schema.Row
+			var out []schematest.Row
 			for rows.Next() {
 				var (
 					id, kind, doc string
@@ -41,7 +42,7 @@ func TestConformance(t *testing.T) {
 				if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
 					t.Fatal(err)
 				}
-				out = append(out, schema.Row{id, kind, n32, n64, f, ok, at.UTC(), day.UTC(), doc, tags})
+				out = append(out, schematest.Row{id, kind, n32, n64, f, ok, at.UTC(), day.UTC(), doc, tags})
 			}
 			if err := rows.Err(); err != nil {
 				t.Fatal(err)
@@ -49,7 +50,7 @@ func TestConformance(t *testing.T) {
 			return out
 		},
 		// PostgreSQL text cannot hold a NUL byte.
-		Spoil: func(tbl *schema.Table, r schema.Row) { r[tbl.Index("kind")] = "nul\x00byte" },
+		Spoil: func(tbl *schema.Table, r schematest.Row) { r[tbl.Index("kind")] = "nul\x00byte" },
 		Gone: func(t *testing.T) (sink.Sink, func()) {
 			p := sinktest.NewProxy(t, "127.0.0.1:5432")
 			s, sch := newSink(t, func(c *Config) { c.Port = p.Port() })

@@ -27,6 +27,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -103,13 +104,13 @@ var row = sinktest.Row
 
 func allTypes() *schema.Table { return sinktest.AllTypes(schema.Transactional, "id") }
 
-func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schema.Row {
+func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schematest.Row {
 	return sinktest.AllTypesRows(t, tbl, n, time.Date(2024, 6, 10, 8, 30, 15, 123456000, time.UTC))
 }
 
-func eventRows(t testing.TB, tbl *schema.Table, n, offset int) []schema.Row {
+func eventRows(t testing.TB, tbl *schema.Table, n, offset int) []schematest.Row {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	rows := make([]schema.Row, n)
+	rows := make([]schematest.Row, n)
 	for i := range rows {
 		rows[i] = row(t, tbl, mapSource{
 			"event.id": fmt.Sprintf("ev-%08d", offset+i), "event.name": "LaunchReferEvent",
@@ -221,7 +222,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 		t.Errorf("old row reads %q, want %q", rows[0], want)
 	}
 	_ = sch
-	if err := s.Write(ctx, sinktest.Batch(t, tbl2, []schema.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})})); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tbl2, []schematest.Row{row(t, tbl2, mapSource{"id": "new", "at": time.Now(), "x": "1"})})); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Migrate(ctx, []*schema.Table{tbl2}); err != nil {
@@ -260,9 +261,9 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := rows[i]
-		gotRow := schema.Row{id, kind, n32, n64, f, ok, at.UTC(), day.UTC(), doc, tags}
+		gotRow := schematest.Row{id, kind, n32, n64, f, ok, at.UTC(), day.UTC(), doc, tags}
 		// jsonb normalises the text: compare it as PostgreSQL prints it.
-		want = append(schema.Row(nil), want...)
+		want = append(schematest.Row(nil), want...)
 		want[8] = fmt.Sprintf(`{"i": %d, "s": "é\t\"q\""}`, i)
 		for c := range want {
 			if !reflect.DeepEqual(gotRow[c], want[c]) {
@@ -287,7 +288,7 @@ func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
 	}
 	rows := eventRows(t, tbl, 1000, 0)
 	// The batch itself repeats some rows too.
-	batch := append(append([]schema.Row{}, rows...), rows[:100]...)
+	batch := append(append([]schematest.Row{}, rows...), rows[:100]...)
 	for range 2 {
 		if err := s.Write(ctx, sinktest.Batch(t, tbl, batch)); err != nil {
 			t.Fatal(err)
@@ -347,8 +348,8 @@ func TestUserAccountMerge(t *testing.T) {
 	t1 := "2024-06-01T10:00:00Z"
 	t2 := "2024-06-02T10:00:00Z"
 	t3 := "2024-06-03T10:00:00Z"
-	src := func(doc map[string]any) schema.Source {
-		return schema.JSONSource{Doc: doc, Meta: map[string]any{"insert_time": time.Now()}}
+	src := func(doc map[string]any) schematest.Source {
+		return schematest.JSONSource{Doc: doc, Meta: map[string]any{"insert_time": time.Now()}}
 	}
 	create := src(map[string]any{"user_id": "u-1", "name": "Asha Rao", "email": "asha@example.com", "phone": "+919800000001",
 		"signup_source": "app", "created_at": t1, "updated_at": t1})
@@ -359,7 +360,7 @@ func TestUserAccountMerge(t *testing.T) {
 
 	want := map[string]string{"name": "Asha R.", "email": "asha@example.com", "phone": "+919800000001", "city": "Pune",
 		"gender": "female", "profile_completed": "t", "signup_source": "app"}
-	orders := map[string][][]schema.Source{
+	orders := map[string][][]schematest.Source{
 		"one batch, in order":       {{create, complete, stale, rename}},
 		"one batch, reversed":       {{rename, stale, complete, create}},
 		"separate writes, in order": {{create}, {complete}, {stale}, {rename}},
@@ -374,7 +375,7 @@ func TestUserAccountMerge(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, b := range batches {
-				var rows []schema.Row
+				var rows []schematest.Row
 				for _, src := range b {
 					rows = append(rows, row(t, tbl, src))
 				}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,24 +37,11 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 	}
 	start := time.Now()
 	defer func() { s.m.ObserveWrite(t.Name, n, time.Since(start), err) }()
-	// COPY takes rows of values: the batch's columns are read row by row.
-	rows := make([]schema.Row, n)
-	vals := make([]any, n*len(b.Cols))
-	good := make([]int, n)
-	for i := range n {
-		rows[i] = vals[i*len(b.Cols) : (i+1)*len(b.Cols) : (i+1)*len(b.Cols)]
-		b.RowInto(i, rows[i])
-		good[i] = i
-	}
 	failed := map[int]error{}
-	staged, members := dedupe(t, rows, good)
-	if len(staged) > 0 {
+	sb, members := dedupe(b)
+	if sb.Len() > 0 {
 		// A batch the server refuses for its data is split to find the rows
 		// at fault (sink.Isolate); every partial write is counted.
-		sb, err := schema.BatchOf(t, staged)
-		if err != nil {
-			return fault.Permanent(err)
-		}
 		err = sink.Isolate(ctx, sb, func(ctx context.Context, part *schema.Batch) error {
 			if part.Len() < sb.Len() {
 				s.m.Splits.WithLabelValues(t.Name).Inc()
@@ -86,9 +72,7 @@ func (s *Sink) write(ctx context.Context, staged *schema.Batch) error {
 			schema.QuoteIdent(stageTable), q)); err != nil {
 			return fmt.Errorf("staging table: %w", err)
 		}
-		row := make([]any, len(staged.Cols))
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{stageTable}, t.ColumnNames(),
-			pgx.CopyFromSlice(staged.Len(), func(i int) ([]any, error) { staged.RowInto(i, row); return row, nil }))
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{stageTable}, t.ColumnNames(), newCopySource(staged))
 		if err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}
@@ -149,11 +133,13 @@ func joinIdents(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// dedupe reduces rows[idx] to one row per key, in first-seen order; members
-// lists the indexes of rows each staged row stands for. Versioned tables
+// dedupe reduces the rows of b to one row per key, in first-seen order;
+// members lists the rows of b each staged row stands for. Versioned tables
 // merge rows of one key by the rule of upsertSQL, so a batch gives the same
-// result as writing its rows one by one.
-func dedupe(t *schema.Table, rows []schema.Row, idx []int) (staged []schema.Row, members [][]int) {
+// result as writing its rows one by one. A batch without repeated keys is
+// staged as it is.
+func dedupe(b *schema.Batch) (staged *schema.Batch, members [][]int) {
+	t := b.Table
 	keyCols := make([]int, 0, len(t.UniqueKey()))
 	for _, k := range t.UniqueKey() {
 		keyCols = append(keyCols, t.Index(k))
@@ -162,84 +148,97 @@ func dedupe(t *schema.Table, rows []schema.Row, idx []int) (staged []schema.Row,
 	if t.Version != "" {
 		ver = t.Index(t.Version)
 	}
-	pos := make(map[string]int, len(idx))
-	var kb strings.Builder
-	for _, i := range idx {
-		kb.Reset()
-		for _, c := range keyCols {
-			kb.WriteString(keyPart(rows[i][c]))
-			kb.WriteByte(0)
-		}
-		k := kb.String()
-		p, seen := pos[k]
+	n := b.Len()
+	pos := make(map[string]int, n)
+	members = make([][]int, 0, n)
+	firsts := make([]int, 0, n)
+	var merges [][2]int // (staged row, row of b) in the order met
+	var kb []byte
+	for i := range n {
+		kb = b.AppendKey(kb[:0], i, keyCols)
+		p, seen := pos[string(kb)]
 		if !seen {
-			pos[k] = len(staged)
-			staged = append(staged, rows[i])
+			pos[string(kb)] = len(firsts)
+			firsts = append(firsts, i)
 			members = append(members, []int{i})
 			continue
 		}
 		members[p] = append(members[p], i)
 		if ver >= 0 {
-			staged[p] = merge(t, staged[p], rows[i], ver, keyCols)
+			merges = append(merges, [2]int{p, i})
+		}
+	}
+	if len(firsts) == n {
+		return b, members
+	}
+	staged = b.Select(firsts)
+	if len(merges) > 0 {
+		isKey := make([]bool, len(t.Columns))
+		isKey[ver] = true
+		for _, k := range keyCols {
+			isKey[k] = true
+		}
+		for _, m := range merges {
+			merge(staged, m[0], b, m[1], ver, isKey)
 		}
 	}
 	return staged, members
 }
 
-func keyPart(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case time.Time:
-		return strconv.FormatInt(x.UnixNano(), 10)
-	}
-	return fmt.Sprint(v)
-}
-
-// merge returns cur merged with next (a new row; cur is not changed).
-func merge(t *schema.Table, cur, next schema.Row, ver int, keyCols []int) schema.Row {
-	out := append(schema.Row(nil), cur...)
-	curV, nextV := cur[ver].(time.Time), next[ver].(time.Time)
-	newer := nextV.After(curV)
-	isKey := map[int]bool{ver: true}
-	for _, k := range keyCols {
-		isKey[k] = true
-	}
-	for c, col := range t.Columns {
-		if isKey[c] || isZero(col.Type, next[c]) {
+// merge merges row j of next (a newer arrival) into row i of cur: a column
+// takes next's value when that is not the type's zero and either next is
+// newer by the version column or cur's value is the zero.
+func merge(cur *schema.Batch, i int, next *schema.Batch, j, ver int, isKey []bool) {
+	newer := next.Cols[ver].Time[j].After(cur.Cols[ver].Time[i])
+	for c := range cur.Cols {
+		if isKey[c] || next.IsZero(c, j) {
 			continue
 		}
-		if newer || isZero(col.Type, cur[c]) {
-			out[c] = next[c]
+		if newer || cur.IsZero(c, i) {
+			cur.Set(c, i, next, j)
 		}
 	}
 	if newer {
-		out[ver] = nextV
+		cur.Set(ver, i, next, j)
 	}
-	return out
 }
 
-// isZero reports whether v is the type's zero (schema.Zero), the value
-// PostgresZero spells in SQL.
-func isZero(t schema.Type, v any) bool {
-	switch x := v.(type) {
-	case string:
-		if t == schema.JSON {
-			return x == "{}"
+// copySource feeds a batch to COPY row by row: pgx takes each row as
+// values of any, which it encodes at once, so one row of boxes is reused.
+type copySource struct {
+	b   *schema.Batch
+	i   int
+	row []any
+}
+
+func newCopySource(b *schema.Batch) *copySource {
+	return &copySource{b: b, i: -1, row: make([]any, len(b.Cols))}
+}
+
+func (s *copySource) Next() bool { s.i++; return s.i < s.b.Len() }
+
+func (s *copySource) Err() error { return nil }
+
+func (s *copySource) Values() ([]any, error) {
+	i := s.i
+	for c := range s.b.Cols {
+		col := &s.b.Cols[c]
+		switch col.Type {
+		case schema.String, schema.JSON:
+			s.row[c] = col.Str[i]
+		case schema.Int32:
+			s.row[c] = col.I32[i]
+		case schema.Int64:
+			s.row[c] = col.I64[i]
+		case schema.Float64:
+			s.row[c] = col.F64[i]
+		case schema.Bool:
+			s.row[c] = col.Bool[i]
+		case schema.DateTime, schema.Date:
+			s.row[c] = col.Time[i]
+		case schema.Strings:
+			s.row[c] = col.List[i]
 		}
-		return x == ""
-	case int32:
-		return x == 0
-	case int64:
-		return x == 0
-	case float64:
-		return x == 0
-	case bool:
-		return !x
-	case time.Time:
-		return x.Equal(time.Unix(0, 0))
-	case []string:
-		return len(x) == 0
 	}
-	return v == nil
+	return s.row, nil
 }

@@ -8,18 +8,19 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 )
 
-// MapSource is a schema.Source over a flat map: a column's From is a key.
+// MapSource is a schematest.Source over a flat map: a column's From is a key.
 type MapSource map[string]any
 
-// Lookup implements schema.Source.
+// Lookup implements schematest.Source.
 func (m MapSource) Lookup(from string) (any, bool) { v, ok := m[from]; return v, ok }
 
 // Row maps src to a row of tbl, failing the test if it does not map.
-func Row(t testing.TB, tbl *schema.Table, src schema.Source) schema.Row {
+func Row(t testing.TB, tbl *schema.Table, src schematest.Source) schematest.Row {
 	t.Helper()
-	r, err := tbl.Map(src)
+	r, err := schematest.Map(tbl, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +54,9 @@ func AllTypes(store schema.Store, key ...string) *schema.Table {
 
 // AllTypesRows returns n rows of a table made by AllTypes, ids id-00000
 // onwards; row i is at base plus i hours.
-func AllTypesRows(t testing.TB, tbl *schema.Table, n int, base time.Time) []schema.Row {
+func AllTypesRows(t testing.TB, tbl *schema.Table, n int, base time.Time) []schematest.Row {
 	t.Helper()
-	rows := make([]schema.Row, n)
+	rows := make([]schematest.Row, n)
 	for i := range rows {
 		rows[i] = Row(t, tbl, MapSource{
 			"id": fmt.Sprintf("id-%05d", i), "kind": "k" + strconv.Itoa(i%3),
@@ -94,9 +95,9 @@ func CheckReadOnly(t *testing.T, readOnly func(string) error, accepted, refused 
 
 // Batch returns a columnar batch of tbl holding rows, failing the test if
 // they do not fit its columns.
-func Batch(t testing.TB, tbl *schema.Table, rows []schema.Row) *schema.Batch {
+func Batch(t testing.TB, tbl *schema.Table, rows []schematest.Row) *schema.Batch {
 	t.Helper()
-	b, err := schema.BatchOf(tbl, rows)
+	b, err := schematest.BatchOf(tbl, rows)
 	if err != nil {
 		t.Fatal(err)
 	}

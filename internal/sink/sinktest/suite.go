@@ -11,6 +11,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink"
 )
 
@@ -25,10 +26,10 @@ type Harness struct {
 	// ReadBack returns the stored rows of tbl, ordered by id, as the Go
 	// values of the columns' types (the deduplicated view: FINAL where the
 	// store merges later).
-	ReadBack func(t *testing.T, s sink.Sink, tbl *schema.Table) []schema.Row
+	ReadBack func(t *testing.T, s sink.Sink, tbl *schema.Table) []schematest.Row
 	// Spoil changes row r (Go types still fitting) so that the store
 	// refuses it for its data.
-	Spoil func(tbl *schema.Table, r schema.Row)
+	Spoil func(tbl *schema.Table, r schematest.Row)
 	// Gone returns a sink whose store is unreachable (a cut connection, a
 	// writer held) until back is called.
 	Gone func(t *testing.T) (s sink.Sink, back func())
@@ -164,10 +165,10 @@ func Run(t *testing.T, h Harness) {
 }
 
 // same compares stored rows with the rows written, ordered by id.
-func same(t *testing.T, tbl *schema.Table, got, want []schema.Row) {
+func same(t *testing.T, tbl *schema.Table, got, want []schematest.Row) {
 	t.Helper()
 	id := tbl.Index("id")
-	byID := map[string]schema.Row{}
+	byID := map[string]schematest.Row{}
 	for _, r := range want {
 		byID[r[id].(string)] = r
 	}
