@@ -14,20 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
 )
-
-// acceptAll answers every event accepted, as the pipeline does when the
-// broker confirmed them.
-type acceptAll struct{}
-
-func (acceptAll) Dispatch(_ context.Context, _ pipeline.Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
-	resp := &eventgrpcv1.Response{Accepted: int32(len(req.Events))}
-	for i, ev := range req.Events {
-		resp.Results = append(resp.Results, &eventgrpcv1.EventResult{Index: int32(i), EventId: ev.Id, Accepted: true})
-	}
-	return resp, nil
-}
 
 func launch(id, user string) *eventgrpcv1.Events {
 	return &eventgrpcv1.Events{
@@ -41,7 +30,7 @@ func launch(id, user string) *eventgrpcv1.Events {
 
 func TestFilters(t *testing.T) {
 	h := New(Config{})
-	d := h.Wrap(acceptAll{})
+	d := h.Wrap(ingesttest.AcceptAll{})
 	cases := []struct {
 		name string
 		f    Filter
@@ -98,7 +87,7 @@ func TestStuckReaderDoesNotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	d := h.Wrap(acceptAll{})
+	d := h.Wrap(ingesttest.AcceptAll{})
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	for w := 0; w < 4; w++ {
@@ -162,7 +151,7 @@ func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
 		subs = append(subs, s)
 	}
 	base := heapInUse()
-	d := h.Wrap(acceptAll{})
+	d := h.Wrap(ingesttest.AcceptAll{})
 	for i := range 96 {
 		if _, err := d.Dispatch(context.Background(), pipeline.SourceHTTP, big(fmt.Sprint("b", i), 4<<20)); err != nil {
 			t.Fatal(err)
@@ -231,7 +220,7 @@ func TestSubscriberCap(t *testing.T) {
 func BenchmarkPublishNoSubscriber(b *testing.B) {
 	h := New(Config{})
 	req := launch("a", "u")
-	resp, _ := acceptAll{}.Dispatch(context.Background(), "", req)
+	resp, _ := ingesttest.AcceptAll{}.Dispatch(context.Background(), "", req)
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Publish(pipeline.SourceGRPC, req, resp)
@@ -243,7 +232,7 @@ func BenchmarkPublishStuckSubscriber(b *testing.B) {
 	s, _ := h.Subscribe(Filter{})
 	defer s.Close()
 	req := launch("a", "u")
-	resp, _ := acceptAll{}.Dispatch(context.Background(), "", req)
+	resp, _ := ingesttest.AcceptAll{}.Dispatch(context.Background(), "", req)
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Publish(pipeline.SourceGRPC, req, resp)

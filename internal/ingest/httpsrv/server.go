@@ -139,17 +139,11 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	if cfg.Outer != nil {
 		root = cfg.Outer(s.mux)
 	}
-	s.srv = &http.Server{
-		Handler:           root,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		// The server's own complaints (a failed TLS handshake, a peer
-		// that hung up) are a peer's doing: debug level, never a line per
-		// attempt at the default level.
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-	}
+	s.srv = httpServer(root)
+	// The server's own complaints (a failed TLS handshake, a peer that
+	// hung up) are a peer's doing: debug level, never a line per attempt
+	// at the default level.
+	s.srv.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
 	// HTTP/2 without TLS (prior knowledge) besides HTTP/1.1, so gRPC
 	// clients can reach the Connect handler on this port too.
 	s.srv.Protocols = new(http.Protocols)
@@ -202,6 +196,18 @@ func (s *Server) Webhook(pattern string, h http.Handler) {
 
 // Handle mounts any other route.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// httpServer serves h with the header, read and idle timeouts and the
+// header size bound of every listener of this package.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
 
 // Start listens and serves in the background.
 func (s *Server) Start(ctx context.Context) error {

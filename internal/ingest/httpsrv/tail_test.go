@@ -13,24 +13,11 @@ import (
 	"testing"
 	"time"
 
-	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
-	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
 	"github.com/event-grpc/event-grpc/internal/tail"
 )
-
-// acceptAll answers every event accepted, as the pipeline does once the
-// broker confirmed them.
-type acceptAll struct{}
-
-func (acceptAll) Dispatch(_ context.Context, _ pipeline.Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
-	resp := &eventgrpcv1.Response{Accepted: int32(len(req.Events))}
-	for i, ev := range req.Events {
-		resp.Results = append(resp.Results, &eventgrpcv1.EventResult{Index: int32(i), EventId: ev.Id, Accepted: true})
-	}
-	return resp, nil
-}
 
 // stalledTail opens GET /v1/tail and never reads the answer.
 func stalledTail(t *testing.T, addr string) net.Conn {
@@ -62,7 +49,7 @@ func heapInUse() uint64 {
 func TestTailStalledReadersBounded(t *testing.T) {
 	hub := tail.New(tail.Config{})
 	srv := httpsrv.New(httpsrv.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 5 << 20, TailWriteTimeout: 15 * time.Second,
-		Logger: slog.New(slog.DiscardHandler)}, hub.Wrap(acceptAll{}), health.New())
+		Logger: slog.New(slog.DiscardHandler)}, hub.Wrap(ingesttest.AcceptAll{}), health.New())
 	srv.MountTail(hub)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
