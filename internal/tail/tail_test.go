@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -150,14 +149,14 @@ func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
 		defer s.Close()
 		subs = append(subs, s)
 	}
-	base := heapInUse()
+	base := ingesttest.HeapInUse()
 	d := h.Wrap(ingesttest.AcceptAll{})
 	for i := range 96 {
 		if _, err := d.Dispatch(context.Background(), pipeline.SourceHTTP, big(fmt.Sprint("b", i), 4<<20)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	grew := int64(heapInUse()) - int64(base)
+	grew := int64(ingesttest.HeapInUse()) - int64(base)
 	t.Logf("8 stalled subscribers after 96 requests of 4 MiB: heap grew %.1f MB", float64(grew)/1e6)
 	if grew > 64<<20 {
 		t.Fatalf("heap grew %d bytes with 8 stalled subscribers, want at most 64 MiB", grew)
@@ -187,14 +186,6 @@ func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
 	if b, err := json.Marshal(evs); err != nil || !json.Valid(b) {
 		t.Fatalf("events do not marshal: %v", err)
 	}
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
 }
 
 func TestSubscriberCap(t *testing.T) {

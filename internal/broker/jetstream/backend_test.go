@@ -266,6 +266,22 @@ func TestBatchByteLimit(t *testing.T) {
 	}
 }
 
+// jsClient is a JetStream client of b's server, closed at the end of the
+// test.
+func jsClient(t *testing.T, b *jetstream.Broker) natsjs.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(b.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
 // collector runs the consume policy on a queue and notes each body it
 // handles.
 type collector struct {
@@ -323,12 +339,7 @@ func TestConsumerRecreated(t *testing.T) {
 	pub("one")
 	waitUntil(t, "first message", func() bool { return c.seen("one") })
 
-	nc, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := natsjs.New(nc)
+	js := jsClient(t, b)
 	if err := js.DeleteConsumer(context.Background(), jetstream.StreamName(b, "clicks"), "clicks"); err != nil {
 		t.Fatal(err)
 	}
@@ -353,12 +364,7 @@ func TestStreamRecreated(t *testing.T) {
 	}
 	waitUntil(t, "first message", func() bool { return c.seen("one") })
 
-	nc, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := natsjs.New(nc)
+	js := jsClient(t, b)
 	if err := js.DeleteStream(context.Background(), jetstream.StreamName(b, top.Queues[1].Name)); err != nil {
 		t.Fatal(err)
 	}

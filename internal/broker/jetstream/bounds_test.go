@@ -55,12 +55,7 @@ func TestFullQueueRefusesOnlyItself(t *testing.T) {
 		t.Fatalf("queue all holds %d (%v), want 64", n, err)
 	}
 
-	nc, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := natsjs.New(nc)
+	js := jsClient(t, b)
 	for _, tc := range []struct {
 		queue    string
 		maxBytes int64
@@ -138,12 +133,7 @@ func TestLegacyStreamMigrated(t *testing.T) {
 			t.Fatalf("a migrated message of %s lost its body or routing key: %+v", q, sample[0])
 		}
 	}
-	nc2, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc2.Close()
-	js2, _ := natsjs.New(nc2)
+	js2 := jsClient(t, b)
 	if _, err := js2.Stream(ctx, jetstream.DefaultStream); !errors.Is(err, natsjs.ErrStreamNotFound) {
 		t.Fatalf("the legacy stream after the migration: %v, want it deleted", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,6 @@ func stalledTail(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
 // Eight live-tail readers that stop reading while 4 MiB requests flow add
 // no more than 64 MB to the heap, and each is dropped once a write has
 // waited TailWriteTimeout. On e066805 each reader's channel held up to 64
@@ -57,7 +48,7 @@ func TestTailStalledReadersBounded(t *testing.T) {
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	addr := srv.Addr().String()
 
-	base := heapInUse()
+	base := ingesttest.HeapInUse()
 	for range 8 {
 		stalledTail(t, addr)
 	}
@@ -90,7 +81,7 @@ func TestTailStalledReadersBounded(t *testing.T) {
 			t.Fatalf("request %d: %s", i, resp.Status)
 		}
 		if i%4 == 3 {
-			peak = max(peak, heapInUse())
+			peak = max(peak, ingesttest.HeapInUse())
 		}
 	}
 	if n := hub.Subscribers(); n != 8 {
