@@ -295,27 +295,14 @@ func testDeadLetter(t *testing.T, h Harness) {
 	var badCounts []int // RetryCount of each failing delivery of "bad"
 	var replayed []broker.Delivery
 	rec := newRecorder()
-	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		failed := map[int]error{}
-		for i, d := range batch {
-			if string(d.Body) != "bad" {
-				continue
-			}
-			if failing {
-				badCounts = append(badCounts, d.RetryCount)
-				failed[i] = fault.Permanentf("bad row in message %d", i)
-			} else {
-				replayed = append(replayed, d)
-			}
+	run(t, h, b, q, failingBad(&mu, rec, func(i int, d broker.Delivery) error {
+		if !failing {
+			replayed = append(replayed, d)
+			return nil
 		}
-		rec.add(batch, failed, false)
-		if len(failed) > 0 {
-			return fault.NewPartial(failed)
-		}
-		return nil
-	})
+		badCounts = append(badCounts, d.RetryCount)
+		return fault.Permanentf("bad row in message %d", i)
+	}))
 	publish(t, h, b, f.topic,
 		broker.Message{RoutingKey: "k.bad", Headers: map[string]string{"h": "v"}, Body: []byte("bad")},
 		msg("k.good", "good"))
@@ -724,25 +711,13 @@ func testPackedToQueues(t *testing.T, h Harness) {
 	failing := true
 	var seen []broker.Delivery // every delivery of "bad"
 	rec := newRecorder()
-	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		failed := map[int]error{}
-		for i, d := range batch {
-			if string(d.Body) != "bad" {
-				continue
-			}
-			seen = append(seen, d)
-			if failing {
-				failed[i] = fault.Permanentf("bad row")
-			}
-		}
-		rec.add(batch, failed, false)
-		if len(failed) > 0 {
-			return fault.NewPartial(failed)
+	run(t, h, b, q, failingBad(&mu, rec, func(_ int, d broker.Delivery) error {
+		seen = append(seen, d)
+		if failing {
+			return fault.Permanentf("bad row")
 		}
 		return nil
-	})
+	}))
 	otherRec := newRecorder()
 	run(t, h, b, other, okHandler(otherRec))
 

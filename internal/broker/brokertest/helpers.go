@@ -13,6 +13,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -253,6 +254,30 @@ func peekCount(t *testing.T, h Harness, dl broker.DeadLetters, queue string) (in
 		t.Fatalf("Peek %s: %v", queue, err)
 	}
 	return n, sample
+}
+
+// failingBad is a handler that records every batch in rec and fails each
+// delivery whose body is "bad" with the error onBad gives it (nil: it
+// succeeds). It holds mu while it runs, which guards what onBad touches.
+func failingBad(mu *sync.Mutex, rec *recorder, onBad func(i int, d broker.Delivery) error) broker.BatchHandler {
+	return func(_ context.Context, batch []broker.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		failed := map[int]error{}
+		for i, d := range batch {
+			if string(d.Body) != "bad" {
+				continue
+			}
+			if err := onBad(i, d); err != nil {
+				failed[i] = err
+			}
+		}
+		rec.add(batch, failed, false)
+		if len(failed) > 0 {
+			return fault.NewPartial(failed)
+		}
+		return nil
+	}
 }
 
 // ConsumeAll is a consume benchmark's timed part: it consumes q from br
