@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
@@ -211,12 +210,9 @@ func httpServer(h http.Handler) *http.Server {
 
 // Start listens and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	lis, err := net.Listen("tcp", s.cfg.Addr)
+	lis, err := ingest.Listen("http", s.cfg.Addr, s.cfg.MaxConns)
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", s.cfg.Addr, err)
-	}
-	if s.cfg.MaxConns > 0 {
-		lis = netutil.LimitListener(lis, s.cfg.MaxConns)
+		return err
 	}
 	s.lis = lis
 	s.wg.Add(1)

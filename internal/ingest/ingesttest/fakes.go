@@ -2,7 +2,10 @@ package ingesttest
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"runtime"
+	"testing"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
@@ -28,4 +31,23 @@ func HeapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
+}
+
+// Do sends req with the headers hdr set and returns the response, its body
+// read and closed.
+func Do(t testing.TB, req *http.Request, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
