@@ -471,19 +471,7 @@ func testRestart(t *testing.T, h Harness) {
 	waitFor(t, h, "Ready after the restart", b.Ready)
 
 	// The client may still be reconnecting: publish until it is accepted.
-	deadline := time.Now().Add(h.timeout())
-	for i := 0; ; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := b.Publish(ctx, f.direct, []broker.Message{msg("k", "after")})
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish after restart still fails: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	publishUntilAccepted(t, h, b, f.direct, msg("k", "after"), "restart", func() { time.Sleep(100 * time.Millisecond) })
 	rec := newRecorder()
 	run(t, h, b, q, okHandler(rec))
 	waitFor(t, h, "all messages after the restart", func() bool { return rec.distinctOK() == 6 })
@@ -597,23 +585,13 @@ func testQueueDeleted(t *testing.T, h Harness) {
 	h.DeleteQueue(t, b, q.Name)
 
 	// Until the queue is back a publish may be unroutable: try again.
-	deadline := time.Now().Add(h.timeout())
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := b.Publish(ctx, f.direct, []broker.Message{msg("k", "after")})
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish after the queue was deleted still fails: %v", err)
-		}
+	publishUntilAccepted(t, h, b, f.direct, msg("k", "after"), "the queue was deleted", func() {
 		select {
 		case err := <-r.done:
 			t.Fatalf("Consume returned %v after its queue was deleted; want it to declare the queue again and go on", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-	}
+	})
 	waitFor(t, h, "the message published after the deletion", func() bool { return rec.okCount("after") == 1 })
 	select {
 	case err := <-r.done:

@@ -120,11 +120,7 @@ func TestVersionSeen(t *testing.T) {
 func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
 	s, db := newSink(t)
 	ctx := context.Background()
-	cat := schema.Default()
-	var tables []*schema.Table
-	for _, name := range cat.Names() {
-		tables = append(tables, cat[name])
-	}
+	tables := sinktest.DefaultTables()
 	if err := s.Migrate(ctx, tables); err != nil {
 		t.Fatal(err)
 	}
@@ -618,11 +614,7 @@ func BenchmarkWriteClickHouse(b *testing.B) {
 func TestMigrateTTL(t *testing.T) {
 	ctx := context.Background()
 	s, db := newSink(t, func(c *Config) { c.TTLDays = 90 })
-	cat := schema.Default()
-	var tables []*schema.Table
-	for _, name := range cat.Names() {
-		tables = append(tables, cat[name])
-	}
+	tables := sinktest.DefaultTables()
 	err := s.Migrate(ctx, tables)
 	if !s.ServerVersion().AtLeast(19, 6) {
 		if err == nil || !strings.Contains(err.Error(), "CLICKHOUSE_TTL needs ClickHouse 19.6") ||
