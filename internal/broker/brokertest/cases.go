@@ -752,3 +752,27 @@ func testPackedToQueues(t *testing.T, h Harness) {
 		t.Errorf("queue %s, bound to # on the exchange, got %s; want only the end marker", other.Name, join(got))
 	}
 }
+
+// failingBad is a handler that records every batch in rec and fails each
+// delivery whose body is "bad" with the error onBad gives it (nil: it
+// succeeds). It holds mu while it runs, which guards what onBad touches.
+func failingBad(mu *sync.Mutex, rec *recorder, onBad func(i int, d broker.Delivery) error) broker.BatchHandler {
+	return func(_ context.Context, batch []broker.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		failed := map[int]error{}
+		for i, d := range batch {
+			if string(d.Body) != "bad" {
+				continue
+			}
+			if err := onBad(i, d); err != nil {
+				failed[i] = err
+			}
+		}
+		rec.add(batch, failed, false)
+		if len(failed) > 0 {
+			return fault.NewPartial(failed)
+		}
+		return nil
+	}
+}
