@@ -68,6 +68,21 @@ func postSigned(h http.Handler, hdr http.Header, body string) int {
 	return rec.Code
 }
 
+// replayRefused signs body once and sends it to first, which must accept
+// it, then again to second, which must refuse it 401 (a replay); what
+// names the case.
+func replayRefused(t *testing.T, first, second http.Handler, body, what string) {
+	t.Helper()
+	hdr := http.Header{}
+	SignHTTP(hdr, clientA, []byte(keyA), time.Now(), []byte(body))
+	if code := postSigned(first, hdr, body); code != http.StatusOK {
+		t.Fatalf("%s: first send: %d", what, code)
+	}
+	if code := postSigned(second, hdr, body); code != http.StatusUnauthorized {
+		t.Fatalf("%s: replay: %d, want 401", what, code)
+	}
+}
+
 // One captured signed request cannot be replayed once per instance: two
 // instances sharing the replay cache through the real Redis (REDIS_URL)
 // refuse on the second what the first accepted. On e066805 each instance
@@ -77,14 +92,7 @@ func TestReplaySharedThroughRedis(t *testing.T) {
 	_, _, one := hmacInstance(t, cfg)
 	second, _, two := hmacInstance(t, cfg)
 	body := `{"events":[{"id":"r-1","launchEvent":{}}]}`
-	hdr := http.Header{}
-	SignHTTP(hdr, clientA, []byte(keyA), time.Now(), []byte(body))
-	if code := postSigned(one, hdr, body); code != http.StatusOK {
-		t.Fatalf("first instance: %d", code)
-	}
-	if code := postSigned(two, hdr, body); code != http.StatusUnauthorized {
-		t.Fatalf("the same request on the second instance: %d, want 401 (replay)", code)
-	}
+	replayRefused(t, one, two, body, "the same request on the second instance")
 	if got := testutil.ToFloat64(second.m.failures.WithLabelValues(ReasonReplay)); got != 1 {
 		t.Fatalf("replay refusals on the second instance: %v", got)
 	}
@@ -106,14 +114,7 @@ func TestReplayRedisDownFallsBackToLocal(t *testing.T) {
 	l.Close() // nothing listens there now
 	a, _, h := hmacInstance(t, Config{Mode: ModeHMAC, Keys: keys, RedisAddrs: []string{addr}})
 	body := `{}`
-	hdr := http.Header{}
-	SignHTTP(hdr, clientA, []byte(keyA), time.Now(), []byte(body))
-	if code := postSigned(h, hdr, body); code != http.StatusOK {
-		t.Fatalf("first send with Redis down: %d", code)
-	}
-	if code := postSigned(h, hdr, body); code != http.StatusUnauthorized {
-		t.Fatalf("replay with Redis down: %d, want 401", code)
-	}
+	replayRefused(t, h, h, body, "with Redis down")
 	if got := testutil.ToFloat64(a.m.replayRedisErrors); got < 1 {
 		t.Fatalf("redis errors counted %v", got)
 	}

@@ -741,31 +741,32 @@ func (r *reader) str(key, def string) string {
 }
 
 func (r *reader) int(key string, def int) int {
+	return parsed(r, key, def, strconv.Atoi, "an integer")
+}
+
+// parsed reads key with parse, def when it is unset or empty. A value
+// parse refuses is an error naming key and, with want, what the value is
+// not (else parse's own error); def stands then.
+func parsed[T any](r *reader, key string, def T, parse func(string) (T, error), want string) T {
 	v, ok := r.lookup(key)
 	if !ok || v == "" {
 		return def
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
+	x, err := parse(strings.TrimSpace(v))
 	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %q is not an integer", key, v))
+		if want != "" {
+			err = fmt.Errorf("%q is not %s", v, want)
+		}
+		r.errs = append(r.errs, fmt.Errorf("%s: %w", key, err))
 		return def
 	}
-	return n
+	return x
 }
 
 // size reads a byte count: a number of bytes, or one with a unit (KB, MB,
 // GB: powers of 1000; KiB, MiB, GiB: of 1024), as DuckDB writes them.
 func (r *reader) size(key string, def int64) int64 {
-	v, ok := r.lookup(key)
-	if !ok || v == "" {
-		return def
-	}
-	n, err := parseSize(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %w", key, err))
-		return def
-	}
-	return n
+	return parsed(r, key, def, parseSize, "")
 }
 
 func (r *reader) has(key string) bool {
@@ -774,29 +775,11 @@ func (r *reader) has(key string) bool {
 }
 
 func (r *reader) bool(key string, def bool) bool {
-	v, ok := r.lookup(key)
-	if !ok || v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %q is not true or false", key, v))
-		return def
-	}
-	return b
+	return parsed(r, key, def, strconv.ParseBool, "true or false")
 }
 
 func (r *reader) dur(key string, def time.Duration) time.Duration {
-	v, ok := r.lookup(key)
-	if !ok || v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a duration (e.g. 5ms, 30s)", key, v))
-		return def
-	}
-	return d
+	return parsed(r, key, def, time.ParseDuration, "a duration (e.g. 5ms, 30s)")
 }
 
 // days reads a retention in whole days: `90d`, or `0` (none, the default).

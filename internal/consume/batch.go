@@ -9,27 +9,6 @@ import (
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
-// queueDefaults fills the settings a hand-built Queue leaves zero, as
-// topology.Parse would.
-func queueDefaults(q topology.Queue) topology.Queue {
-	if q.Consumers <= 0 {
-		q.Consumers = topology.DefaultConsumers
-	}
-	if q.Batch.MaxMessages <= 0 {
-		q.Batch.MaxMessages = topology.DefaultMaxMessages
-	}
-	if q.Batch.MaxBytes <= 0 {
-		q.Batch.MaxBytes = topology.DefaultMaxBytes
-	}
-	if q.Batch.MaxWait <= 0 {
-		q.Batch.MaxWait = topology.DefaultMaxWait
-	}
-	if q.Prefetch <= 0 {
-		q.Prefetch = max(topology.DefaultPrefetch, 2*q.Batch.MaxMessages)
-	}
-	return q
-}
-
 // batcher cuts one subscription's deliveries into batches of at most
 // MaxMessages messages and MaxBytes body bytes (a single larger message is
 // a batch of its own), closed MaxWait after their first message arrived.

@@ -18,6 +18,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -30,15 +31,10 @@ func store(t *testing.T) (*duckdb.Sink, schema.Catalog) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(ctx) })
-	cat := schema.Default()
-	var all []*schema.Table
-	for _, n := range cat.Names() {
-		all = append(all, cat[n])
-	}
-	if err := s.Migrate(ctx, all); err != nil {
+	if err := s.Migrate(ctx, sinktest.DefaultTables()); err != nil {
 		t.Fatal(err)
 	}
-	return s, cat
+	return s, schema.Default()
 }
 
 func handler(t *testing.T, s sink.Sink, cat schema.Catalog, queue string) *Handler {

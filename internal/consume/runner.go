@@ -107,7 +107,7 @@ func (r *Runner) runWorkers(ctx context.Context, q topology.Queue, mk func(q top
 	if q.Name == "" {
 		return errors.New("consume: queue has no name")
 	}
-	q = queueDefaults(q)
+	q = q.WithBatchDefaults()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, q.Consumers)

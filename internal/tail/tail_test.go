@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -14,20 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
 )
-
-// acceptAll answers every event accepted, as the pipeline does when the
-// broker confirmed them.
-type acceptAll struct{}
-
-func (acceptAll) Dispatch(_ context.Context, _ pipeline.Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
-	resp := &eventgrpcv1.Response{Accepted: int32(len(req.Events))}
-	for i, ev := range req.Events {
-		resp.Results = append(resp.Results, &eventgrpcv1.EventResult{Index: int32(i), EventId: ev.Id, Accepted: true})
-	}
-	return resp, nil
-}
 
 func launch(id, user string) *eventgrpcv1.Events {
 	return &eventgrpcv1.Events{
@@ -41,7 +29,7 @@ func launch(id, user string) *eventgrpcv1.Events {
 
 func TestFilters(t *testing.T) {
 	h := New(Config{})
-	d := h.Wrap(acceptAll{})
+	d := h.Wrap(ingesttest.AcceptAll{})
 	cases := []struct {
 		name string
 		f    Filter
@@ -98,7 +86,7 @@ func TestStuckReaderDoesNotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	d := h.Wrap(acceptAll{})
+	d := h.Wrap(ingesttest.AcceptAll{})
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	for w := 0; w < 4; w++ {
@@ -161,14 +149,14 @@ func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
 		defer s.Close()
 		subs = append(subs, s)
 	}
-	base := heapInUse()
-	d := h.Wrap(acceptAll{})
+	base := ingesttest.HeapInUse()
+	d := h.Wrap(ingesttest.AcceptAll{})
 	for i := range 96 {
 		if _, err := d.Dispatch(context.Background(), pipeline.SourceHTTP, big(fmt.Sprint("b", i), 4<<20)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	grew := int64(heapInUse()) - int64(base)
+	grew := int64(ingesttest.HeapInUse()) - int64(base)
 	t.Logf("8 stalled subscribers after 96 requests of 4 MiB: heap grew %.1f MB", float64(grew)/1e6)
 	if grew > 64<<20 {
 		t.Fatalf("heap grew %d bytes with 8 stalled subscribers, want at most 64 MiB", grew)
@@ -200,14 +188,6 @@ func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
 	}
 }
 
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
 func TestSubscriberCap(t *testing.T) {
 	h := New(Config{MaxSubscribers: 2})
 	a, _ := h.Subscribe(Filter{})
@@ -231,7 +211,7 @@ func TestSubscriberCap(t *testing.T) {
 func BenchmarkPublishNoSubscriber(b *testing.B) {
 	h := New(Config{})
 	req := launch("a", "u")
-	resp, _ := acceptAll{}.Dispatch(context.Background(), "", req)
+	resp, _ := ingesttest.AcceptAll{}.Dispatch(context.Background(), "", req)
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Publish(pipeline.SourceGRPC, req, resp)
@@ -243,7 +223,7 @@ func BenchmarkPublishStuckSubscriber(b *testing.B) {
 	s, _ := h.Subscribe(Filter{})
 	defer s.Close()
 	req := launch("a", "u")
-	resp, _ := acceptAll{}.Dispatch(context.Background(), "", req)
+	resp, _ := ingesttest.AcceptAll{}.Dispatch(context.Background(), "", req)
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Publish(pipeline.SourceGRPC, req, resp)

@@ -299,6 +299,28 @@ func (t *Topology) applyDefaults() {
 	}
 }
 
+// WithBatchDefaults returns q with the consumer and batch settings a
+// hand-built Queue leaves zero (or negative) set as Parse sets them:
+// consumers, batch size, bytes and wait, and prefetch.
+func (q Queue) WithBatchDefaults() Queue {
+	if q.Consumers <= 0 {
+		q.Consumers = DefaultConsumers
+	}
+	if q.Batch.MaxMessages <= 0 {
+		q.Batch.MaxMessages = DefaultMaxMessages
+	}
+	if q.Batch.MaxBytes <= 0 {
+		q.Batch.MaxBytes = DefaultMaxBytes
+	}
+	if q.Batch.MaxWait <= 0 {
+		q.Batch.MaxWait = DefaultMaxWait
+	}
+	if q.Prefetch <= 0 {
+		q.Prefetch = max(DefaultPrefetch, 2*q.Batch.MaxMessages)
+	}
+	return q
+}
+
 // Validate reports every problem of the declaration at once, each naming
 // its YAML path.
 func (t *Topology) Validate() error {

@@ -295,27 +295,14 @@ func testDeadLetter(t *testing.T, h Harness) {
 	var badCounts []int // RetryCount of each failing delivery of "bad"
 	var replayed []broker.Delivery
 	rec := newRecorder()
-	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		failed := map[int]error{}
-		for i, d := range batch {
-			if string(d.Body) != "bad" {
-				continue
-			}
-			if failing {
-				badCounts = append(badCounts, d.RetryCount)
-				failed[i] = fault.Permanentf("bad row in message %d", i)
-			} else {
-				replayed = append(replayed, d)
-			}
+	run(t, h, b, q, failingBad(&mu, rec, func(i int, d broker.Delivery) error {
+		if !failing {
+			replayed = append(replayed, d)
+			return nil
 		}
-		rec.add(batch, failed, false)
-		if len(failed) > 0 {
-			return fault.NewPartial(failed)
-		}
-		return nil
-	})
+		badCounts = append(badCounts, d.RetryCount)
+		return fault.Permanentf("bad row in message %d", i)
+	}))
 	publish(t, h, b, f.topic,
 		broker.Message{RoutingKey: "k.bad", Headers: map[string]string{"h": "v"}, Body: []byte("bad")},
 		msg("k.good", "good"))
@@ -484,19 +471,7 @@ func testRestart(t *testing.T, h Harness) {
 	waitFor(t, h, "Ready after the restart", b.Ready)
 
 	// The client may still be reconnecting: publish until it is accepted.
-	deadline := time.Now().Add(h.timeout())
-	for i := 0; ; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := b.Publish(ctx, f.direct, []broker.Message{msg("k", "after")})
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish after restart still fails: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	publishUntilAccepted(t, h, b, f.direct, msg("k", "after"), "restart", func() { time.Sleep(100 * time.Millisecond) })
 	rec := newRecorder()
 	run(t, h, b, q, okHandler(rec))
 	waitFor(t, h, "all messages after the restart", func() bool { return rec.distinctOK() == 6 })
@@ -610,23 +585,13 @@ func testQueueDeleted(t *testing.T, h Harness) {
 	h.DeleteQueue(t, b, q.Name)
 
 	// Until the queue is back a publish may be unroutable: try again.
-	deadline := time.Now().Add(h.timeout())
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := b.Publish(ctx, f.direct, []broker.Message{msg("k", "after")})
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish after the queue was deleted still fails: %v", err)
-		}
+	publishUntilAccepted(t, h, b, f.direct, msg("k", "after"), "the queue was deleted", func() {
 		select {
 		case err := <-r.done:
 			t.Fatalf("Consume returned %v after its queue was deleted; want it to declare the queue again and go on", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-	}
+	})
 	waitFor(t, h, "the message published after the deletion", func() bool { return rec.okCount("after") == 1 })
 	select {
 	case err := <-r.done:
@@ -724,25 +689,13 @@ func testPackedToQueues(t *testing.T, h Harness) {
 	failing := true
 	var seen []broker.Delivery // every delivery of "bad"
 	rec := newRecorder()
-	run(t, h, b, q, func(_ context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		failed := map[int]error{}
-		for i, d := range batch {
-			if string(d.Body) != "bad" {
-				continue
-			}
-			seen = append(seen, d)
-			if failing {
-				failed[i] = fault.Permanentf("bad row")
-			}
-		}
-		rec.add(batch, failed, false)
-		if len(failed) > 0 {
-			return fault.NewPartial(failed)
+	run(t, h, b, q, failingBad(&mu, rec, func(_ int, d broker.Delivery) error {
+		seen = append(seen, d)
+		if failing {
+			return fault.Permanentf("bad row")
 		}
 		return nil
-	})
+	}))
 	otherRec := newRecorder()
 	run(t, h, b, other, okHandler(otherRec))
 
@@ -797,5 +750,29 @@ func testPackedToQueues(t *testing.T, h Harness) {
 	waitFor(t, h, "the other queue's end marker", func() bool { return otherRec.okCount("end") == 1 })
 	if got := bodies(otherRec.all()); !slices.Equal(got, []string{"end"}) {
 		t.Errorf("queue %s, bound to # on the exchange, got %s; want only the end marker", other.Name, join(got))
+	}
+}
+
+// failingBad is a handler that records every batch in rec and fails each
+// delivery whose body is "bad" with the error onBad gives it (nil: it
+// succeeds). It holds mu while it runs, which guards what onBad touches.
+func failingBad(mu *sync.Mutex, rec *recorder, onBad func(i int, d broker.Delivery) error) broker.BatchHandler {
+	return func(_ context.Context, batch []broker.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		failed := map[int]error{}
+		for i, d := range batch {
+			if string(d.Body) != "bad" {
+				continue
+			}
+			if err := onBad(i, d); err != nil {
+				failed[i] = err
+			}
+		}
+		rec.add(batch, failed, false)
+		if len(failed) > 0 {
+			return fault.NewPartial(failed)
+		}
+		return nil
 	}
 }

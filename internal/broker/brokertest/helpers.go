@@ -253,3 +253,23 @@ func peekCount(t *testing.T, h Harness, dl broker.DeadLetters, queue string) (in
 	}
 	return n, sample
 }
+
+// publishUntilAccepted publishes m to exchange until the broker accepts
+// it, failing the test (the publish after what still fails) after h's
+// timeout; wait runs between attempts.
+func publishUntilAccepted(t *testing.T, h Harness, b broker.Broker, exchange string, m broker.Message, what string, wait func()) {
+	t.Helper()
+	deadline := time.Now().Add(h.timeout())
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := b.Publish(ctx, exchange, []broker.Message{m})
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Publish after %s still fails: %v", what, err)
+		}
+		wait()
+	}
+}

@@ -266,31 +266,70 @@ func TestBatchByteLimit(t *testing.T) {
 	}
 }
 
+// jsClient is a JetStream client of b's server, closed at the end of the
+// test.
+func jsClient(t *testing.T, b *jetstream.Broker) natsjs.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(b.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// collector runs the consume policy on a queue and notes each body it
+// handles.
+type collector struct {
+	mu      sync.Mutex
+	bodies  map[string]bool
+	stopped chan struct{} // closed when Consume has returned, with err
+	err     error
+}
+
+// collect starts consuming q; the consumer stops at the end of the test,
+// which fails if Consume returned an error.
+func collect(t *testing.T, b broker.Broker, q topology.Queue) *collector {
+	t.Helper()
+	c := &collector{bodies: map[string]bool{}, stopped: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(c.stopped)
+		c.err = policy.Run(ctx, b, q, func(_ context.Context, batch []broker.Delivery) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, d := range batch {
+				c.bodies[string(d.Body)] = true
+			}
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-c.stopped
+		if c.err != nil {
+			t.Errorf("Consume: %v", c.err)
+		}
+	})
+	return c
+}
+
+func (c *collector) seen(body string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bodies[body]
+}
+
 // A consumer deleted behind the backend's back is declared again and
 // consuming goes on.
 func TestConsumerRecreated(t *testing.T) {
 	top := testTopology(t, nil)
 	b := embedded(t, jetstream.Config{Topology: top, ListenPort: -1})
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- policy.Run(ctx, b, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, d := range batch {
-				seen[string(d.Body)] = true
-			}
-			return nil
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Consume: %v", err)
-		}
-	}()
+	c := collect(t, b, top.Queues[1])
 	pub := func(body string) {
 		t.Helper()
 		if err := b.Publish(context.Background(), "ev.tx", []broker.Message{{RoutingKey: "Click", Body: []byte(body)}}); err != nil {
@@ -298,19 +337,14 @@ func TestConsumerRecreated(t *testing.T) {
 		}
 	}
 	pub("one")
-	waitUntil(t, "first message", func() bool { mu.Lock(); defer mu.Unlock(); return seen["one"] })
+	waitUntil(t, "first message", func() bool { return c.seen("one") })
 
-	nc, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := natsjs.New(nc)
+	js := jsClient(t, b)
 	if err := js.DeleteConsumer(context.Background(), jetstream.StreamName(b, "clicks"), "clicks"); err != nil {
 		t.Fatal(err)
 	}
 	pub("two")
-	waitUntil(t, "message after the consumer was deleted", func() bool { mu.Lock(); defer mu.Unlock(); return seen["two"] })
+	waitUntil(t, "message after the consumer was deleted", func() bool { return c.seen("two") })
 }
 
 // The whole stream deleted under a running consumer (an operator's `nats
@@ -319,26 +353,7 @@ func TestConsumerRecreated(t *testing.T) {
 func TestStreamRecreated(t *testing.T) {
 	top := testTopology(t, nil)
 	b := embedded(t, jetstream.Config{Topology: top, ListenPort: -1})
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- policy.Run(ctx, b, top.Queues[1], func(_ context.Context, batch []broker.Delivery) error {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, d := range batch {
-				seen[string(d.Body)] = true
-			}
-			return nil
-		})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Consume: %v", err)
-		}
-	}()
+	c := collect(t, b, top.Queues[1])
 	pub := func(body string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -347,27 +362,22 @@ func TestStreamRecreated(t *testing.T) {
 	if err := pub("one"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "first message", func() bool { mu.Lock(); defer mu.Unlock(); return seen["one"] })
+	waitUntil(t, "first message", func() bool { return c.seen("one") })
 
-	nc, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := natsjs.New(nc)
+	js := jsClient(t, b)
 	if err := js.DeleteStream(context.Background(), jetstream.StreamName(b, top.Queues[1].Name)); err != nil {
 		t.Fatal(err)
 	}
 	// Publishes fail until the consumer has declared the stream again.
 	waitUntil(t, "a publish accepted after the stream was deleted", func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("Consume returned %v after the stream was deleted", err)
+		case <-c.stopped:
+			t.Fatalf("Consume returned %v after the stream was deleted", c.err)
 		default:
 		}
 		return pub("two") == nil
 	})
-	waitUntil(t, "message after the stream was deleted", func() bool { mu.Lock(); defer mu.Unlock(); return seen["two"] })
+	waitUntil(t, "message after the stream was deleted", func() bool { return c.seen("two") })
 }
 
 func TestMetrics(t *testing.T) {

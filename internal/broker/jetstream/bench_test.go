@@ -4,20 +4,21 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
-	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 // benchBody is the size of a typical message (a small batch of events).
 var benchBody = make([]byte, 600)
 
-func benchBroker(b *testing.B) (*jetstream.Broker, *topology.Topology) {
+// benchTopology has a topic exchange "ev.tx" with one queue, "clicks"
+// (Click), consumed by two consumers, and the error exchange.
+func benchTopology(b *testing.B) *topology.Topology {
 	b.Helper()
 	top, err := topology.Parse([]byte(`
 error_exchange: err.dx
@@ -33,6 +34,12 @@ queues:
 	if err != nil {
 		b.Fatal(err)
 	}
+	return top
+}
+
+func benchBroker(b *testing.B) (*jetstream.Broker, *topology.Topology) {
+	b.Helper()
+	top := benchTopology(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	br, err := jetstream.New(ctx, jetstream.Config{DataDir: b.TempDir(), Topology: top})
@@ -71,48 +78,15 @@ func BenchmarkPublish(b *testing.B) {
 func BenchmarkConsume(b *testing.B) {
 	br, top := benchBroker(b)
 	publishN(b, br, b.N, 500)
-	var got atomic.Int64
-	all := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	b.ResetTimer()
-	go func() {
-		done <- policy.Run(ctx, br, top.Queues[0], func(_ context.Context, batch []broker.Delivery) error {
-			if got.Add(int64(len(batch))) == int64(b.N) {
-				close(all)
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-all:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("consumed %d of %d", got.Load(), b.N)
-	}
-	b.StopTimer()
+	brokertest.ConsumeAll(b, br, top.Queues[0])
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
 }
 
 // BenchmarkPublishExternal is BenchmarkPublish against the external server,
 // on a stream of its own that is deleted afterwards.
 func BenchmarkPublishExternal(b *testing.B) {
-	top, err := topology.Parse([]byte(`
-error_exchange: err.dx
-exchanges:
-  - {name: ev.tx, kind: topic}
-  - {name: err.dx, kind: direct}
-queues:
-  - name: clicks
-    bindings: [{exchange: ev.tx, key: Click}]
-    handler: webengage
-`))
-	if err != nil {
-		b.Fatal(err)
-	}
+	top := benchTopology(b)
 	stream := fmt.Sprintf("BENCH_%08x", rand.Uint32())
 	br, err := jetstream.New(context.Background(), jetstream.Config{URL: externalURL, Stream: stream, Topology: top})
 	if err != nil {

@@ -16,15 +16,22 @@ import (
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
+// boundedClicks is an embedded broker on testTopology whose clicks queue
+// is bounded to 64 KiB, and a message body of 8 KiB.
+func boundedClicks(t *testing.T) (*jetstream.Broker, *topology.Topology, []byte) {
+	t.Helper()
+	top := testTopology(t, func(top *topology.Topology) { top.Queues[1].MaxBytes = 64 << 10 })
+	b := embedded(t, jetstream.Config{Topology: top, ListenPort: -1})
+	return b, top, []byte(strings.Repeat("c", 8<<10))
+}
+
 // TestFullQueueRefusesOnlyItself: each queue has a stream of its own,
 // bounded for itself. A queue nothing drains fills up and refuses its own
 // publishes (ErrOverloaded, for that message only), while every other
 // queue goes on taking messages; error queues keep dead letters for a
 // bounded age and size, dropping the oldest first.
 func TestFullQueueRefusesOnlyItself(t *testing.T) {
-	top := testTopology(t, func(top *topology.Topology) { top.Queues[1].MaxBytes = 64 << 10 }) // clicks: 64 KiB
-	b := embedded(t, jetstream.Config{Topology: top, ListenPort: -1})
-	body := []byte(strings.Repeat("c", 8<<10))
+	b, _, body := boundedClicks(t)
 	ctx := context.Background()
 	var full error
 	for i := range 64 { // 512 KiB offered to a 64 KiB queue
@@ -48,12 +55,7 @@ func TestFullQueueRefusesOnlyItself(t *testing.T) {
 		t.Fatalf("queue all holds %d (%v), want 64", n, err)
 	}
 
-	nc, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := natsjs.New(nc)
+	js := jsClient(t, b)
 	for _, tc := range []struct {
 		queue    string
 		maxBytes int64
@@ -131,12 +133,7 @@ func TestLegacyStreamMigrated(t *testing.T) {
 			t.Fatalf("a migrated message of %s lost its body or routing key: %+v", q, sample[0])
 		}
 	}
-	nc2, err := nats.Connect(b.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc2.Close()
-	js2, _ := natsjs.New(nc2)
+	js2 := jsClient(t, b)
 	if _, err := js2.Stream(ctx, jetstream.DefaultStream); !errors.Is(err, natsjs.ErrStreamNotFound) {
 		t.Fatalf("the legacy stream after the migration: %v, want it deleted", err)
 	}

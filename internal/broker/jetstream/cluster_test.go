@@ -63,18 +63,10 @@ func deleteClusterStreams(t testing.TB, prefix string) {
 // nodes one after another.
 func TestClusterConformance(t *testing.T) {
 	clustertest.Script(t, "up.sh", "nats")
-	streams := map[*testing.T]string{}
-	var mu sync.Mutex
+	streamFor := streamPerTest("BTC", deleteClusterStreams)
 	brokertest.Run(t, brokertest.Harness{
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
-			mu.Lock()
-			stream, ok := streams[t]
-			if !ok {
-				stream = fmt.Sprintf("BTC_%08x", rand.Uint32())
-				streams[t] = stream
-				t.Cleanup(func() { deleteClusterStreams(t, stream) })
-			}
-			mu.Unlock()
+			stream := streamFor(t)
 			return newBroker(t, jetstream.Config{URL: clusterURL, Replicas: 3, Stream: stream, Topology: top, MaxBytes: 64 << 20})
 		},
 		Restart: func(t *testing.T) {

@@ -57,18 +57,10 @@ func TestEmbedded(t *testing.T) {
 // case stops and starts the machine's nats-server; the broker made before
 // reconnects by itself.
 func TestExternal(t *testing.T) {
-	streams := map[*testing.T]string{}
-	var mu sync.Mutex
+	streamFor := streamPerTest("BT", deleteStream)
 	brokertest.Run(t, brokertest.Harness{
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
-			mu.Lock()
-			stream, ok := streams[t]
-			if !ok {
-				stream = fmt.Sprintf("BT_%08x", rand.Uint32())
-				streams[t] = stream
-				t.Cleanup(func() { deleteStream(t, stream) })
-			}
-			mu.Unlock()
+			stream := streamFor(t)
 			return newBroker(t, jetstream.Config{URL: externalURL, Stream: stream, Topology: top, MaxBytes: 64 << 20})
 		},
 		Restart:             restartExternal,
@@ -76,6 +68,25 @@ func TestExternal(t *testing.T) {
 		RestartKeepsClients: true,
 		ReportsRedelivered:  true,
 	})
+}
+
+// streamPerTest names a stream for each test of a conformance run (prefix
+// and a random suffix), the same for all brokers the test makes; del
+// deletes it when the test ends.
+func streamPerTest(prefix string, del func(testing.TB, string)) func(*testing.T) string {
+	streams := map[*testing.T]string{}
+	var mu sync.Mutex
+	return func(t *testing.T) string {
+		mu.Lock()
+		defer mu.Unlock()
+		stream, ok := streams[t]
+		if !ok {
+			stream = fmt.Sprintf("%s_%08x", prefix, rand.Uint32())
+			streams[t] = stream
+			t.Cleanup(func() { del(t, stream) })
+		}
+		return stream
+	}
 }
 
 // deleteQueue deletes the queue's durable consumer under the running

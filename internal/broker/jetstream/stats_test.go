@@ -3,20 +3,16 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 // Stats reports each queue's bytes against its byte bound: the topology's
 // max_bytes, the default bound, and the error queues' dead-letter bound.
 func TestStatsBytesAgainstTheirCap(t *testing.T) {
-	top := testTopology(t, func(top *topology.Topology) { top.Queues[1].MaxBytes = 64 << 10 }) // clicks: 64 KiB
-	b := embedded(t, jetstream.Config{Topology: top, ListenPort: -1})
-	body := []byte(strings.Repeat("c", 8<<10))
+	b, top, body := boundedClicks(t)
 	for i := range 3 {
 		if err := b.PublishToQueues(context.Background(), "ev.tx", []string{"clicks"}, []broker.Message{{RoutingKey: "Click", Body: body, ID: fmt.Sprint("c", i)}}); err != nil {
 			t.Fatal(err)

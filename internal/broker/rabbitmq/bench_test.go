@@ -3,12 +3,11 @@ package rabbitmq
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 )
 
 // body660 is the size of a typical event batch message of the seed system.
@@ -73,31 +72,7 @@ func BenchmarkConsumeBatch(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(len(body660)))
-	var got atomic.Int64
-	all := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	b.ResetTimer()
-	start := time.Now()
-	done := make(chan error, 1)
-	go func() {
-		done <- policy.Run(ctx, br, q, func(_ context.Context, batch []broker.Delivery) error {
-			if got.Add(int64(len(batch))) == int64(b.N) {
-				close(all)
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-all:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("consumed %d of %d", got.Load(), b.N)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	elapsed := brokertest.ConsumeAll(b, br, q)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 }

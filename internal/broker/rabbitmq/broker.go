@@ -13,7 +13,6 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 // reconnectBackoff paces reconnects and consumer restarts: capped at 2 s,
@@ -442,24 +441,3 @@ var (
 	_ broker.Broker      = (*Broker)(nil)
 	_ broker.DeadLetters = (*Broker)(nil)
 )
-
-// queueDefaults fills the batch settings a hand-built Queue leaves zero,
-// as topology.Parse would.
-func queueDefaults(q topology.Queue) topology.Queue {
-	if q.Consumers <= 0 {
-		q.Consumers = topology.DefaultConsumers
-	}
-	if q.Batch.MaxMessages <= 0 {
-		q.Batch.MaxMessages = topology.DefaultMaxMessages
-	}
-	if q.Batch.MaxBytes <= 0 {
-		q.Batch.MaxBytes = topology.DefaultMaxBytes
-	}
-	if q.Batch.MaxWait <= 0 {
-		q.Batch.MaxWait = topology.DefaultMaxWait
-	}
-	if q.Prefetch <= 0 {
-		q.Prefetch = max(topology.DefaultPrefetch, 2*q.Batch.MaxMessages)
-	}
-	return q
-}

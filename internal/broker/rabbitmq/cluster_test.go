@@ -139,16 +139,7 @@ func clusterTopology(t testing.TB, queueType string) *topology.Topology {
 			{Name: "test.tx." + sfx, Kind: topology.KindTopic},
 			{Name: "test.err." + sfx, Kind: topology.KindDirect},
 		},
-		Queues: []topology.Queue{{
-			Name:       "test.q." + sfx,
-			Bindings:   []topology.Binding{{Exchange: "test.tx." + sfx, Key: "#"}},
-			Consumers:  1,
-			Prefetch:   200,
-			Batch:      topology.Batch{MaxMessages: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
-			MaxRetries: 2,
-			Handler:    topology.HandlerJSON,
-			Tables:     []string{"t"},
-		}},
+		Queues: []topology.Queue{testQueue("test.q."+sfx, "test.tx."+sfx, "#")},
 	}
 	clusterCleanup(t, top)
 	return top

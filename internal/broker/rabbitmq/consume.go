@@ -27,7 +27,7 @@ func (b *Broker) Subscribe(ctx context.Context, q topology.Queue) (broker.Subscr
 	if q.Name == "" {
 		return nil, fault.Permanent(errors.New("rabbitmq: subscribe: queue has no name"))
 	}
-	q = queueDefaults(q)
+	q = q.WithBatchDefaults()
 	if q.Prefetch > 65535 {
 		return nil, fault.Permanent(fmt.Errorf("rabbitmq: subscribe %q: prefetch %d exceeds 65535", q.Name, q.Prefetch))
 	}

@@ -77,17 +77,17 @@ func (s *server) channel() *amqp.Channel {
 // depth returns the ready message count of queue.
 func (s *server) depth(queue string) int {
 	s.t.Helper()
-	ch := s.channel()
-	defer ch.Close()
-	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
-	if err != nil {
-		s.t.Fatalf("inspecting queue %s: %v", queue, err)
-	}
-	return q.Messages
+	return s.inspect(queue).Messages
 }
 
 // consumers returns the consumer count of queue.
 func (s *server) consumers(queue string) int {
+	s.t.Helper()
+	return s.inspect(queue).Consumers
+}
+
+// inspect declares queue passively, reading its counts.
+func (s *server) inspect(queue string) amqp.Queue {
 	s.t.Helper()
 	ch := s.channel()
 	defer ch.Close()
@@ -95,7 +95,7 @@ func (s *server) consumers(queue string) int {
 	if err != nil {
 		s.t.Fatalf("inspecting queue %s: %v", queue, err)
 	}
-	return q.Consumers
+	return q
 }
 
 // get takes one message off queue (acked), failing when there is none
@@ -160,20 +160,25 @@ func testTopology(t testing.TB, queues ...string) *topology.Topology {
 		},
 	}
 	for _, q := range queues {
-		top.Queues = append(top.Queues, topology.Queue{
-			Name:       "test." + q + "." + sfx,
-			Bindings:   []topology.Binding{{Exchange: "test.tx." + sfx, Key: q + ".#"}},
-			Consumers:  1,
-			Prefetch:   200,
-			Batch:      topology.Batch{MaxMessages: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
-			MaxRetries: 2,
-			Handler:    topology.HandlerJSON,
-			Tables:     []string{"t"},
-		})
+		top.Queues = append(top.Queues, testQueue("test."+q+"."+sfx, "test.tx."+sfx, q+".#"))
 	}
 	s := newServer(t)
 	t.Cleanup(func() { s.deleteAll(top) })
 	return top
+}
+
+// testQueue is a queue of the test topologies, bound to exchange by key.
+func testQueue(name, exchange, key string) topology.Queue {
+	return topology.Queue{
+		Name:       name,
+		Bindings:   []topology.Binding{{Exchange: exchange, Key: key}},
+		Consumers:  1,
+		Prefetch:   200,
+		Batch:      topology.Batch{MaxMessages: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
+		MaxRetries: 2,
+		Handler:    topology.HandlerJSON,
+		Tables:     []string{"t"},
+	}
 }
 
 // newBroker connects a Broker for top and closes it after the test.

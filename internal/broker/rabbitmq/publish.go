@@ -338,6 +338,15 @@ func (b *Broker) keepPublisher(s *session, slot *pubSlot) {
 // of one call go out in order on one channel, pipelined. See
 // broker.Publisher.
 func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Message) error {
+	return b.publishEach(ctx, msgs, func(_ int, m broker.Message) (string, string, amqp.Table) {
+		return exchange, m.RoutingKey, headersToTable(m.Headers)
+	})
+}
+
+// publishEach publishes msgs persistent and mandatory, msgs[i] to the
+// exchange, routing key and headers route gives it, and returns as Publish
+// does.
+func (b *Broker) publishEach(ctx context.Context, msgs []broker.Message, route func(i int, m broker.Message) (exchange, key string, headers amqp.Table)) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -348,8 +357,9 @@ func (b *Broker) Publish(ctx context.Context, exchange string, msgs []broker.Mes
 	now := time.Now()
 	outs := make([]outgoing, len(msgs))
 	for i, m := range msgs {
-		outs[i] = outgoing{exchange: exchange, key: m.RoutingKey, msg: amqp.Publishing{
-			Headers:      headersToTable(m.Headers),
+		exchange, key, headers := route(i, m)
+		outs[i] = outgoing{exchange: exchange, key: key, msg: amqp.Publishing{
+			Headers:      headers,
 			ContentType:  m.ContentType,
 			DeliveryMode: amqp.Persistent,
 			MessageId:    m.ID,

@@ -3,7 +3,6 @@ package rabbitmq
 import (
 	"context"
 	"fmt"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -43,30 +42,13 @@ func (b *Broker) PublishToQueues(ctx context.Context, exchange string, queues []
 	if len(queues) != len(msgs) {
 		return fault.Permanent(fmt.Errorf("rabbitmq: publish to queues: %d queues for %d messages", len(queues), len(msgs)))
 	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	if b.isClosing() {
-		b.m.publishErrors.WithLabelValues(errorKind(broker.ErrClosed)).Add(float64(len(msgs)))
-		return fmt.Errorf("rabbitmq: publish: %w", broker.ErrClosed)
-	}
-	now := time.Now()
-	outs := make([]outgoing, len(msgs))
-	for i, m := range msgs {
+	return b.publishEach(ctx, msgs, func(i int, m broker.Message) (string, string, amqp.Table) {
 		h := headersToTable(m.Headers)
 		if h == nil {
 			h = make(amqp.Table, 2)
 		}
 		h[broker.HeaderOriginalExchange] = exchange
 		h[broker.HeaderOriginalRoutingKey] = m.RoutingKey
-		outs[i] = outgoing{exchange: "", key: queues[i], msg: amqp.Publishing{
-			Headers:      h,
-			ContentType:  m.ContentType,
-			DeliveryMode: amqp.Persistent,
-			MessageId:    m.ID,
-			Timestamp:    now,
-			Body:         m.Body,
-		}}
-	}
-	return b.publish(ctx, outs)
+		return "", queues[i], h
+	})
 }

@@ -42,30 +42,20 @@ func jsonCodecs(max int, budget ingest.Budget) []connect.HandlerOption {
 func (c jsonCodec) Name() string { return c.name }
 
 func (c jsonCodec) Marshal(m any) ([]byte, error) {
-	msg, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	msg, err := protoMessage(m)
+	if err != nil {
+		return nil, err
 	}
 	return jsonMarshal.Marshal(msg)
 }
 
 func (c jsonCodec) Unmarshal(b []byte, m any) error {
-	msg, ok := m.(proto.Message)
-	if !ok {
-		return fmt.Errorf("%T is not a protobuf message", m)
-	}
-	if _, isEvents := m.(*eventgrpcv1.Events); isEvents && c.max > 0 {
-		if _, err := event.CountJSONEvents(b, c.max); err != nil {
-			if errors.Is(err, event.ErrTooManyEvents) && c.budget != nil {
-				c.budget.Refused(ingest.RefusedTooManyEvents)
-			}
-			return err
+	return countedUnmarshal(b, m, c.max, c.budget, event.CountJSONEvents, func(b []byte, msg proto.Message) error {
+		if err := jsonUnmarshal.Unmarshal(b, msg); err != nil {
+			return fmt.Errorf("body is not an Events message in JSON form: %w", err)
 		}
-	}
-	if err := jsonUnmarshal.Unmarshal(b, msg); err != nil {
-		return fmt.Errorf("body is not an Events message in JSON form: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // protoCodec is connect's binary codec with a pre-scan: an Events message
@@ -79,25 +69,40 @@ type protoCodec struct {
 func (protoCodec) Name() string { return "proto" }
 
 func (protoCodec) Marshal(m any) ([]byte, error) {
-	msg, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	msg, err := protoMessage(m)
+	if err != nil {
+		return nil, err
 	}
 	return proto.Marshal(msg)
 }
 
 func (c protoCodec) Unmarshal(b []byte, m any) error {
+	return countedUnmarshal(b, m, c.max, c.budget, event.CountEvents, proto.Unmarshal)
+}
+
+func protoMessage(m any) (proto.Message, error) {
 	msg, ok := m.(proto.Message)
 	if !ok {
-		return fmt.Errorf("%T is not a protobuf message", m)
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
 	}
-	if _, isEvents := m.(*eventgrpcv1.Events); isEvents && c.max > 0 {
-		if _, err := event.CountEvents(b, c.max); err != nil {
-			if errors.Is(err, event.ErrTooManyEvents) && c.budget != nil {
-				c.budget.Refused(ingest.RefusedTooManyEvents)
+	return msg, nil
+}
+
+// countedUnmarshal decodes b into m with decode; an Events message of more
+// than max events (0: no bound) is refused first, on its bytes (count),
+// and counted in budget.
+func countedUnmarshal(b []byte, m any, max int, budget ingest.Budget, count func([]byte, int) (int, error), decode func([]byte, proto.Message) error) error {
+	msg, err := protoMessage(m)
+	if err != nil {
+		return err
+	}
+	if _, isEvents := m.(*eventgrpcv1.Events); isEvents && max > 0 {
+		if _, err := count(b, max); err != nil {
+			if errors.Is(err, event.ErrTooManyEvents) && budget != nil {
+				budget.Refused(ingest.RefusedTooManyEvents)
 			}
 			return err
 		}
 	}
-	return proto.Unmarshal(b, msg)
+	return decode(b, msg)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/app"
 	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
 )
 
 const (
@@ -46,19 +47,7 @@ func post(t *testing.T, url, ctype string, body []byte, hdr map[string]string) (
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", ctype)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return ingesttest.Do(t, req, hdr)
 }
 
 func stored(t *testing.T, a *app.App, user, want string) {

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -163,12 +162,9 @@ const dispatchMethod = eventgrpcv1.EventService_Dispatch_FullMethodName
 
 // Start listens and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	lis, err := net.Listen("tcp", s.cfg.Addr)
+	lis, err := ingest.Listen("grpc", s.cfg.Addr, s.cfg.MaxConns)
 	if err != nil {
-		return fmt.Errorf("grpc listen %s: %w", s.cfg.Addr, err)
-	}
-	if s.cfg.MaxConns > 0 {
-		lis = netutil.LimitListener(lis, s.cfg.MaxConns)
+		return err
 	}
 	s.lis = lis
 	s.syncHealth()

@@ -98,38 +98,34 @@ func ComputeAccounting(g prometheus.Gatherer, queue string) (*Accounting, error)
 		}
 		return a.Types[name]
 	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			l := labels(m)
-			v := m.GetCounter().GetValue()
-			switch mf.GetName() {
-			case "eventgrpc_ingest_events_received_total":
-				src(l["source"]).Received += v
-			case "eventgrpc_ingest_events_accepted_total":
-				src(l["source"]).Accepted += v
-				typ(l["type"]).Accepted += v
-			case "eventgrpc_ingest_events_duplicate_total":
-				src(l["source"]).Duplicate += v
-			case "eventgrpc_ingest_events_rejected_total":
-				src(l["source"]).Rejected[l["reason"]] += v
-			case "eventgrpc_ingest_events_refused_total":
-				src(l["source"]).Rejected["refused_"+l["kind"]] += v
-			case "eventgrpc_consume_events_total":
-				if l["queue"] != queue {
-					continue
-				}
-				t := typ(l["type"])
-				switch l["outcome"] {
-				case "stored":
-					t.Stored += v
-				case "retried":
-					t.Retried += v
-				case "dead_lettered":
-					t.DeadLettered += v
-				}
+	eachSample(mfs, func(name string, _ *dto.Metric, l map[string]string, v float64) {
+		switch name {
+		case "eventgrpc_ingest_events_received_total":
+			src(l["source"]).Received += v
+		case "eventgrpc_ingest_events_accepted_total":
+			src(l["source"]).Accepted += v
+			typ(l["type"]).Accepted += v
+		case "eventgrpc_ingest_events_duplicate_total":
+			src(l["source"]).Duplicate += v
+		case "eventgrpc_ingest_events_rejected_total":
+			src(l["source"]).Rejected[l["reason"]] += v
+		case "eventgrpc_ingest_events_refused_total":
+			src(l["source"]).Rejected["refused_"+l["kind"]] += v
+		case "eventgrpc_consume_events_total":
+			if l["queue"] != queue {
+				return
+			}
+			t := typ(l["type"])
+			switch l["outcome"] {
+			case "stored":
+				t.Stored += v
+			case "retried":
+				t.Retried += v
+			case "dead_lettered":
+				t.DeadLettered += v
 			}
 		}
-	}
+	})
 	for _, sa := range a.Sources {
 		a.Totals.Received += sa.Received
 		a.Totals.Accepted += sa.Accepted
@@ -147,6 +143,16 @@ func ComputeAccounting(g prometheus.Gatherer, queue string) (*Accounting, error)
 	a.Totals.ReceivedBalances = a.Totals.Received == a.Totals.Accepted+a.Totals.Duplicate+a.Totals.Rejected
 	a.Totals.AcceptedAccounted = a.Totals.Accepted == a.Totals.Stored+a.Totals.DeadLettered+a.Totals.InFlight
 	return a, nil
+}
+
+// eachSample calls fn with each sample of mfs: its family's name, the
+// sample, its labels and its counter value (0 for other kinds).
+func eachSample(mfs []*dto.MetricFamily, fn func(name string, m *dto.Metric, l map[string]string, v float64)) {
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			fn(mf.GetName(), m, labels(m), m.GetCounter().GetValue())
+		}
+	}
 }
 
 func labels(m *dto.Metric) map[string]string {

@@ -102,15 +102,11 @@ func markedPost(r *http.Request) bool {
 // localHost reports whether the Host header names this machine's
 // loopback, or one of the configured admin host names.
 func (s *Server) localHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if loopbackHost(hostport) {
 		return true
 	}
-	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+	host := hostName(hostport)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		return true
 	}
 	for _, h := range s.cfg.AdminHosts {

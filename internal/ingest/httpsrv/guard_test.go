@@ -2,7 +2,6 @@ package httpsrv_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
 )
 
@@ -43,15 +43,7 @@ func do(t *testing.T, method, url, host string, hdr map[string]string, body stri
 	if host != "" {
 		req.Host = host
 	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := ingesttest.Do(t, req, hdr)
 	return resp.StatusCode, string(b)
 }
 

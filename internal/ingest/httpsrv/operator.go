@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
 )
 
 // side is one extra listener: the operator listener (ADMIN_ADDR) or the
@@ -87,15 +86,9 @@ func (s *Server) startSide() error {
 			h = s.cfg.Outer(h)
 		}
 		admin := sd.admin
-		sd.srv = &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			BaseContext: func(net.Listener) context.Context {
-				return context.WithValue(context.Background(), adminListenerKey{}, admin)
-			},
+		sd.srv = httpServer(h)
+		sd.srv.BaseContext = func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), adminListenerKey{}, admin)
 		}
 		s.wg.Add(1)
 		go func() {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
@@ -139,17 +138,11 @@ func New(cfg Config, disp grpcsrv.Dispatcher, state *health.State) *Server {
 	if cfg.Outer != nil {
 		root = cfg.Outer(s.mux)
 	}
-	s.srv = &http.Server{
-		Handler:           root,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		// The server's own complaints (a failed TLS handshake, a peer
-		// that hung up) are a peer's doing: debug level, never a line per
-		// attempt at the default level.
-		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-	}
+	s.srv = httpServer(root)
+	// The server's own complaints (a failed TLS handshake, a peer that
+	// hung up) are a peer's doing: debug level, never a line per attempt
+	// at the default level.
+	s.srv.ErrorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
 	// HTTP/2 without TLS (prior knowledge) besides HTTP/1.1, so gRPC
 	// clients can reach the Connect handler on this port too.
 	s.srv.Protocols = new(http.Protocols)
@@ -203,14 +196,23 @@ func (s *Server) Webhook(pattern string, h http.Handler) {
 // Handle mounts any other route.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+// httpServer serves h with the header, read and idle timeouts and the
+// header size bound of every listener of this package.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 // Start listens and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	lis, err := net.Listen("tcp", s.cfg.Addr)
+	lis, err := ingest.Listen("http", s.cfg.Addr, s.cfg.MaxConns)
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", s.cfg.Addr, err)
-	}
-	if s.cfg.MaxConns > 0 {
-		lis = netutil.LimitListener(lis, s.cfg.MaxConns)
+		return err
 	}
 	s.lis = lis
 	s.wg.Add(1)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 )
@@ -165,60 +166,56 @@ func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) 
 		}
 		return tables[name]
 	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			l := labels(m)
-			v := m.GetCounter().GetValue()
-			switch mf.GetName() {
-			case "eventgrpc_ingest_events_received_total":
-				st.Ingest = append(st.Ingest, IngestCount{What: "received", Source: l["source"], Value: v})
-			case "eventgrpc_ingest_events_accepted_total":
-				st.Ingest = append(st.Ingest, IngestCount{What: "accepted", Source: l["source"], Type: l["type"], Value: v})
-			case "eventgrpc_ingest_events_duplicate_total":
-				st.Ingest = append(st.Ingest, IngestCount{What: "duplicate", Source: l["source"], Value: v})
-			case "eventgrpc_ingest_events_rejected_total":
-				st.Ingest = append(st.Ingest, IngestCount{What: "rejected", Source: l["source"], Reason: l["reason"], Value: v})
-			case "eventgrpc_ingest_events_refused_total":
-				st.Ingest = append(st.Ingest, IngestCount{What: "refused", Source: l["source"], Reason: l["kind"], Value: v})
-			case "eventgrpc_consume_messages_total":
-				q := st.Consumed[l["queue"]]
-				if q == nil {
-					q = map[string]float64{}
-					st.Consumed[l["queue"]] = q
-				}
-				q[l["outcome"]] += v
-			case "eventgrpc_consume_rows_stored_total":
-				tab(l["table"]).RowsStored += v
-			case "eventgrpc_consume_rows_failed_total":
-				tab(l["table"]).RowsFailed += v
-			case "eventgrpc_consume_write_held_total":
-				tab(l["table"]).Held += v
-			case "eventgrpc_sink_write_errors_total":
-				tab(l["table"]).SinkErrors += v
-			case "eventgrpc_consume_write_seconds":
-				t := tab(l["table"])
-				t.Writes += float64(m.GetHistogram().GetSampleCount())
-				t.WriteSeconds += m.GetHistogram().GetSampleSum()
-			case "eventgrpc_tail_subscribers":
-				st.Tail = m.GetGauge().GetValue()
-			case "eventgrpc_tail_dropped_events_total":
-				st.TailDropped = v
-			case "eventgrpc_data_dir_bytes_used", "eventgrpc_data_dir_bytes_free", "eventgrpc_data_dir_bytes_size":
-				if st.Disk == nil {
-					st.Disk = &DiskStatus{Path: l["path"]}
-				}
-				g := m.GetGauge().GetValue()
-				switch mf.GetName() {
-				case "eventgrpc_data_dir_bytes_used":
-					st.Disk.Used = g
-				case "eventgrpc_data_dir_bytes_free":
-					st.Disk.Free = g
-				default:
-					st.Disk.Size = g
-				}
+	eachSample(mfs, func(name string, m *dto.Metric, l map[string]string, v float64) {
+		switch name {
+		case "eventgrpc_ingest_events_received_total":
+			st.Ingest = append(st.Ingest, IngestCount{What: "received", Source: l["source"], Value: v})
+		case "eventgrpc_ingest_events_accepted_total":
+			st.Ingest = append(st.Ingest, IngestCount{What: "accepted", Source: l["source"], Type: l["type"], Value: v})
+		case "eventgrpc_ingest_events_duplicate_total":
+			st.Ingest = append(st.Ingest, IngestCount{What: "duplicate", Source: l["source"], Value: v})
+		case "eventgrpc_ingest_events_rejected_total":
+			st.Ingest = append(st.Ingest, IngestCount{What: "rejected", Source: l["source"], Reason: l["reason"], Value: v})
+		case "eventgrpc_ingest_events_refused_total":
+			st.Ingest = append(st.Ingest, IngestCount{What: "refused", Source: l["source"], Reason: l["kind"], Value: v})
+		case "eventgrpc_consume_messages_total":
+			q := st.Consumed[l["queue"]]
+			if q == nil {
+				q = map[string]float64{}
+				st.Consumed[l["queue"]] = q
+			}
+			q[l["outcome"]] += v
+		case "eventgrpc_consume_rows_stored_total":
+			tab(l["table"]).RowsStored += v
+		case "eventgrpc_consume_rows_failed_total":
+			tab(l["table"]).RowsFailed += v
+		case "eventgrpc_consume_write_held_total":
+			tab(l["table"]).Held += v
+		case "eventgrpc_sink_write_errors_total":
+			tab(l["table"]).SinkErrors += v
+		case "eventgrpc_consume_write_seconds":
+			t := tab(l["table"])
+			t.Writes += float64(m.GetHistogram().GetSampleCount())
+			t.WriteSeconds += m.GetHistogram().GetSampleSum()
+		case "eventgrpc_tail_subscribers":
+			st.Tail = m.GetGauge().GetValue()
+		case "eventgrpc_tail_dropped_events_total":
+			st.TailDropped = v
+		case "eventgrpc_data_dir_bytes_used", "eventgrpc_data_dir_bytes_free", "eventgrpc_data_dir_bytes_size":
+			if st.Disk == nil {
+				st.Disk = &DiskStatus{Path: l["path"]}
+			}
+			g := m.GetGauge().GetValue()
+			switch name {
+			case "eventgrpc_data_dir_bytes_used":
+				st.Disk.Used = g
+			case "eventgrpc_data_dir_bytes_free":
+				st.Disk.Free = g
+			default:
+				st.Disk.Size = g
 			}
 		}
-	}
+	})
 	for _, t := range tables {
 		st.Tables = append(st.Tables, *t)
 	}

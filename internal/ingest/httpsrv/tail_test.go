@@ -8,29 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
-	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
 	"github.com/event-grpc/event-grpc/internal/tail"
 )
-
-// acceptAll answers every event accepted, as the pipeline does once the
-// broker confirmed them.
-type acceptAll struct{}
-
-func (acceptAll) Dispatch(_ context.Context, _ pipeline.Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
-	resp := &eventgrpcv1.Response{Accepted: int32(len(req.Events))}
-	for i, ev := range req.Events {
-		resp.Results = append(resp.Results, &eventgrpcv1.EventResult{Index: int32(i), EventId: ev.Id, Accepted: true})
-	}
-	return resp, nil
-}
 
 // stalledTail opens GET /v1/tail and never reads the answer.
 func stalledTail(t *testing.T, addr string) net.Conn {
@@ -47,14 +33,6 @@ func stalledTail(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
 // Eight live-tail readers that stop reading while 4 MiB requests flow add
 // no more than 64 MB to the heap, and each is dropped once a write has
 // waited TailWriteTimeout. On e066805 each reader's channel held up to 64
@@ -62,7 +40,7 @@ func heapInUse() uint64 {
 func TestTailStalledReadersBounded(t *testing.T) {
 	hub := tail.New(tail.Config{})
 	srv := httpsrv.New(httpsrv.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 5 << 20, TailWriteTimeout: 15 * time.Second,
-		Logger: slog.New(slog.DiscardHandler)}, hub.Wrap(acceptAll{}), health.New())
+		Logger: slog.New(slog.DiscardHandler)}, hub.Wrap(ingesttest.AcceptAll{}), health.New())
 	srv.MountTail(hub)
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -70,7 +48,7 @@ func TestTailStalledReadersBounded(t *testing.T) {
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	addr := srv.Addr().String()
 
-	base := heapInUse()
+	base := ingesttest.HeapInUse()
 	for range 8 {
 		stalledTail(t, addr)
 	}
@@ -103,7 +81,7 @@ func TestTailStalledReadersBounded(t *testing.T) {
 			t.Fatalf("request %d: %s", i, resp.Status)
 		}
 		if i%4 == 3 {
-			peak = max(peak, heapInUse())
+			peak = max(peak, ingesttest.HeapInUse())
 		}
 	}
 	if n := hub.Subscribers(); n != 8 {

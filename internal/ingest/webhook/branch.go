@@ -28,18 +28,9 @@ var branch = spec{
 var branchTable = schema.BranchEventTable()
 
 func parseBranch(req *request) (parsed, error) {
-	objs, err := objects(req.body)
+	objs, hdr, err := checkedObjects(req, "branch", branchTable)
 	if err != nil {
 		return parsed{}, err
 	}
-	hdr := baseHeaders("branch", req.now)
-	if err := checkAll(branchTable, objs, hdr, req.now); err != nil {
-		return parsed{}, err
-	}
-	var p parsed
-	for _, g := range groupBy(objs, func(o object) string { return word(text(o.doc, "name")) }) {
-		p.msgs = append(p.msgs, message(g.key, "", g.objs, cloneHeaders(hdr)))
-	}
-	p.events = len(objs)
-	return p, nil
+	return byKey(objs, hdr, func(o object) string { return word(text(o.doc, "name")) }), nil
 }

@@ -27,18 +27,9 @@ var graphy = spec{
 var graphyTable = schema.GraphyEventTable()
 
 func parseGraphy(req *request) (parsed, error) {
-	objs, err := objects(req.body)
+	objs, hdr, err := checkedObjects(req, "graphy", graphyTable)
 	if err != nil {
 		return parsed{}, err
 	}
-	hdr := baseHeaders("graphy", req.now)
-	if err := checkAll(graphyTable, objs, hdr, req.now); err != nil {
-		return parsed{}, err
-	}
-	var p parsed
-	for _, g := range groupBy(objs, func(o object) string { return words(text(o.doc, "event")) }) {
-		p.msgs = append(p.msgs, message(g.key, "", g.objs, cloneHeaders(hdr)))
-	}
-	p.events = len(objs)
-	return p, nil
+	return byKey(objs, hdr, func(o object) string { return words(text(o.doc, "event")) }), nil
 }

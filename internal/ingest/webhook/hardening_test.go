@@ -13,19 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// with returns sample name with doc[field] set to v (raw JSON).
+// withField returns sample name with doc[field] set to v (raw JSON).
 func withField(t *testing.T, name, field, v string) []byte {
 	t.Helper()
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(sample(t, name), &doc); err != nil {
-		t.Fatal(err)
-	}
-	doc[field] = json.RawMessage(v)
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return setField(t, sample(t, name), field, v)
 }
 
 // A number that is no time — 1e30, Inf, NaN, -1 — in a time field of any
@@ -165,6 +156,7 @@ func TestLabelsAreBounded(t *testing.T) {
 	t.Fatalf("type labels %v; want other and course.enrolled", types)
 }
 
+// setField returns the JSON object b with b[field] set to v (raw JSON).
 func setField(t *testing.T, b []byte, field, v string) []byte {
 	t.Helper()
 	var doc map[string]json.RawMessage

@@ -27,12 +27,8 @@ var vidooly = spec{
 var vidoolyTable = schema.VidoolyEventTable()
 
 func parseVidooly(req *request) (parsed, error) {
-	objs, err := objects(req.body)
+	objs, hdr, err := checkedObjects(req, "vidooly", vidoolyTable)
 	if err != nil {
-		return parsed{}, err
-	}
-	hdr := baseHeaders("vidooly", req.now)
-	if err := checkAll(vidoolyTable, objs, hdr, req.now); err != nil {
 		return parsed{}, err
 	}
 	return parsed{msgs: []broker.Message{message("vidooly", "", objs, hdr)}, events: len(objs)}, nil

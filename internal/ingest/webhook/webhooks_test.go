@@ -29,6 +29,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -107,12 +108,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close(context.Background()) })
-		cat := schema.Default()
-		var all []*schema.Table
-		for _, n := range cat.Names() {
-			all = append(all, cat[n])
-		}
-		if err := s.Migrate(ctx, all); err != nil {
+		if err := s.Migrate(ctx, sinktest.DefaultTables()); err != nil {
 			t.Fatal(err)
 		}
 		e.store = s
@@ -126,7 +122,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		if o.rabbit {
 			transport = e.rabbit.broker
 		}
-		top := topology.Default()
+		top, cat := topology.Default(), schema.Default()
 		for _, name := range []string{"branch_event_q", "graphy_event_q", "shopify_events_q", "webengage_ch_event_q", "vidooly_event_q"} {
 			q, ok := top.Queue(name)
 			if !ok {

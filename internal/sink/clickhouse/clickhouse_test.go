@@ -121,11 +121,7 @@ func TestVersionSeen(t *testing.T) {
 func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
 	s, db := newSink(t)
 	ctx := context.Background()
-	cat := schema.Default()
-	var tables []*schema.Table
-	for _, name := range cat.Names() {
-		tables = append(tables, cat[name])
-	}
+	tables := sinktest.DefaultTables()
 	if err := s.Migrate(ctx, tables); err != nil {
 		t.Fatal(err)
 	}
@@ -220,35 +216,16 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 	if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.conn.Query(ctx, fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(db, tbl.Name)))
-	if err != nil {
-		t.Fatal(err)
+	got := readAllTypes(t, s, db, tbl)
+	if len(got) != len(rows) {
+		t.Fatalf("read %d rows, wrote %d", len(got), len(rows))
 	}
-	defer got.Close()
-	i := 0
-	for ; got.Next(); i++ {
-		var (
-			id, kind, doc string
-			n32           int32
-			n64           int64
-			f             float64
-			ok            uint8
-			at, day       time.Time
-			tags          []string
-		)
-		if err := got.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
-			t.Fatal(err)
-		}
-		want := rows[i]
-		gotRow := schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags}
+	for i, want := range rows {
 		for c := range want {
-			if !reflect.DeepEqual(gotRow[c], want[c]) {
-				t.Errorf("row %d column %s: got %#v, want %#v", i, tbl.Columns[c].Name, gotRow[c], want[c])
+			if !reflect.DeepEqual(got[i][c], want[c]) {
+				t.Errorf("row %d column %s: got %#v, want %#v", i, tbl.Columns[c].Name, got[i][c], want[c])
 			}
 		}
-	}
-	if i != len(rows) {
-		t.Fatalf("read %d rows, wrote %d", i, len(rows))
 	}
 }
 
@@ -638,11 +615,7 @@ func BenchmarkWriteClickHouse(b *testing.B) {
 func TestMigrateTTL(t *testing.T) {
 	ctx := context.Background()
 	s, db := newSink(t, func(c *Config) { c.TTLDays = 90 })
-	cat := schema.Default()
-	var tables []*schema.Table
-	for _, name := range cat.Names() {
-		tables = append(tables, cat[name])
-	}
+	tables := sinktest.DefaultTables()
 	err := s.Migrate(ctx, tables)
 	if !s.ServerVersion().AtLeast(19, 6) {
 		if err == nil || !strings.Contains(err.Error(), "CLICKHOUSE_TTL needs ClickHouse 19.6") ||

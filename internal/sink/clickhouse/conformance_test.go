@@ -28,29 +28,7 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 			return s
 		},
 		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schematest.Row {
-			s := ss.(*Sink)
-			rows, err := s.conn.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(dbs[ss], tbl.Name)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var out []schematest.Row
-			for rows.Next() {
-				var (
-					id, kind, doc string
-					n32           int32
-					n64           int64
-					f             float64
-					ok            uint8
-					at, day       time.Time
-					tags          []string
-				)
-				if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
-			}
-			return out
+			return readAllTypes(t, ss.(*Sink), dbs[ss], tbl)
 		},
 		// A time before 1970: DateTime (UInt32 seconds) cannot hold it.
 		Spoil: func(tbl *schema.Table, r schematest.Row) {
@@ -67,6 +45,37 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 			return s, func() { p.Restart(t) }
 		},
 	}
+}
+
+// readAllTypes reads back the rows of an AllTypes table in database db,
+// ordered by id, as the values Write took.
+func readAllTypes(t *testing.T, s *Sink, db string, tbl *schema.Table) []schematest.Row {
+	t.Helper()
+	rows, err := s.conn.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc, tags FROM %s FINAL ORDER BY id", schema.Qualify(db, tbl.Name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []schematest.Row
+	for rows.Next() {
+		var (
+			id, kind, doc string
+			n32           int32
+			n64           int64
+			f             float64
+			ok            uint8
+			at, day       time.Time
+			tags          []string
+		)
+		if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestConformanceCoalesced runs the suite through the writer the service

@@ -103,3 +103,14 @@ func Batch(t testing.TB, tbl *schema.Table, rows []schematest.Row) *schema.Batch
 	}
 	return b
 }
+
+// DefaultTables is every table of schema.Default, in the order of their
+// names.
+func DefaultTables() []*schema.Table {
+	cat := schema.Default()
+	var all []*schema.Table
+	for _, n := range cat.Names() {
+		all = append(all, cat[n])
+	}
+	return all
+}

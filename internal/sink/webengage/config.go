@@ -129,28 +129,10 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return strings.TrimSpace(v)
 	}
 	num := func(k string, def int) int {
-		v := str(k)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not an integer", k, v))
-			return def
-		}
-		return n
+		return parseVar(k, str(k), def, strconv.Atoi, "an integer", &errs)
 	}
 	dur := func(k string, def time.Duration) time.Duration {
-		v := str(k)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration (e.g. 10s)", k, v))
-			return def
-		}
-		return d
+		return parseVar(k, str(k), def, time.ParseDuration, "a duration (e.g. 10s)", &errs)
 	}
 	c := Config{
 		EventsURL:      str("WEBENGAGE_URL"),
@@ -173,4 +155,19 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseVar is variable k's value v read with parse, def when v is empty; a
+// value parse refuses adds an error to errs naming k and what v is not
+// (want), and def stands.
+func parseVar[T any](k, v string, def T, parse func(string) (T, error), want string, errs *[]error) T {
+	if v == "" {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s: %q is not %s", k, v, want))
+		return def
+	}
+	return x
 }

@@ -120,36 +120,31 @@ func NewHandler(q topology.Queue, cfg Config, log *slog.Logger, reg prometheus.R
 // It fails with ErrNotConfigured when that account's URL or key is empty.
 func (s *Sink) Handler(q topology.Queue) (*Handler, error) {
 	h := &Handler{s: s, queue: q.Name, api: q.Options[OptionAPI], account: q.Options[OptionAccount]}
-	var urlVar, keyVar string
+	// setting is a configured value and the variable it comes from.
+	type setting struct{ value, env string }
+	var key setting
+	var urls map[string]setting // by API
 	switch h.account {
 	case "":
 		h.account = "main"
-		h.key, keyVar = s.cfg.APIKey, "WEBENGAGE_API_KEY"
-		switch h.api {
-		case "events":
-			h.url, urlVar = s.cfg.EventsURL, "WEBENGAGE_URL"
-		case "users":
-			h.url, urlVar = s.cfg.UsersURL, "WEBENGAGE_USER_URL"
-		}
+		key = setting{s.cfg.APIKey, "WEBENGAGE_API_KEY"}
+		urls = map[string]setting{"events": {s.cfg.EventsURL, "WEBENGAGE_URL"}, "users": {s.cfg.UsersURL, "WEBENGAGE_USER_URL"}}
 	case "brand":
-		h.key, keyVar = s.cfg.BrandAPIKey, "WEBENGAGE_BRAND_API_KEY"
-		switch h.api {
-		case "events":
-			h.url, urlVar = s.cfg.BrandEventsURL, "WEBENGAGE_BRAND_URL"
-		case "users":
-			h.url, urlVar = s.cfg.BrandUsersURL, "WEBENGAGE_BRAND_USER_URL"
-		}
+		key = setting{s.cfg.BrandAPIKey, "WEBENGAGE_BRAND_API_KEY"}
+		urls = map[string]setting{"events": {s.cfg.BrandEventsURL, "WEBENGAGE_BRAND_URL"}, "users": {s.cfg.BrandUsersURL, "WEBENGAGE_BRAND_USER_URL"}}
 	default:
 		return nil, fmt.Errorf("webengage: queue %s: option account %q is not empty or brand", q.Name, h.account)
 	}
-	if urlVar == "" {
+	url := urls[h.api]
+	h.key, h.url = key.value, url.value
+	if url.env == "" {
 		return nil, fmt.Errorf("webengage: queue %s: option api %q is not events or users", q.Name, h.api)
 	}
 	if h.url == "" {
-		return nil, fmt.Errorf("%w: queue %s needs %s", ErrNotConfigured, q.Name, urlVar)
+		return nil, fmt.Errorf("%w: queue %s needs %s", ErrNotConfigured, q.Name, url.env)
 	}
 	if h.key == "" {
-		return nil, fmt.Errorf("%w: queue %s needs %s", ErrNotConfigured, q.Name, keyVar)
+		return nil, fmt.Errorf("%w: queue %s needs %s", ErrNotConfigured, q.Name, key.env)
 	}
 	h.sem = s.semaphore(h.key)
 	h.lbl = prometheus.Labels{"api": h.api, "account": h.account}
