@@ -212,7 +212,7 @@ func TestFullPoolIsRefusedNotQueued(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	_, err := p.Dispatch(context.Background(), SourceGRPC, req())
-	if !errors.Is(err, ErrOverloaded) || !fault.IsThrottled(err) {
+	if !errors.Is(err, fault.ErrOverloaded) || !fault.IsThrottled(err) {
 		t.Fatalf("err = %v, want a throttled ErrOverloaded", err)
 	}
 	close(rec.block)
@@ -382,7 +382,7 @@ func TestByteBudgetRefusesBeforeReading(t *testing.T) {
 	}()
 	<-rec.started // the first request (≈1 KB) holds its bytes while publishing
 	_, err := p.Dispatch(context.Background(), SourceGRPC, big())
-	if !errors.Is(err, ErrOverloaded) || !fault.IsThrottled(err) || fault.RetryAfter(err) <= 0 {
+	if !errors.Is(err, fault.ErrOverloaded) || !fault.IsThrottled(err) || fault.RetryAfter(err) <= 0 {
 		t.Fatalf("second request over the budget: err = %v, want throttled ErrOverloaded with a hint", err)
 	}
 	if !strings.Contains(err.Error(), "INGEST_MAX_INFLIGHT_BYTES") {
@@ -399,7 +399,7 @@ func TestByteBudgetRefusesBeforeReading(t *testing.T) {
 	}()
 	<-rec.started
 	p.inflight.Add(1500) // what a burst of requests being read would hold
-	if err := p.Admit(); !errors.Is(err, ErrOverloaded) || fault.RetryAfter(err) <= 0 {
+	if err := p.Admit(); !errors.Is(err, fault.ErrOverloaded) || fault.RetryAfter(err) <= 0 {
 		t.Fatalf("Admit at a full budget: err = %v, want throttled ErrOverloaded with a hint", err)
 	}
 	p.inflight.Add(-1500)
