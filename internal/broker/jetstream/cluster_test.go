@@ -17,6 +17,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -66,6 +67,7 @@ func TestClusterConformance(t *testing.T) {
 	streams := map[*testing.T]string{}
 	var mu sync.Mutex
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consume.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			mu.Lock()
 			stream, ok := streams[t]

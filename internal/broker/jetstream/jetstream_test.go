@@ -17,6 +17,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -35,6 +36,7 @@ func TestEmbedded(t *testing.T) {
 	var mu sync.Mutex
 	dirs := map[*testing.T]string{}
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consume.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			mu.Lock()
 			dir, ok := dirs[t]
@@ -60,6 +62,7 @@ func TestExternal(t *testing.T) {
 	streams := map[*testing.T]string{}
 	var mu sync.Mutex
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consume.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			mu.Lock()
 			stream, ok := streams[t]
