@@ -32,6 +32,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/ingest/segment"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/query"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
@@ -196,8 +197,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		// Authentication first: the limiter keys on the authenticated id.
 		Interceptors: []grpc.UnaryServerInterceptor{telemetry.UnaryRecover(a.Reporter), authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
 	}, disp, a.State)
-	var q sink.Querier
-	if qq, ok := a.analytics.(sink.Querier); ok {
+	var q query.Querier
+	if qq, ok := a.analytics.(query.Querier); ok {
 		q = qq
 	}
 	a.HTTP = httpsrv.New(httpsrv.Config{

@@ -109,9 +109,9 @@ func Text(v any) string {
 	case nil:
 		return `\N`
 	case string:
-		return escape(x)
+		return query.Escape(x)
 	case []byte:
-		return escape(string(x))
+		return query.Escape(string(x))
 	case time.Time:
 		// In the zone the driver gives: the column's, else the server's.
 		if x.Nanosecond() == 0 {
@@ -128,7 +128,7 @@ func Text(v any) string {
 	case float32:
 		return strconv.FormatFloat(float64(x), 'g', -1, 32)
 	case fmt.Stringer:
-		return escape(x.String())
+		return query.Escape(x.String())
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
@@ -149,9 +149,5 @@ func Text(v any) string {
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	}
-	return escape(fmt.Sprint(v))
-}
-
-func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`).Replace(s)
+	return query.Escape(fmt.Sprint(v))
 }

@@ -16,7 +16,7 @@ func ReadOnly(q string) error {
 // and without a trailing ';'. ClickHouse quotes with '…', "…" and `…`,
 // takes backslash escapes in all of them, and does not nest comments.
 func statement(q string) (string, error) {
-	return query.QuerySyntax{
+	return query.Syntax{
 		Queries:          []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS"},
 		Backticks:        true,
 		BackslashEscapes: true,

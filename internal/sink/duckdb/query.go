@@ -218,7 +218,7 @@ func ReadOnly(q string) error {
 }
 
 // syntax is DuckDB's SQL as the query endpoint reads it.
-var syntax = query.QuerySyntax{
+var syntax = query.Syntax{
 	Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
 	EscapeStrings:  true,
 	DollarQuotes:   true,

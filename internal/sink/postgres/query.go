@@ -76,7 +76,7 @@ func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]
 				rec[i] = `\N`
 				continue
 			}
-			rec[i] = escape(string(v))
+			rec[i] = query.Escape(string(v))
 		}
 		if err := budget.Add(rec); err != nil {
 			return nil, nil, err
@@ -115,8 +115,4 @@ func queryError(err error) error {
 		return fault.Permanent(err)
 	}
 	return classify(err)
-}
-
-func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`).Replace(s)
 }

@@ -19,7 +19,7 @@ func ReadOnly(q string) error {
 // identifiers, $tag$…$tag$ dollar quotes, -- line comments and nested
 // /* */ comments.
 func statement(q string) (string, error) {
-	return query.QuerySyntax{
+	return query.Syntax{
 		Queries:        []string{"SELECT", "WITH", "SHOW", "VALUES", "TABLE", "EXPLAIN"},
 		EscapeStrings:  true,
 		DollarQuotes:   true,
