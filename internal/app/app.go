@@ -31,6 +31,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/segment"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
+	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
 	"github.com/event-grpc/event-grpc/internal/query"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
@@ -478,7 +479,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}()
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.consumeCancel = cancel
-	m := consume.NewMetrics(a.reg)
+	m := landing.NewMetrics(a.reg)
 	tablesOf := make(map[string]string, len(a.cfg.Topology.Queues))
 	for _, q := range a.cfg.Topology.Queues {
 		tablesOf[q.Name] = strings.Join(q.Tables, ",")
@@ -491,7 +492,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		cancel()
 		return err
 	}
-	budget, err := consume.NewBudget(a.cfg.LandingMaxInflightBytes, a.reg)
+	budget, err := landing.NewBudget(a.cfg.LandingMaxInflightBytes, a.reg)
 	if err != nil {
 		cancel()
 		return err
@@ -500,7 +501,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		var handle broker.BatchHandler
 		switch q.Handler {
 		case topology.HandlerEvents, topology.HandlerJSON:
-			h, err := consume.New(q, a.catalog, a.route, a.log, m, budget)
+			h, err := landing.New(q, a.catalog, a.route, a.log, m, budget)
 			if err != nil {
 				return err
 			}
@@ -647,7 +648,7 @@ func catchAll(top *topology.Topology, exchange string) string {
 
 // consumePipelined runs q's consumers pipelined over h (its rows go to a
 // sink that gathers many batches per insert).
-func (a *App) consumePipelined(ctx context.Context, runner *consume.Runner, q topology.Queue, h *consume.Handler) {
+func (a *App) consumePipelined(ctx context.Context, runner *consume.Runner, q topology.Queue, h *landing.Handler) {
 	handle := a.reportedAsync(q, h.HandleAsync)
 	a.consumers.Add(1)
 	go func() {
