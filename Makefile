@@ -48,7 +48,7 @@ cluster-chaos-full:
 
 ## race: the concurrent core again under the race detector.
 race:
-	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) ./internal/pipeline/... ./internal/consume/... ./internal/ingest/...
+	$(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) ./internal/pipeline/... ./internal/consume/... ./internal/landing/... ./internal/ingest/...
 
 ## ts: the TypeScript SDK: npm ci, generated code check, build, unit tests, headless-Chromium end-to-end.
 ts:

@@ -31,7 +31,9 @@ import (
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/segment"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
+	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/query"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
@@ -196,8 +198,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		// Authentication first: the limiter keys on the authenticated id.
 		Interceptors: []grpc.UnaryServerInterceptor{telemetry.UnaryRecover(a.Reporter), authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
 	}, disp, a.State)
-	var q sink.Querier
-	if qq, ok := a.analytics.(sink.Querier); ok {
+	var q query.Querier
+	if qq, ok := a.analytics.(query.Querier); ok {
 		q = qq
 	}
 	a.HTTP = httpsrv.New(httpsrv.Config{
@@ -477,7 +479,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}()
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.consumeCancel = cancel
-	m := consume.NewMetrics(a.reg)
+	m := landing.NewMetrics(a.reg)
 	tablesOf := make(map[string]string, len(a.cfg.Topology.Queues))
 	for _, q := range a.cfg.Topology.Queues {
 		tablesOf[q.Name] = strings.Join(q.Tables, ",")
@@ -490,7 +492,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		cancel()
 		return err
 	}
-	budget, err := consume.NewBudget(a.cfg.LandingMaxInflightBytes, a.reg)
+	budget, err := landing.NewBudget(a.cfg.LandingMaxInflightBytes, a.reg)
 	if err != nil {
 		cancel()
 		return err
@@ -499,7 +501,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		var handle broker.BatchHandler
 		switch q.Handler {
 		case topology.HandlerEvents, topology.HandlerJSON:
-			h, err := consume.New(q, a.catalog, a.route, a.log, m, budget)
+			h, err := landing.New(q, a.catalog, a.route, a.log, m, budget)
 			if err != nil {
 				return err
 			}
@@ -646,7 +648,7 @@ func catchAll(top *topology.Topology, exchange string) string {
 
 // consumePipelined runs q's consumers pipelined over h (its rows go to a
 // sink that gathers many batches per insert).
-func (a *App) consumePipelined(ctx context.Context, runner *consume.Runner, q topology.Queue, h *consume.Handler) {
+func (a *App) consumePipelined(ctx context.Context, runner *consume.Runner, q topology.Queue, h *landing.Handler) {
 	handle := a.reportedAsync(q, h.HandleAsync)
 	a.consumers.Add(1)
 	go func() {

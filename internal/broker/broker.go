@@ -34,7 +34,8 @@ var (
 	// the message would be lost; it was not accepted.
 	ErrUnroutable = errors.New("message unroutable")
 	// ErrOverloaded: the broker or the publisher's bounded window is full.
-	ErrOverloaded = errors.New("broker overloaded")
+	// It is fault.ErrOverloaded, the service's one overload sentinel.
+	ErrOverloaded = fault.ErrOverloaded
 	// ErrClosed: the publisher or consumer was shut down.
 	ErrClosed = errors.New("broker closed")
 )

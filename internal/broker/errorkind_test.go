@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
 func TestErrorKind(t *testing.T) {
@@ -14,6 +16,8 @@ func TestErrorKind(t *testing.T) {
 	}{
 		{fmt.Errorf("publish to x: %w", ErrUnroutable), "unroutable"},
 		{fmt.Errorf("window full: %w", ErrOverloaded), "overloaded"},
+		// The ingest and webhook refusals wrap the same sentinel.
+		{fault.Throttled(fmt.Errorf("queue: %w", fault.ErrOverloaded), 0), "overloaded"},
 		{fmt.Errorf("shutting down: %w", ErrClosed), "closed"},
 		{fmt.Errorf("dial: %w", ErrUnavailable), "unavailable"},
 		{fmt.Errorf("confirm: %w", context.DeadlineExceeded), "canceled"},

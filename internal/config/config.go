@@ -16,9 +16,9 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/auth"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
-	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/ingest/webhook"
+	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/ratelimit"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/webengage"
@@ -435,7 +435,7 @@ func load(env Lookup, dir string, cgroupFiles []string, meminfo string) (*Config
 	if r.has("MEMORY_LIMIT") {
 		c.MemoryLimitFrom = "MEMORY_LIMIT"
 	}
-	c.LandingMaxInflightBytes = r.size("LANDING_MAX_INFLIGHT_BYTES", consume.DefaultSinkBytes)
+	c.LandingMaxInflightBytes = r.size("LANDING_MAX_INFLIGHT_BYTES", landing.DefaultSinkBytes)
 	c.Sink.DuckDBMemoryLimit = r.str("DUCKDB_MEMORY_LIMIT", "")
 	c.Sink.DuckDBCheckpointThreshold = r.str("DUCKDB_CHECKPOINT_THRESHOLD", "")
 	c.GoMemoryLimit = c.carveMemory(r)

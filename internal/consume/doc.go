@@ -1,4 +1,4 @@
-// Package consume is the landing half's consume stage.
+// Package consume is the consume stage's delivery policy.
 //
 // The delivery policy, written once for every broker transport, one concern
 // per file: batch.go cuts a subscription's deliveries into batches (max
@@ -15,16 +15,7 @@
 // gathers many batches into one (sink.Submitter), settling each batch in
 // order once its fate is known.
 //
-// The Handler (consume.go, decode.go) turns a queue's deliveries into table
-// rows and writes them: decode (event.Decode, or JSON objects) → map into
-// columnar batches (schema.Mapper, compiled once per table) → one
-// sink.Write per table per batch (or, for a sink.Submitter, the rows
-// handed to the table's one writer, which inserts the rows of many
-// batches at once) → the broker acks only after every table of the queue
-// committed. A message that cannot be decoded or mapped, or whose rows the
-// database refused for their data, fails alone (retry count, then the error
-// queue); a database outage fails the whole batch transiently, so the
-// runner holds it and no retry budget is spent. Each event's type (and its
-// metric label) comes from the event, never from the routing key: one
-// message may hold several types.
+// What a batch is landed by — decode, rows, writes, the byte budget — is
+// internal/landing's Handler; this package only decides each message's
+// fate from the handler's answer.
 package consume

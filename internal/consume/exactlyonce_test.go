@@ -13,6 +13,8 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
+	"github.com/event-grpc/event-grpc/internal/event"
+	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/clickhouse"
@@ -67,7 +69,7 @@ queues:
 		}
 	}()
 	q := top.Queues[0]
-	h, err := New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, NewMetrics(nil), nil)
+	h, err := landing.New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, landing.NewMetrics(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,10 @@ queues:
 		evs = append(evs, &eventgrpcv1.Event{Id: fmt.Sprintf("crash-%d", i), Timestamp: "1795000000000",
 			EventOf: &eventgrpcv1.Event_PageOpenedEvent{PageOpenedEvent: &eventgrpcv1.PageOpenedEvent{}}})
 	}
-	body := eventsBody(t, &eventgrpcv1.Events{Header: &eventgrpcv1.Header{UserId: "crash"}, Events: evs})
+	body, err := event.AppendEvents(nil, &eventgrpcv1.Events{Header: &eventgrpcv1.Header{UserId: "crash"}, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Publish(ctx, top.Exchanges[1].Name, []broker.Message{{RoutingKey: "PageOpenedEvent", Body: body}}); err != nil {
 		t.Fatal(err)
 	}

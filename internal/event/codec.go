@@ -8,6 +8,12 @@ import (
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
+// ContentType names the wire form of the messages the pipeline publishes:
+// a sequence of size-delimited Events (AppendEvents). One message may hold
+// events of several types; the type of each is the event's own (its
+// eventOf), never the routing key.
+const ContentType = "application/x-protobuf-delimited; proto=eventgrpc.v1.Events"
+
 // AppendEvents appends evs to buf as one part of a message body: its
 // encoded size as a varint, then the encoded Events.
 func AppendEvents(buf []byte, evs *eventgrpcv1.Events) ([]byte, error) {
@@ -16,7 +22,65 @@ func AppendEvents(buf []byte, evs *eventgrpcv1.Events) ([]byte, error) {
 	return proto.MarshalOptions{}.MarshalAppend(buf, evs)
 }
 
-// Decode reads a message body written with AppendEvents: every part, in
+// A message body can also be written in pieces, each event encoded once:
+// an Events message is its fields back to back — the header (field 1) and
+// each event (field 2), each a tag, a length and the encoded message — so a
+// part is AppendPartSize(n) followed by fields totalling n bytes. The
+// pipeline encodes every accepted event once with AppendEventField and
+// assembles the parts for each destination from those bytes.
+
+// Field numbers of Events on the wire.
+const (
+	eventsHeaderField = 1
+	eventsEventField  = 2
+)
+
+// AppendHeaderField appends h as the header field of an Events message; a
+// nil h appends nothing.
+func AppendHeaderField(buf []byte, h *eventgrpcv1.Header) ([]byte, error) {
+	if h == nil {
+		return buf, nil
+	}
+	b, err := proto.MarshalOptions{}.MarshalAppend(nil, h)
+	if err != nil {
+		return buf, err
+	}
+	buf = protowire.AppendTag(buf, eventsHeaderField, protowire.BytesType)
+	return protowire.AppendBytes(buf, b), nil
+}
+
+// AppendEventField appends ev as one events field of an Events message. On
+// error buf is returned unchanged.
+func AppendEventField(buf []byte, ev *eventgrpcv1.Event) ([]byte, error) {
+	start := len(buf)
+	// Room for the tag and the longest length prefix, then the event; the
+	// event is moved down over the unused prefix bytes.
+	const reserve = 1 + 5 // tag, and a length below 2^35
+	buf = append(buf, make([]byte, reserve)...)
+	var err error
+	buf, err = proto.MarshalOptions{}.MarshalAppend(buf, ev)
+	if err != nil {
+		return buf[:start], err
+	}
+	n := len(buf) - start - reserve
+	pre := protowire.AppendTag(buf[start:start], eventsEventField, protowire.BytesType)
+	pre = protowire.AppendVarint(pre, uint64(n))
+	copy(buf[start+len(pre):], buf[start+reserve:])
+	return buf[:start+len(pre)+n], nil
+}
+
+// AppendPartSize appends the length prefix of a part whose Events fields
+// total n bytes.
+func AppendPartSize(buf []byte, n int) []byte {
+	return protowire.AppendVarint(buf, uint64(n))
+}
+
+// PartSizeLen is the length of the prefix AppendPartSize writes for n.
+func PartSizeLen(n int) int {
+	return protowire.SizeVarint(uint64(n))
+}
+
+// Decode reads a message body written with AppendEvents (or in pieces): every part, in
 // order. A body that is not such a sequence is a permanent error
 // (fault.Permanent) naming the problem.
 func Decode(body []byte) ([]*eventgrpcv1.Events, error) {

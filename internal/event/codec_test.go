@@ -62,3 +62,40 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A part written in pieces — the header field, each event field, the size
+// in front — is byte for byte the part AppendEvents writes, and Decode
+// reads it back.
+func TestCodecPieces(t *testing.T) {
+	evs := &eventgrpcv1.Events{Header: &eventgrpcv1.Header{UserId: "u1"}, Events: []*eventgrpcv1.Event{
+		{Id: "1", EventOf: &eventgrpcv1.Event_LaunchEvent{LaunchEvent: &eventgrpcv1.LaunchEvent{LaunchSource: "icon"}}},
+		{Id: "2", EventOf: &eventgrpcv1.Event_AddToCartEvent{AddToCartEvent: &eventgrpcv1.AddToCartEvent{ProductId: "p"}}},
+	}}
+	want, err := AppendEvents(nil, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := AppendHeaderField(nil, evs.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs.Events {
+		if fields, err = AppendEventField(fields, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := append(AppendPartSize(nil, len(fields)), fields...)
+	if string(got) != string(want) {
+		t.Fatalf("pieces = %x\nAppendEvents = %x", got, want)
+	}
+	if PartSizeLen(len(fields)) != len(got)-len(fields) {
+		t.Fatalf("PartSizeLen(%d) = %d, prefix is %d bytes", len(fields), PartSizeLen(len(fields)), len(got)-len(fields))
+	}
+	parts, err := Decode(got)
+	if err != nil || len(parts) != 1 || !proto.Equal(parts[0], evs) {
+		t.Fatalf("Decode = %v, %v", parts, err)
+	}
+	if b, err := AppendHeaderField([]byte{7}, nil); err != nil || string(b) != "\x07" {
+		t.Fatalf("AppendHeaderField(nil header) = %x, %v; want the buffer unchanged", b, err)
+	}
+}

@@ -6,11 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
+	"github.com/event-grpc/event-grpc/internal/event"
 )
 
 // request is one Dispatch on its way through the pipeline: its accepted
@@ -140,36 +138,18 @@ func (r *request) release() {
 
 // setHeader encodes the request header once; every part repeats it.
 func (r *request) setHeader(h *eventgrpcv1.Header) error {
-	if h == nil {
-		return nil
-	}
-	b, err := proto.MarshalOptions{}.MarshalAppend(nil, h)
-	if err != nil {
-		return err
-	}
-	r.header = protowire.AppendTag(r.header, 1, protowire.BytesType)
-	r.header = protowire.AppendBytes(r.header, b)
-	return nil
+	var err error
+	r.header, err = event.AppendHeaderField(r.header, h)
+	return err
 }
 
 // add encodes the accepted event i under key and puts it in its group.
 func (r *request) add(i int, key, typ string) error {
 	start := len(r.enc)
-	// Room for the tag and the longest length prefix, then the event; the
-	// event is moved down over the unused prefix bytes.
-	const reserve = 1 + 5 // tag, and a length below 2^35
-	r.enc = append(r.enc, make([]byte, reserve)...)
 	var err error
-	r.enc, err = proto.MarshalOptions{}.MarshalAppend(r.enc, r.events[i])
-	if err != nil {
-		r.enc = r.enc[:start]
+	if r.enc, err = event.AppendEventField(r.enc, r.events[i]); err != nil {
 		return err
 	}
-	n := len(r.enc) - start - reserve
-	pre := protowire.AppendTag(r.enc[start:start], 2, protowire.BytesType)
-	pre = protowire.AppendVarint(pre, uint64(n))
-	copy(r.enc[start+len(pre):], r.enc[start+reserve:])
-	r.enc = r.enc[:start+len(pre)+n]
 	r.span[i], r.end[i] = int32(start), int32(len(r.enc))
 
 	g, ok := r.byKey[key]
@@ -195,7 +175,7 @@ func (r *request) add(i int, key, typ string) error {
 // An event that cannot fit any message with its header is failed with
 // tooBig (it is rejected by index).
 func (r *request) cut(maxEvents, maxBytes int, queues func(key string) []string, tooBig func(i int, size int), noRoute func(key string) error) {
-	room := maxBytes - len(r.header) - protowire.SizeVarint(uint64(maxBytes))
+	room := maxBytes - len(r.header) - event.PartSizeLen(maxBytes)
 	for gi := range r.groups {
 		g := &r.groups[gi]
 		dests := []string{g.key}
@@ -249,7 +229,7 @@ func (r *request) cut(maxEvents, maxBytes int, queues func(key string) []string,
 
 // appendPart appends chunk c as one size-delimited Events to body.
 func (r *request) appendPart(body []byte, c *chunk) []byte {
-	body = protowire.AppendVarint(body, uint64(c.bytes))
+	body = event.AppendPartSize(body, c.bytes)
 	body = append(body, r.header...)
 	for _, i := range c.idx {
 		body = append(body, r.enc[r.span[i]:r.end[i]]...)

@@ -9,6 +9,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/event"
 )
 
 func from(client string, evs ...*eventgrpcv1.Event) *eventgrpcv1.Events {
@@ -46,7 +47,7 @@ func TestIdsScopedBySender(t *testing.T) {
 	}
 	var clients []string
 	for _, m := range rec.msgs {
-		parts, err := Decode(m.Body)
+		parts, err := event.Decode(m.Body)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -62,7 +63,7 @@ func queued(t *testing.T, b *jetstream.Broker, queue string) (int, []broker.Deli
 	}
 	events := 0
 	for _, d := range sample {
-		parts, err := Decode(d.Body)
+		parts, err := event.Decode(d.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestPacksPerDestinationQueue(t *testing.T) {
 				t.Fatalf("the event queue got %d messages for one request, want 1", n-before)
 			}
 			last := sample[len(sample)-1]
-			parts, err := Decode(last.Body)
+			parts, err := event.Decode(last.Body)
 			if err != nil || len(parts) != 1 || len(parts[0].GetEvents()) != 50 || parts[0].GetHeader().GetUserId() != "u" {
 				t.Fatalf("the message holds %d parts (%v), want one of 50 events with the header", len(parts), err)
 			}

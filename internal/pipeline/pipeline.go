@@ -17,10 +17,6 @@ import (
 	"github.com/event-grpc/event-grpc/internal/workpool"
 )
 
-// ErrOverloaded is returned when the worker pool and its queue, or the
-// byte budget of requests in flight, are full.
-var ErrOverloaded = errors.New("ingest queue is full")
-
 // Config configures a Pipeline.
 type Config struct {
 	Workers          int           // concurrent publishing workers
@@ -119,7 +115,7 @@ const (
 // Dispatch validates req's events, publishes the accepted ones and reports
 // each event's fate by index. It returns an error only when nothing could be
 // tried: the pool or the byte budget is full (fault.Throttled wrapping
-// ErrOverloaded), the pipeline is shut down, or no event could be made
+// fault.ErrOverloaded), the pipeline is shut down, or no event could be made
 // durable because the broker failed (the broker's error, classified).
 func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
 	evs := req.GetEvents()
@@ -298,12 +294,12 @@ func (p *Pipeline) countAccepted(sm *sourceMetrics, r *request) {
 
 // Admit refuses a new request before it is read when the requests in
 // flight already hold the byte budget (fault.Throttled wrapping
-// ErrOverloaded, with a retry hint); nil otherwise. The servers call it
+// fault.ErrOverloaded, with a retry hint); nil otherwise. The servers call it
 // first, so overload is refused before the body takes memory.
 func (p *Pipeline) Admit() error {
 	if n := p.inflight.Load(); n >= int64(p.cfg.MaxInflightBytes) {
 		p.m.admitRefused.WithLabelValues(RefusedBudget).Inc()
-		return fault.Throttled(fmt.Errorf("%w: the requests in flight hold %d bytes, the budget is %d (INGEST_MAX_INFLIGHT_BYTES)", ErrOverloaded, n, p.cfg.MaxInflightBytes), time.Second)
+		return fault.Throttled(fmt.Errorf("%w: the requests in flight hold %d bytes, the budget is %d (INGEST_MAX_INFLIGHT_BYTES)", fault.ErrOverloaded, n, p.cfg.MaxInflightBytes), time.Second)
 	}
 	return nil
 }
@@ -324,7 +320,7 @@ var RefusalReasons = []string{RefusedBudget, RefusedTooLarge, RefusedTooManyEven
 // to be read (its declared length, or the most it may be), before a byte
 // of it is read; Release gives them back when the request is done. When
 // the budget cannot take n it takes nothing, counts the refusal and
-// returns fault.Throttled wrapping ErrOverloaded with a retry hint. The
+// returns fault.Throttled wrapping fault.ErrOverloaded with a retry hint. The
 // pipeline's own bytes (Dispatch) and the reservations share the budget,
 // so the requests being read and those being published together stay
 // within INGEST_MAX_INFLIGHT_BYTES. A reservation of n <= 0 always
@@ -336,7 +332,7 @@ func (p *Pipeline) Reserve(n int64) error {
 	if t := p.inflight.Add(n); t > int64(p.cfg.MaxInflightBytes) {
 		p.inflight.Add(-n)
 		p.m.admitRefused.WithLabelValues(RefusedBudget).Inc()
-		return fault.Throttled(fmt.Errorf("%w: a request of %d bytes does not fit: the requests in flight hold %d bytes, the budget is %d (INGEST_MAX_INFLIGHT_BYTES)", ErrOverloaded, n, t-n, p.cfg.MaxInflightBytes), time.Second)
+		return fault.Throttled(fmt.Errorf("%w: a request of %d bytes does not fit: the requests in flight hold %d bytes, the budget is %d (INGEST_MAX_INFLIGHT_BYTES)", fault.ErrOverloaded, n, t-n, p.cfg.MaxInflightBytes), time.Second)
 	}
 	return nil
 }
@@ -367,13 +363,13 @@ func (p *Pipeline) run(ctx context.Context, r *request) error {
 	if n := p.inflight.Add(int64(r.bytes)); n > int64(p.cfg.MaxInflightBytes) && n != int64(r.bytes) {
 		p.inflight.Add(-int64(r.bytes))
 		r.bytes = 0
-		return fault.Throttled(fmt.Errorf("%w: the requests in flight hold over %d bytes (INGEST_MAX_INFLIGHT_BYTES)", ErrOverloaded, p.cfg.MaxInflightBytes), time.Second)
+		return fault.Throttled(fmt.Errorf("%w: the requests in flight hold over %d bytes (INGEST_MAX_INFLIGHT_BYTES)", fault.ErrOverloaded, p.cfg.MaxInflightBytes), time.Second)
 	}
 	if err := p.pool.Submit(r); err != nil {
 		p.inflight.Add(-int64(r.bytes))
 		r.bytes = 0
 		if errors.Is(err, workpool.ErrFull) {
-			return fault.Throttled(fmt.Errorf("%w: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", ErrOverloaded, p.pool.Cap(), p.cfg.Workers), time.Second)
+			return fault.Throttled(fmt.Errorf("%w: ingest queue is full: %d requests waiting for %d workers (EVENT_BUFFERED_CHANNEL_SIZE, EVENT_WORKER_POOL_SIZE)", fault.ErrOverloaded, p.pool.Cap(), p.cfg.Workers), time.Second)
 		}
 		return fault.Transient(fmt.Errorf("ingest is shutting down: %w", broker.ErrClosed))
 	}

@@ -16,6 +16,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
@@ -53,7 +54,7 @@ func (r *recorder) events(t *testing.T) map[string][]*eventgrpcv1.Event {
 	defer r.mu.Unlock()
 	out := map[string][]*eventgrpcv1.Event{}
 	for _, m := range r.msgs {
-		parts, err := Decode(m.Body)
+		parts, err := event.Decode(m.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +213,7 @@ func TestFullPoolIsRefusedNotQueued(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	_, err := p.Dispatch(context.Background(), SourceGRPC, req())
-	if !errors.Is(err, ErrOverloaded) || !fault.IsThrottled(err) {
+	if !errors.Is(err, fault.ErrOverloaded) || !fault.IsThrottled(err) {
 		t.Fatalf("err = %v, want a throttled ErrOverloaded", err)
 	}
 	close(rec.block)
@@ -256,7 +257,7 @@ func TestCoalescesConcurrentRequests(t *testing.T) {
 		t.Fatalf("%d messages for 10 concurrent requests: nothing was coalesced", len(rec.msgs))
 	}
 	// Each request keeps its own header inside the shared message.
-	parts, _ := Decode(rec.msgs[0].Body)
+	parts, _ := event.Decode(rec.msgs[0].Body)
 	if len(parts) < 2 || parts[0].GetHeader().GetUserId() == parts[1].GetHeader().GetUserId() {
 		t.Fatalf("coalesced parts lost their headers")
 	}
@@ -266,12 +267,12 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 	good, _ := proto.Marshal(&eventgrpcv1.Events{Events: []*eventgrpcv1.Event{launch("x", "1")}})
 	body := protowire.AppendVarint(nil, uint64(len(good)))
 	body = append(body, good...)
-	if parts, err := Decode(body); err != nil || len(parts) != 1 {
-		t.Fatalf("Decode(good) = %d parts, %v", len(parts), err)
+	if parts, err := event.Decode(body); err != nil || len(parts) != 1 {
+		t.Fatalf("event.Decode(good) = %d parts, %v", len(parts), err)
 	}
 	for _, b := range [][]byte{{0xff}, append(protowire.AppendVarint(nil, 100), 1, 2, 3), append(protowire.AppendVarint(nil, 3), 0xff, 0xff, 0xff)} {
-		if _, err := Decode(b); err == nil {
-			t.Fatalf("Decode(%x) accepted garbage", b)
+		if _, err := event.Decode(b); err == nil {
+			t.Fatalf("event.Decode(%x) accepted garbage", b)
 		}
 	}
 }
@@ -382,7 +383,7 @@ func TestByteBudgetRefusesBeforeReading(t *testing.T) {
 	}()
 	<-rec.started // the first request (≈1 KB) holds its bytes while publishing
 	_, err := p.Dispatch(context.Background(), SourceGRPC, big())
-	if !errors.Is(err, ErrOverloaded) || !fault.IsThrottled(err) || fault.RetryAfter(err) <= 0 {
+	if !errors.Is(err, fault.ErrOverloaded) || !fault.IsThrottled(err) || fault.RetryAfter(err) <= 0 {
 		t.Fatalf("second request over the budget: err = %v, want throttled ErrOverloaded with a hint", err)
 	}
 	if !strings.Contains(err.Error(), "INGEST_MAX_INFLIGHT_BYTES") {
@@ -399,7 +400,7 @@ func TestByteBudgetRefusesBeforeReading(t *testing.T) {
 	}()
 	<-rec.started
 	p.inflight.Add(1500) // what a burst of requests being read would hold
-	if err := p.Admit(); !errors.Is(err, ErrOverloaded) || fault.RetryAfter(err) <= 0 {
+	if err := p.Admit(); !errors.Is(err, fault.ErrOverloaded) || fault.RetryAfter(err) <= 0 {
 		t.Fatalf("Admit at a full budget: err = %v, want throttled ErrOverloaded with a hint", err)
 	}
 	p.inflight.Add(-1500)

@@ -12,6 +12,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
@@ -165,7 +166,7 @@ func (c *coalescer) flush(bs []*batch) {
 		msgs[k] = broker.Message{
 			ID:          uuid.Must(uuid.NewV7()).String(),
 			RoutingKey:  b.key,
-			ContentType: ContentType,
+			ContentType: event.ContentType,
 			Headers:     map[string]string{broker.HeaderInsertTime: strconv.FormatInt(b.started.UnixMilli(), 10)},
 			Body:        body,
 		}

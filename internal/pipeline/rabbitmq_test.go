@@ -16,6 +16,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
+	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -200,7 +201,7 @@ func (s *seedRabbit) drain(t *testing.T, queue string) drained {
 			key = v
 		}
 		d.keys = append(d.keys, key)
-		parts, err := Decode(m.Body)
+		parts, err := event.Decode(m.Body)
 		if err != nil {
 			t.Fatalf("%s: %v", queue, err)
 		}

@@ -42,7 +42,7 @@ type CoalesceConfig struct {
 	Registerer prometheus.Registerer
 }
 
-func (c *CoalesceConfig) applyDefaults() {
+func (c CoalesceConfig) withDefaults() CoalesceConfig {
 	if c.MaxRows <= 0 {
 		c.MaxRows = DefaultCoalesceRows
 	}
@@ -52,6 +52,7 @@ func (c *CoalesceConfig) applyDefaults() {
 	if c.Interval <= 0 {
 		c.Interval = DefaultCoalesceInterval
 	}
+	return c
 }
 
 // Submitter is the optional capability of a sink that gathers the rows of
@@ -105,7 +106,7 @@ var (
 // NewCoalescer returns a coalescer writing through inner. It fails only
 // when its metric cannot be registered.
 func NewCoalescer(inner Sink, cfg CoalesceConfig) (*Coalescer, error) {
-	cfg.applyDefaults()
+	cfg = cfg.withDefaults()
 	c := &Coalescer{inner: inner, cfg: cfg, tables: map[*schema.Table]*tableWriter{},
 		inserts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_sink_coalesced_inserts_total",

@@ -4,6 +4,6 @@
 // holds Coalescer, the one writer per table that gathers every caller's
 // rows into large inserts (each caller still learns its own rows' fate),
 // and what the SQL backends share: Isolate (finding the rows a database
-// refuses by writing halves), Metrics (the eventgrpc_sink_* metrics) and
-// QuerySyntax (the read-only check of the query endpoint).
+// refuses by writing halves) and Metrics (the eventgrpc_sink_* metrics).
+// The read-only check of the query endpoint is internal/query's.
 package sink

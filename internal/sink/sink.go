@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 
+	"github.com/event-grpc/event-grpc/internal/query"
 	"github.com/event-grpc/event-grpc/internal/schema"
 )
 
@@ -24,10 +25,6 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
-// Querier is the optional capability behind the read-only query endpoint.
-type Querier interface {
-	// Query runs one read-only statement and returns its rows as strings
-	// (NULL as `\N`), with the column names. Statements that are not
-	// queries are refused with a permanent error.
-	Query(ctx context.Context, sql string, maxRows int) (columns []string, rows [][]string, err error)
-}
+// Querier is query.Querier, the optional capability behind the read-only
+// query endpoint; the wrappers here (Coalescer, Connecting) pass it on.
+type Querier = query.Querier

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -255,7 +256,7 @@ func Parse(b []byte) (*Topology, error) {
 	if err := dec.Decode(&t); err != nil {
 		return nil, err
 	}
-	t.applyDefaults()
+	t = t.withDefaults()
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -272,7 +273,8 @@ const (
 	DefaultMaxRetries  = 2
 )
 
-func (t *Topology) applyDefaults() {
+func (t Topology) withDefaults() Topology {
+	t.Queues = slices.Clone(t.Queues) // the copy's own queues: the caller's are not changed
 	if t.ErrorExchange == "" {
 		t.ErrorExchange = "grpc_event_error.dx"
 	}
@@ -297,6 +299,7 @@ func (t *Topology) applyDefaults() {
 			q.MaxRetries = DefaultMaxRetries
 		}
 	}
+	return t
 }
 
 // WithBatchDefaults returns q with the consumer and batch settings a

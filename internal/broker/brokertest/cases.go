@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -541,7 +540,7 @@ func testClose(t *testing.T, h Harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- consume.Run(ctx, b, q, okHandler(rec)) }()
+	go func() { done <- h.Consume(ctx, b, q, okHandler(rec)) }()
 
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), h.timeout())
 	defer closeCancel()

@@ -3,8 +3,9 @@
 // and permanent handler failures, dead letters, unroutable publishes,
 // restarts, bounded prefetch, close, a queue deleted under a running
 // consumer, and bounded dead-letter replay. Consumption goes through the
-// consume stage's runner (internal/consume), so each transport is proven
-// under the one delivery policy the service runs. A backend calls Run from
-// its own tests with a Harness that makes connected brokers against a real
-// server.
+// delivery policy the harness passes in (Harness.Consume: consume.Run), so
+// each transport is proven under the one policy the service runs while the
+// suite imports nothing above the broker contract. A backend calls Run
+// from its own tests with a Harness that makes connected brokers against a
+// real server.
 package brokertest

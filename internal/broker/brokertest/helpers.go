@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -118,7 +117,7 @@ func run(t *testing.T, h Harness, b broker.Broker, q topology.Queue, hd broker.B
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- consume.Run(ctx, b, q, hd) }()
+	go func() { r.done <- h.Consume(ctx, b, q, hd) }()
 	t.Cleanup(func() { r.stop(t, h) })
 	return r
 }

@@ -1,6 +1,7 @@
 package brokertest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -20,6 +21,13 @@ type Harness struct {
 	// server New should register a t.Cleanup that removes what the test
 	// declared (queues, exchanges, streams).
 	New func(t *testing.T, top *topology.Topology) broker.Broker
+
+	// Consume runs the delivery policy on transport t for queue q until
+	// ctx ends, handing each batch to h, and returns nil after ctx ended
+	// (internal/consume.Run). The suite proves each transport under the
+	// one delivery policy, and takes it as a parameter so that it imports
+	// nothing above the broker contract. Every harness must provide it.
+	Consume func(ctx context.Context, t broker.Transport, q topology.Queue, h broker.BatchHandler) error
 
 	// Restart stops and starts the broker server. Messages published and
 	// confirmed before it must survive. When RestartKeepsClients is false
@@ -62,6 +70,9 @@ func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil {
 		t.Fatal("brokertest: Harness.New is nil")
+	}
+	if h.Consume == nil {
+		t.Fatal("brokertest: Harness.Consume is nil (pass consume.Run)")
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, h) })

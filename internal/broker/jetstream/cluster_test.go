@@ -17,6 +17,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -65,6 +66,7 @@ func TestClusterConformance(t *testing.T) {
 	clustertest.Script(t, "up.sh", "nats")
 	streamFor := streamPerTest("BTC", deleteClusterStreams)
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consume.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			stream := streamFor(t)
 			return newBroker(t, jetstream.Config{URL: clusterURL, Replicas: 3, Stream: stream, Topology: top, MaxBytes: 64 << 20})

@@ -123,7 +123,7 @@ func ParseSync(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func (c *Config) applyDefaults() {
+func (c Config) withDefaults() Config {
 	if c.Stream == "" {
 		c.Stream = DefaultStream
 	}
@@ -148,6 +148,7 @@ func (c *Config) applyDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	return c
 }
 
 // Validate reports every problem of the configuration at once.

@@ -62,7 +62,7 @@ var (
 // retention) fail New. With an external server New retries with backoff
 // until ctx ends; the error then wraps broker.ErrUnavailable.
 func New(ctx context.Context, cfg Config) (*Broker, error) {
-	cfg.applyDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -35,6 +36,7 @@ func TestEmbedded(t *testing.T) {
 	var mu sync.Mutex
 	dirs := map[*testing.T]string{}
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consume.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			mu.Lock()
 			dir, ok := dirs[t]
@@ -59,6 +61,7 @@ func TestEmbedded(t *testing.T) {
 func TestExternal(t *testing.T) {
 	streamFor := streamPerTest("BT", deleteStream)
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consume.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			stream := streamFor(t)
 			return newBroker(t, jetstream.Config{URL: externalURL, Stream: stream, Topology: top, MaxBytes: 64 << 20})

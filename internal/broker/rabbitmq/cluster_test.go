@@ -14,6 +14,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
+	consumestage "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -91,6 +92,7 @@ func queueTypes(t testing.TB) map[string]string {
 func TestClusterConformance(t *testing.T) {
 	ensureCluster(t)
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consumestage.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			t.Helper()
 			clusterCleanup(t, top)

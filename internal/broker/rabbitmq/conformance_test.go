@@ -7,6 +7,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
+	consumestage "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -15,6 +16,7 @@ import (
 // before it reconnects by itself.
 func TestConformance(t *testing.T) {
 	brokertest.Run(t, brokertest.Harness{
+		Consume: consumestage.Run,
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			t.Helper()
 			srv := newServer(t)

@@ -27,7 +27,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/ingest"
 	"github.com/event-grpc/event-grpc/internal/ingest/grpcsrv"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
-	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/query"
 )
 
 // Config configures the server.
@@ -50,7 +50,7 @@ type Config struct {
 	// Registerer takes the login's metrics (MountLogin); nil: none.
 	Registerer prometheus.Registerer
 	// Querier answers the query endpoint; nil disables it.
-	Querier sink.Querier
+	Querier query.Querier
 	// Middleware wraps the ingest routes (authentication, rate limits).
 	Middleware func(http.Handler) http.Handler
 	// Budget, when set, holds each ingest and webhook request's body

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/ingest"
+	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/schema"
 )
 
@@ -66,7 +66,7 @@ func fuzzParse(t *testing.T, parse func(*request) (parsed, error), req *request,
 		if !json.Valid(m.Body) {
 			t.Fatalf("body is not JSON: %q", m.Body)
 		}
-		srcs, err := consume.DecodeJSON(broker.Delivery{ID: m.ID, Headers: m.Headers, Body: m.Body})
+		srcs, err := landing.DecodeJSON(broker.Delivery{ID: m.ID, Headers: m.Headers, Body: m.Body})
 		if err != nil {
 			t.Fatalf("the consumer cannot read %q: %v", m.Body, err)
 		}

@@ -13,10 +13,6 @@ import (
 	"github.com/event-grpc/event-grpc/internal/workpool"
 )
 
-// ErrOverloaded is returned (wrapped in fault.Throttled) when a provider's
-// workers are busy and its queue is full.
-var ErrOverloaded = errors.New("webhook queue is full")
-
 // pool is one provider's bounded set of publishing workers. Requests are
 // handed over without waiting: a full queue is refused at once.
 type pool struct {
@@ -57,7 +53,7 @@ func (p *pool) run(ctx context.Context, exchange string, msgs []broker.Message) 
 	j := &job{ctx: ctx, exchange: exchange, msgs: msgs, done: make(chan error, 1)}
 	if err := p.w.Submit(j); err != nil {
 		if errors.Is(err, workpool.ErrFull) {
-			return fault.Throttled(fmt.Errorf("%w: %d requests waiting (%s)", ErrOverloaded, p.w.Cap(), p.hint), time.Second)
+			return fault.Throttled(fmt.Errorf("%w: webhook queue is full: %d requests waiting (%s)", fault.ErrOverloaded, p.w.Cap(), p.hint), time.Second)
 		}
 		return fault.Transient(fmt.Errorf("webhook ingest is shutting down: %w", broker.ErrClosed))
 	}

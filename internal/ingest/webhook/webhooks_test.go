@@ -22,10 +22,10 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
-	"github.com/event-grpc/event-grpc/internal/consume"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
@@ -117,7 +117,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		if o.reg == nil {
 			o.reg = prometheus.NewRegistry()
 		}
-		m := consume.NewMetrics(o.reg)
+		m := landing.NewMetrics(o.reg)
 		var transport broker.Transport = e.broker
 		if o.rabbit {
 			transport = e.rabbit.broker
@@ -128,7 +128,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 			if !ok {
 				t.Fatalf("no queue %s in the default topology", name)
 			}
-			h, err := consume.New(q, cat, func(*schema.Table) sink.Sink { return s }, log, m, nil)
+			h, err := landing.New(q, cat, func(*schema.Table) sink.Sink { return s }, log, m, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +333,7 @@ func TestSamplesLandInTables(t *testing.T) {
 			name: "webengage webhook event", path: "/webengage/event", file: "webengage/event.json",
 			query:   webengageQuery("push_notification_accepted"),
 			headers: map[string]string{"X-Request-Id": "9f2c4e6a8b0d1f3e"},
-			// the row's id is derived from the body (consume.ContentID), so
+			// the row's id is derived from the body (landing.ContentID), so
 			// two different bodies under one request id both land
 			sql: `SELECT length(event_id), event_name, event_time, user_id, license_code, category, json_extract_string(event_data, '$.result'), json_extract_string(system_data, '$.sdk')
 				FROM webengage_event WHERE event_name = 'push_notification_accepted'`,

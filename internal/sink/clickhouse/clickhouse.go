@@ -60,7 +60,7 @@ type Config struct {
 	TTLDays int
 }
 
-func (c *Config) applyDefaults() {
+func (c Config) withDefaults() Config {
 	if c.Host == "" {
 		c.Host = "127.0.0.1"
 	}
@@ -85,6 +85,7 @@ func (c *Config) applyDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 2 * time.Minute
 	}
+	return c
 }
 
 // Validate reports configuration errors.
@@ -135,7 +136,7 @@ var (
 // New connects to the server and reads its version. An unreachable server
 // is a transient error; the caller may try again.
 func New(ctx context.Context, cfg Config) (*Sink, error) {
-	cfg.applyDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
-	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/query"
 )
 
 // queryTimeout bounds a query's run time on the server.
@@ -23,16 +23,16 @@ const queryTimeout = 60 * time.Second
 // change too: no write, no SET or SETTINGS clause, and no table function
 // at all (url(), remote(), file(), s3() … reach files and the network;
 // readonly=2 allowed them). At most maxRows rows (0: no limit) and
-// sink.MaxResultBytes bytes.
-func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
-	stmt, err := statement(query)
+// query.MaxResultBytes bytes.
+func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
+	stmt, err := statement(q)
 	if err != nil {
 		return nil, nil, err
 	}
 	// The server bounds the result before it sends it, and the run time
 	// (result_overflow_mode and timeout_overflow_mode keep their default,
 	// throw: an error, never a silently cut result).
-	settings := ch.Settings{"readonly": 1, "max_execution_time": int(queryTimeout / time.Second), "max_result_bytes": sink.MaxResultBytes}
+	settings := ch.Settings{"readonly": 1, "max_execution_time": int(queryTimeout / time.Second), "max_result_bytes": query.MaxResultBytes}
 	if maxRows > 0 {
 		settings["max_result_rows"] = maxRows
 	}
@@ -54,7 +54,7 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 		isDate[i] = dt == "Date" || dt == "Nullable(Date)"
 	}
 	var out [][]string
-	var budget sink.ResultBudget
+	var budget query.ResultBudget
 	for rows.Next() {
 		if maxRows > 0 && len(out) >= maxRows {
 			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
@@ -92,7 +92,7 @@ func queryError(err error, maxRows int) error {
 	var ex *ch.Exception
 	if errors.As(err, &ex) {
 		if ex.Code == 396 { // TOO_MANY_ROWS_OR_BYTES
-			return fault.Permanentf("result has more than %d rows or %d bytes; add a LIMIT", maxRows, sink.MaxResultBytes)
+			return fault.Permanentf("result has more than %d rows or %d bytes; add a LIMIT", maxRows, query.MaxResultBytes)
 		}
 		if !throttledCodes[ex.Code] && ex.Code != 159 && ex.Code != 209 && ex.Code != 210 {
 			return fault.Permanent(err)
@@ -109,9 +109,9 @@ func Text(v any) string {
 	case nil:
 		return `\N`
 	case string:
-		return escape(x)
+		return query.Escape(x)
 	case []byte:
-		return escape(string(x))
+		return query.Escape(string(x))
 	case time.Time:
 		// In the zone the driver gives: the column's, else the server's.
 		if x.Nanosecond() == 0 {
@@ -128,7 +128,7 @@ func Text(v any) string {
 	case float32:
 		return strconv.FormatFloat(float64(x), 'g', -1, 32)
 	case fmt.Stringer:
-		return escape(x.String())
+		return query.Escape(x.String())
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
@@ -149,9 +149,5 @@ func Text(v any) string {
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	}
-	return escape(fmt.Sprint(v))
-}
-
-func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`).Replace(s)
+	return query.Escape(fmt.Sprint(v))
 }

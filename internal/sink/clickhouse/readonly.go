@@ -1,6 +1,6 @@
 package clickhouse
 
-import "github.com/event-grpc/event-grpc/internal/sink"
+import "github.com/event-grpc/event-grpc/internal/query"
 
 // ReadOnly refuses anything but one query statement: after comments and
 // whitespace it must start with SELECT, WITH, SHOW, DESCRIBE (DESC) or
@@ -16,7 +16,7 @@ func ReadOnly(q string) error {
 // and without a trailing ';'. ClickHouse quotes with '…', "…" and `…`,
 // takes backslash escapes in all of them, and does not nest comments.
 func statement(q string) (string, error) {
-	return sink.QuerySyntax{
+	return query.Syntax{
 		Queries:          []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS"},
 		Backticks:        true,
 		BackslashEscapes: true,

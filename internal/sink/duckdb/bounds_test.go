@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
-	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/query"
 )
 
 // peakRSS resets the process's peak resident size (clear_refs 5) and
@@ -70,8 +70,8 @@ func TestQueryRefusesHugeValue(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("SELECT repeat('x', 40000000): %v in %v; peak RSS rose %.0f MB, Go allocated %.1f MB", err, time.Since(start).Round(time.Millisecond), float64(g)/1e6, float64(alloc)/1e6)
-	if err == nil || !fault.IsPermanent(err) || !strings.Contains(err.Error(), strconv.Itoa(sink.MaxResultBytes)) {
-		t.Fatalf("huge value: %v, want a permanent error naming the %d byte limit", err, sink.MaxResultBytes)
+	if err == nil || !fault.IsPermanent(err) || !strings.Contains(err.Error(), strconv.Itoa(query.MaxResultBytes)) {
+		t.Fatalf("huge value: %v, want a permanent error naming the %d byte limit", err, query.MaxResultBytes)
 	}
 	if alloc > 4<<20 {
 		t.Fatalf("Go allocated %d bytes for a refused 40 MB value: it was copied out of the engine", alloc)

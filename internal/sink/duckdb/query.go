@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
-	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/query"
 )
 
 // queryGuard is what the query connection sets once, before its first
@@ -38,9 +38,9 @@ func (s *Sink) lockConfiguration(ctx context.Context) error {
 // DefaultQueryTimeout bounds a query endpoint statement's run time.
 const DefaultQueryTimeout = 60 * time.Second
 
-// cellLimitMessage is the error a value over sink.MaxResultBytes raises
+// cellLimitMessage is the error a value over query.MaxResultBytes raises
 // inside DuckDB (see bounded).
-var cellLimitMessage = fmt.Sprintf("a value of the result is over %d bytes, the query endpoint's limit; select part of it (e.g. left(col, 1000))", sink.MaxResultBytes)
+var cellLimitMessage = fmt.Sprintf("a value of the result is over %d bytes, the query endpoint's limit; select part of it (e.g. left(col, 1000))", query.MaxResultBytes)
 
 // Query implements sink.Querier: one read-only statement. Three guards,
 // the engine's first: the configuration is locked (no SET, PRAGMA or
@@ -49,18 +49,18 @@ var cellLimitMessage = fmt.Sprintf("a value of the result is over %d bytes, the 
 // transaction that is always rolled back (no write, no CHECKPOINT). The
 // lexer (ReadOnly) refuses everything that is not one query before it
 // reaches the engine. The result is bounded in rows (maxRows) and bytes
-// (sink.MaxResultBytes) before it is materialised (see bounded), and the
+// (query.MaxResultBytes) before it is materialised (see bounded), and the
 // statement in time (Config.QueryTimeout: DuckDB has no per-statement
 // timeout setting, so the context's deadline interrupts it).
-func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
-	if err := ReadOnly(query); err != nil {
+func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
+	if err := ReadOnly(q); err != nil {
 		return nil, nil, err
 	}
-	return s.query(ctx, bounded(query, maxRows), maxRows)
+	return s.query(ctx, bounded(q, maxRows), maxRows)
 }
 
 // bounded wraps a query (SELECT, WITH, FROM, VALUES, SUMMARIZE) so that
-// DuckDB itself refuses a value whose text is over sink.MaxResultBytes,
+// DuckDB itself refuses a value whose text is over query.MaxResultBytes,
 // with cellLimitMessage, before the value is copied into the result or
 // out of the engine, and stops after maxRows+1 rows. The value is still
 // computed once inside DuckDB (its string vectors are outside its
@@ -86,7 +86,7 @@ func bounded(q string, maxRows int) string {
 		limit = fmt.Sprintf(" LIMIT %d", maxRows+1)
 	}
 	return fmt.Sprintf("SELECT CASE WHEN strlen(CAST(COLUMNS(*) AS VARCHAR)) > %d THEN error('%s') ELSE COLUMNS(*) END FROM (\n%s\n) AS eventgrpc_query%s",
-		sink.MaxResultBytes, strings.ReplaceAll(cellLimitMessage, "'", "''"), code, limit)
+		query.MaxResultBytes, strings.ReplaceAll(cellLimitMessage, "'", "''"), code, limit)
 }
 
 // queryError classifies a failed query: the cell limit and the timeout
@@ -102,7 +102,7 @@ func queryError(ctx context.Context, timeout time.Duration, err error) error {
 }
 
 // query runs query under the engine's guards alone.
-func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
+func (s *Sink) query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
 	timeout := s.cfg.QueryTimeout
 	if timeout <= 0 {
 		timeout = DefaultQueryTimeout
@@ -124,7 +124,7 @@ func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, 
 			s.log.Error("query endpoint: the read-only transaction was not open at the end of a query", "err", err)
 		}
 	}()
-	rows, err := s.reader.QueryContext(ctx, query)
+	rows, err := s.reader.QueryContext(ctx, q)
 	if err != nil {
 		return nil, nil, queryError(ctx, timeout, err)
 	}
@@ -134,7 +134,7 @@ func (s *Sink) query(ctx context.Context, query string, maxRows int) ([]string, 
 		return nil, nil, err
 	}
 	var out [][]string
-	var budget sink.ResultBudget
+	var budget query.ResultBudget
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -218,7 +218,7 @@ func ReadOnly(q string) error {
 }
 
 // syntax is DuckDB's SQL as the query endpoint reads it.
-var syntax = sink.QuerySyntax{
+var syntax = query.Syntax{
 	Queries:        []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SUMMARIZE", "FROM", "VALUES", "TABLE"},
 	EscapeStrings:  true,
 	DollarQuotes:   true,

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
-	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/query"
 )
 
 // A row over the result's byte bound is refused, naming the limit, as its
@@ -27,8 +27,8 @@ func TestQueryRefusesHugeRow(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("SELECT repeat('x', 100000000): %v; Go allocated %.1f MB", err, float64(alloc)/1e6)
-	if err == nil || !fault.IsPermanent(err) || !strings.Contains(err.Error(), strconv.Itoa(sink.MaxResultBytes)) {
-		t.Fatalf("huge row: %v, want a permanent error naming the %d byte limit", err, sink.MaxResultBytes)
+	if err == nil || !fault.IsPermanent(err) || !strings.Contains(err.Error(), strconv.Itoa(query.MaxResultBytes)) {
+		t.Fatalf("huge row: %v, want a permanent error naming the %d byte limit", err, query.MaxResultBytes)
 	}
 	if alloc > 8<<20 {
 		t.Fatalf("Go allocated %d bytes for a refused 100 MB row: it was read", alloc)

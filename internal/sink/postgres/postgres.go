@@ -52,7 +52,7 @@ type Config struct {
 	ConnectTimeout, WriteTimeout time.Duration
 }
 
-func (c *Config) applyDefaults() {
+func (c Config) withDefaults() Config {
 	if c.Host == "" {
 		c.Host = "127.0.0.1"
 	}
@@ -90,6 +90,7 @@ func (c *Config) applyDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 2 * time.Minute
 	}
+	return c
 }
 
 // Validate reports configuration errors.
@@ -124,7 +125,7 @@ var (
 // New opens the pool and checks that the server answers. An unreachable
 // server is a transient error; the caller may try again.
 func New(ctx context.Context, cfg Config) (*Sink, error) {
-	cfg.applyDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

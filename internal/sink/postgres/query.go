@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
-	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/query"
 )
 
 // queryTimeout bounds a query's run time on the server.
@@ -24,8 +24,8 @@ const queryTimeout = 60 * time.Second
 // limit). Values are PostgreSQL's text output (arrays as {a,b}, booleans as
 // t/f, timestamptz with its offset); tabs, newlines and backslashes are
 // escaped; NULL is \N.
-func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, [][]string, error) {
-	stmt, err := statement(query)
+func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
+	stmt, err := statement(q)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 		cols[i] = f.Name
 	}
 	var out [][]string
-	var budget sink.ResultBudget
+	var budget query.ResultBudget
 	for rows.Next() {
 		if maxRows > 0 && len(out) >= maxRows {
 			return cols, out, fault.Permanentf("result has more than %d rows; add a LIMIT", maxRows)
@@ -76,7 +76,7 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 				rec[i] = `\N`
 				continue
 			}
-			rec[i] = escape(string(v))
+			rec[i] = query.Escape(string(v))
 		}
 		if err := budget.Add(rec); err != nil {
 			return nil, nil, err
@@ -91,7 +91,7 @@ func (s *Sink) Query(ctx context.Context, query string, maxRows int) ([]string, 
 
 // maxRowMessage bounds one protocol message of a query's answer (a row):
 // the result's byte bound and room for its framing.
-const maxRowMessage = sink.MaxResultBytes + 64<<10
+const maxRowMessage = query.MaxResultBytes + 64<<10
 
 // defaultMaxBodyLen is pgproto3's own bound of a message (1 GiB - 2).
 const defaultMaxBodyLen = 0x3fffffff - 1
@@ -103,7 +103,7 @@ const defaultMaxBodyLen = 0x3fffffff - 1
 func queryError(err error) error {
 	var big *pgproto3.ExceededMaxBodyLenErr
 	if errors.As(err, &big) {
-		return fault.Permanentf("a row of the result is over %d bytes, the query endpoint's limit (%d bytes of result); select part of it (e.g. left(col, 1000))", maxRowMessage, sink.MaxResultBytes)
+		return fault.Permanentf("a row of the result is over %d bytes, the query endpoint's limit (%d bytes of result); select part of it (e.g. left(col, 1000))", maxRowMessage, query.MaxResultBytes)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -115,8 +115,4 @@ func queryError(err error) error {
 		return fault.Permanent(err)
 	}
 	return classify(err)
-}
-
-func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`).Replace(s)
 }

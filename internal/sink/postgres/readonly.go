@@ -1,6 +1,6 @@
 package postgres
 
-import "github.com/event-grpc/event-grpc/internal/sink"
+import "github.com/event-grpc/event-grpc/internal/query"
 
 // ReadOnly refuses anything but one query statement: after comments and
 // whitespace it must start with SELECT, WITH, SHOW, VALUES, TABLE or
@@ -19,7 +19,7 @@ func ReadOnly(q string) error {
 // identifiers, $tag$…$tag$ dollar quotes, -- line comments and nested
 // /* */ comments.
 func statement(q string) (string, error) {
-	return sink.QuerySyntax{
+	return query.Syntax{
 		Queries:        []string{"SELECT", "WITH", "SHOW", "VALUES", "TABLE", "EXPLAIN"},
 		EscapeStrings:  true,
 		DollarQuotes:   true,

@@ -61,7 +61,7 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-func (c *Config) applyDefaults() {
+func (c Config) withDefaults() Config {
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
 	}
@@ -86,6 +86,7 @@ func (c *Config) applyDefaults() {
 	if c.RememberFor == 0 {
 		c.RememberFor = DefaultRememberFor
 	}
+	return c
 }
 
 // Validate reports every problem at once, naming the variable at fault.

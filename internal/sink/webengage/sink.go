@@ -57,7 +57,7 @@ type Sink struct {
 // New builds the sink. log may be nil (slog.Default), reg may be nil (no
 // metrics).
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Sink, error) {
-	cfg.applyDefaults()
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package sink
+package query
 
 import (
 	"strings"
@@ -6,11 +6,11 @@ import (
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
-// QuerySyntax is what the read-only check of a backend's query endpoint
+// Syntax is what the read-only check of a backend's query endpoint
 // knows of its SQL: the keywords a query starts with, and how literals and
 // comments are written. Every dialect has '…' strings and "…" identifiers
 // (a doubled quote stands for one), -- line comments and /* */ comments.
-type QuerySyntax struct {
+type Syntax struct {
 	// Queries are the keywords, in upper case, a statement may start with
 	// (matched without regard to case).
 	Queries []string
@@ -35,7 +35,7 @@ type QuerySyntax struct {
 // trailing one). It returns q without comments and without the trailing
 // ';'. A refusal is a permanent error (fault.Permanent). The check is the
 // first line of defence: a backend runs the statement read-only too.
-func (s QuerySyntax) Statement(q string) (string, error) {
+func (s Syntax) Statement(q string) (string, error) {
 	code, semis := s.scan(q)
 	code = strings.TrimSpace(code)
 	if semis > 1 || (semis == 1 && !strings.HasSuffix(code, ";")) {
@@ -63,7 +63,7 @@ func (s QuerySyntax) Statement(q string) (string, error) {
 	return code, nil
 }
 
-func (s QuerySyntax) isQuery(word string) bool {
+func (s Syntax) isQuery(word string) bool {
 	for _, k := range s.Queries {
 		if word == k {
 			return true
@@ -124,7 +124,7 @@ func (b *ResultBudget) Add(rec []string) error {
 // scan returns q without comments (a block comment becomes a space;
 // literals are kept as they are) and the number of ';' outside literals
 // and comments. An unterminated comment runs to the end of q.
-func (s QuerySyntax) scan(q string) (code string, semis int) {
+func (s Syntax) scan(q string) (code string, semis int) {
 	var b strings.Builder
 	for i := 0; i < len(q); {
 		c := q[i]
@@ -170,7 +170,7 @@ func (s QuerySyntax) scan(q string) (code string, semis int) {
 
 // commentEnd returns the index just past the block comment opening at
 // q[i], or -1 when it does not end.
-func (s QuerySyntax) commentEnd(q string, i int) int {
+func (s Syntax) commentEnd(q string, i int) int {
 	if !s.NestedComments {
 		j := strings.Index(q[i+2:], "*/")
 		if j < 0 {

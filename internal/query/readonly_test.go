@@ -1,4 +1,4 @@
-package sink
+package query
 
 import (
 	"strings"
@@ -8,12 +8,12 @@ import (
 )
 
 func TestQuerySyntaxStatement(t *testing.T) {
-	plain := QuerySyntax{Queries: []string{"SELECT", "SHOW"}}
-	ch := QuerySyntax{Queries: []string{"SELECT"}, Backticks: true, BackslashEscapes: true}
-	pg := QuerySyntax{Queries: []string{"SELECT"}, EscapeStrings: true, DollarQuotes: true, NestedComments: true}
+	plain := Syntax{Queries: []string{"SELECT", "SHOW"}}
+	ch := Syntax{Queries: []string{"SELECT"}, Backticks: true, BackslashEscapes: true}
+	pg := Syntax{Queries: []string{"SELECT"}, EscapeStrings: true, DollarQuotes: true, NestedComments: true}
 	tests := []struct {
 		name   string
-		syntax QuerySyntax
+		syntax Syntax
 		q      string
 		want   string // the statement returned; "" with err
 		err    string // part of the refusal; "" when accepted
@@ -71,5 +71,14 @@ func TestQuerySyntaxStatement(t *testing.T) {
 				t.Fatalf("Statement(%q) = %q, %v; want %q", tc.q, got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestEscape(t *testing.T) {
+	if got, want := Escape("a\tb\nc\\d"), `a\tb\nc\\d`; got != want {
+		t.Fatalf("Escape = %q, want %q", got, want)
+	}
+	if got := Escape(`\N`); got == `\N` {
+		t.Fatalf("Escape(%q) = %q: a stored \\N must not read as NULL", `\N`, got)
 	}
 }

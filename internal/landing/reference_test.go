@@ -1,4 +1,4 @@
-package consume
+package landing
 
 // The reference: the row-at-a-time mapping the compiled, columnar one
 // replaced (schema.Table.Map over an EventSource that walks protoreflect
