@@ -67,7 +67,7 @@ queues:
 		}
 	}()
 	q := top.Queues[0]
-	h, err := New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, NewMetrics(nil), nil)
+	h, err := New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, must(NewMetrics(nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,6 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	defer func() { s.m.ObserveWrite(t.Name, n, time.Since(start), err) }()
 	// COPY takes rows of values: the batch's columns are read row by row.
 	rows := make([]schema.Row, n)
 	vals := make([]any, n*len(b.Cols))
