@@ -4,6 +4,9 @@
 // holds Coalescer, the one writer per table that gathers every caller's
 // rows into large inserts (each caller still learns its own rows' fate),
 // and what the SQL backends share: Isolate (finding the rows a database
-// refuses by writing halves), Metrics (the eventgrpc_sink_* metrics) and
-// QuerySyntax (the read-only check of the query endpoint).
+// refuses by writing halves), Metrics (a sink's own partial-write count),
+// QuerySyntax (the read-only check of the query endpoint), and Observer,
+// the metrics decorator that counts and times every write once
+// (eventgrpc_sink_rows_stored_total and its kin), applied where the
+// service builds its sinks: no sink and no caller counts writes itself.
 package sink

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
 //go:embed static
@@ -87,10 +88,10 @@ type TableCount struct {
 	Table        string  `json:"table"`
 	RowsStored   float64 `json:"rows_stored"`
 	RowsFailed   float64 `json:"rows_failed"`
-	Held         float64 `json:"held"` // writes that failed transiently
+	Held         float64 `json:"held"` // writes that failed transiently or throttled (their batch held)
 	Writes       float64 `json:"writes"`
 	WriteSeconds float64 `json:"write_seconds"` // sum
-	SinkErrors   float64 `json:"sink_errors"`
+	SinkErrors   float64 `json:"sink_errors"`   // writes that failed as a whole, any class
 }
 
 // MountStatus adds the status page (GET /, GET /static/…) and its data
@@ -187,15 +188,17 @@ func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) 
 					st.Consumed[l["queue"]] = q
 				}
 				q[l["outcome"]] += v
-			case "eventgrpc_consume_rows_stored_total":
+			case "eventgrpc_sink_rows_stored_total":
 				tab(l["table"]).RowsStored += v
-			case "eventgrpc_consume_rows_failed_total":
+			case "eventgrpc_sink_rows_failed_total":
 				tab(l["table"]).RowsFailed += v
-			case "eventgrpc_consume_write_held_total":
-				tab(l["table"]).Held += v
 			case "eventgrpc_sink_write_errors_total":
-				tab(l["table"]).SinkErrors += v
-			case "eventgrpc_consume_write_seconds":
+				t := tab(l["table"])
+				t.SinkErrors += v
+				if l["kind"] != fault.KindPermanent.String() {
+					t.Held += v // the batch is held and tried again
+				}
+			case "eventgrpc_sink_write_seconds":
 				t := tab(l["table"])
 				t.Writes += float64(m.GetHistogram().GetSampleCount())
 				t.WriteSeconds += m.GetHistogram().GetSampleSum()
