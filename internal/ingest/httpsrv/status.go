@@ -47,8 +47,8 @@ type Status struct {
 	Queues      []broker.QueueStat `json:"queues"`
 	QueuesError string             `json:"queues_error,omitempty"`
 	Tables      []TableCount       `json:"tables"`
-	// Consumed counts each queue's handled messages by outcome (stored,
-	// failed: retried or dead-lettered, held), since the process started.
+	// Consumed counts each queue's settled messages by outcome (stored;
+	// failed: retried or dead-lettered), since the process started.
 	Consumed    map[string]map[string]float64 `json:"consumed"`
 	Accounting  *Accounting                   `json:"accounting"`
 	DeadLetters bool                          `json:"dead_letters"`
