@@ -75,6 +75,9 @@ type App struct {
 	coalescer *sink.Coalescer
 	webengage *webengage.Sink
 	catalog   schema.Catalog
+	// observer counts and times every write through route (the sink
+	// metrics decorator).
+	observer *sink.Observer
 
 	consumeCancel context.CancelFunc
 	consumers     sync.WaitGroup
@@ -101,8 +104,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		a.Reporter = telemetry.Nop{}
 		return nil, err
 	}
-	a.Tail = tail.New(tail.Config{Registerer: reg})
-	reg.MustRegister(telemetry.NewReadyGauge(a.State.Ready))
+	if a.Tail, err = tail.New(tail.Config{Registerer: reg}); err != nil {
+		return nil, err
+	}
+	ready := telemetry.NewReadyGauge(a.State.Ready)
+	if err := telemetry.Register(reg, &ready); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil && needsDataDir(cfg) {
 		return nil, fmt.Errorf("DATA_DIR %s: %w", cfg.DataDir, err)
 	}
@@ -160,7 +168,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	if a.dedupe, err = dedupe.Open(ctx, cfg.Dedupe, log, reg); err != nil {
 		return nil, err
 	}
-	a.Pipeline = pipeline.New(pipeline.Config{
+	if a.Pipeline, err = pipeline.New(pipeline.Config{
 		Dedupe:           a.dedupe,
 		Workers:          cfg.Pipeline.Workers,
 		Queue:            cfg.Pipeline.Queue,
@@ -176,7 +184,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		Exchange:         cfg.Pipeline.Exchange,
 		Logger:           log,
 		Registerer:       reg,
-	}, a.Broker)
+	}, a.Broker); err != nil {
+		return nil, err
+	}
 	// The servers dispatch through the tail's tap: accepted events reach
 	// the tail's subscribers, when there are any.
 	disp := a.Tail.Wrap(a.Pipeline)
@@ -248,9 +258,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	if qs, ok := a.Broker.(broker.QueueStats); ok {
 		// One broker call every 2 s at most, for the page and the scrape.
 		queues = telemetry.NewQueueStatsCache(qs, 2*time.Second)
-		reg.MustRegister(telemetry.NewQueueCollector(queues))
+		qc := telemetry.NewQueueCollector(queues)
+		if err := telemetry.Register(reg, &qc); err != nil {
+			return nil, err
+		}
 	}
-	reg.MustRegister(telemetry.NewDiskCollector(cfg.DataDir))
+	disk := telemetry.NewDiskCollector(cfg.DataDir)
+	if err := telemetry.Register(reg, &disk); err != nil {
+		return nil, err
+	}
 	a.History = httpsrv.NewHistory(reg, catchAll(cfg.Topology, cfg.Pipeline.Exchange))
 	if err := a.HTTP.MountLogin(); err != nil {
 		return nil, err
@@ -258,7 +274,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	a.HTTP.MountStatus(httpsrv.StatusConfig{Gatherer: reg, Queues: queues, CatchAll: catchAll(cfg.Topology, cfg.Pipeline.Exchange),
 		DeadLetters: hasDL, Version: telemetry.Version(), History: a.History, Rejects: rejects})
 	a.HTTP.MountTail(a.Tail)
-	a.Webhooks = webhook.New(cfg.Webhooks, a.Broker, log, reg)
+	if a.Webhooks, err = webhook.New(cfg.Webhooks, a.Broker, log, reg); err != nil {
+		return nil, err
+	}
 	for pattern, h := range a.Webhooks.Routes() {
 		// Webhooks are rate limited like every ingest route, by peer IP.
 		a.HTTP.Webhook(pattern, limiter.Middleware(h))
@@ -285,8 +303,11 @@ func needsDataDir(cfg *config.Config) bool {
 	return cfg.Broker.Kind == config.BrokerJetStream || cfg.Sink.Kind == config.SinkDuckDB
 }
 
-func (a *App) openSinks(ctx context.Context) error {
+func (a *App) openSinks(ctx context.Context) (err error) {
 	cfg := a.cfg
+	if a.observer, err = sink.NewObserver(a.reg); err != nil {
+		return err
+	}
 	switch cfg.Sink.Kind {
 	case config.SinkClickHouse:
 		chCfg := clickhouse.Config{
@@ -381,15 +402,16 @@ func (a *App) sinkProbes() []health.Probe {
 }
 
 // route picks a table's sink: transactional tables go to PostgreSQL when
-// it is configured; everything else to the analytics store.
+// it is configured; everything else to the analytics store. The sink is
+// observed (sink.Observer): its writes are counted there, once.
 func (a *App) route(t *schema.Table) sink.Sink {
 	if t.Store == schema.Transactional && a.transactional != nil {
-		return a.transactional
+		return a.observer.Of(a.transactional)
 	}
 	if a.coalescer != nil {
-		return a.coalescer
+		return a.observer.Of(a.coalescer)
 	}
-	return a.analytics
+	return a.observer.Of(a.analytics)
 }
 
 func tablesOf(top *topology.Topology) []string {
@@ -479,7 +501,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}()
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.consumeCancel = cancel
-	m := landing.NewMetrics(a.reg)
+	m, err := landing.NewMetrics(a.reg)
+	if err != nil {
+		cancel()
+		return err
+	}
 	tablesOf := make(map[string]string, len(a.cfg.Topology.Queues))
 	for _, q := range a.cfg.Topology.Queues {
 		tablesOf[q.Name] = strings.Join(q.Tables, ",")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // Header names (HTTP headers; gRPC metadata keys are the same, lowercase).
@@ -358,15 +361,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Signature checks the shared replay cache (Redis) did not answer; the instance's own cache answered.",
 		}),
 	}
+	if err := errors.Join(
+		telemetry.Register(reg, &m.failures, &m.successes),
+		telemetry.Register(reg, &m.replayEvicted, &m.replayRedisErrors),
+	); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	for _, r := range reasons {
 		m.failures.WithLabelValues(r)
-	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.failures, m.successes, m.replayEvicted, m.replayRedisErrors} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("auth metrics: %w", err)
-			}
-		}
 	}
 	return m, nil
 }

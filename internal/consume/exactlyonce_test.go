@@ -69,7 +69,7 @@ queues:
 		}
 	}()
 	q := top.Queues[0]
-	h, err := landing.New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, landing.NewMetrics(nil), nil)
+	h, err := landing.New(q, cat, func(*schema.Table) sink.Sink { return ch }, nil, must(landing.NewMetrics(nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -280,22 +281,8 @@ func newPolicyMetrics(reg prometheus.Registerer) (*policyMetrics, error) {
 		lost: vec("eventgrpc_consume_subscriptions_lost_total",
 			"Subscriptions lost (connection loss, queue or consumer deleted) and opened again, by queue.", "queue"),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []**prometheus.CounterVec{
-		&m.held, &m.retried, &m.deadLettered, &m.republishFailed, &m.givenBack, &m.settleFailed, &m.lost,
-	} {
-		if err := reg.Register(*c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-					*c = existing
-					continue
-				}
-			}
-			return nil, fmt.Errorf("consume: registering metrics: %w", err)
-		}
+	if err := telemetry.Register(reg, &m.held, &m.retried, &m.deadLettered, &m.republishFailed, &m.givenBack, &m.settleFailed, &m.lost); err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
 	}
 	return m, nil
 }

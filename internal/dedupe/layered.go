@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // Backoff of the Redis layer after a failure.
@@ -269,9 +271,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		checked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eventgrpc_dedupe_checked_total", Help: "Event ids checked against the dedupe window.",
 		}),
-		hitsDone:     hits.WithLabelValues(Done.String()),
-		hitsInFlight: hits.WithLabelValues(InFlight.String()),
-		hitsConflict: hits.WithLabelValues(Conflict.String()),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_dedupe_redis_errors_total", Help: "Failed Redis calls of the dedupe window, by operation; the local window answered.",
 		}, []string{"op"}),
@@ -282,15 +281,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "eventgrpc_dedupe_redis_up", Help: "1 when the last Redis call of the dedupe window succeeded.",
 		}),
 	}
+	if err := errors.Join(
+		telemetry.Register(reg, &m.checked, &m.redisSkipped),
+		telemetry.Register(reg, &hits, &m.redisErrors),
+		telemetry.Register(reg, &m.up),
+	); err != nil {
+		return nil, fmt.Errorf("dedupe: %w", err)
+	}
+	m.hitsDone = hits.WithLabelValues(Done.String())
+	m.hitsInFlight = hits.WithLabelValues(InFlight.String())
+	m.hitsConflict = hits.WithLabelValues(Conflict.String())
 	for _, op := range []string{"ping", "claim", "commit", "forget"} {
 		m.redisErrors.WithLabelValues(op)
-	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.checked, hits, m.redisErrors, m.redisSkipped, m.up} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("dedupe metrics: %w", err)
-			}
-		}
 	}
 	return m, nil
 }

@@ -2,6 +2,7 @@ package landing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // DefaultSinkBytes is the default bound, per sink, on the message bytes
@@ -65,12 +67,8 @@ func NewBudget(limit int64, reg prometheus.Registerer) (*Budget, error) {
 		wait: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eventgrpc_consume_budget_wait_seconds_total",
 			Help: "Time consumers waited for a sink's byte budget before decoding a batch (the sink is the bottleneck), by sink."}, []string{"sink"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{b.inUse, b.wait} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("consume: registering budget metrics: %w", err)
-			}
-		}
+	if err := errors.Join(telemetry.Register(reg, &b.inUse), telemetry.Register(reg, &b.wait)); err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
 	}
 	return b, nil
 }

@@ -58,7 +58,7 @@ func TestBudgetBoundsBatchesPerSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	newHandler := func(s sink.Sink) *Handler {
-		h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, NewMetrics(nil), budget)
+		h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, must(NewMetrics(nil)), budget)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,50 +14,38 @@ import (
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 // Router picks the sink that holds a table.
 type Router func(t *schema.Table) sink.Sink
 
-// Metrics are the consume stage's counters, shared by every queue.
+// Metrics are the consume stage's counters, shared by every queue. What a
+// write stored, failed and took is counted by the sink decorator
+// (sink.Observer) the handler writes through; a held batch is counted by
+// the runner (eventgrpc_consume_batches_held_total), once per hold.
 type Metrics struct {
 	events   *prometheus.CounterVec
 	consumed *prometheus.CounterVec
-	rows     *prometheus.CounterVec
-	failed   *prometheus.CounterVec
-	writes   *prometheus.HistogramVec
-	held     *prometheus.CounterVec
 }
 
-// NewMetrics registers the consume metrics on reg (nil: unregistered).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers the consume metrics on reg (nil: unregistered), as
+// telemetry.Register does.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_consume_events_total",
 			Help: "Events (rows of their source) handled, by queue, type (the event's own type; the routing key for JSON messages) and outcome: stored, retried (failed, will be tried again with x-retry-count+1) or dead_lettered.",
 		}, []string{"queue", "type", "outcome"}),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_consume_messages_total", Help: "Broker messages handled, by queue and outcome (stored, failed, held).",
+			Name: "eventgrpc_consume_messages_total", Help: "Broker messages settled by a table handler, by queue and outcome (stored, failed); a held batch is counted in eventgrpc_consume_batches_held_total.",
 		}, []string{"queue", "outcome"}),
-		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_consume_rows_stored_total", Help: "Rows committed by the consumers, by table.",
-		}, []string{"table"}),
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_consume_rows_failed_total", Help: "Rows that failed permanently (bad data), by table.",
-		}, []string{"table"}),
-		writes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_consume_write_seconds", Help: "Time of one batch write as the consumer sees it (including waiting for the sink), by table.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-		}, []string{"table"}),
-		held: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_consume_write_held_total", Help: "Batch writes that failed transiently (the batch is held and tried again), by table.",
-		}, []string{"table"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.events, m.consumed, m.rows, m.failed, m.writes, m.held)
+	if err := telemetry.Register(reg, &m.events, &m.consumed); err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
 	}
-	return m
+	return m, nil
 }
 
 // Handler writes one queue's deliveries to its tables: decode → map
@@ -164,15 +151,12 @@ func (h *Handler) Handle(ctx context.Context, batch []broker.Delivery) error {
 	defer release()
 	st := h.prepare(batch)
 	defer h.states.Put(st)
-	for ti, t := range h.tables {
+	for ti := range h.tables {
 		b := st.batches[ti]
 		if b.Len() == 0 {
 			continue
 		}
-		start := time.Now()
-		err := h.sinks[ti].Write(ctx, b)
-		h.m.writes.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
-		if err := h.record(st, ti, err, len(batch)); err != nil {
+		if err := h.record(st, ti, h.sinks[ti].Write(ctx, b)); err != nil {
 			return err
 		}
 	}
@@ -222,7 +206,7 @@ func (h *Handler) HandleAsync(ctx context.Context, batch []broker.Delivery, done
 			if st.batches[ti].Len() == 0 {
 				continue
 			}
-			if err = h.record(st, ti, st.errs[ti], len(batch)); err != nil {
+			if err = h.record(st, ti, st.errs[ti]); err != nil {
 				break
 			}
 		}
@@ -234,15 +218,13 @@ func (h *Handler) HandleAsync(ctx context.Context, batch []broker.Delivery, done
 		h.states.Put(st)
 		done(err)
 	}
-	for ti, t := range h.tables {
+	for ti := range h.tables {
 		b := st.batches[ti]
 		if b.Len() == 0 {
 			continue
 		}
 		left.Add(1)
-		start := time.Now()
 		end := func(err error) {
-			h.m.writes.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
 			st.errs[ti] = err
 			if left.Add(-1) == 0 {
 				complete()
@@ -341,29 +323,23 @@ func (h *Handler) prepare(batch []broker.Delivery) *state {
 	return st
 }
 
-// record counts the write of table ti and marks the messages whose rows
-// failed permanently in st.failed; it returns the error of a transient
-// failure, which holds the whole batch.
-func (h *Handler) record(st *state, ti int, err error, messages int) error {
-	t, b := h.tables[ti], st.batches[ti]
+// record marks the messages whose rows of table ti failed permanently in
+// st.failed; it returns the error of a transient failure, which holds the
+// whole batch. The write itself was counted by the sink decorator.
+func (h *Handler) record(st *state, ti int, err error) error {
+	t := h.tables[ti]
 	p, partial := fault.AsPartial(err)
 	switch {
 	case err == nil:
-		h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len()))
 	case partial:
-		h.m.rows.WithLabelValues(t.Name).Add(float64(b.Len() - len(p.Failed)))
-		h.m.failed.WithLabelValues(t.Name).Add(float64(len(p.Failed)))
 		for r, cause := range p.Failed {
 			st.failed[st.owners[ti][r]] = fmt.Errorf("table %s: %w", t.Name, cause)
 		}
 	case fault.IsPermanent(err):
-		h.m.failed.WithLabelValues(t.Name).Add(float64(b.Len()))
 		for _, i := range st.owners[ti] {
 			st.failed[i] = fmt.Errorf("table %s: %w", t.Name, err)
 		}
 	default:
-		h.m.held.WithLabelValues(t.Name).Inc()
-		h.m.consumed.WithLabelValues(h.queue, "held").Add(float64(messages))
 		return fmt.Errorf("write %s: %w", t.Name, err)
 	}
 	return nil

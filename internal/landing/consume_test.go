@@ -43,7 +43,7 @@ func handler(t *testing.T, s sink.Sink, cat schema.Catalog, queue string) *Handl
 	if !ok {
 		t.Fatalf("no queue %s", queue)
 	}
-	h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, NewMetrics(nil), nil)
+	h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, must(NewMetrics(nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func BenchmarkLanding(b *testing.B) {
 			b.Fatal(err)
 		}
 		q := topology.Queue{Name: "bench_q", Handler: topology.HandlerEvents, Tables: []string{"event"}, MaxRetries: 2}
-		h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, NewMetrics(nil), nil)
+		h, err := New(q, cat, func(*schema.Table) sink.Sink { return s }, nil, must(NewMetrics(nil)), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

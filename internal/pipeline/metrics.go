@@ -1,9 +1,13 @@
 package pipeline
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 type metrics struct {
@@ -92,7 +96,7 @@ func (sm *sourceMetrics) refused(kind string) prometheus.Counter {
 	return c
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_ingest_requests_total", Help: "Ingest requests by source.",
@@ -138,14 +142,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "eventgrpc_ingest_requests_refused_unread_total",
 		Help: "Requests refused or cut off before their body was read in full, by reason: budget (the requests in flight held INGEST_MAX_INFLIGHT_BYTES), too_large (a declared length over the body limit), too_many_events (over MAX_EVENTS_PER_REQUEST, found by the wire pre-scan), read_timeout (not sent in full within INGEST_READ_TIMEOUT).",
 	}, []string{"reason"})
+	if err := errors.Join(
+		telemetry.Register(reg, &m.requests, &m.received, &m.accepted, &m.rejected, &m.refused, &m.duplicates, &m.admitRefused, &m.publishErrors),
+		telemetry.Register(reg, &m.messages, &m.dedupeErrors),
+		telemetry.Register(reg, &m.queued),
+		telemetry.Register(reg, &m.messageEvents, &m.publishSeconds),
+	); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	for _, r := range RefusalReasons {
 		m.admitRefused.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg.MustRegister(m.admitRefused)
-		reg.MustRegister(m.duplicates, m.dedupeErrors)
-		reg.MustRegister(m.requests, m.received, m.accepted, m.rejected, m.refused, m.queued,
-			m.messages, m.messageEvents, m.publishSeconds, m.publishErrors)
-	}
-	return m
+	return m, nil
 }

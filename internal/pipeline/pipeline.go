@@ -14,6 +14,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 	"github.com/event-grpc/event-grpc/internal/workpool"
 )
 
@@ -58,7 +59,7 @@ type Pipeline struct {
 }
 
 // New starts the worker pool.
-func New(cfg Config, pub broker.Publisher) *Pipeline {
+func New(cfg Config, pub broker.Publisher) (*Pipeline, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -77,12 +78,23 @@ func New(cfg Config, pub broker.Publisher) *Pipeline {
 	if cfg.MaxInflightBytes <= 0 {
 		cfg.MaxInflightBytes = 64 << 20
 	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	p := &Pipeline{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		now:      cfg.Now,
-		m:        newMetrics(cfg.Registerer),
+		m:        m,
 		maxBytes: cfg.MaxMessageBytes,
+	}
+	inflight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eventgrpc_ingest_inflight_bytes",
+		Help: "Bytes of the in-flight budget held: requests being read (reserved before reading) and requests in the pipeline (INGEST_MAX_INFLIGHT_BYTES).",
+	}, func() float64 { return float64(p.inflight.Load()) })
+	if err := telemetry.Register(cfg.Registerer, &inflight); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if l, ok := pub.(broker.Limits); ok {
 		p.maxBytes = min(p.maxBytes, l.MaxMessageBytes())
@@ -92,13 +104,7 @@ func New(cfg Config, pub broker.Publisher) *Pipeline {
 		p.routes = &routeCache{router: p.coal.router, exchange: cfg.Exchange, m: map[string][]string{}}
 	}
 	p.pool = workpool.New(cfg.Workers, cfg.Queue, p.m.queued, p.publish)
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "eventgrpc_ingest_inflight_bytes",
-			Help: "Bytes of the in-flight budget held: requests being read (reserved before reading) and requests in the pipeline (INGEST_MAX_INFLIGHT_BYTES).",
-		}, func() float64 { return float64(p.inflight.Load()) }))
-	}
-	return p
+	return p, nil
 }
 
 // Source tells the pipeline where a request came from, for the metrics.

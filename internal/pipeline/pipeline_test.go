@@ -73,7 +73,7 @@ func newTest(t *testing.T, pub broker.Publisher, mod func(*Config)) *Pipeline {
 	if mod != nil {
 		mod(&cfg)
 	}
-	p := New(cfg, pub)
+	p := must(New(cfg, pub))
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
 	return p
 }
@@ -295,8 +295,8 @@ func FuzzDispatchProto(f *testing.F) {
 			return
 		}
 		rec := &recorder{}
-		p := New(Config{Workers: 1, Queue: 1, MaxMessageEvents: 100, MaxEvents: 1000, MaxPast: 24 * time.Hour,
-			Exchange: "x", Now: func() time.Time { return now }}, rec)
+		p := must(New(Config{Workers: 1, Queue: 1, MaxMessageEvents: 100, MaxEvents: 1000, MaxPast: 24 * time.Hour,
+			Exchange: "x", Now: func() time.Time { return now }}, rec))
 		defer p.Shutdown(context.Background())
 		resp, err := p.Dispatch(context.Background(), SourceGRPC, req)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -24,6 +25,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // sweepEvery bounds how often idle buckets are looked for.
@@ -307,19 +309,19 @@ func newMetrics(reg prometheus.Registerer, clients map[string]Limit) (*metrics, 
 			Name: "eventgrpc_ratelimit_keys", Help: "Rate limit buckets held.",
 		}),
 	}
+	if err := errors.Join(
+		telemetry.Register(reg, &m.refused),
+		telemetry.Register(reg, &m.tableFull),
+		telemetry.Register(reg, &m.keys),
+	); err != nil {
+		return nil, fmt.Errorf("ratelimit: %w", err)
+	}
 	if clients == nil {
 		m.refused.WithLabelValues(labelAll)
 	} else {
 		m.refused.WithLabelValues(labelOther)
 		for id := range clients {
 			m.refused.WithLabelValues(id)
-		}
-	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.refused, m.tableFull, m.keys} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("ratelimit metrics: %w", err)
-			}
 		}
 	}
 	return m, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // Defaults of CoalesceConfig.
@@ -113,10 +114,8 @@ func NewCoalescer(inner Sink, cfg CoalesceConfig) (*Coalescer, error) {
 			Help: "Inserts of rows gathered from every consumer of a table, by table and what closed them: rows, bytes, interval or flush (memory pressure or shutdown).",
 		}, []string{"table", "reason"}),
 	}
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(c.inserts); err != nil {
-			return nil, fmt.Errorf("sink: registering coalescer metrics: %w", err)
-		}
+	if err := telemetry.Register(cfg.Registerer, &c.inserts); err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
 	}
 	return c, nil
 }

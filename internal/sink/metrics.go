@@ -1,98 +1,183 @@
 package sink
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/schema"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
-// Metrics counts what one sink wrote and refused, per table. Every series
-// carries the constant label sink (the backend's name). The collectors are
-// safe for concurrent use.
+// Metrics are what a sink counts inside its own Write: the partial writes
+// it made to isolate rows a database refused. What a Write stored, failed
+// and took is counted once, outside, by the decorator (Observer). Every
+// series carries the constant label sink (the backend's name). Safe for
+// concurrent use.
 type Metrics struct {
-	RowsWritten *prometheus.CounterVec   // eventgrpc_sink_rows_written_total{table}
-	RowsFailed  *prometheus.CounterVec   // eventgrpc_sink_rows_failed_total{table}
-	WriteErrors *prometheus.CounterVec   // eventgrpc_sink_write_errors_total{table,kind}
-	Splits      *prometheus.CounterVec   // eventgrpc_sink_batch_splits_total{table}
-	Duration    *prometheus.HistogramVec // eventgrpc_sink_write_seconds{table}
+	Splits *prometheus.CounterVec // eventgrpc_sink_batch_splits_total{table}
 }
 
 // NewMetrics registers the metrics of the sink named sinkName on reg (nil:
-// unregistered). A second sink of the same name on one registry shares the
-// collectors; any other registration error is returned.
+// unregistered), as telemetry.Register does: a second sink of the same name
+// on one registry shares the collectors.
 func NewMetrics(reg prometheus.Registerer, sinkName string) (*Metrics, error) {
-	labels := prometheus.Labels{"sink": sinkName}
 	m := &Metrics{
-		RowsWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_rows_written_total", Help: "Rows a sink committed.", ConstLabels: labels,
-		}, []string{"table"}),
-		RowsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_rows_failed_total", Help: "Rows a sink refused permanently for their data.", ConstLabels: labels,
-		}, []string{"table"}),
-		WriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_write_errors_total", Help: "Writes that failed as a whole, by error class.", ConstLabels: labels,
-		}, []string{"table", "kind"}),
 		Splits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_batch_splits_total", Help: "Partial writes made to isolate rows a database refused.", ConstLabels: labels,
-		}, []string{"table"}),
-		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_sink_write_seconds", Help: "Time a sink took to write one batch.", ConstLabels: labels,
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+			Name: "eventgrpc_sink_batch_splits_total", Help: "Partial writes made to isolate rows a database refused.",
+			ConstLabels: prometheus.Labels{"sink": sinkName},
 		}, []string{"table"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var err error
-	if m.RowsWritten, err = register(reg, m.RowsWritten); err != nil {
-		return nil, err
-	}
-	if m.RowsFailed, err = register(reg, m.RowsFailed); err != nil {
-		return nil, err
-	}
-	if m.WriteErrors, err = register(reg, m.WriteErrors); err != nil {
-		return nil, err
-	}
-	if m.Splits, err = register(reg, m.Splits); err != nil {
-		return nil, err
-	}
-	if m.Duration, err = register(reg, m.Duration); err != nil {
-		return nil, err
+	if err := telemetry.Register(reg, &m.Splits); err != nil {
+		return nil, fmt.Errorf("sink %s: %w", sinkName, err)
 	}
 	return m, nil
 }
 
-// ObserveWrite records one Write of rows rows to table that took took and
-// returned err: nil counts every row written; a *fault.Partial counts its
-// failed rows failed and the others written; any other error counts a
-// write error of the error's class (fault.KindOf) and no rows.
-func (m *Metrics) ObserveWrite(table string, rows int, took time.Duration, err error) {
-	m.Duration.WithLabelValues(table).Observe(took.Seconds())
+// Observer is the metrics decorator of sinks: the sink Of returns counts
+// and times each Write (and each Submit, until its done), by sink and
+// table, once for every caller. It is applied where the sinks are built
+// (internal/app), so neither the sinks nor their callers count writes.
+//
+//	eventgrpc_sink_rows_stored_total{sink,table}   rows committed
+//	eventgrpc_sink_rows_failed_total{sink,table}   rows refused permanently for their data
+//	eventgrpc_sink_write_errors_total{sink,table,kind}
+//	                                               writes that failed as a whole, by class
+//	                                               (fault.KindOf: transient and throttled
+//	                                               writes hold their batch; permanent ones fail it)
+//	eventgrpc_sink_write_seconds{sink,table}       time of one write as the caller sees it
+//	                                               (for a coalescing sink, with the gathering)
+//
+// Safe for concurrent use.
+type Observer struct {
+	rows, failed, errs *prometheus.CounterVec
+	seconds            *prometheus.HistogramVec
+
+	mu sync.Mutex
+	of map[Sink]Sink
+}
+
+// NewObserver registers the decorator's metrics on reg (nil: unregistered),
+// as telemetry.Register does.
+func NewObserver(reg prometheus.Registerer) (*Observer, error) {
+	o := &Observer{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_sink_rows_stored_total", Help: "Rows committed by a sink, by sink and table.",
+		}, []string{"sink", "table"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_sink_rows_failed_total", Help: "Rows a sink refused permanently for their data (retried or dead-lettered with their message), by sink and table.",
+		}, []string{"sink", "table"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_sink_write_errors_total", Help: "Writes that failed as a whole, by sink, table and error class (transient and throttled: the batch is held and tried again; permanent: its messages are retried or dead-lettered).",
+		}, []string{"sink", "table", "kind"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "eventgrpc_sink_write_seconds", Help: "Time of one batch write as the consumer sees it (for a coalescing sink, with the gathering), by sink and table.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"sink", "table"}),
+		of: map[Sink]Sink{},
+	}
+	if err := errors.Join(
+		telemetry.Register(reg, &o.rows, &o.failed, &o.errs),
+		telemetry.Register(reg, &o.seconds),
+	); err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	return o, nil
+}
+
+// Of returns s observed, labelled with s's Name() (else "other"): the same
+// decorated sink for the same s, so that callers keyed by sink (a byte
+// budget per sink) see one sink. The decorated sink is a Submitter and a
+// Flusher when s is a Submitter. A nil Observer or sink returns s.
+func (o *Observer) Of(s Sink) Sink {
+	if o == nil || s == nil {
+		return s
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d, ok := o.of[s]; ok {
+		return d
+	}
+	name := "other"
+	if n, ok := s.(interface{ Name() string }); ok {
+		name = n.Name()
+	}
+	d := Sink(&observed{Sink: s, name: name, o: o})
+	if sub, ok := s.(Submitter); ok {
+		d = &observedSubmitter{observed: d.(*observed), sub: sub}
+	}
+	o.of[s] = d
+	return d
+}
+
+// observe counts one write of rows rows to table that took took and ended
+// with err: nil counts every row stored; a *fault.Partial its failed rows
+// failed and the others stored; any other error one write error of its
+// class and no rows.
+func (o *Observer) observe(name, table string, rows int, took time.Duration, err error) {
+	o.seconds.WithLabelValues(name, table).Observe(took.Seconds())
 	failed := 0
 	if err != nil {
 		p, ok := fault.AsPartial(err)
 		if !ok {
-			m.WriteErrors.WithLabelValues(table, fault.KindOf(err).String()).Inc()
+			o.errs.WithLabelValues(name, table, fault.KindOf(err).String()).Inc()
 			return
 		}
 		failed = len(p.Failed)
 	}
-	m.RowsWritten.WithLabelValues(table).Add(float64(rows - failed))
-	m.RowsFailed.WithLabelValues(table).Add(float64(failed))
+	o.rows.WithLabelValues(name, table).Add(float64(rows - failed))
+	o.failed.WithLabelValues(name, table).Add(float64(failed))
 }
 
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing, nil
-			}
-		}
-		return c, err
+// observed is a Sink whose writes are counted.
+type observed struct {
+	Sink
+	name string
+	o    *Observer
+}
+
+// Name is the observed sink's name.
+func (s *observed) Name() string { return s.name }
+
+// Write implements Sink.
+func (s *observed) Write(ctx context.Context, b *schema.Batch) error {
+	table, rows, start := b.Table.Name, b.Len(), time.Now()
+	err := s.Sink.Write(ctx, b)
+	s.o.observe(s.name, table, rows, time.Since(start), err)
+	return err
+}
+
+// observedSubmitter is an observed Submitter: a Submit is counted when its
+// done is called.
+type observedSubmitter struct {
+	*observed
+	sub Submitter
+}
+
+// Submit implements Submitter.
+func (s *observedSubmitter) Submit(b *schema.Batch, done func(error)) {
+	table, rows, start := b.Table.Name, b.Len(), time.Now()
+	s.sub.Submit(b, func(err error) {
+		s.o.observe(s.name, table, rows, time.Since(start), err)
+		done(err)
+	})
+}
+
+// Flush implements Flusher (nothing when the inner sink holds nothing back).
+func (s *observedSubmitter) Flush() {
+	if f, ok := s.Sink.(Flusher); ok {
+		f.Flush()
 	}
-	return c, nil
+}
+
+// FlushTable implements Flusher.
+func (s *observedSubmitter) FlushTable(t *schema.Table) {
+	if f, ok := s.Sink.(Flusher); ok {
+		f.FlushTable(t)
+	}
 }

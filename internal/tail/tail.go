@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/pipeline"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // ErrTooMany is returned by Subscribe when MaxSubscribers are attached.
@@ -58,7 +60,7 @@ type Hub struct {
 
 // New returns a hub; its metrics are registered on cfg.Registerer (nil:
 // unregistered).
-func New(cfg Config) *Hub {
+func New(cfg Config) (*Hub, error) {
 	if cfg.MaxSubscribers <= 0 {
 		cfg.MaxSubscribers = 8
 	}
@@ -77,12 +79,16 @@ func New(cfg Config) *Hub {
 			Name: "eventgrpc_tail_delivered_events_total", Help: "Events handed to tail subscribers after filters and sampling.",
 		}),
 	}
-	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(h.dropped, h.delivered, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "eventgrpc_tail_subscribers", Help: "Tail subscribers attached now.",
-		}, func() float64 { return float64(h.active.Load()) }))
+	subscribers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eventgrpc_tail_subscribers", Help: "Tail subscribers attached now.",
+	}, func() float64 { return float64(h.active.Load()) })
+	if err := errors.Join(
+		telemetry.Register(cfg.Registerer, &h.dropped, &h.delivered),
+		telemetry.Register(cfg.Registerer, &subscribers),
+	); err != nil {
+		return nil, fmt.Errorf("tail: %w", err)
 	}
-	return h
+	return h, nil
 }
 
 // Subscribers is how many subscribers are attached.

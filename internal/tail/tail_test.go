@@ -28,7 +28,7 @@ func launch(id, user string) *eventgrpcv1.Events {
 }
 
 func TestFilters(t *testing.T) {
-	h := New(Config{})
+	h := must(New(Config{}))
 	d := h.Wrap(ingesttest.AcceptAll{})
 	cases := []struct {
 		name string
@@ -80,7 +80,7 @@ func TestFilters(t *testing.T) {
 // missed is counted.
 func TestStuckReaderDoesNotBlock(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h := New(Config{MaxBytes: 4 << 10, Registerer: reg})
+	h := must(New(Config{MaxBytes: 4 << 10, Registerer: reg}))
 	s, err := h.Subscribe(Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func big(id string, n int) *eventgrpcv1.Events {
 // MaxEventBytes. On e066805 each subscriber's channel held 64 whole
 // requests (over 256 MB here).
 func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
-	h := New(Config{})
+	h := must(New(Config{}))
 	var subs []*Sub
 	for range 8 {
 		s, err := h.Subscribe(Filter{})
@@ -189,7 +189,7 @@ func TestStalledSubscribersHoldBoundedBytes(t *testing.T) {
 }
 
 func TestSubscriberCap(t *testing.T) {
-	h := New(Config{MaxSubscribers: 2})
+	h := must(New(Config{MaxSubscribers: 2}))
 	a, _ := h.Subscribe(Filter{})
 	b, _ := h.Subscribe(Filter{})
 	if _, err := h.Subscribe(Filter{}); err != ErrTooMany {
@@ -209,7 +209,7 @@ func TestSubscriberCap(t *testing.T) {
 }
 
 func BenchmarkPublishNoSubscriber(b *testing.B) {
-	h := New(Config{})
+	h := must(New(Config{}))
 	req := launch("a", "u")
 	resp, _ := ingesttest.AcceptAll{}.Dispatch(context.Background(), "", req)
 	b.ReportAllocs()
@@ -219,7 +219,7 @@ func BenchmarkPublishNoSubscriber(b *testing.B) {
 }
 
 func BenchmarkPublishStuckSubscriber(b *testing.B) {
-	h := New(Config{MaxBytes: 1})
+	h := must(New(Config{MaxBytes: 1}))
 	s, _ := h.Subscribe(Filter{})
 	defer s.Close()
 	req := launch("a", "u")

@@ -114,13 +114,8 @@ func NewSentry(cfg SentryConfig) (*Sentry, error) {
 			Name: "eventgrpc_sentry_reports_dropped_total", Help: "Reports not sent because their kind and key, or all reports, were over the per-minute bound.",
 		}, []string{"kind"}),
 	}
-	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(s.sent); err != nil {
-			return nil, err
-		}
-		if err := cfg.Registerer.Register(s.drop); err != nil {
-			return nil, err
-		}
+	if err := Register(cfg.Registerer, &s.sent, &s.drop); err != nil {
+		return nil, fmt.Errorf("sentry: %w", err)
 	}
 	return s, nil
 }

@@ -14,7 +14,12 @@ import (
 // collectors and eventgrpc_build_info.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), NewBuildInfo(buildinfo.Get()))
+	cs := []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), NewBuildInfo(buildinfo.Get())}
+	for i := range cs {
+		if err := Register(reg, &cs[i]); err != nil {
+			panic(err) // three distinct collectors on a new registry: never
+		}
+	}
 	return reg
 }
 

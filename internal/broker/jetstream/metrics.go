@@ -2,8 +2,11 @@ package jetstream
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // metrics are the backend's counters. With a nil Registerer they count
@@ -28,10 +31,8 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	vec := func(name, help, label string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "eventgrpc",
-			Subsystem: "jetstream",
-			Name:      name,
-			Help:      help,
+			Name: "eventgrpc_jetstream_" + name,
+			Help: help,
 		}, []string{label})
 	}
 	m := &metrics{
@@ -45,43 +46,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		replayed:       vec("replayed_messages_total", "Dead letters moved back to their queue, by queue.", "queue"),
 	}
 	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "eventgrpc", Subsystem: "jetstream", Name: "publish_duplicates_total",
+		Name: "eventgrpc_jetstream_publish_duplicates_total",
 		Help: "Publishes the stream acknowledged as duplicates of a message it holds (same content within the duplicate window).",
 	})
 	m.publishRetries = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "eventgrpc", Subsystem: "jetstream", Name: "publish_retries_total",
+		Name: "eventgrpc_jetstream_publish_retries_total",
 		Help: "Messages sent again because no stream leader acknowledged them (a leader election on a cluster).",
 	})
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []*prometheus.Counter{&m.duplicates, &m.publishRetries} {
-		if err := reg.Register(*c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			if existing, ok := are.ExistingCollector.(prometheus.Counter); ok {
-				*c = existing
-			}
-		}
-	}
-	for _, c := range []**prometheus.CounterVec{
-		&m.published, &m.publishedBytes, &m.publishErrors, &m.consumed, &m.acked,
-		&m.ackErrors, &m.redeclared, &m.replayed,
-	} {
-		if err := reg.Register(*c); err != nil {
-			// A broker made again on the same registry (after a restart)
-			// counts on in the collectors already there.
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-					*c = existing
-					continue
-				}
-			}
-			return nil, err
-		}
+	// A broker made again on the same registry (after a restart) counts
+	// on in the collectors already there.
+	if err := errors.Join(
+		telemetry.Register(reg, &m.duplicates, &m.publishRetries),
+		telemetry.Register(reg, &m.published, &m.publishedBytes, &m.publishErrors, &m.consumed, &m.acked,
+			&m.ackErrors, &m.redeclared, &m.replayed),
+	); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // metrics are the broker's Prometheus collectors. They exist (unregistered)
@@ -27,46 +28,41 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	const ns, sub = "eventgrpc", "rabbitmq"
 	m := &metrics{
-		published: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "published_total", Help: "Messages published and confirmed by the broker."}),
-		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "publish_errors_total", Help: "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid)."},
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_published_total", Help: "Messages published and confirmed by the broker."}),
+		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_publish_errors_total", Help: "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid)."},
 			[]string{"kind"}),
-		returned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "returned_total", Help: "Mandatory messages the broker returned because no queue was bound."}),
-		confirmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
-			Name: "confirm_latency_seconds", Help: "Time from sending a message to its publisher confirm.",
+		returned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_returned_total", Help: "Mandatory messages the broker returned because no queue was bound."}),
+		confirmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eventgrpc_rabbitmq_confirm_latency_seconds", Help: "Time from sending a message to its publisher confirm.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
-		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "consumed_total", Help: "Messages delivered to consumers, by queue."}, []string{"queue"}),
-		acked: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "acked_total", Help: "Messages acked, by queue (including those whose copies were republished)."}, []string{"queue"}),
-		redeclared: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "queues_redeclared_total", Help: "Queues found gone (deleted under the running service) and declared again by a consumer."}),
-		replayed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "replayed_total", Help: "Dead letters moved back to their original exchange."}),
-		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "reconnects_total", Help: "Connections re-established after a loss."}),
-		declareErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "declare_errors_total", Help: "Topology declarations the broker refused (for example a queue with other arguments)."}),
-		ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-			Name: "ready", Help: "1 while connected to the broker, else 0."}),
-		nackReopens: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "channel_reopens_total", Help: "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."}),
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_consumed_total", Help: "Messages delivered to consumers, by queue."}, []string{"queue"}),
+		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_acked_total", Help: "Messages acked, by queue (including those whose copies were republished)."}, []string{"queue"}),
+		redeclared: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_queues_redeclared_total", Help: "Queues found gone (deleted under the running service) and declared again by a consumer."}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_replayed_total", Help: "Dead letters moved back to their original exchange."}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_reconnects_total", Help: "Connections re-established after a loss."}),
+		declareErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_declare_errors_total", Help: "Topology declarations the broker refused (for example a queue with other arguments)."}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "eventgrpc_rabbitmq_ready", Help: "1 while connected to the broker, else 0."}),
+		nackReopens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eventgrpc_rabbitmq_channel_reopens_total", Help: "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{
-		m.published, m.publishErrors, m.returned, m.confirmLatency,
-		m.consumed, m.acked, m.redeclared,
-		m.replayed, m.reconnects, m.declareErrors, m.ready, m.nackReopens,
-	} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("rabbitmq: registering metrics: %w", err)
-		}
+	if err := errors.Join(
+		telemetry.Register(reg, &m.published, &m.returned, &m.redeclared, &m.replayed, &m.reconnects, &m.declareErrors, &m.nackReopens),
+		telemetry.Register(reg, &m.publishErrors, &m.consumed, &m.acked),
+		telemetry.Register(reg, &m.confirmLatency),
+		telemetry.Register(reg, &m.ready),
+	); err != nil {
+		return nil, fmt.Errorf("rabbitmq: %w", err)
 	}
 	return m, nil
 }

@@ -17,7 +17,7 @@ import (
 // visitors' browsers post events without a preflight. On e066805
 // text/plain was read as JSON and the events were accepted.
 func TestEventsRefuseCORSSafelistedTypes(t *testing.T) {
-	p := pipeline.New(pipeline.Config{Workers: 1, Queue: 2, MaxEvents: 10, MaxPast: time.Hour, MaxEventBytes: 1 << 16, Exchange: "x"}, nopPublisher{})
+	p := must(pipeline.New(pipeline.Config{Workers: 1, Queue: 2, MaxEvents: 10, MaxPast: time.Hour, MaxEventBytes: 1 << 16, Exchange: "x"}, nopPublisher{}))
 	defer p.Shutdown(context.Background())
 	s := New(Config{MaxBodyBytes: 1 << 20}, p, health.New())
 	body := `{"events":[{"id":"ct-1","launchEvent":{}}]}`

@@ -23,7 +23,7 @@ func (nopPublisher) Publish(context.Context, string, []broker.Message) error { r
 // whose every event was rejected for its own fault is 422, with the
 // per-event results in the body.
 func TestEventsStatusTellsTheTruth(t *testing.T) {
-	p := pipeline.New(pipeline.Config{Workers: 1, Queue: 2, MaxEvents: 10, MaxPast: time.Hour, MaxEventBytes: 1 << 16, Exchange: "x"}, nopPublisher{})
+	p := must(pipeline.New(pipeline.Config{Workers: 1, Queue: 2, MaxEvents: 10, MaxPast: time.Hour, MaxEventBytes: 1 << 16, Exchange: "x"}, nopPublisher{}))
 	defer p.Shutdown(context.Background())
 	s := New(Config{MaxBodyBytes: 1 << 20}, p, health.New())
 	ts := ms()

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // The login of the status page for remote operators: POST /login with the
@@ -67,18 +69,8 @@ func newSessions(reg prometheus.Registerer) (*sessions, error) {
 	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eventgrpc_auth_failures_total", Help: "Ingest requests refused by authentication, by reason.",
 	}, []string{"reason"})
-	if reg != nil {
-		if err := reg.Register(cv); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, errors.New("eventgrpc_auth_failures_total is registered with another type")
-			}
-			cv = existing
-		}
+	if err := telemetry.Register(reg, &cv); err != nil {
+		return nil, err
 	}
 	for _, r := range []string{"admin_login_bad_token", "admin_login_rate_limited", "admin_bad_token"} {
 		cv.WithLabelValues(r)

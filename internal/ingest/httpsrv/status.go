@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
 //go:embed static
@@ -47,8 +48,8 @@ type Status struct {
 	Queues      []broker.QueueStat `json:"queues"`
 	QueuesError string             `json:"queues_error,omitempty"`
 	Tables      []TableCount       `json:"tables"`
-	// Consumed counts each queue's handled messages by outcome (stored,
-	// failed: retried or dead-lettered, held), since the process started.
+	// Consumed counts each queue's settled messages by outcome (stored;
+	// failed: retried or dead-lettered), since the process started.
 	Consumed    map[string]map[string]float64 `json:"consumed"`
 	Accounting  *Accounting                   `json:"accounting"`
 	DeadLetters bool                          `json:"dead_letters"`
@@ -88,10 +89,10 @@ type TableCount struct {
 	Table        string  `json:"table"`
 	RowsStored   float64 `json:"rows_stored"`
 	RowsFailed   float64 `json:"rows_failed"`
-	Held         float64 `json:"held"` // writes that failed transiently
+	Held         float64 `json:"held"` // writes that failed transiently or throttled (their batch held)
 	Writes       float64 `json:"writes"`
 	WriteSeconds float64 `json:"write_seconds"` // sum
-	SinkErrors   float64 `json:"sink_errors"`
+	SinkErrors   float64 `json:"sink_errors"`   // writes that failed as a whole, any class
 }
 
 // MountStatus adds the status page (GET /, GET /static/…) and its data
@@ -185,15 +186,17 @@ func (s *Server) status(ctx context.Context, cfg StatusConfig) (*Status, error) 
 				st.Consumed[l["queue"]] = q
 			}
 			q[l["outcome"]] += v
-		case "eventgrpc_consume_rows_stored_total":
+		case "eventgrpc_sink_rows_stored_total":
 			tab(l["table"]).RowsStored += v
-		case "eventgrpc_consume_rows_failed_total":
+		case "eventgrpc_sink_rows_failed_total":
 			tab(l["table"]).RowsFailed += v
-		case "eventgrpc_consume_write_held_total":
-			tab(l["table"]).Held += v
 		case "eventgrpc_sink_write_errors_total":
-			tab(l["table"]).SinkErrors += v
-		case "eventgrpc_consume_write_seconds":
+			t := tab(l["table"])
+			t.SinkErrors += v
+			if l["kind"] != fault.KindPermanent.String() {
+				t.Held += v // the batch is held and tried again
+			}
+		case "eventgrpc_sink_write_seconds":
 			t := tab(l["table"])
 			t.Writes += float64(m.GetHistogram().GetSampleCount())
 			t.WriteSeconds += m.GetHistogram().GetSampleSum()

@@ -38,7 +38,7 @@ func stalledTail(t *testing.T, addr string) net.Conn {
 // waited TailWriteTimeout. On e066805 each reader's channel held up to 64
 // whole requests and a stalled reader was never dropped.
 func TestTailStalledReadersBounded(t *testing.T) {
-	hub := tail.New(tail.Config{})
+	hub := must(tail.New(tail.Config{}))
 	srv := httpsrv.New(httpsrv.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 5 << 20, TailWriteTimeout: 15 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)}, hub.Wrap(ingesttest.AcceptAll{}), health.New())
 	srv.MountTail(hub)

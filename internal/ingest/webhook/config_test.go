@@ -121,7 +121,7 @@ func TestSecretsRequiredOutsideLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := New(c, nil, slog.New(slog.DiscardHandler), nil)
+	w := must(New(c, nil, slog.New(slog.DiscardHandler), nil))
 	defer w.Shutdown(context.Background())
 	var routes []string
 	for p := range w.Routes() {

@@ -16,6 +16,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
 
 // spec describes one provider: where it is mounted, where it publishes, how
@@ -74,7 +75,7 @@ type metrics struct {
 	publish    *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webhook_requests_total", Help: "Webhook requests answered, by provider and HTTP status.",
@@ -93,21 +94,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"provider"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.events, m.duplicates, m.queued, m.publish)
+	if err := errors.Join(
+		telemetry.Register(reg, &m.requests, &m.events, &m.duplicates),
+		telemetry.Register(reg, &m.queued),
+		telemetry.Register(reg, &m.publish),
+	); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
-	return m
+	return m, nil
 }
 
 // New starts every provider's worker pool. pub is the broker; log may be
 // nil (slog.Default), reg may be nil (no metrics). Unauthenticated lists
 // the providers that accept requests without a secret, for the caller to
 // report (only ENV=local allows one).
-func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer) *Webhooks {
+func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer) (*Webhooks, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	w := &Webhooks{log: log, m: newMetrics(reg), now: time.Now}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	w := &Webhooks{log: log, m: m, now: time.Now}
 	for _, s := range specs {
 		pc := s.config(&cfg)
 		pc.Workers = max(1, pc.Workers)
@@ -120,7 +129,7 @@ func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Regi
 		}
 		w.endpoints = append(w.endpoints, e)
 	}
-	return w
+	return w, nil
 }
 
 // Unauthenticated returns the secret variables (BRANCH_WEBHOOK_SECRET, …)

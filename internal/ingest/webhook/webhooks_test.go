@@ -117,7 +117,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		if o.reg == nil {
 			o.reg = prometheus.NewRegistry()
 		}
-		m := landing.NewMetrics(o.reg)
+		m := must(landing.NewMetrics(o.reg))
 		var transport broker.Transport = e.broker
 		if o.rabbit {
 			transport = e.rabbit.broker
@@ -147,7 +147,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.reg == nil {
 		o.reg = prometheus.NewRegistry()
 	}
-	e.wh = New(o.cfg, pub, log, o.reg)
+	e.wh = must(New(o.cfg, pub, log, o.reg))
 	srv := httpsrv.New(httpsrv.Config{Addr: "127.0.0.1:0", MaxBodyBytes: maxBody, Logger: log}, nil, health.New())
 	for pattern, h := range e.wh.Routes() {
 		srv.Ingest(pattern, h)
@@ -738,7 +738,7 @@ func TestShutdownRefuses(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	w := New(DefaultConfig(), nil, slog.New(slog.DiscardHandler), nil)
+	w := must(New(DefaultConfig(), nil, slog.New(slog.DiscardHandler), nil))
 	defer w.Shutdown(context.Background())
 	var got []string
 	for p := range w.Routes() {

@@ -39,8 +39,6 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	defer func() { s.m.ObserveWrite(t.Name, n, time.Since(start), err) }()
 	failed := checkRanges(b)
 	sent, good := b, []int(nil)
 	if len(failed) > 0 {

@@ -70,6 +70,9 @@ type Sink struct {
 var _ sink.Sink = (*Sink)(nil)
 var _ sink.Querier = (*Sink)(nil)
 
+// Name is "duckdb", the sink label of its metrics.
+func (s *Sink) Name() string { return "duckdb" }
+
 // New opens (or creates) the database file.
 func New(ctx context.Context, cfg Config) (*Sink, error) {
 	if cfg.Logger == nil {
@@ -187,8 +190,6 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	defer func() { s.m.ObserveWrite(b.Table.Name, n, time.Since(start), err) }()
 	if err := s.lock(ctx); err != nil {
 		return err
 	}

@@ -330,12 +330,6 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 97 {
 		t.Fatalf("%d rows committed, want 97", n)
 	}
-	if got := testutil.ToFloat64(s.m.RowsFailed.WithLabelValues(tbl.Name)); got != 3 {
-		t.Errorf("rows failed metric %v", got)
-	}
-	if got := testutil.ToFloat64(s.m.RowsWritten.WithLabelValues(tbl.Name)); got != 97 {
-		t.Errorf("rows written metric %v", got)
-	}
 	if splits := testutil.ToFloat64(s.m.Splits.WithLabelValues(tbl.Name)); splits == 0 || splits > 3*2*7 {
 		t.Errorf("%v partial writes for 3 bad rows in 100", splits)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,8 +34,6 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 	}
-	start := time.Now()
-	defer func() { s.m.ObserveWrite(t.Name, n, time.Since(start), err) }()
 	failed := map[int]error{}
 	sb, members := dedupe(b)
 	if sb.Len() > 0 {

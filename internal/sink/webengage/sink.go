@@ -22,6 +22,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/telemetry"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -64,7 +65,11 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Sink, error)
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Sink{cfg: cfg, log: log, client: cfg.HTTPClient, m: newMetrics(reg), sems: map[string]chan struct{}{},
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, log: log, client: cfg.HTTPClient, m: m, sems: map[string]chan struct{}{},
 		sent: newMemo(cfg.Remember, cfg.RememberFor)}
 	if s.client == nil {
 		s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -470,47 +475,36 @@ type metrics struct {
 	deliveries        *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	return &metrics{
-		configErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		configErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_config_errors_total", Help: "WebEngage answers 401, 403 or 404 (a wrong API key or URL): the queue's batch is held, not dead-lettered. Alert on any increase.",
-		}, []string{"api", "account", "code"})),
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"api", "account", "code"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_requests_total", Help: "WebEngage API requests, by API, account and answer class (2xx, 4xx, 429, 5xx, error).",
-		}, []string{"api", "account", "class"})),
-		retries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"api", "account", "class"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_retries_total", Help: "WebEngage API requests retried in process after a transient failure.",
-		}, []string{"api", "account"})),
-		retryAfterWaits: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"api", "account"}),
+		retryAfterWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_retry_after_waits_total", Help: "Retries that waited the Retry-After WebEngage asked for.",
-		}, []string{"api", "account"})),
-		retryAfterSeconds: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"api", "account"}),
+		retryAfterSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_retry_after_seconds_total", Help: "Seconds waited on WebEngage's Retry-After.",
-		}, []string{"api", "account"})),
-		seconds: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		}, []string{"api", "account"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "eventgrpc_webengage_request_seconds", Help: "Time of one WebEngage API request.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}, []string{"api", "account"})),
-		deliveries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"api", "account"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webengage_deliveries_total", Help: "WebEngage API calls by queue and outcome (sent, skipped as sent before, failed, held, malformed).",
-		}, []string{"queue", "outcome"})),
+		}, []string{"queue", "outcome"}),
 	}
-}
-
-// register registers c on reg, or returns the collector registered before
-// under the same name (several sinks on one registry share their metrics).
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if reg == nil {
-		return c
+	if err := errors.Join(
+		telemetry.Register(reg, &m.configErrors, &m.requests, &m.retries, &m.retryAfterWaits, &m.retryAfterSeconds, &m.deliveries),
+		telemetry.Register(reg, &m.seconds),
+	); err != nil {
+		return nil, fmt.Errorf("webengage: %w", err)
 	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
+	return m, nil
 }
