@@ -20,16 +20,17 @@ const reporterFlush = 2 * time.Second
 // in the reverse order, which is the drain: not ready → grace → servers
 // (running calls finish) → webhooks → pipeline → consumers (the batch in
 // hand commits and is acked) → broker → dedupe → stores → error reporter.
+// Readiness probes come from the parts that are Readiers, in this order.
 // Parts not built (a failed New, PostgreSQL not configured) are left out;
 // every part's Shutdown is safe before its Start.
 func (a *App) components() *component.Group {
 	g := &component.Group{}
 	g.Add("error reporter", component.Funcs{ShutdownFunc: a.flushReporter})
-	if a.transactional != nil {
-		g.Add("transactional store", a.transactional)
-	}
 	if a.analytics != nil {
 		g.Add("analytics store", a.analytics)
+	}
+	if a.transactional != nil {
+		g.Add("transactional store", a.transactional)
 	}
 	if a.coalescer != nil { // its Shutdown inserts the last rows, then closes the analytics store
 		g.Add("analytics coalescer", component.Funcs{ShutdownFunc: a.coalescer.Close})

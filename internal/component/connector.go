@@ -71,9 +71,12 @@ func (c *Connector) init() {
 	}
 }
 
-// Start begins connecting in the background and returns nil at once
-// (with FailFast: connects once within ctx and returns the error). Later
-// calls, and calls after Shutdown, do nothing.
+// Start begins connecting and returns nil once the first try finished or
+// ctx ended, whichever comes first: a server that is up is connected when
+// Start returns, one that refuses costs one failed dial, and the tries go
+// on in the background either way (not bound to ctx). With FailFast it
+// connects once within ctx and returns the error. Later calls, and calls
+// after Shutdown, do nothing.
 func (c *Connector) Start(ctx context.Context) error {
 	c.mu.Lock()
 	c.init()
@@ -100,11 +103,16 @@ func (c *Connector) Start(ctx context.Context) error {
 	lifetime, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.mu.Unlock()
-	go c.loop(lifetime)
+	first := make(chan struct{})
+	go c.loop(lifetime, first)
+	select { // a server that is up is connected when Start returns
+	case <-first:
+	case <-ctx.Done():
+	}
 	return nil
 }
 
-func (c *Connector) loop(ctx context.Context) {
+func (c *Connector) loop(ctx context.Context, first chan struct{}) {
 	defer close(c.loopDone)
 	log := c.Logger
 	if log == nil {
@@ -123,6 +131,9 @@ func (c *Connector) loop(ctx context.Context) {
 			c.lastErr = err
 		}
 		c.mu.Unlock()
+		if attempt == 0 {
+			close(first)
+		}
 		if err == nil {
 			if attempt > 0 {
 				log.Info("connected", "server", c.Name, "attempts", attempt+1)

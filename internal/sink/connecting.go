@@ -63,9 +63,9 @@ func NewOpenAtStart(name string, open func(ctx context.Context) (Sink, error), l
 	return c
 }
 
-// Start begins connecting (and migrating the recorded tables) in the
-// background, with backoff, until it succeeds or Shutdown is called; it
-// returns at once.
+// Start begins connecting (and migrating the recorded tables), with
+// backoff, until it succeeds or Shutdown is called; it returns once the
+// first try finished or ctx ended, and tries on in the background.
 func (c *Connecting) Start(ctx context.Context) error { return c.conn.Start(ctx) }
 
 // try opens the database and migrates the recorded tables, then makes it

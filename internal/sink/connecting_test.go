@@ -145,7 +145,9 @@ func TestConnectingShutdownAtTheDeadline(t *testing.T) {
 		<-release // an open that does not heed its context
 		return mem, nil
 	}, slog.New(slog.DiscardHandler))
-	_ = c.Start(context.Background())
+	sctx, scancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer scancel()
+	_ = c.Start(sctx) // returns when sctx ends: the first try is still running
 	<-opening
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
