@@ -22,6 +22,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
+	"github.com/event-grpc/event-grpc/internal/component"
 	"github.com/event-grpc/event-grpc/internal/config"
 	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
@@ -68,8 +69,8 @@ type App struct {
 
 	dedupe        dedupe.Store // nil when DEDUPE_WINDOW=0
 	authn         *auth.Authenticator
-	analytics     sink.Sink
-	transactional sink.Sink // nil when PostgreSQL is not configured
+	analytics     *sink.Connecting
+	transactional *sink.Connecting // nil when PostgreSQL is not configured
 	// coalescer, with ClickHouse, is the analytics store as the consumers
 	// write to it: one writer per table gathering every queue's rows.
 	coalescer *sink.Coalescer
@@ -83,19 +84,21 @@ type App struct {
 	consumers     sync.WaitGroup
 	consumeErrs   chan error
 
-	shutdownOnce sync.Once
-	shutdownErr  error
+	// parts are the long-lived parts in start order (components.go).
+	parts *component.Group
 }
 
-// New builds every part; nothing listens or consumes until Start.
+// New builds every part; nothing listens, consumes or reaches a database
+// until Start. (The broker is still reached here: the pipeline, webhooks
+// and admin routes are built on it.)
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: reg, State: health.New(), catalog: schema.Default(), consumeErrs: make(chan error, 1), Reporter: telemetry.Nop{}}
 	ok := false
 	defer func() {
 		if !ok {
 			a.Reporter.StartFailed(err)
-			a.Reporter.Flush(2 * time.Second)
-			a.closeAll(context.Background())
+			// Every part built so far stops; none was started.
+			_ = a.components().Shutdown(context.Background())
 		}
 	}()
 	if a.Reporter, err = telemetry.NewReporter(telemetry.SentryConfig{
@@ -144,10 +147,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	}
 	if err := a.openBroker(ctx); err != nil {
 		return nil, err
-	}
-	a.State.AddProbe(health.Probe{Name: "broker", Ready: a.Broker.Ready})
-	for _, p := range a.sinkProbes() {
-		a.State.AddProbe(p)
 	}
 	authCfg := cfg.Auth
 	authCfg.ClientLabels = cfg.HTTP.MetricsClientLabels
@@ -208,10 +207,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		// Authentication first: the limiter keys on the authenticated id.
 		Interceptors: []grpc.UnaryServerInterceptor{telemetry.UnaryRecover(a.Reporter), authn.UnaryInterceptor(), limiter.UnaryInterceptor()},
 	}, disp, a.State)
-	var q query.Querier
-	if qq, ok := a.analytics.(query.Querier); ok {
-		q = qq
-	}
+	var q query.Querier = a.analytics
 	a.HTTP = httpsrv.New(httpsrv.Config{
 		Addr:         cfg.HTTP.Addr,
 		TLS:          serverTLS,
@@ -295,6 +291,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	if off := offLine(cfg, authn.Mode() == auth.ModeOff, a.Webhooks.Unauthenticated(), len(idle) > 0 && webengageUnset(cfg)); off != "" {
 		log.Info("off until configured", "off", off)
 	}
+	a.parts = a.components()
+	a.addProbes()
 	ok = true
 	return a, nil
 }
@@ -339,14 +337,14 @@ func (a *App) openSinks(ctx context.Context) (err error) {
 		}
 		a.coalescer = c
 	default:
-		if err := os.MkdirAll(filepath.Dir(cfg.Sink.DuckDBPath), 0o755); err != nil {
-			return fmt.Errorf("DUCKDB_PATH: %w", err)
-		}
-		s, err := duckdb.New(ctx, duckdb.Config{Path: cfg.Sink.DuckDBPath, MemoryLimit: cfg.Sink.DuckDBMemoryLimit, CheckpointThreshold: cfg.Sink.DuckDBCheckpointThreshold, Logger: a.log, Registerer: a.reg})
-		if err != nil {
-			return err
-		}
-		a.analytics = s
+		dCfg := duckdb.Config{Path: cfg.Sink.DuckDBPath, MemoryLimit: cfg.Sink.DuckDBMemoryLimit, CheckpointThreshold: cfg.Sink.DuckDBCheckpointThreshold, Logger: a.log, Registerer: a.reg}
+		// A local file: opened at Start, which fails when it cannot be.
+		a.analytics = sink.NewOpenAtStart("duckdb", func(ctx context.Context) (sink.Sink, error) {
+			if err := os.MkdirAll(filepath.Dir(dCfg.Path), 0o755); err != nil {
+				return nil, fmt.Errorf("DUCKDB_PATH: %w", err)
+			}
+			return duckdb.New(ctx, dCfg)
+		}, a.log)
 	}
 	if cfg.Sink.Postgres.Host != "" || cfg.Sink.Postgres.URL != "" {
 		pg := cfg.Sink.Postgres
@@ -374,31 +372,10 @@ func (a *App) openSinks(ctx context.Context) (err error) {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	// A database server that is down now is connected to when it
-	// returns: the service starts not ready, consumers hold their batches.
-	for _, s := range []sink.Sink{a.analytics, a.transactional} {
-		c, ok := s.(*sink.Connecting)
-		if !ok {
-			continue
-		}
-		if err := c.Start(ctx); err != nil {
-			a.log.Warn("sink: not connected at start; not ready, retrying in the background", "err", err)
-		}
-	}
+	// The stores record the tables and create them once connected (at
+	// Start): a database server that is down then is connected to when it
+	// returns; the service starts not ready, consumers hold their batches.
 	return nil
-}
-
-// sinkProbes are the readiness probes of the sinks that connect in the
-// background.
-func (a *App) sinkProbes() []health.Probe {
-	var out []health.Probe
-	if c, ok := a.analytics.(*sink.Connecting); ok {
-		out = append(out, health.Probe{Name: "analytics store", Ready: c.Ready})
-	}
-	if c, ok := a.transactional.(*sink.Connecting); ok {
-		out = append(out, health.Probe{Name: "transactional store", Ready: c.Ready})
-	}
-	return out
 }
 
 // route picks a table's sink: transactional tables go to PostgreSQL when
@@ -492,13 +469,20 @@ func tlsClientConfig(caFile, env string) (*tls.Config, error) {
 	return tlsconf.Client(caFile, "", env)
 }
 
-// Start starts the consumers, then the servers. It returns once they run.
+// Start starts the parts in order (Components): the stores and the broker
+// connect, then the consumers, then the servers. It returns once they
+// run; a store or broker still connecting leaves the service not ready.
+// After an error, call Shutdown.
 func (a *App) Start(ctx context.Context) (err error) {
-	defer func() {
-		if err != nil {
-			a.Reporter.StartFailed(err)
-		}
-	}()
+	if err := a.parts.Start(ctx); err != nil {
+		a.Reporter.StartFailed(err)
+		return err
+	}
+	return nil
+}
+
+// startConsumers starts a consumer per queue.
+func (a *App) startConsumers(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.consumeCancel = cancel
 	m, err := landing.NewMetrics(a.reg)
@@ -563,96 +547,19 @@ func (a *App) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	if err := a.GRPC.Start(ctx); err != nil {
-		return err
-	}
-	if err := a.HTTP.Start(ctx); err != nil {
-		return err
-	}
-	a.History.Start()
 	return nil
 }
 
 // Failed delivers the first consumer failure that stopped a consumer.
 func (a *App) Failed() <-chan error { return a.consumeErrs }
 
-// Shutdown drains in order: not ready → grace → stop the servers (running
-// calls finish) → drain the pipeline → stop the consumers (the batch in
-// hand commits and is acked) → close the broker → close the sinks. Safe to
-// call twice.
+// Shutdown stops the parts in the reverse of the start order, which drains
+// in order: not ready → grace → stop the servers (running calls finish) →
+// webhooks → drain the pipeline → stop the consumers (the batch in hand
+// commits and is acked) → close the broker → close the sinks. Each part
+// keeps to ctx's deadline. Safe to call twice and before Start.
 func (a *App) Shutdown(ctx context.Context) error {
-	a.shutdownOnce.Do(func() {
-		var errs []error
-		a.State.SetBeat(false)
-		if g := a.cfg.ShutdownGrace; g > 0 {
-			a.log.Info("not ready; waiting for load balancers", "grace", g)
-			select {
-			case <-time.After(g):
-			case <-ctx.Done():
-			}
-		}
-		if a.GRPC != nil {
-			errs = append(errs, a.GRPC.Shutdown(ctx))
-		}
-		if a.HTTP != nil {
-			errs = append(errs, a.HTTP.Shutdown(ctx))
-		}
-		if a.History != nil {
-			errs = append(errs, a.History.Shutdown(ctx))
-		}
-		if a.Webhooks != nil {
-			errs = append(errs, a.Webhooks.Shutdown(ctx))
-		}
-		if a.Pipeline != nil {
-			errs = append(errs, a.Pipeline.Shutdown(ctx))
-		}
-		if a.consumeCancel != nil {
-			a.consumeCancel()
-			if a.coalescer != nil {
-				a.coalescer.Drain() // the batches in hand land now, not after an interval
-			}
-			done := make(chan struct{})
-			go func() { a.consumers.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-ctx.Done():
-				errs = append(errs, fmt.Errorf("consumers drain: %w", ctx.Err()))
-			}
-		}
-		errs = append(errs, a.closeAll(ctx))
-		a.Reporter.Flush(2 * time.Second)
-		a.shutdownErr = errors.Join(errs...)
-	})
-	return a.shutdownErr
-}
-
-func (a *App) closeAll(ctx context.Context) error {
-	var errs []error
-	if a.Webhooks != nil {
-		errs = append(errs, a.Webhooks.Shutdown(ctx))
-	}
-	if a.webengage != nil {
-		a.webengage.Close()
-	}
-	if a.Broker != nil {
-		errs = append(errs, a.Broker.Close(ctx))
-	}
-	if a.dedupe != nil { // after the pipeline drained: its workers Commit/Forget
-		errs = append(errs, a.dedupe.Close())
-	}
-	if a.authn != nil { // the shared replay cache's Redis connections
-		errs = append(errs, a.authn.Close())
-	}
-	switch {
-	case a.coalescer != nil: // closes a.analytics after the last inserts
-		errs = append(errs, a.coalescer.Close(ctx))
-	case a.analytics != nil:
-		errs = append(errs, a.analytics.Close(ctx))
-	}
-	if a.transactional != nil {
-		errs = append(errs, a.transactional.Close(ctx))
-	}
-	return errors.Join(errs...)
+	return a.parts.Shutdown(ctx)
 }
 
 // GRPCAddr and HTTPAddr are the bound addresses.

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/event-grpc/event-grpc/internal/backoff"
+	"github.com/event-grpc/event-grpc/internal/component"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 )
@@ -16,73 +16,57 @@ import (
 // Query answer until its database is reached.
 var ErrNotConnected = errors.New("not connected yet")
 
-// Connecting is a Sink whose database is opened in the background, so that
-// a server that is down when the service starts leaves the service
-// running and not ready, not exited (a database that returns later is
-// connected to then). Until connected, Write answers a transient error
-// (the consume runner holds the batch and backs off, spending no retry
-// budget), Query answers the same, and Ready is false; Migrate records the
-// tables, which are migrated once connected, before Ready turns true.
+// Connecting is a Sink whose database is opened in the background (by a
+// component.Connector), so that a server that is down when the service
+// starts leaves the service running and not ready, not exited (a database
+// that returns later is connected to then). Until connected, Write
+// answers a transient error (the consume runner holds the batch and backs
+// off, spending no retry budget), Query answers the same, and Ready says
+// why; Migrate records the tables, which are migrated once connected,
+// before Ready turns nil. It keeps the component contract: nothing is
+// dialled until Start, and Shutdown (Close) is safe before Start and
+// twice, keeps to its deadline and always closes the database's sink,
+// later when an open was still running at the deadline.
 type Connecting struct {
 	name string
 	open func(ctx context.Context) (Sink, error)
-	log  *slog.Logger
+	conn component.Connector
 
 	mu      sync.RWMutex
 	s       Sink
 	tables  []*schema.Table
 	lastErr error
-
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
 }
 
 var (
-	_ Sink    = (*Connecting)(nil)
-	_ Querier = (*Connecting)(nil)
+	_ Sink                = (*Connecting)(nil)
+	_ Querier             = (*Connecting)(nil)
+	_ component.Component = (*Connecting)(nil)
+	_ component.Readier   = (*Connecting)(nil)
 )
 
 // NewConnecting returns a sink named name (for logs and errors) that opens
 // its database with open; nothing is dialled until Start.
 func NewConnecting(name string, open func(ctx context.Context) (Sink, error), log *slog.Logger) *Connecting {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Connecting{name: name, open: open, log: log, done: make(chan struct{})}
+	c := &Connecting{name: name, open: open}
+	c.conn = component.Connector{Name: name, Connect: c.try, Disconnect: c.disconnect, Logger: log}
+	return c
 }
 
-// Start tries to connect (and migrate the recorded tables) once within
-// ctx, then returns; when that fails it goes on trying in the background,
-// with backoff, until it succeeds or Close is called. The error of the
-// first try is returned for the caller to log; the sink works either way.
-func (c *Connecting) Start(ctx context.Context) error {
-	lifetime, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	err := c.try(ctx)
-	if err == nil {
-		close(c.done)
-		return nil
-	}
-	go func() {
-		defer close(c.done)
-		for attempt := 0; ; attempt++ {
-			if backoff.Default.Sleep(lifetime, attempt) != nil {
-				return
-			}
-			err := c.try(lifetime)
-			if err == nil {
-				c.log.Info("sink: connected", "sink", c.name, "attempts", attempt+2)
-				return
-			}
-			if lifetime.Err() != nil {
-				return
-			}
-			c.log.Warn("sink: still not connected; retrying", "sink", c.name, "err", err)
-		}
-	}()
-	return err
+// NewOpenAtStart is NewConnecting for a database in a local file: Start
+// opens it (and migrates the recorded tables) within its ctx and returns
+// the error, with no retries in the background; a file that cannot be
+// opened is a configuration error, not a server that is down.
+func NewOpenAtStart(name string, open func(ctx context.Context) (Sink, error), log *slog.Logger) *Connecting {
+	c := NewConnecting(name, open, log)
+	c.conn.FailFast = true
+	return c
 }
+
+// Start begins connecting (and migrating the recorded tables), with
+// backoff, until it succeeds or Shutdown is called; it returns once the
+// first try finished or ctx ended, and tries on in the background.
+func (c *Connecting) Start(ctx context.Context) error { return c.conn.Start(ctx) }
 
 // try opens the database and migrates the recorded tables, then makes it
 // the sink; tables Migrate records meanwhile are migrated before that, and
@@ -135,12 +119,9 @@ func (c *Connecting) get() (Sink, error) {
 // Name is the name it was made with (the store's kind).
 func (c *Connecting) Name() string { return c.name }
 
-// Ready reports whether the database is connected and migrated.
-func (c *Connecting) Ready() bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.s != nil
-}
+// Ready returns nil when the database is connected and migrated, else
+// why not.
+func (c *Connecting) Ready() error { return c.conn.Ready() }
 
 // Migrate migrates tables now when connected; otherwise it records them
 // for the connection, and returns nil.
@@ -179,28 +160,21 @@ func (c *Connecting) Query(ctx context.Context, sql string, maxRows int) ([]stri
 	return q.Query(ctx, sql, maxRows)
 }
 
-// Close stops connecting and closes the database's sink. Safe twice, and
-// before Start.
-func (c *Connecting) Close(ctx context.Context) error {
-	var err error
-	c.once.Do(func() {
-		if c.cancel == nil {
-			return
-		}
-		c.cancel()
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			err = fmt.Errorf("%s: close: %w", c.name, ctx.Err())
-			return
-		}
-		c.mu.Lock()
-		s := c.s
-		c.s = nil
-		c.mu.Unlock()
-		if s != nil {
-			err = s.Close(ctx)
-		}
-	})
-	return err
+// Shutdown stops connecting and closes the database's sink, within ctx.
+// Safe twice, and before Start.
+func (c *Connecting) Shutdown(ctx context.Context) error { return c.conn.Shutdown(ctx) }
+
+// Close is Shutdown (the Sink's name for it).
+func (c *Connecting) Close(ctx context.Context) error { return c.Shutdown(ctx) }
+
+// disconnect closes the connected sink, if any (once no open runs).
+func (c *Connecting) disconnect(ctx context.Context) error {
+	c.mu.Lock()
+	s := c.s
+	c.s = nil
+	c.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.Close(ctx)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/event-grpc/event-grpc/internal/component"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 )
@@ -64,11 +66,14 @@ func TestConnectingStartsWithTheServerDown(t *testing.T) {
 	if err := c.Migrate(context.Background(), []*schema.Table{numberedTable}); err != nil {
 		t.Fatalf("Migrate before connecting: %v", err)
 	}
-	if err := c.Start(context.Background()); err == nil {
-		t.Fatal("Start with the database down returned nil, want the first try's error")
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("Start with the database down: %v, want nil (it connects in the background)", err)
 	}
-	if c.Ready() {
-		t.Fatal("ready with the database down")
+	for tries.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := c.Ready(); !errors.Is(err, component.ErrNotConnected) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Ready with the database down: %v, want not connected naming the cause", err)
 	}
 	err := c.Write(context.Background(), numbered(3))
 	if !errors.Is(err, ErrNotConnected) || fault.KindOf(err) != fault.KindTransient {
@@ -79,7 +84,7 @@ func TestConnectingStartsWithTheServerDown(t *testing.T) {
 	}
 	up.Store(true)
 	deadline := time.Now().Add(5 * time.Second)
-	for !c.Ready() {
+	for c.Ready() != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("not ready 5 s after the database came up (%d tries)", tries.Load())
 		}
@@ -124,5 +129,40 @@ func TestConnectingCloseWhileRetrying(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if tries.Load() != n {
 		t.Fatal("still trying to connect after Close")
+	}
+}
+
+// TestConnectingShutdownAtTheDeadline: a Shutdown whose deadline passes
+// while an open is still running returns at the deadline, and the sink
+// that open returns later is closed all the same; a second Shutdown
+// waits for that and reports it done.
+func TestConnectingShutdownAtTheDeadline(t *testing.T) {
+	mem := &memSink{}
+	opening := make(chan struct{})
+	release := make(chan struct{})
+	c := NewConnecting("slowdb", func(context.Context) (Sink, error) {
+		close(opening)
+		<-release // an open that does not heed its context
+		return mem, nil
+	}, slog.New(slog.DiscardHandler))
+	sctx, scancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer scancel()
+	_ = c.Start(sctx) // returns when sctx ends: the first try is still running
+	<-opening
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if err := c.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown during a stuck open: %v, want the deadline", err)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Fatalf("Shutdown took %v with a 100 ms deadline", d)
+	}
+	close(release)
+	if err := c.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	if mem.closed != 1 {
+		t.Fatalf("the sink opened after the deadline was closed %d times, want 1", mem.closed)
 	}
 }
