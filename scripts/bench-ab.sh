@@ -103,7 +103,7 @@ ch=""; [ "${SINK:-}" = clickhouse ] && ch=1
 if [ -n "$ch" ]; then scripts/ensure-clickhouse.sh >/dev/null; fi
 hz="$(getconf CLK_TCK)"
 cpu_ms() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk -v hz="$hz" '{printf "%.0f", ($14+$15)*1000/hz}' "/proc/$1/stat"; else echo 0; fi; }
-listener() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+listener() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true; }
 mqpid="$(listener 5672)"; chpid="$(listener 9000)"
 [ "${BROKER:-}" = rabbitmq ] && [ -z "$mqpid" ] && echo "bench-ab: no process found listening on :5672 (RabbitMQ CPU not measured)" >&2
 [ -n "$ch" ] && [ -z "$chpid" ] && echo "bench-ab: no process found listening on :9000 (ClickHouse CPU not measured)" >&2
