@@ -52,21 +52,35 @@ func AppendHeaderField(buf []byte, h *eventgrpcv1.Header) ([]byte, error) {
 // AppendEventField appends ev as one events field of an Events message. On
 // error buf is returned unchanged.
 func AppendEventField(buf []byte, ev *eventgrpcv1.Event) ([]byte, error) {
+	buf, _, err := appendEventField(buf, ev, proto.MarshalOptions{})
+	return buf, err
+}
+
+// AppendStableEventField is AppendEventField with the event encoded
+// deterministically (map entries in key order), so that one content always
+// gives the same bytes, and returns those bytes (the event, without the
+// field's tag and length) as well: a digest of the content hashes them, and
+// the field itself is what AppendEventField would have written.
+func AppendStableEventField(buf []byte, ev *eventgrpcv1.Event) (out, event []byte, err error) {
+	return appendEventField(buf, ev, proto.MarshalOptions{Deterministic: true})
+}
+
+func appendEventField(buf []byte, ev *eventgrpcv1.Event, opts proto.MarshalOptions) (out, event []byte, err error) {
 	start := len(buf)
 	// Room for the tag and the longest length prefix, then the event; the
 	// event is moved down over the unused prefix bytes.
 	const reserve = 1 + 5 // tag, and a length below 2^35
 	buf = append(buf, make([]byte, reserve)...)
-	var err error
-	buf, err = proto.MarshalOptions{}.MarshalAppend(buf, ev)
+	buf, err = opts.MarshalAppend(buf, ev)
 	if err != nil {
-		return buf[:start], err
+		return buf[:start], nil, err
 	}
 	n := len(buf) - start - reserve
 	pre := protowire.AppendTag(buf[start:start], eventsEventField, protowire.BytesType)
 	pre = protowire.AppendVarint(pre, uint64(n))
 	copy(buf[start+len(pre):], buf[start+reserve:])
-	return buf[:start+len(pre)+n], nil
+	end := start + len(pre) + n
+	return buf[:end], buf[start+len(pre) : end], nil
 }
 
 // AppendPartSize appends the length prefix of a part whose Events fields

@@ -27,6 +27,9 @@ type request struct {
 	enc    []byte  // the accepted events' encoded Event fields, tag included, back to back
 	span   []int32 // per request index: start of the event's field in enc, or -1
 	end    []int32 // per request index: end of the event's field in enc
+	pre    []byte  // stable encodings of events as sent (see stable), back to back
+	pspan  []int32 // per request index: start of its field in pre, or -1
+	pend   []int32 // per request index: end of its field in pre
 	keyOf  []int32 // per request index: its key group, or -1
 
 	groups []keyGroup
@@ -85,6 +88,8 @@ func getRequest(src Source, events []*eventgrpcv1.Event) *request {
 	n := len(events)
 	r.span = grow(r.span, n)
 	r.end = grow(r.end, n)
+	r.pspan = grow(r.pspan, n)
+	r.pend = grow(r.pend, n)
 	r.keyOf = grow(r.keyOf, n)
 	if cap(r.st) < n {
 		r.st = make([]uint8, n)
@@ -117,6 +122,10 @@ func (r *request) release() {
 		r.enc = nil // do not keep a rare giant
 	}
 	r.enc = r.enc[:0]
+	if cap(r.pre) > 4<<20 {
+		r.pre = nil
+	}
+	r.pre = r.pre[:0]
 	for i := range r.groups {
 		r.groups[i] = keyGroup{idx: r.groups[i].idx[:0]}
 	}
@@ -143,12 +152,32 @@ func (r *request) setHeader(h *eventgrpcv1.Header) error {
 	return err
 }
 
+// stable encodes event i as sent, deterministically, into r.pre, and
+// returns its content digest and encoded size. add then copies that field
+// instead of encoding the event a second time, unless normalize changed
+// the event (pspan reset to -1). When ev cannot be encoded the digest is
+// unknown (the zero Sum) and the size -1.
+func (r *request) stable(i int, ev *eventgrpcv1.Event) (dedupe.Sum, int) {
+	start := len(r.pre)
+	out, body, err := event.AppendStableEventField(r.pre, ev)
+	if err != nil {
+		return dedupe.Sum{}, -1
+	}
+	r.pre = out
+	r.pspan[i], r.pend[i] = int32(start), int32(len(out))
+	return digest(body), len(body)
+}
+
 // add encodes the accepted event i under key and puts it in its group.
 func (r *request) add(i int, key, typ string) error {
 	start := len(r.enc)
-	var err error
-	if r.enc, err = event.AppendEventField(r.enc, r.events[i]); err != nil {
-		return err
+	if s := r.pspan[i]; s >= 0 {
+		r.enc = append(r.enc, r.pre[s:r.pend[i]]...)
+	} else {
+		var err error
+		if r.enc, err = event.AppendEventField(r.enc, r.events[i]); err != nil {
+			return err
+		}
 	}
 	r.span[i], r.end[i] = int32(start), int32(len(r.enc))
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/auth"
@@ -112,14 +111,11 @@ func windowKey(scope, id string) string {
 	return strconv.Itoa(len(scope)) + ":" + scope + ":" + id
 }
 
-// digest is the content digest of ev as the client sent it.
-func digest(ev *eventgrpcv1.Event) dedupe.Sum {
+// digest is the content digest of an event as the client sent it, from
+// its deterministic encoding (event.AppendStableEventField).
+func digest(encoded []byte) dedupe.Sum {
 	var s dedupe.Sum
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
-	if err != nil {
-		return s // unknown: matches any digest
-	}
-	h := sha256.Sum256(b)
+	h := sha256.Sum256(encoded)
 	copy(s[:], h[:])
 	if s == (dedupe.Sum{}) {
 		s[0] = 1 // the zero Sum means unknown

@@ -158,10 +158,16 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 			ev.Id, given = keyedID(scope, key, i), true
 		}
 		var sum dedupe.Sum
+		size := -1
+		r.pspan[i] = -1
 		if dd && given {
-			sum = digest(ev) // as sent: before the timestamp is filled or clamped
+			sum, size = r.stable(i, ev) // as sent: before the timestamp is filled or clamped
 		}
-		v := p.normalize(ev, now)
+		ts := ev.GetTimestamp()
+		v := p.normalize(ev, now, size)
+		if ev.GetTimestamp() != ts {
+			r.pspan[i] = -1 // the stable encoding is of the event as sent
+		}
 		res.EventId = ev.GetId()
 		if v.reason != reasonNone {
 			setFate(res, v.reason.code(), v.text)

@@ -135,8 +135,9 @@ type verdict struct {
 }
 
 // normalize checks one event, fills its id, clamps its timestamp, and
-// returns its routing key, or a reason to reject it.
-func (p *Pipeline) normalize(ev *eventgrpcv1.Event, now time.Time) verdict {
+// returns its routing key, or a reason to reject it. size is the event's
+// encoded size when known, else -1.
+func (p *Pipeline) normalize(ev *eventgrpcv1.Event, now time.Time, size int) verdict {
 	reject := func(r reason, format string, args ...any) verdict {
 		return verdict{reason: r, text: fmt.Sprintf(format, args...)}
 	}
@@ -147,9 +148,11 @@ func (p *Pipeline) normalize(ev *eventgrpcv1.Event, now time.Time) verdict {
 	if !ok {
 		return verdict{reason: reasonNoEventOf, text: event.ErrNoEventOf.Error()}
 	}
-	size := -1
 	if lim := p.cfg.MaxEventBytes; lim > 0 {
-		if size = proto.Size(ev); size > lim {
+		if size < 0 {
+			size = proto.Size(ev)
+		}
+		if size > lim {
 			return reject(reasonEventTooLarge, "event is %d bytes encoded; the limit is %d (MAX_EVENT_BYTES)", size, lim)
 		}
 	}
