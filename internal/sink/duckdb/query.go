@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -56,7 +57,120 @@ func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]
 	if err := ReadOnly(q); err != nil {
 		return nil, nil, err
 	}
+	if err := s.checkSizers(ctx, q); err != nil {
+		return nil, nil, err
+	}
 	return s.query(ctx, bounded(q, maxRows), maxRows)
+}
+
+// sizers are the functions whose result's size is set by an argument
+// rather than by what is stored, each with why it is refused. DuckDB builds such a value outside its memory_limit and cannot
+// be interrupted while it does (SELECT repeat('x', 800000000) took the
+// process past 4 GB), so no bound on the result can keep the process within
+// its budget: the statement is refused before it runs. The table functions
+// range and generate_series stream their rows (the row limit stops them)
+// and stay allowed in FROM.
+var sizers = map[string]string{
+	"repeat":          "its result's size is its argument's",
+	"lpad":            "its result's size is its argument's",
+	"rpad":            "its result's size is its argument's",
+	"printf":          "a width in its format sets its result's size",
+	"format":          "a width in its format sets its result's size",
+	"bar":             "its width argument sets its result's size",
+	"bitstring":       "its length argument sets its result's size",
+	"list_resize":     "its size argument sets its result's size",
+	"array_resize":    "its size argument sets its result's size",
+	"range":           "as a value it is a list of as many elements as its argument says (in FROM it streams rows and is allowed)",
+	"generate_series": "as a value it is a list of as many elements as its argument says (in FROM it streams rows and is allowed)",
+	"query":           "it runs SQL given as a string, which the endpoint cannot check",
+	"query_table":     "it runs SQL given as a string, which the endpoint cannot check",
+}
+
+// streamed are the table functions allowed in FROM although they are
+// sizers as values.
+var streamed = map[string]bool{"range": true, "generate_series": true}
+
+// checkSizers parses q with DuckDB's own parser (json_serialize_sql) and
+// refuses a call of a sizer or a recursive CTE (which can double a value at
+// each step: s || s), naming it. It does not see a value multiplied by
+// concatenation through a chain of ordinary CTEs (each level s||s||…):
+// that one is built before the result limit refuses it. A statement the parser does not serialize
+// (EXPLAIN) is checked by the query it explains; anything else it refuses
+// to serialize goes on to the engine's guards.
+func (s *Sink) checkSizers(ctx context.Context, q string) error {
+	code, err := syntax.Statement(q)
+	if err != nil {
+		return err
+	}
+	code = explained(code)
+	var tree string
+	s.rmu.Lock()
+	err = s.reader.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", code).Scan(&tree)
+	s.rmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("duckdb: parsing the query: %w", err)
+	}
+	var root any
+	if err := json.Unmarshal([]byte(tree), &root); err != nil {
+		return fmt.Errorf("duckdb: reading the parsed query: %w", err)
+	}
+	return refuseSizers(root, false)
+}
+
+// explained is the query an EXPLAIN [ANALYZE] [(options)] statement
+// explains, or code itself.
+func explained(code string) string {
+	rest := strings.TrimSpace(code)
+	word := func(w string) bool {
+		if len(rest) > len(w) && strings.EqualFold(rest[:len(w)], w) && !isWordByte(rest[len(w)]) {
+			rest = strings.TrimSpace(rest[len(w):])
+			return true
+		}
+		return false
+	}
+	if !word("EXPLAIN") {
+		return code
+	}
+	if strings.HasPrefix(rest, "(") {
+		if i := strings.IndexByte(rest, ')'); i >= 0 {
+			rest = strings.TrimSpace(rest[i+1:])
+		}
+	}
+	word("ANALYZE")
+	return rest
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// refuseSizers walks DuckDB's serialized parse tree.
+func refuseSizers(n any, tableFunction bool) error {
+	switch v := n.(type) {
+	case []any:
+		for _, e := range v {
+			if err := refuseSizers(e, false); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if v["type"] == "RECURSIVE_CTE_NODE" {
+			return fault.Permanentf("the query endpoint does not run recursive CTEs: each step can double a value, which DuckDB builds outside its memory limit")
+		}
+		if v["class"] == "FUNCTION" {
+			name, _ := v["function_name"].(string)
+			name = strings.ToLower(name)
+			if why, ok := sizers[name]; ok && !(tableFunction && streamed[name]) {
+				return fault.Permanentf("the query endpoint does not run %s(): %s, and DuckDB builds such a value outside its memory limit", name, why)
+			}
+		}
+		for k, e := range v {
+			if err := refuseSizers(e, k == "function" && v["type"] == "TABLE_FUNCTION"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // bounded wraps a query (SELECT, WITH, FROM, VALUES, SUMMARIZE) so that
