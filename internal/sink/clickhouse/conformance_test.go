@@ -38,9 +38,7 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 			p := sinktest.NewProxy(t, addr)
 			s, db := newSink(t, append(mod, func(c *Config) { c.Addrs, c.Port = nil, p.Port() })...)
 			dbs[s] = db
-			if err := s.Migrate(context.Background(), []*schema.Table{sinktest.AllTypes(schema.Analytics)}); err != nil {
-				t.Fatal(err)
-			}
+			sinktest.Migrate(t, s, sinktest.AllTypes(schema.Analytics))
 			p.Cut()
 			return s, func() { p.Restart(t) }
 		},
@@ -56,26 +54,7 @@ func readAllTypes(t *testing.T, s *Sink, db string, tbl *schema.Table) []schemat
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []schematest.Row
-	for rows.Next() {
-		var (
-			id, kind, doc string
-			n32           int32
-			n64           int64
-			f             float64
-			ok            uint8
-			at, day       time.Time
-			tags          []string
-		)
-		if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sinktest.ScanAllTypes[uint8, []string](t, rows)
 }
 
 // TestConformanceCoalesced runs the suite through the writer the service

@@ -3,7 +3,6 @@ package duckdb
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -53,11 +52,7 @@ func procStatus(t *testing.T, key string) int64 {
 // minutes.) On e066805 the value was copied out of the engine, scanned
 // into a Go string and escaped before the budget refused it.
 func TestQueryRefusesHugeValue(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "b.duckdb")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := openWith(t, Config{})
 	if _, _, err := s.Query(context.Background(), "SELECT 1", 10); err != nil { // warm up
 		t.Fatal(err)
 	}
@@ -65,7 +60,7 @@ func TestQueryRefusesHugeValue(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	grew := peakRSS(t)
 	start := time.Now()
-	_, _, err = s.Query(context.Background(), "SELECT repeat('x', 40000000)", 10)
+	_, _, err := s.Query(context.Background(), "SELECT repeat('x', 40000000)", 10)
 	g := grew()
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
@@ -90,13 +85,9 @@ func TestQueryRefusesHugeValue(t *testing.T) {
 // setting, so the context deadline interrupts it. On e066805 a query ran
 // for as long as its client waited.
 func TestQueryTimeout(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "t.duckdb"), QueryTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := openWith(t, Config{QueryTimeout: time.Second})
 	start := time.Now()
-	_, _, err = s.Query(context.Background(), "SELECT count(*) FROM range(1000000000000) a, range(1000) b", 10)
+	_, _, err := s.Query(context.Background(), "SELECT count(*) FROM range(1000000000000) a, range(1000) b", 10)
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), "timeout") || !fault.IsPermanent(err) {
 		t.Fatalf("long query: %v after %v, want the timeout named", err, took)

@@ -13,9 +13,15 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
-func open(t *testing.T) *Sink {
+// open opens a store in the test's temporary directory, closed when the
+// test ends.
+func open(t testing.TB) *Sink { return openWith(t, Config{}) }
+
+// openWith is open with cfg (its Path set).
+func openWith(t testing.TB, cfg Config) *Sink {
 	t.Helper()
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "t.duckdb")})
+	cfg.Path = filepath.Join(t.TempDir(), "t.duckdb")
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +59,7 @@ func count(t *testing.T, s *Sink, q string) string {
 
 func TestWriteDedupesOnKey(t *testing.T) {
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
@@ -82,9 +86,7 @@ func TestWriteDedupesOnKey(t *testing.T) {
 
 func TestBadRowFailsAlone(t *testing.T) {
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	// Types fit (the batch is typed); DuckDB refuses the data: invalid UTF-8.
 	bad := row("bad\xff\xfe", 2)
 	err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1), bad, row("c", 3)}))
@@ -101,20 +103,12 @@ func TestBadRowFailsAlone(t *testing.T) {
 }
 
 func TestAddedColumnIsAdded(t *testing.T) {
-	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1)})); err != nil {
-		t.Fatal(err)
-	}
+	s, tb := open(t), testTable()
+	sinktest.Migrate(t, s, tb)
+	sinktest.Write(t, s, tb, []schematest.Row{row("a", 1)})
 	tb.Columns = append(tb.Columns, schema.Column{Name: "extra", Type: schema.String})
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{append(row("b", 2), "x")})); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
+	sinktest.Write(t, s, tb, []schematest.Row{append(row("b", 2), "x")})
 	if got := count(t, s, "SELECT string_agg(extra, ',' ORDER BY id) FROM things"); got != ",x" {
 		t.Fatalf("extra = %q", got)
 	}
@@ -122,9 +116,7 @@ func TestAddedColumnIsAdded(t *testing.T) {
 
 func TestQueryIsReadOnly(t *testing.T) {
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	for _, q := range []string{
 		"DROP TABLE things",
 		"DELETE FROM things",
@@ -178,9 +170,7 @@ func TestReadOnly(t *testing.T) {
 	})
 	// What the check accepts, DuckDB runs.
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	for _, q := range accepted {
 		if _, _, err := s.Query(ctx, q, 100); err != nil {
 			t.Errorf("Query(%q): %v", q, err)
@@ -189,11 +179,7 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestLimitsAreApplied(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "m.duckdb"), MemoryLimit: "256MB", CheckpointThreshold: "96MB"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := openWith(t, Config{MemoryLimit: "256MB", CheckpointThreshold: "96MB"})
 	_, rows, err := s.Query(context.Background(), "SELECT current_setting('memory_limit')", 1)
 	if err != nil {
 		t.Fatal(err)
