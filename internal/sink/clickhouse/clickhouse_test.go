@@ -85,10 +85,7 @@ func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schematest.Row {
 
 func count(t testing.TB, s *Sink, db, table string) int {
 	t.Helper()
-	_, rows, err := s.Query(context.Background(), fmt.Sprintf("SELECT count() FROM %s FINAL", schema.Qualify(db, table)), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rows := sinktest.Query(t, s, fmt.Sprintf("SELECT count() FROM %s FINAL", schema.Qualify(db, table)), 0)
 	n, _ := strconv.Atoi(rows[0][0])
 	return n
 }
@@ -123,10 +120,7 @@ func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
 					t.Errorf("%s.%s: type %q, want %q", tbl.Name, c.Name, got, want)
 				}
 			}
-			_, rows, err := s.Query(ctx, fmt.Sprintf("SELECT engine, sorting_key, partition_key FROM system.tables WHERE database = '%s' AND name = '%s'", db, tbl.Name), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, rows := sinktest.Query(t, s, fmt.Sprintf("SELECT engine, sorting_key, partition_key FROM system.tables WHERE database = '%s' AND name = '%s'", db, tbl.Name), 0)
 			if len(rows) != 1 || rows[0][0] != "ReplacingMergeTree" {
 				t.Errorf("%s: system.tables says %v", tbl.Name, rows)
 			}
@@ -167,10 +161,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 		}
 	}
 	// Old rows read the zero values of the new columns.
-	_, rows, err := s.Query(ctx, fmt.Sprintf("SELECT extra_s, extra_i, extra_b, extra_j, extra_a FROM %s ORDER BY id LIMIT 1", schema.Qualify(db, tbl.Name)), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rows := sinktest.Query(t, s, fmt.Sprintf("SELECT extra_s, extra_i, extra_b, extra_j, extra_a FROM %s ORDER BY id LIMIT 1", schema.Qualify(db, tbl.Name)), 0)
 	if want := []string{"", "0", "0", "{}", "[]"}; !reflect.DeepEqual(rows[0], want) {
 		t.Errorf("old row reads %q, want %q", rows[0], want)
 	}
@@ -192,14 +183,11 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 
 func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
 	s, db := newSink(t)
-	ctx := context.Background()
 	tbl := schema.EventTable()
 	sinktest.Migrate(t, s, tbl)
 	rows := eventRows(t, 1000, 0)
 	for range 2 {
-		if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
-			t.Fatal(err)
-		}
+		sinktest.Write(t, s, tbl, rows)
 	}
 	if n := count(t, s, db, tbl.Name); n != len(rows) {
 		t.Fatalf("count() FINAL = %d, want %d", n, len(rows))
@@ -208,7 +196,6 @@ func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
 
 func TestVersionedTableKeepsNewest(t *testing.T) {
 	s, db := newSink(t)
-	ctx := context.Background()
 	tbl := schema.AffiliateOrderTable()
 	sinktest.Migrate(t, s, tbl)
 	src := func(status string, updated string) schematest.JSONSource {
@@ -227,14 +214,9 @@ func TestVersionedTableKeepsNewest(t *testing.T) {
 	}
 	// The newer report first, the older after: the newer still wins.
 	for _, r := range rows {
-		if err := s.Write(ctx, sinktest.Batch(t, tbl, []schematest.Row{r})); err != nil {
-			t.Fatal(err)
-		}
+		sinktest.Write(t, s, tbl, []schematest.Row{r})
 	}
-	_, got, err := s.Query(ctx, fmt.Sprintf("SELECT status FROM %s FINAL", schema.Qualify(db, tbl.Name)), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, got := sinktest.Query(t, s, fmt.Sprintf("SELECT status FROM %s FINAL", schema.Qualify(db, tbl.Name)), 0)
 	if len(got) != 1 || got[0][0] != "approved" {
 		t.Fatalf("FINAL gives %v, want the newest (approved)", got)
 	}
@@ -267,17 +249,10 @@ func TestWriteOutOfRangeDateFailsItsRowOnly(t *testing.T) {
 	rows := allTypesRows(t, tbl, 10)
 	rows[4][tbl.Index("day")] = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 	rows[7][tbl.Index("at")] = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)
-	err := s.Write(ctx, sinktest.Batch(t, tbl, rows))
-	var be *fault.Partial
-	if !errors.As(err, &be) {
-		t.Fatalf("want a *fault.Partial, got %v", err)
-	}
-	if len(be.Failed) != 2 || be.Failed[4] == nil || be.Failed[7] == nil {
-		t.Fatalf("failed rows %v, want 4 and 7", be.Failed)
-	}
+	failed := sinktest.Failed(t, s.Write(ctx, sinktest.Batch(t, tbl, rows)), 4, 7)
 	var ce *schema.ColumnError
-	if !errors.As(be.Failed[4], &ce) || ce.Column != "day" || !fault.IsPermanent(be.Failed[4]) {
-		t.Errorf("row 4: %v", be.Failed[4])
+	if !errors.As(failed[4], &ce) || ce.Column != "day" || !fault.IsPermanent(failed[4]) {
+		t.Errorf("row 4: %v", failed[4])
 	}
 	if n := count(t, s, db, tbl.Name); n != 8 {
 		t.Fatalf("%d rows committed, want 8", n)
@@ -300,16 +275,9 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	for _, i := range []int{17, 63} {
 		rows[i][tbl.Index("kind")] = "bad"
 	}
-	err := s.Write(ctx, sinktest.Batch(t, tbl, rows))
-	var be *fault.Partial
-	if !errors.As(err, &be) {
-		t.Fatalf("want a *fault.Partial, got %v", err)
-	}
-	if len(be.Failed) != 2 || be.Failed[17] == nil || be.Failed[63] == nil {
-		t.Fatalf("failed rows %v, want 17 and 63", be.Failed)
-	}
-	if !fault.IsPermanent(be.Failed[17]) {
-		t.Errorf("row 17: %v is not permanent", be.Failed[17])
+	failed := sinktest.Failed(t, s.Write(ctx, sinktest.Batch(t, tbl, rows)), 17, 63)
+	if !fault.IsPermanent(failed[17]) {
+		t.Errorf("row 17: %v is not permanent", failed[17])
 	}
 	if n := count(t, s, db, tbl.Name); n != 98 {
 		t.Fatalf("%d rows committed, want 98", n)
@@ -369,10 +337,7 @@ func TestQuery(t *testing.T) {
 	tbl := allTypes()
 	sinktest.Migrate(t, s, tbl)
 	sinktest.Write(t, s, tbl, allTypesRows(t, tbl, 5))
-	cols, rows, err := s.Query(ctx, "-- newest first\nSELECT id, n32, ok, at, day, tags, doc FROM all_types ORDER BY id DESC LIMIT 2;", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cols, rows := sinktest.Query(t, s, "-- newest first\nSELECT id, n32, ok, at, day, tags, doc FROM all_types ORDER BY id DESC LIMIT 2;", 10)
 	if want := []string{"id", "n32", "ok", "at", "day", "tags", "doc"}; !reflect.DeepEqual(cols, want) {
 		t.Errorf("columns %v", cols)
 	}
@@ -383,18 +348,14 @@ func TestQuery(t *testing.T) {
 	if _, _, err := s.Query(ctx, "SELECT number FROM system.numbers LIMIT 20", 10); !fault.IsPermanent(err) {
 		t.Errorf("more rows than allowed: %v", err)
 	}
-	for _, q := range []string{
+	sinktest.Refused(t, s,
 		"INSERT INTO all_types (id) VALUES ('x')",
 		"DROP TABLE all_types",
 		"SELECT 1; DROP TABLE all_types",
 		"ALTER TABLE all_types DELETE WHERE 1",
 		"",
 		"-- only a comment",
-	} {
-		if _, _, err := s.Query(ctx, q, 10); !fault.IsPermanent(err) {
-			t.Errorf("%q: %v", q, err)
-		}
-	}
+	)
 	// The server's readonly setting backs the check up.
 	if _, _, err := s.Query(ctx, "SELECT * FROM url('http://127.0.0.1:1/', CSV, 'a String')", 10); err == nil {
 		t.Error("a table function that reaches out ran")

@@ -188,10 +188,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 	}
 	sinktest.Migrate(t, s, tbl2)
 	// Old rows read the zero values of the new columns.
-	_, rows, err := s.Query(ctx, "SELECT extra_string, extra_int32, extra_int64, extra_float64, extra_bool, extra_datetime AT TIME ZONE 'UTC', extra_date, extra_json, extra_strings FROM all_types ORDER BY id LIMIT 1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rows := sinktest.Query(t, s, "SELECT extra_string, extra_int32, extra_int64, extra_float64, extra_bool, extra_datetime AT TIME ZONE 'UTC', extra_date, extra_json, extra_strings FROM all_types ORDER BY id LIMIT 1", 0)
 	if want := []string{"", "0", "0", "0", "f", "1970-01-01 00:00:00", "1970-01-01", "{}", "{}"}; !reflect.DeepEqual(rows[0], want) {
 		t.Errorf("old row reads %q, want %q", rows[0], want)
 	}
@@ -216,16 +213,13 @@ func TestWriteReadsBackTypedValues(t *testing.T) {
 
 func TestWriteTwiceLeavesOneRowPerKey(t *testing.T) {
 	s, sch := newSink(t)
-	ctx := context.Background()
 	tbl := schema.ReferralEventTable()
 	sinktest.Migrate(t, s, tbl)
 	rows := eventRows(t, tbl, 1000, 0)
 	// The batch itself repeats some rows too.
 	batch := append(append([]schematest.Row{}, rows...), rows[:100]...)
 	for range 2 {
-		if err := s.Write(ctx, sinktest.Batch(t, tbl, batch)); err != nil {
-			t.Fatal(err)
-		}
+		sinktest.Write(t, s, tbl, batch)
 	}
 	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != int64(len(rows)) {
 		t.Fatalf("count %d, want %d", n, len(rows))
@@ -244,15 +238,7 @@ func TestWriteServerRejectedRowsAreIsolated(t *testing.T) {
 	rows[3][kind] = "nul\x00byte"                // text cannot hold NUL: 22021
 	rows[50][kind] = "bad utf-8 \xff\xfe"        // invalid UTF-8: 22021
 	rows[88][doc] = `{"s": "nul \u0000 escape"}` // jsonb refuses \u0000: 22P05
-	err := s.Write(ctx, sinktest.Batch(t, tbl, rows))
-	var be *fault.Partial
-	if !errors.As(err, &be) {
-		t.Fatalf("want a *fault.Partial, got %v", err)
-	}
-	if len(be.Failed) != 3 || be.Failed[3] == nil || be.Failed[50] == nil || be.Failed[88] == nil {
-		t.Fatalf("failed rows %v, want 3, 50 and 88", be.Failed)
-	}
-	for i, e := range be.Failed {
+	for i, e := range sinktest.Failed(t, s.Write(ctx, sinktest.Batch(t, tbl, rows)), 3, 50, 88) {
 		var pe *pgconn.PgError
 		if !fault.IsPermanent(e) || !errors.As(e, &pe) || !strings.HasPrefix(pe.Code, "22") {
 			t.Errorf("row %d: %v", i, e)
@@ -304,9 +290,7 @@ func TestUserAccountMerge(t *testing.T) {
 				for _, src := range b {
 					rows = append(rows, row(t, tbl, src))
 				}
-				if err := s.Write(ctx, sinktest.Batch(t, tbl, rows)); err != nil {
-					t.Fatal(err)
-				}
+				sinktest.Write(t, s, tbl, rows)
 			}
 			cols, got, err := s.Query(ctx, "SELECT name, email, phone, city, gender, profile_completed, signup_source, "+
 				"updated_at AT TIME ZONE 'UTC', created_at AT TIME ZONE 'UTC' FROM "+schema.Qualify(sch, tbl.Name), 10)
@@ -356,10 +340,7 @@ func TestQuery(t *testing.T) {
 	tbl := allTypes()
 	sinktest.Migrate(t, s, tbl)
 	sinktest.Write(t, s, tbl, allTypesRows(t, tbl, 5))
-	cols, rows, err := s.Query(ctx, "-- newest first\nSELECT id, n32, ok, at AT TIME ZONE 'UTC' AS at, day, tags, doc, NULL AS nothing FROM all_types ORDER BY id DESC LIMIT 2;", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cols, rows := sinktest.Query(t, s, "-- newest first\nSELECT id, n32, ok, at AT TIME ZONE 'UTC' AS at, day, tags, doc, NULL AS nothing FROM all_types ORDER BY id DESC LIMIT 2;", 10)
 	if want := []string{"id", "n32", "ok", "at", "day", "tags", "doc", "nothing"}; !reflect.DeepEqual(cols, want) {
 		t.Errorf("columns %v", cols)
 	}
@@ -370,7 +351,7 @@ func TestQuery(t *testing.T) {
 	if _, _, err := s.Query(ctx, "SELECT generate_series(1, 20)", 10); !fault.IsPermanent(err) {
 		t.Errorf("more rows than allowed: %v", err)
 	}
-	for _, q := range []string{
+	sinktest.Refused(t, s,
 		"INSERT INTO all_types (id) VALUES ('x')",
 		"DROP TABLE all_types",
 		"SELECT 1; DROP TABLE all_types",
@@ -379,11 +360,7 @@ func TestQuery(t *testing.T) {
 		"SELECT nextval('x')",
 		"SELECT * FROM no_such_table",
 		"",
-	} {
-		if _, _, err := s.Query(ctx, q, 10); !fault.IsPermanent(err) {
-			t.Errorf("%q: %v", q, err)
-		}
-	}
+	)
 	if n := scalar[int64](t, s, "SELECT count(*) FROM "+schema.Qualify(sch, tbl.Name)); n != 5 {
 		t.Errorf("count %d after refused statements", n)
 	}

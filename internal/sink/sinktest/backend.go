@@ -59,6 +59,47 @@ func Write(t testing.TB, s sink.Sink, tbl *schema.Table, rows []schematest.Row) 
 	}
 }
 
+// Failed fails the test unless err is a *fault.Partial naming exactly the
+// rows (by index in the batch) given; it returns their errors.
+func Failed(t testing.TB, err error, rows ...int) map[int]error {
+	t.Helper()
+	p, ok := fault.AsPartial(err)
+	if !ok {
+		t.Fatalf("want a *fault.Partial, got %v", err)
+	}
+	named := len(p.Failed) == len(rows)
+	for _, r := range rows {
+		named = named && p.Failed[r] != nil
+	}
+	if !named {
+		t.Fatalf("failed rows %v, want %v", p.Failed, rows)
+	}
+	return p.Failed
+}
+
+// Query runs q on s (at most maxRows rows), failing the test if it fails.
+func Query(t testing.TB, s sink.Querier, q string, maxRows int) (cols []string, rows [][]string) {
+	t.Helper()
+	cols, rows, err := s.Query(context.Background(), q, maxRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cols, rows
+}
+
+// Refused checks that s refuses each statement of queries with a
+// permanent error (the caller's fault), as a subtest.
+func Refused(t *testing.T, s sink.Querier, queries ...string) {
+	t.Helper()
+	for _, q := range queries {
+		t.Run(q, func(t *testing.T) {
+			if _, _, err := s.Query(context.Background(), q, 10); err == nil || !fault.IsPermanent(err) {
+				t.Fatalf("Query(%q) err = %v, want a permanent refusal", q, err)
+			}
+		})
+	}
+}
+
 // Rows is a query's result as database/sql, pgx and clickhouse-go give it.
 type Rows interface {
 	Next() bool
