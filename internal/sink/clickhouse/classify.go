@@ -1,12 +1,8 @@
 package clickhouse
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -88,17 +84,8 @@ func classify(err error) error {
 		}
 		return fault.Permanent(err)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, ch.ErrAcquireConnTimeout) {
-		return fault.Transient(err)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return fault.Transient(err)
-	}
-	// Anything else (a driver state error, a closed pool) is not about the
-	// data: transient, the default class.
+	// Anything else (connection trouble, a timeout or cancelled context, no
+	// free connection in time, a driver state error, a closed pool) is not
+	// about the data: transient, the default class.
 	return fault.Transient(err)
 }

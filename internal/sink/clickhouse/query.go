@@ -25,7 +25,7 @@ const queryTimeout = 60 * time.Second
 // readonly=2 allowed them). At most maxRows rows (0: no limit) and
 // query.MaxResultBytes bytes.
 func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
-	stmt, err := statement(q)
+	stmt, err := syntax.Statement(q)
 	if err != nil {
 		return nil, nil, err
 	}

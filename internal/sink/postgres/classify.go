@@ -1,12 +1,8 @@
 package postgres
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,16 +45,7 @@ func classify(err error) error {
 		}
 		return fault.Transient(err)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
-		return fault.Transient(err)
-	}
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) {
-		return fault.Transient(err)
-	}
+	// Anything else (connection trouble, a timeout or cancelled context, a
+	// closed pool) is not about the data: transient.
 	return fault.Transient(err)
 }

@@ -25,7 +25,7 @@ const queryTimeout = 60 * time.Second
 // t/f, timestamptz with its offset); tabs, newlines and backslashes are
 // escaped; NULL is \N.
 func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
-	stmt, err := statement(q)
+	stmt, err := syntax.Statement(q)
 	if err != nil {
 		return nil, nil, err
 	}
