@@ -181,8 +181,7 @@ func (s *Sink) unlock() {
 // Write implements sink.Sink. DuckDB has one writer: concurrent Writes
 // queue for it, within their ctx (or WriteTimeout).
 func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
-	n := b.Len()
-	if n == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
 	ctx, cancel := sink.WithDefaultTimeout(ctx, s.cfg.WriteTimeout)

@@ -24,8 +24,7 @@ const stageTable = "event_grpc_stage"
 // server refuses for its data (SQLSTATE 22xxx, 23xxx) is split to find the
 // rows at fault, named in a *fault.Partial while the others commit.
 func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
-	n := b.Len()
-	if n == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
 	ctx, cancel := sink.WithDefaultTimeout(ctx, s.cfg.WriteTimeout)
