@@ -361,8 +361,7 @@ func appendErr(err error) error {
 // database, out of memory and cancellation are transient (retried with
 // backoff, never dead-lettered for it), as is anything unknown.
 func classify(err error) error {
-	var fe *fault.Error
-	if errors.As(err, &fe) {
+	if !sink.Unclassified(err) {
 		return err
 	}
 	var de *duck.Error

@@ -3,15 +3,12 @@ package postgres
 import (
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
-
-// throttleHint is the retry hint of throttled server errors.
-const throttleHint = time.Second
 
 // classify marks an error by its SQLSTATE class:
 //
@@ -28,11 +25,7 @@ const throttleHint = time.Second
 // Errors of any other class are transient too: nothing says the rows are
 // at fault. An error already classified keeps its class.
 func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var fe *fault.Error
-	if errors.As(err, &fe) {
+	if !sink.Unclassified(err) {
 		return err
 	}
 	var pe *pgconn.PgError
@@ -41,7 +34,7 @@ func classify(err error) error {
 		case strings.HasPrefix(pe.Code, "22"), strings.HasPrefix(pe.Code, "23"):
 			return fault.Permanent(err)
 		case strings.HasPrefix(pe.Code, "53"):
-			return fault.Throttled(err, throttleHint)
+			return fault.Throttled(err, sink.ThrottleHint)
 		}
 		return fault.Transient(err)
 	}
