@@ -83,6 +83,18 @@ func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schematest.Row {
 	return sinktest.AllTypesRows(t, tbl, n, time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC))
 }
 
+// allTypesSink opens a sink on a database of its own holding n rows of the
+// all_types table.
+func allTypesSink(t *testing.T, n int) (s *Sink, db string, tbl *schema.Table, rows []schematest.Row) {
+	t.Helper()
+	s, db = newSink(t)
+	tbl = allTypes()
+	sinktest.Migrate(t, s, tbl)
+	rows = allTypesRows(t, tbl, n)
+	sinktest.Write(t, s, tbl, rows)
+	return s, db, tbl, rows
+}
+
 func count(t testing.TB, s *Sink, db, table string) int {
 	t.Helper()
 	_, rows := sinktest.Query(t, s, fmt.Sprintf("SELECT count() FROM %s FINAL", schema.Qualify(db, table)), 0)
@@ -135,11 +147,8 @@ func TestMigrateCreatesEveryDefaultTable(t *testing.T) {
 }
 
 func TestMigrateAddsDeclaredColumns(t *testing.T) {
-	s, db := newSink(t)
+	s, db, tbl, _ := allTypesSink(t, 3)
 	ctx := context.Background()
-	tbl := allTypes()
-	sinktest.Migrate(t, s, tbl)
-	sinktest.Write(t, s, tbl, allTypesRows(t, tbl, 3))
 	added := []schema.Column{
 		{Name: "extra_s", Type: schema.String, From: "x"},
 		{Name: "extra_i", Type: schema.Int64, From: "x"},
@@ -173,11 +182,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 }
 
 func TestWriteReadsBackTypedValues(t *testing.T) {
-	s, db := newSink(t)
-	tbl := allTypes()
-	sinktest.Migrate(t, s, tbl)
-	rows := allTypesRows(t, tbl, 50)
-	sinktest.Write(t, s, tbl, rows)
+	s, db, tbl, rows := allTypesSink(t, 50)
 	sinktest.SameRows(t, tbl, readAllTypes(t, s, db, tbl), rows)
 }
 
@@ -332,11 +337,8 @@ func TestServerGoneIsTransient(t *testing.T) { server().TestGone(t) }
 func TestHungServerIsBoundedByDeadline(t *testing.T) { server().TestHung(t) }
 
 func TestQuery(t *testing.T) {
-	s, db := newSink(t)
+	s, db, tbl, _ := allTypesSink(t, 5)
 	ctx := context.Background()
-	tbl := allTypes()
-	sinktest.Migrate(t, s, tbl)
-	sinktest.Write(t, s, tbl, allTypesRows(t, tbl, 5))
 	cols, rows := sinktest.Query(t, s, "-- newest first\nSELECT id, n32, ok, at, day, tags, doc FROM all_types ORDER BY id DESC LIMIT 2;", 10)
 	if want := []string{"id", "n32", "ok", "at", "day", "tags", "doc"}; !reflect.DeepEqual(cols, want) {
 		t.Errorf("columns %v", cols)

@@ -92,6 +92,18 @@ func allTypesRows(t testing.TB, tbl *schema.Table, n int) []schematest.Row {
 	return sinktest.AllTypesRows(t, tbl, n, time.Date(2024, 6, 10, 8, 30, 15, 123456000, time.UTC))
 }
 
+// allTypesSink opens a sink on a schema of its own holding n rows of the
+// all_types table.
+func allTypesSink(t *testing.T, n int) (s *Sink, sch string, tbl *schema.Table, rows []schematest.Row) {
+	t.Helper()
+	s, sch = newSink(t)
+	tbl = allTypes()
+	sinktest.Migrate(t, s, tbl)
+	rows = allTypesRows(t, tbl, n)
+	sinktest.Write(t, s, tbl, rows)
+	return s, sch, tbl, rows
+}
+
 func eventRows(t testing.TB, tbl *schema.Table, n, offset int) []schematest.Row {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	rows := make([]schematest.Row, n)
@@ -176,11 +188,8 @@ func TestConcurrentMigrations(t *testing.T) {
 }
 
 func TestMigrateAddsDeclaredColumns(t *testing.T) {
-	s, _ := newSink(t)
+	s, _, _, _ := allTypesSink(t, 3)
 	ctx := context.Background()
-	tbl := allTypes()
-	sinktest.Migrate(t, s, tbl)
-	sinktest.Write(t, s, tbl, allTypesRows(t, tbl, 3))
 	tbl2 := allTypes()
 	for _, typ := range []schema.Type{schema.String, schema.Int32, schema.Int64, schema.Float64, schema.Bool,
 		schema.DateTime, schema.Date, schema.JSON, schema.Strings} {
@@ -199,11 +208,7 @@ func TestMigrateAddsDeclaredColumns(t *testing.T) {
 }
 
 func TestWriteReadsBackTypedValues(t *testing.T) {
-	s, sch := newSink(t)
-	tbl := allTypes()
-	sinktest.Migrate(t, s, tbl)
-	rows := allTypesRows(t, tbl, 50)
-	sinktest.Write(t, s, tbl, rows)
+	s, sch, tbl, rows := allTypesSink(t, 50)
 	// jsonb normalises the text: compare it as PostgreSQL prints it.
 	for i, r := range rows {
 		r[tbl.Index("doc")] = fmt.Sprintf(`{"i": %d, "s": "é\t\"q\""}`, i)
@@ -335,10 +340,7 @@ func TestServerGoneIsTransient(t *testing.T) { server().TestGone(t) }
 func TestHungServerIsBoundedByDeadline(t *testing.T) { server().TestHung(t) }
 
 func TestQuery(t *testing.T) {
-	s, sch := newSink(t)
-	tbl := allTypes()
-	sinktest.Migrate(t, s, tbl)
-	sinktest.Write(t, s, tbl, allTypesRows(t, tbl, 5))
+	s, sch, tbl, _ := allTypesSink(t, 5)
 	cols, rows := sinktest.Query(t, s, "-- newest first\nSELECT id, n32, ok, at AT TIME ZONE 'UTC' AS at, day, tags, doc, NULL AS nothing FROM all_types ORDER BY id DESC LIMIT 2;", 10)
 	if want := []string{"id", "n32", "ok", "at", "day", "tags", "doc", "nothing"}; !reflect.DeepEqual(cols, want) {
 		t.Errorf("columns %v", cols)
