@@ -35,12 +35,11 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 			r[tbl.Index("at")] = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
 		},
 		Gone: func(t *testing.T) (sink.Sink, func()) {
-			p := sinktest.NewProxy(t, addr)
-			s, db := newSink(t, append(mod, func(c *Config) { c.Addrs, c.Port = nil, p.Port() })...)
-			dbs[s] = db
-			sinktest.Migrate(t, s, sinktest.AllTypes(schema.Analytics))
-			p.Cut()
-			return s, func() { p.Restart(t) }
+			return sinktest.BehindCutProxy(t, addr, sinktest.AllTypes(schema.Analytics), func(port int) sink.Sink {
+				s, db := newSink(t, append(mod, func(c *Config) { c.Addrs, c.Port = nil, port })...)
+				dbs[s] = db
+				return s
+			})
 		},
 	}
 }

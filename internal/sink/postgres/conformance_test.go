@@ -26,12 +26,11 @@ func TestConformance(t *testing.T) {
 		// PostgreSQL text cannot hold a NUL byte.
 		Spoil: func(tbl *schema.Table, r schematest.Row) { r[tbl.Index("kind")] = "nul\x00byte" },
 		Gone: func(t *testing.T) (sink.Sink, func()) {
-			p := sinktest.NewProxy(t, "127.0.0.1:5432")
-			s, sch := newSink(t, func(c *Config) { c.Port = p.Port() })
-			schemas[s] = sch
-			sinktest.Migrate(t, s, sinktest.AllTypes(schema.Transactional, "id"))
-			p.Cut()
-			return s, func() { p.Restart(t) }
+			return sinktest.BehindCutProxy(t, pgAddr, sinktest.AllTypes(schema.Transactional, "id"), func(port int) sink.Sink {
+				s, sch := newSink(t, func(c *Config) { c.Port = port })
+				schemas[s] = sch
+				return s
+			})
 		},
 	})
 }

@@ -171,6 +171,17 @@ func SameRows(t testing.TB, tbl *schema.Table, got, want []schematest.Row) {
 	}
 }
 
+// BehindCutProxy is a Harness's Gone for a server at addr: the sink open
+// returns with its connections going to port (a proxy's in front of addr),
+// migrated to tbl, and then the proxy cut; back restarts the proxy.
+func BehindCutProxy(t *testing.T, addr string, tbl *schema.Table, open func(port int) sink.Sink) (s sink.Sink, back func()) {
+	p := NewProxy(t, addr)
+	s = open(p.Port())
+	Migrate(t, s, tbl)
+	p.Cut()
+	return s, func() { p.Restart(t) }
+}
+
 // Server is a backend behind a network server, for the tests of a server
 // that goes away (TestGone) or stops answering (TestHung).
 type Server struct {
