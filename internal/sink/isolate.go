@@ -2,14 +2,25 @@ package sink
 
 import (
 	"context"
+	"time"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 )
 
-// SplitBudget is the budget of partial writes the backends give Isolate.
+// SplitBudget is the budget of partial writes the backends give Isolate
+// (through Metrics.Isolate).
 // One bad row among n costs about 2·log2(n) of them (28 for 10,000 rows).
 const SplitBudget = 128
+
+// WithDefaultTimeout returns ctx bounded by d when ctx has no deadline of
+// its own, so that a Write never waits for ever, and its cancel.
+func WithDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
 
 // Isolate writes rows with write, which stores the rows it is given as one
 // operation. When that fails permanently (fault.Permanent: the data of some

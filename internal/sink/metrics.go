@@ -39,6 +39,17 @@ func NewMetrics(reg prometheus.Registerer, sinkName string) (*Metrics, error) {
 	return m, nil
 }
 
+// Isolate is Isolate with SplitBudget, counting each partial write it
+// makes in Splits, under b's table.
+func (m *Metrics) Isolate(ctx context.Context, b *schema.Batch, write func(context.Context, *schema.Batch) error) error {
+	return Isolate(ctx, b, func(ctx context.Context, part *schema.Batch) error {
+		if part.Len() < b.Len() {
+			m.Splits.WithLabelValues(b.Table.Name).Inc()
+		}
+		return write(ctx, part)
+	}, SplitBudget)
+}
+
 // Observer is the metrics decorator of sinks: the sink Of returns counts
 // and times each Write (and each Submit, until its done), by sink and
 // table, once for every caller. It is applied where the sinks are built

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"time"
 
 	"github.com/event-grpc/event-grpc/internal/query"
 	"github.com/event-grpc/event-grpc/internal/schema"
@@ -24,6 +25,9 @@ type Sink interface {
 	// Close releases connections. Safe to call twice.
 	Close(ctx context.Context) error
 }
+
+// QueryTimeout bounds a statement of the query endpoint on the server.
+const QueryTimeout = 60 * time.Second
 
 // Querier is query.Querier, the optional capability behind the read-only
 // query endpoint; the wrappers here (Coalescer, Connecting) pass it on.

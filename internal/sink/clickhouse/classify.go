@@ -1,17 +1,13 @@
 package clickhouse
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"syscall"
-	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
 
 // Server error codes (ClickHouse's ErrorCodes.cpp) that say nothing about
@@ -58,20 +54,13 @@ var throttledCodes = map[int32]bool{
 	252: true, // TOO_MANY_PARTS: merges are behind inserts
 }
 
-// throttleHint is the retry hint of throttled server errors.
-const throttleHint = time.Second
-
 // classify marks an error from the driver: connection trouble, timeouts and
 // a busy server are transient (or throttled); any other exception the server
 // raised is permanent — the data of the statement is at fault, and Write
 // splits the batch to find the rows. An error already classified keeps its
 // class.
 func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var fe *fault.Error
-	if errors.As(err, &fe) {
+	if !sink.Unclassified(err) {
 		return err
 	}
 	var ex *ch.Exception
@@ -82,23 +71,14 @@ func classify(err error) error {
 			// block (newer servers): splitting it helps, retrying does not.
 			return fault.Permanent(err)
 		case throttledCodes[ex.Code]:
-			return fault.Throttled(err, throttleHint)
+			return fault.Throttled(err, sink.ThrottleHint)
 		case transientCodes[ex.Code]:
 			return fault.Transient(err)
 		}
 		return fault.Permanent(err)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, ch.ErrAcquireConnTimeout) {
-		return fault.Transient(err)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return fault.Transient(err)
-	}
-	// Anything else (a driver state error, a closed pool) is not about the
-	// data: transient, the default class.
+	// Anything else (connection trouble, a timeout or cancelled context, no
+	// free connection in time, a driver state error, a closed pool) is not
+	// about the data: transient, the default class.
 	return fault.Transient(err)
 }

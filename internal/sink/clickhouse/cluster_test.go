@@ -52,6 +52,16 @@ func dropClusterDatabase(t testing.TB, db, cluster string) {
 	t.Errorf("dropping database %s on cluster %s: no replica did", db, cluster)
 }
 
+// clusterSink starts the replicas when they are not up and opens a sink on
+// the cluster with a database of its own, migrated to the all_types table.
+func clusterSink(t *testing.T) (*Sink, string, *schema.Table) {
+	clustertest.Script(t, "up.sh", "clickhouse")
+	s, db := newSink(t, onCluster)
+	tbl := sinktest.AllTypes(schema.Analytics)
+	sinktest.Migrate(t, s, tbl)
+	return s, db, tbl
+}
+
 // TestClusterConformance runs the sink suite against the two replicas:
 // tables created ON CLUSTER as ReplicatedReplacingMergeTree behind a
 // Distributed table, read back through the Distributed table with FINAL.
@@ -64,13 +74,8 @@ func TestClusterConformance(t *testing.T) {
 // engine, the Distributed table reads what either replica holds, and a
 // column added to the declaration reaches both.
 func TestClusterDDL(t *testing.T) {
-	clustertest.Script(t, "up.sh", "clickhouse")
-	s, db := newSink(t, onCluster)
-	tbl := sinktest.AllTypes(schema.Analytics)
+	s, db, tbl := clusterSink(t)
 	ctx := context.Background()
-	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
 	for _, addr := range clusterAddrs {
 		var engine string
 		row := replica(t, addr).QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", db, tbl.Name+"_local")
@@ -84,9 +89,7 @@ func TestClusterDDL(t *testing.T) {
 	}
 	more := sinktest.AllTypes(schema.Analytics)
 	more.Columns = append(more.Columns, schema.Column{Name: "extra", Type: schema.String})
-	if err := s.Migrate(ctx, []*schema.Table{more}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, more)
 	for _, addr := range clusterAddrs {
 		for _, name := range []string{tbl.Name, tbl.Name + "_local"} {
 			var n uint64
@@ -103,13 +106,8 @@ func TestClusterDDL(t *testing.T) {
 // whatever the killed one had committed is not stored twice (identical
 // blocks are dropped by the replicated table). Every row is stored once.
 func TestClusterReplicaKilled(t *testing.T) {
-	clustertest.Script(t, "up.sh", "clickhouse")
-	s, db := newSink(t, onCluster)
-	tbl := sinktest.AllTypes(schema.Analytics)
+	s, db, tbl := clusterSink(t)
 	ctx := context.Background()
-	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
 	const batches, per = 60, 200
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	all := sinktest.AllTypesRows(t, tbl, batches*per, base)

@@ -28,9 +28,7 @@ func TestCoalescerOneInsertForManyWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl := sinktest.AllTypes(schema.Analytics)
-	if err := c.Migrate(ctx, []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, c, tbl)
 	all := sinktest.AllTypesRows(t, tbl, 400, time.Now().UTC().Truncate(time.Second))
 	bad := make([]schematest.Row, 50)
 	copy(bad, all[150:200])
@@ -86,9 +84,7 @@ func TestCoalescerIntervalAndFlush(t *testing.T) {
 	}
 	defer c.Close(ctx)
 	tbl := sinktest.AllTypes(schema.Analytics)
-	if err := c.Migrate(ctx, []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, c, tbl)
 	rows := sinktest.AllTypesRows(t, tbl, 20, time.Now().UTC().Truncate(time.Second))
 	fate := make(chan error, 1)
 	c.Submit(sinktest.Batch(t, tbl, rows[:10]), func(err error) { fate <- err })
@@ -97,22 +93,19 @@ func TestCoalescerIntervalAndFlush(t *testing.T) {
 		t.Fatalf("inserted before the interval ended (fate %v)", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	select {
-	case err := <-fate:
-		if err != nil {
-			t.Fatal(err)
+	inserted := func(within time.Duration, late string) {
+		t.Helper()
+		select {
+		case err := <-fate:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(within):
+			t.Fatal(late)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("not inserted after its interval")
 	}
+	inserted(5*time.Second, "not inserted after its interval")
 	c.Submit(sinktest.Batch(t, tbl, rows[10:]), func(err error) { fate <- err })
 	c.Flush()
-	select {
-	case err := <-fate:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(200 * time.Millisecond):
-		t.Fatal("Flush did not insert at once")
-	}
+	inserted(200*time.Millisecond, "Flush did not insert at once")
 }

@@ -35,14 +35,11 @@ func harness(addr string, mod ...func(*Config)) sinktest.Harness {
 			r[tbl.Index("at")] = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
 		},
 		Gone: func(t *testing.T) (sink.Sink, func()) {
-			p := sinktest.NewProxy(t, addr)
-			s, db := newSink(t, append(mod, func(c *Config) { c.Addrs, c.Port = nil, p.Port() })...)
-			dbs[s] = db
-			if err := s.Migrate(context.Background(), []*schema.Table{sinktest.AllTypes(schema.Analytics)}); err != nil {
-				t.Fatal(err)
-			}
-			p.Cut()
-			return s, func() { p.Restart(t) }
+			return sinktest.BehindCutProxy(t, addr, sinktest.AllTypes(schema.Analytics), func(port int) sink.Sink {
+				s, db := newSink(t, append(mod, func(c *Config) { c.Addrs, c.Port = nil, port })...)
+				dbs[s] = db
+				return s
+			})
 		},
 	}
 }
@@ -56,26 +53,7 @@ func readAllTypes(t *testing.T, s *Sink, db string, tbl *schema.Table) []schemat
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []schematest.Row
-	for rows.Next() {
-		var (
-			id, kind, doc string
-			n32           int32
-			n64           int64
-			f             float64
-			ok            uint8
-			at, day       time.Time
-			tags          []string
-		)
-		if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, schematest.Row{id, kind, n32, n64, f, ok == 1, at.UTC(), day.UTC(), doc, tags})
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sinktest.ScanAllTypes[uint8, []string](t, rows)
 }
 
 // TestConformanceCoalesced runs the suite through the writer the service

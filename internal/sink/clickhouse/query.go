@@ -13,10 +13,8 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/query"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
-
-// queryTimeout bounds a query's run time on the server.
-const queryTimeout = 60 * time.Second
 
 // Query implements sink.Querier: one read-only statement (SELECT, WITH,
 // SHOW, DESCRIBE, EXISTS), run with readonly=1 so the server refuses any
@@ -25,18 +23,18 @@ const queryTimeout = 60 * time.Second
 // readonly=2 allowed them). At most maxRows rows (0: no limit) and
 // query.MaxResultBytes bytes.
 func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
-	stmt, err := statement(q)
+	stmt, err := syntax.Statement(q)
 	if err != nil {
 		return nil, nil, err
 	}
 	// The server bounds the result before it sends it, and the run time
 	// (result_overflow_mode and timeout_overflow_mode keep their default,
 	// throw: an error, never a silently cut result).
-	settings := ch.Settings{"readonly": 1, "max_execution_time": int(queryTimeout / time.Second), "max_result_bytes": query.MaxResultBytes}
+	settings := ch.Settings{"readonly": 1, "max_execution_time": int(sink.QueryTimeout / time.Second), "max_result_bytes": query.MaxResultBytes}
 	if maxRows > 0 {
 		settings["max_result_rows"] = maxRows
 	}
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout+5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sink.QueryTimeout+5*time.Second)
 	defer cancel()
 	rows, err := s.conn.Query(ch.Context(ctx, ch.WithSettings(settings)), stmt)
 	if err != nil {

@@ -8,17 +8,16 @@ import "github.com/event-grpc/event-grpc/internal/query"
 // other than a trailing one). The server's readonly=1 is the second line
 // of defence (see Query).
 func ReadOnly(q string) error {
-	_, err := statement(q)
+	_, err := syntax.Statement(q)
 	return err
 }
 
-// statement checks q with ReadOnly's rules and returns it without comments
-// and without a trailing ';'. ClickHouse quotes with '…', "…" and `…`,
-// takes backslash escapes in all of them, and does not nest comments.
-func statement(q string) (string, error) {
-	return query.Syntax{
-		Queries:          []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS"},
-		Backticks:        true,
-		BackslashEscapes: true,
-	}.Statement(q)
+// syntax is ClickHouse's SQL as the query endpoint reads it: quotes '…',
+// "…" and `…`, backslash escapes in all of them, comments that do not
+// nest. Its Statement checks a query with ReadOnly's rules and returns it
+// without comments and without a trailing ';'.
+var syntax = query.Syntax{
+	Queries:          []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS"},
+	Backticks:        true,
+	BackslashEscapes: true,
 }

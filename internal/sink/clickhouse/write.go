@@ -33,12 +33,8 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 	if n == 0 {
 		return nil
 	}
-	t := b.Table
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		defer cancel()
-	}
+	ctx, cancel := sink.WithDefaultTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
 	failed := checkRanges(b)
 	sent, good := b, []int(nil)
 	if len(failed) > 0 {
@@ -53,12 +49,7 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 	if sent.Len() > 0 {
 		// A block the server refuses for its data is split to find the rows
 		// at fault (sink.Isolate); every partial insert is counted.
-		err := sink.Isolate(ctx, sent, func(ctx context.Context, part *schema.Batch) error {
-			if part.Len() < sent.Len() {
-				s.m.Splits.WithLabelValues(t.Name).Inc()
-			}
-			return s.insert(ctx, part)
-		}, sink.SplitBudget)
+		err := s.m.Isolate(ctx, sent, s.insert)
 		p, partial := fault.AsPartial(err)
 		if err != nil && !partial {
 			return err

@@ -25,37 +25,13 @@ func BenchmarkWriteEvents(b *testing.B) {
 		size := c.size
 		b.Run(fmt.Sprintf("batch=%d/checkpoint=%s", size, c.threshold), func(b *testing.B) {
 			ctx := context.Background()
-			s, err := New(ctx, Config{Path: b.TempDir() + "/b.duckdb", CheckpointThreshold: c.threshold})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close(ctx)
+			s := openWith(b, Config{CheckpointThreshold: c.threshold})
 			t := schema.EventTable()
-			if err := s.Migrate(ctx, []*schema.Table{t}); err != nil {
-				b.Fatal(err)
-			}
+			sinktest.Migrate(b, s, t)
 			now := time.Now().UTC()
-			mk := func(n int) []schematest.Row {
-				rows := make([]schematest.Row, size)
-				for i := range rows {
-					r := make(schematest.Row, len(t.Columns))
-					for j, c := range t.Columns {
-						r[j] = schema.Zero(c.Type)
-						if c.Type == schema.String {
-							r[j] = "value-of-" + c.Name
-						}
-					}
-					r[0] = uuid.Must(uuid.NewV7()).String()
-					r[1] = "PageOpenedEvent"
-					r[2], r[3] = now, now
-					r[len(r)-1] = `{"page":"home","referrer":"push"}`
-					rows[i] = r
-				}
-				return rows
-			}
 			batches := make([]*schema.Batch, b.N)
 			for i := range batches {
-				batches[i] = sinktest.Batch(b, t, mk(i))
+				batches[i] = sinktest.Batch(b, t, eventRows(t, size, now))
 			}
 			b.ResetTimer()
 			for i := range b.N {
@@ -70,4 +46,24 @@ func BenchmarkWriteEvents(b *testing.B) {
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// eventRows returns n rows of the event table t with fresh ids, all at at.
+func eventRows(t *schema.Table, n int, at time.Time) []schematest.Row {
+	rows := make([]schematest.Row, n)
+	for i := range rows {
+		r := make(schematest.Row, len(t.Columns))
+		for j, c := range t.Columns {
+			r[j] = schema.Zero(c.Type)
+			if c.Type == schema.String {
+				r[j] = "value-of-" + c.Name
+			}
+		}
+		r[0] = uuid.Must(uuid.NewV7()).String()
+		r[1] = "PageOpenedEvent"
+		r[2], r[3] = at, at
+		r[len(r)-1] = `{"page":"home","referrer":"push"}`
+		rows[i] = r
+	}
+	return rows
 }

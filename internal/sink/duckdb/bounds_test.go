@@ -3,7 +3,6 @@ package duckdb
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -50,11 +49,7 @@ func procStatus(t *testing.T, key string) int64 {
 // does not grow. On e066805 the value was built, copied out of the engine,
 // scanned into a Go string and escaped before the budget refused it.
 func TestQueryRefusesHugeValue(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "b.duckdb")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := openWith(t, Config{})
 	if _, _, err := s.Query(context.Background(), "SELECT 1", 10); err != nil { // warm up
 		t.Fatal(err)
 	}
@@ -90,11 +85,7 @@ func TestQueryRefusesHugeValue(t *testing.T) {
 // limit, inside DuckDB: it is never copied into a result, out of the
 // engine or into Go memory.
 func TestQueryRefusesValueOverResultLimit(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "b.duckdb")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := openWith(t, Config{})
 	if _, _, err := s.Query(context.Background(), "SELECT 1", 10); err != nil { // warm up
 		t.Fatal(err)
 	}
@@ -103,7 +94,7 @@ func TestQueryRefusesValueOverResultLimit(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	_, _, err = s.Query(context.Background(), q, 10)
+	_, _, err := s.Query(context.Background(), q, 10)
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("a 32 MiB value: %v in %v; Go allocated %.1f MB", err, time.Since(start).Round(time.Millisecond), float64(alloc)/1e6)
@@ -127,13 +118,9 @@ func TestQueryRefusesValueOverResultLimit(t *testing.T) {
 // setting, so the context deadline interrupts it. On e066805 a query ran
 // for as long as its client waited.
 func TestQueryTimeout(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "t.duckdb"), QueryTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := openWith(t, Config{QueryTimeout: time.Second})
 	start := time.Now()
-	_, _, err = s.Query(context.Background(), "SELECT count(*) FROM range(1000000000000) a, range(1000) b", 10)
+	_, _, err := s.Query(context.Background(), "SELECT count(*) FROM range(1000000000000) a, range(1000) b", 10)
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), "timeout") || !fault.IsPermanent(err) {
 		t.Fatalf("long query: %v after %v, want the timeout named", err, took)

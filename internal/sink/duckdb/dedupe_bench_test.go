@@ -9,10 +9,8 @@ import (
 	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
-	"github.com/google/uuid"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
-	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
@@ -31,11 +29,7 @@ func BenchmarkDedupe(b *testing.B) {
 	for _, mode := range []string{"pk", "nopk", "nopk+check"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			s, err := New(ctx, Config{Path: b.TempDir() + "/d.duckdb", CheckpointThreshold: "128MB"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close(ctx)
+			s := openWith(b, Config{CheckpointThreshold: "128MB"})
 			t := schema.EventTable()
 			ddl := schema.DuckDB.CreateTable(t, qualified(t))
 			if mode != "pk" {
@@ -50,23 +44,7 @@ func BenchmarkDedupe(b *testing.B) {
 			const size = 5000
 			base := time.Now().UTC().Truncate(time.Second)
 			mk := func(n int) *schema.Batch {
-				rows := make([]schematest.Row, size)
-				at := base.Add(time.Duration(n) * time.Second)
-				for i := range rows {
-					r := make(schematest.Row, len(t.Columns))
-					for j, c := range t.Columns {
-						r[j] = schema.Zero(c.Type)
-						if c.Type == schema.String {
-							r[j] = "value-of-" + c.Name
-						}
-					}
-					r[0] = uuid.Must(uuid.NewV7()).String()
-					r[1] = "PageOpenedEvent"
-					r[2], r[3] = at, at
-					r[len(r)-1] = `{"page":"home","referrer":"push"}`
-					rows[i] = r
-				}
-				return sinktest.Batch(b, t, rows)
+				return sinktest.Batch(b, t, eventRows(t, size, base.Add(time.Duration(n)*time.Second)))
 			}
 			cols := t.ColumnNames()
 			var cpu time.Duration

@@ -181,15 +181,11 @@ func (s *Sink) unlock() {
 // Write implements sink.Sink. DuckDB has one writer: concurrent Writes
 // queue for it, within their ctx (or WriteTimeout).
 func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
-	n := b.Len()
-	if n == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		defer cancel()
-	}
+	ctx, cancel := sink.WithDefaultTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -199,12 +195,7 @@ func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
 	}
 	// A batch the database refuses for its data is split to find the rows
 	// at fault, so one bad row never fails its neighbours.
-	return sink.Isolate(ctx, b, func(ctx context.Context, part *schema.Batch) error {
-		if part.Len() < n {
-			s.m.Splits.WithLabelValues(b.Table.Name).Inc()
-		}
-		return s.write(ctx, part)
-	}, sink.SplitBudget)
+	return s.m.Isolate(ctx, b, s.write)
 }
 
 // write stores rows. The fast path appends straight into the table; the
@@ -370,8 +361,7 @@ func appendErr(err error) error {
 // database, out of memory and cancellation are transient (retried with
 // backoff, never dead-lettered for it), as is anything unknown.
 func classify(err error) error {
-	var fe *fault.Error
-	if errors.As(err, &fe) {
+	if !sink.Unclassified(err) {
 		return err
 	}
 	var de *duck.Error

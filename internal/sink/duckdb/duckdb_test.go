@@ -2,20 +2,24 @@ package duckdb
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/schema/schematest"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
-func open(t *testing.T) *Sink {
+// open opens a store in the test's temporary directory, closed when the
+// test ends.
+func open(t testing.TB) *Sink { return openWith(t, Config{}) }
+
+// openWith is open with cfg (its Path set).
+func openWith(t testing.TB, cfg Config) *Sink {
 	t.Helper()
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "t.duckdb")})
+	cfg.Path = filepath.Join(t.TempDir(), "t.duckdb")
+	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,36 +46,27 @@ func row(id string, n int64) schematest.Row {
 	return schematest.Row{id, n, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), true, []string{"a", "b"}}
 }
 
+// count is the one value q answers (a count, as text).
 func count(t *testing.T, s *Sink, q string) string {
 	t.Helper()
-	_, rows, err := s.Query(context.Background(), q, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rows := sinktest.Query(t, s, q, 10)
 	return rows[0][0]
 }
 
 func TestWriteDedupesOnKey(t *testing.T) {
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	batch := []schematest.Row{row("a", 1), row("b", 2), row("a", 1)}
 	for range 2 {
-		if err := s.Write(ctx, sinktest.Batch(t, tb, batch)); err != nil {
-			t.Fatal(err)
-		}
+		sinktest.Write(t, s, tb, batch)
 	}
 	if got := count(t, s, "SELECT count(*) FROM things"); got != "2" {
 		t.Fatalf("rows = %s, want 2 (one per key)", got)
 	}
-	_, rows, err := s.Query(ctx, "SELECT id, n, ts, ok, tags FROM things WHERE id = 'b'", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rows := sinktest.Query(t, s, "SELECT id, n, ts, ok, tags FROM things WHERE id = 'b'", 10)
 	want := []string{"b", "2", "2026-11-27 10:00:00", "1", "['a','b']"}
 	for i := range want {
 		if rows[0][i] != want[i] {
@@ -82,63 +77,38 @@ func TestWriteDedupesOnKey(t *testing.T) {
 
 func TestBadRowFailsAlone(t *testing.T) {
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	// Types fit (the batch is typed); DuckDB refuses the data: invalid UTF-8.
 	bad := row("bad\xff\xfe", 2)
-	err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1), bad, row("c", 3)}))
-	var be *fault.Partial
-	if !errors.As(err, &be) {
-		t.Fatalf("err = %v, want *fault.Partial", err)
-	}
-	if len(be.Failed) != 1 || be.Failed[1] == nil {
-		t.Fatalf("failed rows = %v, want only #1", be.Failed)
-	}
+	sinktest.Failed(t, s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1), bad, row("c", 3)})), 1)
 	if got := count(t, s, "SELECT count(*) FROM things"); got != "2" {
 		t.Fatalf("rows = %s, want the 2 good ones", got)
 	}
 }
 
 func TestAddedColumnIsAdded(t *testing.T) {
-	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1)})); err != nil {
-		t.Fatal(err)
-	}
+	s, tb := open(t), testTable()
+	sinktest.Migrate(t, s, tb)
+	sinktest.Write(t, s, tb, []schematest.Row{row("a", 1)})
 	tb.Columns = append(tb.Columns, schema.Column{Name: "extra", Type: schema.String})
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{append(row("b", 2), "x")})); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
+	sinktest.Write(t, s, tb, []schematest.Row{append(row("b", 2), "x")})
 	if got := count(t, s, "SELECT string_agg(extra, ',' ORDER BY id) FROM things"); got != ",x" {
 		t.Fatalf("extra = %q", got)
 	}
 }
 
 func TestQueryIsReadOnly(t *testing.T) {
-	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
+	s, tb := open(t), testTable()
+	sinktest.Migrate(t, s, tb)
+	sinktest.Refused(t, s,
 		"DROP TABLE things",
 		"DELETE FROM things",
 		"SELECT 1; DROP TABLE things",
 		"/* hi */ INSERT INTO things VALUES ('x')",
 		"SELECT * FROM read_csv('/etc/passwd')",
 		"",
-	} {
-		t.Run(q, func(t *testing.T) {
-			if _, _, err := s.Query(ctx, q, 10); err == nil || !fault.IsPermanent(err) {
-				t.Fatalf("Query(%q) err = %v, want a permanent refusal", q, err)
-			}
-		})
-	}
+	)
 	if got := count(t, s, "-- a comment\nSELECT count(*) FROM things"); got != "0" {
 		t.Fatalf("count = %s", got)
 	}
@@ -178,9 +148,7 @@ func TestReadOnly(t *testing.T) {
 	})
 	// What the check accepts, DuckDB runs.
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	for _, q := range accepted {
 		if _, _, err := s.Query(ctx, q, 100); err != nil {
 			t.Errorf("Query(%q): %v", q, err)
@@ -189,22 +157,12 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestLimitsAreApplied(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "m.duckdb"), MemoryLimit: "256MB", CheckpointThreshold: "96MB"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	_, rows, err := s.Query(context.Background(), "SELECT current_setting('memory_limit')", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWith(t, Config{MemoryLimit: "256MB", CheckpointThreshold: "96MB"})
+	_, rows := sinktest.Query(t, s, "SELECT current_setting('memory_limit')", 1)
 	if got := rows[0][0]; got != "244.1 MiB" && got != "256.0 MiB" && got != "256MB" {
 		t.Fatalf("memory_limit = %q, want 256MB", got)
 	}
-	_, rows, err = s.Query(context.Background(), "SELECT current_setting('checkpoint_threshold')", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rows = sinktest.Query(t, s, "SELECT current_setting('checkpoint_threshold')", 1)
 	if got := rows[0][0]; got != "91.5 MiB" && got != "96.0 MiB" && got != "96MB" {
 		t.Fatalf("checkpoint_threshold = %q, want 96MB", got)
 	}

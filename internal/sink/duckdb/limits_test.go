@@ -19,20 +19,13 @@ import (
 var base = time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC)
 
 func TestWriteTimeoutHonoured(t *testing.T) {
-	s, err := New(context.Background(), Config{Path: filepath.Join(t.TempDir(), "t.duckdb"), WriteTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	tbl := sinktest.AllTypes(schema.Analytics)
-	if err := s.Migrate(context.Background(), []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
+	s, tbl := openWith(t, Config{WriteTimeout: 200 * time.Millisecond}), sinktest.AllTypes(schema.Analytics)
+	sinktest.Migrate(t, s, tbl)
 	if err := s.lock(context.Background()); err != nil { // the writer is busy
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = s.Write(context.Background(), sinktest.Batch(t, tbl, sinktest.AllTypesRows(t, tbl, 3, base)))
+	err := s.Write(context.Background(), sinktest.Batch(t, tbl, sinktest.AllTypesRows(t, tbl, 3, base)))
 	took := time.Since(start)
 	s.unlock()
 	if !errors.Is(err, context.DeadlineExceeded) || fault.IsPermanent(err) {
@@ -45,9 +38,7 @@ func TestWriteTimeoutHonoured(t *testing.T) {
 
 func TestCtxHonoured(t *testing.T) {
 	s, ctx, tbl := open(t), context.Background(), sinktest.AllTypes(schema.Analytics)
-	if err := s.Migrate(ctx, []*schema.Table{tbl}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tbl)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	err := s.Write(cctx, sinktest.Batch(t, tbl, sinktest.AllTypesRows(t, tbl, 3000, base)))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/query"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
 
 // queryGuard is what the query connection sets once, before its first
@@ -37,7 +38,7 @@ func (s *Sink) lockConfiguration(ctx context.Context) error {
 }
 
 // DefaultQueryTimeout bounds a query endpoint statement's run time.
-const DefaultQueryTimeout = 60 * time.Second
+const DefaultQueryTimeout = sink.QueryTimeout
 
 // cellLimitMessage is the error a value over query.MaxResultBytes raises
 // inside DuckDB (see bounded).

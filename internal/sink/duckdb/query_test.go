@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/schema/schematest"
+	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
 // Read-only means read-only: no statement through Query, however it is
@@ -21,9 +21,7 @@ import (
 func TestQueryCannotChangeAnything(t *testing.T) {
 	dir := t.TempDir()
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	setting := func(name string) string {
 		t.Helper()
 		_, rows, err := s.Query(ctx, "SELECT current_setting('"+name+"')", 1)
@@ -113,11 +111,7 @@ func TestQueryCannotChangeAnything(t *testing.T) {
 	for i := range rows {
 		rows[i] = row(fmt.Sprintf("id-%d-%s", i, strings.Repeat("x", 200)), int64(i))
 	}
-	b, err := schematest.BatchOf(tb, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, b); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tb, rows)); err != nil {
 		t.Fatalf("write after the queries: %v", err)
 	}
 	if got := count(t, s, "SELECT count(*) FROM things"); got != "5000" {
@@ -132,9 +126,7 @@ func TestQueryCannotChangeAnything(t *testing.T) {
 func TestEngineGuardsWithoutTheLexer(t *testing.T) {
 	dir := t.TempDir()
 	s, ctx, tb := open(t), context.Background(), testTable()
-	if err := s.Migrate(ctx, []*schema.Table{tb}); err != nil {
-		t.Fatal(err)
-	}
+	sinktest.Migrate(t, s, tb)
 	for _, q := range []string{
 		"SET memory_limit='1.9MiB'",
 		"PRAGMA memory_limit='1.9MiB'",
@@ -174,11 +166,7 @@ func TestEngineGuardsWithoutTheLexer(t *testing.T) {
 	if got := count(t, s, "SELECT count(*) FROM things"); got != "0" {
 		t.Fatalf("things holds %s rows", got)
 	}
-	b, err := schematest.BatchOf(tb, []schematest.Row{row("a", 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(ctx, b); err != nil {
+	if err := s.Write(ctx, sinktest.Batch(t, tb, []schematest.Row{row("a", 1)})); err != nil {
 		t.Fatalf("write after: %v", err)
 	}
 }

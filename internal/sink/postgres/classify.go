@@ -1,21 +1,14 @@
 package postgres
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/event-grpc/event-grpc/internal/fault"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
-
-// throttleHint is the retry hint of throttled server errors.
-const throttleHint = time.Second
 
 // classify marks an error by its SQLSTATE class:
 //
@@ -32,11 +25,7 @@ const throttleHint = time.Second
 // Errors of any other class are transient too: nothing says the rows are
 // at fault. An error already classified keeps its class.
 func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var fe *fault.Error
-	if errors.As(err, &fe) {
+	if !sink.Unclassified(err) {
 		return err
 	}
 	var pe *pgconn.PgError
@@ -45,20 +34,11 @@ func classify(err error) error {
 		case strings.HasPrefix(pe.Code, "22"), strings.HasPrefix(pe.Code, "23"):
 			return fault.Permanent(err)
 		case strings.HasPrefix(pe.Code, "53"):
-			return fault.Throttled(err, throttleHint)
+			return fault.Throttled(err, sink.ThrottleHint)
 		}
 		return fault.Transient(err)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
-		return fault.Transient(err)
-	}
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	if errors.As(err, &ce) || errors.As(err, &ne) {
-		return fault.Transient(err)
-	}
+	// Anything else (connection trouble, a timeout or cancelled context, a
+	// closed pool) is not about the data: transient.
 	return fault.Transient(err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/schema/schematest"
@@ -21,45 +20,29 @@ func TestConformance(t *testing.T) {
 			schemas[s] = sch
 			return s
 		},
-		ReadBack: func(t *testing.T, ss sink.Sink, tbl *schema.Table) []schematest.Row {
-			s := ss.(*Sink)
-			rows, err := s.pool.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc::text, tags FROM %s ORDER BY id", schema.Qualify(schemas[ss], tbl.Name)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var out []schematest.Row
-			for rows.Next() {
-				var (
-					id, kind, doc string
-					n32           int32
-					n64           int64
-					f             float64
-					ok            bool
-					at, day       time.Time
-					tags          []string
-				)
-				if err := rows.Scan(&id, &kind, &n32, &n64, &f, &ok, &at, &day, &doc, &tags); err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, schematest.Row{id, kind, n32, n64, f, ok, at.UTC(), day.UTC(), doc, tags})
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			return out
+		ReadBack: func(t *testing.T, s sink.Sink, tbl *schema.Table) []schematest.Row {
+			return readAllTypes(t, s.(*Sink), schemas[s], tbl)
 		},
 		// PostgreSQL text cannot hold a NUL byte.
 		Spoil: func(tbl *schema.Table, r schematest.Row) { r[tbl.Index("kind")] = "nul\x00byte" },
 		Gone: func(t *testing.T) (sink.Sink, func()) {
-			p := sinktest.NewProxy(t, "127.0.0.1:5432")
-			s, sch := newSink(t, func(c *Config) { c.Port = p.Port() })
-			schemas[s] = sch
-			if err := s.Migrate(context.Background(), []*schema.Table{sinktest.AllTypes(schema.Transactional, "id")}); err != nil {
-				t.Fatal(err)
-			}
-			p.Cut()
-			return s, func() { p.Restart(t) }
+			return sinktest.BehindCutProxy(t, pgAddr, sinktest.AllTypes(schema.Transactional, "id"), func(port int) sink.Sink {
+				s, sch := newSink(t, func(c *Config) { c.Port = port })
+				schemas[s] = sch
+				return s
+			})
 		},
 	})
+}
+
+// readAllTypes reads back the rows of an AllTypes table in schema sch,
+// ordered by id, as the values Write took (doc as jsonb prints it).
+func readAllTypes(t *testing.T, s *Sink, sch string, tbl *schema.Table) []schematest.Row {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), fmt.Sprintf("SELECT id, kind, n32, n64, f, ok, at, day, doc::text, tags FROM %s ORDER BY id", schema.Qualify(sch, tbl.Name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	return sinktest.ScanAllTypes[bool, []string](t, rows)
 }

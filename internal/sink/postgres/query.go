@@ -13,10 +13,8 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/query"
+	"github.com/event-grpc/event-grpc/internal/sink"
 )
-
-// queryTimeout bounds a query's run time on the server.
-const queryTimeout = 60 * time.Second
 
 // Query implements sink.Querier: one read-only statement (SELECT, WITH,
 // SHOW, VALUES, TABLE, EXPLAIN) inside a READ ONLY transaction that is
@@ -25,11 +23,11 @@ const queryTimeout = 60 * time.Second
 // t/f, timestamptz with its offset); tabs, newlines and backslashes are
 // escaped; NULL is \N.
 func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]string, error) {
-	stmt, err := statement(q)
+	stmt, err := syntax.Statement(q)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout+5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sink.QueryTimeout+5*time.Second)
 	defer cancel()
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -48,7 +46,7 @@ func (s *Sink) Query(ctx context.Context, q string, maxRows int) ([]string, [][]
 		return nil, nil, classify(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", queryTimeout.Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", sink.QueryTimeout.Milliseconds())); err != nil {
 		return nil, nil, classify(err)
 	}
 	// The extended protocol runs exactly one statement (the server refuses

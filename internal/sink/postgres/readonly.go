@@ -9,20 +9,18 @@ import "github.com/event-grpc/event-grpc/internal/query"
 // extended protocol (one statement per query) are the second line of
 // defence.
 func ReadOnly(q string) error {
-	_, err := statement(q)
+	_, err := syntax.Statement(q)
 	return err
 }
 
-// statement checks q with ReadOnly's rules and returns it without comments
-// and without a trailing ';', with PostgreSQL's lexical rules: '…' strings
+// syntax is PostgreSQL's SQL as the query endpoint reads it: '…' strings
 // (a doubled quote for a quote; backslash escapes only in E'…'), "…"
 // identifiers, $tag$…$tag$ dollar quotes, -- line comments and nested
-// /* */ comments.
-func statement(q string) (string, error) {
-	return query.Syntax{
-		Queries:        []string{"SELECT", "WITH", "SHOW", "VALUES", "TABLE", "EXPLAIN"},
-		EscapeStrings:  true,
-		DollarQuotes:   true,
-		NestedComments: true,
-	}.Statement(q)
+// /* */ comments. Its Statement checks a query with ReadOnly's rules and
+// returns it without comments and without a trailing ';'.
+var syntax = query.Syntax{
+	Queries:        []string{"SELECT", "WITH", "SHOW", "VALUES", "TABLE", "EXPLAIN"},
+	EscapeStrings:  true,
+	DollarQuotes:   true,
+	NestedComments: true,
 }

@@ -24,27 +24,17 @@ const stageTable = "event_grpc_stage"
 // server refuses for its data (SQLSTATE 22xxx, 23xxx) is split to find the
 // rows at fault, named in a *fault.Partial while the others commit.
 func (s *Sink) Write(ctx context.Context, b *schema.Batch) (err error) {
-	n := b.Len()
-	if n == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
-	t := b.Table
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		defer cancel()
-	}
+	ctx, cancel := sink.WithDefaultTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
 	failed := map[int]error{}
 	sb, members := dedupe(b)
 	if sb.Len() > 0 {
 		// A batch the server refuses for its data is split to find the rows
 		// at fault (sink.Isolate); every partial write is counted.
-		err = sink.Isolate(ctx, sb, func(ctx context.Context, part *schema.Batch) error {
-			if part.Len() < sb.Len() {
-				s.m.Splits.WithLabelValues(t.Name).Inc()
-			}
-			return s.write(ctx, part)
-		}, sink.SplitBudget)
+		err = s.m.Isolate(ctx, sb, s.write)
 		p, partial := fault.AsPartial(err)
 		if err != nil && !partial {
 			return err

@@ -4,6 +4,10 @@
 // batch held, concurrent writers, Close twice), and helpers for the tests
 // of backends: a TCP proxy in front of a real server that can cut or freeze
 // its connections, so a test can make the server go away or hang without
-// stopping it; the all_types table and rows every SQL backend writes; and
-// the table test of a backend's read-only query check.
+// stopping it, and what is built on it (Server: a write through a cut or
+// frozen connection; BehindCutProxy: a Harness's Gone); the all_types
+// table and rows every SQL backend writes, and their read-back
+// (ScanAllTypes, SameRows); the table test of a backend's read-only query
+// check; and the steps most tests take (Main, Namespace, Migrate, Write,
+// Failed, Query, Refused).
 package sinktest

@@ -81,13 +81,8 @@ func Run(t *testing.T, h Harness) {
 		s, tbl := open(t)
 		rows := AllTypesRows(t, tbl, 20, base)
 		h.Spoil(tbl, rows[7])
-		err := s.Write(ctx, Batch(t, tbl, rows))
-		p, ok := fault.AsPartial(err)
-		if !ok {
-			t.Fatalf("err = %v, want a *fault.Partial naming row 7", err)
-		}
-		if len(p.Failed) != 1 || p.Failed[7] == nil || !fault.IsPermanent(p.Failed[7]) {
-			t.Fatalf("failed = %v, want row 7 alone, permanent", p.Failed)
+		if failed := Failed(t, s.Write(ctx, Batch(t, tbl, rows)), 7); !fault.IsPermanent(failed[7]) {
+			t.Fatalf("row 7 failed with %v, want a permanent error", failed[7])
 		}
 		same(t, tbl, h.ReadBack(t, s, tbl), append(rows[:7:7], rows[8:]...))
 	})
