@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
@@ -18,13 +17,9 @@ import (
 // A transient failure holds the batch: the same messages are handed again
 // with no retry spent, nothing is acked or republished until it succeeds.
 func TestHoldTransient(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	f.publish("m1", "m2", "m3")
-	r, err := NewRunner(f, quick())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRunner(t, f, quick())
 	var mu sync.Mutex
 	var calls [][]string
 	rn := start(t, r, testQueue(nil), func(_ context.Context, batch []broker.Delivery) error {
@@ -68,10 +63,9 @@ func TestHoldTransient(t *testing.T) {
 // Stopping during a hold gives the batch back (nak) rather than acking it
 // or waiting for the sink.
 func TestHoldStopGivesBack(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	f.publish("m1", "m2")
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	called := make(chan struct{}, 1)
 	rn := start(t, r, testQueue(nil), func(context.Context, []broker.Delivery) error {
 		select {

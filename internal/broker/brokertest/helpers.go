@@ -45,6 +45,15 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// openDirect makes a fixture with one queue, name, bound to the direct
+// exchange by "k", and opens a broker on it.
+func openDirect(t *testing.T, h Harness, name string) (*fixture, topology.Queue, broker.Broker) {
+	t.Helper()
+	f := newFixture(t)
+	q := f.queue(t, name, []topology.Binding{bind(f.direct, "k")}, nil)
+	return f, q, open(t, h, f.top)
+}
+
 // queue adds a queue with small, quick settings; mod adjusts it.
 func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, mod func(*topology.Queue)) topology.Queue {
 	t.Helper()
