@@ -34,6 +34,30 @@ func publishN(t testing.TB, b *Broker, exchange, key string, n int) {
 	}
 }
 
+// runAccepting runs the consume policy on q in the background with a
+// handler that accepts every batch; the channel receives its result.
+func runAccepting(b *Broker, q topology.Queue) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- policy.Run(context.Background(), b, q, func(context.Context, []broker.Delivery) error { return nil })
+	}()
+	return done
+}
+
+// wantClosed fails the test unless the result of runAccepting comes within
+// timeout and is ErrClosed.
+func wantClosed(t testing.TB, done <-chan error, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, broker.ErrClosed) {
+			t.Fatalf("Consume after Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(timeout):
+		t.Fatal("Consume did not return after Close")
+	}
+}
+
 // consume runs the consume runner on b in the background; stop cancels it
 // and returns its result.
 func consume(t testing.TB, b *Broker, q topology.Queue, h broker.BatchHandler) (stop func() error) {
@@ -84,11 +108,9 @@ func TestConsumeBatches(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			top := testTopology(t, "a")
+			top, b, reg, srv := setup(t)
 			q := top.Queues[0]
 			q.Batch, q.Consumers, q.Prefetch = tc.batch, tc.consumers, 2*tc.batch.MaxMessages
-			b, reg := newBroker(t, top)
-			srv := newServer(t)
 			publishN(t, b, top.Exchanges[0].Name, "a.x", tc.n)
 
 			var mu sync.Mutex
@@ -150,10 +172,8 @@ func TestConsumeBatches(t *testing.T) {
 // TestConsumeStopFinishesBatch: a batch in the handler when ctx ends is
 // finished and acked.
 func TestConsumeStopFinishesBatch(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, _, srv := setup(t)
 	q := top.Queues[0]
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
 	publishN(t, b, top.Exchanges[0].Name, "a.x", 10)
 	inHandler := make(chan struct{})
 	release := make(chan struct{})
@@ -186,10 +206,8 @@ func TestConsumeStopFinishesBatch(t *testing.T) {
 // TestConsumeTransient: a transient failure hands the same batch again,
 // spends no retry count and acks once it succeeds.
 func TestConsumeTransient(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, reg, srv := setup(t)
 	q := top.Queues[0]
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
 	publishN(t, b, top.Exchanges[0].Name, "a.x", 5)
 	var mu sync.Mutex
 	var calls [][]string
@@ -241,11 +259,9 @@ func TestConsumeTransient(t *testing.T) {
 // with x-retry-count 1, 2, then lands in the error queue with the reason
 // headers; the other messages of its batches are acked.
 func TestConsumeRetryThenDeadLetter(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, reg, srv := setup(t)
 	q := top.Queues[0]
 	q.MaxRetries = 2
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
 	publishN(t, b, top.Exchanges[0].Name, "a.bad", 3) // bodies 0, 1, 2; "1" is bad
 
 	var mu sync.Mutex
@@ -341,10 +357,7 @@ func TestConsumeMissingQueue(t *testing.T) {
 func TestCloseStopsConsume(t *testing.T) {
 	top := testTopology(t, "a")
 	b, _ := newBroker(t, top)
-	done := make(chan error, 1)
-	go func() {
-		done <- policy.Run(context.Background(), b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
-	}()
+	done := runAccepting(b, top.Queues[0])
 	srv := newServer(t)
 	eventually(t, 10*time.Second, "the consumer to start", func() bool { return srv.consumers(top.Queues[0].Name) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -352,14 +365,7 @@ func TestCloseStopsConsume(t *testing.T) {
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, broker.ErrClosed) {
-			t.Fatalf("Consume after Close = %v, want ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Consume did not return after Close")
-	}
+	wantClosed(t, done, 10*time.Second)
 }
 
 // TestDeadLetterRefusedIsHeld: when the error queue is gone (an operator
@@ -367,11 +373,9 @@ func TestCloseStopsConsume(t *testing.T) {
 // not acked — it stays in its queue — the refusals are counted by reason,
 // and the consumer is not pinned: a later good message is still handled.
 func TestDeadLetterRefusedIsHeld(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, _, srv := setup(t)
 	q := top.Queues[0]
 	q.MaxRetries = 0
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
 	ch := srv.channel()
 	if _, err := ch.QueueDelete(q.ErrorQueue(), false, false, false); err != nil {
 		t.Fatal(err)

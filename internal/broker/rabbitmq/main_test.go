@@ -181,6 +181,28 @@ func testQueue(name, exchange, key string) topology.Queue {
 	}
 }
 
+// setup is how most tests start: the topology of testTopology with queue
+// "a", a broker on it (tweak adjusts its config) with its registry, and raw
+// access to the server.
+func setup(t testing.TB, tweak ...func(*Config)) (*topology.Topology, *Broker, *prometheus.Registry, *server) {
+	t.Helper()
+	top := testTopology(t, "a")
+	b, reg := newBroker(t, top, tweak...)
+	return top, b, reg, newServer(t)
+}
+
+// mustNew makes a Broker with cfg, failing the test if New fails.
+func mustNew(t testing.TB, cfg Config) *Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return b
+}
+
 // newBroker connects a Broker for top and closes it after the test.
 func newBroker(t testing.TB, top *topology.Topology, tweak ...func(*Config)) (*Broker, *prometheus.Registry) {
 	t.Helper()
@@ -189,12 +211,7 @@ func newBroker(t testing.TB, top *topology.Topology, tweak ...func(*Config)) (*B
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	b := mustNew(t, cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -18,9 +18,7 @@ import (
 )
 
 func TestPublishConfirm(t *testing.T) {
-	top := testTopology(t, "a")
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
+	top, b, reg, srv := setup(t)
 	ex, q := top.Exchanges[0].Name, top.Queues[0].Name
 
 	const n = 3000
@@ -58,10 +56,8 @@ func TestPublishConfirm(t *testing.T) {
 }
 
 func TestPublishConcurrentSmallWindow(t *testing.T) {
-	top := testTopology(t, "a")
 	// A window of 8 on 2 channels with 16 publishers: calls wait for room.
-	b, _ := newBroker(t, top, func(c *Config) { c.ConfirmWindow = 8; c.PublishChannels = 2 })
-	srv := newServer(t)
+	top, b, _, srv := setup(t, func(c *Config) { c.ConfirmWindow = 8; c.PublishChannels = 2 })
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for g := range 16 {
@@ -91,9 +87,7 @@ func TestPublishConcurrentSmallWindow(t *testing.T) {
 }
 
 func TestPublishUnroutable(t *testing.T) {
-	top := testTopology(t, "a")
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
+	top, b, reg, srv := setup(t)
 	ex := top.Exchanges[0].Name
 
 	tests := []struct {
@@ -166,9 +160,7 @@ func TestPublishUnroutable(t *testing.T) {
 // TestPublishReturnCorrelation interleaves routable and unroutable messages
 // from many callers: each caller must get exactly its own failures.
 func TestPublishReturnCorrelation(t *testing.T) {
-	top := testTopology(t, "a")
-	b, _ := newBroker(t, top, func(c *Config) { c.PublishChannels = 1 })
-	srv := newServer(t)
+	top, b, _, srv := setup(t, func(c *Config) { c.PublishChannels = 1 })
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	for g := range 8 {
