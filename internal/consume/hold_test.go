@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/consume/consumetest"
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
@@ -20,30 +20,13 @@ func TestHoldTransient(t *testing.T) {
 	f := newFake()
 	f.publish("m1", "m2", "m3")
 	r := newRunner(t, f, quick())
-	var mu sync.Mutex
-	var calls [][]string
-	rn := start(t, r, testQueue(nil), func(_ context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var bodies []string
-		for _, d := range batch {
-			bodies = append(bodies, string(d.Body))
-			if d.RetryCount != 0 {
-				t.Errorf("%s: retry count %d during a hold", d.Body, d.RetryCount)
-			}
-		}
-		calls = append(calls, bodies)
-		if len(calls) <= 3 {
-			return fault.Transient(errors.New("sink down"))
-		}
-		return nil
-	})
+	held := consumetest.NewHeld(t, 3, fault.Transient(errors.New("sink down")))
+	rn := start(t, r, testQueue(nil), held.Handle)
 	waitFor(t, "the acks", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.acked == 3 })
 	if err := rn.stop(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	calls := held.Calls()
 	if len(calls) != 4 {
 		t.Fatalf("handler called %d times, want 4", len(calls))
 	}

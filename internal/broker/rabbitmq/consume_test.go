@@ -16,6 +16,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/consume/consumetest"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -209,36 +210,13 @@ func TestConsumeTransient(t *testing.T) {
 	top, b, reg, srv := setup(t)
 	q := top.Queues[0]
 	publishN(t, b, top.Exchanges[0].Name, "a.x", 5)
-	var mu sync.Mutex
-	var calls [][]string
-	ok := make(chan struct{})
-	stop := consumeReg(t, b, reg, q, func(ctx context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var bodies []string
-		for _, d := range batch {
-			bodies = append(bodies, string(d.Body))
-			if d.RetryCount != 0 {
-				t.Errorf("retry count %d after transient failures", d.RetryCount)
-			}
-		}
-		calls = append(calls, bodies)
-		if len(calls) <= 3 {
-			return fmt.Errorf("write: %w", errTransient)
-		}
-		close(ok)
-		return nil
-	})
-	select {
-	case <-ok:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the batch never succeeded")
-	}
+	held := consumetest.NewHeld(t, 3, fmt.Errorf("write: %w", errTransient))
+	stop := consumeReg(t, b, reg, q, held.Handle)
+	eventually(t, 20*time.Second, "the batch to succeed", held.Succeeded)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	calls := held.Calls()
 	for i := 1; i < len(calls); i++ {
 		if fmt.Sprint(calls[i]) != fmt.Sprint(calls[0]) {
 			t.Fatalf("call %d got %v, want the same batch %v", i, calls[i], calls[0])
