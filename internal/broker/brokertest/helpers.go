@@ -152,10 +152,17 @@ func (r *running) stop(t *testing.T, h Harness) {
 // waitFor polls cond until it holds or the harness timeout passes.
 func waitFor(t *testing.T, h Harness, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(h.timeout())
+	Eventually(t, h.timeout(), what, cond)
+}
+
+// Eventually polls cond until it holds, failing the test (with what it
+// waited for) once timeout has passed.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", h.timeout(), what)
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

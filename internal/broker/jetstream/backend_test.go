@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
@@ -202,13 +203,7 @@ func TestDisconnectedFailsFast(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	brokertest.Eventually(t, 20*time.Second, what, cond)
 }
 
 // Publishing the same message ID twice stores it once per queue; copies

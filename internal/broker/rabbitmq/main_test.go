@@ -16,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -249,16 +250,7 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var eventually = brokertest.Eventually
 
 // restartMu serialises server restarts between tests.
 var restartMu sync.Mutex
