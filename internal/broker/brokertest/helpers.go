@@ -54,11 +54,12 @@ func openDirect(t *testing.T, h Harness, name string) (*fixture, topology.Queue,
 	return f, q, open(t, h, f.top)
 }
 
-// queue adds a queue with small, quick settings; mod adjusts it.
-func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, mod func(*topology.Queue)) topology.Queue {
-	t.Helper()
-	q := topology.Queue{
-		Name:       "bt_" + f.suffix + "_" + name,
+// QuickQueue is a queue with small, quick settings for tests: one
+// consumer, prefetch 100, batches of at most 10 messages waiting 50ms, two
+// retries, JSON events into table "t".
+func QuickQueue(name string, bindings ...topology.Binding) topology.Queue {
+	return topology.Queue{
+		Name:       name,
 		Bindings:   bindings,
 		Consumers:  1,
 		Prefetch:   100,
@@ -67,6 +68,12 @@ func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, 
 		Handler:    topology.HandlerJSON,
 		Tables:     []string{"t"},
 	}
+}
+
+// queue adds a queue with small, quick settings; mod adjusts it.
+func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, mod func(*topology.Queue)) topology.Queue {
+	t.Helper()
+	q := QuickQueue("bt_"+f.suffix+"_"+name, bindings...)
 	if mod != nil {
 		mod(&q)
 	}

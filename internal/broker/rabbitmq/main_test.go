@@ -170,16 +170,9 @@ func testTopology(t testing.TB, queues ...string) *topology.Topology {
 
 // testQueue is a queue of the test topologies, bound to exchange by key.
 func testQueue(name, exchange, key string) topology.Queue {
-	return topology.Queue{
-		Name:       name,
-		Bindings:   []topology.Binding{{Exchange: exchange, Key: key}},
-		Consumers:  1,
-		Prefetch:   200,
-		Batch:      topology.Batch{MaxMessages: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
-		MaxRetries: 2,
-		Handler:    topology.HandlerJSON,
-		Tables:     []string{"t"},
-	}
+	q := brokertest.QuickQueue(name, topology.Binding{Exchange: exchange, Key: key})
+	q.Prefetch, q.Batch.MaxMessages = 200, 100
+	return q
 }
 
 // setup is how most tests start: the topology of testTopology with queue
