@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/topology"
@@ -222,6 +225,19 @@ func quick() RunnerConfig {
 		Resubscribe: backoffQuick,
 		IdleWait:    20 * time.Millisecond,
 	}
+}
+
+// newRunner makes a Runner on f and checks, when the test and its
+// cleanups are done, that it left no goroutine running.
+func newRunner(t *testing.T, f *fakeTransport, cfg RunnerConfig) *Runner {
+	t.Helper()
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) })
+	r, err := NewRunner(f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // running is a Runner.Run in a goroutine.

@@ -5,50 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/consume/consumetest"
 	"github.com/event-grpc/event-grpc/internal/fault"
 )
 
 // A transient failure holds the batch: the same messages are handed again
 // with no retry spent, nothing is acked or republished until it succeeds.
 func TestHoldTransient(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	f.publish("m1", "m2", "m3")
-	r, err := NewRunner(f, quick())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var calls [][]string
-	rn := start(t, r, testQueue(nil), func(_ context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var bodies []string
-		for _, d := range batch {
-			bodies = append(bodies, string(d.Body))
-			if d.RetryCount != 0 {
-				t.Errorf("%s: retry count %d during a hold", d.Body, d.RetryCount)
-			}
-		}
-		calls = append(calls, bodies)
-		if len(calls) <= 3 {
-			return fault.Transient(errors.New("sink down"))
-		}
-		return nil
-	})
+	r := newRunner(t, f, quick())
+	held := consumetest.NewHeld(t, 3, fault.Transient(errors.New("sink down")))
+	rn := start(t, r, testQueue(nil), held.Handle)
 	waitFor(t, "the acks", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.acked == 3 })
 	if err := rn.stop(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	calls := held.Calls()
 	if len(calls) != 4 {
 		t.Fatalf("handler called %d times, want 4", len(calls))
 	}
@@ -68,10 +46,9 @@ func TestHoldTransient(t *testing.T) {
 // Stopping during a hold gives the batch back (nak) rather than acking it
 // or waiting for the sink.
 func TestHoldStopGivesBack(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	f.publish("m1", "m2")
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	called := make(chan struct{}, 1)
 	rn := start(t, r, testQueue(nil), func(context.Context, []broker.Delivery) error {
 		select {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
@@ -19,17 +17,13 @@ import (
 // settles each by it: ack, retry copy for a message that failed
 // permanently, hold and hand again after a transient failure.
 func TestPipelinedAcksOnlyAfterFate(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	var bodies []string
 	for i := range 60 {
 		bodies = append(bodies, "m"+itoa(i%10))
 	}
 	f.publish(bodies...)
-	r, err := NewRunner(f, quick())
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRunner(t, f, quick())
 	q := testQueue(func(q *topology.Queue) { q.Prefetch = 40 }) // batches of 10: 3 in flight
 	var mu sync.Mutex
 	var dones []func(error)
@@ -104,10 +98,9 @@ func TestPipelinedAcksOnlyAfterFate(t *testing.T) {
 
 // Stopping waits for the fates of the batches in flight and settles them.
 func TestPipelinedStopSettlesInFlight(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	f.publish("a", "b", "c")
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan func(error), 10)
 	ran := make(chan error, 1)

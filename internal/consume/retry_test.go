@@ -68,7 +68,7 @@ func TestCopyOfDecision(t *testing.T) {
 func TestRetryThenDeadLetter(t *testing.T) {
 	f := newFake()
 	f.publish("good", "bad")
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	var mu sync.Mutex
 	var counts []int
 	good := 0

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
@@ -18,9 +17,8 @@ import (
 // A lost subscription (connection loss, queue deleted) is opened again;
 // its deliveries come back and are handled, and Run does not return.
 func TestRunnerResubscribes(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	var n atomic.Int32
 	rn := start(t, r, testQueue(nil), func(context.Context, []broker.Delivery) error {
 		n.Add(1)
@@ -64,7 +62,7 @@ func TestRunnerSubscribeErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
 			f.subscribeErr = tc.err
-			r, _ := NewRunner(f, quick())
+			r := newRunner(t, f, quick())
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			err := r.Run(ctx, testQueue(nil), func(context.Context, []broker.Delivery) error { return nil })
@@ -84,7 +82,7 @@ func TestRunnerSubscribeErrors(t *testing.T) {
 // Concurrent workers of one queue share it; none handles a message twice.
 func TestRunnerConsumers(t *testing.T) {
 	f := newFake()
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	q := testQueue(nil)
 	q.Consumers = 3
 	var n atomic.Int32

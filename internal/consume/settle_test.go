@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/fault"
@@ -40,7 +39,6 @@ func badHandler(handled *sync.Map) broker.BatchHandler {
 // reason, the message is given back with a delay, never acked, and the
 // worker goes on with other messages.
 func TestRepublishBounded(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := newFake()
 	var tries atomic.Int32
 	f.republishErr = func(broker.Republish) error {
@@ -49,7 +47,7 @@ func TestRepublishBounded(t *testing.T) {
 	}
 	cfg := quick()
 	cfg.RepublishAttempts = 3
-	r, _ := NewRunner(f, cfg)
+	r := newRunner(t, f, cfg)
 	q := testQueue(func(q *topology.Queue) { q.MaxRetries = 0 })
 	f.publish("g1", "bad", "g2")
 	var handled sync.Map
@@ -100,7 +98,7 @@ func TestRepublishRecovers(t *testing.T) {
 		}
 		return nil
 	}
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	q := testQueue(func(q *topology.Queue) { q.MaxRetries = 0 })
 	f.publish("bad")
 	var handled sync.Map
@@ -119,7 +117,7 @@ func TestRepublishRecovers(t *testing.T) {
 // fail the real messages.
 func TestFailedIndexOutOfRange(t *testing.T) {
 	f := newFake()
-	r, _ := NewRunner(f, quick())
+	r := newRunner(t, f, quick())
 	f.publish("a", "b")
 	start(t, r, testQueue(nil), func(_ context.Context, batch []broker.Delivery) error {
 		return fault.NewPartial(map[int]error{-1: fault.Permanentf("x"), len(batch) + 3: fault.Permanentf("y")})

@@ -3,10 +3,11 @@ package landing
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
@@ -65,10 +66,9 @@ func TestBudgetBoundsBatchesPerSink(t *testing.T) {
 		return h
 	}
 	hs := []*Handler{newHandler(slow), newHandler(slow)} // two queues on one sink
-	var wg sync.WaitGroup
-	errs := make(chan error, 6)
+	var eg errgroup.Group
 	for i := range 6 {
-		wg.Go(func() { errs <- hs[i%2].Handle(context.Background(), batchOf("s", i)) })
+		eg.Go(func() error { return hs[i%2].Handle(context.Background(), batchOf("s", i)) })
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for slow.now.Load() < 2 && time.Now().Before(deadline) {
@@ -95,12 +95,8 @@ func TestBudgetBoundsBatchesPerSink(t *testing.T) {
 	}
 
 	close(slow.gate)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := eg.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	if got := one(t, slowStore, "SELECT count(*) FROM event"); got != "6" {
 		t.Fatalf("slow sink rows = %s, want 6", got)

@@ -201,9 +201,7 @@ func testCompetingConsumers(t *testing.T, h Harness) {
 // A message whose consumer stops before it acks is delivered to the next
 // consumer, without a retry being spent.
 func testRedelivery(t *testing.T, h Harness) {
-	f := newFixture(t)
-	q := f.queue(t, "redeliver", []topology.Binding{bind(f.direct, "k")}, nil)
-	b := open(t, h, f.top)
+	f, q, b := openDirect(t, h, "redeliver")
 	publish(t, h, b, f.direct, msg("k", "m1"))
 
 	got := make(chan struct{})
@@ -447,9 +445,7 @@ func testRestart(t *testing.T, h Harness) {
 	if h.Restart == nil {
 		t.Fatal("Harness.Restart is nil: every broker must show its messages survive a restart")
 	}
-	f := newFixture(t)
-	q := f.queue(t, "durable", []topology.Binding{bind(f.direct, "k")}, nil)
-	b := open(t, h, f.top)
+	f, q, b := openDirect(t, h, "durable")
 	var before []broker.Message
 	for i := range 5 {
 		before = append(before, msg("k", fmt.Sprintf("before-%d", i)))
@@ -531,9 +527,7 @@ func testBoundedPrefetch(t *testing.T, h Harness) {
 // Close is idempotent; afterwards the broker is not ready and refuses work
 // with ErrClosed.
 func testClose(t *testing.T, h Harness) {
-	f := newFixture(t)
-	q := f.queue(t, "closing", []topology.Binding{bind(f.direct, "k")}, nil)
-	b := open(t, h, f.top)
+	f, q, b := openDirect(t, h, "closing")
 	waitFor(t, h, "Ready", b.Ready)
 
 	rec := newRecorder()
@@ -573,9 +567,7 @@ func testQueueDeleted(t *testing.T, h Harness) {
 	if h.DeleteQueue == nil {
 		t.Fatal("Harness.DeleteQueue is nil: every broker must show a deleted queue comes back")
 	}
-	f := newFixture(t)
-	q := f.queue(t, "deleted", []topology.Binding{bind(f.direct, "k")}, nil)
-	b := open(t, h, f.top)
+	f, q, b := openDirect(t, h, "deleted")
 	rec := newRecorder()
 	r := run(t, h, b, q, okHandler(rec))
 	publish(t, h, b, f.direct, msg("k", "before"))

@@ -45,11 +45,21 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// queue adds a queue with small, quick settings; mod adjusts it.
-func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, mod func(*topology.Queue)) topology.Queue {
+// openDirect makes a fixture with one queue, name, bound to the direct
+// exchange by "k", and opens a broker on it.
+func openDirect(t *testing.T, h Harness, name string) (*fixture, topology.Queue, broker.Broker) {
 	t.Helper()
-	q := topology.Queue{
-		Name:       "bt_" + f.suffix + "_" + name,
+	f := newFixture(t)
+	q := f.queue(t, name, []topology.Binding{bind(f.direct, "k")}, nil)
+	return f, q, open(t, h, f.top)
+}
+
+// QuickQueue is a queue with small, quick settings for tests: one
+// consumer, prefetch 100, batches of at most 10 messages waiting 50ms, two
+// retries, JSON events into table "t".
+func QuickQueue(name string, bindings ...topology.Binding) topology.Queue {
+	return topology.Queue{
+		Name:       name,
 		Bindings:   bindings,
 		Consumers:  1,
 		Prefetch:   100,
@@ -58,6 +68,12 @@ func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, 
 		Handler:    topology.HandlerJSON,
 		Tables:     []string{"t"},
 	}
+}
+
+// queue adds a queue with small, quick settings; mod adjusts it.
+func (f *fixture) queue(t *testing.T, name string, bindings []topology.Binding, mod func(*topology.Queue)) topology.Queue {
+	t.Helper()
+	q := QuickQueue("bt_"+f.suffix+"_"+name, bindings...)
 	if mod != nil {
 		mod(&q)
 	}
@@ -143,10 +159,17 @@ func (r *running) stop(t *testing.T, h Harness) {
 // waitFor polls cond until it holds or the harness timeout passes.
 func waitFor(t *testing.T, h Harness, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(h.timeout())
+	Eventually(t, h.timeout(), what, cond)
+}
+
+// Eventually polls cond until it holds, failing the test (with what it
+// waited for) once timeout has passed.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", h.timeout(), what)
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -13,20 +13,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
-// testTopology has a topic exchange "ev.tx" with queues "all" (#) and
-// "clicks" (Click), and the error exchange.
-func testTopology(t *testing.T, mod func(*topology.Topology)) *topology.Topology {
+// parseTopology parses the queues of a test topology (YAML, a list under
+// "queues:") into one with the topic exchange "ev.tx" and the error
+// exchange.
+func parseTopology(t testing.TB, queues string) *topology.Topology {
 	t.Helper()
 	top, err := topology.Parse([]byte(`
 error_exchange: err.dx
 exchanges:
   - {name: ev.tx, kind: topic}
   - {name: err.dx, kind: direct}
+` + queues))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+// testTopology has a topic exchange "ev.tx" with queues "all" (#) and
+// "clicks" (Click), and the error exchange.
+func testTopology(t *testing.T, mod func(*topology.Topology)) *topology.Topology {
+	t.Helper()
+	top := parseTopology(t, `
 queues:
   - name: all
     bindings: [{exchange: ev.tx, key: "#"}]
@@ -38,10 +52,7 @@ queues:
     prefetch: 100
     batch: {max_messages: 50, max_wait: 50ms}
     handler: webengage
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if mod != nil {
 		mod(top)
 		if err := top.Validate(); err != nil {
@@ -192,13 +203,7 @@ func TestDisconnectedFailsFast(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	brokertest.Eventually(t, 20*time.Second, what, cond)
 }
 
 // Publishing the same message ID twice stores it once per queue; copies

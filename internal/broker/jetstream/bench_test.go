@@ -20,21 +20,13 @@ var benchBody = make([]byte, 600)
 // (Click), consumed by two consumers, and the error exchange.
 func benchTopology(b *testing.B) *topology.Topology {
 	b.Helper()
-	top, err := topology.Parse([]byte(`
-error_exchange: err.dx
-exchanges:
-  - {name: ev.tx, kind: topic}
-  - {name: err.dx, kind: direct}
+	return parseTopology(b, `
 queues:
   - name: clicks
     bindings: [{exchange: ev.tx, key: Click}]
     consumers: 2
     handler: webengage
-`))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return top
+`)
 }
 
 func benchBroker(b *testing.B) (*jetstream.Broker, *topology.Topology) {

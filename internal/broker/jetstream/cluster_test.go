@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -99,53 +98,14 @@ func TestClusterStreamLeaderKilled(t *testing.T) {
 	js := clusterJS(t)
 	streamName := stream + "_clicks"
 
-	var (
-		mu       sync.Mutex
-		acked    = map[string]bool{}
-		failures int
-		lastOK   = time.Now()
-		outage   time.Duration
-	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			msgs := make([]broker.Message, 10)
-			for j := range msgs {
-				id := fmt.Sprintf("m-%d-%d", i, j)
-				msgs[j] = broker.Message{ID: id, RoutingKey: "Click", Body: []byte(id)}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := b.Publish(ctx, "ev.tx", msgs)
-			cancel()
-			mu.Lock()
-			var pe *broker.PublishError
-			switch {
-			case err == nil:
-				for _, m := range msgs {
-					acked[string(m.Body)] = true
-				}
-				outage = max(outage, time.Since(lastOK))
-				lastOK = time.Now()
-			case errors.As(err, &pe):
-				failures++
-				for k, m := range msgs {
-					if pe.Failed[k] == nil {
-						acked[string(m.Body)] = true
-					}
-				}
-			default:
-				failures++
-			}
-			mu.Unlock()
+	flood := brokertest.StartFlood(b, "ev.tx", func(i int) []broker.Message {
+		msgs := make([]broker.Message, 10)
+		for j := range msgs {
+			id := fmt.Sprintf("m-%d-%d", i, j)
+			msgs[j] = broker.Message{ID: id, RoutingKey: "Click", Body: []byte(id)}
 		}
-	}()
+		return msgs
+	}, 30*time.Second, 0)
 	time.Sleep(2 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	info, err := js.Stream(ctx, streamName)
@@ -164,8 +124,7 @@ func TestClusterStreamLeaderKilled(t *testing.T) {
 	t.Logf("killing n%s, the leader of %s", leader, streamName)
 	clustertest.Script(t, "node.sh", "nats", "kill", leader)
 	time.Sleep(14 * time.Second)
-	close(stop)
-	<-done
+	res := flood.Stop()
 	clustertest.Script(t, "up.sh", "nats")
 
 	// Read the stream back.
@@ -190,26 +149,16 @@ func TestClusterStreamLeaderKilled(t *testing.T) {
 		}
 		seen[string(m.Data)]++
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	lost, dup := 0, 0
-	for body := range acked {
-		if seen[body] == 0 {
-			lost++
-		}
-	}
-	for _, c := range seen {
-		dup += c - 1
-	}
+	lost, dup := res.Compare(seen)
 	t.Logf("scenario=nats_leader acked=%d stored=%d lost=%d duplicates=%d failed_publishes=%d outage_s=%.2f",
-		len(acked), len(seen), lost, dup, failures, outage.Seconds())
-	if len(acked) == 0 {
+		len(res.Acked), len(seen), lost, dup, res.Failures, res.Outage.Seconds())
+	if len(res.Acked) == 0 {
 		t.Fatal("nothing was acknowledged")
 	}
 	if lost > 0 || dup > 0 {
 		t.Fatalf("lost %d acknowledged messages, %d stored twice", lost, dup)
 	}
-	if failures > 0 {
-		t.Fatalf("%d publishes failed: the leader election outlasted the publish retry", failures)
+	if res.Failures > 0 {
+		t.Fatalf("%d publishes failed: the leader election outlasted the publish retry", res.Failures)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -319,10 +321,7 @@ func (s *subscription) keepAlive() {
 			return
 		case <-t.C:
 			s.mu.Lock()
-			msgs := make([]jetstream.Msg, 0, len(s.inflight))
-			for _, m := range s.inflight {
-				msgs = append(msgs, m)
-			}
+			msgs := slices.Collect(maps.Values(s.inflight))
 			s.mu.Unlock()
 			for _, m := range msgs {
 				_ = m.InProgress() // a lost one means at most a redelivery
@@ -340,10 +339,7 @@ func (s *subscription) Close() error {
 		return nil
 	}
 	s.closed = true
-	msgs := make([]jetstream.Msg, 0, len(s.inflight))
-	for _, m := range s.inflight {
-		msgs = append(msgs, m)
-	}
+	msgs := slices.Collect(maps.Values(s.inflight))
 	s.inflight = map[uint64]jetstream.Msg{}
 	s.mu.Unlock()
 	close(s.done)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -96,13 +95,7 @@ func TestClusterConformance(t *testing.T) {
 		New: func(t *testing.T, top *topology.Topology) broker.Broker {
 			t.Helper()
 			clusterCleanup(t, top)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			b, err := New(ctx, Config{URLs: clusterURLs, Topology: top, Heartbeat: 2 * time.Second})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			return b
+			return mustNew(t, Config{URLs: clusterURLs, Topology: top, Heartbeat: 2 * time.Second})
 		},
 		Restart: func(t *testing.T) {
 			t.Helper()
@@ -175,65 +168,22 @@ func TestClusterLeaderKilled(t *testing.T) {
 		t.Fatalf("error queue %s is %q, want quorum", q.ErrorQueue(), got)
 	}
 
-	var (
-		mu       sync.Mutex
-		acked    = map[string]bool{}
-		lastOK   = time.Now()
-		outage   time.Duration
-		attempts int
-	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			msgs := make([]broker.Message, 10)
-			for j := range msgs {
-				msgs[j] = broker.Message{RoutingKey: "k", ContentType: "application/json", Body: fmt.Appendf(nil, `{"n":"%d-%d"}`, i, j)}
-			}
-			pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := b.Publish(pctx, top.Exchanges[0].Name, msgs)
-			pcancel()
-			mu.Lock()
-			attempts++
-			var pe *broker.PublishError
-			switch {
-			case err == nil:
-				for _, m := range msgs {
-					acked[string(m.Body)] = true
-				}
-				outage = max(outage, time.Since(lastOK))
-				lastOK = time.Now()
-			case errors.As(err, &pe):
-				for k, m := range msgs {
-					if pe.Failed[k] == nil {
-						acked[string(m.Body)] = true
-					}
-				}
-			}
-			mu.Unlock()
-			if err != nil {
-				time.Sleep(50 * time.Millisecond)
-			}
+	flood := brokertest.StartFlood(b, top.Exchanges[0].Name, func(i int) []broker.Message {
+		msgs := make([]broker.Message, 10)
+		for j := range msgs {
+			msgs[j] = broker.Message{RoutingKey: "k", ContentType: "application/json", Body: fmt.Appendf(nil, `{"n":"%d-%d"}`, i, j)}
 		}
-	}()
+		return msgs
+	}, 5*time.Second, 50*time.Millisecond)
 	time.Sleep(2 * time.Second)
 	leader := clustertest.Script(t, "node.sh", "rabbitmq", "leader", q.Name)
 	t.Logf("killing rq%s, the leader of %s", leader, q.Name)
 	clustertest.Script(t, "node.sh", "rabbitmq", "kill", leader)
 	time.Sleep(8 * time.Second)
-	close(stop)
-	<-done
+	res := flood.Stop()
 	clustertest.Script(t, "up.sh", "rabbitmq") // the killed node back, rejoining
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(acked) == 0 {
+	if len(res.Acked) == 0 {
 		t.Fatal("nothing was confirmed")
 	}
 	// Every confirmed message is in the queue.
@@ -254,24 +204,14 @@ func TestClusterLeaderKilled(t *testing.T) {
 		}
 		seen[string(d.Body)]++
 	}
-	lost, dup := 0, 0
-	for body := range acked {
-		if seen[body] == 0 {
-			lost++
-		}
-	}
-	for _, n := range seen {
-		if n > 1 {
-			dup += n - 1
-		}
-	}
+	lost, dup := res.Compare(seen)
 	t.Logf("scenario=rabbitmq_leader attempts=%d acked=%d in_queue=%d lost=%d broker_duplicates=%d outage_s=%.2f",
-		attempts, len(acked), len(seen), lost, dup, outage.Seconds())
+		res.Calls, len(res.Acked), len(seen), lost, dup, res.Outage.Seconds())
 	if lost > 0 {
 		t.Fatalf("%d confirmed messages are not in the queue", lost)
 	}
-	if outage > 10*time.Second {
-		t.Fatalf("publishing stopped for %s after the leader was killed", outage)
+	if res.Outage > 10*time.Second {
+		t.Fatalf("publishing stopped for %s after the leader was killed", res.Outage)
 	}
 }
 

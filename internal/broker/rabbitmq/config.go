@@ -1,6 +1,7 @@
 package rabbitmq
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -83,24 +84,12 @@ const (
 const dialTimeout = 5 * time.Second
 
 func (c Config) withDefaults() Config {
-	if c.Heartbeat == 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.PublishChannels == 0 {
-		c.PublishChannels = DefaultPublishChannels
-	}
-	if c.ConfirmWindow == 0 {
-		c.ConfirmWindow = DefaultConfirmWindow
-	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = DefaultPublishTimeout
-	}
-	if c.NackReopen == 0 {
-		c.NackReopen = DefaultNackReopen
-	}
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultHeartbeat)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	c.PublishChannels = cmp.Or(c.PublishChannels, DefaultPublishChannels)
+	c.ConfirmWindow = cmp.Or(c.ConfirmWindow, DefaultConfirmWindow)
+	c.PublishTimeout = cmp.Or(c.PublishTimeout, DefaultPublishTimeout)
+	c.NackReopen = cmp.Or(c.NackReopen, DefaultNackReopen)
 	if len(c.URLs) == 0 && c.URL != "" {
 		c.URLs = []string{c.URL}
 	}

@@ -1,7 +1,6 @@
 package rabbitmq
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -21,13 +20,7 @@ func TestConformance(t *testing.T) {
 			t.Helper()
 			srv := newServer(t)
 			t.Cleanup(func() { srv.deleteAll(top) })
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			b, err := New(ctx, Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			return b
+			return mustNew(t, Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
 		},
 		Restart: func(t *testing.T) {
 			t.Helper()

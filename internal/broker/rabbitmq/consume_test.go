@@ -16,6 +16,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/consume/consumetest"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -31,6 +32,30 @@ func publishN(t testing.TB, b *Broker, exchange, key string, n int) {
 	defer cancel()
 	if err := b.Publish(ctx, exchange, msgs); err != nil {
 		t.Fatalf("Publish: %v", err)
+	}
+}
+
+// runAccepting runs the consume policy on q in the background with a
+// handler that accepts every batch; the channel receives its result.
+func runAccepting(b *Broker, q topology.Queue) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- policy.Run(context.Background(), b, q, func(context.Context, []broker.Delivery) error { return nil })
+	}()
+	return done
+}
+
+// wantClosed fails the test unless the result of runAccepting comes within
+// timeout and is ErrClosed.
+func wantClosed(t testing.TB, done <-chan error, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, broker.ErrClosed) {
+			t.Fatalf("Consume after Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(timeout):
+		t.Fatal("Consume did not return after Close")
 	}
 }
 
@@ -84,11 +109,9 @@ func TestConsumeBatches(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			top := testTopology(t, "a")
+			top, b, reg, srv := setup(t)
 			q := top.Queues[0]
 			q.Batch, q.Consumers, q.Prefetch = tc.batch, tc.consumers, 2*tc.batch.MaxMessages
-			b, reg := newBroker(t, top)
-			srv := newServer(t)
 			publishN(t, b, top.Exchanges[0].Name, "a.x", tc.n)
 
 			var mu sync.Mutex
@@ -150,10 +173,8 @@ func TestConsumeBatches(t *testing.T) {
 // TestConsumeStopFinishesBatch: a batch in the handler when ctx ends is
 // finished and acked.
 func TestConsumeStopFinishesBatch(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, _, srv := setup(t)
 	q := top.Queues[0]
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
 	publishN(t, b, top.Exchanges[0].Name, "a.x", 10)
 	inHandler := make(chan struct{})
 	release := make(chan struct{})
@@ -186,41 +207,16 @@ func TestConsumeStopFinishesBatch(t *testing.T) {
 // TestConsumeTransient: a transient failure hands the same batch again,
 // spends no retry count and acks once it succeeds.
 func TestConsumeTransient(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, reg, srv := setup(t)
 	q := top.Queues[0]
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
 	publishN(t, b, top.Exchanges[0].Name, "a.x", 5)
-	var mu sync.Mutex
-	var calls [][]string
-	ok := make(chan struct{})
-	stop := consumeReg(t, b, reg, q, func(ctx context.Context, batch []broker.Delivery) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var bodies []string
-		for _, d := range batch {
-			bodies = append(bodies, string(d.Body))
-			if d.RetryCount != 0 {
-				t.Errorf("retry count %d after transient failures", d.RetryCount)
-			}
-		}
-		calls = append(calls, bodies)
-		if len(calls) <= 3 {
-			return fmt.Errorf("write: %w", errTransient)
-		}
-		close(ok)
-		return nil
-	})
-	select {
-	case <-ok:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the batch never succeeded")
-	}
+	held := consumetest.NewHeld(t, 3, fmt.Errorf("write: %w", errTransient))
+	stop := consumeReg(t, b, reg, q, held.Handle)
+	eventually(t, 20*time.Second, "the batch to succeed", held.Succeeded)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	calls := held.Calls()
 	for i := 1; i < len(calls); i++ {
 		if fmt.Sprint(calls[i]) != fmt.Sprint(calls[0]) {
 			t.Fatalf("call %d got %v, want the same batch %v", i, calls[i], calls[0])
@@ -241,11 +237,9 @@ func TestConsumeTransient(t *testing.T) {
 // with x-retry-count 1, 2, then lands in the error queue with the reason
 // headers; the other messages of its batches are acked.
 func TestConsumeRetryThenDeadLetter(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, reg, srv := setup(t)
 	q := top.Queues[0]
 	q.MaxRetries = 2
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
 	publishN(t, b, top.Exchanges[0].Name, "a.bad", 3) // bodies 0, 1, 2; "1" is bad
 
 	var mu sync.Mutex
@@ -341,10 +335,7 @@ func TestConsumeMissingQueue(t *testing.T) {
 func TestCloseStopsConsume(t *testing.T) {
 	top := testTopology(t, "a")
 	b, _ := newBroker(t, top)
-	done := make(chan error, 1)
-	go func() {
-		done <- policy.Run(context.Background(), b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
-	}()
+	done := runAccepting(b, top.Queues[0])
 	srv := newServer(t)
 	eventually(t, 10*time.Second, "the consumer to start", func() bool { return srv.consumers(top.Queues[0].Name) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -352,14 +343,7 @@ func TestCloseStopsConsume(t *testing.T) {
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, broker.ErrClosed) {
-			t.Fatalf("Consume after Close = %v, want ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Consume did not return after Close")
-	}
+	wantClosed(t, done, 10*time.Second)
 }
 
 // TestDeadLetterRefusedIsHeld: when the error queue is gone (an operator
@@ -367,11 +351,9 @@ func TestCloseStopsConsume(t *testing.T) {
 // not acked — it stays in its queue — the refusals are counted by reason,
 // and the consumer is not pinned: a later good message is still handled.
 func TestDeadLetterRefusedIsHeld(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, _, srv := setup(t)
 	q := top.Queues[0]
 	q.MaxRetries = 0
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
 	ch := srv.channel()
 	if _, err := ch.QueueDelete(q.ErrorQueue(), false, false, false); err != nil {
 		t.Fatal(err)

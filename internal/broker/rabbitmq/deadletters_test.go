@@ -35,10 +35,8 @@ func deadLetter(t *testing.T, b *Broker, exchange string, q topology.Queue, n in
 }
 
 func TestPeekAndReplay(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, reg, srv := setup(t)
 	q := top.Queues[0]
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
 	deadLetter(t, b, top.Exchanges[0].Name, q, 25)
 
 	count, sample, err := b.Peek(context.Background(), q.ErrorQueue(), 10)
@@ -111,10 +109,8 @@ func TestPeekAndReplay(t *testing.T) {
 // TestReplayUnroutable: a dead letter whose original route is gone stays in
 // the error queue and the replay says why.
 func TestReplayUnroutable(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, _, srv := setup(t)
 	q := top.Queues[0]
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
 	ch := srv.channel()
 	err := ch.PublishWithContext(context.Background(), top.ErrorExchange, q.Name, false, false, amqp.Publishing{
 		Headers: amqp.Table{broker.HeaderOriginalExchange: top.Exchanges[0].Name, broker.HeaderOriginalRoutingKey: "nobody.binds.this",

@@ -16,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -169,16 +170,31 @@ func testTopology(t testing.TB, queues ...string) *topology.Topology {
 
 // testQueue is a queue of the test topologies, bound to exchange by key.
 func testQueue(name, exchange, key string) topology.Queue {
-	return topology.Queue{
-		Name:       name,
-		Bindings:   []topology.Binding{{Exchange: exchange, Key: key}},
-		Consumers:  1,
-		Prefetch:   200,
-		Batch:      topology.Batch{MaxMessages: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
-		MaxRetries: 2,
-		Handler:    topology.HandlerJSON,
-		Tables:     []string{"t"},
+	q := brokertest.QuickQueue(name, topology.Binding{Exchange: exchange, Key: key})
+	q.Prefetch, q.Batch.MaxMessages = 200, 100
+	return q
+}
+
+// setup is how most tests start: the topology of testTopology with queue
+// "a", a broker on it (tweak adjusts its config) with its registry, and raw
+// access to the server.
+func setup(t testing.TB, tweak ...func(*Config)) (*topology.Topology, *Broker, *prometheus.Registry, *server) {
+	t.Helper()
+	top := testTopology(t, "a")
+	b, reg := newBroker(t, top, tweak...)
+	return top, b, reg, newServer(t)
+}
+
+// mustNew makes a Broker with cfg, failing the test if New fails.
+func mustNew(t testing.TB, cfg Config) *Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
 	}
+	return b
 }
 
 // newBroker connects a Broker for top and closes it after the test.
@@ -189,12 +205,7 @@ func newBroker(t testing.TB, top *topology.Topology, tweak ...func(*Config)) (*B
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	b := mustNew(t, cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -232,16 +243,7 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var eventually = brokertest.Eventually
 
 // restartMu serialises server restarts between tests.
 var restartMu sync.Mutex

@@ -28,33 +28,29 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const prefix = "eventgrpc_rabbitmq_"
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + name, Help: help})
+	}
+	vec := func(name, help, label string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: prefix + name, Help: help}, []string{label})
+	}
 	m := &metrics{
-		published: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_published_total", Help: "Messages published and confirmed by the broker."}),
-		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_publish_errors_total", Help: "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid)."},
-			[]string{"kind"}),
-		returned: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_returned_total", Help: "Mandatory messages the broker returned because no queue was bound."}),
+		published:     counter("published_total", "Messages published and confirmed by the broker."),
+		publishErrors: vec("publish_errors_total", "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid).", "kind"),
+		returned:      counter("returned_total", "Mandatory messages the broker returned because no queue was bound."),
 		confirmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "eventgrpc_rabbitmq_confirm_latency_seconds", Help: "Time from sending a message to its publisher confirm.",
+			Name: prefix + "confirm_latency_seconds", Help: "Time from sending a message to its publisher confirm.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
-		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_consumed_total", Help: "Messages delivered to consumers, by queue."}, []string{"queue"}),
-		acked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_acked_total", Help: "Messages acked, by queue (including those whose copies were republished)."}, []string{"queue"}),
-		redeclared: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_queues_redeclared_total", Help: "Queues found gone (deleted under the running service) and declared again by a consumer."}),
-		replayed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_replayed_total", Help: "Dead letters moved back to their original exchange."}),
-		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_reconnects_total", Help: "Connections re-established after a loss."}),
-		declareErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_declare_errors_total", Help: "Topology declarations the broker refused (for example a queue with other arguments)."}),
+		consumed:      vec("consumed_total", "Messages delivered to consumers, by queue.", "queue"),
+		acked:         vec("acked_total", "Messages acked, by queue (including those whose copies were republished).", "queue"),
+		redeclared:    counter("queues_redeclared_total", "Queues found gone (deleted under the running service) and declared again by a consumer."),
+		replayed:      counter("replayed_total", "Dead letters moved back to their original exchange."),
+		reconnects:    counter("reconnects_total", "Connections re-established after a loss."),
+		declareErrors: counter("declare_errors_total", "Topology declarations the broker refused (for example a queue with other arguments)."),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "eventgrpc_rabbitmq_ready", Help: "1 while connected to the broker, else 0."}),
-		nackReopens: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_rabbitmq_channel_reopens_total", Help: "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."}),
+			Name: prefix + "ready", Help: "1 while connected to the broker, else 0."}),
+		nackReopens: counter("channel_reopens_total", "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.published, &m.returned, &m.redeclared, &m.replayed, &m.reconnects, &m.declareErrors, &m.nackReopens),

@@ -104,15 +104,20 @@ func (b *Broker) openPublisher(s *session) (*pubChannel, error) {
 // the returns before resolving a confirm never misses one.
 func (pc *pubChannel) run(confirms <-chan amqp.Confirmation, returns <-chan amqp.Return) {
 	defer close(pc.done)
+	// got takes one receive from returns; a closed channel is set to nil,
+	// so it is never selected again.
+	got := func(r amqp.Return, ok bool) {
+		if !ok {
+			returns = nil
+			return
+		}
+		pc.noteReturn(r)
+	}
 	drain := func() {
 		for returns != nil {
 			select {
 			case r, ok := <-returns:
-				if !ok {
-					returns = nil
-					return
-				}
-				pc.noteReturn(r)
+				got(r, ok)
 			default:
 				return
 			}
@@ -121,11 +126,7 @@ func (pc *pubChannel) run(confirms <-chan amqp.Confirmation, returns <-chan amqp
 	for {
 		select {
 		case r, ok := <-returns:
-			if !ok {
-				returns = nil
-				continue
-			}
-			pc.noteReturn(r)
+			got(r, ok)
 		case c, ok := <-confirms:
 			if !ok {
 				drain()

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
@@ -18,9 +18,7 @@ import (
 )
 
 func TestPublishConfirm(t *testing.T) {
-	top := testTopology(t, "a")
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
+	top, b, reg, srv := setup(t)
 	ex, q := top.Exchanges[0].Name, top.Queues[0].Name
 
 	const n = 3000
@@ -58,31 +56,24 @@ func TestPublishConfirm(t *testing.T) {
 }
 
 func TestPublishConcurrentSmallWindow(t *testing.T) {
-	top := testTopology(t, "a")
 	// A window of 8 on 2 channels with 16 publishers: calls wait for room.
-	b, _ := newBroker(t, top, func(c *Config) { c.ConfirmWindow = 8; c.PublishChannels = 2 })
-	srv := newServer(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
+	top, b, _, srv := setup(t, func(c *Config) { c.ConfirmWindow = 8; c.PublishChannels = 2 })
+	var eg errgroup.Group
 	for g := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		eg.Go(func() error {
 			for i := range 10 {
 				msgs := make([]broker.Message, 20)
 				for j := range msgs {
 					msgs[j] = broker.Message{RoutingKey: "a.x", Body: []byte(fmt.Sprint(g, i, j))}
 				}
 				if err := b.Publish(context.Background(), top.Exchanges[0].Name, msgs); err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := eg.Wait(); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 	if got := srv.depth(top.Queues[0].Name); got != 16*10*20 {
@@ -91,9 +82,7 @@ func TestPublishConcurrentSmallWindow(t *testing.T) {
 }
 
 func TestPublishUnroutable(t *testing.T) {
-	top := testTopology(t, "a")
-	b, reg := newBroker(t, top)
-	srv := newServer(t)
+	top, b, reg, srv := setup(t)
 	ex := top.Exchanges[0].Name
 
 	tests := []struct {
@@ -166,15 +155,10 @@ func TestPublishUnroutable(t *testing.T) {
 // TestPublishReturnCorrelation interleaves routable and unroutable messages
 // from many callers: each caller must get exactly its own failures.
 func TestPublishReturnCorrelation(t *testing.T) {
-	top := testTopology(t, "a")
-	b, _ := newBroker(t, top, func(c *Config) { c.PublishChannels = 1 })
-	srv := newServer(t)
-	var wg sync.WaitGroup
-	errc := make(chan error, 8)
+	top, b, _, srv := setup(t, func(c *Config) { c.PublishChannels = 1 })
+	var eg errgroup.Group
 	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		eg.Go(func() error {
 			for round := range 20 {
 				msgs := make([]broker.Message, 10)
 				var want []int
@@ -189,25 +173,21 @@ func TestPublishReturnCorrelation(t *testing.T) {
 				err := b.Publish(context.Background(), top.Exchanges[0].Name, msgs)
 				var pe *broker.PublishError
 				if !errors.As(err, &pe) {
-					errc <- fmt.Errorf("round %d: %v, want a PublishError", round, err)
-					return
+					return fmt.Errorf("round %d: %v, want a PublishError", round, err)
 				}
 				if len(pe.Failed) != len(want) {
-					errc <- fmt.Errorf("round %d: failed %v, want %v", round, pe.Failed, want)
-					return
+					return fmt.Errorf("round %d: failed %v, want %v", round, pe.Failed, want)
 				}
 				for _, i := range want {
 					if !errors.Is(pe.Failed[i], broker.ErrUnroutable) {
-						errc <- fmt.Errorf("round %d: index %d: %v", round, i, pe.Failed[i])
-						return
+						return fmt.Errorf("round %d: index %d: %v", round, i, pe.Failed[i])
 					}
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
+	if err := eg.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	// 8·20·10 messages, a third of them (by the formula) unroutable.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
-	policy "github.com/event-grpc/event-grpc/internal/consume"
 )
 
 // TestReconnect stops the RabbitMQ application for two seconds while a
@@ -167,10 +166,7 @@ func TestCloseWhileDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		done <- policy.Run(context.Background(), b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
-	}()
+	done := runAccepting(b, top.Queues[0])
 	restart(t, 0, func() {
 		eventually(t, 10*time.Second, "Ready to turn false", func() bool { return !b.Ready() })
 		start := time.Now()
@@ -180,13 +176,6 @@ func TestCloseWhileDisconnected(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("Close during the outage took %s", d)
 		}
-		select {
-		case err := <-done:
-			if !errors.Is(err, broker.ErrClosed) {
-				t.Errorf("Consume = %v, want ErrClosed", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Consume did not return after Close")
-		}
+		wantClosed(t, done, 5*time.Second)
 	})
 }

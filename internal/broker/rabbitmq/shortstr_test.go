@@ -14,9 +14,7 @@ import (
 // header name) fails that message alone, permanently, naming the field;
 // the connection stays up and the other messages land.
 func TestOverlongShortStringsFailTheMessageNotTheConnection(t *testing.T) {
-	top := testTopology(t, "a")
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
+	top, b, _, srv := setup(t)
 	ex, q := top.Exchanges[0].Name, top.Queues[0].Name
 	long := "a." + strings.Repeat("x", 300)
 	msgs := []broker.Message{

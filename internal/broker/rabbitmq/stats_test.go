@@ -11,10 +11,8 @@ import (
 // Stats reports the ready messages of a queue and of its error queue, the
 // head age of the error queue, and leaves every message in place.
 func TestStats(t *testing.T) {
-	top := testTopology(t, "a")
+	top, b, _, srv := setup(t)
 	q := top.Queues[0]
-	b, _ := newBroker(t, top)
-	srv := newServer(t)
 	deadLetter(t, b, top.Exchanges[0].Name, q, 4)
 	publishN(t, b, top.Exchanges[0].Name, "a.wait", 3)
 	eventually(t, 10*time.Second, "queued", func() bool { return srv.depth(q.Name) == 3 })
