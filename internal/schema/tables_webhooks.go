@@ -98,11 +98,7 @@ func WebEngageEventTable() *Table {
 // GraphyEventTable holds the webhooks of Graphy (the course platform):
 // learner sign-ups, enrolments and payments.
 func GraphyEventTable() *Table {
-	return jsonTable("graphy_event", "Graphy (courses) webhook events",
-		[]string{"event", "id"}, "event_time",
-		str("id").from("id|meta.message_id").required(),
-		str("event").required(),
-		ts("event_time").from("timestamp").required(),
+	return webhookEventTable("graphy_event", "Graphy (courses) webhook events",
 		str("school_id"),
 		str("learner_id").from("learner.id"),
 		str("learner_email").from("learner.email"),
@@ -117,7 +113,6 @@ func GraphyEventTable() *Table {
 		str("payment_status").from("payment.status"),
 		str("payment_gateway").from("payment.gateway"),
 		str("coupon_code").from("payment.coupon_code"),
-		js("data").from("$"),
 	)
 }
 
@@ -161,11 +156,7 @@ func ShopifyEventTable() *Table {
 // the message id); timestamp is the event time. The whole body is kept in
 // data.
 func VidoolyEventTable() *Table {
-	return jsonTable("vidooly_event", "Vidooly video analytics webhooks (channel and video metrics)",
-		[]string{"event", "id"}, "event_time",
-		str("id").from("id|meta.message_id").required(),
-		str("event").required(),
-		ts("event_time").from("timestamp").required(),
+	return webhookEventTable("vidooly_event", "Vidooly video analytics webhooks (channel and video metrics)",
 		str("account_id"),
 		str("platform"),
 		day("date"),
@@ -188,6 +179,21 @@ func VidoolyEventTable() *Table {
 		f64("impressions_ctr").from("metrics.impressions_ctr"),
 		f64("estimated_revenue").from("metrics.estimated_revenue"),
 		str("currency").from("metrics.currency"),
-		js("data").from("$"),
 	)
+}
+
+// webhookEventTable declares a table of a provider's webhook events that
+// carry an id (else the message id is the key), an event name and an epoch
+// timestamp: id, event, event_time, the provider's columns cols, then the
+// whole body in data; deduplicated on (event, id), partitioned by
+// event_time.
+func webhookEventTable(name, comment string, cols ...Column) *Table {
+	all := []Column{
+		str("id").from("id|meta.message_id").required(),
+		str("event").required(),
+		ts("event_time").from("timestamp").required(),
+	}
+	all = append(all, cols...)
+	all = append(all, js("data").from("$"))
+	return jsonTable(name, comment, []string{"event", "id"}, "event_time", all...)
 }
