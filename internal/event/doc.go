@@ -15,8 +15,9 @@
 //
 // AppendParams writes an event's payload as the JSON of the event table's
 // event_params column (protojson's shape: proto field names, int64 as
-// strings, unset fields left out) without protojson or protoreflect: its
-// per-type encoders are generated from the descriptors (params_gen.go, by
-// `go generate ./internal/event`), and a test holds them equal to protojson
-// for every type of the proto.
+// strings, unset fields left out) without protojson or protoreflect: the
+// members table of each type, generated from the descriptors
+// (params_gen.go, by `go generate ./internal/event`), lists its fields'
+// getters and writers; members.go turns them into JSON, and a test holds
+// the result equal to protojson for every type of the proto.
 package event

@@ -179,6 +179,13 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
+	return appendObject(b, m, appendGoJSONString, appendGoJSONString)
+}
+
+// appendObject appends m as a JSON object with its keys sorted, each key
+// written by key and each value by value. It allocates only the key order
+// of maps with more than 16 keys.
+func appendObject[V any](b []byte, m map[string]V, key func([]byte, string) []byte, value func([]byte, V) []byte) []byte {
 	var stack [16]string
 	keys := stack[:0]
 	for k := range m {
@@ -190,9 +197,8 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendGoJSONString(b, k)
-		b = append(b, ':')
-		b = appendGoJSONString(b, m[k])
+		b = append(key(b, k), ':')
+		b = value(b, m[k])
 	}
 	return append(b, '}')
 }

@@ -2,12 +2,7 @@
 
 package event
 
-import (
-	"math"
-	"strconv"
-
-	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
-)
+import eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 
 // numTypes is the number of Type values: TypeNone and one per eventOf field.
 const numTypes = 87
@@ -290,2963 +285,917 @@ func TypeOf(ev *eventgrpcv1.Event) Type {
 func appendPayload(b []byte, ev *eventgrpcv1.Event) []byte {
 	switch x := ev.EventOf.(type) {
 	case *eventgrpcv1.Event_LaunchEvent:
-		return appendLaunchEvent(b, x.LaunchEvent)
+		return appendMessage(b, x.LaunchEvent, membersOfLaunchEvent)
 	case *eventgrpcv1.Event_LaunchReferEvent:
-		return appendLaunchReferEvent(b, x.LaunchReferEvent)
+		return appendMessage(b, x.LaunchReferEvent, membersOfLaunchReferEvent)
 	case *eventgrpcv1.Event_PageOpenedEvent:
-		return appendPageOpenedEvent(b, x.PageOpenedEvent)
+		return appendMessage(b, x.PageOpenedEvent, membersOfPageOpenedEvent)
 	case *eventgrpcv1.Event_PageLoadedEvent:
-		return appendPageLoadedEvent(b, x.PageLoadedEvent)
+		return appendMessage(b, x.PageLoadedEvent, membersOfPageLoadedEvent)
 	case *eventgrpcv1.Event_PageLoadFailedEvent:
-		return appendPageLoadFailedEvent(b, x.PageLoadFailedEvent)
+		return appendMessage(b, x.PageLoadFailedEvent, membersOfPageLoadFailedEvent)
 	case *eventgrpcv1.Event_WidgetViewEvent:
-		return appendWidgetViewEvent(b, x.WidgetViewEvent)
+		return appendMessage(b, x.WidgetViewEvent, membersOfWidgetViewEvent)
 	case *eventgrpcv1.Event_WidgetCtaClickedEvent:
-		return appendWidgetCtaClickedEvent(b, x.WidgetCtaClickedEvent)
+		return appendMessage(b, x.WidgetCtaClickedEvent, membersOfWidgetCtaClickedEvent)
 	case *eventgrpcv1.Event_WidgetElementViewEvent:
-		return appendWidgetElementViewEvent(b, x.WidgetElementViewEvent)
+		return appendMessage(b, x.WidgetElementViewEvent, membersOfWidgetElementViewEvent)
 	case *eventgrpcv1.Event_WidgetElementClickedEvent:
-		return appendWidgetElementClickedEvent(b, x.WidgetElementClickedEvent)
+		return appendMessage(b, x.WidgetElementClickedEvent, membersOfWidgetElementClickedEvent)
 	case *eventgrpcv1.Event_AddToCartEvent:
-		return appendAddToCartEvent(b, x.AddToCartEvent)
+		return appendMessage(b, x.AddToCartEvent, membersOfAddToCartEvent)
 	case *eventgrpcv1.Event_GoToPaymentsEvent:
-		return appendGoToPaymentsEvent(b, x.GoToPaymentsEvent)
+		return appendMessage(b, x.GoToPaymentsEvent, membersOfGoToPaymentsEvent)
 	case *eventgrpcv1.Event_InitiatePurchaseEvent:
-		return appendInitiatePurchaseEvent(b, x.InitiatePurchaseEvent)
+		return appendMessage(b, x.InitiatePurchaseEvent, membersOfInitiatePurchaseEvent)
 	case *eventgrpcv1.Event_CompletePurchaseEvent:
-		return appendCompletePurchaseEvent(b, x.CompletePurchaseEvent)
+		return appendMessage(b, x.CompletePurchaseEvent, membersOfCompletePurchaseEvent)
 	case *eventgrpcv1.Event_PurchaseFailedEvent:
-		return appendPurchaseFailedEvent(b, x.PurchaseFailedEvent)
+		return appendMessage(b, x.PurchaseFailedEvent, membersOfPurchaseFailedEvent)
 	case *eventgrpcv1.Event_StreamEnterEvent:
-		return appendStreamEnterEvent(b, x.StreamEnterEvent)
+		return appendMessage(b, x.StreamEnterEvent, membersOfStreamEnterEvent)
 	case *eventgrpcv1.Event_ChooseProductEvent:
-		return appendChooseProductEvent(b, x.ChooseProductEvent)
+		return appendMessage(b, x.ChooseProductEvent, membersOfChooseProductEvent)
 	case *eventgrpcv1.Event_SocialStreamEnterEvent:
-		return appendSocialStreamEnterEvent(b, x.SocialStreamEnterEvent)
+		return appendMessage(b, x.SocialStreamEnterEvent, membersOfSocialStreamEnterEvent)
 	case *eventgrpcv1.Event_SocialStreamActionEvent:
-		return appendSocialStreamActionEvent(b, x.SocialStreamActionEvent)
+		return appendMessage(b, x.SocialStreamActionEvent, membersOfSocialStreamActionEvent)
 	case *eventgrpcv1.Event_InitiateReview:
-		return appendInitiateReview(b, x.InitiateReview)
+		return appendMessage(b, x.InitiateReview, membersOfInitiateReview)
 	case *eventgrpcv1.Event_EnterReviewScreen:
-		return appendEnterReviewScreen(b, x.EnterReviewScreen)
+		return appendMessage(b, x.EnterReviewScreen, membersOfEnterReviewScreen)
 	case *eventgrpcv1.Event_SubmitReview:
-		return appendSubmitReview(b, x.SubmitReview)
+		return appendMessage(b, x.SubmitReview, membersOfSubmitReview)
 	case *eventgrpcv1.Event_ViewAllReviews:
-		return appendViewAllReviews(b, x.ViewAllReviews)
+		return appendMessage(b, x.ViewAllReviews, membersOfViewAllReviews)
 	case *eventgrpcv1.Event_ExpandReviewImage:
-		return appendExpandReviewImage(b, x.ExpandReviewImage)
+		return appendMessage(b, x.ExpandReviewImage, membersOfExpandReviewImage)
 	case *eventgrpcv1.Event_PhoneVerificationInitiateEvent:
-		return appendPhoneVerificationInitiateEvent(b, x.PhoneVerificationInitiateEvent)
+		return appendMessage(b, x.PhoneVerificationInitiateEvent, membersOfPhoneVerificationInitiateEvent)
 	case *eventgrpcv1.Event_PhoneNumberEntered:
-		return appendPhoneNumberEntered(b, x.PhoneNumberEntered)
+		return appendMessage(b, x.PhoneNumberEntered, membersOfPhoneNumberEntered)
 	case *eventgrpcv1.Event_OtpVerifiedEvent:
-		return appendOTPVerifiedEvent(b, x.OtpVerifiedEvent)
+		return appendMessage(b, x.OtpVerifiedEvent, membersOfOTPVerifiedEvent)
 	case *eventgrpcv1.Event_AppStartEvent:
-		return appendAppStartEvent(b, x.AppStartEvent)
+		return appendMessage(b, x.AppStartEvent, membersOfAppStartEvent)
 	case *eventgrpcv1.Event_NotificationActionEvent:
-		return appendNotificationActionEvent(b, x.NotificationActionEvent)
+		return appendMessage(b, x.NotificationActionEvent, membersOfNotificationActionEvent)
 	case *eventgrpcv1.Event_SessionIdChangeEvent:
-		return appendSessionIdChangeEvent(b, x.SessionIdChangeEvent)
+		return appendMessage(b, x.SessionIdChangeEvent, membersOfSessionIdChangeEvent)
 	case *eventgrpcv1.Event_TestEvent:
-		return appendTestEvent(b, x.TestEvent)
+		return appendMessage(b, x.TestEvent, membersOfTestEvent)
 	case *eventgrpcv1.Event_ClickEvent:
-		return appendClickEvent(b, x.ClickEvent)
+		return appendMessage(b, x.ClickEvent, membersOfClickEvent)
 	case *eventgrpcv1.Event_AppInitEvent:
-		return appendAppInitEvent(b, x.AppInitEvent)
+		return appendMessage(b, x.AppInitEvent, membersOfAppInitEvent)
 	case *eventgrpcv1.Event_AbAssignmentEvent:
-		return appendAbAssignmentEvent(b, x.AbAssignmentEvent)
+		return appendMessage(b, x.AbAssignmentEvent, membersOfAbAssignmentEvent)
 	case *eventgrpcv1.Event_ErrorEvent:
-		return appendErrorEvent(b, x.ErrorEvent)
+		return appendMessage(b, x.ErrorEvent, membersOfErrorEvent)
 	case *eventgrpcv1.Event_SearchEvent:
-		return appendSearchEvent(b, x.SearchEvent)
+		return appendMessage(b, x.SearchEvent, membersOfSearchEvent)
 	case *eventgrpcv1.Event_SearchResultClickEvent:
-		return appendSearchResultClickEvent(b, x.SearchResultClickEvent)
+		return appendMessage(b, x.SearchResultClickEvent, membersOfSearchResultClickEvent)
 	case *eventgrpcv1.Event_ShareEvent:
-		return appendShareEvent(b, x.ShareEvent)
+		return appendMessage(b, x.ShareEvent, membersOfShareEvent)
 	case *eventgrpcv1.Event_FollowEvent:
-		return appendFollowEvent(b, x.FollowEvent)
+		return appendMessage(b, x.FollowEvent, membersOfFollowEvent)
 	case *eventgrpcv1.Event_UnfollowEvent:
-		return appendUnfollowEvent(b, x.UnfollowEvent)
+		return appendMessage(b, x.UnfollowEvent, membersOfUnfollowEvent)
 	case *eventgrpcv1.Event_LikeEvent:
-		return appendLikeEvent(b, x.LikeEvent)
+		return appendMessage(b, x.LikeEvent, membersOfLikeEvent)
 	case *eventgrpcv1.Event_CommentEvent:
-		return appendCommentEvent(b, x.CommentEvent)
+		return appendMessage(b, x.CommentEvent, membersOfCommentEvent)
 	case *eventgrpcv1.Event_WishlistAddEvent:
-		return appendWishlistAddEvent(b, x.WishlistAddEvent)
+		return appendMessage(b, x.WishlistAddEvent, membersOfWishlistAddEvent)
 	case *eventgrpcv1.Event_WishlistRemoveEvent:
-		return appendWishlistRemoveEvent(b, x.WishlistRemoveEvent)
+		return appendMessage(b, x.WishlistRemoveEvent, membersOfWishlistRemoveEvent)
 	case *eventgrpcv1.Event_CouponAppliedEvent:
-		return appendCouponAppliedEvent(b, x.CouponAppliedEvent)
+		return appendMessage(b, x.CouponAppliedEvent, membersOfCouponAppliedEvent)
 	case *eventgrpcv1.Event_CouponRemovedEvent:
-		return appendCouponRemovedEvent(b, x.CouponRemovedEvent)
+		return appendMessage(b, x.CouponRemovedEvent, membersOfCouponRemovedEvent)
 	case *eventgrpcv1.Event_AddressAddedEvent:
-		return appendAddressAddedEvent(b, x.AddressAddedEvent)
+		return appendMessage(b, x.AddressAddedEvent, membersOfAddressAddedEvent)
 	case *eventgrpcv1.Event_AddressUpdatedEvent:
-		return appendAddressUpdatedEvent(b, x.AddressUpdatedEvent)
+		return appendMessage(b, x.AddressUpdatedEvent, membersOfAddressUpdatedEvent)
 	case *eventgrpcv1.Event_OrderPlacedEvent:
-		return appendOrderPlacedEvent(b, x.OrderPlacedEvent)
+		return appendMessage(b, x.OrderPlacedEvent, membersOfOrderPlacedEvent)
 	case *eventgrpcv1.Event_OrderCancelledEvent:
-		return appendOrderCancelledEvent(b, x.OrderCancelledEvent)
+		return appendMessage(b, x.OrderCancelledEvent, membersOfOrderCancelledEvent)
 	case *eventgrpcv1.Event_ReturnRequestedEvent:
-		return appendReturnRequestedEvent(b, x.ReturnRequestedEvent)
+		return appendMessage(b, x.ReturnRequestedEvent, membersOfReturnRequestedEvent)
 	case *eventgrpcv1.Event_RefundRequestedEvent:
-		return appendRefundRequestedEvent(b, x.RefundRequestedEvent)
+		return appendMessage(b, x.RefundRequestedEvent, membersOfRefundRequestedEvent)
 	case *eventgrpcv1.Event_LoginEvent:
-		return appendLoginEvent(b, x.LoginEvent)
+		return appendMessage(b, x.LoginEvent, membersOfLoginEvent)
 	case *eventgrpcv1.Event_LogoutEvent:
-		return appendLogoutEvent(b, x.LogoutEvent)
+		return appendMessage(b, x.LogoutEvent, membersOfLogoutEvent)
 	case *eventgrpcv1.Event_SignupEvent:
-		return appendSignupEvent(b, x.SignupEvent)
+		return appendMessage(b, x.SignupEvent, membersOfSignupEvent)
 	case *eventgrpcv1.Event_ProfileUpdatedEvent:
-		return appendProfileUpdatedEvent(b, x.ProfileUpdatedEvent)
+		return appendMessage(b, x.ProfileUpdatedEvent, membersOfProfileUpdatedEvent)
 	case *eventgrpcv1.Event_ProductViewedEvent:
-		return appendProductViewedEvent(b, x.ProductViewedEvent)
+		return appendMessage(b, x.ProductViewedEvent, membersOfProductViewedEvent)
 	case *eventgrpcv1.Event_CategoryViewedEvent:
-		return appendCategoryViewedEvent(b, x.CategoryViewedEvent)
+		return appendMessage(b, x.CategoryViewedEvent, membersOfCategoryViewedEvent)
 	case *eventgrpcv1.Event_CartViewedEvent:
-		return appendCartViewedEvent(b, x.CartViewedEvent)
+		return appendMessage(b, x.CartViewedEvent, membersOfCartViewedEvent)
 	case *eventgrpcv1.Event_RemoveFromCartEvent:
-		return appendRemoveFromCartEvent(b, x.RemoveFromCartEvent)
+		return appendMessage(b, x.RemoveFromCartEvent, membersOfRemoveFromCartEvent)
 	case *eventgrpcv1.Event_CheckoutStartedEvent:
-		return appendCheckoutStartedEvent(b, x.CheckoutStartedEvent)
+		return appendMessage(b, x.CheckoutStartedEvent, membersOfCheckoutStartedEvent)
 	case *eventgrpcv1.Event_PaymentMethodSelectedEvent:
-		return appendPaymentMethodSelectedEvent(b, x.PaymentMethodSelectedEvent)
+		return appendMessage(b, x.PaymentMethodSelectedEvent, membersOfPaymentMethodSelectedEvent)
 	case *eventgrpcv1.Event_StreamExitEvent:
-		return appendStreamExitEvent(b, x.StreamExitEvent)
+		return appendMessage(b, x.StreamExitEvent, membersOfStreamExitEvent)
 	case *eventgrpcv1.Event_StreamLikeEvent:
-		return appendStreamLikeEvent(b, x.StreamLikeEvent)
+		return appendMessage(b, x.StreamLikeEvent, membersOfStreamLikeEvent)
 	case *eventgrpcv1.Event_StreamCommentEvent:
-		return appendStreamCommentEvent(b, x.StreamCommentEvent)
+		return appendMessage(b, x.StreamCommentEvent, membersOfStreamCommentEvent)
 	case *eventgrpcv1.Event_GiftSentEvent:
-		return appendGiftSentEvent(b, x.GiftSentEvent)
+		return appendMessage(b, x.GiftSentEvent, membersOfGiftSentEvent)
 	case *eventgrpcv1.Event_VideoPlayEvent:
-		return appendVideoPlayEvent(b, x.VideoPlayEvent)
+		return appendMessage(b, x.VideoPlayEvent, membersOfVideoPlayEvent)
 	case *eventgrpcv1.Event_VideoPauseEvent:
-		return appendVideoPauseEvent(b, x.VideoPauseEvent)
+		return appendMessage(b, x.VideoPauseEvent, membersOfVideoPauseEvent)
 	case *eventgrpcv1.Event_VideoCompleteEvent:
-		return appendVideoCompleteEvent(b, x.VideoCompleteEvent)
+		return appendMessage(b, x.VideoCompleteEvent, membersOfVideoCompleteEvent)
 	case *eventgrpcv1.Event_BannerViewEvent:
-		return appendBannerViewEvent(b, x.BannerViewEvent)
+		return appendMessage(b, x.BannerViewEvent, membersOfBannerViewEvent)
 	case *eventgrpcv1.Event_BannerClickEvent:
-		return appendBannerClickEvent(b, x.BannerClickEvent)
+		return appendMessage(b, x.BannerClickEvent, membersOfBannerClickEvent)
 	case *eventgrpcv1.Event_DeepLinkOpenedEvent:
-		return appendDeepLinkOpenedEvent(b, x.DeepLinkOpenedEvent)
+		return appendMessage(b, x.DeepLinkOpenedEvent, membersOfDeepLinkOpenedEvent)
 	case *eventgrpcv1.Event_PushPermissionEvent:
-		return appendPushPermissionEvent(b, x.PushPermissionEvent)
+		return appendMessage(b, x.PushPermissionEvent, membersOfPushPermissionEvent)
 	case *eventgrpcv1.Event_AppBackgroundEvent:
-		return appendAppBackgroundEvent(b, x.AppBackgroundEvent)
+		return appendMessage(b, x.AppBackgroundEvent, membersOfAppBackgroundEvent)
 	case *eventgrpcv1.Event_AppForegroundEvent:
-		return appendAppForegroundEvent(b, x.AppForegroundEvent)
+		return appendMessage(b, x.AppForegroundEvent, membersOfAppForegroundEvent)
 	case *eventgrpcv1.Event_RatingPromptEvent:
-		return appendRatingPromptEvent(b, x.RatingPromptEvent)
+		return appendMessage(b, x.RatingPromptEvent, membersOfRatingPromptEvent)
 	case *eventgrpcv1.Event_ReferralSharedEvent:
-		return appendReferralSharedEvent(b, x.ReferralSharedEvent)
+		return appendMessage(b, x.ReferralSharedEvent, membersOfReferralSharedEvent)
 	case *eventgrpcv1.Event_FilterAppliedEvent:
-		return appendFilterAppliedEvent(b, x.FilterAppliedEvent)
+		return appendMessage(b, x.FilterAppliedEvent, membersOfFilterAppliedEvent)
 	case *eventgrpcv1.Event_SortAppliedEvent:
-		return appendSortAppliedEvent(b, x.SortAppliedEvent)
+		return appendMessage(b, x.SortAppliedEvent, membersOfSortAppliedEvent)
 	case *eventgrpcv1.Event_NotificationReceivedEvent:
-		return appendNotificationReceivedEvent(b, x.NotificationReceivedEvent)
+		return appendMessage(b, x.NotificationReceivedEvent, membersOfNotificationReceivedEvent)
 	case *eventgrpcv1.Event_TrackEvent:
-		return appendTrackEvent(b, x.TrackEvent)
+		return appendMessage(b, x.TrackEvent, membersOfTrackEvent)
 	case *eventgrpcv1.Event_IdentifyEvent:
-		return appendIdentifyEvent(b, x.IdentifyEvent)
+		return appendMessage(b, x.IdentifyEvent, membersOfIdentifyEvent)
 	case *eventgrpcv1.Event_PageEvent:
-		return appendPageEvent(b, x.PageEvent)
+		return appendMessage(b, x.PageEvent, membersOfPageEvent)
 	case *eventgrpcv1.Event_ScreenEvent:
-		return appendScreenEvent(b, x.ScreenEvent)
+		return appendMessage(b, x.ScreenEvent, membersOfScreenEvent)
 	case *eventgrpcv1.Event_GroupEvent:
-		return appendGroupEvent(b, x.GroupEvent)
+		return appendMessage(b, x.GroupEvent, membersOfGroupEvent)
 	case *eventgrpcv1.Event_AliasEvent:
-		return appendAliasEvent(b, x.AliasEvent)
+		return appendMessage(b, x.AliasEvent, membersOfAliasEvent)
 	}
 	return append(b, "{}"...)
 }
 
-func appendLaunchEvent(b []byte, m *eventgrpcv1.LaunchEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.LaunchSource != "" {
-		b = appendKey(b, n, `"launch_source":`)
-		b = appendString(b, m.LaunchSource)
-	}
-	if m.DeepLink != "" {
-		b = appendKey(b, n, `"deep_link":`)
-		b = appendString(b, m.DeepLink)
-	}
-	if m.NotificationId != "" {
-		b = appendKey(b, n, `"notification_id":`)
-		b = appendString(b, m.NotificationId)
-	}
-	if m.ColdStart {
-		b = appendKey(b, n, `"cold_start":`)
-		b = strconv.AppendBool(b, m.ColdStart)
-	}
-	if m.LaunchTimeMs != 0 {
-		b = appendKey(b, n, `"launch_time_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.LaunchTimeMs), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendLaunchReferEvent(b []byte, m *eventgrpcv1.LaunchReferEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ReferrerId != "" {
-		b = appendKey(b, n, `"referrer_id":`)
-		b = appendString(b, m.ReferrerId)
-	}
-	if m.ReferralCode != "" {
-		b = appendKey(b, n, `"referral_code":`)
-		b = appendString(b, m.ReferralCode)
-	}
-	if m.Campaign != "" {
-		b = appendKey(b, n, `"campaign":`)
-		b = appendString(b, m.Campaign)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Medium != "" {
-		b = appendKey(b, n, `"medium":`)
-		b = appendString(b, m.Medium)
-	}
-	if m.InstallReferrer != "" {
-		b = appendKey(b, n, `"install_referrer":`)
-		b = appendString(b, m.InstallReferrer)
-	}
-	if m.DeepLink != "" {
-		b = appendKey(b, n, `"deep_link":`)
-		b = appendString(b, m.DeepLink)
-	}
-	return append(b, '}')
-}
-
-func appendPageOpenedEvent(b []byte, m *eventgrpcv1.PageOpenedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.PageUrl != "" {
-		b = appendKey(b, n, `"page_url":`)
-		b = appendString(b, m.PageUrl)
-	}
-	if m.PageType != "" {
-		b = appendKey(b, n, `"page_type":`)
-		b = appendString(b, m.PageType)
-	}
-	if m.PreviousPage != "" {
-		b = appendKey(b, n, `"previous_page":`)
-		b = appendString(b, m.PreviousPage)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.SourceWidgetId != "" {
-		b = appendKey(b, n, `"source_widget_id":`)
-		b = appendString(b, m.SourceWidgetId)
-	}
-	return append(b, '}')
-}
-
-func appendPageLoadedEvent(b []byte, m *eventgrpcv1.PageLoadedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.PageUrl != "" {
-		b = appendKey(b, n, `"page_url":`)
-		b = appendString(b, m.PageUrl)
-	}
-	if m.LoadTimeMs != 0 {
-		b = appendKey(b, n, `"load_time_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.LoadTimeMs), 10), '"')
-	}
-	if m.FromCache {
-		b = appendKey(b, n, `"from_cache":`)
-		b = strconv.AppendBool(b, m.FromCache)
-	}
-	if m.WidgetCount != 0 {
-		b = appendKey(b, n, `"widget_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.WidgetCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendPageLoadFailedEvent(b []byte, m *eventgrpcv1.PageLoadFailedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.PageUrl != "" {
-		b = appendKey(b, n, `"page_url":`)
-		b = appendString(b, m.PageUrl)
-	}
-	if m.ErrorCode != "" {
-		b = appendKey(b, n, `"error_code":`)
-		b = appendString(b, m.ErrorCode)
-	}
-	if m.ErrorMessage != "" {
-		b = appendKey(b, n, `"error_message":`)
-		b = appendString(b, m.ErrorMessage)
-	}
-	if m.HttpStatus != 0 {
-		b = appendKey(b, n, `"http_status":`)
-		b = strconv.AppendInt(b, int64(m.HttpStatus), 10)
-	}
-	if m.RetryCount != 0 {
-		b = appendKey(b, n, `"retry_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.RetryCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendWidgetViewEvent(b []byte, m *eventgrpcv1.WidgetViewEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.WidgetId != "" {
-		b = appendKey(b, n, `"widget_id":`)
-		b = appendString(b, m.WidgetId)
-	}
-	if m.WidgetType != "" {
-		b = appendKey(b, n, `"widget_type":`)
-		b = appendString(b, m.WidgetType)
-	}
-	if m.WidgetTitle != "" {
-		b = appendKey(b, n, `"widget_title":`)
-		b = appendString(b, m.WidgetTitle)
-	}
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	if m.ElementCount != 0 {
-		b = appendKey(b, n, `"element_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ElementCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendWidgetCtaClickedEvent(b []byte, m *eventgrpcv1.WidgetCtaClickedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.WidgetId != "" {
-		b = appendKey(b, n, `"widget_id":`)
-		b = appendString(b, m.WidgetId)
-	}
-	if m.WidgetType != "" {
-		b = appendKey(b, n, `"widget_type":`)
-		b = appendString(b, m.WidgetType)
-	}
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	if m.CtaText != "" {
-		b = appendKey(b, n, `"cta_text":`)
-		b = appendString(b, m.CtaText)
-	}
-	if m.CtaUrl != "" {
-		b = appendKey(b, n, `"cta_url":`)
-		b = appendString(b, m.CtaUrl)
-	}
-	return append(b, '}')
-}
-
-func appendWidgetElementViewEvent(b []byte, m *eventgrpcv1.WidgetElementViewEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.WidgetId != "" {
-		b = appendKey(b, n, `"widget_id":`)
-		b = appendString(b, m.WidgetId)
-	}
-	if m.WidgetType != "" {
-		b = appendKey(b, n, `"widget_type":`)
-		b = appendString(b, m.WidgetType)
-	}
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.WidgetPosition != 0 {
-		b = appendKey(b, n, `"widget_position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.WidgetPosition), 10), '"')
-	}
-	if m.ElementId != "" {
-		b = appendKey(b, n, `"element_id":`)
-		b = appendString(b, m.ElementId)
-	}
-	if m.ElementType != "" {
-		b = appendKey(b, n, `"element_type":`)
-		b = appendString(b, m.ElementType)
-	}
-	if m.ElementPosition != 0 {
-		b = appendKey(b, n, `"element_position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ElementPosition), 10), '"')
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	return append(b, '}')
-}
-
-func appendWidgetElementClickedEvent(b []byte, m *eventgrpcv1.WidgetElementClickedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.WidgetId != "" {
-		b = appendKey(b, n, `"widget_id":`)
-		b = appendString(b, m.WidgetId)
-	}
-	if m.WidgetType != "" {
-		b = appendKey(b, n, `"widget_type":`)
-		b = appendString(b, m.WidgetType)
-	}
-	if m.PageName != "" {
-		b = appendKey(b, n, `"page_name":`)
-		b = appendString(b, m.PageName)
-	}
-	if m.WidgetPosition != 0 {
-		b = appendKey(b, n, `"widget_position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.WidgetPosition), 10), '"')
-	}
-	if m.ElementId != "" {
-		b = appendKey(b, n, `"element_id":`)
-		b = appendString(b, m.ElementId)
-	}
-	if m.ElementType != "" {
-		b = appendKey(b, n, `"element_type":`)
-		b = appendString(b, m.ElementType)
-	}
-	if m.ElementPosition != 0 {
-		b = appendKey(b, n, `"element_position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ElementPosition), 10), '"')
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.TargetUrl != "" {
-		b = appendKey(b, n, `"target_url":`)
-		b = appendString(b, m.TargetUrl)
-	}
-	return append(b, '}')
-}
-
-func appendAddToCartEvent(b []byte, m *eventgrpcv1.AddToCartEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.VariantId != "" {
-		b = appendKey(b, n, `"variant_id":`)
-		b = appendString(b, m.VariantId)
-	}
-	if m.ProductName != "" {
-		b = appendKey(b, n, `"product_name":`)
-		b = appendString(b, m.ProductName)
-	}
-	if m.Category != "" {
-		b = appendKey(b, n, `"category":`)
-		b = appendString(b, m.Category)
-	}
-	if m.Brand != "" {
-		b = appendKey(b, n, `"brand":`)
-		b = appendString(b, m.Brand)
-	}
-	if math.Float64bits(m.Price) != 0 {
-		b = appendKey(b, n, `"price":`)
-		b = appendFloat(b, m.Price, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.Quantity != 0 {
-		b = appendKey(b, n, `"quantity":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Quantity), 10), '"')
-	}
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if m.SourcePage != "" {
-		b = appendKey(b, n, `"source_page":`)
-		b = appendString(b, m.SourcePage)
-	}
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	return append(b, '}')
-}
-
-func appendGoToPaymentsEvent(b []byte, m *eventgrpcv1.GoToPaymentsEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if m.CheckoutId != "" {
-		b = appendKey(b, n, `"checkout_id":`)
-		b = appendString(b, m.CheckoutId)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.CouponCode != "" {
-		b = appendKey(b, n, `"coupon_code":`)
-		b = appendString(b, m.CouponCode)
-	}
-	if m.AddressId != "" {
-		b = appendKey(b, n, `"address_id":`)
-		b = appendString(b, m.AddressId)
-	}
-	return append(b, '}')
-}
-
-func appendInitiatePurchaseEvent(b []byte, m *eventgrpcv1.InitiatePurchaseEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if m.PaymentMethod != "" {
-		b = appendKey(b, n, `"payment_method":`)
-		b = appendString(b, m.PaymentMethod)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	if len(m.ProductIds) > 0 {
-		b = appendKey(b, n, `"product_ids":`)
-		b = append(b, '[')
-		for i, v := range m.ProductIds {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
-func appendCompletePurchaseEvent(b []byte, m *eventgrpcv1.CompletePurchaseEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.TransactionId != "" {
-		b = appendKey(b, n, `"transaction_id":`)
-		b = appendString(b, m.TransactionId)
-	}
-	if m.PaymentMethod != "" {
-		b = appendKey(b, n, `"payment_method":`)
-		b = appendString(b, m.PaymentMethod)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if math.Float64bits(m.Discount) != 0 {
-		b = appendKey(b, n, `"discount":`)
-		b = appendFloat(b, m.Discount, 64)
-	}
-	if math.Float64bits(m.ShippingFee) != 0 {
-		b = appendKey(b, n, `"shipping_fee":`)
-		b = appendFloat(b, m.ShippingFee, 64)
-	}
-	if math.Float64bits(m.Tax) != 0 {
-		b = appendKey(b, n, `"tax":`)
-		b = appendFloat(b, m.Tax, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	if len(m.ProductIds) > 0 {
-		b = appendKey(b, n, `"product_ids":`)
-		b = append(b, '[')
-		for i, v := range m.ProductIds {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	if m.CouponCode != "" {
-		b = appendKey(b, n, `"coupon_code":`)
-		b = appendString(b, m.CouponCode)
-	}
-	return append(b, '}')
-}
-
-func appendPurchaseFailedEvent(b []byte, m *eventgrpcv1.PurchaseFailedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.PaymentMethod != "" {
-		b = appendKey(b, n, `"payment_method":`)
-		b = appendString(b, m.PaymentMethod)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ErrorCode != "" {
-		b = appendKey(b, n, `"error_code":`)
-		b = appendString(b, m.ErrorCode)
-	}
-	if m.ErrorMessage != "" {
-		b = appendKey(b, n, `"error_message":`)
-		b = appendString(b, m.ErrorMessage)
-	}
-	if m.Gateway != "" {
-		b = appendKey(b, n, `"gateway":`)
-		b = appendString(b, m.Gateway)
-	}
-	if m.UserCancelled {
-		b = appendKey(b, n, `"user_cancelled":`)
-		b = strconv.AppendBool(b, m.UserCancelled)
-	}
-	return append(b, '}')
-}
-
-func appendStreamEnterEvent(b []byte, m *eventgrpcv1.StreamEnterEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.StreamerId != "" {
-		b = appendKey(b, n, `"streamer_id":`)
-		b = appendString(b, m.StreamerId)
-	}
-	if m.StreamTitle != "" {
-		b = appendKey(b, n, `"stream_title":`)
-		b = appendString(b, m.StreamTitle)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.ViewerCount != 0 {
-		b = appendKey(b, n, `"viewer_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ViewerCount), 10), '"')
-	}
-	if m.IsLive {
-		b = appendKey(b, n, `"is_live":`)
-		b = strconv.AppendBool(b, m.IsLive)
-	}
-	return append(b, '}')
-}
-
-func appendChooseProductEvent(b []byte, m *eventgrpcv1.ChooseProductEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.VariantId != "" {
-		b = appendKey(b, n, `"variant_id":`)
-		b = appendString(b, m.VariantId)
-	}
-	if math.Float64bits(m.Price) != 0 {
-		b = appendKey(b, n, `"price":`)
-		b = appendFloat(b, m.Price, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendSocialStreamEnterEvent(b []byte, m *eventgrpcv1.SocialStreamEnterEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.CreatorId != "" {
-		b = appendKey(b, n, `"creator_id":`)
-		b = appendString(b, m.CreatorId)
-	}
-	if m.FeedType != "" {
-		b = appendKey(b, n, `"feed_type":`)
-		b = appendString(b, m.FeedType)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendSocialStreamActionEvent(b []byte, m *eventgrpcv1.SocialStreamActionEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.CreatorId != "" {
-		b = appendKey(b, n, `"creator_id":`)
-		b = appendString(b, m.CreatorId)
-	}
-	if m.Action != "" {
-		b = appendKey(b, n, `"action":`)
-		b = appendString(b, m.Action)
-	}
-	if m.TargetId != "" {
-		b = appendKey(b, n, `"target_id":`)
-		b = appendString(b, m.TargetId)
-	}
-	if m.TargetType != "" {
-		b = appendKey(b, n, `"target_type":`)
-		b = appendString(b, m.TargetType)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendInitiateReview(b []byte, m *eventgrpcv1.InitiateReview) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendEnterReviewScreen(b []byte, m *eventgrpcv1.EnterReviewScreen) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.ExistingReview {
-		b = appendKey(b, n, `"existing_review":`)
-		b = strconv.AppendBool(b, m.ExistingReview)
-	}
-	return append(b, '}')
-}
-
-func appendSubmitReview(b []byte, m *eventgrpcv1.SubmitReview) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ReviewId != "" {
-		b = appendKey(b, n, `"review_id":`)
-		b = appendString(b, m.ReviewId)
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.Rating != 0 {
-		b = appendKey(b, n, `"rating":`)
-		b = strconv.AppendInt(b, int64(m.Rating), 10)
-	}
-	if m.Title != "" {
-		b = appendKey(b, n, `"title":`)
-		b = appendString(b, m.Title)
-	}
-	if m.TextLength != 0 {
-		b = appendKey(b, n, `"text_length":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.TextLength), 10), '"')
-	}
-	if m.ImageCount != 0 {
-		b = appendKey(b, n, `"image_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ImageCount), 10), '"')
-	}
-	if m.VideoCount != 0 {
-		b = appendKey(b, n, `"video_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.VideoCount), 10), '"')
-	}
-	if m.Anonymous {
-		b = appendKey(b, n, `"anonymous":`)
-		b = strconv.AppendBool(b, m.Anonymous)
-	}
-	return append(b, '}')
-}
-
-func appendViewAllReviews(b []byte, m *eventgrpcv1.ViewAllReviews) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.ReviewCount != 0 {
-		b = appendKey(b, n, `"review_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ReviewCount), 10), '"')
-	}
-	if math.Float64bits(m.AverageRating) != 0 {
-		b = appendKey(b, n, `"average_rating":`)
-		b = appendFloat(b, m.AverageRating, 64)
-	}
-	if m.Sort != "" {
-		b = appendKey(b, n, `"sort":`)
-		b = appendString(b, m.Sort)
-	}
-	if m.Filter != "" {
-		b = appendKey(b, n, `"filter":`)
-		b = appendString(b, m.Filter)
-	}
-	return append(b, '}')
-}
-
-func appendExpandReviewImage(b []byte, m *eventgrpcv1.ExpandReviewImage) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.ReviewId != "" {
-		b = appendKey(b, n, `"review_id":`)
-		b = appendString(b, m.ReviewId)
-	}
-	if m.ImageUrl != "" {
-		b = appendKey(b, n, `"image_url":`)
-		b = appendString(b, m.ImageUrl)
-	}
-	if m.ImageIndex != 0 {
-		b = appendKey(b, n, `"image_index":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ImageIndex), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendPhoneVerificationInitiateEvent(b []byte, m *eventgrpcv1.PhoneVerificationInitiateEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CountryCode != "" {
-		b = appendKey(b, n, `"country_code":`)
-		b = appendString(b, m.CountryCode)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Method != "" {
-		b = appendKey(b, n, `"method":`)
-		b = appendString(b, m.Method)
-	}
-	if m.Attempt != 0 {
-		b = appendKey(b, n, `"attempt":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Attempt), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendPhoneNumberEntered(b []byte, m *eventgrpcv1.PhoneNumberEntered) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CountryCode != "" {
-		b = appendKey(b, n, `"country_code":`)
-		b = appendString(b, m.CountryCode)
-	}
-	if m.PhoneHash != "" {
-		b = appendKey(b, n, `"phone_hash":`)
-		b = appendString(b, m.PhoneHash)
-	}
-	if m.Valid {
-		b = appendKey(b, n, `"valid":`)
-		b = strconv.AppendBool(b, m.Valid)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Autofilled {
-		b = appendKey(b, n, `"autofilled":`)
-		b = strconv.AppendBool(b, m.Autofilled)
-	}
-	return append(b, '}')
-}
-
-func appendOTPVerifiedEvent(b []byte, m *eventgrpcv1.OTPVerifiedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CountryCode != "" {
-		b = appendKey(b, n, `"country_code":`)
-		b = appendString(b, m.CountryCode)
-	}
-	if m.Method != "" {
-		b = appendKey(b, n, `"method":`)
-		b = appendString(b, m.Method)
-	}
-	if m.Success {
-		b = appendKey(b, n, `"success":`)
-		b = strconv.AppendBool(b, m.Success)
-	}
-	if m.Attempt != 0 {
-		b = appendKey(b, n, `"attempt":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Attempt), 10), '"')
-	}
-	if m.TimeToVerifyMs != 0 {
-		b = appendKey(b, n, `"time_to_verify_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.TimeToVerifyMs), 10), '"')
-	}
-	if m.AutoRead {
-		b = appendKey(b, n, `"auto_read":`)
-		b = strconv.AppendBool(b, m.AutoRead)
-	}
-	if m.FailureReason != "" {
-		b = appendKey(b, n, `"failure_reason":`)
-		b = appendString(b, m.FailureReason)
-	}
-	return append(b, '}')
-}
-
-func appendAppStartEvent(b []byte, m *eventgrpcv1.AppStartEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StartType != "" {
-		b = appendKey(b, n, `"start_type":`)
-		b = appendString(b, m.StartType)
-	}
-	if m.LaunchTimeMs != 0 {
-		b = appendKey(b, n, `"launch_time_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.LaunchTimeMs), 10), '"')
-	}
-	if m.AppVersion != "" {
-		b = appendKey(b, n, `"app_version":`)
-		b = appendString(b, m.AppVersion)
-	}
-	if m.BuildNumber != "" {
-		b = appendKey(b, n, `"build_number":`)
-		b = appendString(b, m.BuildNumber)
-	}
-	if m.FirstStart {
-		b = appendKey(b, n, `"first_start":`)
-		b = strconv.AppendBool(b, m.FirstStart)
-	}
-	if m.AfterUpdate {
-		b = appendKey(b, n, `"after_update":`)
-		b = strconv.AppendBool(b, m.AfterUpdate)
-	}
-	return append(b, '}')
-}
-
-func appendNotificationActionEvent(b []byte, m *eventgrpcv1.NotificationActionEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.NotificationId != "" {
-		b = appendKey(b, n, `"notification_id":`)
-		b = appendString(b, m.NotificationId)
-	}
-	if m.CampaignId != "" {
-		b = appendKey(b, n, `"campaign_id":`)
-		b = appendString(b, m.CampaignId)
-	}
-	if m.Action != "" {
-		b = appendKey(b, n, `"action":`)
-		b = appendString(b, m.Action)
-	}
-	if m.ActionId != "" {
-		b = appendKey(b, n, `"action_id":`)
-		b = appendString(b, m.ActionId)
-	}
-	if m.Channel != "" {
-		b = appendKey(b, n, `"channel":`)
-		b = appendString(b, m.Channel)
-	}
-	if m.DeepLink != "" {
-		b = appendKey(b, n, `"deep_link":`)
-		b = appendString(b, m.DeepLink)
-	}
-	if m.Title != "" {
-		b = appendKey(b, n, `"title":`)
-		b = appendString(b, m.Title)
-	}
-	return append(b, '}')
-}
-
-func appendSessionIdChangeEvent(b []byte, m *eventgrpcv1.SessionIdChangeEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.PreviousSessionId != "" {
-		b = appendKey(b, n, `"previous_session_id":`)
-		b = appendString(b, m.PreviousSessionId)
-	}
-	if m.NewSessionId != "" {
-		b = appendKey(b, n, `"new_session_id":`)
-		b = appendString(b, m.NewSessionId)
-	}
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	if m.IdleMs != 0 {
-		b = appendKey(b, n, `"idle_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.IdleMs), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendTestEvent(b []byte, m *eventgrpcv1.TestEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Name != "" {
-		b = appendKey(b, n, `"name":`)
-		b = appendString(b, m.Name)
-	}
-	if m.Value != "" {
-		b = appendKey(b, n, `"value":`)
-		b = appendString(b, m.Value)
-	}
-	if m.Number != 0 {
-		b = appendKey(b, n, `"number":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Number), 10), '"')
-	}
-	if m.Flag {
-		b = appendKey(b, n, `"flag":`)
-		b = strconv.AppendBool(b, m.Flag)
-	}
-	if len(m.Tags) > 0 {
-		b = appendKey(b, n, `"tags":`)
-		b = append(b, '[')
-		for i, v := range m.Tags {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
-func appendClickEvent(b []byte, m *eventgrpcv1.ClickEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ElementId != "" {
-		b = appendKey(b, n, `"element_id":`)
-		b = appendString(b, m.ElementId)
-	}
-	if m.ElementType != "" {
-		b = appendKey(b, n, `"element_type":`)
-		b = appendString(b, m.ElementType)
-	}
-	if m.ElementText != "" {
-		b = appendKey(b, n, `"element_text":`)
-		b = appendString(b, m.ElementText)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if math.Float64bits(m.X) != 0 {
-		b = appendKey(b, n, `"x":`)
-		b = appendFloat(b, m.X, 64)
-	}
-	if math.Float64bits(m.Y) != 0 {
-		b = appendKey(b, n, `"y":`)
-		b = appendFloat(b, m.Y, 64)
-	}
-	if m.TargetUrl != "" {
-		b = appendKey(b, n, `"target_url":`)
-		b = appendString(b, m.TargetUrl)
-	}
-	if m.WidgetId != "" {
-		b = appendKey(b, n, `"widget_id":`)
-		b = appendString(b, m.WidgetId)
-	}
-	return append(b, '}')
-}
-
-func appendAppInitEvent(b []byte, m *eventgrpcv1.AppInitEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.InstallSource != "" {
-		b = appendKey(b, n, `"install_source":`)
-		b = appendString(b, m.InstallSource)
-	}
-	if m.FirstLaunch {
-		b = appendKey(b, n, `"first_launch":`)
-		b = strconv.AppendBool(b, m.FirstLaunch)
-	}
-	if m.ColdStart {
-		b = appendKey(b, n, `"cold_start":`)
-		b = strconv.AppendBool(b, m.ColdStart)
-	}
-	if m.LoadTimeMs != 0 {
-		b = appendKey(b, n, `"load_time_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.LoadTimeMs), 10), '"')
-	}
-	if m.AppVersion != "" {
-		b = appendKey(b, n, `"app_version":`)
-		b = appendString(b, m.AppVersion)
-	}
-	if m.BuildNumber != "" {
-		b = appendKey(b, n, `"build_number":`)
-		b = appendString(b, m.BuildNumber)
-	}
-	if m.ConfigVersion != "" {
-		b = appendKey(b, n, `"config_version":`)
-		b = appendString(b, m.ConfigVersion)
-	}
-	if len(m.FailedSdks) > 0 {
-		b = appendKey(b, n, `"failed_sdks":`)
-		b = append(b, '[')
-		for i, v := range m.FailedSdks {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
-func appendAbAssignmentEvent(b []byte, m *eventgrpcv1.AbAssignmentEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ExperimentId != "" {
-		b = appendKey(b, n, `"experiment_id":`)
-		b = appendString(b, m.ExperimentId)
-	}
-	if m.ExperimentName != "" {
-		b = appendKey(b, n, `"experiment_name":`)
-		b = appendString(b, m.ExperimentName)
-	}
-	if m.Variant != "" {
-		b = appendKey(b, n, `"variant":`)
-		b = appendString(b, m.Variant)
-	}
-	if m.Bucket != 0 {
-		b = appendKey(b, n, `"bucket":`)
-		b = strconv.AppendInt(b, int64(m.Bucket), 10)
-	}
-	if m.AssignedAt != 0 {
-		b = appendKey(b, n, `"assigned_at":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.AssignedAt), 10), '"')
-	}
-	if m.Exposed {
-		b = appendKey(b, n, `"exposed":`)
-		b = strconv.AppendBool(b, m.Exposed)
-	}
-	if m.Forced {
-		b = appendKey(b, n, `"forced":`)
-		b = strconv.AppendBool(b, m.Forced)
-	}
-	return append(b, '}')
-}
-
-func appendErrorEvent(b []byte, m *eventgrpcv1.ErrorEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ErrorCode != "" {
-		b = appendKey(b, n, `"error_code":`)
-		b = appendString(b, m.ErrorCode)
-	}
-	if m.ErrorMessage != "" {
-		b = appendKey(b, n, `"error_message":`)
-		b = appendString(b, m.ErrorMessage)
-	}
-	if m.ErrorType != "" {
-		b = appendKey(b, n, `"error_type":`)
-		b = appendString(b, m.ErrorType)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.StackTrace != "" {
-		b = appendKey(b, n, `"stack_trace":`)
-		b = appendString(b, m.StackTrace)
-	}
-	if m.Fatal {
-		b = appendKey(b, n, `"fatal":`)
-		b = strconv.AppendBool(b, m.Fatal)
-	}
-	if m.Component != "" {
-		b = appendKey(b, n, `"component":`)
-		b = appendString(b, m.Component)
-	}
-	if m.Handled {
-		b = appendKey(b, n, `"handled":`)
-		b = strconv.AppendBool(b, m.Handled)
-	}
-	return append(b, '}')
-}
-
-func appendSearchEvent(b []byte, m *eventgrpcv1.SearchEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Query != "" {
-		b = appendKey(b, n, `"query":`)
-		b = appendString(b, m.Query)
-	}
-	if m.SearchId != "" {
-		b = appendKey(b, n, `"search_id":`)
-		b = appendString(b, m.SearchId)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.ResultCount != 0 {
-		b = appendKey(b, n, `"result_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ResultCount), 10), '"')
-	}
-	if len(m.Filters) > 0 {
-		b = appendKey(b, n, `"filters":`)
-		b = append(b, '[')
-		for i, v := range m.Filters {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	if m.Sort != "" {
-		b = appendKey(b, n, `"sort":`)
-		b = appendString(b, m.Sort)
-	}
-	if m.CorrectedQuery != "" {
-		b = appendKey(b, n, `"corrected_query":`)
-		b = appendString(b, m.CorrectedQuery)
-	}
-	if m.Voice {
-		b = appendKey(b, n, `"voice":`)
-		b = strconv.AppendBool(b, m.Voice)
-	}
-	if m.InputType != "" {
-		b = appendKey(b, n, `"input_type":`)
-		b = appendString(b, m.InputType)
-	}
-	return append(b, '}')
-}
-
-func appendSearchResultClickEvent(b []byte, m *eventgrpcv1.SearchResultClickEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.SearchId != "" {
-		b = appendKey(b, n, `"search_id":`)
-		b = appendString(b, m.SearchId)
-	}
-	if m.Query != "" {
-		b = appendKey(b, n, `"query":`)
-		b = appendString(b, m.Query)
-	}
-	if m.ResultId != "" {
-		b = appendKey(b, n, `"result_id":`)
-		b = appendString(b, m.ResultId)
-	}
-	if m.ResultType != "" {
-		b = appendKey(b, n, `"result_type":`)
-		b = appendString(b, m.ResultType)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	return append(b, '}')
-}
-
-func appendShareEvent(b []byte, m *eventgrpcv1.ShareEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ContentId != "" {
-		b = appendKey(b, n, `"content_id":`)
-		b = appendString(b, m.ContentId)
-	}
-	if m.ContentType != "" {
-		b = appendKey(b, n, `"content_type":`)
-		b = appendString(b, m.ContentType)
-	}
-	if m.Channel != "" {
-		b = appendKey(b, n, `"channel":`)
-		b = appendString(b, m.Channel)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.ShareUrl != "" {
-		b = appendKey(b, n, `"share_url":`)
-		b = appendString(b, m.ShareUrl)
-	}
-	return append(b, '}')
-}
-
-func appendFollowEvent(b []byte, m *eventgrpcv1.FollowEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.TargetId != "" {
-		b = appendKey(b, n, `"target_id":`)
-		b = appendString(b, m.TargetId)
-	}
-	if m.TargetType != "" {
-		b = appendKey(b, n, `"target_type":`)
-		b = appendString(b, m.TargetType)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	return append(b, '}')
-}
-
-func appendUnfollowEvent(b []byte, m *eventgrpcv1.UnfollowEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.TargetId != "" {
-		b = appendKey(b, n, `"target_id":`)
-		b = appendString(b, m.TargetId)
-	}
-	if m.TargetType != "" {
-		b = appendKey(b, n, `"target_type":`)
-		b = appendString(b, m.TargetType)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendLikeEvent(b []byte, m *eventgrpcv1.LikeEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ContentId != "" {
-		b = appendKey(b, n, `"content_id":`)
-		b = appendString(b, m.ContentId)
-	}
-	if m.ContentType != "" {
-		b = appendKey(b, n, `"content_type":`)
-		b = appendString(b, m.ContentType)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.CreatorId != "" {
-		b = appendKey(b, n, `"creator_id":`)
-		b = appendString(b, m.CreatorId)
-	}
-	return append(b, '}')
-}
-
-func appendCommentEvent(b []byte, m *eventgrpcv1.CommentEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CommentId != "" {
-		b = appendKey(b, n, `"comment_id":`)
-		b = appendString(b, m.CommentId)
-	}
-	if m.ContentId != "" {
-		b = appendKey(b, n, `"content_id":`)
-		b = appendString(b, m.ContentId)
-	}
-	if m.ContentType != "" {
-		b = appendKey(b, n, `"content_type":`)
-		b = appendString(b, m.ContentType)
-	}
-	if m.ParentCommentId != "" {
-		b = appendKey(b, n, `"parent_comment_id":`)
-		b = appendString(b, m.ParentCommentId)
-	}
-	if m.TextLength != 0 {
-		b = appendKey(b, n, `"text_length":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.TextLength), 10), '"')
-	}
-	if m.MentionCount != 0 {
-		b = appendKey(b, n, `"mention_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.MentionCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendWishlistAddEvent(b []byte, m *eventgrpcv1.WishlistAddEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.VariantId != "" {
-		b = appendKey(b, n, `"variant_id":`)
-		b = appendString(b, m.VariantId)
-	}
-	if math.Float64bits(m.Price) != 0 {
-		b = appendKey(b, n, `"price":`)
-		b = appendFloat(b, m.Price, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.WishlistId != "" {
-		b = appendKey(b, n, `"wishlist_id":`)
-		b = appendString(b, m.WishlistId)
-	}
-	return append(b, '}')
-}
-
-func appendWishlistRemoveEvent(b []byte, m *eventgrpcv1.WishlistRemoveEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.VariantId != "" {
-		b = appendKey(b, n, `"variant_id":`)
-		b = appendString(b, m.VariantId)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.WishlistId != "" {
-		b = appendKey(b, n, `"wishlist_id":`)
-		b = appendString(b, m.WishlistId)
-	}
-	return append(b, '}')
-}
-
-func appendCouponAppliedEvent(b []byte, m *eventgrpcv1.CouponAppliedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CouponCode != "" {
-		b = appendKey(b, n, `"coupon_code":`)
-		b = appendString(b, m.CouponCode)
-	}
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if math.Float64bits(m.DiscountAmount) != 0 {
-		b = appendKey(b, n, `"discount_amount":`)
-		b = appendFloat(b, m.DiscountAmount, 64)
-	}
-	if math.Float64bits(m.CartValue) != 0 {
-		b = appendKey(b, n, `"cart_value":`)
-		b = appendFloat(b, m.CartValue, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.AutoApplied {
-		b = appendKey(b, n, `"auto_applied":`)
-		b = strconv.AppendBool(b, m.AutoApplied)
-	}
-	if m.Success {
-		b = appendKey(b, n, `"success":`)
-		b = strconv.AppendBool(b, m.Success)
-	}
-	if m.FailureReason != "" {
-		b = appendKey(b, n, `"failure_reason":`)
-		b = appendString(b, m.FailureReason)
-	}
-	return append(b, '}')
-}
-
-func appendCouponRemovedEvent(b []byte, m *eventgrpcv1.CouponRemovedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CouponCode != "" {
-		b = appendKey(b, n, `"coupon_code":`)
-		b = appendString(b, m.CouponCode)
-	}
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	return append(b, '}')
-}
-
-func appendAddressAddedEvent(b []byte, m *eventgrpcv1.AddressAddedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.AddressId != "" {
-		b = appendKey(b, n, `"address_id":`)
-		b = appendString(b, m.AddressId)
-	}
-	if m.City != "" {
-		b = appendKey(b, n, `"city":`)
-		b = appendString(b, m.City)
-	}
-	if m.State != "" {
-		b = appendKey(b, n, `"state":`)
-		b = appendString(b, m.State)
-	}
-	if m.Country != "" {
-		b = appendKey(b, n, `"country":`)
-		b = appendString(b, m.Country)
-	}
-	if m.PostalCode != "" {
-		b = appendKey(b, n, `"postal_code":`)
-		b = appendString(b, m.PostalCode)
-	}
-	if m.AddressType != "" {
-		b = appendKey(b, n, `"address_type":`)
-		b = appendString(b, m.AddressType)
-	}
-	if m.IsDefault {
-		b = appendKey(b, n, `"is_default":`)
-		b = strconv.AppendBool(b, m.IsDefault)
-	}
-	if m.LocationDetected {
-		b = appendKey(b, n, `"location_detected":`)
-		b = strconv.AppendBool(b, m.LocationDetected)
-	}
-	return append(b, '}')
-}
-
-func appendAddressUpdatedEvent(b []byte, m *eventgrpcv1.AddressUpdatedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.AddressId != "" {
-		b = appendKey(b, n, `"address_id":`)
-		b = appendString(b, m.AddressId)
-	}
-	if len(m.ChangedFields) > 0 {
-		b = appendKey(b, n, `"changed_fields":`)
-		b = append(b, '[')
-		for i, v := range m.ChangedFields {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	if m.City != "" {
-		b = appendKey(b, n, `"city":`)
-		b = appendString(b, m.City)
-	}
-	if m.State != "" {
-		b = appendKey(b, n, `"state":`)
-		b = appendString(b, m.State)
-	}
-	if m.Country != "" {
-		b = appendKey(b, n, `"country":`)
-		b = appendString(b, m.Country)
-	}
-	if m.PostalCode != "" {
-		b = appendKey(b, n, `"postal_code":`)
-		b = appendString(b, m.PostalCode)
-	}
-	if m.IsDefault {
-		b = appendKey(b, n, `"is_default":`)
-		b = strconv.AppendBool(b, m.IsDefault)
-	}
-	return append(b, '}')
-}
-
-func appendOrderPlacedEvent(b []byte, m *eventgrpcv1.OrderPlacedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	if m.PaymentMethod != "" {
-		b = appendKey(b, n, `"payment_method":`)
-		b = appendString(b, m.PaymentMethod)
-	}
-	if m.Cod {
-		b = appendKey(b, n, `"cod":`)
-		b = strconv.AppendBool(b, m.Cod)
-	}
-	if math.Float64bits(m.ShippingFee) != 0 {
-		b = appendKey(b, n, `"shipping_fee":`)
-		b = appendFloat(b, m.ShippingFee, 64)
-	}
-	if m.EstimatedDeliveryDays != 0 {
-		b = appendKey(b, n, `"estimated_delivery_days":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.EstimatedDeliveryDays), 10), '"')
-	}
-	if len(m.ProductIds) > 0 {
-		b = appendKey(b, n, `"product_ids":`)
-		b = append(b, '[')
-		for i, v := range m.ProductIds {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
-func appendOrderCancelledEvent(b []byte, m *eventgrpcv1.OrderCancelledEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	if m.CancelledBy != "" {
-		b = appendKey(b, n, `"cancelled_by":`)
-		b = appendString(b, m.CancelledBy)
-	}
-	if math.Float64bits(m.RefundAmount) != 0 {
-		b = appendKey(b, n, `"refund_amount":`)
-		b = appendFloat(b, m.RefundAmount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendReturnRequestedEvent(b []byte, m *eventgrpcv1.ReturnRequestedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.ReturnId != "" {
-		b = appendKey(b, n, `"return_id":`)
-		b = appendString(b, m.ReturnId)
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	if m.Quantity != 0 {
-		b = appendKey(b, n, `"quantity":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Quantity), 10), '"')
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ReturnType != "" {
-		b = appendKey(b, n, `"return_type":`)
-		b = appendString(b, m.ReturnType)
-	}
-	return append(b, '}')
-}
-
-func appendRefundRequestedEvent(b []byte, m *eventgrpcv1.RefundRequestedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.RefundId != "" {
-		b = appendKey(b, n, `"refund_id":`)
-		b = appendString(b, m.RefundId)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	if m.RefundMethod != "" {
-		b = appendKey(b, n, `"refund_method":`)
-		b = appendString(b, m.RefundMethod)
-	}
-	return append(b, '}')
-}
-
-func appendLoginEvent(b []byte, m *eventgrpcv1.LoginEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Method != "" {
-		b = appendKey(b, n, `"method":`)
-		b = appendString(b, m.Method)
-	}
-	if m.Success {
-		b = appendKey(b, n, `"success":`)
-		b = strconv.AppendBool(b, m.Success)
-	}
-	if m.FailureReason != "" {
-		b = appendKey(b, n, `"failure_reason":`)
-		b = appendString(b, m.FailureReason)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Attempt != 0 {
-		b = appendKey(b, n, `"attempt":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Attempt), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendLogoutEvent(b []byte, m *eventgrpcv1.LogoutEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	if m.SessionDurationMs != 0 {
-		b = appendKey(b, n, `"session_duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.SessionDurationMs), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendSignupEvent(b []byte, m *eventgrpcv1.SignupEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Method != "" {
-		b = appendKey(b, n, `"method":`)
-		b = appendString(b, m.Method)
-	}
-	if m.Success {
-		b = appendKey(b, n, `"success":`)
-		b = strconv.AppendBool(b, m.Success)
-	}
-	if m.FailureReason != "" {
-		b = appendKey(b, n, `"failure_reason":`)
-		b = appendString(b, m.FailureReason)
-	}
-	if m.ReferralCode != "" {
-		b = appendKey(b, n, `"referral_code":`)
-		b = appendString(b, m.ReferralCode)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendProfileUpdatedEvent(b []byte, m *eventgrpcv1.ProfileUpdatedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if len(m.ChangedFields) > 0 {
-		b = appendKey(b, n, `"changed_fields":`)
-		b = append(b, '[')
-		for i, v := range m.ChangedFields {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	if m.AvatarChanged {
-		b = appendKey(b, n, `"avatar_changed":`)
-		b = strconv.AppendBool(b, m.AvatarChanged)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendProductViewedEvent(b []byte, m *eventgrpcv1.ProductViewedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.VariantId != "" {
-		b = appendKey(b, n, `"variant_id":`)
-		b = appendString(b, m.VariantId)
-	}
-	if m.ProductName != "" {
-		b = appendKey(b, n, `"product_name":`)
-		b = appendString(b, m.ProductName)
-	}
-	if m.Category != "" {
-		b = appendKey(b, n, `"category":`)
-		b = appendString(b, m.Category)
-	}
-	if m.Brand != "" {
-		b = appendKey(b, n, `"brand":`)
-		b = appendString(b, m.Brand)
-	}
-	if math.Float64bits(m.Price) != 0 {
-		b = appendKey(b, n, `"price":`)
-		b = appendFloat(b, m.Price, 64)
-	}
-	if math.Float64bits(m.ListPrice) != 0 {
-		b = appendKey(b, n, `"list_price":`)
-		b = appendFloat(b, m.ListPrice, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.InStock {
-		b = appendKey(b, n, `"in_stock":`)
-		b = strconv.AppendBool(b, m.InStock)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if math.Float64bits(m.Rating) != 0 {
-		b = appendKey(b, n, `"rating":`)
-		b = appendFloat(b, m.Rating, 64)
-	}
-	return append(b, '}')
-}
-
-func appendCategoryViewedEvent(b []byte, m *eventgrpcv1.CategoryViewedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CategoryId != "" {
-		b = appendKey(b, n, `"category_id":`)
-		b = appendString(b, m.CategoryId)
-	}
-	if m.CategoryName != "" {
-		b = appendKey(b, n, `"category_name":`)
-		b = appendString(b, m.CategoryName)
-	}
-	if m.ParentCategoryId != "" {
-		b = appendKey(b, n, `"parent_category_id":`)
-		b = appendString(b, m.ParentCategoryId)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.ProductCount != 0 {
-		b = appendKey(b, n, `"product_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ProductCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendCartViewedEvent(b []byte, m *eventgrpcv1.CartViewedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if len(m.ProductIds) > 0 {
-		b = appendKey(b, n, `"product_ids":`)
-		b = append(b, '[')
-		for i, v := range m.ProductIds {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
-}
-
-func appendRemoveFromCartEvent(b []byte, m *eventgrpcv1.RemoveFromCartEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	if m.VariantId != "" {
-		b = appendKey(b, n, `"variant_id":`)
-		b = appendString(b, m.VariantId)
-	}
-	if math.Float64bits(m.Price) != 0 {
-		b = appendKey(b, n, `"price":`)
-		b = appendFloat(b, m.Price, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.Quantity != 0 {
-		b = appendKey(b, n, `"quantity":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Quantity), 10), '"')
-	}
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendCheckoutStartedEvent(b []byte, m *eventgrpcv1.CheckoutStartedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CheckoutId != "" {
-		b = appendKey(b, n, `"checkout_id":`)
-		b = appendString(b, m.CheckoutId)
-	}
-	if m.CartId != "" {
-		b = appendKey(b, n, `"cart_id":`)
-		b = appendString(b, m.CartId)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.ItemCount != 0 {
-		b = appendKey(b, n, `"item_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ItemCount), 10), '"')
-	}
-	if len(m.ProductIds) > 0 {
-		b = appendKey(b, n, `"product_ids":`)
-		b = append(b, '[')
-		for i, v := range m.ProductIds {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	if m.CouponCode != "" {
-		b = appendKey(b, n, `"coupon_code":`)
-		b = appendString(b, m.CouponCode)
-	}
-	return append(b, '}')
-}
-
-func appendPaymentMethodSelectedEvent(b []byte, m *eventgrpcv1.PaymentMethodSelectedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.CheckoutId != "" {
-		b = appendKey(b, n, `"checkout_id":`)
-		b = appendString(b, m.CheckoutId)
-	}
-	if m.OrderId != "" {
-		b = appendKey(b, n, `"order_id":`)
-		b = appendString(b, m.OrderId)
-	}
-	if m.PaymentMethod != "" {
-		b = appendKey(b, n, `"payment_method":`)
-		b = appendString(b, m.PaymentMethod)
-	}
-	if m.PaymentProvider != "" {
-		b = appendKey(b, n, `"payment_provider":`)
-		b = appendString(b, m.PaymentProvider)
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	if m.SavedInstrument {
-		b = appendKey(b, n, `"saved_instrument":`)
-		b = strconv.AppendBool(b, m.SavedInstrument)
-	}
-	return append(b, '}')
-}
-
-func appendStreamExitEvent(b []byte, m *eventgrpcv1.StreamExitEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.StreamerId != "" {
-		b = appendKey(b, n, `"streamer_id":`)
-		b = appendString(b, m.StreamerId)
-	}
-	if m.WatchDurationMs != 0 {
-		b = appendKey(b, n, `"watch_duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.WatchDurationMs), 10), '"')
-	}
-	if m.ExitReason != "" {
-		b = appendKey(b, n, `"exit_reason":`)
-		b = appendString(b, m.ExitReason)
-	}
-	return append(b, '}')
-}
-
-func appendStreamLikeEvent(b []byte, m *eventgrpcv1.StreamLikeEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.StreamerId != "" {
-		b = appendKey(b, n, `"streamer_id":`)
-		b = appendString(b, m.StreamerId)
-	}
-	if m.LikeCount != 0 {
-		b = appendKey(b, n, `"like_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.LikeCount), 10), '"')
-	}
-	if m.PositionMs != 0 {
-		b = appendKey(b, n, `"position_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.PositionMs), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendStreamCommentEvent(b []byte, m *eventgrpcv1.StreamCommentEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.StreamerId != "" {
-		b = appendKey(b, n, `"streamer_id":`)
-		b = appendString(b, m.StreamerId)
-	}
-	if m.CommentId != "" {
-		b = appendKey(b, n, `"comment_id":`)
-		b = appendString(b, m.CommentId)
-	}
-	if m.TextLength != 0 {
-		b = appendKey(b, n, `"text_length":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.TextLength), 10), '"')
-	}
-	if m.ProductId != "" {
-		b = appendKey(b, n, `"product_id":`)
-		b = appendString(b, m.ProductId)
-	}
-	return append(b, '}')
-}
-
-func appendGiftSentEvent(b []byte, m *eventgrpcv1.GiftSentEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.StreamId != "" {
-		b = appendKey(b, n, `"stream_id":`)
-		b = appendString(b, m.StreamId)
-	}
-	if m.RecipientId != "" {
-		b = appendKey(b, n, `"recipient_id":`)
-		b = appendString(b, m.RecipientId)
-	}
-	if m.GiftId != "" {
-		b = appendKey(b, n, `"gift_id":`)
-		b = appendString(b, m.GiftId)
-	}
-	if m.GiftName != "" {
-		b = appendKey(b, n, `"gift_name":`)
-		b = appendString(b, m.GiftName)
-	}
-	if m.Quantity != 0 {
-		b = appendKey(b, n, `"quantity":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Quantity), 10), '"')
-	}
-	if m.CoinValue != 0 {
-		b = appendKey(b, n, `"coin_value":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.CoinValue), 10), '"')
-	}
-	if math.Float64bits(m.Amount) != 0 {
-		b = appendKey(b, n, `"amount":`)
-		b = appendFloat(b, m.Amount, 64)
-	}
-	if m.Currency != "" {
-		b = appendKey(b, n, `"currency":`)
-		b = appendString(b, m.Currency)
-	}
-	return append(b, '}')
-}
-
-func appendVideoPlayEvent(b []byte, m *eventgrpcv1.VideoPlayEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.VideoId != "" {
-		b = appendKey(b, n, `"video_id":`)
-		b = appendString(b, m.VideoId)
-	}
-	if m.ContentType != "" {
-		b = appendKey(b, n, `"content_type":`)
-		b = appendString(b, m.ContentType)
-	}
-	if m.PositionMs != 0 {
-		b = appendKey(b, n, `"position_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.PositionMs), 10), '"')
-	}
-	if m.DurationMs != 0 {
-		b = appendKey(b, n, `"duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.DurationMs), 10), '"')
-	}
-	if m.Autoplay {
-		b = appendKey(b, n, `"autoplay":`)
-		b = strconv.AppendBool(b, m.Autoplay)
-	}
-	if m.Muted {
-		b = appendKey(b, n, `"muted":`)
-		b = strconv.AppendBool(b, m.Muted)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.Quality != "" {
-		b = appendKey(b, n, `"quality":`)
-		b = appendString(b, m.Quality)
-	}
-	return append(b, '}')
-}
-
-func appendVideoPauseEvent(b []byte, m *eventgrpcv1.VideoPauseEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.VideoId != "" {
-		b = appendKey(b, n, `"video_id":`)
-		b = appendString(b, m.VideoId)
-	}
-	if m.PositionMs != 0 {
-		b = appendKey(b, n, `"position_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.PositionMs), 10), '"')
-	}
-	if m.DurationMs != 0 {
-		b = appendKey(b, n, `"duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.DurationMs), 10), '"')
-	}
-	if m.WatchedMs != 0 {
-		b = appendKey(b, n, `"watched_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.WatchedMs), 10), '"')
-	}
-	if m.Reason != "" {
-		b = appendKey(b, n, `"reason":`)
-		b = appendString(b, m.Reason)
-	}
-	return append(b, '}')
-}
-
-func appendVideoCompleteEvent(b []byte, m *eventgrpcv1.VideoCompleteEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.VideoId != "" {
-		b = appendKey(b, n, `"video_id":`)
-		b = appendString(b, m.VideoId)
-	}
-	if m.DurationMs != 0 {
-		b = appendKey(b, n, `"duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.DurationMs), 10), '"')
-	}
-	if m.WatchedMs != 0 {
-		b = appendKey(b, n, `"watched_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.WatchedMs), 10), '"')
-	}
-	if m.ReplayCount != 0 {
-		b = appendKey(b, n, `"replay_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ReplayCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendBannerViewEvent(b []byte, m *eventgrpcv1.BannerViewEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.BannerId != "" {
-		b = appendKey(b, n, `"banner_id":`)
-		b = appendString(b, m.BannerId)
-	}
-	if m.CampaignId != "" {
-		b = appendKey(b, n, `"campaign_id":`)
-		b = appendString(b, m.CampaignId)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	if m.CreativeUrl != "" {
-		b = appendKey(b, n, `"creative_url":`)
-		b = appendString(b, m.CreativeUrl)
-	}
-	if m.TargetUrl != "" {
-		b = appendKey(b, n, `"target_url":`)
-		b = appendString(b, m.TargetUrl)
-	}
-	return append(b, '}')
-}
-
-func appendBannerClickEvent(b []byte, m *eventgrpcv1.BannerClickEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.BannerId != "" {
-		b = appendKey(b, n, `"banner_id":`)
-		b = appendString(b, m.BannerId)
-	}
-	if m.CampaignId != "" {
-		b = appendKey(b, n, `"campaign_id":`)
-		b = appendString(b, m.CampaignId)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.Position != 0 {
-		b = appendKey(b, n, `"position":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.Position), 10), '"')
-	}
-	if m.TargetUrl != "" {
-		b = appendKey(b, n, `"target_url":`)
-		b = appendString(b, m.TargetUrl)
-	}
-	return append(b, '}')
-}
-
-func appendDeepLinkOpenedEvent(b []byte, m *eventgrpcv1.DeepLinkOpenedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Url != "" {
-		b = appendKey(b, n, `"url":`)
-		b = appendString(b, m.Url)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	if m.Campaign != "" {
-		b = appendKey(b, n, `"campaign":`)
-		b = appendString(b, m.Campaign)
-	}
-	if m.Deferred {
-		b = appendKey(b, n, `"deferred":`)
-		b = strconv.AppendBool(b, m.Deferred)
-	}
-	if m.Resolved {
-		b = appendKey(b, n, `"resolved":`)
-		b = strconv.AppendBool(b, m.Resolved)
-	}
-	if m.TargetScreen != "" {
-		b = appendKey(b, n, `"target_screen":`)
-		b = appendString(b, m.TargetScreen)
-	}
-	return append(b, '}')
-}
-
-func appendPushPermissionEvent(b []byte, m *eventgrpcv1.PushPermissionEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Status != "" {
-		b = appendKey(b, n, `"status":`)
-		b = appendString(b, m.Status)
-	}
-	if m.PromptType != "" {
-		b = appendKey(b, n, `"prompt_type":`)
-		b = appendString(b, m.PromptType)
-	}
-	if m.PreviouslyDenied {
-		b = appendKey(b, n, `"previously_denied":`)
-		b = strconv.AppendBool(b, m.PreviouslyDenied)
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendAppBackgroundEvent(b []byte, m *eventgrpcv1.AppBackgroundEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.ForegroundDurationMs != 0 {
-		b = appendKey(b, n, `"foreground_duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ForegroundDurationMs), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendAppForegroundEvent(b []byte, m *eventgrpcv1.AppForegroundEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.BackgroundDurationMs != 0 {
-		b = appendKey(b, n, `"background_duration_ms":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.BackgroundDurationMs), 10), '"')
-	}
-	if m.Source != "" {
-		b = appendKey(b, n, `"source":`)
-		b = appendString(b, m.Source)
-	}
-	return append(b, '}')
-}
-
-func appendRatingPromptEvent(b []byte, m *eventgrpcv1.RatingPromptEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.PromptId != "" {
-		b = appendKey(b, n, `"prompt_id":`)
-		b = appendString(b, m.PromptId)
-	}
-	if m.Action != "" {
-		b = appendKey(b, n, `"action":`)
-		b = appendString(b, m.Action)
-	}
-	if m.Rating != 0 {
-		b = appendKey(b, n, `"rating":`)
-		b = strconv.AppendInt(b, int64(m.Rating), 10)
-	}
-	if m.Trigger != "" {
-		b = appendKey(b, n, `"trigger":`)
-		b = appendString(b, m.Trigger)
-	}
-	if m.SentToStore {
-		b = appendKey(b, n, `"sent_to_store":`)
-		b = strconv.AppendBool(b, m.SentToStore)
-	}
-	return append(b, '}')
-}
-
-func appendReferralSharedEvent(b []byte, m *eventgrpcv1.ReferralSharedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.ReferralCode != "" {
-		b = appendKey(b, n, `"referral_code":`)
-		b = appendString(b, m.ReferralCode)
-	}
-	if m.Channel != "" {
-		b = appendKey(b, n, `"channel":`)
-		b = appendString(b, m.Channel)
-	}
-	if m.Campaign != "" {
-		b = appendKey(b, n, `"campaign":`)
-		b = appendString(b, m.Campaign)
-	}
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	return append(b, '}')
-}
-
-func appendFilterAppliedEvent(b []byte, m *eventgrpcv1.FilterAppliedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if len(m.Filters) > 0 {
-		b = appendKey(b, n, `"filters":`)
-		b = append(b, '[')
-		for i, v := range m.Filters {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFilterAppliedEvent_Filter(b, v)
-		}
-		b = append(b, ']')
-	}
-	if m.Query != "" {
-		b = appendKey(b, n, `"query":`)
-		b = appendString(b, m.Query)
-	}
-	if m.CategoryId != "" {
-		b = appendKey(b, n, `"category_id":`)
-		b = appendString(b, m.CategoryId)
-	}
-	if m.ResultCount != 0 {
-		b = appendKey(b, n, `"result_count":`)
-		b = append(strconv.AppendInt(append(b, '"'), int64(m.ResultCount), 10), '"')
-	}
-	return append(b, '}')
-}
-
-func appendSortAppliedEvent(b []byte, m *eventgrpcv1.SortAppliedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Screen != "" {
-		b = appendKey(b, n, `"screen":`)
-		b = appendString(b, m.Screen)
-	}
-	if m.SortBy != "" {
-		b = appendKey(b, n, `"sort_by":`)
-		b = appendString(b, m.SortBy)
-	}
-	if m.SortOrder != "" {
-		b = appendKey(b, n, `"sort_order":`)
-		b = appendString(b, m.SortOrder)
-	}
-	if m.Query != "" {
-		b = appendKey(b, n, `"query":`)
-		b = appendString(b, m.Query)
-	}
-	if m.CategoryId != "" {
-		b = appendKey(b, n, `"category_id":`)
-		b = appendString(b, m.CategoryId)
-	}
-	return append(b, '}')
-}
-
-func appendNotificationReceivedEvent(b []byte, m *eventgrpcv1.NotificationReceivedEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.NotificationId != "" {
-		b = appendKey(b, n, `"notification_id":`)
-		b = appendString(b, m.NotificationId)
-	}
-	if m.CampaignId != "" {
-		b = appendKey(b, n, `"campaign_id":`)
-		b = appendString(b, m.CampaignId)
-	}
-	if m.Channel != "" {
-		b = appendKey(b, n, `"channel":`)
-		b = appendString(b, m.Channel)
-	}
-	if m.Title != "" {
-		b = appendKey(b, n, `"title":`)
-		b = appendString(b, m.Title)
-	}
-	if m.Foreground {
-		b = appendKey(b, n, `"foreground":`)
-		b = strconv.AppendBool(b, m.Foreground)
-	}
-	return append(b, '}')
-}
-
-func appendTrackEvent(b []byte, m *eventgrpcv1.TrackEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Name != "" {
-		b = appendKey(b, n, `"name":`)
-		b = appendString(b, m.Name)
-	}
-	if m.Properties != nil {
-		b = appendKey(b, n, `"properties":`)
-		b = AppendStruct(b, m.Properties)
-	}
-	return append(b, '}')
-}
-
-func appendIdentifyEvent(b []byte, m *eventgrpcv1.IdentifyEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Traits != nil {
-		b = appendKey(b, n, `"traits":`)
-		b = AppendStruct(b, m.Traits)
-	}
-	return append(b, '}')
-}
-
-func appendPageEvent(b []byte, m *eventgrpcv1.PageEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Name != "" {
-		b = appendKey(b, n, `"name":`)
-		b = appendString(b, m.Name)
-	}
-	if m.Category != "" {
-		b = appendKey(b, n, `"category":`)
-		b = appendString(b, m.Category)
-	}
-	if m.Properties != nil {
-		b = appendKey(b, n, `"properties":`)
-		b = AppendStruct(b, m.Properties)
-	}
-	return append(b, '}')
-}
-
-func appendScreenEvent(b []byte, m *eventgrpcv1.ScreenEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Name != "" {
-		b = appendKey(b, n, `"name":`)
-		b = appendString(b, m.Name)
-	}
-	if m.Category != "" {
-		b = appendKey(b, n, `"category":`)
-		b = appendString(b, m.Category)
-	}
-	if m.Properties != nil {
-		b = appendKey(b, n, `"properties":`)
-		b = AppendStruct(b, m.Properties)
-	}
-	return append(b, '}')
-}
-
-func appendGroupEvent(b []byte, m *eventgrpcv1.GroupEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.GroupId != "" {
-		b = appendKey(b, n, `"group_id":`)
-		b = appendString(b, m.GroupId)
-	}
-	if m.Traits != nil {
-		b = appendKey(b, n, `"traits":`)
-		b = AppendStruct(b, m.Traits)
-	}
-	return append(b, '}')
-}
-
-func appendAliasEvent(b []byte, m *eventgrpcv1.AliasEvent) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.PreviousId != "" {
-		b = appendKey(b, n, `"previous_id":`)
-		b = appendString(b, m.PreviousId)
-	}
-	return append(b, '}')
-}
-
-func appendFilterAppliedEvent_Filter(b []byte, m *eventgrpcv1.FilterAppliedEvent_Filter) []byte {
-	b = append(b, '{')
-	if m == nil {
-		return append(b, '}')
-	}
-	n := len(b)
-	if m.Key != "" {
-		b = appendKey(b, n, `"key":`)
-		b = appendString(b, m.Key)
-	}
-	if len(m.Values) > 0 {
-		b = appendKey(b, n, `"values":`)
-		b = append(b, '[')
-		for i, v := range m.Values {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
+var membersOfLaunchEvent = []member[eventgrpcv1.LaunchEvent]{
+	scalarMember(`"launch_source":`, (*eventgrpcv1.LaunchEvent).GetLaunchSource, appendString),
+	scalarMember(`"deep_link":`, (*eventgrpcv1.LaunchEvent).GetDeepLink, appendString),
+	scalarMember(`"notification_id":`, (*eventgrpcv1.LaunchEvent).GetNotificationId, appendString),
+	scalarMember(`"cold_start":`, (*eventgrpcv1.LaunchEvent).GetColdStart, appendBool),
+	scalarMember(`"launch_time_ms":`, (*eventgrpcv1.LaunchEvent).GetLaunchTimeMs, appendInt64),
+}
+
+var membersOfLaunchReferEvent = []member[eventgrpcv1.LaunchReferEvent]{
+	scalarMember(`"referrer_id":`, (*eventgrpcv1.LaunchReferEvent).GetReferrerId, appendString),
+	scalarMember(`"referral_code":`, (*eventgrpcv1.LaunchReferEvent).GetReferralCode, appendString),
+	scalarMember(`"campaign":`, (*eventgrpcv1.LaunchReferEvent).GetCampaign, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.LaunchReferEvent).GetSource, appendString),
+	scalarMember(`"medium":`, (*eventgrpcv1.LaunchReferEvent).GetMedium, appendString),
+	scalarMember(`"install_referrer":`, (*eventgrpcv1.LaunchReferEvent).GetInstallReferrer, appendString),
+	scalarMember(`"deep_link":`, (*eventgrpcv1.LaunchReferEvent).GetDeepLink, appendString),
+}
+
+var membersOfPageOpenedEvent = []member[eventgrpcv1.PageOpenedEvent]{
+	scalarMember(`"page_name":`, (*eventgrpcv1.PageOpenedEvent).GetPageName, appendString),
+	scalarMember(`"page_url":`, (*eventgrpcv1.PageOpenedEvent).GetPageUrl, appendString),
+	scalarMember(`"page_type":`, (*eventgrpcv1.PageOpenedEvent).GetPageType, appendString),
+	scalarMember(`"previous_page":`, (*eventgrpcv1.PageOpenedEvent).GetPreviousPage, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.PageOpenedEvent).GetSource, appendString),
+	scalarMember(`"source_widget_id":`, (*eventgrpcv1.PageOpenedEvent).GetSourceWidgetId, appendString),
+}
+
+var membersOfPageLoadedEvent = []member[eventgrpcv1.PageLoadedEvent]{
+	scalarMember(`"page_name":`, (*eventgrpcv1.PageLoadedEvent).GetPageName, appendString),
+	scalarMember(`"page_url":`, (*eventgrpcv1.PageLoadedEvent).GetPageUrl, appendString),
+	scalarMember(`"load_time_ms":`, (*eventgrpcv1.PageLoadedEvent).GetLoadTimeMs, appendInt64),
+	scalarMember(`"from_cache":`, (*eventgrpcv1.PageLoadedEvent).GetFromCache, appendBool),
+	scalarMember(`"widget_count":`, (*eventgrpcv1.PageLoadedEvent).GetWidgetCount, appendInt64),
+}
+
+var membersOfPageLoadFailedEvent = []member[eventgrpcv1.PageLoadFailedEvent]{
+	scalarMember(`"page_name":`, (*eventgrpcv1.PageLoadFailedEvent).GetPageName, appendString),
+	scalarMember(`"page_url":`, (*eventgrpcv1.PageLoadFailedEvent).GetPageUrl, appendString),
+	scalarMember(`"error_code":`, (*eventgrpcv1.PageLoadFailedEvent).GetErrorCode, appendString),
+	scalarMember(`"error_message":`, (*eventgrpcv1.PageLoadFailedEvent).GetErrorMessage, appendString),
+	scalarMember(`"http_status":`, (*eventgrpcv1.PageLoadFailedEvent).GetHttpStatus, appendInt32),
+	scalarMember(`"retry_count":`, (*eventgrpcv1.PageLoadFailedEvent).GetRetryCount, appendInt64),
+}
+
+var membersOfWidgetViewEvent = []member[eventgrpcv1.WidgetViewEvent]{
+	scalarMember(`"widget_id":`, (*eventgrpcv1.WidgetViewEvent).GetWidgetId, appendString),
+	scalarMember(`"widget_type":`, (*eventgrpcv1.WidgetViewEvent).GetWidgetType, appendString),
+	scalarMember(`"widget_title":`, (*eventgrpcv1.WidgetViewEvent).GetWidgetTitle, appendString),
+	scalarMember(`"page_name":`, (*eventgrpcv1.WidgetViewEvent).GetPageName, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.WidgetViewEvent).GetPosition, appendInt64),
+	scalarMember(`"element_count":`, (*eventgrpcv1.WidgetViewEvent).GetElementCount, appendInt64),
+}
+
+var membersOfWidgetCtaClickedEvent = []member[eventgrpcv1.WidgetCtaClickedEvent]{
+	scalarMember(`"widget_id":`, (*eventgrpcv1.WidgetCtaClickedEvent).GetWidgetId, appendString),
+	scalarMember(`"widget_type":`, (*eventgrpcv1.WidgetCtaClickedEvent).GetWidgetType, appendString),
+	scalarMember(`"page_name":`, (*eventgrpcv1.WidgetCtaClickedEvent).GetPageName, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.WidgetCtaClickedEvent).GetPosition, appendInt64),
+	scalarMember(`"cta_text":`, (*eventgrpcv1.WidgetCtaClickedEvent).GetCtaText, appendString),
+	scalarMember(`"cta_url":`, (*eventgrpcv1.WidgetCtaClickedEvent).GetCtaUrl, appendString),
+}
+
+var membersOfWidgetElementViewEvent = []member[eventgrpcv1.WidgetElementViewEvent]{
+	scalarMember(`"widget_id":`, (*eventgrpcv1.WidgetElementViewEvent).GetWidgetId, appendString),
+	scalarMember(`"widget_type":`, (*eventgrpcv1.WidgetElementViewEvent).GetWidgetType, appendString),
+	scalarMember(`"page_name":`, (*eventgrpcv1.WidgetElementViewEvent).GetPageName, appendString),
+	scalarMember(`"widget_position":`, (*eventgrpcv1.WidgetElementViewEvent).GetWidgetPosition, appendInt64),
+	scalarMember(`"element_id":`, (*eventgrpcv1.WidgetElementViewEvent).GetElementId, appendString),
+	scalarMember(`"element_type":`, (*eventgrpcv1.WidgetElementViewEvent).GetElementType, appendString),
+	scalarMember(`"element_position":`, (*eventgrpcv1.WidgetElementViewEvent).GetElementPosition, appendInt64),
+	scalarMember(`"product_id":`, (*eventgrpcv1.WidgetElementViewEvent).GetProductId, appendString),
+}
+
+var membersOfWidgetElementClickedEvent = []member[eventgrpcv1.WidgetElementClickedEvent]{
+	scalarMember(`"widget_id":`, (*eventgrpcv1.WidgetElementClickedEvent).GetWidgetId, appendString),
+	scalarMember(`"widget_type":`, (*eventgrpcv1.WidgetElementClickedEvent).GetWidgetType, appendString),
+	scalarMember(`"page_name":`, (*eventgrpcv1.WidgetElementClickedEvent).GetPageName, appendString),
+	scalarMember(`"widget_position":`, (*eventgrpcv1.WidgetElementClickedEvent).GetWidgetPosition, appendInt64),
+	scalarMember(`"element_id":`, (*eventgrpcv1.WidgetElementClickedEvent).GetElementId, appendString),
+	scalarMember(`"element_type":`, (*eventgrpcv1.WidgetElementClickedEvent).GetElementType, appendString),
+	scalarMember(`"element_position":`, (*eventgrpcv1.WidgetElementClickedEvent).GetElementPosition, appendInt64),
+	scalarMember(`"product_id":`, (*eventgrpcv1.WidgetElementClickedEvent).GetProductId, appendString),
+	scalarMember(`"target_url":`, (*eventgrpcv1.WidgetElementClickedEvent).GetTargetUrl, appendString),
+}
+
+var membersOfAddToCartEvent = []member[eventgrpcv1.AddToCartEvent]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.AddToCartEvent).GetProductId, appendString),
+	scalarMember(`"variant_id":`, (*eventgrpcv1.AddToCartEvent).GetVariantId, appendString),
+	scalarMember(`"product_name":`, (*eventgrpcv1.AddToCartEvent).GetProductName, appendString),
+	scalarMember(`"category":`, (*eventgrpcv1.AddToCartEvent).GetCategory, appendString),
+	scalarMember(`"brand":`, (*eventgrpcv1.AddToCartEvent).GetBrand, appendString),
+	floatMember(`"price":`, (*eventgrpcv1.AddToCartEvent).GetPrice, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.AddToCartEvent).GetCurrency, appendString),
+	scalarMember(`"quantity":`, (*eventgrpcv1.AddToCartEvent).GetQuantity, appendInt64),
+	scalarMember(`"cart_id":`, (*eventgrpcv1.AddToCartEvent).GetCartId, appendString),
+	scalarMember(`"source_page":`, (*eventgrpcv1.AddToCartEvent).GetSourcePage, appendString),
+	scalarMember(`"stream_id":`, (*eventgrpcv1.AddToCartEvent).GetStreamId, appendString),
+}
+
+var membersOfGoToPaymentsEvent = []member[eventgrpcv1.GoToPaymentsEvent]{
+	scalarMember(`"cart_id":`, (*eventgrpcv1.GoToPaymentsEvent).GetCartId, appendString),
+	scalarMember(`"checkout_id":`, (*eventgrpcv1.GoToPaymentsEvent).GetCheckoutId, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.GoToPaymentsEvent).GetItemCount, appendInt64),
+	floatMember(`"amount":`, (*eventgrpcv1.GoToPaymentsEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.GoToPaymentsEvent).GetCurrency, appendString),
+	scalarMember(`"coupon_code":`, (*eventgrpcv1.GoToPaymentsEvent).GetCouponCode, appendString),
+	scalarMember(`"address_id":`, (*eventgrpcv1.GoToPaymentsEvent).GetAddressId, appendString),
+}
+
+var membersOfInitiatePurchaseEvent = []member[eventgrpcv1.InitiatePurchaseEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.InitiatePurchaseEvent).GetOrderId, appendString),
+	scalarMember(`"cart_id":`, (*eventgrpcv1.InitiatePurchaseEvent).GetCartId, appendString),
+	scalarMember(`"payment_method":`, (*eventgrpcv1.InitiatePurchaseEvent).GetPaymentMethod, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.InitiatePurchaseEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.InitiatePurchaseEvent).GetCurrency, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.InitiatePurchaseEvent).GetItemCount, appendInt64),
+	listMember(`"product_ids":`, (*eventgrpcv1.InitiatePurchaseEvent).GetProductIds, appendString),
+}
+
+var membersOfCompletePurchaseEvent = []member[eventgrpcv1.CompletePurchaseEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.CompletePurchaseEvent).GetOrderId, appendString),
+	scalarMember(`"transaction_id":`, (*eventgrpcv1.CompletePurchaseEvent).GetTransactionId, appendString),
+	scalarMember(`"payment_method":`, (*eventgrpcv1.CompletePurchaseEvent).GetPaymentMethod, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.CompletePurchaseEvent).GetAmount, appendDouble),
+	floatMember(`"discount":`, (*eventgrpcv1.CompletePurchaseEvent).GetDiscount, appendDouble),
+	floatMember(`"shipping_fee":`, (*eventgrpcv1.CompletePurchaseEvent).GetShippingFee, appendDouble),
+	floatMember(`"tax":`, (*eventgrpcv1.CompletePurchaseEvent).GetTax, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.CompletePurchaseEvent).GetCurrency, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.CompletePurchaseEvent).GetItemCount, appendInt64),
+	listMember(`"product_ids":`, (*eventgrpcv1.CompletePurchaseEvent).GetProductIds, appendString),
+	scalarMember(`"coupon_code":`, (*eventgrpcv1.CompletePurchaseEvent).GetCouponCode, appendString),
+}
+
+var membersOfPurchaseFailedEvent = []member[eventgrpcv1.PurchaseFailedEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.PurchaseFailedEvent).GetOrderId, appendString),
+	scalarMember(`"payment_method":`, (*eventgrpcv1.PurchaseFailedEvent).GetPaymentMethod, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.PurchaseFailedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.PurchaseFailedEvent).GetCurrency, appendString),
+	scalarMember(`"error_code":`, (*eventgrpcv1.PurchaseFailedEvent).GetErrorCode, appendString),
+	scalarMember(`"error_message":`, (*eventgrpcv1.PurchaseFailedEvent).GetErrorMessage, appendString),
+	scalarMember(`"gateway":`, (*eventgrpcv1.PurchaseFailedEvent).GetGateway, appendString),
+	scalarMember(`"user_cancelled":`, (*eventgrpcv1.PurchaseFailedEvent).GetUserCancelled, appendBool),
+}
+
+var membersOfStreamEnterEvent = []member[eventgrpcv1.StreamEnterEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.StreamEnterEvent).GetStreamId, appendString),
+	scalarMember(`"streamer_id":`, (*eventgrpcv1.StreamEnterEvent).GetStreamerId, appendString),
+	scalarMember(`"stream_title":`, (*eventgrpcv1.StreamEnterEvent).GetStreamTitle, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.StreamEnterEvent).GetSource, appendString),
+	scalarMember(`"viewer_count":`, (*eventgrpcv1.StreamEnterEvent).GetViewerCount, appendInt64),
+	scalarMember(`"is_live":`, (*eventgrpcv1.StreamEnterEvent).GetIsLive, appendBool),
+}
+
+var membersOfChooseProductEvent = []member[eventgrpcv1.ChooseProductEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.ChooseProductEvent).GetStreamId, appendString),
+	scalarMember(`"product_id":`, (*eventgrpcv1.ChooseProductEvent).GetProductId, appendString),
+	scalarMember(`"variant_id":`, (*eventgrpcv1.ChooseProductEvent).GetVariantId, appendString),
+	floatMember(`"price":`, (*eventgrpcv1.ChooseProductEvent).GetPrice, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.ChooseProductEvent).GetCurrency, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.ChooseProductEvent).GetPosition, appendInt64),
+}
+
+var membersOfSocialStreamEnterEvent = []member[eventgrpcv1.SocialStreamEnterEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.SocialStreamEnterEvent).GetStreamId, appendString),
+	scalarMember(`"creator_id":`, (*eventgrpcv1.SocialStreamEnterEvent).GetCreatorId, appendString),
+	scalarMember(`"feed_type":`, (*eventgrpcv1.SocialStreamEnterEvent).GetFeedType, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.SocialStreamEnterEvent).GetSource, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.SocialStreamEnterEvent).GetPosition, appendInt64),
+}
+
+var membersOfSocialStreamActionEvent = []member[eventgrpcv1.SocialStreamActionEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.SocialStreamActionEvent).GetStreamId, appendString),
+	scalarMember(`"creator_id":`, (*eventgrpcv1.SocialStreamActionEvent).GetCreatorId, appendString),
+	scalarMember(`"action":`, (*eventgrpcv1.SocialStreamActionEvent).GetAction, appendString),
+	scalarMember(`"target_id":`, (*eventgrpcv1.SocialStreamActionEvent).GetTargetId, appendString),
+	scalarMember(`"target_type":`, (*eventgrpcv1.SocialStreamActionEvent).GetTargetType, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.SocialStreamActionEvent).GetPosition, appendInt64),
+}
+
+var membersOfInitiateReview = []member[eventgrpcv1.InitiateReview]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.InitiateReview).GetProductId, appendString),
+	scalarMember(`"order_id":`, (*eventgrpcv1.InitiateReview).GetOrderId, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.InitiateReview).GetSource, appendString),
+}
+
+var membersOfEnterReviewScreen = []member[eventgrpcv1.EnterReviewScreen]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.EnterReviewScreen).GetProductId, appendString),
+	scalarMember(`"order_id":`, (*eventgrpcv1.EnterReviewScreen).GetOrderId, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.EnterReviewScreen).GetSource, appendString),
+	scalarMember(`"existing_review":`, (*eventgrpcv1.EnterReviewScreen).GetExistingReview, appendBool),
+}
+
+var membersOfSubmitReview = []member[eventgrpcv1.SubmitReview]{
+	scalarMember(`"review_id":`, (*eventgrpcv1.SubmitReview).GetReviewId, appendString),
+	scalarMember(`"product_id":`, (*eventgrpcv1.SubmitReview).GetProductId, appendString),
+	scalarMember(`"order_id":`, (*eventgrpcv1.SubmitReview).GetOrderId, appendString),
+	scalarMember(`"rating":`, (*eventgrpcv1.SubmitReview).GetRating, appendInt32),
+	scalarMember(`"title":`, (*eventgrpcv1.SubmitReview).GetTitle, appendString),
+	scalarMember(`"text_length":`, (*eventgrpcv1.SubmitReview).GetTextLength, appendInt64),
+	scalarMember(`"image_count":`, (*eventgrpcv1.SubmitReview).GetImageCount, appendInt64),
+	scalarMember(`"video_count":`, (*eventgrpcv1.SubmitReview).GetVideoCount, appendInt64),
+	scalarMember(`"anonymous":`, (*eventgrpcv1.SubmitReview).GetAnonymous, appendBool),
+}
+
+var membersOfViewAllReviews = []member[eventgrpcv1.ViewAllReviews]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.ViewAllReviews).GetProductId, appendString),
+	scalarMember(`"review_count":`, (*eventgrpcv1.ViewAllReviews).GetReviewCount, appendInt64),
+	floatMember(`"average_rating":`, (*eventgrpcv1.ViewAllReviews).GetAverageRating, appendDouble),
+	scalarMember(`"sort":`, (*eventgrpcv1.ViewAllReviews).GetSort, appendString),
+	scalarMember(`"filter":`, (*eventgrpcv1.ViewAllReviews).GetFilter, appendString),
+}
+
+var membersOfExpandReviewImage = []member[eventgrpcv1.ExpandReviewImage]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.ExpandReviewImage).GetProductId, appendString),
+	scalarMember(`"review_id":`, (*eventgrpcv1.ExpandReviewImage).GetReviewId, appendString),
+	scalarMember(`"image_url":`, (*eventgrpcv1.ExpandReviewImage).GetImageUrl, appendString),
+	scalarMember(`"image_index":`, (*eventgrpcv1.ExpandReviewImage).GetImageIndex, appendInt64),
+}
+
+var membersOfPhoneVerificationInitiateEvent = []member[eventgrpcv1.PhoneVerificationInitiateEvent]{
+	scalarMember(`"country_code":`, (*eventgrpcv1.PhoneVerificationInitiateEvent).GetCountryCode, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.PhoneVerificationInitiateEvent).GetSource, appendString),
+	scalarMember(`"method":`, (*eventgrpcv1.PhoneVerificationInitiateEvent).GetMethod, appendString),
+	scalarMember(`"attempt":`, (*eventgrpcv1.PhoneVerificationInitiateEvent).GetAttempt, appendInt64),
+}
+
+var membersOfPhoneNumberEntered = []member[eventgrpcv1.PhoneNumberEntered]{
+	scalarMember(`"country_code":`, (*eventgrpcv1.PhoneNumberEntered).GetCountryCode, appendString),
+	scalarMember(`"phone_hash":`, (*eventgrpcv1.PhoneNumberEntered).GetPhoneHash, appendString),
+	scalarMember(`"valid":`, (*eventgrpcv1.PhoneNumberEntered).GetValid, appendBool),
+	scalarMember(`"source":`, (*eventgrpcv1.PhoneNumberEntered).GetSource, appendString),
+	scalarMember(`"autofilled":`, (*eventgrpcv1.PhoneNumberEntered).GetAutofilled, appendBool),
+}
+
+var membersOfOTPVerifiedEvent = []member[eventgrpcv1.OTPVerifiedEvent]{
+	scalarMember(`"country_code":`, (*eventgrpcv1.OTPVerifiedEvent).GetCountryCode, appendString),
+	scalarMember(`"method":`, (*eventgrpcv1.OTPVerifiedEvent).GetMethod, appendString),
+	scalarMember(`"success":`, (*eventgrpcv1.OTPVerifiedEvent).GetSuccess, appendBool),
+	scalarMember(`"attempt":`, (*eventgrpcv1.OTPVerifiedEvent).GetAttempt, appendInt64),
+	scalarMember(`"time_to_verify_ms":`, (*eventgrpcv1.OTPVerifiedEvent).GetTimeToVerifyMs, appendInt64),
+	scalarMember(`"auto_read":`, (*eventgrpcv1.OTPVerifiedEvent).GetAutoRead, appendBool),
+	scalarMember(`"failure_reason":`, (*eventgrpcv1.OTPVerifiedEvent).GetFailureReason, appendString),
+}
+
+var membersOfAppStartEvent = []member[eventgrpcv1.AppStartEvent]{
+	scalarMember(`"start_type":`, (*eventgrpcv1.AppStartEvent).GetStartType, appendString),
+	scalarMember(`"launch_time_ms":`, (*eventgrpcv1.AppStartEvent).GetLaunchTimeMs, appendInt64),
+	scalarMember(`"app_version":`, (*eventgrpcv1.AppStartEvent).GetAppVersion, appendString),
+	scalarMember(`"build_number":`, (*eventgrpcv1.AppStartEvent).GetBuildNumber, appendString),
+	scalarMember(`"first_start":`, (*eventgrpcv1.AppStartEvent).GetFirstStart, appendBool),
+	scalarMember(`"after_update":`, (*eventgrpcv1.AppStartEvent).GetAfterUpdate, appendBool),
+}
+
+var membersOfNotificationActionEvent = []member[eventgrpcv1.NotificationActionEvent]{
+	scalarMember(`"notification_id":`, (*eventgrpcv1.NotificationActionEvent).GetNotificationId, appendString),
+	scalarMember(`"campaign_id":`, (*eventgrpcv1.NotificationActionEvent).GetCampaignId, appendString),
+	scalarMember(`"action":`, (*eventgrpcv1.NotificationActionEvent).GetAction, appendString),
+	scalarMember(`"action_id":`, (*eventgrpcv1.NotificationActionEvent).GetActionId, appendString),
+	scalarMember(`"channel":`, (*eventgrpcv1.NotificationActionEvent).GetChannel, appendString),
+	scalarMember(`"deep_link":`, (*eventgrpcv1.NotificationActionEvent).GetDeepLink, appendString),
+	scalarMember(`"title":`, (*eventgrpcv1.NotificationActionEvent).GetTitle, appendString),
+}
+
+var membersOfSessionIdChangeEvent = []member[eventgrpcv1.SessionIdChangeEvent]{
+	scalarMember(`"previous_session_id":`, (*eventgrpcv1.SessionIdChangeEvent).GetPreviousSessionId, appendString),
+	scalarMember(`"new_session_id":`, (*eventgrpcv1.SessionIdChangeEvent).GetNewSessionId, appendString),
+	scalarMember(`"reason":`, (*eventgrpcv1.SessionIdChangeEvent).GetReason, appendString),
+	scalarMember(`"idle_ms":`, (*eventgrpcv1.SessionIdChangeEvent).GetIdleMs, appendInt64),
+}
+
+var membersOfTestEvent = []member[eventgrpcv1.TestEvent]{
+	scalarMember(`"name":`, (*eventgrpcv1.TestEvent).GetName, appendString),
+	scalarMember(`"value":`, (*eventgrpcv1.TestEvent).GetValue, appendString),
+	scalarMember(`"number":`, (*eventgrpcv1.TestEvent).GetNumber, appendInt64),
+	scalarMember(`"flag":`, (*eventgrpcv1.TestEvent).GetFlag, appendBool),
+	listMember(`"tags":`, (*eventgrpcv1.TestEvent).GetTags, appendString),
+}
+
+var membersOfClickEvent = []member[eventgrpcv1.ClickEvent]{
+	scalarMember(`"element_id":`, (*eventgrpcv1.ClickEvent).GetElementId, appendString),
+	scalarMember(`"element_type":`, (*eventgrpcv1.ClickEvent).GetElementType, appendString),
+	scalarMember(`"element_text":`, (*eventgrpcv1.ClickEvent).GetElementText, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.ClickEvent).GetScreen, appendString),
+	floatMember(`"x":`, (*eventgrpcv1.ClickEvent).GetX, appendDouble),
+	floatMember(`"y":`, (*eventgrpcv1.ClickEvent).GetY, appendDouble),
+	scalarMember(`"target_url":`, (*eventgrpcv1.ClickEvent).GetTargetUrl, appendString),
+	scalarMember(`"widget_id":`, (*eventgrpcv1.ClickEvent).GetWidgetId, appendString),
+}
+
+var membersOfAppInitEvent = []member[eventgrpcv1.AppInitEvent]{
+	scalarMember(`"install_source":`, (*eventgrpcv1.AppInitEvent).GetInstallSource, appendString),
+	scalarMember(`"first_launch":`, (*eventgrpcv1.AppInitEvent).GetFirstLaunch, appendBool),
+	scalarMember(`"cold_start":`, (*eventgrpcv1.AppInitEvent).GetColdStart, appendBool),
+	scalarMember(`"load_time_ms":`, (*eventgrpcv1.AppInitEvent).GetLoadTimeMs, appendInt64),
+	scalarMember(`"app_version":`, (*eventgrpcv1.AppInitEvent).GetAppVersion, appendString),
+	scalarMember(`"build_number":`, (*eventgrpcv1.AppInitEvent).GetBuildNumber, appendString),
+	scalarMember(`"config_version":`, (*eventgrpcv1.AppInitEvent).GetConfigVersion, appendString),
+	listMember(`"failed_sdks":`, (*eventgrpcv1.AppInitEvent).GetFailedSdks, appendString),
+}
+
+var membersOfAbAssignmentEvent = []member[eventgrpcv1.AbAssignmentEvent]{
+	scalarMember(`"experiment_id":`, (*eventgrpcv1.AbAssignmentEvent).GetExperimentId, appendString),
+	scalarMember(`"experiment_name":`, (*eventgrpcv1.AbAssignmentEvent).GetExperimentName, appendString),
+	scalarMember(`"variant":`, (*eventgrpcv1.AbAssignmentEvent).GetVariant, appendString),
+	scalarMember(`"bucket":`, (*eventgrpcv1.AbAssignmentEvent).GetBucket, appendInt32),
+	scalarMember(`"assigned_at":`, (*eventgrpcv1.AbAssignmentEvent).GetAssignedAt, appendInt64),
+	scalarMember(`"exposed":`, (*eventgrpcv1.AbAssignmentEvent).GetExposed, appendBool),
+	scalarMember(`"forced":`, (*eventgrpcv1.AbAssignmentEvent).GetForced, appendBool),
+}
+
+var membersOfErrorEvent = []member[eventgrpcv1.ErrorEvent]{
+	scalarMember(`"error_code":`, (*eventgrpcv1.ErrorEvent).GetErrorCode, appendString),
+	scalarMember(`"error_message":`, (*eventgrpcv1.ErrorEvent).GetErrorMessage, appendString),
+	scalarMember(`"error_type":`, (*eventgrpcv1.ErrorEvent).GetErrorType, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.ErrorEvent).GetScreen, appendString),
+	scalarMember(`"stack_trace":`, (*eventgrpcv1.ErrorEvent).GetStackTrace, appendString),
+	scalarMember(`"fatal":`, (*eventgrpcv1.ErrorEvent).GetFatal, appendBool),
+	scalarMember(`"component":`, (*eventgrpcv1.ErrorEvent).GetComponent, appendString),
+	scalarMember(`"handled":`, (*eventgrpcv1.ErrorEvent).GetHandled, appendBool),
+}
+
+var membersOfSearchEvent = []member[eventgrpcv1.SearchEvent]{
+	scalarMember(`"query":`, (*eventgrpcv1.SearchEvent).GetQuery, appendString),
+	scalarMember(`"search_id":`, (*eventgrpcv1.SearchEvent).GetSearchId, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.SearchEvent).GetScreen, appendString),
+	scalarMember(`"result_count":`, (*eventgrpcv1.SearchEvent).GetResultCount, appendInt64),
+	listMember(`"filters":`, (*eventgrpcv1.SearchEvent).GetFilters, appendString),
+	scalarMember(`"sort":`, (*eventgrpcv1.SearchEvent).GetSort, appendString),
+	scalarMember(`"corrected_query":`, (*eventgrpcv1.SearchEvent).GetCorrectedQuery, appendString),
+	scalarMember(`"voice":`, (*eventgrpcv1.SearchEvent).GetVoice, appendBool),
+	scalarMember(`"input_type":`, (*eventgrpcv1.SearchEvent).GetInputType, appendString),
+}
+
+var membersOfSearchResultClickEvent = []member[eventgrpcv1.SearchResultClickEvent]{
+	scalarMember(`"search_id":`, (*eventgrpcv1.SearchResultClickEvent).GetSearchId, appendString),
+	scalarMember(`"query":`, (*eventgrpcv1.SearchResultClickEvent).GetQuery, appendString),
+	scalarMember(`"result_id":`, (*eventgrpcv1.SearchResultClickEvent).GetResultId, appendString),
+	scalarMember(`"result_type":`, (*eventgrpcv1.SearchResultClickEvent).GetResultType, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.SearchResultClickEvent).GetPosition, appendInt64),
+	scalarMember(`"product_id":`, (*eventgrpcv1.SearchResultClickEvent).GetProductId, appendString),
+}
+
+var membersOfShareEvent = []member[eventgrpcv1.ShareEvent]{
+	scalarMember(`"content_id":`, (*eventgrpcv1.ShareEvent).GetContentId, appendString),
+	scalarMember(`"content_type":`, (*eventgrpcv1.ShareEvent).GetContentType, appendString),
+	scalarMember(`"channel":`, (*eventgrpcv1.ShareEvent).GetChannel, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.ShareEvent).GetScreen, appendString),
+	scalarMember(`"share_url":`, (*eventgrpcv1.ShareEvent).GetShareUrl, appendString),
+}
+
+var membersOfFollowEvent = []member[eventgrpcv1.FollowEvent]{
+	scalarMember(`"target_id":`, (*eventgrpcv1.FollowEvent).GetTargetId, appendString),
+	scalarMember(`"target_type":`, (*eventgrpcv1.FollowEvent).GetTargetType, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.FollowEvent).GetSource, appendString),
+	scalarMember(`"stream_id":`, (*eventgrpcv1.FollowEvent).GetStreamId, appendString),
+}
+
+var membersOfUnfollowEvent = []member[eventgrpcv1.UnfollowEvent]{
+	scalarMember(`"target_id":`, (*eventgrpcv1.UnfollowEvent).GetTargetId, appendString),
+	scalarMember(`"target_type":`, (*eventgrpcv1.UnfollowEvent).GetTargetType, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.UnfollowEvent).GetSource, appendString),
+}
+
+var membersOfLikeEvent = []member[eventgrpcv1.LikeEvent]{
+	scalarMember(`"content_id":`, (*eventgrpcv1.LikeEvent).GetContentId, appendString),
+	scalarMember(`"content_type":`, (*eventgrpcv1.LikeEvent).GetContentType, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.LikeEvent).GetScreen, appendString),
+	scalarMember(`"creator_id":`, (*eventgrpcv1.LikeEvent).GetCreatorId, appendString),
+}
+
+var membersOfCommentEvent = []member[eventgrpcv1.CommentEvent]{
+	scalarMember(`"comment_id":`, (*eventgrpcv1.CommentEvent).GetCommentId, appendString),
+	scalarMember(`"content_id":`, (*eventgrpcv1.CommentEvent).GetContentId, appendString),
+	scalarMember(`"content_type":`, (*eventgrpcv1.CommentEvent).GetContentType, appendString),
+	scalarMember(`"parent_comment_id":`, (*eventgrpcv1.CommentEvent).GetParentCommentId, appendString),
+	scalarMember(`"text_length":`, (*eventgrpcv1.CommentEvent).GetTextLength, appendInt64),
+	scalarMember(`"mention_count":`, (*eventgrpcv1.CommentEvent).GetMentionCount, appendInt64),
+}
+
+var membersOfWishlistAddEvent = []member[eventgrpcv1.WishlistAddEvent]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.WishlistAddEvent).GetProductId, appendString),
+	scalarMember(`"variant_id":`, (*eventgrpcv1.WishlistAddEvent).GetVariantId, appendString),
+	floatMember(`"price":`, (*eventgrpcv1.WishlistAddEvent).GetPrice, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.WishlistAddEvent).GetCurrency, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.WishlistAddEvent).GetSource, appendString),
+	scalarMember(`"wishlist_id":`, (*eventgrpcv1.WishlistAddEvent).GetWishlistId, appendString),
+}
+
+var membersOfWishlistRemoveEvent = []member[eventgrpcv1.WishlistRemoveEvent]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.WishlistRemoveEvent).GetProductId, appendString),
+	scalarMember(`"variant_id":`, (*eventgrpcv1.WishlistRemoveEvent).GetVariantId, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.WishlistRemoveEvent).GetSource, appendString),
+	scalarMember(`"wishlist_id":`, (*eventgrpcv1.WishlistRemoveEvent).GetWishlistId, appendString),
+}
+
+var membersOfCouponAppliedEvent = []member[eventgrpcv1.CouponAppliedEvent]{
+	scalarMember(`"coupon_code":`, (*eventgrpcv1.CouponAppliedEvent).GetCouponCode, appendString),
+	scalarMember(`"cart_id":`, (*eventgrpcv1.CouponAppliedEvent).GetCartId, appendString),
+	floatMember(`"discount_amount":`, (*eventgrpcv1.CouponAppliedEvent).GetDiscountAmount, appendDouble),
+	floatMember(`"cart_value":`, (*eventgrpcv1.CouponAppliedEvent).GetCartValue, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.CouponAppliedEvent).GetCurrency, appendString),
+	scalarMember(`"auto_applied":`, (*eventgrpcv1.CouponAppliedEvent).GetAutoApplied, appendBool),
+	scalarMember(`"success":`, (*eventgrpcv1.CouponAppliedEvent).GetSuccess, appendBool),
+	scalarMember(`"failure_reason":`, (*eventgrpcv1.CouponAppliedEvent).GetFailureReason, appendString),
+}
+
+var membersOfCouponRemovedEvent = []member[eventgrpcv1.CouponRemovedEvent]{
+	scalarMember(`"coupon_code":`, (*eventgrpcv1.CouponRemovedEvent).GetCouponCode, appendString),
+	scalarMember(`"cart_id":`, (*eventgrpcv1.CouponRemovedEvent).GetCartId, appendString),
+	scalarMember(`"reason":`, (*eventgrpcv1.CouponRemovedEvent).GetReason, appendString),
+}
+
+var membersOfAddressAddedEvent = []member[eventgrpcv1.AddressAddedEvent]{
+	scalarMember(`"address_id":`, (*eventgrpcv1.AddressAddedEvent).GetAddressId, appendString),
+	scalarMember(`"city":`, (*eventgrpcv1.AddressAddedEvent).GetCity, appendString),
+	scalarMember(`"state":`, (*eventgrpcv1.AddressAddedEvent).GetState, appendString),
+	scalarMember(`"country":`, (*eventgrpcv1.AddressAddedEvent).GetCountry, appendString),
+	scalarMember(`"postal_code":`, (*eventgrpcv1.AddressAddedEvent).GetPostalCode, appendString),
+	scalarMember(`"address_type":`, (*eventgrpcv1.AddressAddedEvent).GetAddressType, appendString),
+	scalarMember(`"is_default":`, (*eventgrpcv1.AddressAddedEvent).GetIsDefault, appendBool),
+	scalarMember(`"location_detected":`, (*eventgrpcv1.AddressAddedEvent).GetLocationDetected, appendBool),
+}
+
+var membersOfAddressUpdatedEvent = []member[eventgrpcv1.AddressUpdatedEvent]{
+	scalarMember(`"address_id":`, (*eventgrpcv1.AddressUpdatedEvent).GetAddressId, appendString),
+	listMember(`"changed_fields":`, (*eventgrpcv1.AddressUpdatedEvent).GetChangedFields, appendString),
+	scalarMember(`"city":`, (*eventgrpcv1.AddressUpdatedEvent).GetCity, appendString),
+	scalarMember(`"state":`, (*eventgrpcv1.AddressUpdatedEvent).GetState, appendString),
+	scalarMember(`"country":`, (*eventgrpcv1.AddressUpdatedEvent).GetCountry, appendString),
+	scalarMember(`"postal_code":`, (*eventgrpcv1.AddressUpdatedEvent).GetPostalCode, appendString),
+	scalarMember(`"is_default":`, (*eventgrpcv1.AddressUpdatedEvent).GetIsDefault, appendBool),
+}
+
+var membersOfOrderPlacedEvent = []member[eventgrpcv1.OrderPlacedEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.OrderPlacedEvent).GetOrderId, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.OrderPlacedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.OrderPlacedEvent).GetCurrency, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.OrderPlacedEvent).GetItemCount, appendInt64),
+	scalarMember(`"payment_method":`, (*eventgrpcv1.OrderPlacedEvent).GetPaymentMethod, appendString),
+	scalarMember(`"cod":`, (*eventgrpcv1.OrderPlacedEvent).GetCod, appendBool),
+	floatMember(`"shipping_fee":`, (*eventgrpcv1.OrderPlacedEvent).GetShippingFee, appendDouble),
+	scalarMember(`"estimated_delivery_days":`, (*eventgrpcv1.OrderPlacedEvent).GetEstimatedDeliveryDays, appendInt64),
+	listMember(`"product_ids":`, (*eventgrpcv1.OrderPlacedEvent).GetProductIds, appendString),
+}
+
+var membersOfOrderCancelledEvent = []member[eventgrpcv1.OrderCancelledEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.OrderCancelledEvent).GetOrderId, appendString),
+	scalarMember(`"reason":`, (*eventgrpcv1.OrderCancelledEvent).GetReason, appendString),
+	scalarMember(`"cancelled_by":`, (*eventgrpcv1.OrderCancelledEvent).GetCancelledBy, appendString),
+	floatMember(`"refund_amount":`, (*eventgrpcv1.OrderCancelledEvent).GetRefundAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.OrderCancelledEvent).GetCurrency, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.OrderCancelledEvent).GetItemCount, appendInt64),
+}
+
+var membersOfReturnRequestedEvent = []member[eventgrpcv1.ReturnRequestedEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.ReturnRequestedEvent).GetOrderId, appendString),
+	scalarMember(`"return_id":`, (*eventgrpcv1.ReturnRequestedEvent).GetReturnId, appendString),
+	scalarMember(`"product_id":`, (*eventgrpcv1.ReturnRequestedEvent).GetProductId, appendString),
+	scalarMember(`"reason":`, (*eventgrpcv1.ReturnRequestedEvent).GetReason, appendString),
+	scalarMember(`"quantity":`, (*eventgrpcv1.ReturnRequestedEvent).GetQuantity, appendInt64),
+	floatMember(`"amount":`, (*eventgrpcv1.ReturnRequestedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.ReturnRequestedEvent).GetCurrency, appendString),
+	scalarMember(`"return_type":`, (*eventgrpcv1.ReturnRequestedEvent).GetReturnType, appendString),
+}
+
+var membersOfRefundRequestedEvent = []member[eventgrpcv1.RefundRequestedEvent]{
+	scalarMember(`"order_id":`, (*eventgrpcv1.RefundRequestedEvent).GetOrderId, appendString),
+	scalarMember(`"refund_id":`, (*eventgrpcv1.RefundRequestedEvent).GetRefundId, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.RefundRequestedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.RefundRequestedEvent).GetCurrency, appendString),
+	scalarMember(`"reason":`, (*eventgrpcv1.RefundRequestedEvent).GetReason, appendString),
+	scalarMember(`"refund_method":`, (*eventgrpcv1.RefundRequestedEvent).GetRefundMethod, appendString),
+}
+
+var membersOfLoginEvent = []member[eventgrpcv1.LoginEvent]{
+	scalarMember(`"method":`, (*eventgrpcv1.LoginEvent).GetMethod, appendString),
+	scalarMember(`"success":`, (*eventgrpcv1.LoginEvent).GetSuccess, appendBool),
+	scalarMember(`"failure_reason":`, (*eventgrpcv1.LoginEvent).GetFailureReason, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.LoginEvent).GetSource, appendString),
+	scalarMember(`"attempt":`, (*eventgrpcv1.LoginEvent).GetAttempt, appendInt64),
+}
+
+var membersOfLogoutEvent = []member[eventgrpcv1.LogoutEvent]{
+	scalarMember(`"reason":`, (*eventgrpcv1.LogoutEvent).GetReason, appendString),
+	scalarMember(`"session_duration_ms":`, (*eventgrpcv1.LogoutEvent).GetSessionDurationMs, appendInt64),
+}
+
+var membersOfSignupEvent = []member[eventgrpcv1.SignupEvent]{
+	scalarMember(`"method":`, (*eventgrpcv1.SignupEvent).GetMethod, appendString),
+	scalarMember(`"success":`, (*eventgrpcv1.SignupEvent).GetSuccess, appendBool),
+	scalarMember(`"failure_reason":`, (*eventgrpcv1.SignupEvent).GetFailureReason, appendString),
+	scalarMember(`"referral_code":`, (*eventgrpcv1.SignupEvent).GetReferralCode, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.SignupEvent).GetSource, appendString),
+}
+
+var membersOfProfileUpdatedEvent = []member[eventgrpcv1.ProfileUpdatedEvent]{
+	listMember(`"changed_fields":`, (*eventgrpcv1.ProfileUpdatedEvent).GetChangedFields, appendString),
+	scalarMember(`"avatar_changed":`, (*eventgrpcv1.ProfileUpdatedEvent).GetAvatarChanged, appendBool),
+	scalarMember(`"source":`, (*eventgrpcv1.ProfileUpdatedEvent).GetSource, appendString),
+}
+
+var membersOfProductViewedEvent = []member[eventgrpcv1.ProductViewedEvent]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.ProductViewedEvent).GetProductId, appendString),
+	scalarMember(`"variant_id":`, (*eventgrpcv1.ProductViewedEvent).GetVariantId, appendString),
+	scalarMember(`"product_name":`, (*eventgrpcv1.ProductViewedEvent).GetProductName, appendString),
+	scalarMember(`"category":`, (*eventgrpcv1.ProductViewedEvent).GetCategory, appendString),
+	scalarMember(`"brand":`, (*eventgrpcv1.ProductViewedEvent).GetBrand, appendString),
+	floatMember(`"price":`, (*eventgrpcv1.ProductViewedEvent).GetPrice, appendDouble),
+	floatMember(`"list_price":`, (*eventgrpcv1.ProductViewedEvent).GetListPrice, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.ProductViewedEvent).GetCurrency, appendString),
+	scalarMember(`"in_stock":`, (*eventgrpcv1.ProductViewedEvent).GetInStock, appendBool),
+	scalarMember(`"source":`, (*eventgrpcv1.ProductViewedEvent).GetSource, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.ProductViewedEvent).GetPosition, appendInt64),
+	scalarMember(`"stream_id":`, (*eventgrpcv1.ProductViewedEvent).GetStreamId, appendString),
+	floatMember(`"rating":`, (*eventgrpcv1.ProductViewedEvent).GetRating, appendDouble),
+}
+
+var membersOfCategoryViewedEvent = []member[eventgrpcv1.CategoryViewedEvent]{
+	scalarMember(`"category_id":`, (*eventgrpcv1.CategoryViewedEvent).GetCategoryId, appendString),
+	scalarMember(`"category_name":`, (*eventgrpcv1.CategoryViewedEvent).GetCategoryName, appendString),
+	scalarMember(`"parent_category_id":`, (*eventgrpcv1.CategoryViewedEvent).GetParentCategoryId, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.CategoryViewedEvent).GetSource, appendString),
+	scalarMember(`"product_count":`, (*eventgrpcv1.CategoryViewedEvent).GetProductCount, appendInt64),
+}
+
+var membersOfCartViewedEvent = []member[eventgrpcv1.CartViewedEvent]{
+	scalarMember(`"cart_id":`, (*eventgrpcv1.CartViewedEvent).GetCartId, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.CartViewedEvent).GetItemCount, appendInt64),
+	floatMember(`"amount":`, (*eventgrpcv1.CartViewedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.CartViewedEvent).GetCurrency, appendString),
+	listMember(`"product_ids":`, (*eventgrpcv1.CartViewedEvent).GetProductIds, appendString),
+}
+
+var membersOfRemoveFromCartEvent = []member[eventgrpcv1.RemoveFromCartEvent]{
+	scalarMember(`"product_id":`, (*eventgrpcv1.RemoveFromCartEvent).GetProductId, appendString),
+	scalarMember(`"variant_id":`, (*eventgrpcv1.RemoveFromCartEvent).GetVariantId, appendString),
+	floatMember(`"price":`, (*eventgrpcv1.RemoveFromCartEvent).GetPrice, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.RemoveFromCartEvent).GetCurrency, appendString),
+	scalarMember(`"quantity":`, (*eventgrpcv1.RemoveFromCartEvent).GetQuantity, appendInt64),
+	scalarMember(`"cart_id":`, (*eventgrpcv1.RemoveFromCartEvent).GetCartId, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.RemoveFromCartEvent).GetSource, appendString),
+}
+
+var membersOfCheckoutStartedEvent = []member[eventgrpcv1.CheckoutStartedEvent]{
+	scalarMember(`"checkout_id":`, (*eventgrpcv1.CheckoutStartedEvent).GetCheckoutId, appendString),
+	scalarMember(`"cart_id":`, (*eventgrpcv1.CheckoutStartedEvent).GetCartId, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.CheckoutStartedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.CheckoutStartedEvent).GetCurrency, appendString),
+	scalarMember(`"item_count":`, (*eventgrpcv1.CheckoutStartedEvent).GetItemCount, appendInt64),
+	listMember(`"product_ids":`, (*eventgrpcv1.CheckoutStartedEvent).GetProductIds, appendString),
+	scalarMember(`"coupon_code":`, (*eventgrpcv1.CheckoutStartedEvent).GetCouponCode, appendString),
+}
+
+var membersOfPaymentMethodSelectedEvent = []member[eventgrpcv1.PaymentMethodSelectedEvent]{
+	scalarMember(`"checkout_id":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetCheckoutId, appendString),
+	scalarMember(`"order_id":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetOrderId, appendString),
+	scalarMember(`"payment_method":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetPaymentMethod, appendString),
+	scalarMember(`"payment_provider":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetPaymentProvider, appendString),
+	floatMember(`"amount":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetCurrency, appendString),
+	scalarMember(`"saved_instrument":`, (*eventgrpcv1.PaymentMethodSelectedEvent).GetSavedInstrument, appendBool),
+}
+
+var membersOfStreamExitEvent = []member[eventgrpcv1.StreamExitEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.StreamExitEvent).GetStreamId, appendString),
+	scalarMember(`"streamer_id":`, (*eventgrpcv1.StreamExitEvent).GetStreamerId, appendString),
+	scalarMember(`"watch_duration_ms":`, (*eventgrpcv1.StreamExitEvent).GetWatchDurationMs, appendInt64),
+	scalarMember(`"exit_reason":`, (*eventgrpcv1.StreamExitEvent).GetExitReason, appendString),
+}
+
+var membersOfStreamLikeEvent = []member[eventgrpcv1.StreamLikeEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.StreamLikeEvent).GetStreamId, appendString),
+	scalarMember(`"streamer_id":`, (*eventgrpcv1.StreamLikeEvent).GetStreamerId, appendString),
+	scalarMember(`"like_count":`, (*eventgrpcv1.StreamLikeEvent).GetLikeCount, appendInt64),
+	scalarMember(`"position_ms":`, (*eventgrpcv1.StreamLikeEvent).GetPositionMs, appendInt64),
+}
+
+var membersOfStreamCommentEvent = []member[eventgrpcv1.StreamCommentEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.StreamCommentEvent).GetStreamId, appendString),
+	scalarMember(`"streamer_id":`, (*eventgrpcv1.StreamCommentEvent).GetStreamerId, appendString),
+	scalarMember(`"comment_id":`, (*eventgrpcv1.StreamCommentEvent).GetCommentId, appendString),
+	scalarMember(`"text_length":`, (*eventgrpcv1.StreamCommentEvent).GetTextLength, appendInt64),
+	scalarMember(`"product_id":`, (*eventgrpcv1.StreamCommentEvent).GetProductId, appendString),
+}
+
+var membersOfGiftSentEvent = []member[eventgrpcv1.GiftSentEvent]{
+	scalarMember(`"stream_id":`, (*eventgrpcv1.GiftSentEvent).GetStreamId, appendString),
+	scalarMember(`"recipient_id":`, (*eventgrpcv1.GiftSentEvent).GetRecipientId, appendString),
+	scalarMember(`"gift_id":`, (*eventgrpcv1.GiftSentEvent).GetGiftId, appendString),
+	scalarMember(`"gift_name":`, (*eventgrpcv1.GiftSentEvent).GetGiftName, appendString),
+	scalarMember(`"quantity":`, (*eventgrpcv1.GiftSentEvent).GetQuantity, appendInt64),
+	scalarMember(`"coin_value":`, (*eventgrpcv1.GiftSentEvent).GetCoinValue, appendInt64),
+	floatMember(`"amount":`, (*eventgrpcv1.GiftSentEvent).GetAmount, appendDouble),
+	scalarMember(`"currency":`, (*eventgrpcv1.GiftSentEvent).GetCurrency, appendString),
+}
+
+var membersOfVideoPlayEvent = []member[eventgrpcv1.VideoPlayEvent]{
+	scalarMember(`"video_id":`, (*eventgrpcv1.VideoPlayEvent).GetVideoId, appendString),
+	scalarMember(`"content_type":`, (*eventgrpcv1.VideoPlayEvent).GetContentType, appendString),
+	scalarMember(`"position_ms":`, (*eventgrpcv1.VideoPlayEvent).GetPositionMs, appendInt64),
+	scalarMember(`"duration_ms":`, (*eventgrpcv1.VideoPlayEvent).GetDurationMs, appendInt64),
+	scalarMember(`"autoplay":`, (*eventgrpcv1.VideoPlayEvent).GetAutoplay, appendBool),
+	scalarMember(`"muted":`, (*eventgrpcv1.VideoPlayEvent).GetMuted, appendBool),
+	scalarMember(`"screen":`, (*eventgrpcv1.VideoPlayEvent).GetScreen, appendString),
+	scalarMember(`"quality":`, (*eventgrpcv1.VideoPlayEvent).GetQuality, appendString),
+}
+
+var membersOfVideoPauseEvent = []member[eventgrpcv1.VideoPauseEvent]{
+	scalarMember(`"video_id":`, (*eventgrpcv1.VideoPauseEvent).GetVideoId, appendString),
+	scalarMember(`"position_ms":`, (*eventgrpcv1.VideoPauseEvent).GetPositionMs, appendInt64),
+	scalarMember(`"duration_ms":`, (*eventgrpcv1.VideoPauseEvent).GetDurationMs, appendInt64),
+	scalarMember(`"watched_ms":`, (*eventgrpcv1.VideoPauseEvent).GetWatchedMs, appendInt64),
+	scalarMember(`"reason":`, (*eventgrpcv1.VideoPauseEvent).GetReason, appendString),
+}
+
+var membersOfVideoCompleteEvent = []member[eventgrpcv1.VideoCompleteEvent]{
+	scalarMember(`"video_id":`, (*eventgrpcv1.VideoCompleteEvent).GetVideoId, appendString),
+	scalarMember(`"duration_ms":`, (*eventgrpcv1.VideoCompleteEvent).GetDurationMs, appendInt64),
+	scalarMember(`"watched_ms":`, (*eventgrpcv1.VideoCompleteEvent).GetWatchedMs, appendInt64),
+	scalarMember(`"replay_count":`, (*eventgrpcv1.VideoCompleteEvent).GetReplayCount, appendInt64),
+}
+
+var membersOfBannerViewEvent = []member[eventgrpcv1.BannerViewEvent]{
+	scalarMember(`"banner_id":`, (*eventgrpcv1.BannerViewEvent).GetBannerId, appendString),
+	scalarMember(`"campaign_id":`, (*eventgrpcv1.BannerViewEvent).GetCampaignId, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.BannerViewEvent).GetScreen, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.BannerViewEvent).GetPosition, appendInt64),
+	scalarMember(`"creative_url":`, (*eventgrpcv1.BannerViewEvent).GetCreativeUrl, appendString),
+	scalarMember(`"target_url":`, (*eventgrpcv1.BannerViewEvent).GetTargetUrl, appendString),
+}
+
+var membersOfBannerClickEvent = []member[eventgrpcv1.BannerClickEvent]{
+	scalarMember(`"banner_id":`, (*eventgrpcv1.BannerClickEvent).GetBannerId, appendString),
+	scalarMember(`"campaign_id":`, (*eventgrpcv1.BannerClickEvent).GetCampaignId, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.BannerClickEvent).GetScreen, appendString),
+	scalarMember(`"position":`, (*eventgrpcv1.BannerClickEvent).GetPosition, appendInt64),
+	scalarMember(`"target_url":`, (*eventgrpcv1.BannerClickEvent).GetTargetUrl, appendString),
+}
+
+var membersOfDeepLinkOpenedEvent = []member[eventgrpcv1.DeepLinkOpenedEvent]{
+	scalarMember(`"url":`, (*eventgrpcv1.DeepLinkOpenedEvent).GetUrl, appendString),
+	scalarMember(`"source":`, (*eventgrpcv1.DeepLinkOpenedEvent).GetSource, appendString),
+	scalarMember(`"campaign":`, (*eventgrpcv1.DeepLinkOpenedEvent).GetCampaign, appendString),
+	scalarMember(`"deferred":`, (*eventgrpcv1.DeepLinkOpenedEvent).GetDeferred, appendBool),
+	scalarMember(`"resolved":`, (*eventgrpcv1.DeepLinkOpenedEvent).GetResolved, appendBool),
+	scalarMember(`"target_screen":`, (*eventgrpcv1.DeepLinkOpenedEvent).GetTargetScreen, appendString),
+}
+
+var membersOfPushPermissionEvent = []member[eventgrpcv1.PushPermissionEvent]{
+	scalarMember(`"status":`, (*eventgrpcv1.PushPermissionEvent).GetStatus, appendString),
+	scalarMember(`"prompt_type":`, (*eventgrpcv1.PushPermissionEvent).GetPromptType, appendString),
+	scalarMember(`"previously_denied":`, (*eventgrpcv1.PushPermissionEvent).GetPreviouslyDenied, appendBool),
+	scalarMember(`"source":`, (*eventgrpcv1.PushPermissionEvent).GetSource, appendString),
+}
+
+var membersOfAppBackgroundEvent = []member[eventgrpcv1.AppBackgroundEvent]{
+	scalarMember(`"screen":`, (*eventgrpcv1.AppBackgroundEvent).GetScreen, appendString),
+	scalarMember(`"foreground_duration_ms":`, (*eventgrpcv1.AppBackgroundEvent).GetForegroundDurationMs, appendInt64),
+}
+
+var membersOfAppForegroundEvent = []member[eventgrpcv1.AppForegroundEvent]{
+	scalarMember(`"screen":`, (*eventgrpcv1.AppForegroundEvent).GetScreen, appendString),
+	scalarMember(`"background_duration_ms":`, (*eventgrpcv1.AppForegroundEvent).GetBackgroundDurationMs, appendInt64),
+	scalarMember(`"source":`, (*eventgrpcv1.AppForegroundEvent).GetSource, appendString),
+}
+
+var membersOfRatingPromptEvent = []member[eventgrpcv1.RatingPromptEvent]{
+	scalarMember(`"prompt_id":`, (*eventgrpcv1.RatingPromptEvent).GetPromptId, appendString),
+	scalarMember(`"action":`, (*eventgrpcv1.RatingPromptEvent).GetAction, appendString),
+	scalarMember(`"rating":`, (*eventgrpcv1.RatingPromptEvent).GetRating, appendInt32),
+	scalarMember(`"trigger":`, (*eventgrpcv1.RatingPromptEvent).GetTrigger, appendString),
+	scalarMember(`"sent_to_store":`, (*eventgrpcv1.RatingPromptEvent).GetSentToStore, appendBool),
+}
+
+var membersOfReferralSharedEvent = []member[eventgrpcv1.ReferralSharedEvent]{
+	scalarMember(`"referral_code":`, (*eventgrpcv1.ReferralSharedEvent).GetReferralCode, appendString),
+	scalarMember(`"channel":`, (*eventgrpcv1.ReferralSharedEvent).GetChannel, appendString),
+	scalarMember(`"campaign":`, (*eventgrpcv1.ReferralSharedEvent).GetCampaign, appendString),
+	scalarMember(`"screen":`, (*eventgrpcv1.ReferralSharedEvent).GetScreen, appendString),
+}
+
+var membersOfFilterAppliedEvent = []member[eventgrpcv1.FilterAppliedEvent]{
+	scalarMember(`"screen":`, (*eventgrpcv1.FilterAppliedEvent).GetScreen, appendString),
+	listMember(`"filters":`, (*eventgrpcv1.FilterAppliedEvent).GetFilters, messageOf(membersOfFilterAppliedEvent_Filter)),
+	scalarMember(`"query":`, (*eventgrpcv1.FilterAppliedEvent).GetQuery, appendString),
+	scalarMember(`"category_id":`, (*eventgrpcv1.FilterAppliedEvent).GetCategoryId, appendString),
+	scalarMember(`"result_count":`, (*eventgrpcv1.FilterAppliedEvent).GetResultCount, appendInt64),
+}
+
+var membersOfSortAppliedEvent = []member[eventgrpcv1.SortAppliedEvent]{
+	scalarMember(`"screen":`, (*eventgrpcv1.SortAppliedEvent).GetScreen, appendString),
+	scalarMember(`"sort_by":`, (*eventgrpcv1.SortAppliedEvent).GetSortBy, appendString),
+	scalarMember(`"sort_order":`, (*eventgrpcv1.SortAppliedEvent).GetSortOrder, appendString),
+	scalarMember(`"query":`, (*eventgrpcv1.SortAppliedEvent).GetQuery, appendString),
+	scalarMember(`"category_id":`, (*eventgrpcv1.SortAppliedEvent).GetCategoryId, appendString),
+}
+
+var membersOfNotificationReceivedEvent = []member[eventgrpcv1.NotificationReceivedEvent]{
+	scalarMember(`"notification_id":`, (*eventgrpcv1.NotificationReceivedEvent).GetNotificationId, appendString),
+	scalarMember(`"campaign_id":`, (*eventgrpcv1.NotificationReceivedEvent).GetCampaignId, appendString),
+	scalarMember(`"channel":`, (*eventgrpcv1.NotificationReceivedEvent).GetChannel, appendString),
+	scalarMember(`"title":`, (*eventgrpcv1.NotificationReceivedEvent).GetTitle, appendString),
+	scalarMember(`"foreground":`, (*eventgrpcv1.NotificationReceivedEvent).GetForeground, appendBool),
+}
+
+var membersOfTrackEvent = []member[eventgrpcv1.TrackEvent]{
+	scalarMember(`"name":`, (*eventgrpcv1.TrackEvent).GetName, appendString),
+	objectMember(`"properties":`, (*eventgrpcv1.TrackEvent).GetProperties, AppendStruct),
+}
+
+var membersOfIdentifyEvent = []member[eventgrpcv1.IdentifyEvent]{
+	objectMember(`"traits":`, (*eventgrpcv1.IdentifyEvent).GetTraits, AppendStruct),
+}
+
+var membersOfPageEvent = []member[eventgrpcv1.PageEvent]{
+	scalarMember(`"name":`, (*eventgrpcv1.PageEvent).GetName, appendString),
+	scalarMember(`"category":`, (*eventgrpcv1.PageEvent).GetCategory, appendString),
+	objectMember(`"properties":`, (*eventgrpcv1.PageEvent).GetProperties, AppendStruct),
+}
+
+var membersOfScreenEvent = []member[eventgrpcv1.ScreenEvent]{
+	scalarMember(`"name":`, (*eventgrpcv1.ScreenEvent).GetName, appendString),
+	scalarMember(`"category":`, (*eventgrpcv1.ScreenEvent).GetCategory, appendString),
+	objectMember(`"properties":`, (*eventgrpcv1.ScreenEvent).GetProperties, AppendStruct),
+}
+
+var membersOfGroupEvent = []member[eventgrpcv1.GroupEvent]{
+	scalarMember(`"group_id":`, (*eventgrpcv1.GroupEvent).GetGroupId, appendString),
+	objectMember(`"traits":`, (*eventgrpcv1.GroupEvent).GetTraits, AppendStruct),
+}
+
+var membersOfAliasEvent = []member[eventgrpcv1.AliasEvent]{
+	scalarMember(`"previous_id":`, (*eventgrpcv1.AliasEvent).GetPreviousId, appendString),
+}
+
+var membersOfFilterAppliedEvent_Filter = []member[eventgrpcv1.FilterAppliedEvent_Filter]{
+	scalarMember(`"key":`, (*eventgrpcv1.FilterAppliedEvent_Filter).GetKey, appendString),
+	listMember(`"values":`, (*eventgrpcv1.FilterAppliedEvent_Filter).GetValues, appendString),
 }
 
 // payloadFields are the typed getters of every top-level payload field,
@@ -3399,43 +1348,30 @@ var payloadFields = map[string]Field{
 	"ExpandReviewImage.product_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetExpandReviewImage().GetProductId() }},
 	"ExpandReviewImage.review_id":               {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetExpandReviewImage().GetReviewId() }},
 	"FilterAppliedEvent.category_id":            {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetCategoryId() }},
-	"FilterAppliedEvent.filters": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
-		v := e.GetFilterAppliedEvent().GetFilters()
-		if len(v) == 0 {
-			return b, false
-		}
-		b = append(b, '[')
-		for i, v := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFilterAppliedEvent_Filter(b, v)
-		}
-		return append(b, ']'), true
-	}},
-	"FilterAppliedEvent.query":        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetQuery() }},
-	"FilterAppliedEvent.result_count": {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetFilterAppliedEvent().GetResultCount() }},
-	"FilterAppliedEvent.screen":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetScreen() }},
-	"FollowEvent.source":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetSource() }},
-	"FollowEvent.stream_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetStreamId() }},
-	"FollowEvent.target_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetId() }},
-	"FollowEvent.target_type":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetType() }},
-	"GiftSentEvent.amount":            {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGiftSentEvent().GetAmount() }},
-	"GiftSentEvent.coin_value":        {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetCoinValue() }},
-	"GiftSentEvent.currency":          {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetCurrency() }},
-	"GiftSentEvent.gift_id":           {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftId() }},
-	"GiftSentEvent.gift_name":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftName() }},
-	"GiftSentEvent.quantity":          {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetQuantity() }},
-	"GiftSentEvent.recipient_id":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetRecipientId() }},
-	"GiftSentEvent.stream_id":         {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetStreamId() }},
-	"GoToPaymentsEvent.address_id":    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetAddressId() }},
-	"GoToPaymentsEvent.amount":        {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGoToPaymentsEvent().GetAmount() }},
-	"GoToPaymentsEvent.cart_id":       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCartId() }},
-	"GoToPaymentsEvent.checkout_id":   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCheckoutId() }},
-	"GoToPaymentsEvent.coupon_code":   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCouponCode() }},
-	"GoToPaymentsEvent.currency":      {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCurrency() }},
-	"GoToPaymentsEvent.item_count":    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGoToPaymentsEvent().GetItemCount() }},
-	"GroupEvent.group_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGroupEvent().GetGroupId() }},
+	"FilterAppliedEvent.filters":                {Kind: KindJSON, JSON: valueOf((*eventgrpcv1.Event).GetFilterAppliedEvent, listMember(``, (*eventgrpcv1.FilterAppliedEvent).GetFilters, messageOf(membersOfFilterAppliedEvent_Filter)))},
+	"FilterAppliedEvent.query":                  {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetQuery() }},
+	"FilterAppliedEvent.result_count":           {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetFilterAppliedEvent().GetResultCount() }},
+	"FilterAppliedEvent.screen":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFilterAppliedEvent().GetScreen() }},
+	"FollowEvent.source":                        {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetSource() }},
+	"FollowEvent.stream_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetStreamId() }},
+	"FollowEvent.target_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetId() }},
+	"FollowEvent.target_type":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetFollowEvent().GetTargetType() }},
+	"GiftSentEvent.amount":                      {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGiftSentEvent().GetAmount() }},
+	"GiftSentEvent.coin_value":                  {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetCoinValue() }},
+	"GiftSentEvent.currency":                    {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetCurrency() }},
+	"GiftSentEvent.gift_id":                     {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftId() }},
+	"GiftSentEvent.gift_name":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetGiftName() }},
+	"GiftSentEvent.quantity":                    {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGiftSentEvent().GetQuantity() }},
+	"GiftSentEvent.recipient_id":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetRecipientId() }},
+	"GiftSentEvent.stream_id":                   {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGiftSentEvent().GetStreamId() }},
+	"GoToPaymentsEvent.address_id":              {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetAddressId() }},
+	"GoToPaymentsEvent.amount":                  {Kind: KindFloat64, Float64: func(e *eventgrpcv1.Event) float64 { return e.GetGoToPaymentsEvent().GetAmount() }},
+	"GoToPaymentsEvent.cart_id":                 {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCartId() }},
+	"GoToPaymentsEvent.checkout_id":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCheckoutId() }},
+	"GoToPaymentsEvent.coupon_code":             {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCouponCode() }},
+	"GoToPaymentsEvent.currency":                {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGoToPaymentsEvent().GetCurrency() }},
+	"GoToPaymentsEvent.item_count":              {Kind: KindInt64, Int64: func(e *eventgrpcv1.Event) int64 { return e.GetGoToPaymentsEvent().GetItemCount() }},
+	"GroupEvent.group_id":                       {Kind: KindString, String: func(e *eventgrpcv1.Event) string { return e.GetGroupEvent().GetGroupId() }},
 	"GroupEvent.traits": {Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {
 		return AppendStruct(b, e.GetGroupEvent().GetTraits()), true
 	}},

@@ -2,7 +2,6 @@ package event
 
 import (
 	"math"
-	"slices"
 
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -27,22 +26,9 @@ func appendStructDepth(b []byte, s *structpb.Struct, depth int) []byte {
 	if len(f) == 0 {
 		return append(b, "{}"...)
 	}
-	var stack [16]string
-	keys := stack[:0]
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendStructValue(b, f[k], depth+1)
-	}
-	return append(b, '}')
+	return appendObject(b, f, appendString, func(b []byte, v *structpb.Value) []byte {
+		return appendStructValue(b, v, depth+1)
+	})
 }
 
 func appendStructValue(b []byte, v *structpb.Value, depth int) []byte {

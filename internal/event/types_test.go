@@ -14,13 +14,16 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 )
 
+// eventCase is a case of a test of one function of an event: the event
+// and what the function should return.
+type eventCase struct {
+	name string
+	ev   *eventgrpcv1.Event
+	want string
+}
+
 func TestName(t *testing.T) {
-	tests := []struct {
-		name    string
-		ev      *eventgrpcv1.Event
-		want    string
-		wantErr error
-	}{
+	tests := []eventCase{
 		{
 			name: "launch",
 			ev:   &eventgrpcv1.Event{Id: "e1", EventOf: &eventgrpcv1.Event_LaunchEvent{LaunchEvent: &eventgrpcv1.LaunchEvent{LaunchSource: "icon"}}},
@@ -58,25 +61,38 @@ func TestName(t *testing.T) {
 			ev:   &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_ErrorEvent{}},
 			want: "ErrorEvent",
 		},
-		{
-			name:    "empty event",
-			ev:      &eventgrpcv1.Event{Id: "e1", Timestamp: "1718000000123"},
-			wantErr: ErrNoEventOf,
-		},
-		{
-			name:    "nil event",
-			ev:      nil,
-			wantErr: ErrNoEventOf,
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Name(tt.ev)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("Name() error = %v, want %v", err, tt.wantErr)
+			if err != nil {
+				t.Fatalf("Name() error = %v", err)
 			}
 			if got != tt.want {
 				t.Errorf("Name() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// An event without a payload (empty, or nil) has no name and no payload
+// JSON: ErrNoEventOf, and no bytes.
+func TestNoEventOf(t *testing.T) {
+	for name, ev := range map[string]*eventgrpcv1.Event{
+		"id and timestamp only": {Id: "e1", Timestamp: "1718000000123"},
+		"id only":               {Id: "e1"},
+		"nil event":             nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got, err := Name(ev); !errors.Is(err, ErrNoEventOf) || got != "" {
+				t.Errorf("Name() = %q, %v, want \"\", %v", got, err, ErrNoEventOf)
+			}
+			got, err := PayloadJSON(ev)
+			if !errors.Is(err, ErrNoEventOf) {
+				t.Errorf("PayloadJSON() error = %v, want %v", err, ErrNoEventOf)
+			}
+			if got != nil {
+				t.Errorf("PayloadJSON() = %s, want nil on error", got)
 			}
 		})
 	}
@@ -234,12 +250,7 @@ func TestPayload(t *testing.T) {
 }
 
 func TestPayloadJSON(t *testing.T) {
-	tests := []struct {
-		name    string
-		ev      *eventgrpcv1.Event
-		want    string
-		wantErr error
-	}{
+	tests := []eventCase{
 		{
 			name: "snake_case keys, int64 as string, zero values left out",
 			ev: &eventgrpcv1.Event{Id: "e1", Timestamp: "1718000000123", EventOf: &eventgrpcv1.Event_LaunchEvent{LaunchEvent: &eventgrpcv1.LaunchEvent{
@@ -279,27 +290,12 @@ func TestPayloadJSON(t *testing.T) {
 			ev:   &eventgrpcv1.Event{EventOf: &eventgrpcv1.Event_TestEvent{}},
 			want: `{}`,
 		},
-		{
-			name:    "empty event",
-			ev:      &eventgrpcv1.Event{Id: "e1"},
-			wantErr: ErrNoEventOf,
-		},
-		{
-			name:    "nil event",
-			wantErr: ErrNoEventOf,
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := PayloadJSON(tt.ev)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("PayloadJSON() error = %v, want %v", err, tt.wantErr)
-			}
-			if tt.wantErr != nil {
-				if got != nil {
-					t.Errorf("PayloadJSON() = %s, want nil on error", got)
-				}
-				return
+			if err != nil {
+				t.Fatalf("PayloadJSON() error = %v", err)
 			}
 			if string(got) != tt.want {
 				t.Errorf("PayloadJSON() =\n  %s\nwant\n  %s", got, tt.want)

@@ -93,44 +93,29 @@ var epoch0 = time.Unix(0, 0).UTC()
 func (c *Col) appendValue(v any) bool {
 	switch x := v.(type) {
 	case string:
-		if c.Type != String && c.Type != JSON {
-			return false
-		}
-		c.Str = append(c.Str, x)
+		return appendIf(&c.Str, c.Type == String || c.Type == JSON, x)
 	case int32:
-		if c.Type != Int32 {
-			return false
-		}
-		c.I32 = append(c.I32, x)
+		return appendIf(&c.I32, c.Type == Int32, x)
 	case int64:
-		if c.Type != Int64 {
-			return false
-		}
-		c.I64 = append(c.I64, x)
+		return appendIf(&c.I64, c.Type == Int64, x)
 	case float64:
-		if c.Type != Float64 {
-			return false
-		}
-		c.F64 = append(c.F64, x)
+		return appendIf(&c.F64, c.Type == Float64, x)
 	case bool:
-		if c.Type != Bool {
-			return false
-		}
-		c.Bool = append(c.Bool, x)
+		return appendIf(&c.Bool, c.Type == Bool, x)
 	case time.Time:
-		if c.Type != DateTime && c.Type != Date {
-			return false
-		}
-		c.Time = append(c.Time, x)
+		return appendIf(&c.Time, c.Type == DateTime || c.Type == Date, x)
 	case []string:
-		if c.Type != Strings {
-			return false
-		}
-		c.List = append(c.List, x)
-	default:
-		return false
+		return appendIf(&c.List, c.Type == Strings, x)
 	}
-	return true
+	return false
+}
+
+// appendIf appends v to *s when ok, and returns ok.
+func appendIf[T any](s *[]T, ok bool, v T) bool {
+	if ok {
+		*s = append(*s, v)
+	}
+	return ok
 }
 
 // Batch is a columnar batch of rows of one table: one typed slice per

@@ -3,7 +3,6 @@ package schema
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -107,49 +106,29 @@ func appendAny(c *Col, v any) error {
 }
 
 // appendStr appends the text s converted to c's type (as Convert does for
-// a string), without boxing.
+// a string, with the same parsers), without boxing.
 func appendStr(b *Batch, c *Col, s string) error {
 	switch c.Type {
 	case String:
 		c.Str = append(c.Str, s)
 	case JSON:
-		j, err := toJSON(s)
+		return appendParsed(&c.Str, jsonText, s)
+	case Int64, Int32:
+		n, err := parseInt(s)
 		if err != nil {
 			return err
-		}
-		c.Str = append(c.Str, j)
-	case Int64, Int32:
-		t := strings.TrimSpace(s)
-		var n int64
-		if t != "" {
-			var err error
-			if n, err = strconv.ParseInt(t, 10, 64); err != nil {
-				return fmt.Errorf("%q is not an integer", s)
-			}
 		}
 		return appendInt(c, n)
 	case Float64:
-		t := strings.TrimSpace(s)
-		var f float64
-		if t != "" {
-			var err error
-			if f, err = strconv.ParseFloat(t, 64); err != nil {
-				return fmt.Errorf("%q is not a number", s)
-			}
-		}
-		c.F64 = append(c.F64, f)
+		return appendParsed(&c.F64, parseFloat, s)
 	case Bool:
-		v, err := toBool(s)
-		if err != nil {
-			return err
-		}
-		c.Bool = append(c.Bool, v)
+		return appendParsed(&c.Bool, parseBool, s)
 	case DateTime, Date:
-		tm, err := toTime(s)
-		if err != nil {
-			return err
+		tm, err := parseTime(s)
+		if err == nil {
+			appendTime(c, tm)
 		}
-		appendTime(c, tm)
+		return err
 	case Strings:
 		if s == "" {
 			c.List = append(c.List, noStrings)
@@ -158,6 +137,15 @@ func appendStr(b *Batch, c *Col, s string) error {
 		}
 	}
 	return nil
+}
+
+// appendParsed appends parse(s) to *dst, or returns parse's error.
+func appendParsed[T any](dst *[]T, parse func(string) (T, error), s string) error {
+	v, err := parse(s)
+	if err == nil {
+		*dst = append(*dst, v)
+	}
+	return err
 }
 
 // appendInt appends n converted to c's type.

@@ -43,25 +43,7 @@ type clickHouse struct{ ttlDays int }
 
 func (clickHouse) Name() string { return "clickhouse" }
 
-func (clickHouse) ColumnType(t Type) string {
-	switch t {
-	case Int32:
-		return "Int32"
-	case Int64:
-		return "Int64"
-	case Float64:
-		return "Float64"
-	case Bool:
-		return "UInt8"
-	case DateTime:
-		return "DateTime"
-	case Date:
-		return "Date"
-	case Strings:
-		return "Array(String)"
-	}
-	return "String" // String, JSON
-}
+func (clickHouse) ColumnType(t Type) string { return spell(t).clickHouse }
 
 func (d clickHouse) CreateTable(t *Table, qualified string) string {
 	engine := "ReplacingMergeTree("

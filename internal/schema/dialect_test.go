@@ -30,6 +30,35 @@ func sample() *Table {
 }
 
 func TestCreateTableGolden(t *testing.T) {
+	// The column lists of sample in ClickHouse and PostgreSQL, the same
+	// with or without a version, partition or composite key.
+	const create = `CREATE TABLE IF NOT EXISTS "db"."sample" (
+`
+	const chColumns = `  "id" String,
+  "kind" String,
+  "n32" Int32,
+  "n64" Int64,
+  "f" Float64,
+  "ok" UInt8,
+  "at" DateTime,
+  "day" Date,
+  "doc" String DEFAULT '{}',
+  "tags" Array(String),
+  "updated" DateTime
+`
+	const pgColumns = `  "id" text NOT NULL,
+  "kind" text NOT NULL,
+  "n32" integer NOT NULL,
+  "n64" bigint NOT NULL,
+  "f" double precision NOT NULL,
+  "ok" boolean NOT NULL,
+  "at" timestamptz NOT NULL,
+  "day" date NOT NULL,
+  "doc" jsonb NOT NULL,
+  "tags" text[] NOT NULL,
+  "updated" timestamptz NOT NULL,
+`
+
 	noVersion := sample()
 	noVersion.Version = ""
 	noVersion.PartitionBy = ""
@@ -42,65 +71,16 @@ func TestCreateTableGolden(t *testing.T) {
 		table   *Table
 		want    string
 	}{
-		{"clickhouse", ClickHouse, sample(), `CREATE TABLE IF NOT EXISTS "db"."sample" (
-  "id" String,
-  "kind" String,
-  "n32" Int32,
-  "n64" Int64,
-  "f" Float64,
-  "ok" UInt8,
-  "at" DateTime,
-  "day" Date,
-  "doc" String DEFAULT '{}',
-  "tags" Array(String),
-  "updated" DateTime
-) ENGINE = ReplacingMergeTree("updated")
+		{"clickhouse", ClickHouse, sample(), create + chColumns + `) ENGINE = ReplacingMergeTree("updated")
 PARTITION BY toYYYYMM("at")
 ORDER BY ("kind", "id")`},
-		{"clickhouse without version or partition", ClickHouse, noVersion, `CREATE TABLE IF NOT EXISTS "db"."sample" (
-  "id" String,
-  "kind" String,
-  "n32" Int32,
-  "n64" Int64,
-  "f" Float64,
-  "ok" UInt8,
-  "at" DateTime,
-  "day" Date,
-  "doc" String DEFAULT '{}',
-  "tags" Array(String),
-  "updated" DateTime
-) ENGINE = ReplacingMergeTree()
+		{"clickhouse without version or partition", ClickHouse, noVersion, create + chColumns + `) ENGINE = ReplacingMergeTree()
 ORDER BY ("kind", "id")`},
-		{"postgres", Postgres, sample(), `CREATE TABLE IF NOT EXISTS "db"."sample" (
-  "id" text NOT NULL,
-  "kind" text NOT NULL,
-  "n32" integer NOT NULL,
-  "n64" bigint NOT NULL,
-  "f" double precision NOT NULL,
-  "ok" boolean NOT NULL,
-  "at" timestamptz NOT NULL,
-  "day" date NOT NULL,
-  "doc" jsonb NOT NULL,
-  "tags" text[] NOT NULL,
-  "updated" timestamptz NOT NULL,
-  PRIMARY KEY ("id")
+		{"postgres", Postgres, sample(), create + pgColumns + `  PRIMARY KEY ("id")
 )`},
-		{"postgres composite key", Postgres, keyed, `CREATE TABLE IF NOT EXISTS "db"."sample" (
-  "id" text NOT NULL,
-  "kind" text NOT NULL,
-  "n32" integer NOT NULL,
-  "n64" bigint NOT NULL,
-  "f" double precision NOT NULL,
-  "ok" boolean NOT NULL,
-  "at" timestamptz NOT NULL,
-  "day" date NOT NULL,
-  "doc" jsonb NOT NULL,
-  "tags" text[] NOT NULL,
-  "updated" timestamptz NOT NULL,
-  PRIMARY KEY ("kind", "id")
+		{"postgres composite key", Postgres, keyed, create + pgColumns + `  PRIMARY KEY ("kind", "id")
 )`},
-		{"duckdb", DuckDB, sample(), `CREATE TABLE IF NOT EXISTS "db"."sample" (
-  "id" VARCHAR NOT NULL,
+		{"duckdb", DuckDB, sample(), create + `  "id" VARCHAR NOT NULL,
   "kind" VARCHAR NOT NULL,
   "n32" INTEGER NOT NULL,
   "n64" BIGINT NOT NULL,
@@ -148,6 +128,10 @@ func TestAddColumnGolden(t *testing.T) {
 		{Postgres, Date, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" date NOT NULL DEFAULT '1970-01-01'`},
 		{Postgres, JSON, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" jsonb NOT NULL DEFAULT '{}'::jsonb`},
 		{Postgres, Strings, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" text[] NOT NULL DEFAULT '{}'::text[]`},
+		{DuckDB, String, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" VARCHAR DEFAULT ''`},
+		{DuckDB, DateTime, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" TIMESTAMP DEFAULT '1970-01-01 00:00:00'`},
+		{DuckDB, JSON, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" VARCHAR DEFAULT '{}'`},
+		{DuckDB, Strings, `ALTER TABLE "db"."t" ADD COLUMN IF NOT EXISTS "c" VARCHAR[] DEFAULT []`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.dialect.Name()+"/"+string(tc.typ), func(t *testing.T) {

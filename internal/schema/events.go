@@ -35,9 +35,7 @@ func CompileEvents(t *Table) (*Mapper[*EventRow], error) {
 func resolveEvent(from string, col Column) (Getter[*EventRow], error) {
 	switch from {
 	case "event.id":
-		return func(r *EventRow, b *Batch, c *Col) (bool, error) {
-			return true, appendStr(b, c, r.Event.GetId())
-		}, nil
+		return eventText((*eventgrpcv1.Event).GetId), nil
 	case "event.name":
 		return func(r *EventRow, b *Batch, c *Col) (bool, error) {
 			if ce, ok := r.Event.GetEventOf().(*eventgrpcv1.Event_CustomEvent); ok {
@@ -53,9 +51,7 @@ func resolveEvent(from string, col Column) (Getter[*EventRow], error) {
 			return false, nil // "event.user_id|header.userId" falls back to the header
 		}, nil
 	case "event.anonymous_id":
-		return func(r *EventRow, b *Batch, c *Col) (bool, error) {
-			return true, appendStr(b, c, r.Event.GetAnonymousId())
-		}, nil
+		return eventText((*eventgrpcv1.Event).GetAnonymousId), nil
 	case "event.context", "event.integrations":
 		if col.Type != JSON && col.Type != String {
 			return nil, fmt.Errorf("%s is JSON, not %s", from, col.Type)
@@ -140,6 +136,14 @@ func resolveEvent(from string, col Column) (Getter[*EventRow], error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("%q is not an event path (event.*, meta.insert_time, header.*, payload.*, params.*)", from)
+}
+
+// eventText is the Getter of a text field of the event, converted to the
+// column's type.
+func eventText(get func(*eventgrpcv1.Event) string) Getter[*EventRow] {
+	return func(r *EventRow, b *Batch, c *Col) (bool, error) {
+		return true, appendStr(b, c, get(r.Event))
+	}
 }
 
 // resolvePayload compiles payload.<field>: for every event type that has

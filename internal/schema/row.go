@@ -87,25 +87,13 @@ func toString(v any) (string, error) {
 		return x.String(), nil
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case int32:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case bool:
-		return strconv.FormatBool(x), nil
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano), nil
 	case map[string]any, []any:
 		b, err := json.Marshal(x)
 		return string(b), err
 	}
-	return fmt.Sprint(v), nil
+	return fmt.Sprint(v), nil // integers in decimal, booleans as true/false
 }
 
 func toInt(v any, lo, hi int64) (int64, error) {
@@ -140,13 +128,9 @@ func toInt(v any, lo, hi int64) (int64, error) {
 		}
 		n = i
 	case string:
-		s := strings.TrimSpace(x)
-		if s == "" {
-			return 0, nil
-		}
-		i, err := strconv.ParseInt(s, 10, 64)
+		i, err := parseInt(x)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not an integer", x)
+			return 0, err
 		}
 		n = i
 	case bool:
@@ -183,15 +167,7 @@ func toFloat(v any) (float64, error) {
 		}
 		return f, nil
 	case string:
-		s := strings.TrimSpace(x)
-		if s == "" {
-			return 0, nil
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a number", x)
-		}
-		return f, nil
+		return parseFloat(x)
 	}
 	return 0, fmt.Errorf("%T is not a number", v)
 }
@@ -201,13 +177,7 @@ func toBool(v any) (bool, error) {
 	case bool:
 		return x, nil
 	case string:
-		switch strings.ToLower(strings.TrimSpace(x)) {
-		case "true", "1", "yes", "t":
-			return true, nil
-		case "false", "0", "no", "f", "":
-			return false, nil
-		}
-		return false, fmt.Errorf("%q is not a boolean", x)
+		return parseBool(x)
 	}
 	n, err := toInt(v, math.MinInt64, math.MaxInt64)
 	if err != nil {
@@ -224,19 +194,7 @@ func toTime(v any) (time.Time, error) {
 	case time.Time:
 		return x.UTC(), nil
 	case string:
-		s := strings.TrimSpace(x)
-		if s == "" {
-			return time.Unix(0, 0).UTC(), nil
-		}
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return epoch(f)
-		}
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
-			if t, err := time.Parse(layout, s); err == nil {
-				return t.UTC(), nil
-			}
-		}
-		return time.Time{}, fmt.Errorf("%q is not a time (want RFC 3339, 'YYYY-MM-DD hh:mm:ss' or epoch seconds/milliseconds)", x)
+		return parseTime(x)
 	}
 	f, err := toFloat(v)
 	if err != nil {
@@ -271,11 +229,7 @@ func epoch(f float64) (time.Time, error) {
 func toJSON(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
-		if json.Valid([]byte(x)) {
-			return x, nil
-		}
-		b, err := json.Marshal(x)
-		return string(b), err
+		return jsonText(x)
 	case []byte:
 		if json.Valid(x) {
 			return string(x), nil
@@ -309,6 +263,71 @@ func toStrings(v any) ([]string, error) {
 		return []string{x}, nil
 	}
 	return nil, fmt.Errorf("%T is not a list of strings", v)
+}
+
+// The parsers of text, which Convert (for a string) and appendStr share.
+
+// parseInt parses a decimal integer, surrounding space allowed; blank text
+// is 0.
+func parseInt(s string) (int64, error) {
+	return parseNumber(s, "an integer", func(t string) (int64, error) { return strconv.ParseInt(t, 10, 64) })
+}
+
+// parseFloat parses a number, surrounding space allowed; blank text is 0.
+func parseFloat(s string) (float64, error) {
+	return parseNumber(s, "a number", func(t string) (float64, error) { return strconv.ParseFloat(t, 64) })
+}
+
+func parseNumber[T int64 | float64](s, what string, parse func(string) (T, error)) (T, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, nil
+	}
+	n, err := parse(t)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not %s", s, what)
+	}
+	return n, nil
+}
+
+// parseBool parses true/false, 1/0, yes/no, t/f in any case, surrounding
+// space allowed; blank text is false.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes", "t":
+		return true, nil
+	case "false", "0", "no", "f", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean", s)
+}
+
+// parseTime parses RFC 3339 (or its variants with a space, without a zone,
+// or a date alone) or epoch seconds/milliseconds, surrounding space
+// allowed; blank text is the epoch.
+func parseTime(x string) (time.Time, error) {
+	s := strings.TrimSpace(x)
+	if s == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return epoch(f)
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (want RFC 3339, 'YYYY-MM-DD hh:mm:ss' or epoch seconds/milliseconds)", x)
+}
+
+// jsonText returns s when it is JSON, else s as a JSON string.
+func jsonText(s string) (string, error) {
+	if json.Valid([]byte(s)) {
+		return s, nil
+	}
+	b, err := json.Marshal(s)
+	return string(b), err
 }
 
 // JSONKind names the kind of a decoded JSON value (decoded with UseNumber)

@@ -77,10 +77,12 @@ func EventTable() *Table {
 }
 
 // EventTypedTable declares a typed table of one event type: the event
-// columns, the header columns, then the payload fields given.
+// columns, the header columns, then the payload fields given; a payload
+// column with no From takes the payload field of its name
+// ("payload.<name>").
 func EventTypedTable(name, comment string, payload ...Column) *Table {
 	cols := append(append([]Column{}, eventColumns...), headerColumns...)
-	cols = append(cols, payload...)
+	cols = append(cols, defaultFrom("payload.", payload)...)
 	return &Table{
 		Name:        name,
 		Store:       Analytics,
@@ -180,13 +182,22 @@ func eventIDColumn() Column {
 	return Column{Name: "event_id", Type: String, From: "$.event_id|meta.message_id", Required: true}
 }
 
-// jsonTable declares a table fed by JSON messages: cols, then
+// jsonTable declares an analytics table fed by JSON messages: cols, then
 // insert_timestamp; deduplicated on orderBy (whose last column is the
-// message's id); partitioned by the month of partitionBy.
-func jsonTable(name string, store Store, comment string, orderBy []string, partitionBy string, cols ...Column) *Table {
+// message's id); partitioned by the month of partitionBy. A column with no
+// From takes the message's field of its name ("$.<name>"); a From with no
+// source prefix is a field path ("$." is prepended).
+func jsonTable(name, comment string, orderBy []string, partitionBy string, cols ...Column) *Table {
+	cols = defaultFrom("$.", cols)
+	for i, c := range cols {
+		if !strings.HasPrefix(c.From, "$") && !strings.HasPrefix(c.From, "header:") &&
+			!strings.HasPrefix(c.From, "meta.") && !strings.HasPrefix(c.From, "const:") {
+			cols[i].From = "$." + c.From
+		}
+	}
 	return &Table{
 		Name:        name,
-		Store:       store,
+		Store:       Analytics,
 		Columns:     append(cols, insertTimestamp()),
 		OrderBy:     orderBy,
 		PartitionBy: partitionBy,
@@ -194,40 +205,38 @@ func jsonTable(name string, store Store, comment string, orderBy []string, parti
 	}
 }
 
-// str, i32, … shorten the column lists: a column of the given type whose
-// value is the JSON field at path ("$." is prepended unless the path has a
-// source prefix already).
-func col(name string, t Type, path string) Column {
-	if !strings.HasPrefix(path, "$") && !strings.HasPrefix(path, "header:") &&
-		!strings.HasPrefix(path, "meta.") && !strings.HasPrefix(path, "const:") {
-		path = "$." + path
-	}
-	return Column{Name: name, Type: t, From: path}
-}
-
-func str(name, path string) Column     { return col(name, String, path) }
-func i32(name, path string) Column     { return col(name, Int32, path) }
-func i64(name, path string) Column     { return col(name, Int64, path) }
-func f64(name, path string) Column     { return col(name, Float64, path) }
-func boolean(name, path string) Column { return col(name, Bool, path) }
-func ts(name, path string) Column      { return col(name, DateTime, path) }
-func day(name, path string) Column     { return col(name, Date, path) }
-func js(name, path string) Column      { return col(name, JSON, path) }
-func strs(name, path string) Column    { return col(name, Strings, path) }
-
-// required marks c required.
-func required(c Column) Column {
-	c.Required = true
-	return c
-}
-
-// payloadCols declares typed-event columns whose value is the payload field
-// of the same proto name.
-func payloadCols(cols ...Column) []Column {
+// defaultFrom gives each column of cols with no From the field of its name
+// under prefix.
+func defaultFrom(prefix string, cols []Column) []Column {
 	for i := range cols {
 		if cols[i].From == "" {
-			cols[i].From = "payload." + cols[i].Name
+			cols[i].From = prefix + cols[i].Name
 		}
 	}
 	return cols
+}
+
+// str, i32, … shorten the column lists: a column of the given type whose
+// value is the source's field of the same name (see jsonTable,
+// EventTypedTable and genericTable), unless .from says where it is.
+func str(name string) Column     { return Column{Name: name, Type: String} }
+func i32(name string) Column     { return Column{Name: name, Type: Int32} }
+func i64(name string) Column     { return Column{Name: name, Type: Int64} }
+func f64(name string) Column     { return Column{Name: name, Type: Float64} }
+func boolean(name string) Column { return Column{Name: name, Type: Bool} }
+func ts(name string) Column      { return Column{Name: name, Type: DateTime} }
+func day(name string) Column     { return Column{Name: name, Type: Date} }
+func js(name string) Column      { return Column{Name: name, Type: JSON} }
+func strs(name string) Column    { return Column{Name: name, Type: Strings} }
+
+// from sets where c's value comes from.
+func (c Column) from(path string) Column {
+	c.From = path
+	return c
+}
+
+// required marks c required.
+func (c Column) required() Column {
+	c.Required = true
+	return c
 }

@@ -2,8 +2,9 @@ package schema
 
 // eventTables are the typed tables of single event types, fed by the events
 // handler from the queues of grpc_event.tx / grpc_event.dx. Their payload
-// columns come from the typed payload ("payload.<proto field name>", see
-// proto/eventgrpc/v1/eventservice.proto).
+// columns come from the typed payload's field of the same name
+// ("payload.<proto field name>", see proto/eventgrpc/v1/eventservice.proto)
+// unless they say otherwise.
 func eventTables() []*Table {
 	return []*Table{
 		ErrorEventTable(),
@@ -17,59 +18,59 @@ func eventTables() []*Table {
 
 // ErrorEventTable holds ErrorEvent: errors the clients hit.
 func ErrorEventTable() *Table {
-	return EventTypedTable("error_event", "client errors (ErrorEvent)", payloadCols(
-		Column{Name: "error_code", Type: String},
-		Column{Name: "error_message", Type: String},
-		Column{Name: "error_type", Type: String},
-		Column{Name: "screen", Type: String},
-		Column{Name: "stack_trace", Type: String},
-		Column{Name: "fatal", Type: Bool},
-		Column{Name: "component", Type: String},
-		Column{Name: "handled", Type: Bool},
-	)...)
+	return EventTypedTable("error_event", "client errors (ErrorEvent)",
+		str("error_code"),
+		str("error_message"),
+		str("error_type"),
+		str("screen"),
+		str("stack_trace"),
+		boolean("fatal"),
+		str("component"),
+		boolean("handled"),
+	)
 }
 
 // ClickEventTable holds ClickEvent: generic taps on UI elements.
 func ClickEventTable() *Table {
-	return EventTypedTable("click_event", "generic taps on UI elements (ClickEvent)", payloadCols(
-		Column{Name: "element_id", Type: String},
-		Column{Name: "element_type", Type: String},
-		Column{Name: "element_text", Type: String},
-		Column{Name: "screen", Type: String},
-		Column{Name: "x", Type: Float64},
-		Column{Name: "y", Type: Float64},
-		Column{Name: "target_url", Type: String},
-		Column{Name: "widget_id", Type: String},
-	)...)
+	return EventTypedTable("click_event", "generic taps on UI elements (ClickEvent)",
+		str("element_id"),
+		str("element_type"),
+		str("element_text"),
+		str("screen"),
+		f64("x"),
+		f64("y"),
+		str("target_url"),
+		str("widget_id"),
+	)
 }
 
 // AppInitEventTable holds AppInitEvent: app initialisation finished. The
 // payload's app_version is init_app_version here, apart from the header's
 // app_version column.
 func AppInitEventTable() *Table {
-	return EventTypedTable("app_init_event", "app initialisation finished (AppInitEvent)", payloadCols(
-		Column{Name: "install_source", Type: String},
-		Column{Name: "first_launch", Type: Bool},
-		Column{Name: "cold_start", Type: Bool},
-		Column{Name: "load_time_ms", Type: Int64},
-		Column{Name: "init_app_version", Type: String, From: "payload.app_version"},
-		Column{Name: "build_number", Type: String},
-		Column{Name: "config_version", Type: String},
-		Column{Name: "failed_sdks", Type: Strings},
-	)...)
+	return EventTypedTable("app_init_event", "app initialisation finished (AppInitEvent)",
+		str("install_source"),
+		boolean("first_launch"),
+		boolean("cold_start"),
+		i64("load_time_ms"),
+		str("init_app_version").from("payload.app_version"),
+		str("build_number"),
+		str("config_version"),
+		strs("failed_sdks"),
+	)
 }
 
 // launchReferPayload are LaunchReferEvent's fields.
 func launchReferPayload() []Column {
-	return payloadCols(
-		Column{Name: "referrer_id", Type: String},
-		Column{Name: "referral_code", Type: String},
-		Column{Name: "campaign", Type: String},
-		Column{Name: "source", Type: String},
-		Column{Name: "medium", Type: String},
-		Column{Name: "install_referrer", Type: String},
-		Column{Name: "deep_link", Type: String},
-	)
+	return []Column{
+		str("referrer_id"),
+		str("referral_code"),
+		str("campaign"),
+		str("source"),
+		str("medium"),
+		str("install_referrer"),
+		str("deep_link"),
+	}
 }
 
 // LaunchReferEventTable holds LaunchReferEvent in the analytics store.
@@ -90,13 +91,13 @@ func ReferralEventTable() *Table {
 // AbAssignmentTable holds AbAssignmentEvent: experiment variant assignments
 // and exposures.
 func AbAssignmentTable() *Table {
-	return EventTypedTable("ab_assignment", "A/B experiment assignments (AbAssignmentEvent)", payloadCols(
-		Column{Name: "experiment_id", Type: String},
-		Column{Name: "experiment_name", Type: String},
-		Column{Name: "variant", Type: String},
-		Column{Name: "bucket", Type: Int32},
-		Column{Name: "assigned_at", Type: DateTime},
-		Column{Name: "exposed", Type: Bool},
-		Column{Name: "forced", Type: Bool},
-	)...)
+	return EventTypedTable("ab_assignment", "A/B experiment assignments (AbAssignmentEvent)",
+		str("experiment_id"),
+		str("experiment_name"),
+		str("variant"),
+		i32("bucket"),
+		ts("assigned_at"),
+		boolean("exposed"),
+		boolean("forced"),
+	)
 }

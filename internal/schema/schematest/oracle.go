@@ -143,28 +143,26 @@ func CheckRow(t *schema.Table, r Row) error {
 func fits(t schema.Type, v any) bool {
 	switch t {
 	case schema.String, schema.JSON:
-		_, ok := v.(string)
-		return ok
+		return is[string](v)
 	case schema.Int32:
-		_, ok := v.(int32)
-		return ok
+		return is[int32](v)
 	case schema.Int64:
-		_, ok := v.(int64)
-		return ok
+		return is[int64](v)
 	case schema.Float64:
-		_, ok := v.(float64)
-		return ok
+		return is[float64](v)
 	case schema.Bool:
-		_, ok := v.(bool)
-		return ok
+		return is[bool](v)
 	case schema.DateTime, schema.Date:
-		_, ok := v.(time.Time)
-		return ok
+		return is[time.Time](v)
 	case schema.Strings:
-		_, ok := v.([]string)
-		return ok
+		return is[[]string](v)
 	}
 	return false
+}
+
+func is[T any](v any) bool {
+	_, ok := v.(T)
+	return ok
 }
 
 // Value returns row i of c boxed, as schema.Convert gives it.

@@ -1,8 +1,10 @@
 // Command gen writes internal/event/params_gen.go: for every type of the
-// eventOf oneof of eventgrpc.v1.Event, a type index, a JSON encoder of the
-// payload in protojson's shape (proto field names, declaration order, unset
-// fields left out, int64 as strings, NaN/Infinity as strings) and typed
-// getters of its top-level fields. Run by `go generate ./internal/event`.
+// eventOf oneof of eventgrpc.v1.Event, a type index, the members table of
+// its payload message (and of the messages nested in it), from which
+// members.go writes the payload's JSON in protojson's shape (proto field
+// names, declaration order, unset fields left out, int64 as strings,
+// NaN/Infinity as strings), and typed getters of its top-level fields. Run
+// by `go generate ./internal/event`.
 package main
 
 import (
@@ -27,12 +29,10 @@ const pkg = "eventgrpcv1."
 const structName = "google.protobuf.Struct"
 
 type gen struct {
-	out      bytes.Buffer
-	msgs     []protoreflect.MessageDescriptor // encoders to write
-	seen     map[protoreflect.FullName]bool
-	goTypes  map[protoreflect.FullName]reflect.Type
-	getters  bytes.Buffer
-	nameList []string
+	out     bytes.Buffer
+	msgs    []protoreflect.MessageDescriptor // members tables to write
+	seen    map[protoreflect.FullName]bool
+	goTypes map[protoreflect.FullName]reflect.Type
 }
 
 func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.out, format+"\n", args...) }
@@ -76,57 +76,60 @@ func (g *gen) learn(m proto.Message) {
 	}
 }
 
-// value writes statements appending the JSON of the singular value expr
-// of field fd to b.
-func (g *gen) value(fd protoreflect.FieldDescriptor, expr string) string {
+// writer returns the Go expression of the func([]byte, V) []byte that
+// appends one value of field fd (an element, for a repeated field) as
+// protojson writes it (see members.go).
+func (g *gen) writer(fd protoreflect.FieldDescriptor) string {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
-		return fmt.Sprintf("b = appendString(b, %s)", expr)
+		return "appendString"
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return fmt.Sprintf("b = append(strconv.AppendInt(append(b, '\"'), int64(%s), 10), '\"')", expr)
+		return "appendInt64"
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return fmt.Sprintf("b = append(strconv.AppendUint(append(b, '\"'), uint64(%s), 10), '\"')", expr)
+		return "appendUint64"
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		return fmt.Sprintf("b = strconv.AppendInt(b, int64(%s), 10)", expr)
+		return "appendInt32"
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return fmt.Sprintf("b = strconv.AppendUint(b, uint64(%s), 10)", expr)
+		return "appendUint32"
 	case protoreflect.BoolKind:
-		return fmt.Sprintf("b = strconv.AppendBool(b, %s)", expr)
+		return "appendBool"
 	case protoreflect.DoubleKind:
-		return fmt.Sprintf("b = appendFloat(b, %s, 64)", expr)
+		return "appendDouble"
 	case protoreflect.FloatKind:
-		return fmt.Sprintf("b = appendFloat(b, float64(%s), 32)", expr)
+		return "appendFloat32"
 	case protoreflect.MessageKind:
 		if fd.Message().FullName() == structName {
-			return fmt.Sprintf("b = AppendStruct(b, %s)", expr)
+			return "AppendStruct"
 		}
 		g.want(fd.Message())
-		return fmt.Sprintf("b = %s(b, %s)", encName(fd.Message()), expr)
+		return fmt.Sprintf("messageOf(%s)", membersName(fd.Message()))
 	}
 	panic(fmt.Sprintf("gen: field %s: kind %s is not supported; teach internal/event/internal/gen", fd.FullName(), fd.Kind()))
 }
 
-// populated is the Go condition under which protojson (EmitUnpopulated
-// false) writes the singular field expr.
-func populated(fd protoreflect.FieldDescriptor, expr string) string {
-	if fd.HasPresence() {
-		return expr + " != nil"
+// member returns the Go expression of the member (see members.go) of field
+// fd of the message whose Go type is t, under the JSON key key.
+func (g *gen) member(t reflect.Type, fd protoreflect.FieldDescriptor, key string) string {
+	get := fmt.Sprintf("(*%s%s).Get%s", pkg, t.Name(), goField(t, fd))
+	kind := "scalarMember"
+	switch {
+	case fd.IsMap():
+		panic(fmt.Sprintf("gen: map field %s is not supported; teach internal/event/internal/gen", fd.FullName()))
+	case fd.IsList():
+		kind = "listMember"
+	case fd.Message() != nil:
+		kind = "objectMember"
+	case fd.HasPresence():
+		panic(fmt.Sprintf("gen: optional field %s is not supported; teach internal/event/internal/gen", fd.FullName()))
+	case fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind:
+		kind = "floatMember"
 	}
-	switch fd.Kind() {
-	case protoreflect.StringKind:
-		return expr + ` != ""`
-	case protoreflect.BoolKind:
-		return expr
-	case protoreflect.DoubleKind:
-		return "math.Float64bits(" + expr + ") != 0"
-	case protoreflect.FloatKind:
-		return "math.Float32bits(" + expr + ") != 0"
-	}
-	return expr + " != 0"
+	return fmt.Sprintf("%s(`%s`, %s, %s)", kind, key, get, g.writer(fd))
 }
 
-func encName(md protoreflect.MessageDescriptor) string {
-	return "append" + strings.ReplaceAll(string(md.FullName()[len("eventgrpc.v1."):]), ".", "_")
+// membersName is the name of the members table of md.
+func membersName(md protoreflect.MessageDescriptor) string {
+	return "membersOf" + strings.ReplaceAll(string(md.FullName()[len("eventgrpc.v1."):]), ".", "_")
 }
 
 func (g *gen) want(md protoreflect.MessageDescriptor) {
@@ -136,38 +139,16 @@ func (g *gen) want(md protoreflect.MessageDescriptor) {
 	}
 }
 
-func (g *gen) encoder(md protoreflect.MessageDescriptor) {
+// members writes the members table of md: one member per field, in
+// declaration order.
+func (g *gen) members(md protoreflect.MessageDescriptor) {
 	t := g.goType(md)
-	g.p("func %s(b []byte, m *%s%s) []byte {", encName(md), pkg, t.Name())
-	g.p("b = append(b, '{')")
-	g.p("if m == nil { return append(b, '}') }")
-	g.p("n := len(b)")
+	g.p("var %s = []member[%s%s]{", membersName(md), pkg, t.Name())
 	fields := md.Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
-		expr := "m." + goField(t, fd)
-		key := fmt.Sprintf("b = appendKey(b, n, `\"%s\":`)", fd.Name())
-		switch {
-		case fd.IsMap():
-			panic(fmt.Sprintf("gen: map field %s is not supported; teach internal/event/internal/gen", fd.FullName()))
-		case fd.IsList():
-			g.p("if len(%s) > 0 {", expr)
-			g.p(key)
-			g.p("b = append(b, '[')")
-			g.p("for i, v := range %s {", expr)
-			g.p("if i > 0 { b = append(b, ',') }")
-			g.p("%s", g.value(fd, "v"))
-			g.p("}")
-			g.p("b = append(b, ']')")
-			g.p("}")
-		default:
-			g.p("if %s {", populated(fd, expr))
-			g.p(key)
-			g.p("%s", g.value(fd, expr))
-			g.p("}")
-		}
+		g.p("%s,", g.member(t, fd, fmt.Sprintf(`"%s":`, fd.Name())))
 	}
-	g.p("return append(b, '}')")
 	g.p("}")
 	g.p("")
 }
@@ -195,12 +176,7 @@ func main() {
 	g.p("")
 	g.p("package event")
 	g.p("")
-	g.p("import (")
-	g.p(`"math"`)
-	g.p(`"strconv"`)
-	g.p("")
-	g.p(`eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"`)
-	g.p(")")
+	g.p(`import eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"`)
 	g.p("")
 	g.p("// numTypes is the number of Type values: TypeNone and one per eventOf field.")
 	g.p("const numTypes = %d", len(types)+1)
@@ -233,14 +209,14 @@ func main() {
 			continue
 		}
 		g.want(t.md)
-		g.p("case *%s%s: return %s(b, x.%s)", pkg, t.wrapper, encName(t.md), t.field)
+		g.p("case *%s%s: return appendMessage(b, x.%s, %s)", pkg, t.wrapper, t.field, membersName(t.md))
 	}
 	g.p("}")
 	g.p("return append(b, \"{}\"...)")
 	g.p("}")
 	g.p("")
-	for i := 0; i < len(g.msgs); i++ { // encoders may add nested messages
-		g.encoder(g.msgs[i])
+	for i := 0; i < len(g.msgs); i++ { // members may add nested messages
+		g.members(g.msgs[i])
 	}
 	// Typed getters of the top-level payload fields.
 	g.p("// payloadFields are the typed getters of every top-level payload field,")
@@ -262,17 +238,11 @@ func main() {
 				continue // CustomEvent.params: read as params.<name>
 			case fd.IsList() && fd.Kind() == protoreflect.StringKind:
 				entry = fmt.Sprintf("{Kind: KindStrings, Strings: %s []string { return %s }}", fn, get)
+			case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == structName && !fd.IsList():
+				// An unset Struct is the empty object, never a missing value.
+				entry = fmt.Sprintf("{Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) { return AppendStruct(b, %s), true }}", get)
 			case fd.IsList() || fd.Kind() == protoreflect.MessageKind:
-				var body bytes.Buffer
-				if fd.IsList() {
-					fmt.Fprintf(&body, "v := %s\nif len(v) == 0 { return b, false }\nb = append(b, '[')\nfor i, v := range v {\nif i > 0 { b = append(b, ',') }\n%s\n}\nreturn append(b, ']'), true", get, g.value(fd, "v"))
-				} else if fd.Message().FullName() == structName {
-					// An unset Struct is the empty object, never a missing value.
-					fmt.Fprintf(&body, "return AppendStruct(b, %s), true", get)
-				} else {
-					fmt.Fprintf(&body, "v := %s\nif v == nil { return b, false }\n%s\nreturn b, true", get, g.value(fd, "v"))
-				}
-				entry = fmt.Sprintf("{Kind: KindJSON, JSON: func(b []byte, e *eventgrpcv1.Event) ([]byte, bool) {\n%s\n}}", body.String())
+				entry = fmt.Sprintf("{Kind: KindJSON, JSON: valueOf((*eventgrpcv1.Event).Get%s, %s)}", t.field, g.member(gt, fd, ""))
 			case fd.Kind() == protoreflect.StringKind:
 				entry = fmt.Sprintf("{Kind: KindString, String: %s string { return %s }}", fn, get)
 			case fd.Kind() == protoreflect.Int64Kind:
