@@ -43,7 +43,9 @@ func Run(t testing.TB, env map[string]string) *app.App {
 	return a
 }
 
-func run(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
+// New builds the service from env over the defaults of Start without
+// starting it, and returns the registry its metrics are on.
+func New(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
 	t.Helper()
 	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
 	for k, v := range env {
@@ -54,11 +56,17 @@ func run(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
 		t.Fatal(err)
 	}
 	reg := telemetry.NewRegistry()
-	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), reg)
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, reg
+}
+
+func run(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
+	t.Helper()
+	a, reg := New(t, env)
+	ctx := context.Background()
 	if err := a.Start(ctx); err != nil {
 		a.Shutdown(ctx)
 		t.Fatal(err)
