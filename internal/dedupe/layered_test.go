@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
 )
 
 type clock struct {
@@ -378,18 +380,12 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := ConfigFromEnv(func(k string) (string, bool) { v, ok := c.vars[k]; return v, ok })
+			cfg, err := ConfigFromEnv(configtest.Env(c.vars))
 			if err != nil && strings.Contains(err.Error(), password) {
 				t.Fatalf("error %q contains the password", err)
 			}
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
-				}
+			if configtest.WantErr(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			c.check(t, cfg)
 		})

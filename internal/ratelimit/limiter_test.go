@@ -23,6 +23,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -223,15 +224,9 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) (string, bool) { v, ok := c.vars[k]; return v, ok })
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
-				}
+			got, err := ConfigFromEnv(configtest.Env(c.vars))
+			if configtest.WantErr(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Default != c.want.Default || got.MaxKeys != c.want.MaxKeys || got.IdleTimeout != c.want.IdleTimeout || len(got.PerClient) != len(c.want.PerClient) {
 				t.Fatalf("got %+v, want %+v", got, c.want)

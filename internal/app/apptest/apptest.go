@@ -14,6 +14,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/app"
 	"github.com/event-grpc/event-grpc/internal/config"
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
@@ -51,7 +52,7 @@ func New(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
+	cfg, err := config.Load(configtest.Env(vars), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
