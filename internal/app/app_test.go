@@ -37,17 +37,6 @@ func dial(t *testing.T, a *app.App) *grpc.ClientConn {
 	return cc
 }
 
-// postQuery posts sql to the query endpoint as the event-grpc tool does.
-func postQuery(a *app.App, sql string) (*http.Response, error) {
-	req, err := http.NewRequest(http.MethodPost, apptest.URL(a)+"/v1/query", strings.NewReader(sql))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set(httpsrv.HeaderRequestedBy, "test")
-	return http.DefaultClient.Do(req)
-}
-
 // query runs sql through the query endpoint.
 func query(t *testing.T, a *app.App, sql string) [][]string {
 	t.Helper()
@@ -193,7 +182,7 @@ func TestHTTPIngestErrors(t *testing.T) {
 
 func TestQueryRefusesWrites(t *testing.T) {
 	a := start(t, nil)
-	resp, err := postQuery(a, "DROP TABLE event")
+	resp, err := apptest.PostQuery(a, "DROP TABLE event")
 	if err != nil {
 		t.Fatal(err)
 	}

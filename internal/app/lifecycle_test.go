@@ -51,7 +51,7 @@ func TestComponentsStartStopTwice(t *testing.T) {
 				t.Fatalf("round %d: start: %v", round, err)
 			}
 			waitReady(t, a, 10*time.Second)
-			resp, err := postQuery(a, "SELECT 1")
+			resp, err := apptest.PostQuery(a, "SELECT 1")
 			if err != nil {
 				t.Fatalf("round %d: query: %v", round, err)
 			}

@@ -88,16 +88,22 @@ func Stop(t testing.TB, a *app.App) {
 // URL is the base URL of a's HTTP port.
 func URL(a *app.App) string { return "http://" + a.HTTPAddr().String() }
 
-// Query runs sql on the store through the query endpoint.
-func Query(t testing.TB, a *app.App, sql string) [][]string {
-	t.Helper()
+// PostQuery posts sql to the query endpoint as the event-grpc tool does
+// and returns the response as it comes.
+func PostQuery(a *app.App, sql string) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodPost, URL(a)+"/v1/query", strings.NewReader(sql))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set(httpsrv.HeaderRequestedBy, "apptest")
-	resp, err := http.DefaultClient.Do(req)
+	return http.DefaultClient.Do(req)
+}
+
+// Query runs sql on the store through the query endpoint.
+func Query(t testing.TB, a *app.App, sql string) [][]string {
+	t.Helper()
+	resp, err := PostQuery(a, sql)
 	if err != nil {
 		t.Fatal(err)
 	}
