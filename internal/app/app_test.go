@@ -37,49 +37,16 @@ func dial(t *testing.T, a *app.App) *grpc.ClientConn {
 	return cc
 }
 
-// postQuery posts sql to the query endpoint as the event-grpc tool does.
-func postQuery(a *app.App, sql string) (*http.Response, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+a.HTTPAddr().String()+"/v1/query", strings.NewReader(sql))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set(httpsrv.HeaderRequestedBy, "test")
-	return http.DefaultClient.Do(req)
-}
-
+// query runs sql through the query endpoint.
 func query(t *testing.T, a *app.App, sql string) [][]string {
 	t.Helper()
-	resp, err := postQuery(a, sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("query %q: %s %s", sql, resp.Status, body)
-	}
-	var r httpsrv.QueryResult
-	if err := json.Unmarshal(body, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r.Rows
+	return apptest.Query(t, a, sql)
 }
 
-// waitRows polls until sql returns want in its first cell.
+// waitRows polls, for up to 20 s, until sql returns want in its first cell.
 func waitRows(t *testing.T, a *app.App, sql, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var got string
-	for time.Now().Before(deadline) {
-		if rows := query(t, a, sql); len(rows) > 0 {
-			if got = rows[0][0]; got == want {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s = %s, want %s", sql, got, want)
+	apptest.WaitRows(t, a, 20*time.Second, sql, want)
 }
 
 func TestDispatchLandsInEventTable(t *testing.T) {
@@ -215,7 +182,7 @@ func TestHTTPIngestErrors(t *testing.T) {
 
 func TestQueryRefusesWrites(t *testing.T) {
 	a := start(t, nil)
-	resp, err := postQuery(a, "DROP TABLE event")
+	resp, err := apptest.PostQuery(a, "DROP TABLE event")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/tail"
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 )
 
 // sentryStub is a local Sentry: it takes envelopes at
@@ -178,30 +179,9 @@ func TestSentryReportsDeadLetters(t *testing.T) {
 	if got < 2 || got > 1+5 {
 		t.Fatalf("a storm of %d dead letters made %d reports in all, want 2..6 (5 per queue and reason a minute)", storm, got)
 	}
-	if d := counter(t, reg, "eventgrpc_sentry_reports_dropped_total", "dead_letter"); d != float64(1+storm-got) {
+	if d := telemetrytest.Value(t, reg, "eventgrpc_sentry_reports_dropped_total", "kind", "dead_letter"); d != float64(1+storm-got) {
 		t.Fatalf("dropped reports counted %v, want %d", d, 1+storm-got)
 	}
-}
-
-func counter(t *testing.T, g prometheus.Gatherer, name, kind string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == kind {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // TestDashboardAndAlertMetricsExist: every metric the Grafana dashboard

@@ -21,6 +21,7 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 )
 
 // rawCodec sends a []byte as the message as it is, so an attack's bytes
@@ -74,37 +75,6 @@ func heapPeak() (stop func() uint64) {
 	return func() uint64 { close(done); wg.Wait(); return peak - base }
 }
 
-// series reads one series of a counter or gauge from reg.
-func series(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			if m.GetGauge() != nil {
-				return m.GetGauge().GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
-}
-
 const dispatchPath = "/eventgrpc.v1.EventService/dispatch"
 
 // TestUnauthenticatedMessagesAreNotRead is the first reproduction of
@@ -147,10 +117,10 @@ func TestUnauthenticatedMessagesAreNotRead(t *testing.T) {
 	if grew > 48<<20 {
 		t.Errorf("the heap grew by %d MiB while refusing them; want under 48 MiB", grew>>20)
 	}
-	if n := series(t, reg, "eventgrpc_auth_failures_total", "reason", "missing"); n != 4 {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_auth_failures_total", "reason", "missing"); n != 4 {
 		t.Errorf("auth failures (missing) = %v, want 4", n)
 	}
-	if n := series(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "too_many_events"); n != 2 {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "too_many_events"); n != 2 {
 		t.Errorf("pre-scan refusals = %v, want 2", n)
 	}
 	t.Logf("heap grew by %.1f MiB", float64(grew)/(1<<20))
@@ -261,20 +231,20 @@ func checkHalfSent(t *testing.T, reg prometheus.Gatherer, attack func(ctx contex
 	if authd.Answers[busy] < authd.Opened-4 {
 		t.Errorf("authenticated streams: %+v, want all but the 4 the budget holds refused with %s", authd, busy)
 	}
-	if n := series(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "read_timeout"); n < 1 || n > 4 {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "read_timeout"); n < 1 || n > 4 {
 		t.Errorf("streams cut off by the read deadline = %v, want 1 to 4", n)
 	}
-	if n := series(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "budget"); n < float64(authd.Opened-4) {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "budget"); n < float64(authd.Opened-4) {
 		t.Errorf("budget refusals = %v, want at least %d", n, authd.Opened-4)
 	}
 	if grew > 64<<20 {
 		t.Errorf("the heap grew by %d MiB under the attacks; want under 64 MiB (the budget is 16 MiB)", grew>>20)
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for series(t, reg, "eventgrpc_ingest_inflight_bytes") != 0 && time.Now().Before(deadline) {
+	for telemetrytest.Value(t, reg, "eventgrpc_ingest_inflight_bytes") != 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if n := series(t, reg, "eventgrpc_ingest_inflight_bytes"); n != 0 {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_ingest_inflight_bytes"); n != 0 {
 		t.Errorf("the budget still holds %v bytes after the attacks ended", n)
 	}
 }
@@ -304,7 +274,7 @@ func TestJSONEventCountBeforeDecode(t *testing.T) {
 	if grew > 48<<20 {
 		t.Errorf("the heap grew by %d MiB refusing it; want under 48 MiB", grew>>20)
 	}
-	if n := series(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "too_many_events"); n != 1 {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_ingest_requests_refused_unread_total", "reason", "too_many_events"); n != 1 {
 		t.Errorf("pre-scan refusals = %v, want 1", n)
 	}
 	t.Logf("heap grew by %.1f MiB", float64(grew)/(1<<20))

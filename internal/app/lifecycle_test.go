@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"slices"
 	"strconv"
@@ -13,28 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/app"
-	"github.com/event-grpc/event-grpc/internal/config"
-	"github.com/event-grpc/event-grpc/internal/telemetry"
+	"github.com/event-grpc/event-grpc/internal/app/apptest"
 )
-
-// newApp builds the service from env (over test defaults) without
-// starting it.
-func newApp(t *testing.T, env map[string]string) *app.App {
-	t.Helper()
-	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), telemetry.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
 
 // shutdown stops a within d and fails the test when it errs or overruns.
 func shutdown(t *testing.T, a *app.App, d time.Duration) {
@@ -64,7 +43,7 @@ func TestComponentsStartStopTwice(t *testing.T) {
 	env := map[string]string{"DATA_DIR": dir}
 	t.Run("start then stop", func(t *testing.T) {
 		for round := range 2 {
-			a := newApp(t, env)
+			a, _ := apptest.New(t, env)
 			if got := a.Components(); !slices.Equal(got, want) {
 				t.Fatalf("components %q, want %q", got, want)
 			}
@@ -72,7 +51,7 @@ func TestComponentsStartStopTwice(t *testing.T) {
 				t.Fatalf("round %d: start: %v", round, err)
 			}
 			waitReady(t, a, 10*time.Second)
-			resp, err := postQuery(a, "SELECT 1")
+			resp, err := apptest.PostQuery(a, "SELECT 1")
 			if err != nil {
 				t.Fatalf("round %d: query: %v", round, err)
 			}
@@ -86,7 +65,7 @@ func TestComponentsStartStopTwice(t *testing.T) {
 	})
 	t.Run("stop before start", func(t *testing.T) {
 		for range 2 {
-			a := newApp(t, env)
+			a, _ := apptest.New(t, env)
 			shutdown(t, a, 10*time.Second)
 			shutdown(t, a, time.Second)
 		}
@@ -148,7 +127,7 @@ func TestShutdownWithDependenciesUnreachable(t *testing.T) {
 	env["CLICKHOUSE_PORT"] = strconv.Itoa(silent(t))
 	env["POSTGRES_PORT"] = strconv.Itoa(silent(t))
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	a := newApp(t, env)
+	a, _ := apptest.New(t, env)
 	// Start waits for each store's first try, or its ctx: the hanging
 	// ones hold it until then.
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)

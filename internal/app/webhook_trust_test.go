@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/event-grpc/event-grpc/internal/config"
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
 )
 
 // One trust model for every route. With ENV=production AUTH_MODE=apikey
@@ -18,10 +19,7 @@ import (
 func TestWebhooksShareTheTrustModel(t *testing.T) {
 	prod := map[string]string{"ENV": "production", "AUTH_MODE": "apikey", "AUTH_API_KEYS": "svc:k-0123456789abcdef",
 		"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir()}
-	lookup := func(m map[string]string) config.Lookup {
-		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-	}
-	_, err := config.Load(lookup(prod), t.TempDir())
+	_, err := config.Load(configtest.Env(prod), t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "BRANCH_WEBHOOK_SECRET") {
 		t.Fatalf("ENV=production without webhook secrets: %v; want a start-up error naming BRANCH_WEBHOOK_SECRET", err)
 	}

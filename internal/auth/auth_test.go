@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -38,15 +38,6 @@ const (
 )
 
 var keys = map[string]string{clientA: keyA, clientB: keyB}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // echo answers with the authenticated client id in Response.message.
 type echo struct {
@@ -62,7 +53,7 @@ func (echo) Dispatch(ctx context.Context, req *eventgrpcv1.Events) (*eventgrpcv1
 type harness struct {
 	a      *Authenticator
 	reg    *prometheus.Registry
-	clk    *clock
+	clk    *clocktest.Clock
 	events eventgrpcv1.EventServiceClient
 	health healthpb.HealthClient
 	url    string
@@ -70,9 +61,9 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{reg: prometheus.NewRegistry(), clk: &clock{t: time.UnixMilli(1_750_000_000_000)}}
+	h := &harness{reg: prometheus.NewRegistry(), clk: clocktest.New(time.UnixMilli(1_750_000_000_000))}
 	cfg.ClientLabels = true // these tests read the per-client counts; labels_test.go the default
-	a, err := New(cfg, h.reg, h.clk.now)
+	a, err := New(cfg, h.reg, h.clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,46 +187,46 @@ func hmacCases() []hcase {
 	return []hcase{
 		{name: "no credentials", hdr: func(*harness, []byte) map[string][]string { return nil }, reason: ReasonMissing},
 		{name: "no signature", hdr: func(h *harness, b []byte) map[string][]string {
-			return one(HeaderClientID, clientA, HeaderTimestamp, Timestamp(h.clk.now()))
+			return one(HeaderClientID, clientA, HeaderTimestamp, Timestamp(h.clk.Now()))
 		}, reason: ReasonMissing},
 		{name: "no timestamp", hdr: func(h *harness, b []byte) map[string][]string {
-			return one(HeaderClientID, clientA, HeaderSignature, Sign([]byte(keyA), h.clk.now(), b))
+			return one(HeaderClientID, clientA, HeaderSignature, Sign([]byte(keyA), h.clk.Now(), b))
 		}, reason: ReasonMissing},
 		{name: "timestamp in seconds with a fraction", hdr: func(h *harness, b []byte) map[string][]string {
-			m := signed(clientA, keyA, h.clk.now(), b)
+			m := signed(clientA, keyA, h.clk.Now(), b)
 			m[HeaderTimestamp] = []string{"1750000000.5"}
 			return m
 		}, reason: ReasonMalformed},
 		{name: "signature not hex", hdr: func(h *harness, b []byte) map[string][]string {
-			m := signed(clientA, keyA, h.clk.now(), b)
+			m := signed(clientA, keyA, h.clk.Now(), b)
 			m[HeaderSignature] = []string{strings.Repeat("zz", 32)}
 			return m
 		}, reason: ReasonMalformed},
 		{name: "unknown client", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed("stranger", keyA, h.clk.now(), b)
+			return signed("stranger", keyA, h.clk.Now(), b)
 		}, reason: ReasonUnknownClient},
 		{name: "signed with another client's secret", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed(clientA, keyB, h.clk.now(), b)
+			return signed(clientA, keyB, h.clk.Now(), b)
 		}, reason: ReasonBadSignature},
 		{name: "body tampered", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed(clientA, keyA, h.clk.now(), b)
+			return signed(clientA, keyA, h.clk.Now(), b)
 		}, tamper: true, reason: ReasonBadSignature},
 		{name: "timestamp changed after signing", hdr: func(h *harness, b []byte) map[string][]string {
-			m := signed(clientA, keyA, h.clk.now(), b)
-			m[HeaderTimestamp] = []string{Timestamp(h.clk.now().Add(time.Millisecond))}
+			m := signed(clientA, keyA, h.clk.Now(), b)
+			m[HeaderTimestamp] = []string{Timestamp(h.clk.Now().Add(time.Millisecond))}
 			return m
 		}, reason: ReasonBadSignature},
 		{name: "timestamp too old", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed(clientA, keyA, h.clk.now().Add(-5*time.Minute-time.Second), b)
+			return signed(clientA, keyA, h.clk.Now().Add(-5*time.Minute-time.Second), b)
 		}, reason: ReasonSkew},
 		{name: "timestamp too far ahead", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed(clientA, keyA, h.clk.now().Add(5*time.Minute+time.Second), b)
+			return signed(clientA, keyA, h.clk.Now().Add(5*time.Minute+time.Second), b)
 		}, reason: ReasonSkew},
 		{name: "valid, timestamp 4m old", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed(clientB, keyB, h.clk.now().Add(-4*time.Minute), b)
+			return signed(clientB, keyB, h.clk.Now().Add(-4*time.Minute), b)
 		}, client: clientB},
 		{name: "valid", hdr: func(h *harness, b []byte) map[string][]string {
-			return signed(clientA, keyA, h.clk.now(), b)
+			return signed(clientA, keyA, h.clk.Now(), b)
 		}, client: clientA},
 	}
 }
@@ -352,19 +343,19 @@ func TestHMACReplay(t *testing.T) {
 	for _, tr := range transports(t) {
 		t.Run(tr.name, func(t *testing.T) {
 			h := newHarness(t, Config{Mode: ModeHMAC, Keys: keys})
-			hdr := signed(clientA, keyA, h.clk.now(), tr.signed)
+			hdr := signed(clientA, keyA, h.clk.Now(), tr.signed)
 			if client, msg, _ := tr.send(t, h, hdr, false); client != clientA {
 				t.Fatalf("first send refused: %q", msg)
 			}
-			h.clk.add(time.Minute)
+			h.clk.Add(time.Minute)
 			if _, msg, _ := tr.send(t, h, hdr, false); h.failures(ReasonReplay) != 1 {
 				t.Fatalf("second send: want a replay refusal, got error %q, replays %v", msg, h.failures(ReasonReplay))
 			}
-			fresh := signed(clientA, keyA, h.clk.now(), tr.signed)
+			fresh := signed(clientA, keyA, h.clk.Now(), tr.signed)
 			if client, msg, _ := tr.send(t, h, fresh, false); client != clientA {
 				t.Fatalf("re-signed send refused: %q", msg)
 			}
-			h.clk.add(5 * time.Minute)
+			h.clk.Add(5 * time.Minute)
 			if _, _, _ = tr.send(t, h, hdr, false); h.failures(ReasonSkew) != 1 {
 				t.Fatalf("old request after the window: want a skew refusal")
 			}
@@ -375,7 +366,7 @@ func TestHMACReplay(t *testing.T) {
 func TestReplayOff(t *testing.T) {
 	h := newHarness(t, Config{Mode: ModeHMAC, Keys: keys, ReplayCache: -1})
 	tr := transports(t)[1]
-	hdr := signed(clientA, keyA, h.clk.now(), tr.signed)
+	hdr := signed(clientA, keyA, h.clk.Now(), tr.signed)
 	for i := range 2 {
 		if client, msg, _ := tr.send(t, h, hdr, false); client != clientA {
 			t.Fatalf("send %d refused with replay detection off: %q", i, msg)
@@ -408,8 +399,8 @@ func TestModeOffPassesThrough(t *testing.T) {
 
 func TestHMACBodyTooLarge(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	clk := &clock{t: time.Now()}
-	a, err := New(Config{Mode: ModeHMAC, Keys: keys, MaxBodyBytes: 64}, reg, clk.now)
+	clk := clocktest.New(time.Now())
+	a, err := New(Config{Mode: ModeHMAC, Keys: keys, MaxBodyBytes: 64}, reg, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +409,7 @@ func TestHMACBodyTooLarge(t *testing.T) {
 	for _, n := range []int{64, 65} {
 		body := bytes.Repeat([]byte("x"), n)
 		req := httptest.NewRequest(http.MethodPost, "/v1/events", bytes.NewReader(body))
-		SignHTTP(req.Header, clientA, []byte(keyA), clk.now(), body)
+		SignHTTP(req.Header, clientA, []byte(keyA), clk.Now(), body)
 		rec := httptest.NewRecorder()
 		called = false
 		h.ServeHTTP(rec, req)

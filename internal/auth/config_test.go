@@ -6,11 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
+)
 
 func TestConfigFromEnv(t *testing.T) {
 	dir := t.TempDir()
@@ -88,7 +86,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := ConfigFromEnv(env(c.vars), c.env)
+			cfg, err := ConfigFromEnv(configtest.Env(c.vars), c.env)
 			if err != nil {
 				for _, k := range []string{keyA, keyB, "tiny-s3cret", keyA[:10], keyB[:10]} {
 					if strings.Contains(err.Error(), k) {
@@ -96,14 +94,8 @@ func TestConfigFromEnv(t *testing.T) {
 					}
 				}
 			}
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
-				}
+			if configtest.WantErr(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Mode != c.wantMode {
 				t.Fatalf("mode %q, want %q", cfg.Mode, c.wantMode)

@@ -15,12 +15,12 @@ func TestHMACDoesNotRevealClientIDs(t *testing.T) {
 	for _, tr := range transports(t) {
 		t.Run(tr.name, func(t *testing.T) {
 			h := newHarness(t, Config{Mode: ModeHMAC, Keys: keys})
-			_, unknown, c1 := tr.send(t, h, signed("stranger", keyA, h.clk.now(), tr.signed), false)
-			_, wrong, c2 := tr.send(t, h, signed(clientA, keyB, h.clk.now(), tr.signed), false)
+			_, unknown, c1 := tr.send(t, h, signed("stranger", keyA, h.clk.Now(), tr.signed), false)
+			_, wrong, c2 := tr.send(t, h, signed(clientA, keyB, h.clk.Now(), tr.signed), false)
 			if unknown != wrong || c1 != c2 || unknown == "" {
 				t.Fatalf("unknown client: %d %q; known client, wrong signature: %d %q; want the same answer", c1, unknown, c2, wrong)
 			}
-			old := h.clk.now().Add(-time.Hour)
+			old := h.clk.Now().Add(-time.Hour)
 			_, su, _ := tr.send(t, h, signed("stranger", keyA, old, tr.signed), false)
 			_, sk, _ := tr.send(t, h, signed(clientA, keyA, old, tr.signed), false)
 			if su != sk {

@@ -31,22 +31,23 @@ func impls() []impl {
 			return newRedis(t, testConfig(t, window, pending))
 		}},
 		{"layered", func(t *testing.T, window, pending time.Duration) Deduper {
-			st, err := Open(context.Background(), testConfig(t, window, pending), quiet, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
+			return openStore(t, testConfig(t, window, pending))
 		}},
 		{"layered local only", func(t *testing.T, window, pending time.Duration) Deduper {
-			st, err := Open(context.Background(), Config{Window: window, PendingTTL: pending, LocalMaxItems: 10_000}, quiet, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
+			return openStore(t, Config{Window: window, PendingTTL: pending, LocalMaxItems: 10_000})
 		}},
 	}
+}
+
+// openStore is Open with cfg, closed when the test ends.
+func openStore(t *testing.T, cfg Config) Deduper {
+	t.Helper()
+	st, err := Open(context.Background(), cfg, quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func TestContract(t *testing.T) {

@@ -10,37 +10,9 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
-
-// series sums the samples of family name in reg whose labels include want.
-func series(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (sum float64, found bool) {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			for k, v := range want {
-				if l[k] != v {
-					continue next
-				}
-			}
-			sum += m.GetCounter().GetValue()
-			found = true
-		}
-	}
-	return sum, found
-}
 
 // A write through the observed sink, as the service wires it, is counted
 // once: rows by the sink decorator, messages by the handler, and a held
@@ -66,17 +38,17 @@ func TestWritesCountedOnce(t *testing.T) {
 	if err := h.Handle(context.Background(), batch); err == nil {
 		t.Fatal("the unreadable message did not fail")
 	}
-	table := map[string]string{"sink": "duckdb", "table": "trace_log"}
+	table := []string{"sink", "duckdb", "table", "trace_log"}
 	for _, c := range []struct {
 		name   string
-		labels map[string]string
+		labels []string
 		want   float64
 	}{
 		{"eventgrpc_sink_rows_stored_total", table, 1},
-		{"eventgrpc_consume_messages_total", map[string]string{"queue": "trace_log", "outcome": "stored"}, 1},
-		{"eventgrpc_consume_messages_total", map[string]string{"queue": "trace_log", "outcome": "failed"}, 1},
+		{"eventgrpc_consume_messages_total", []string{"queue", "trace_log", "outcome", "stored"}, 1},
+		{"eventgrpc_consume_messages_total", []string{"queue", "trace_log", "outcome", "failed"}, 1},
 	} {
-		if got, _ := series(t, reg, c.name, c.labels); got != c.want {
+		if got := telemetrytest.Value(t, reg, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
@@ -85,13 +57,13 @@ func TestWritesCountedOnce(t *testing.T) {
 	if err := h.Handle(context.Background(), batch[:1]); err == nil {
 		t.Fatal("a write to a closed store succeeded")
 	}
-	if got, _ := series(t, reg, "eventgrpc_sink_write_errors_total", map[string]string{"sink": "duckdb", "table": "trace_log", "kind": "transient"}); got != 1 {
+	if got := telemetrytest.Value(t, reg, "eventgrpc_sink_write_errors_total", "sink", "duckdb", "table", "trace_log", "kind", "transient"); got != 1 {
 		t.Errorf("transient write errors = %v, want 1", got)
 	}
-	if got, _ := series(t, reg, "eventgrpc_sink_rows_stored_total", table); got != 1 {
+	if got := telemetrytest.Value(t, reg, "eventgrpc_sink_rows_stored_total", table...); got != 1 {
 		t.Errorf("rows stored = %v after a held write, want still 1", got)
 	}
-	if _, found := series(t, reg, "eventgrpc_consume_messages_total", map[string]string{"outcome": "held"}); found {
+	if _, found := telemetrytest.Lookup(t, reg, "eventgrpc_consume_messages_total", "outcome", "held"); found {
 		t.Error("a held batch counted as a message outcome too (the runner counts it, once)")
 	}
 	mfs, err := reg.Gather()

@@ -112,6 +112,17 @@ func grow(s []int32, n int) []int32 {
 	return s[:n]
 }
 
+// extend is s one element longer: the one past its end when its array has
+// room (release left it there with its idx emptied, for reuse), else a
+// zero one appended.
+func extend[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s[:len(s)+1]
+	}
+	var zero T
+	return append(s, zero)
+}
+
 // release returns r to the pool. Nothing may touch r afterwards.
 func (r *request) release() {
 	r.events, r.ctx = nil, nil
@@ -185,11 +196,7 @@ func (r *request) add(i int, key, typ string) error {
 	if !ok {
 		g = int32(len(r.groups))
 		r.byKey[key] = g
-		if len(r.groups) < cap(r.groups) {
-			r.groups = r.groups[:g+1]
-		} else {
-			r.groups = append(r.groups, keyGroup{})
-		}
+		r.groups = extend(r.groups)
 		r.groups[g].key, r.groups[g].typ = key, typ
 	}
 	r.groups[g].idx = append(r.groups[g].idx, int32(i))
@@ -236,11 +243,7 @@ func (r *request) cut(maxEvents, maxBytes int, queues func(key string) []string,
 				if !ok {
 					c = int32(len(r.chunks))
 					r.byDest[d] = c
-					if len(r.chunks) < cap(r.chunks) {
-						r.chunks = r.chunks[:c+1]
-					} else {
-						r.chunks = append(r.chunks, chunk{})
-					}
+					r.chunks = extend(r.chunks)
 					ch := &r.chunks[c]
 					ch.dest, ch.key, ch.bytes = d, g.key, len(r.header)
 				}

@@ -73,12 +73,7 @@ func (sm *sourceMetrics) countRejected(c *[numReasons]int32) {
 // accepted is the accepted counter of a type label (bounded: the proto's
 // type names, custom names folded into CustomEvent).
 func (sm *sourceMetrics) accepted(typ string) prometheus.Counter {
-	if c, ok := sm.byType.Load(typ); ok {
-		return c.(prometheus.Counter)
-	}
-	c := sm.m.accepted.WithLabelValues(sm.src, typ)
-	sm.byType.Store(typ, c)
-	return c
+	return sm.counter(&sm.byType, sm.m.accepted, typ)
 }
 
 // rejected is the counter of a request-level rejection reason.
@@ -88,11 +83,17 @@ func (sm *sourceMetrics) rejected(label string) prometheus.Counter {
 
 // refused is the counter of whole requests refused, by error kind.
 func (sm *sourceMetrics) refused(kind string) prometheus.Counter {
-	if c, ok := sm.byLabel.Load(kind); ok {
+	return sm.counter(&sm.byLabel, sm.m.refused, kind)
+}
+
+// counter is the counter of vec for this source and label, looked up in
+// vec once and then kept in cache.
+func (sm *sourceMetrics) counter(cache *sync.Map, vec *prometheus.CounterVec, label string) prometheus.Counter {
+	if c, ok := cache.Load(label); ok {
 		return c.(prometheus.Counter)
 	}
-	c := sm.m.refused.WithLabelValues(sm.src, kind)
-	sm.byLabel.Store(kind, c)
+	c := vec.WithLabelValues(sm.src, label)
+	cache.Store(label, c)
 	return c
 }
 

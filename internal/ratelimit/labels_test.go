@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/event-grpc/event-grpc/internal/clocktest"
 )
 
 // /metrics names no client unless METRICS_CLIENT_LABELS asks: by default a
@@ -14,8 +16,8 @@ import (
 func TestMetricsNameNoClientByDefault(t *testing.T) {
 	for _, named := range []bool{false, true} {
 		reg := prometheus.NewRegistry()
-		clk := &clock{t: time.Unix(1_750_000_000, 0)}
-		l, err := New(Config{PerClient: map[string]Limit{"acme-secret-client": {RPS: 1, Burst: 1}}, ClientLabels: named}, reg, clk.now)
+		clk := clocktest.New(time.Unix(1_750_000_000, 0))
+		l, err := New(Config{PerClient: map[string]Limit{"acme-secret-client": {RPS: 1, Burst: 1}}, ClientLabels: named}, reg, clk.Now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,23 +22,17 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/auth"
+	"github.com/event-grpc/event-grpc/internal/clocktest"
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newLimiter(t *testing.T, cfg Config) (*Limiter, *clock) {
+func newLimiter(t *testing.T, cfg Config) (*Limiter, *clocktest.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Unix(1_750_000_000, 0)}
+	clk := clocktest.New(time.Unix(1_750_000_000, 0))
 	cfg.ClientLabels = true // these tests read the per-client counts; labels_test.go the default
-	l, err := New(cfg, prometheus.NewRegistry(), clk.now)
+	l, err := New(cfg, prometheus.NewRegistry(), clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +55,11 @@ func TestBucket(t *testing.T) {
 	if d.OK || d.RetryAfter != 500*time.Millisecond || d.Client != "other" {
 		t.Fatalf("over the burst: %+v, want refused with 500ms", d)
 	}
-	clk.add(200 * time.Millisecond)
+	clk.Add(200 * time.Millisecond)
 	if d := l.Take(k); d.OK || d.RetryAfter != 300*time.Millisecond {
 		t.Fatalf("after 200ms: %+v, want refused with 300ms", d)
 	}
-	clk.add(300 * time.Millisecond)
+	clk.Add(300 * time.Millisecond)
 	if d := l.Take(k); !d.OK {
 		t.Fatalf("after the refill: %+v", d)
 	}
@@ -149,9 +142,9 @@ func TestIdleSweep(t *testing.T) {
 	l, clk := newLimiter(t, Config{Default: Limit{RPS: 1, Burst: 2}, IdleTimeout: 10 * time.Minute})
 	l.Take(Key{IP: "1.1.1.1"})
 	l.Take(Key{IP: "2.2.2.2"})
-	clk.add(9 * time.Minute)
+	clk.Add(9 * time.Minute)
 	l.Take(Key{IP: "2.2.2.2"})
-	clk.add(90 * time.Second) // 1.1.1.1 idle 10.5m, 2.2.2.2 idle 1.5m
+	clk.Add(90 * time.Second) // 1.1.1.1 idle 10.5m, 2.2.2.2 idle 1.5m
 	l.Take(Key{IP: "3.3.3.3"})
 	if got := l.Len(); got != 2 {
 		t.Fatalf("%d buckets after the sweep, want 2 (the idle one dropped)", got)
@@ -168,7 +161,7 @@ func TestSweepKeepsUnrefilledBuckets(t *testing.T) {
 	k := Key{IP: "1.1.1.1"}
 	l.Take(k)
 	l.Take(k)
-	clk.add(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	l.Take(Key{IP: "2.2.2.2"}) // triggers the sweep
 	if d := l.Take(k); d.OK {
 		t.Fatal("the drained bucket was dropped and refilled")
@@ -223,15 +216,9 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) (string, bool) { v, ok := c.vars[k]; return v, ok })
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
-				}
+			got, err := ConfigFromEnv(configtest.Env(c.vars))
+			if configtest.WantErr(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Default != c.want.Default || got.MaxKeys != c.want.MaxKeys || got.IdleTimeout != c.want.IdleTimeout || len(got.PerClient) != len(c.want.PerClient) {
 				t.Fatalf("got %+v, want %+v", got, c.want)
@@ -304,7 +291,7 @@ func TestGRPC(t *testing.T) {
 			t.Fatalf("health is limited: %v", err)
 		}
 	}
-	clk.add(250 * time.Millisecond)
+	clk.Add(250 * time.Millisecond)
 	if _, err := client.Dispatch(ctx, &eventgrpcv1.Events{}); err != nil {
 		t.Fatalf("after the wait: %v", err)
 	}
@@ -334,11 +321,11 @@ func TestHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" {
 		t.Fatalf("over the limit: %d Retry-After %q, want 429 and 2", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	clk.add(1500 * time.Millisecond)
+	clk.Add(1500 * time.Millisecond)
 	if resp := post(); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("0.5s before the token: %d Retry-After %q, want 429 and 1 (rounded up)", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	clk.add(500 * time.Millisecond)
+	clk.Add(500 * time.Millisecond)
 	if resp := post(); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the wait: %d", resp.StatusCode)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/app"
 	"github.com/event-grpc/event-grpc/internal/config"
+	"github.com/event-grpc/event-grpc/internal/config/configtest"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/telemetry"
 )
@@ -43,22 +44,30 @@ func Run(t testing.TB, env map[string]string) *app.App {
 	return a
 }
 
-func run(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
+// New builds the service from env over the defaults of Start without
+// starting it, and returns the registry its metrics are on.
+func New(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
 	t.Helper()
 	vars := map[string]string{"PORT": "0", "GIN_PORT": "0", "DATA_DIR": t.TempDir(), "LOG_LEVEL": "warn"}
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, t.TempDir())
+	cfg, err := config.Load(configtest.Env(vars), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := telemetry.NewRegistry()
-	ctx := context.Background()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), reg)
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, reg
+}
+
+func run(t testing.TB, env map[string]string) (*app.App, *prometheus.Registry) {
+	t.Helper()
+	a, reg := New(t, env)
+	ctx := context.Background()
 	if err := a.Start(ctx); err != nil {
 		a.Shutdown(ctx)
 		t.Fatal(err)
@@ -79,16 +88,22 @@ func Stop(t testing.TB, a *app.App) {
 // URL is the base URL of a's HTTP port.
 func URL(a *app.App) string { return "http://" + a.HTTPAddr().String() }
 
-// Query runs sql on the store through the query endpoint.
-func Query(t testing.TB, a *app.App, sql string) [][]string {
-	t.Helper()
+// PostQuery posts sql to the query endpoint as the event-grpc tool does
+// and returns the response as it comes.
+func PostQuery(a *app.App, sql string) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodPost, URL(a)+"/v1/query", strings.NewReader(sql))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set(httpsrv.HeaderRequestedBy, "apptest")
-	resp, err := http.DefaultClient.Do(req)
+	return http.DefaultClient.Do(req)
+}
+
+// Query runs sql on the store through the query endpoint.
+func Query(t testing.TB, a *app.App, sql string) [][]string {
+	t.Helper()
+	resp, err := PostQuery(a, sql)
 	if err != nil {
 		t.Fatal(err)
 	}

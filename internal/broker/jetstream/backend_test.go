@@ -16,6 +16,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -144,29 +145,9 @@ func TestStreamFullIsOverloaded(t *testing.T) {
 	if !errors.Is(err, broker.ErrOverloaded) {
 		t.Fatalf("publishing 100 KiB into a 32 KiB stream ended with %v, want ErrOverloaded", err)
 	}
-	if n := counter(t, reg, "eventgrpc_jetstream_publish_errors_total", "overloaded"); n < 1 {
+	if n := telemetrytest.Value(t, reg, "eventgrpc_jetstream_publish_errors_total", "kind", "overloaded"); n < 1 {
 		t.Errorf("publish_errors_total{kind=overloaded} = %v, want ≥ 1", n)
 	}
-}
-
-// counter reads one series of a counter vector in reg; 0 if absent.
-func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == label {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }
 
 // While the server is gone, Publish fails at once with ErrUnavailable
@@ -398,22 +379,22 @@ func TestMetrics(t *testing.T) {
 	go func() {
 		done <- policy.Run(ctx, b, top.Queues[0], func(context.Context, []broker.Delivery) error { return nil })
 	}()
-	get := func(name, label string) float64 { return counter(t, reg, name, label) }
-	waitUntil(t, "2 acks", func() bool { return get("eventgrpc_jetstream_acked_messages_total", "all") == 2 })
+	get := func(name string, labels ...string) float64 { return telemetrytest.Value(t, reg, name, labels...) }
+	waitUntil(t, "2 acks", func() bool { return get("eventgrpc_jetstream_acked_messages_total", "queue", "all") == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name, label string
-		want        float64
+		name, label, value string
+		want               float64
 	}{
-		{"eventgrpc_jetstream_published_messages_total", "ev.tx", 2},
-		{"eventgrpc_jetstream_published_bytes_total", "ev.tx", 8},
-		{"eventgrpc_jetstream_consumed_messages_total", "all", 2},
+		{"eventgrpc_jetstream_published_messages_total", "exchange", "ev.tx", 2},
+		{"eventgrpc_jetstream_published_bytes_total", "exchange", "ev.tx", 8},
+		{"eventgrpc_jetstream_consumed_messages_total", "queue", "all", 2},
 	} {
-		if got := get(c.name, c.label); got != c.want {
-			t.Errorf("%s{%s} = %v, want %v", c.name, c.label, got, c.want)
+		if got := get(c.name, c.label, c.value); got != c.want {
+			t.Errorf("%s{%s=%s} = %v, want %v", c.name, c.label, c.value, got, c.want)
 		}
 	}
 	// A broker made again on the same registry (as after a restart)
@@ -423,7 +404,7 @@ func TestMetrics(t *testing.T) {
 	if err := b2.Publish(context.Background(), "ev.tx", msgs[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if got := get("eventgrpc_jetstream_published_messages_total", "ev.tx"); got != 3 {
+	if got := get("eventgrpc_jetstream_published_messages_total", "exchange", "ev.tx"); got != 3 {
 		t.Errorf("published after a second New = %v, want 3", got)
 	}
 }

@@ -1,36 +1,23 @@
 package httpsrv_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/ingest/ingesttest"
-	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
 )
 
 const adminToken = "admin-token-0123456789"
 
+// serve runs the server with the admin token set and remote queries
+// allowed or not; it returns its base URL and its health state.
 func serve(t *testing.T, remote bool) (string, *health.State) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := duckdb.New(ctx, duckdb.Config{Path: filepath.Join(t.TempDir(), "g.duckdb")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close(context.Background()) })
 	state := health.New()
-	srv := httpsrv.New(httpsrv.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, Querier: store, QueryMaxRows: 10,
-		QueryRemote: remote, AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler)}, nil, state)
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	srv := serveWith(t, httpsrv.Config{QueryRemote: remote, AdminToken: adminToken}, state)
 	return "http://" + srv.Addr().String(), state
 }
 

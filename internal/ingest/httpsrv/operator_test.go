@@ -14,7 +14,9 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/duckdb"
 )
 
-func serveWith(t *testing.T, cfg httpsrv.Config) *httpsrv.Server {
+// serveWith runs the HTTP server with cfg over a fresh DuckDB store on a
+// free loopback port, reporting readiness in state, until the test ends.
+func serveWith(t *testing.T, cfg httpsrv.Config, state *health.State) *httpsrv.Server {
 	t.Helper()
 	ctx := context.Background()
 	store, err := duckdb.New(ctx, duckdb.Config{Path: filepath.Join(t.TempDir(), "o.duckdb")})
@@ -27,7 +29,7 @@ func serveWith(t *testing.T, cfg httpsrv.Config) *httpsrv.Server {
 	cfg.Querier = store
 	cfg.QueryMaxRows = 10
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	srv := httpsrv.New(cfg, nil, health.New())
+	srv := httpsrv.New(cfg, nil, state)
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +45,7 @@ var jsonPost = map[string]string{"Content-Type": "application/json"}
 // it it needs the token. On e066805 each was served as local.
 func TestOperatorForwardedIsNotLocal(t *testing.T) {
 	for _, remote := range []bool{false, true} {
-		base := "http://" + serveWith(t, httpsrv.Config{QueryRemote: remote, AdminToken: adminToken}).Addr().String()
+		base, _ := serve(t, remote)
 		if code, body := do(t, "POST", base+"/v1/query", "", jsonPost, "SELECT 1"); code != 200 {
 			t.Fatalf("loopback, no proxy headers: %d %s, want 200", code, body)
 		}
@@ -76,7 +78,7 @@ func TestOperatorForwardedIsNotLocal(t *testing.T) {
 // token on the public listener; without a token configured the routes
 // are closed with an error that says how to open them.
 func TestOperatorRequireToken(t *testing.T) {
-	base := "http://" + serveWith(t, httpsrv.Config{RequireToken: true, AdminToken: adminToken}).Addr().String()
+	base := "http://" + serveWith(t, httpsrv.Config{RequireToken: true, AdminToken: adminToken}, health.New()).Addr().String()
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline"} {
 		if code, body := do(t, "GET", base+path, "", nil, ""); code != http.StatusUnauthorized {
 			t.Fatalf("GET %s without token: %d %s, want 401", path, code, body)
@@ -88,7 +90,7 @@ func TestOperatorRequireToken(t *testing.T) {
 	if code, body := do(t, "POST", base+"/v1/query", "", map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + adminToken}, "SELECT 1"); code != 200 {
 		t.Fatalf("query with token: %d %s, want 200", code, body)
 	}
-	closed := "http://" + serveWith(t, httpsrv.Config{RequireToken: true}).Addr().String()
+	closed := "http://" + serveWith(t, httpsrv.Config{RequireToken: true}, health.New()).Addr().String()
 	if code, body := do(t, "POST", closed+"/v1/query", "", jsonPost, "SELECT 1"); code != http.StatusForbidden {
 		t.Fatalf("no ADMIN_TOKEN, no ADMIN_ADDR: %d %s, want 403", code, body)
 	}
@@ -98,7 +100,7 @@ func TestOperatorRequireToken(t *testing.T) {
 // the public port, served there from loopback without a token even
 // outside ENV=local. METRICS_ADDR moves /metrics the same way.
 func TestOperatorListener(t *testing.T) {
-	srv := serveWith(t, httpsrv.Config{RequireToken: true, AdminAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Gatherer: prometheus.NewRegistry()})
+	srv := serveWith(t, httpsrv.Config{RequireToken: true, AdminAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Gatherer: prometheus.NewRegistry()}, health.New())
 	pub := "http://" + srv.Addr().String()
 	adm := "http://" + srv.AdminAddrBound().String()
 	met := "http://" + srv.MetricsAddrBound().String()

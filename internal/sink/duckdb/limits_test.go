@@ -14,6 +14,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 )
 
 var base = time.Date(2024, 6, 10, 8, 30, 15, 0, time.UTC)
@@ -82,7 +83,7 @@ func TestMetricsCounted(t *testing.T) {
 		"eventgrpc_sink_rows_stored_total": 9,
 		"eventgrpc_sink_rows_failed_total": 1,
 	} {
-		if got := gathered(t, reg, name, "duckdb", "all_types"); got != want {
+		if got := telemetrytest.Value(t, reg, name, "sink", "duckdb", "table", "all_types"); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
@@ -92,30 +93,6 @@ func TestMetricsCounted(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "eventgrpc_sink_write_seconds"); err != nil || n != 1 {
 		t.Errorf("write seconds series %d, %v", n, err)
 	}
-}
-
-// gathered is the value of the counter name{sink,table} in reg.
-func gathered(t *testing.T, reg *prometheus.Registry, name, sinkName, table string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["sink"] == sinkName && l["table"] == table {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }
 
 func TestMigrateValidatesTables(t *testing.T) {
