@@ -270,7 +270,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	a.HTTP.MountStatus(httpsrv.StatusConfig{Gatherer: reg, Queues: queues, CatchAll: catchAll(cfg.Topology, cfg.Pipeline.Exchange),
 		DeadLetters: hasDL, Version: telemetry.Version(), History: a.History, Rejects: rejects})
 	a.HTTP.MountTail(a.Tail)
-	if a.Webhooks, err = webhook.New(cfg.Webhooks, a.Broker, log, reg); err != nil {
+	if a.Webhooks, err = webhook.New(cfg.Webhooks, a.Broker, a.dedupe, log, reg); err != nil {
 		return nil, err
 	}
 	for pattern, h := range a.Webhooks.Routes() {

@@ -40,10 +40,12 @@ type Config struct {
 	Vidooly   Provider
 	Shopify   Provider
 	Graphy    Provider
-	// DedupeWindow is how many Shopify webhook ids are remembered to answer
-	// a repeated delivery without publishing it again
-	// (SHOPIFY_WEBHOOK_DEDUPE_SIZE). Zero turns the window off; the broker
-	// and storage still de-duplicate on the id.
+	// DedupeWindow switches the de-duplication window of Shopify
+	// deliveries, which answers a repeated delivery without publishing it
+	// again (SHOPIFY_WEBHOOK_DEDUPE_SIZE). Zero turns it off; the broker
+	// and storage still de-duplicate on the id. Otherwise the webhooks use
+	// the window New is given (the service's, DEDUPE_*), or, given none, a
+	// local window of this many ids (see window.go).
 	DedupeWindow int
 }
 

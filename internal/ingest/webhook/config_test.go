@@ -2,9 +2,13 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 )
 
 func lookupOf(m map[string]string) func(string) (string, bool) {
@@ -52,21 +56,64 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
+// The window New opens when it is given none holds SHOPIFY_WEBHOOK_DEDUPE_SIZE
+// ids (dedupe.Local's bound: at least four fifths of them, never more) and
+// is off at 0; a window given to New is the one used.
 func TestWindowIsBounded(t *testing.T) {
-	w := newWindow(2)
-	w.add("a")
-	w.add("b")
-	if !w.seen("a") { // refreshes a
-		t.Fatal("a forgotten")
+	ctx := context.Background()
+	shopifyOf := func(w *Webhooks) *endpoint {
+		for _, e := range w.endpoints {
+			if e.name == "shopify" {
+				return e
+			}
+		}
+		t.Fatal("no shopify endpoint")
+		return nil
 	}
-	w.add("c") // evicts b, the least recently seen
-	if w.seen("b") || !w.seen("a") || !w.seen("c") || len(w.m) != 2 || w.ll.Len() != 2 {
-		t.Fatalf("window holds %v", w.m)
+	published := func(e *endpoint, id string) {
+		key, dup, claimed := e.claim(ctx, id)
+		if dup || !claimed {
+			t.Fatalf("%s: duplicate %v, claimed %v before it was published", id, dup, claimed)
+		}
+		e.settle(ctx, key, claimed, nil)
 	}
-	var off *window = newWindow(0)
-	off.add("x")
-	if off.seen("x") {
+	remembered := func(e *endpoint, id string) bool { _, dup, _ := e.claim(ctx, id); return dup }
+
+	cfg := DefaultConfig()
+	cfg.DedupeWindow = 100
+	w := must(New(cfg, nil, nil, slog.New(slog.DiscardHandler), nil))
+	defer w.Shutdown(ctx)
+	e := shopifyOf(w)
+	for i := range 200 {
+		published(e, fmt.Sprint("d", i))
+	}
+	for i := 120; i < 200; i++ {
+		if !remembered(e, fmt.Sprint("d", i)) {
+			t.Fatalf("d%d, one of the last 80 of a window of 100, forgotten", i)
+		}
+	}
+	for i := range 100 {
+		if remembered(e, fmt.Sprint("d", i)) {
+			t.Fatalf("d%d remembered beyond the window's 100 ids", i)
+		}
+	}
+
+	cfg.DedupeWindow = 0
+	off := must(New(cfg, nil, nil, slog.New(slog.DiscardHandler), nil))
+	defer off.Shutdown(ctx)
+	e = shopifyOf(off)
+	e.settle(ctx, "", false, nil)
+	if key, dup, _ := e.claim(ctx, "x"); key != "" || dup || e.window != nil {
 		t.Fatal("a disabled window remembers")
+	}
+
+	given := must(dedupe.Open(ctx, dedupe.Config{Window: time.Minute}, slog.New(slog.DiscardHandler), nil))
+	defer given.Close()
+	cfg.DedupeWindow = DefaultDedupeWindow
+	shared := must(New(cfg, nil, given, slog.New(slog.DiscardHandler), nil))
+	defer shared.Shutdown(ctx)
+	if e := shopifyOf(shared); e.window != given || shared.own != nil {
+		t.Fatalf("the window given is not the one used: %v", e.window)
 	}
 }
 
@@ -121,7 +168,7 @@ func TestSecretsRequiredOutsideLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := must(New(c, nil, slog.New(slog.DiscardHandler), nil))
+	w := must(New(c, nil, nil, slog.New(slog.DiscardHandler), nil))
 	defer w.Shutdown(context.Background())
 	var routes []string
 	for p := range w.Routes() {

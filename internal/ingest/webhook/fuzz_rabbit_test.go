@@ -53,7 +53,7 @@ func FuzzWebhookToRabbitMQ(f *testing.F) {
 	r := newRabbitEnv(f)
 	cfg := DefaultConfig()
 	cfg.DedupeWindow = 0
-	w := must(New(cfg, r.broker, slog.New(slog.DiscardHandler), prometheus.NewRegistry()))
+	w := must(New(cfg, r.broker, nil, slog.New(slog.DiscardHandler), prometheus.NewRegistry()))
 	f.Cleanup(func() { w.Shutdown(f.Context()) })
 	routes := w.Routes()
 

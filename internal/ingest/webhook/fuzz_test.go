@@ -93,26 +93,18 @@ func fuzzRequest(body []byte) *request {
 	return &request{header: http.Header{}, query: url.Values{}, body: body, now: time.UnixMilli(1718008215482)}
 }
 
-func FuzzBranch(f *testing.F) {
-	seed(f, "branch")
+// fuzzOneTable fuzzes the parser of a provider whose messages all land in
+// table, with bodies alone (no headers or query).
+func fuzzOneTable(f *testing.F, provider string, parse func(*request) (parsed, error), table *schema.Table) {
+	seed(f, provider)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		fuzzParse(t, parseBranch, fuzzRequest(body), func(broker.Message) *schema.Table { return branchTable })
+		fuzzParse(t, parse, fuzzRequest(body), func(broker.Message) *schema.Table { return table })
 	})
 }
 
-func FuzzGraphy(f *testing.F) {
-	seed(f, "graphy")
-	f.Fuzz(func(t *testing.T, body []byte) {
-		fuzzParse(t, parseGraphy, fuzzRequest(body), func(broker.Message) *schema.Table { return graphyTable })
-	})
-}
-
-func FuzzVidooly(f *testing.F) {
-	seed(f, "vidooly")
-	f.Fuzz(func(t *testing.T, body []byte) {
-		fuzzParse(t, parseVidooly, fuzzRequest(body), func(broker.Message) *schema.Table { return vidoolyTable })
-	})
-}
+func FuzzBranch(f *testing.F)  { fuzzOneTable(f, "branch", parseBranch, branchTable) }
+func FuzzGraphy(f *testing.F)  { fuzzOneTable(f, "graphy", parseGraphy, graphyTable) }
+func FuzzVidooly(f *testing.F) { fuzzOneTable(f, "vidooly", parseVidooly, vidoolyTable) }
 
 func FuzzWebEngage(f *testing.F) {
 	seed(f, "webengage")

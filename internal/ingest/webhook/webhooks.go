@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/telemetry"
@@ -32,8 +33,8 @@ type spec struct {
 	// parse returns the messages to publish, or a permanent error (400)
 	// that says what is wrong with the body.
 	parse func(req *request) (parsed, error)
-	// dedupe: parsed.id names the delivery; repeats are answered without
-	// publishing.
+	// dedupe: parsed.id names the delivery; repeats within the window are
+	// answered without publishing (see window.go).
 	dedupe bool
 	// keyFrom and idFrom name where the routing key and the message id
 	// come from, for the error when one is over the broker's limit.
@@ -56,6 +57,7 @@ type Webhooks struct {
 	m         *metrics
 	now       func() time.Time
 	endpoints []*endpoint
+	own       dedupe.Store // the window New opened itself, closed by Shutdown
 	once      sync.Once
 	err       error
 }
@@ -64,7 +66,7 @@ type endpoint struct {
 	spec
 	cfg    Provider
 	pool   *pool
-	window *window
+	window dedupe.Deduper // nil: repeats are not looked for
 }
 
 type metrics struct {
@@ -104,11 +106,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// New starts every provider's worker pool. pub is the broker; log may be
+// New starts every provider's worker pool. pub is the broker; window is
+// the service's de-duplication window, shared with the pipeline (nil: New
+// opens a local one of cfg.DedupeWindow ids, unless that is 0); log may be
 // nil (slog.Default), reg may be nil (no metrics). Unauthenticated lists
 // the providers that accept requests without a secret, for the caller to
 // report (only ENV=local allows one).
-func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Registerer) (*Webhooks, error) {
+func New(cfg Config, pub broker.Publisher, window dedupe.Deduper, log *slog.Logger, reg prometheus.Registerer) (*Webhooks, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -117,6 +121,15 @@ func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Regi
 		return nil, err
 	}
 	w := &Webhooks{log: log, m: m, now: time.Now}
+	switch {
+	case cfg.DedupeWindow == 0:
+		window = nil
+	case window == nil:
+		if w.own, err = openWindow(cfg.DedupeWindow, log, reg); err != nil {
+			return nil, err
+		}
+		window = w.own
+	}
 	for _, s := range specs {
 		pc := s.config(&cfg)
 		pc.Workers = max(1, pc.Workers)
@@ -125,7 +138,7 @@ func New(cfg Config, pub broker.Publisher, log *slog.Logger, reg prometheus.Regi
 		hint := fmt.Sprintf("%s_EVENT_BUFFERED_CHANNEL_SIZE=%d, %s_EVENT_WORKER_POOL_SIZE=%d", s.env, pc.Queue, s.env, pc.Workers)
 		e.pool = newPool(pub, pc.Workers, pc.Queue, hint, w.m.queued.WithLabelValues(s.name), w.m.publish.WithLabelValues(s.name))
 		if s.dedupe {
-			e.window = newWindow(cfg.DedupeWindow)
+			e.window = window
 		}
 		w.endpoints = append(w.endpoints, e)
 	}
@@ -178,6 +191,9 @@ func (w *Webhooks) Shutdown(ctx context.Context) error {
 			wg.Go(func() { errs[i] = e.pool.shutdown(ctx) })
 		}
 		wg.Wait()
+		if w.own != nil { // the requests in hand have settled: the HTTP server stopped first
+			errs = append(errs, w.own.Close())
+		}
 		w.err = errors.Join(errs...)
 	})
 	return w.err
@@ -217,16 +233,18 @@ func (w *Webhooks) handler(e *endpoint) http.Handler {
 			httpsrv.Fail(sw, err) // permanent: 400
 			return
 		}
-		if e.window.seen(p.id) {
+		key, dup, claimed := e.claim(r.Context(), p.id)
+		if dup {
 			w.m.duplicates.WithLabelValues(e.name).Inc()
 			ok200(sw, Accepted{Events: p.events, Duplicate: true})
 			return
 		}
-		if err := e.pool.run(r.Context(), e.exchange, p.msgs); err != nil {
+		err = e.pool.run(r.Context(), e.exchange, p.msgs)
+		e.settle(r.Context(), key, claimed, err)
+		if err != nil {
 			httpsrv.Fail(sw, classify(err))
 			return
 		}
-		e.window.add(p.id)
 		w.m.events.WithLabelValues(e.name).Add(float64(p.events))
 		ok200(sw, Accepted{Events: p.events})
 	})

@@ -3,6 +3,8 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,11 +20,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
+	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/health"
 	"github.com/event-grpc/event-grpc/internal/ingest/httpsrv"
 	"github.com/event-grpc/event-grpc/internal/landing"
@@ -81,6 +85,8 @@ type envOpts struct {
 	rabbit bool
 	// reg receives the webhook metrics (nil: a fresh registry).
 	reg *prometheus.Registry
+	// window is the de-duplication window given to New (nil: its own).
+	window dedupe.Deduper
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -147,7 +153,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.reg == nil {
 		o.reg = prometheus.NewRegistry()
 	}
-	e.wh = must(New(o.cfg, pub, log, o.reg))
+	e.wh = must(New(o.cfg, pub, o.window, log, o.reg))
 	srv := httpsrv.New(httpsrv.Config{Addr: "127.0.0.1:0", MaxBodyBytes: maxBody, Logger: log}, nil, health.New())
 	for pattern, h := range e.wh.Routes() {
 		srv.Ingest(pattern, h)
@@ -578,6 +584,119 @@ func TestShopifyDedupe(t *testing.T) {
 	e.row(`SELECT count(*), count(DISTINCT webhook_id) FROM shopify_event`, "2|2")
 }
 
+// A Shopify delivery whose publish failed is not remembered: the
+// provider's retry is published, not answered as a duplicate, and only a
+// retry after that is one.
+func TestShopifyFailedDeliveryIsRetried(t *testing.T) {
+	f := &failFirst{n: 1}
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, envOpts{cfg: secretConfig(), reg: reg, wrap: func(p broker.Publisher) broker.Publisher { f.Publisher = p; return f }})
+	order := sample(t, "shopify/orders_create.json")
+	h := shopifyHeaders(t, order, shopifySecret)
+	if a := e.post("/shopify/event", nil, order, h); a.code != http.StatusServiceUnavailable {
+		t.Fatalf("failed publish answered %d: %s", a.code, a.body)
+	}
+	for i, dup := range []bool{false, true} {
+		a := e.post("/shopify/event", nil, order, h)
+		if a.code != http.StatusOK || strings.Contains(a.body, `"duplicate":true`) != dup {
+			t.Fatalf("retry %d: %d %s, want duplicate=%v", i, a.code, a.body, dup)
+		}
+	}
+	if n := e.count("shopify_events_q"); n != 1 {
+		t.Fatalf("shopify_events_q holds %d messages, want 1", n)
+	}
+	// The failed delivery was released, not left claimed until its claim
+	// expired: the retry found it new, not in flight.
+	if got := hits(t, reg, "in_flight"); got != 0 {
+		t.Fatalf("the retry found the failed delivery in flight %v times", got)
+	}
+	if got := hits(t, reg, "done"); got != 1 {
+		t.Fatalf("%v repeats found done, want 1", got)
+	}
+}
+
+// hits is the value of eventgrpc_dedupe_hits_total{state} in reg.
+func hits(t *testing.T, reg *prometheus.Registry, state string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "eventgrpc_dedupe_hits_total" && len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == state {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no eventgrpc_dedupe_hits_total{state=%q}", state)
+	return 0
+}
+
+// failFirst fails the first n publishes as a broker that is down.
+type failFirst struct {
+	broker.Publisher
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failFirst) Publish(ctx context.Context, exchange string, msgs []broker.Message) error {
+	f.mu.Lock()
+	fail := f.n > 0
+	f.n--
+	f.mu.Unlock()
+	if fail {
+		return fmt.Errorf("%w: test", broker.ErrUnavailable)
+	}
+	return f.Publisher.Publish(ctx, exchange, msgs)
+}
+
+// The window given to New is the service's: two instances sharing one
+// through Redis answer a delivery the other published as a duplicate,
+// and the repeat is not published again.
+func TestShopifyWindowSharedThroughRedis(t *testing.T) {
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
+	open := func() dedupe.Store {
+		d, err := dedupe.Open(ctx, dedupe.Config{Window: time.Minute, RedisAddrs: []string{"127.0.0.1:6379"}, KeyPrefix: prefix, RedisTimeout: time.Second},
+			slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	da, db := open(), open()
+	t.Cleanup(func() {
+		for _, d := range []dedupe.Store{da, db} {
+			d.Close()
+		}
+		admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+		defer admin.Close()
+		keys, err := admin.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = admin.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("redis cleanup: %v", err)
+		}
+	})
+	a := newEnv(t, envOpts{cfg: secretConfig(), window: da})
+	c := newEnv(t, envOpts{cfg: secretConfig(), window: db})
+	order := sample(t, "shopify/orders_create.json")
+	h := shopifyHeaders(t, order, shopifySecret)
+	if ans := a.post("/shopify/event", nil, order, h); ans.code != http.StatusOK || strings.Contains(ans.body, "duplicate") {
+		t.Fatalf("first delivery: %d %s", ans.code, ans.body)
+	}
+	if ans := c.post("/shopify/event", nil, order, h); ans.code != http.StatusOK || !strings.Contains(ans.body, `"duplicate":true`) {
+		t.Fatalf("the repeat at the other instance: %d %s", ans.code, ans.body)
+	}
+	if na, nc := a.count("shopify_events_q"), c.count("shopify_events_q"); na != 1 || nc != 0 {
+		t.Fatalf("published %d and %d times, want 1 and 0", na, nc)
+	}
+}
+
 // Each refusal has its status, and a refused request publishes nothing.
 func TestRefusals(t *testing.T) {
 	e := newEnv(t, envOpts{cfg: DefaultConfig()})
@@ -738,7 +857,7 @@ func TestShutdownRefuses(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	w := must(New(DefaultConfig(), nil, slog.New(slog.DiscardHandler), nil))
+	w := must(New(DefaultConfig(), nil, nil, slog.New(slog.DiscardHandler), nil))
 	defer w.Shutdown(context.Background())
 	var got []string
 	for p := range w.Routes() {
