@@ -18,9 +18,11 @@ import (
 // Client's batching uses for every attempt, for callers that build their
 // own requests (a load generator, a relay). It does no batching, no
 // retrying and no id minting, and keeps no state besides its connections.
-// Safe for concurrent use; requests share its connections (one HTTP/2
-// connection with ProtocolGRPC, a pool of HTTP/1.1 or HTTP/2 connections
-// with ProtocolConnect).
+// Safe for concurrent use; requests share its connections (with
+// ProtocolGRPC one HTTP/2 connection, another only when the service's
+// limit of concurrent streams is reached; with ProtocolConnect a pool of
+// HTTP/1.1 or HTTP/2 connections). Each Sender has connections of its own,
+// unless Config.HTTPClient is shared.
 type Sender struct {
 	cfg  Config
 	hc   *http.Client // sends the requests, with the signer of hmac mode when set
