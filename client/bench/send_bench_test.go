@@ -28,12 +28,19 @@ import (
 // its own so that the benchmark's CPU is the client's alone.
 const serverEnv = "EVENTGRPC_BENCH_SEND_SERVER"
 
-// acceptAll accepts every event with a result each, as the service answers.
+// serverDelayEnv, set to a duration, makes the server of serverEnv wait
+// that long before it answers each call.
+const serverDelayEnv = "EVENTGRPC_BENCH_SEND_SERVER_DELAY"
+
+// acceptAll accepts every event with a result each, as the service
+// answers, after delay.
 type acceptAll struct {
 	eventgrpcv1.UnimplementedEventServiceServer
+	delay time.Duration
 }
 
-func (acceptAll) Dispatch(_ context.Context, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
+func (s acceptAll) Dispatch(_ context.Context, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
+	time.Sleep(s.delay)
 	resp := &eventgrpcv1.Response{Status: eventgrpcv1.Status_STATUS_OK, Accepted: int32(len(req.GetEvents())),
 		Results: make([]*eventgrpcv1.EventResult, len(req.GetEvents()))}
 	for i, ev := range req.GetEvents() {
@@ -50,8 +57,9 @@ func serveAcceptAll() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	delay, _ := time.ParseDuration(os.Getenv(serverDelayEnv))
 	srv := grpc.NewServer()
-	eventgrpcv1.RegisterEventServiceServer(srv, acceptAll{})
+	eventgrpcv1.RegisterEventServiceServer(srv, acceptAll{delay: delay})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); srv.Stop() }()
 	fmt.Println(lis.Addr())
 	if err := srv.Serve(lis); err != nil {
@@ -62,10 +70,16 @@ func serveAcceptAll() int {
 }
 
 // startServerProcess runs serveAcceptAll in a child process until b ends.
-func startServerProcess(b *testing.B) string {
+func startServerProcess(b testing.TB, env ...string) string {
+	addr, _ := startServerCmd(b, env...)
+	return addr
+}
+
+// startServerCmd is startServerProcess that also returns the process.
+func startServerCmd(b testing.TB, env ...string) (string, *exec.Cmd) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	cmd.Env = append(append(os.Environ(), serverEnv+"=1"), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -86,7 +100,7 @@ func startServerProcess(b *testing.B) string {
 	if err != nil {
 		b.Fatalf("server process: %v", err)
 	}
-	return strings.TrimSpace(addr)
+	return strings.TrimSpace(addr), cmd
 }
 
 func cpuTime() time.Duration {
