@@ -79,10 +79,11 @@ func senderConfig(cfg Config) (Config, error) {
 
 // Send sends req in one request and returns the service's Response, or the
 // error of the request as a whole (a *connect.Error: connect.CodeOf names
-// its code, unavailable when the service could not be reached). It makes
-// one attempt, bounded by ctx only (Config.RequestTimeout is the Client's,
-// not the Sender's), and sends the events as they are: ids and timestamps
-// left empty are minted by the service. Header.clientId is not set for the
+// its code: unavailable when the service could not be reached or dropped
+// the connection, canceled only when ctx was). It makes one attempt,
+// bounded by ctx only (Config.RequestTimeout is the Client's, not the
+// Sender's), and sends the events as they are: ids and timestamps left
+// empty are minted by the service. Header.clientId is not set for the
 // caller; ClientID authenticates the request.
 func (s *Sender) Send(ctx context.Context, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
 	return s.send(ctx, req)

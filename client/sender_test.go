@@ -149,3 +149,48 @@ func TestNewSenderChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderConnectionReset: a service that resets the connection while a
+// request waits for its answer (as when it is killed) fails the request
+// as unavailable, as gRPC does, not as canceled: the caller did not give up.
+func TestSenderConnectionReset(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 64<<10)
+			_, _ = c.Read(buf) // the request has begun
+			time.Sleep(50 * time.Millisecond)
+			_ = c.(*net.TCPConn).SetLinger(0) // close with a reset
+			_ = c.Close()
+		}
+	}()
+	defer func() { _ = lis.Close(); <-done }()
+	s, err := client.NewSender(client.Config{URL: "http://" + lis.Addr().String(), Protocol: client.ProtocolGRPC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		_, err := s.Send(ctx, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{testEvent()}})
+		if connect.CodeOf(err) != connect.CodeUnavailable {
+			t.Fatalf("Send: %v (code %v), want unavailable", err, connect.CodeOf(err))
+		}
+	}
+	// A caller's cancel stays canceled.
+	cctx, ccancel := context.WithCancel(context.Background())
+	time.AfterFunc(10*time.Millisecond, ccancel)
+	if _, err := s.Send(cctx, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{testEvent()}}); connect.CodeOf(err) != connect.CodeCanceled {
+		t.Fatalf("Send, cancelled: %v, want canceled", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,11 +86,27 @@ func newTransport(cfg Config) (transport, error) {
 		}
 		resp, err := cl.Dispatch(ctx, req)
 		if err != nil {
-			return nil, err
+			return nil, unavailableIfReset(ctx, err)
 		}
 		return resp.Msg, nil
 	}
 	return transport{hc: hc, own: own, send: send}, nil
+}
+
+// unavailableIfReset recodes as unavailable a canceled error of a call
+// whose ctx is live: connect-go reports a connection the service reset or
+// closed (ECONNRESET, EPIPE: the service died) as canceled, the code of a
+// caller that gave up, where gRPC reports unavailable.
+func unavailableIfReset(ctx context.Context, err error) error {
+	var ce *connect.Error
+	if ctx.Err() != nil || !errors.As(err, &ce) || ce.Code() != connect.CodeCanceled {
+		return err
+	}
+	cause := ce.Unwrap()
+	if cause == nil {
+		cause = errors.New(ce.Message())
+	}
+	return connect.NewError(connect.CodeUnavailable, cause)
 }
 
 // sign is hex(HMAC-SHA256(secret, ts + "." + body)), the x-signature the
