@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -192,5 +193,41 @@ func TestSenderConnectionReset(t *testing.T) {
 	time.AfterFunc(10*time.Millisecond, ccancel)
 	if _, err := s.Send(cctx, &eventgrpcv1.Events{Events: []*eventgrpcv1.Event{testEvent()}}); connect.CodeOf(err) != connect.CodeCanceled {
 		t.Fatalf("Send, cancelled: %v, want canceled", err)
+	}
+}
+
+// TestSenderRefused: a request the gRPC port refuses (rate limited) fails
+// as resource_exhausted with the service's retry hint.
+func TestSenderRefused(t *testing.T) {
+	a := apptest.Start(t, map[string]string{"RATE_LIMIT_RPS": "1", "RATE_LIMIT_BURST": "1"})
+	s, err := client.NewSender(client.Config{URL: "http://" + a.GRPCAddr().String(), Protocol: client.ProtocolGRPC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var refused int
+	for range 5 {
+		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+		resp, err := s.Send(ctx, &eventgrpcv1.Events{Header: &eventgrpcv1.Header{UserId: "sender-refused"},
+			Events: []*eventgrpcv1.Event{{Id: uuid.Must(uuid.NewV7()).String(), Timestamp: ts, EventOf: testEvent().EventOf}}})
+		if err == nil {
+			if resp.GetAccepted() != 1 {
+				t.Fatalf("response %v", resp)
+			}
+			continue
+		}
+		var ce *connect.Error
+		if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
+			t.Fatalf("Send: %v, want accepted or resource_exhausted", err)
+		}
+		if ce.Meta().Get("retry-after-ms") == "" && len(ce.Details()) == 0 {
+			t.Errorf("refusal without a retry hint: %v %v", err, ce.Meta())
+		}
+		refused++
+	}
+	if refused == 0 {
+		t.Fatal("no request refused at 1 request/s")
 	}
 }
