@@ -44,6 +44,11 @@ type Config struct {
 	Protocol string
 	// HTTPClient sends the requests; default: one made for Protocol.
 	HTTPClient *http.Client
+	// RequestHeader is added to the HTTP headers of every request (with
+	// ProtocolGRPC: gRPC metadata; keys ending in "-bin" take values
+	// encoded with connect.EncodeBinaryHeader), e.g. for a proxy in front
+	// of the service. The headers of ClientID and APIKey take precedence.
+	RequestHeader http.Header
 	// Header is sent with every batch (session, user, device, app).
 	Header *eventgrpcv1.Header
 
@@ -133,8 +138,8 @@ type Stats struct {
 
 // Client batches and sends events. Safe for concurrent use.
 type Client struct {
-	cfg  Config
-	send func(ctx context.Context, req *eventgrpcv1.Events) (*eventgrpcv1.Response, error)
+	cfg    Config
+	sender *Sender // every attempt of every batch
 
 	mu        sync.Mutex
 	queue     []item
@@ -198,28 +203,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.APIKey != "" && len(cfg.HMACSecret) > 0 {
-		return nil, errors.New("event-grpc client: set APIKey or HMACSecret, not both")
-	}
-	if (cfg.APIKey != "" || len(cfg.HMACSecret) > 0) && cfg.ClientID == "" {
-		return nil, errors.New("event-grpc client: ClientID is required with APIKey or HMACSecret")
-	}
-	switch cfg.Compression {
-	case "":
-		cfg.Compression = CompressionGzip
-		if cfg.Protocol == ProtocolGRPC {
-			cfg.Compression = CompressionNone
-		}
-	case CompressionGzip, CompressionNone:
-	default:
-		return nil, fmt.Errorf("event-grpc client: Compression %q is not %q or %q", cfg.Compression, CompressionGzip, CompressionNone)
-	}
-	def(&cfg.CompressMinBytes, 1024)
-	send, err := newTransport(cfg)
+	sender, err := NewSender(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, send: send, settledCh: make(chan struct{}),
+	cfg = sender.cfg
+	c := &Client{cfg: cfg, sender: sender, settledCh: make(chan struct{}),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		log: cfg.Logger, optedOut: cfg.OptedOut, anonID: cfg.AnonymousID}
 	kept := false
@@ -359,6 +348,7 @@ func (c *Client) Close(ctx context.Context) error {
 	err := c.Flush(ctx)
 	c.stopped.Do(func() { close(c.stop) })
 	<-c.done
+	c.sender.Close()
 	var jerr error
 	c.closeJournal.Do(func() {
 		if c.journal != nil {

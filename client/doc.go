@@ -89,5 +89,16 @@
 // HTTP and gRPC ports check them; so with hmac, use ProtocolGRPC with the
 // gRPC port only).
 //
-// A Client is safe for concurrent use.
+// Sender is the request path alone: NewSender takes the same Config
+// (its transport fields), and Sender.Send sends one Events request, as
+// built by the caller, and returns the service's Response or the error of
+// the request, with no batching, retry or id minting. A Client sends every
+// attempt of every batch through one. The load generator of
+// `event-grpc bench` (package client/bench) is built on it.
+//
+//	s, err := client.NewSender(client.Config{URL: "http://localhost:8017", Protocol: client.ProtocolGRPC})
+//	...
+//	resp, err := s.Send(ctx, &eventgrpcv1.Events{Header: h, Events: evs})
+//
+// A Client and a Sender are safe for concurrent use.
 package client

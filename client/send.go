@@ -114,7 +114,7 @@ func (c *Client) sendBatch(ctx context.Context, batch []item) bool {
 			req.Events[i] = it.ev
 		}
 		actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		resp, err := c.send(actx, req)
+		resp, err := c.sender.Send(actx, req)
 		cancel()
 		var hint time.Duration
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,9 +21,19 @@ import (
 	"github.com/event-grpc/event-grpc/gen/eventgrpc/v1/eventgrpcv1connect"
 )
 
+// transport is what newTransport builds: the HTTP client that sends (with
+// the signer of hmac mode), the transport made for it when the caller gave
+// none, and the function that sends one request.
+type transport struct {
+	hc   *http.Client
+	own  *http.Transport
+	send func(context.Context, *eventgrpcv1.Events) (*eventgrpcv1.Response, error)
+}
+
 // newTransport builds the function that sends one request.
-func newTransport(cfg Config) (func(context.Context, *eventgrpcv1.Events) (*eventgrpcv1.Response, error), error) {
+func newTransport(cfg Config) (transport, error) {
 	hc := cfg.HTTPClient
+	var own *http.Transport
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	var opts []connect.ClientOption
 	grpc := false
@@ -36,9 +47,10 @@ func newTransport(cfg Config) (func(context.Context, *eventgrpcv1.Events) (*even
 		p.SetUnencryptedHTTP2(true)
 		base.Protocols = p
 	default:
-		return nil, fmt.Errorf("event-grpc client: Protocol %q is not %q or %q", cfg.Protocol, ProtocolConnect, ProtocolGRPC)
+		return transport{}, fmt.Errorf("event-grpc client: Protocol %q is not %q or %q", cfg.Protocol, ProtocolConnect, ProtocolGRPC)
 	}
 	if hc == nil {
+		own = base
 		hc = &http.Client{Transport: base}
 	}
 	if cfg.Compression == CompressionGzip {
@@ -61,8 +73,11 @@ func newTransport(cfg Config) (func(context.Context, *eventgrpcv1.Events) (*even
 		}
 	}
 	cl := eventgrpcv1connect.NewEventServiceClient(hc, strings.TrimRight(cfg.URL, "/"), opts...)
-	return func(ctx context.Context, msg *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
+	send := func(ctx context.Context, msg *eventgrpcv1.Events) (*eventgrpcv1.Response, error) {
 		req := connect.NewRequest(msg)
+		for k, vs := range cfg.RequestHeader {
+			req.Header()[k] = append(req.Header()[k], vs...)
+		}
 		if cfg.ClientID != "" {
 			req.Header().Set("X-Client-Id", cfg.ClientID)
 		}
@@ -71,10 +86,27 @@ func newTransport(cfg Config) (func(context.Context, *eventgrpcv1.Events) (*even
 		}
 		resp, err := cl.Dispatch(ctx, req)
 		if err != nil {
-			return nil, err
+			return nil, unavailableIfReset(ctx, err)
 		}
 		return resp.Msg, nil
-	}, nil
+	}
+	return transport{hc: hc, own: own, send: send}, nil
+}
+
+// unavailableIfReset recodes as unavailable a canceled error of a call
+// whose ctx is live: connect-go reports a connection the service reset or
+// closed (ECONNRESET, EPIPE: the service died) as canceled, the code of a
+// caller that gave up, where gRPC reports unavailable.
+func unavailableIfReset(ctx context.Context, err error) error {
+	var ce *connect.Error
+	if ctx.Err() != nil || !errors.As(err, &ce) || ce.Code() != connect.CodeCanceled {
+		return err
+	}
+	cause := ce.Unwrap()
+	if cause == nil {
+		cause = errors.New(ce.Message())
+	}
+	return connect.NewError(connect.CodeUnavailable, cause)
 }
 
 // sign is hex(HMAC-SHA256(secret, ts + "." + body)), the x-signature the

@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 
-	benchpkg "github.com/event-grpc/event-grpc/internal/bench"
+	benchpkg "github.com/event-grpc/event-grpc/client/bench"
 )
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/event-grpc/event-grpc/client/bench"
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
-	"github.com/event-grpc/event-grpc/internal/bench"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/sink"

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/event-grpc/event-grpc/client/bench"
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
-	"github.com/event-grpc/event-grpc/internal/bench"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/fault"

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/event-grpc/event-grpc/internal/bench"
+	"github.com/event-grpc/event-grpc/client/bench"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/event-grpc/event-grpc/internal/bench"
+	"github.com/event-grpc/event-grpc/client/bench"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )

@@ -6,20 +6,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
+	"connectrpc.com/connect"
 
-	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/client"
 )
 
 // Result is the outcome of a run. Every sent event is counted once:
@@ -87,7 +83,7 @@ type stats struct {
 	dispatches, ok, errs                     int64
 	sent, poisoned, acked, rejected, refused int64
 	mismatched, unanswered                   int64
-	byCode                                   map[codes.Code]int64
+	byCode                                   map[connect.Code]int64
 	latency                                  histogram
 }
 
@@ -125,15 +121,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 
-	callCtx := ctx
-	if len(cfg.Metadata) > 0 {
-		md := metadata.MD{}
-		for k, v := range cfg.Metadata {
-			md.Append(strings.ToLower(k), v)
-		}
-		callCtx = metadata.NewOutgoingContext(ctx, md)
-	}
-
 	// stop ends the issuing of new dispatches (duration over, or --out
 	// failed); ctx ending also cancels the calls in flight.
 	stop, cancelStop := context.WithCancel(ctx)
@@ -166,11 +153,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	workers := make([]*stats, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range workers {
-		st := &stats{byCode: map[codes.Code]int64{}}
+		st := &stats{byCode: map[connect.Code]int64{}}
 		workers[i] = st
 		w := &worker{
 			cfg:      &cfg,
-			client:   eventgrpcv1.NewEventServiceClient(conns[i%len(conns)]),
+			sender:   conns[i%len(conns)],
 			b:        newBuilder(p, rand.New(rand.NewPCG(seed, uint64(i)+1)), cfg.Batch, cfg.Poison, cfg.EmptyIDs),
 			st:       st,
 			out:      out,
@@ -183,17 +170,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(stop, callCtx)
+			w.loop(stop, ctx)
 		}()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
 	var errs []error
-	for _, cc := range conns {
-		if err := cc.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("bench: close connection to %s: %w", cfg.Target, err))
-		}
+	for _, s := range conns {
+		s.Close()
 	}
 	res := merge(cfg.Target, elapsed, workers)
 	if out != nil {
@@ -240,27 +225,20 @@ func merge(target string, elapsed time.Duration, workers []*stats) Result {
 }
 
 // codeName is the canonical upper-case name of a gRPC code
-// ("RESOURCE_EXHAUSTED"); codes.Code.String gives "ResourceExhausted".
-func codeName(c codes.Code) string {
-	var b strings.Builder
-	for i, r := range c.String() {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
-	}
+// ("RESOURCE_EXHAUSTED"); connect.Code.String gives "resource_exhausted".
+func codeName(c connect.Code) string {
 	switch c {
-	case codes.OK:
+	case 0:
 		return "OK"
-	case codes.Canceled:
+	case connect.CodeCanceled:
 		return "CANCELLED" // the spelling of the gRPC spec
 	}
-	return strings.ToUpper(b.String())
+	return strings.ToUpper(c.String())
 }
 
 type worker struct {
 	cfg      *Config
-	client   eventgrpcv1.EventServiceClient
+	sender   *client.Sender
 	b        *builder
 	st       *stats
 	out      *idWriter
@@ -310,7 +288,7 @@ func (w *worker) dispatch(parent context.Context) {
 	n := int64(len(req.Events))
 	ctx, cancel := context.WithTimeout(parent, w.cfg.CallTimeout)
 	t0 := time.Now()
-	resp, err := w.client.Dispatch(ctx, req)
+	resp, err := w.sender.Send(ctx, req)
 	lat := time.Since(t0)
 	cancel()
 
@@ -321,7 +299,7 @@ func (w *worker) dispatch(parent context.Context) {
 	if err != nil {
 		st.errs++
 		st.refused += n
-		st.byCode[status.Code(err)]++
+		st.byCode[connect.CodeOf(err)]++
 		w.prog.add(n, 0, true)
 		return
 	}
@@ -345,48 +323,98 @@ func (w *worker) dispatch(parent context.Context) {
 	}
 }
 
-// dial opens cfg.Conns client connections and waits, within
-// cfg.DialTimeout, until every one is ready.
-func dial(ctx context.Context, cfg Config) ([]*grpc.ClientConn, error) {
-	conns := make([]*grpc.ClientConn, 0, cfg.Conns)
-	closeAll := func() {
-		for _, cc := range conns {
-			_ = cc.Close() // the dial already failed; that error is the one to report
+// dial makes cfg.Conns senders, each with its own HTTP/2 connection, and
+// waits, within cfg.DialTimeout, until the service answered on every one.
+func dial(ctx context.Context, cfg Config) ([]*client.Sender, error) {
+	url, err := targetURL(cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	var header http.Header
+	if len(cfg.Metadata) > 0 {
+		header = http.Header{}
+		for k, v := range cfg.Metadata {
+			k = strings.ToLower(k)
+			if strings.HasSuffix(k, "-bin") { // binary metadata goes base64-encoded, as gRPC sends it
+				v = connect.EncodeBinaryHeader([]byte(v))
+			}
+			header[k] = append(header[k], v)
 		}
 	}
-	for i := 0; i < cfg.Conns; i++ {
-		cc, err := grpc.NewClient(cfg.Target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	senders := make([]*client.Sender, 0, cfg.Conns)
+	closeAll := func() {
+		for _, s := range senders {
+			s.Close()
+		}
+	}
+	for range cfg.Conns {
+		s, err := client.NewSender(client.Config{URL: url, Protocol: client.ProtocolGRPC, RequestHeader: header})
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("bench: target %q: %w", cfg.Target, err)
 		}
-		conns = append(conns, cc)
-		cc.Connect()
+		senders = append(senders, s)
 	}
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	for _, cc := range conns {
-		for s := cc.GetState(); s != connectivity.Ready; s = cc.GetState() {
-			if !cc.WaitForStateChange(dctx, s) {
-				closeAll()
-				msg := fmt.Sprintf("bench: cannot reach target %s within %v (connection %s)", cfg.Target, cfg.DialTimeout, s)
-				if cause := probe(cfg.Target, cfg.DialTimeout); cause != "" {
-					msg += ": " + cause
-				}
-				if ctx.Err() != nil {
-					return nil, fmt.Errorf("%s: %w", msg, ctx.Err())
-				}
-				return nil, errors.New(msg + "; is event-grpc running and listening there?")
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for _, s := range senders {
+		for {
+			err := s.Ping(dctx)
+			if err == nil {
+				break
 			}
+			retry.Reset(dialRetry)
+			select {
+			case <-retry.C:
+				continue
+			case <-dctx.Done():
+			}
+			closeAll()
+			msg := fmt.Sprintf("bench: cannot reach target %s within %v", cfg.Target, cfg.DialTimeout)
+			if cause := probe(cfg.Target, cfg.DialTimeout); cause != "" {
+				msg += ": " + cause
+			} else {
+				msg += ": " + err.Error()
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%s: %w", msg, ctx.Err())
+			}
+			return nil, errors.New(msg + "; is event-grpc running and listening there?")
 		}
 	}
-	return conns, nil
+	return senders, nil
+}
+
+// dialRetry is the wait between two attempts to reach the target at start.
+const dialRetry = 100 * time.Millisecond
+
+// targetURL is the http:// URL of a gRPC target: host:port, or
+// dns:///host:port or passthrough:///host:port as grpc-go spells them, or
+// an http:// or https:// URL as it is.
+func targetURL(target string) (string, error) {
+	t := strings.TrimSpace(target)
+	if strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://") {
+		return t, nil
+	}
+	for _, scheme := range []string{"dns:///", "passthrough:///"} {
+		t = strings.TrimPrefix(t, scheme)
+	}
+	if _, _, err := net.SplitHostPort(t); err != nil || strings.Contains(t, "/") {
+		return "", fmt.Errorf("bench: --target %q is not host:port, dns:///host:port or an http:// URL", target)
+	}
+	return "http://" + t, nil
 }
 
 // probe explains why a plain host:port target is unreachable, from a TCP
 // dial; empty when the target is not host:port.
 func probe(target string, timeout time.Duration) string {
-	hostport := strings.TrimPrefix(strings.TrimPrefix(target, "dns:///"), "passthrough:///")
+	hostport := strings.TrimSpace(target)
+	for _, scheme := range []string{"dns:///", "passthrough:///", "http://", "https://"} {
+		hostport = strings.TrimPrefix(hostport, scheme)
+	}
+	hostport = strings.TrimSuffix(hostport, "/")
 	if strings.Contains(hostport, "/") {
 		return ""
 	}

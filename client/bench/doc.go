@@ -1,6 +1,10 @@
 // Package bench is the load generator behind `event-grpc bench`: it calls
 // EventService.dispatch over real gRPC from many workers and reports
-// throughput, latency and how every sent event ended.
+// throughput, latency and how every sent event ended. It sends with the Go
+// SDK's request path, client.Sender (connect-go, gRPC protocol, HTTP/2
+// without TLS), one Sender, thus one connection, per Config.Conns; before
+// the load it waits, within DialTimeout, until the service answered on
+// every connection (Sender.Ping).
 //
 // Load is made to look like production traffic: a pool of about a thousand
 // synthetic users, each with one consistent Header (session, device, user,

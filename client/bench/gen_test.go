@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/google/uuid"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -242,8 +242,10 @@ func TestHistogramQuantiles(t *testing.T) {
 }
 
 func TestCodeName(t *testing.T) {
-	for c, want := range map[uint32]string{1: "CANCELLED", 4: "DEADLINE_EXCEEDED", 8: "RESOURCE_EXHAUSTED", 14: "UNAVAILABLE", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 0: "OK"} {
-		if got := codeName(codes.Code(c)); got != want {
+	for c, want := range map[uint32]string{1: "CANCELLED", 4: "DEADLINE_EXCEEDED", 8: "RESOURCE_EXHAUSTED", 14: "UNAVAILABLE", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 0: "OK",
+		5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 9: "FAILED_PRECONDITION", 10: "ABORTED", 11: "OUT_OF_RANGE",
+		12: "UNIMPLEMENTED", 13: "INTERNAL", 15: "DATA_LOSS", 16: "UNAUTHENTICATED"} {
+		if got := codeName(connect.Code(c)); got != want {
 			t.Errorf("codeName(%d) = %q, want %q", c, got, want)
 		}
 	}

@@ -29,7 +29,12 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) != "" {
+		os.Exit(serveAcceptAll())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // testService is a small EventService for the load generator to hit: it
 // rejects the event kinds the real service rejects (no payload, a

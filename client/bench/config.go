@@ -29,7 +29,8 @@ const (
 // (see withDefaults), except Target, which Run requires.
 type Config struct {
 	// Target is the gRPC address of the service, e.g. "127.0.0.1:8017"
-	// (any grpc.NewClient target works: "dns:///host:port", ...).
+	// (also "dns:///host:port" or "passthrough:///host:port", as grpc-go
+	// spells them, or an http:// or https:// URL).
 	Target string
 	// Concurrency is the number of workers, each with one call in flight.
 	// 0 means DefaultConcurrency.
@@ -51,7 +52,8 @@ type Config struct {
 	// ClientID, when set, replaces Header.clientId in every batch.
 	ClientID string
 	// Metadata is sent as gRPC metadata with every call (e.g. credentials).
-	// Keys are lower-cased, as gRPC does.
+	// Keys are lower-cased, as gRPC does; values of keys ending in "-bin"
+	// are sent base64-encoded, as gRPC does.
 	Metadata map[string]string
 	// EmptyIDs leaves every event's id empty so the service mints one. By
 	// default each event gets a fresh client-side UUIDv7.
@@ -104,6 +106,8 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if strings.TrimSpace(c.Target) == "" {
 		bad("--target is empty")
+	} else if _, err := targetURL(c.Target); err != nil {
+		bad("%s", strings.TrimPrefix(err.Error(), "bench: "))
 	}
 	if c.Concurrency < 1 {
 		bad("--concurrency must be at least 1, got %d", c.Concurrency)
