@@ -31,19 +31,25 @@ func impls() []impl {
 			return newRedis(t, testConfig(t, window, pending))
 		}},
 		{"layered", func(t *testing.T, window, pending time.Duration) Deduper {
-			st, err := Open(context.Background(), testConfig(t, window, pending), quiet, nil)
+			st, err := Open(testConfig(t, window, pending), quiet, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
+			if err := st.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			return st
 		}},
 		{"layered local only", func(t *testing.T, window, pending time.Duration) Deduper {
-			st, err := Open(context.Background(), Config{Window: window, PendingTTL: pending, LocalMaxItems: 10_000}, quiet, nil)
+			st, err := Open(Config{Window: window, PendingTTL: pending, LocalMaxItems: 10_000}, quiet, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
+			if err := st.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			return st
 		}},
 	}

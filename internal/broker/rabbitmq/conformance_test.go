@@ -23,9 +23,15 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { srv.deleteAll(top) })
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			b, err := New(ctx, Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
+			b, err := New(Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
 			if err != nil {
 				t.Fatalf("New: %v", err)
+			}
+			if err := b.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.NotReady(); err != nil {
+				t.Fatal(err)
 			}
 			return b
 		},

@@ -93,8 +93,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.rabbit = newRabbitEnv(t)
 		pub = e.rabbit.broker
 	} else {
-		b, err := jetstream.New(ctx, jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
+		b, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.NotReady(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close(context.Background()) })
