@@ -67,6 +67,8 @@ type App struct {
 	// History samples the status page's rates every second (GET /admin/history).
 	History *httpsrv.History
 
+	// broker is Broker as a part of the service (Start, Shutdown, Ready).
+	broker        component.Component
 	dedupe        dedupe.Store // nil when DEDUPE_WINDOW=0
 	authn         *auth.Authenticator
 	analytics     *sink.Connecting
@@ -88,9 +90,8 @@ type App struct {
 	parts *component.Group
 }
 
-// New builds every part; nothing listens, consumes or reaches a database
-// until Start. (The broker is still reached here: the pipeline, webhooks
-// and admin routes are built on it.)
+// New builds every part; nothing listens, consumes or reaches a broker or
+// a database until Start.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: reg, State: health.New(), catalog: schema.Default(), consumeErrs: make(chan error, 1), Reporter: telemetry.Nop{}}
 	ok := false
@@ -145,7 +146,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 		c.Topology = cfg.Topology.WithoutQueues(idle...)
 		a.cfg, cfg = &c, &c
 	}
-	if err := a.openBroker(ctx); err != nil {
+	if err := a.openBroker(); err != nil {
 		return nil, err
 	}
 	authCfg := cfg.Auth
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometh
 	if err != nil {
 		return nil, err
 	}
-	if a.dedupe, err = dedupe.Open(ctx, cfg.Dedupe, log, reg); err != nil {
+	if a.dedupe, err = dedupe.Open(cfg.Dedupe, log, reg); err != nil {
 		return nil, err
 	}
 	if a.Pipeline, err = pipeline.New(pipeline.Config{
@@ -405,10 +406,18 @@ func tablesOf(top *topology.Topology) []string {
 	return out
 }
 
-func (a *App) openBroker(ctx context.Context) error {
+// openBroker builds the broker; it connects at Start (a server down then
+// leaves the service not ready until it answers; a topology the server
+// refuses fails Start).
+func (a *App) openBroker() error {
 	cfg := a.cfg
 	var (
-		b   broker.Broker
+		b interface {
+			broker.Broker
+			// Component is the broker as a part of the service, whose
+			// readiness says why it is not ready.
+			Component() component.Component
+		}
 		err error
 	)
 	switch cfg.Broker.Kind {
@@ -418,25 +427,33 @@ func (a *App) openBroker(ctx context.Context) error {
 		if tlsCfg, err = tlsClientConfig(r.TLSCAFile, "RABBIT_TLS_CA_FILE"); err != nil {
 			return err
 		}
-		b, err = rabbitmq.New(ctx, rabbitmq.Config{
+		var rb *rabbitmq.Broker
+		if rb, err = rabbitmq.New(rabbitmq.Config{
 			URLs:      rabbitNodes(r),
 			QueueType: r.QueueType, TLS: tlsCfg, TypedExchanges: r.TypedExchanges,
 			Heartbeat: r.Heartbeat, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg,
-			ConnectInBackground: true, // a server down at start: start not ready, connect when it returns
-		})
+		}); err == nil {
+			b = rb
+		}
 	case config.BrokerNATS:
 		var tlsCfg *tls.Config
 		if tlsCfg, err = tlsClientConfig(cfg.Broker.NATSTLSCAFile, "NATS_TLS_CA_FILE"); err != nil {
 			return err
 		}
-		b, err = jetstream.New(ctx, jetstream.Config{URL: cfg.Broker.NATSURL, Stream: cfg.Broker.NATSStream, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		var jb *jetstream.Broker
+		if jb, err = jetstream.New(jetstream.Config{URL: cfg.Broker.NATSURL, Stream: cfg.Broker.NATSStream, Replicas: cfg.Broker.NATSReplicas, TLS: tlsCfg, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg}); err == nil {
+			b = jb
+		}
 	default:
-		b, err = jetstream.New(ctx, jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, StreamBufferedBytes: cfg.Broker.JetStreamBufferedBytes, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg})
+		var jb *jetstream.Broker
+		if jb, err = jetstream.New(jetstream.Config{DataDir: filepath.Join(cfg.DataDir, "jetstream"), SyncInterval: cfg.Broker.JetStreamSync, StreamBufferedBytes: cfg.Broker.JetStreamBufferedBytes, Topology: cfg.Topology, Logger: a.log, Registerer: a.reg}); err == nil {
+			b = jb
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("broker %s: %w", cfg.Broker.Kind, err)
 	}
-	a.Broker = b
+	a.Broker, a.broker = b, b.Component()
 	return nil
 }
 

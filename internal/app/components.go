@@ -39,15 +39,10 @@ func (a *App) components() *component.Group {
 		g.Add("authenticator", component.Funcs{ShutdownFunc: func(context.Context) error { return a.authn.Close() }})
 	}
 	if a.dedupe != nil { // stopped after the pipeline drained: its workers Commit/Forget
-		g.Add("dedupe", component.Funcs{ShutdownFunc: func(context.Context) error { return a.dedupe.Close() }})
+		g.Add("dedupe", a.dedupe)
 	}
-	if a.Broker != nil {
-		g.Add("broker", component.WithReady(component.Funcs{ShutdownFunc: a.Broker.Close}, func() error {
-			if !a.Broker.Ready() {
-				return fmt.Errorf("broker %s: not connected", a.cfg.Broker.Kind)
-			}
-			return nil
-		}))
+	if a.broker != nil {
+		g.Add("broker", a.broker)
 	}
 	if a.webengage != nil {
 		g.Add("webengage", component.Funcs{ShutdownFunc: func(context.Context) error { a.webengage.Close(); return nil }})

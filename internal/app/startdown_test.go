@@ -2,13 +2,19 @@ package app_test
 
 import (
 	"context"
+	"errors"
+	"github.com/event-grpc/event-grpc/internal/app/apptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
+	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
+	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
 // TestDatabasesDownAtStart: ClickHouse and PostgreSQL both unreachable
@@ -60,4 +66,40 @@ func TestDatabasesDownAtStart(t *testing.T) {
 	}
 	waitRows(t, a, "SELECT count() FROM event FINAL WHERE user_id = 'u-down'", "2")
 	waitPG(t, "SELECT count(*)::text FROM "+env["POSTGRES_EVENT_SCHEMA"]+".referral_event WHERE event_id = 'down-refer'", "1")
+}
+
+// TestRefusedTopologyFailsStart: a RabbitMQ that refuses part of the
+// topology (a queue exists with other arguments) fails the service's
+// Start loudly, naming the refused declaration: New reaches no server,
+// Start does, and a *rabbitmq.DeclareError is not a server that is down.
+func TestRefusedTopologyFailsStart(t *testing.T) {
+	vh := rabbitVHost(t)
+	q := topology.Default().Queues[0].Name
+	conn, err := amqp.Dial("amqp://guest:guest@127.0.0.1:5672/" + vh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not durable: the topology's queue is, so declaring it is refused.
+	if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+
+	a, _ := apptest.New(t, map[string]string{"BROKER": "rabbitmq", "RABBIT_VHOST": vh})
+	defer shutdown(t, a, 10*time.Second)
+	err = a.Start(context.Background())
+	var de *rabbitmq.DeclareError
+	if !errors.As(err, &de) {
+		t.Fatalf("Start = %v, want a *rabbitmq.DeclareError", err)
+	}
+	if !strings.Contains(err.Error(), q) {
+		t.Fatalf("Start error does not name the queue %s: %v", q, err)
+	}
+	if ok, _ := a.State.Ready(); ok {
+		t.Fatal("ready after a refused topology")
+	}
 }

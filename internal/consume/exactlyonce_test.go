@@ -58,8 +58,14 @@ queues:
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := rabbitmq.New(ctx, rabbitmq.Config{URL: "amqp://guest:guest@127.0.0.1:5672/", Topology: top})
+	b, err := rabbitmq.New(rabbitmq.Config{URL: "amqp://guest:guest@127.0.0.1:5672/", Topology: top})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {

@@ -69,9 +69,16 @@ type Deduper interface {
 	Forget(ctx context.Context, ids []string) error
 }
 
-// Store is a Deduper holding connections or goroutines.
+// Store is a Deduper holding connections or goroutines, and a part of
+// the service (component.Component).
 type Store interface {
 	Deduper
+	// Start makes the first contact with the shared window (Redis); a
+	// server that is down is not an error. Calls before Start work (Redis
+	// is dialled by the first call that needs it).
+	Start(ctx context.Context) error
+	// Shutdown is Close; ctx is not needed.
+	Shutdown(ctx context.Context) error
 	// Close releases the store; safe to call twice. Calls after Close
 	// answer New for every id (Local) or fail (Redis).
 	Close() error

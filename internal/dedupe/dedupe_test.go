@@ -42,11 +42,14 @@ func impls() []impl {
 // openStore is Open with cfg, closed when the test ends.
 func openStore(t *testing.T, cfg Config) Deduper {
 	t.Helper()
-	st, err := Open(context.Background(), cfg, quiet, nil)
+	st, err := Open(cfg, quiet, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if err := st.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 

@@ -39,13 +39,14 @@ type Layered struct {
 	lastLog    time.Time
 	suppressed int
 	closeOnce  sync.Once
+	startOnce  sync.Once
 }
 
 // Open builds the Deduper cfg asks for: a nil Store (and no error) when the
 // window is 0; Local alone without Redis addresses; otherwise Local in front of
-// Redis. It pings Redis once and only logs when that fails: serving goes on
-// with the local window. Metrics are registered on reg when it is not nil.
-func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) (Store, error) {
+// Redis. It does no I/O: Start pings Redis. Metrics are registered on reg
+// when it is not nil.
+func Open(cfg Config, log *slog.Logger, reg prometheus.Registerer) (Store, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
@@ -71,13 +72,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Regi
 			r.Close()
 		}
 		return nil, err
-	}
-	if r != nil {
-		if err := r.Ping(ctx); err != nil {
-			l.redisFailed("ping", err)
-		} else {
-			l.m.up.Set(1)
-		}
 	}
 	log.Info("event id dedupe on", "window", cfg.Window, "pending_ttl", cfg.PendingTTL,
 		"local_max_items", cfg.LocalMaxItems, "redis_addresses", len(cfg.RedisAddrs))
@@ -238,6 +232,27 @@ func (l *Layered) redisFailed(op string, err error) {
 	l.lastLog = now
 	l.suppressed = 0
 }
+
+// Start pings Redis once (within its timeout) and only logs when that
+// fails: serving goes on with the local window, and Redis is used again
+// when it answers. A store without Redis has nothing to start. Later
+// calls do nothing.
+func (l *Layered) Start(ctx context.Context) error {
+	l.startOnce.Do(func() {
+		if l.redis == nil {
+			return
+		}
+		if err := l.redis.Ping(ctx); err != nil {
+			l.redisFailed("ping", err)
+		} else {
+			l.m.up.Set(1)
+		}
+	})
+	return nil
+}
+
+// Shutdown is Close, for component.Component: it returns at once.
+func (l *Layered) Shutdown(context.Context) error { return l.Close() }
 
 // Close closes Local and Redis; safe to call twice.
 func (l *Layered) Close() error {

@@ -266,14 +266,17 @@ func TestForgetAfterCancel(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	st, err := Open(context.Background(), Config{}, nil, nil)
+	st, err := Open(Config{}, nil, nil)
 	if err != nil || st != nil {
 		t.Fatalf("window 0: %v, %v; want a nil store", st, err)
 	}
 	reg := prometheus.NewRegistry()
 	cfg := testConfig(t, time.Minute, time.Second)
-	st, err = Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
+	st, err = Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
@@ -284,7 +287,7 @@ func TestOpen(t *testing.T) {
 	}
 	// A second store on one registry counts into the first one's series
 	// (telemetry.Register).
-	again, err := Open(context.Background(), cfg, nil, reg)
+	again, err := Open(cfg, nil, reg)
 	if err != nil {
 		t.Fatalf("a second store on one registry: %v", err)
 	}
@@ -293,11 +296,14 @@ func TestOpen(t *testing.T) {
 	}
 	// Open with Redis unreachable still serves.
 	cfg.RedisAddrs = []string{"127.0.0.1:1"}
-	st, err = Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	st, err = Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatalf("open with redis down: %v", err)
 	}
 	defer st.Close()
+	if err := st.Start(context.Background()); err != nil {
+		t.Fatalf("start with redis down: %v", err)
+	}
 	expect(t, st, []string{"q", "q"}, New, InFlight)
 	if got := testutil.ToFloat64(st.(*Layered).m.redisErrors.WithLabelValues("ping")); got != 1 {
 		t.Fatalf("ping errors %v, want 1", got)

@@ -29,7 +29,7 @@ func (discard) Publish(context.Context, string, []broker.Message) error { return
 // event.
 func BenchmarkDispatch(b *testing.B) {
 	reg := prometheus.NewRegistry()
-	dd, err := dedupe.Open(context.Background(), dedupe.Config{Window: time.Minute, PendingTTL: 10 * time.Second, LocalMaxItems: 1 << 20},
+	dd, err := dedupe.Open(dedupe.Config{Window: time.Minute, PendingTTL: 10 * time.Second, LocalMaxItems: 1 << 20},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	if err != nil {
 		b.Fatal(err)

@@ -26,8 +26,14 @@ func newJetStream(t *testing.T) *jetstream.Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := jetstream.New(ctx, jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
+	b, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close(context.Background()) })

@@ -20,7 +20,7 @@ import (
 func newDeduped(t *testing.T, rec *recorder, mods ...func(*Config)) (*Pipeline, dedupe.Store, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	dd, err := dedupe.Open(context.Background(), dedupe.Config{Window: time.Minute, PendingTTL: 10 * time.Second, LocalMaxItems: 1000},
+	dd, err := dedupe.Open(dedupe.Config{Window: time.Minute, PendingTTL: 10 * time.Second, LocalMaxItems: 1000},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	if err != nil {
 		t.Fatal(err)

@@ -42,8 +42,14 @@ func newRabbit(t *testing.T) (*rabbitmq.Broker, *topology.Topology, func() int) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := rabbitmq.New(ctx, rabbitmq.Config{URL: rabbitURL, Topology: top})
+	b, err := rabbitmq.New(rabbitmq.Config{URL: rabbitURL, Topology: top})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := amqp.Dial(rabbitURL)
@@ -151,8 +157,14 @@ func newSeedRabbit(t *testing.T, typed ...string) *seedRabbit {
 	url := rabbitmq.URL("127.0.0.1", 5672, "guest", "guest", vh)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := rabbitmq.New(ctx, rabbitmq.Config{URL: url, Topology: topology.Default(), TypedExchanges: typed, Logger: slog.New(slog.DiscardHandler)})
+	b, err := rabbitmq.New(rabbitmq.Config{URL: url, Topology: topology.Default(), TypedExchanges: typed, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close(context.Background()) })

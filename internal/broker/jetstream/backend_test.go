@@ -118,7 +118,7 @@ func TestNewRefusesCollidingNames(t *testing.T) {
 		q.Name = "all_error" // the JetStream name of all.error
 		top.Queues = append(top.Queues, q)
 	})
-	_, err := jetstream.New(context.Background(), jetstream.Config{DataDir: t.TempDir(), Topology: top})
+	_, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: top})
 	if err == nil || !strings.Contains(err.Error(), "all_error") {
 		t.Fatalf("New = %v, want a name collision error", err)
 	}
@@ -127,9 +127,18 @@ func TestNewRefusesCollidingNames(t *testing.T) {
 func TestNewUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	_, err := jetstream.New(ctx, jetstream.Config{URL: "nats://127.0.0.1:1", Topology: testTopology(t, nil)})
-	if !errors.Is(err, broker.ErrUnavailable) {
-		t.Fatalf("New against a closed port = %v, want ErrUnavailable", err)
+	b, err := jetstream.New(jetstream.Config{URL: "nats://127.0.0.1:1", Topology: testTopology(t, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	// A server down is not a start failure: the broker starts not ready
+	// and says why.
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("Start against a closed port = %v, want nil (not ready)", err)
+	}
+	if err := b.NotReady(); !errors.Is(err, broker.ErrUnavailable) {
+		t.Fatalf("NotReady against a closed port = %v, want ErrUnavailable", err)
 	}
 }
 

@@ -34,11 +34,14 @@ func benchBroker(b *testing.B) (*jetstream.Broker, *topology.Topology) {
 	top := benchTopology(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	br, err := jetstream.New(ctx, jetstream.Config{DataDir: b.TempDir(), Topology: top})
+	br, err := jetstream.New(jetstream.Config{DataDir: b.TempDir(), Topology: top})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = br.Close(context.Background()) })
+	if err := br.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
 	return br, top
 }
 
@@ -80,7 +83,7 @@ func BenchmarkConsume(b *testing.B) {
 func BenchmarkPublishExternal(b *testing.B) {
 	top := benchTopology(b)
 	stream := fmt.Sprintf("BENCH_%08x", rand.Uint32())
-	br, err := jetstream.New(context.Background(), jetstream.Config{URL: externalURL, Stream: stream, Topology: top})
+	br, err := jetstream.New(jetstream.Config{URL: externalURL, Stream: stream, Topology: top})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,6 +91,9 @@ func BenchmarkPublishExternal(b *testing.B) {
 		_ = br.Close(context.Background())
 		deleteStream(b, stream)
 	})
+	if err := br.Start(context.Background()); err != nil || !br.Ready() {
+		b.Fatalf("Start: %v (%v)", err, br.NotReady())
+	}
 	b.SetBytes(int64(len(benchBody)))
 	b.ResetTimer()
 	publishN(b, br, b.N, 100)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/component"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -48,20 +49,27 @@ type Broker struct {
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
-	readyVal bool
+	readyErr error
+
+	// stateMu guards what Start sets while Ready and Close may run: the
+	// server, the connection, and whether the topology is declared.
+	stateMu    sync.Mutex
+	started    bool
+	declared   bool
+	declareErr error // why the topology is not declared yet
+	// bg counts the goroutine declaring in the background.
+	bg sync.WaitGroup
 }
 
 var (
-	_ broker.Broker      = (*Broker)(nil)
-	_ broker.DeadLetters = (*Broker)(nil)
+	_ broker.Broker       = (*Broker)(nil)
+	_ broker.DeadLetters  = (*Broker)(nil)
+	_ component.Component = (*Broker)(nil)
 )
 
-// New starts the embedded server (or connects to cfg.URL) and declares the
-// topology: the stream and one durable consumer per queue and error queue.
-// Declaring is idempotent; settings a running stream cannot take (another
-// retention) fail New. With an external server New retries with backoff
-// until ctx ends; the error then wraps broker.ErrUnavailable.
-func New(ctx context.Context, cfg Config) (*Broker, error) {
+// New builds a Broker for cfg; it does no I/O. Start starts the embedded
+// server (or connects to cfg.URL) and declares the topology.
+func New(cfg Config) (*Broker, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -83,53 +91,135 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		closing:    make(chan struct{}),
 		connClosed: make(chan struct{}),
 		streams:    map[string]jetstream.Stream{},
+		// The server's default until a connection says otherwise (the
+		// embedded server keeps it).
+		maxPayload: server.MAX_PAYLOAD_SIZE,
 	}
 	b.lifetime, b.stopLifetime = context.WithCancel(context.Background())
+	return b, nil
+}
 
-	if cfg.URL == "" {
-		if err := b.startEmbedded(); err != nil {
-			b.stopLifetime()
-			return nil, err
+// Start starts the embedded server (or connects to cfg.URL) and declares
+// the topology: the stream and one durable consumer per queue and error
+// queue. Declaring is idempotent; settings a running stream cannot take
+// (another retention) fail Start. The embedded server is a local store:
+// when it cannot start, or the topology cannot be declared before ctx
+// ends, Start fails. An external server is a server: Start makes the
+// first attempt (connect, then declare, within ctx) and returns; when the
+// server cannot be reached, or answers too late, the broker starts not
+// Ready (NotReady says why) and connects and declares in the background,
+// with backoff, when it answers. Later calls, and calls after Close, do
+// nothing.
+func (b *Broker) Start(ctx context.Context) error {
+	b.stateMu.Lock()
+	if b.started || b.isClosing() {
+		b.stateMu.Unlock()
+		return nil
+	}
+	b.started = true
+	b.stateMu.Unlock()
+	if b.cfg.URL == "" {
+		return b.startLocal(ctx)
+	}
+	if err := b.connect(); err != nil { // options only: a server down is retried by the client
+		return fmt.Errorf("jetstream: connect %s: %w", b.cfg.URL, err)
+	}
+	err := errNotConnected
+	if b.conn().IsConnected() {
+		if err = b.declare(ctx); err == nil {
+			b.setDeclared(nil)
+			return nil
+		}
+		if permanentAPIError(err) {
+			return fmt.Errorf("jetstream: declare topology: %w", err)
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		err = b.connect()
-		if err == nil {
-			break
-		}
-		if b.srv != nil || ctx.Err() != nil {
-			b.abort()
-			return nil, fmt.Errorf("jetstream: connect: %w: %w", broker.ErrUnavailable, err)
-		}
-		b.log.Warn("jetstream: connect failed, retrying", "url", cfg.URL, "err", err)
-		if backoff.Default.Sleep(ctx, attempt) != nil {
-			b.abort()
-			return nil, fmt.Errorf("jetstream: connect %s: %w: %w", cfg.URL, broker.ErrUnavailable, err)
-		}
+	b.setDeclared(err)
+	b.stateMu.Lock()
+	defer b.stateMu.Unlock()
+	if b.isClosing() {
+		return nil
+	}
+	b.log.Warn("jetstream: not ready; connecting and declaring the topology in the background", "url", b.cfg.URL, "err", err)
+	b.bg.Add(1) // under stateMu while not closing: Close waits for it
+	go b.declareInBackground()
+	return nil
+}
+
+// errNotConnected is why an external server's broker is not ready before
+// the client first connected.
+var errNotConnected = fmt.Errorf("%w: not connected", broker.ErrUnavailable)
+
+// startLocal starts the embedded server, connects in process and declares
+// the topology, retrying transient declare failures until ctx ends.
+func (b *Broker) startLocal(ctx context.Context) error {
+	if err := b.startEmbedded(); err != nil {
+		return err
+	}
+	if err := b.connect(); err != nil {
+		return fmt.Errorf("jetstream: connect: %w: %w", broker.ErrUnavailable, err)
 	}
 	for attempt := 0; ; attempt++ {
-		err = b.declare(ctx)
+		err := b.declare(ctx)
 		if err == nil {
-			return b, nil
+			b.setDeclared(nil)
+			return nil
 		}
 		if permanentAPIError(err) || ctx.Err() != nil {
-			b.abort()
 			if !permanentAPIError(err) {
 				err = fmt.Errorf("%w: %w", broker.ErrUnavailable, err)
 			}
-			return nil, fmt.Errorf("jetstream: declare topology: %w", err)
+			return fmt.Errorf("jetstream: declare topology: %w", err)
 		}
 		b.log.Warn("jetstream: declaring the topology failed, retrying", "err", err)
 		if backoff.Default.Sleep(ctx, attempt) != nil {
-			b.abort()
-			return nil, fmt.Errorf("jetstream: declare topology: %w: %w", broker.ErrUnavailable, err)
+			return fmt.Errorf("jetstream: declare topology: %w: %w", broker.ErrUnavailable, err)
 		}
 	}
 }
 
-// abort releases what a failed New started.
-func (b *Broker) abort() {
-	_ = b.Close(context.Background())
+// declareInBackground declares the topology on the external server once
+// the client is connected, with backoff, until it succeeds or Close.
+func (b *Broker) declareInBackground() {
+	defer b.bg.Done()
+	nc := b.conn()
+	for attempt := 0; ; attempt++ {
+		if backoff.Default.Sleep(b.lifetime, attempt) != nil {
+			return
+		}
+		err := errNotConnected
+		if nc.IsConnected() {
+			if err = b.declare(b.lifetime); err == nil {
+				b.setDeclared(nil)
+				b.log.Info("jetstream: connected; topology declared", "url", b.cfg.URL, "attempts", attempt+1)
+				return
+			}
+		}
+		b.setDeclared(err)
+		if b.lifetime.Err() != nil {
+			return
+		}
+		if permanentAPIError(err) {
+			b.log.Error("jetstream: the server refuses the topology; retrying", "err", err)
+		} else if attempt%10 == 9 {
+			b.log.Warn("jetstream: not connected yet; retrying", "url", b.cfg.URL, "attempts", attempt+1, "err", err)
+		}
+	}
+}
+
+// setDeclared records the result of declaring the topology: nil once it
+// is declared (the broker can be Ready), else why not yet.
+func (b *Broker) setDeclared(err error) {
+	b.stateMu.Lock()
+	b.declared, b.declareErr = err == nil, err
+	b.stateMu.Unlock()
+}
+
+// conn is the client connection; nil before Start connected.
+func (b *Broker) conn() *nats.Conn {
+	b.stateMu.Lock()
+	defer b.stateMu.Unlock()
+	return b.nc
 }
 
 func (b *Broker) startEmbedded() error {
@@ -164,6 +254,13 @@ func (b *Broker) startEmbedded() error {
 		srv.WaitForShutdown()
 		return fmt.Errorf("jetstream: embedded server could not enable JetStream in %s (see its log)", b.cfg.DataDir)
 	}
+	b.stateMu.Lock()
+	defer b.stateMu.Unlock()
+	if b.isClosing() { // Close ran meanwhile and saw no server
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return fmt.Errorf("jetstream: %w", broker.ErrClosed)
+	}
 	b.srv = srv
 	return nil
 }
@@ -197,6 +294,10 @@ func (b *Broker) connect() error {
 	if b.srv != nil {
 		opts = append(opts, nats.InProcessServer(b.srv))
 		url = ""
+	} else {
+		// A server that is down now is connected to when it answers:
+		// Connect returns a client that keeps trying.
+		opts = append(opts, nats.RetryOnFailedConnect(true))
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -212,8 +313,16 @@ func (b *Broker) connect() error {
 		b.connClosed = make(chan struct{})
 		return err
 	}
+	b.stateMu.Lock()
+	defer b.stateMu.Unlock()
+	if b.isClosing() { // Close ran meanwhile and saw no connection
+		nc.Close()
+		return fmt.Errorf("jetstream: %w", broker.ErrClosed)
+	}
 	b.nc, b.js = nc, js
-	b.maxPayload = int(nc.MaxPayload())
+	if mp := int(nc.MaxPayload()); mp > 0 { // 0 until connected
+		b.maxPayload = mp
+	}
 	return nil
 }
 
@@ -288,7 +397,7 @@ func (b *Broker) declareStream(ctx context.Context, queue string, maxBytes int64
 	return nil
 }
 
-// streamOf is the handle of queue's stream (declared by New).
+// streamOf is the handle of queue's stream (declared by Start).
 func (b *Broker) streamOf(queue string) (jetstream.Stream, error) {
 	b.streamsMu.Lock()
 	defer b.streamsMu.Unlock()
@@ -428,28 +537,53 @@ func permanentAPIError(err error) bool {
 	return false
 }
 
-// Ready reports whether the connection is up and the JetStream API
-// answers. The API check is cached for a second.
-func (b *Broker) Ready() bool {
-	select {
-	case <-b.closing:
-		return false
-	default:
+// Ready reports whether the connection is up, the topology declared and
+// the JetStream API answers. The API check is cached for a second.
+func (b *Broker) Ready() bool { return b.NotReady() == nil }
+
+// NotReady is nil when the broker is Ready, else why not: not started,
+// closed, not connected, the topology not declared yet (with the last
+// attempt's error), or the JetStream API not answering.
+func (b *Broker) NotReady() error {
+	if b.isClosing() {
+		return fmt.Errorf("jetstream: %w", broker.ErrClosed)
 	}
-	if b.nc == nil || !b.nc.IsConnected() {
-		return false
+	b.stateMu.Lock()
+	started, nc, js, declared, declareErr := b.started, b.nc, b.js, b.declared, b.declareErr
+	b.stateMu.Unlock()
+	switch {
+	case !started:
+		return errors.New("jetstream: not started")
+	case nc == nil:
+		return errors.New("jetstream: not connected")
+	case !nc.IsConnected():
+		return fmt.Errorf("jetstream: %w: not connected (%s)", broker.ErrUnavailable, nc.Status())
+	case !declared && declareErr != nil:
+		return fmt.Errorf("jetstream: topology not declared: %w", declareErr)
+	case !declared:
+		return errors.New("jetstream: topology not declared")
 	}
 	b.readyMu.Lock()
 	defer b.readyMu.Unlock()
 	if time.Since(b.readyAt) < time.Second {
-		return b.readyVal
+		return b.readyErr
 	}
 	ctx, cancel := context.WithTimeout(b.lifetime, time.Second)
 	defer cancel()
-	_, err := b.js.AccountInfo(ctx)
-	b.readyVal, b.readyAt = err == nil, time.Now()
-	return b.readyVal
+	_, err := js.AccountInfo(ctx)
+	b.readyAt, b.readyErr = time.Now(), nil
+	if err != nil {
+		b.readyErr = fmt.Errorf("jetstream: the JetStream API does not answer: %w", err)
+	}
+	return b.readyErr
 }
+
+// Component is the broker as a part of the service: Start, Shutdown
+// (Close) and readiness (NotReady).
+func (b *Broker) Component() component.Component { return component.WithReady(b, b.NotReady) }
+
+// Shutdown is Close, for component.Component.
+func (b *Broker) Shutdown(ctx context.Context) error { return b.Close(ctx) }
 
 // ClientURL is where the nats CLI can reach the server: the external URL,
 // or the embedded server's listener when ListenPort is set; empty
@@ -468,24 +602,28 @@ func (b *Broker) ClientURL() string {
 // and shuts the embedded server down. Safe to call twice; honours ctx.
 func (b *Broker) Close(ctx context.Context) error {
 	b.closeOnce.Do(func() {
+		b.stateMu.Lock()
 		close(b.closing)
+		nc, srv := b.nc, b.srv
+		b.stateMu.Unlock()
 		b.stopLifetime()
+		b.bg.Wait() // a background declare ends with lifetime
 		var errs []error
-		if b.nc != nil {
-			if err := b.nc.Drain(); err != nil {
-				b.nc.Close()
+		if nc != nil {
+			if err := nc.Drain(); err != nil {
+				nc.Close()
 			}
 			select {
 			case <-b.connClosed:
 			case <-ctx.Done():
 				errs = append(errs, fmt.Errorf("jetstream: drain: %w", ctx.Err()))
-				b.nc.Close()
+				nc.Close()
 				<-b.connClosed
 			}
 		}
-		if b.srv != nil {
-			b.srv.Shutdown()
-			b.srv.WaitForShutdown()
+		if srv != nil {
+			srv.Shutdown()
+			srv.WaitForShutdown()
 		}
 		b.closeErr = errors.Join(errs...)
 	})

@@ -105,9 +105,17 @@ func newBroker(t *testing.T, cfg jetstream.Config) *jetstream.Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := jetstream.New(ctx, cfg)
+	b, err := jetstream.New(cfg)
 	if err != nil {
 		t.Fatalf("jetstream.New: %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		_ = b.Close(context.Background())
+		t.Fatalf("Start: %v", err)
+	}
+	if err := b.NotReady(); err != nil { // the server is up: ready when Start returns
+		_ = b.Close(context.Background())
+		t.Fatalf("not ready after Start: %v", err)
 	}
 	return b
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/backoff"
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/component"
 )
 
 // reconnectBackoff paces reconnects and consumer restarts: capped at 2 s,
@@ -43,6 +44,12 @@ type Broker struct {
 	sess    *session      // nil while disconnected
 	changed chan struct{} // closed and replaced whenever sess changes
 	closed  bool
+	// started is set by Start; startGaveUp when Start stopped waiting
+	// for the first attempt (its ctx ended).
+	started, startGaveUp bool
+	// lastErr is why the last connection attempt failed; nil once one
+	// succeeded.
+	lastErr error
 	// consumers counts the goroutines of running Consume calls; Add only
 	// under mu while !closed.
 	consumers sync.WaitGroup
@@ -96,14 +103,8 @@ func (e *DeclareError) Error() string {
 // Unwrap exposes the problems to errors.Is / errors.As.
 func (e *DeclareError) Unwrap() []error { return e.Problems }
 
-// New connects to cfg.URL, declares cfg.Topology and opens the publisher
-// channels. It fails when the server cannot be reached (wrapping
-// broker.ErrUnavailable; with cfg.ConnectInBackground it returns a Broker
-// that is not Ready and connects when the server answers) or refuses part
-// of the topology (a *DeclareError
-// listing every refused declaration); the caller decides what to do. After a
-// successful New the Broker keeps itself connected until Close.
-func New(ctx context.Context, cfg Config) (*Broker, error) {
+// New builds a Broker for cfg; it does no I/O. Start connects it.
+func New(cfg Config) (*Broker, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -141,53 +142,85 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.closing, b.startClose = context.WithCancel(context.Background())
 	b.hard, b.hardStop = context.WithCancel(context.Background())
+	return b, nil
+}
 
-	type result struct {
-		s   *session
-		err error
+// Start connects to cfg.URLs, declares cfg.Topology and opens the
+// publisher channels: it makes the first attempt and returns once it
+// finished or ctx ended. With the server up the broker is Ready when
+// Start returns. A server that cannot be reached is not an error: the
+// broker starts not Ready (NotReady says why, wrapping
+// broker.ErrUnavailable) and connects with backoff when the server
+// answers. A topology the server refuses fails Start with a *DeclareError
+// listing every refused declaration (when the first attempt ends after
+// ctx, it is logged and the rest of the topology is used, as after a
+// reconnect). Once started the Broker keeps itself connected until Close.
+// Later calls, and calls after Close, do nothing.
+func (b *Broker) Start(ctx context.Context) error {
+	b.mu.Lock()
+	if b.started || b.closed {
+		b.mu.Unlock()
+		return nil
 	}
-	done := make(chan result, 1)
-	go func() {
-		s, err := b.connect()
-		done <- result{s, err}
-	}()
-	var r result
+	b.started = true
+	b.wg.Add(1)
+	b.mu.Unlock()
+	first := make(chan error, 1)
+	go b.run(first)
 	select {
-	case r = <-done:
+	case err := <-first:
+		return err
 	case <-ctx.Done():
-		// The dial is bounded by dialTimeout; wait for it so nothing leaks.
-		r = <-done
-		if r.err == nil {
-			r.err = ctx.Err()
-		}
 	}
+	// The attempt goes on; run hands over its result only while Start
+	// still waits (decided under mu, so none is lost).
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.startGaveUp = true
+	select {
+	case err := <-first:
+		return err
+	default:
+		return nil
+	}
+}
+
+// run makes the first connection attempt, reports it to Start through
+// first (at most once) and then keeps the broker connected until Close.
+func (b *Broker) run(first chan<- error) {
+	defer b.wg.Done()
+	s, err := b.connect()
 	var de *DeclareError
-	if r.err != nil && cfg.ConnectInBackground && ctx.Err() == nil && !errors.As(r.err, &de) && errors.Is(r.err, broker.ErrUnavailable) {
-		if r.s != nil {
-			b.closeSession(r.s)
+	if errors.As(err, &de) {
+		b.mu.Lock()
+		fatal := !b.startGaveUp
+		if fatal {
+			first <- err
 		}
-		b.log.Warn("server unreachable at start; not ready, connecting in the background", "err", r.err)
+		b.mu.Unlock()
+		if fatal {
+			b.closeSession(s)
+			return
+		}
+		b.log.Error("topology does not match the server", "err", err)
+		err = nil
+	}
+	if err != nil {
+		if s != nil {
+			b.closeSession(s)
+		}
+		b.setLastErr(err)
+		b.log.Warn("server unreachable at start; not ready, connecting in the background", "err", err)
 		// supervise starts from a lost session: it reconnects with
 		// backoff, and the broker becomes Ready when the server answers.
-		down := &session{lost: make(chan struct{})}
-		close(down.lost)
-		b.wg.Add(1)
-		go b.supervise(down)
-		return b, nil
+		s = &session{lost: make(chan struct{})}
+		close(s.lost)
+	} else if !b.setSession(s) { // Close has begun
+		first <- nil
+		return
 	}
-	if r.err != nil {
-		if r.s != nil {
-			b.closeSession(r.s)
-		}
-		b.startClose()
-		b.hardStop()
-		b.wg.Wait()
-		return nil, r.err
-	}
-	b.setSession(r.s)
-	b.wg.Add(1)
-	go b.supervise(r.s)
-	return b, nil
+	first <- nil // the channel holds one; nothing was sent before
+	b.supervise(s)
 }
 
 // defaultErrorExchange is used for dead letters when no topology is given.
@@ -298,6 +331,9 @@ func (b *Broker) setSession(s *session) bool {
 		return false
 	}
 	b.sess = s
+	if s != nil {
+		b.lastErr = nil
+	}
 	close(b.changed)
 	b.changed = make(chan struct{})
 	b.mu.Unlock()
@@ -342,7 +378,6 @@ func (b *Broker) waitSession(ctx context.Context) (*session, error) {
 // supervise waits for the connection to be lost and reconnects with
 // backoff until Close.
 func (b *Broker) supervise(s *session) {
-	defer b.wg.Done()
 	for {
 		select {
 		case <-b.closing.Done():
@@ -372,6 +407,7 @@ func (b *Broker) supervise(s *session) {
 				if ns != nil {
 					b.closeSession(ns)
 				}
+				b.setLastErr(err)
 				if attempt == 0 || attempt%10 == 9 {
 					b.log.Warn("reconnect failed", "attempt", attempt+1, "err", err)
 				}
@@ -391,6 +427,40 @@ func (b *Broker) supervise(s *session) {
 
 // Ready reports whether the broker is connected now.
 func (b *Broker) Ready() bool { return b.session() != nil && b.closing.Err() == nil }
+
+// NotReady is nil when the broker is Ready, else why not: not started,
+// closed, or not connected (wrapping the last attempt's error, which
+// wraps broker.ErrUnavailable or is a *DeclareError).
+func (b *Broker) NotReady() error {
+	if b.Ready() {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed || b.closing.Err() != nil:
+		return fmt.Errorf("rabbitmq: %w", broker.ErrClosed)
+	case !b.started:
+		return errors.New("rabbitmq: not started")
+	case b.lastErr != nil:
+		return fmt.Errorf("rabbitmq: not connected: %w", b.lastErr)
+	default:
+		return errors.New("rabbitmq: not connected")
+	}
+}
+
+func (b *Broker) setLastErr(err error) {
+	b.mu.Lock()
+	b.lastErr = err
+	b.mu.Unlock()
+}
+
+// Component is the broker as a part of the service: Start, Shutdown
+// (Close) and readiness (NotReady).
+func (b *Broker) Component() component.Component { return component.WithReady(b, b.NotReady) }
+
+// Shutdown is Close, for component.Component.
+func (b *Broker) Shutdown(ctx context.Context) error { return b.Close(ctx) }
 
 // Close stops the broker: new publishes and consumes fail with
 // broker.ErrClosed, running consumers finish and ack the batch in hand and
@@ -438,6 +508,7 @@ func (b *Broker) close() error {
 func (b *Broker) isClosing() bool { return b.closing.Err() != nil }
 
 var (
-	_ broker.Broker      = (*Broker)(nil)
-	_ broker.DeadLetters = (*Broker)(nil)
+	_ broker.Broker       = (*Broker)(nil)
+	_ broker.DeadLetters  = (*Broker)(nil)
+	_ component.Component = (*Broker)(nil)
 )

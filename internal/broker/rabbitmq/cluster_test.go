@@ -152,9 +152,15 @@ func TestClusterLeaderKilled(t *testing.T) {
 	urls := append([]string{URL("127.0.0.1", 5799, "guest", "guest", "/")}, clusterURLs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := New(ctx, Config{URLs: urls, Topology: top, Heartbeat: 2 * time.Second})
+	b, err := New(Config{URLs: urls, Topology: top, Heartbeat: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("New with a dead first address: %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -224,9 +230,15 @@ func TestClusterHomeNodeDown(t *testing.T) {
 	// Declared through rq3, the classic queue lives on rq3.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := New(ctx, Config{URLs: clusterURLs[2:], Topology: top, Heartbeat: 2 * time.Second})
+	b, err := New(Config{URLs: clusterURLs[2:], Topology: top, Heartbeat: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
+		t.Fatal(err)
 	}
 	if err := b.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -234,7 +246,7 @@ func TestClusterHomeNodeDown(t *testing.T) {
 	clustertest.Script(t, "node.sh", "rabbitmq", "kill", "3")
 	t.Cleanup(func() { clustertest.Script(t, "up.sh", "rabbitmq") })
 
-	_, err = New(ctx, Config{URLs: clusterURLs[:2], Topology: top, Heartbeat: 2 * time.Second})
+	_, err = open(ctx, Config{URLs: clusterURLs[:2], Topology: top, Heartbeat: 2 * time.Second})
 	var de *DeclareError
 	if !errors.As(err, &de) {
 		t.Fatalf("New with the queue's node down: %v, want a DeclareError", err)

@@ -70,7 +70,7 @@ func TestDeclareConflictsReported(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := New(ctx, Config{URL: testURL, Topology: top})
+	b, err := open(ctx, Config{URL: testURL, Topology: top})
 	if b != nil {
 		t.Fatal("New returned a broker with a refused topology")
 	}
@@ -105,9 +105,19 @@ func TestDeclareConflictsReported(t *testing.T) {
 func TestNewUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := New(ctx, Config{URL: URL("127.0.0.1", 1, "guest", "guest", "/")})
+	b, err := New(Config{URL: URL("127.0.0.1", 1, "guest", "guest", "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	// A server down is not a start failure: the broker starts not ready
+	// and says why.
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("Start on a closed port = %v, want nil (not ready)", err)
+	}
+	err = b.NotReady()
 	if !errors.Is(err, broker.ErrUnavailable) {
-		t.Fatalf("New on a closed port = %v, want ErrUnavailable", err)
+		t.Fatalf("NotReady on a closed port = %v, want ErrUnavailable", err)
 	}
 	if strings.Contains(err.Error(), "guest:guest") {
 		t.Fatalf("error shows the password: %v", err)

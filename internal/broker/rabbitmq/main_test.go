@@ -190,9 +190,15 @@ func mustNew(t testing.TB, cfg Config) *Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := New(ctx, cfg)
+	b, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil { // the server is up: connected when Start returns
+		t.Fatalf("not ready after Start: %v", err)
 	}
 	return b
 }
@@ -214,6 +220,20 @@ func newBroker(t testing.TB, top *topology.Topology, tweak ...func(*Config)) (*B
 		}
 	})
 	return b, reg
+}
+
+// open builds a Broker and starts it, as the service does; a Start that
+// fails closes it.
+func open(ctx context.Context, cfg Config) (*Broker, error) {
+	b, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Start(ctx); err != nil {
+		_ = b.Close(context.Background())
+		return nil, err
+	}
+	return b, nil
 }
 
 // metricValue sums the samples of a metric family.

@@ -304,7 +304,7 @@ func TestPacksUnlessTyped(t *testing.T) {
 			t.Errorf("Packs(%q) = %v, want %v", name, got, want)
 		}
 	}
-	_, err := New(context.Background(), Config{URL: testURL, Topology: top, TypedExchanges: []string{"test.nowhere"}})
+	_, err := New(Config{URL: testURL, Topology: top, TypedExchanges: []string{"test.nowhere"}})
 	if err == nil || !strings.Contains(err.Error(), `"test.nowhere" is not an exchange of the topology`) {
 		t.Fatalf("New with an unknown typed exchange: %v", err)
 	}

@@ -162,8 +162,14 @@ func TestCloseWhileDisconnected(t *testing.T) {
 	top := testTopology(t, "a")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := New(ctx, Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
+	b, err := New(Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
 		t.Fatal(err)
 	}
 	done := runAccepting(b, top.Queues[0])

@@ -9,18 +9,29 @@ import (
 	"github.com/event-grpc/event-grpc/internal/sink/sinktest"
 )
 
-// A RabbitMQ server that is down when the service starts: New returns a
-// broker that is not ready (ConnectInBackground), and it connects, declares
-// and publishes once the server answers. On 470972f New failed and the
-// service exited.
+// A RabbitMQ server that is down when the service starts: Start leaves a
+// broker that is not ready, and it connects, declares and publishes once
+// the server answers. On 470972f New failed and the service exited.
 func TestStartWhileServerDown(t *testing.T) {
 	p := sinktest.NewProxy(t, "127.0.0.1:5672")
 	p.Cut() // nothing listens: the server is "down"
 	top := testTopology(t, "down")
-	b, _ := newBroker(t, top, func(c *Config) {
-		c.URL = URL("127.0.0.1", p.Port(), "guest", "guest", "/")
-		c.ConnectInBackground = true
+	b, err := New(Config{URL: URL("127.0.0.1", p.Port(), "guest", "guest", "/"), Topology: top, Heartbeat: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatalf("Start with the server down = %v, want nil (not ready)", err)
+	}
 	if b.Ready() {
 		t.Fatal("ready with the server down")
 	}

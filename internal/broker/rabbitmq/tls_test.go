@@ -34,9 +34,15 @@ func TestAMQPS(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := New(ctx, Config{URLs: []string{url}, TLS: tlsCfg, Topology: top, Heartbeat: 2 * time.Second})
+	b, err := New(Config{URLs: []string{url}, TLS: tlsCfg, Topology: top, Heartbeat: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("New over amqps: %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
+		t.Fatal(err)
 	}
 	defer b.Close(ctx)
 	q := top.Queues[0]
@@ -63,9 +69,17 @@ func TestAMQPS(t *testing.T) {
 		"plaintext": {URLs: []string{fmt.Sprintf("amqp://guest:guest@localhost:%s/", port)}},
 	} {
 		cfg.Topology, cfg.Heartbeat = top, 2*time.Second
-		_, err := New(ctx, cfg)
+		b, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(ctx); err != nil {
+			t.Errorf("%s: Start = %v, want nil (not ready)", name, err)
+		}
+		err = b.NotReady()
+		_ = b.Close(context.Background())
 		if !errors.Is(err, broker.ErrUnavailable) {
-			t.Errorf("%s: New = %v, want unavailable", name, err)
+			t.Errorf("%s: NotReady = %v, want unavailable", name, err)
 		} else if name == "wrong CA" && !strings.Contains(err.Error(), "certificate") {
 			t.Errorf("%s: %v, want a certificate error", name, err)
 		}

@@ -107,7 +107,7 @@ func TestWindowIsBounded(t *testing.T) {
 		t.Fatal("a disabled window remembers")
 	}
 
-	given := must(dedupe.Open(ctx, dedupe.Config{Window: time.Minute}, slog.New(slog.DiscardHandler), nil))
+	given := must(dedupe.Open(dedupe.Config{Window: time.Minute}, slog.New(slog.DiscardHandler), nil))
 	defer given.Close()
 	cfg.DedupeWindow = DefaultDedupeWindow
 	shared := must(New(cfg, nil, given, slog.New(slog.DiscardHandler), nil))

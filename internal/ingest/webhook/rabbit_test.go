@@ -45,9 +45,15 @@ func newRabbitEnv(t testing.TB) *rabbitEnv {
 	rabbitctl(t, "set_permissions", "-p", vh, "guest", ".*", ".*", ".*")
 	r := &rabbitEnv{url: rabbitmq.URL("127.0.0.1", 5672, "guest", "guest", vh)}
 	ctx := context.Background()
-	b, err := rabbitmq.New(ctx, rabbitmq.Config{URL: r.url, Topology: topology.Default(), Logger: slog.New(slog.DiscardHandler)})
+	b, err := rabbitmq.New(rabbitmq.Config{URL: r.url, Topology: topology.Default(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("rabbitmq: %v", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close(context.Background()) })
 	r.broker = b

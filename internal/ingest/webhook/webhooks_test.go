@@ -99,8 +99,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 		e.rabbit = newRabbitEnv(t)
 		pub = e.rabbit.broker
 	} else {
-		b, err := jetstream.New(ctx, jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
+		b, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.NotReady(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close(context.Background()) })
@@ -660,9 +666,12 @@ func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 	rand.Read(b)
 	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
 	open := func() dedupe.Store {
-		d, err := dedupe.Open(ctx, dedupe.Config{Window: time.Minute, RedisAddrs: []string{"127.0.0.1:6379"}, KeyPrefix: prefix, RedisTimeout: time.Second},
+		d, err := dedupe.Open(dedupe.Config{Window: time.Minute, RedisAddrs: []string{"127.0.0.1:6379"}, KeyPrefix: prefix, RedisTimeout: time.Second},
 			slog.New(slog.DiscardHandler), nil)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 		return d

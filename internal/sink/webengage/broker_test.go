@@ -21,8 +21,14 @@ import (
 func TestThroughJetStream(t *testing.T) {
 	ctx := context.Background()
 	top := topology.Default()
-	b, err := jetstream.New(ctx, jetstream.Config{DataDir: t.TempDir(), Topology: top})
+	b, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: top})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.NotReady(); err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close(ctx)
