@@ -63,8 +63,9 @@
 //     StateDir, keeping it there for the next New: Stats().Saved).
 //   - Compression: request bodies of 1 KiB or more (CompressMinBytes) go
 //     gzip-compressed over Connect (Content-Encoding: gzip); Compression
-//     CompressionNone turns it off. The service's gRPC port does not decode
-//     gzip, so ProtocolGRPC sends as is.
+//     CompressionNone turns it off. ProtocolGRPC sends as is unless
+//     Compression is CompressionGzip (grpc-encoding gzip, which the gRPC
+//     port decodes).
 //   - StateDir (optional) keeps the queue in a journal of append-only
 //     segment files (written as events are queued, fsynced every
 //     FlushInterval, before each send and at Flush and Close, removed as

@@ -25,7 +25,7 @@
 //     error queues do (x-overflow drop-head, x-message-ttl).
 //   - A data directory or server that still has the single stream of
 //     earlier versions (Config.Stream itself, subjects "<stream>.q.>") is
-//     migrated by New: the stream is moved to subjects nobody publishes
+//     migrated by Start: the stream is moved to subjects nobody publishes
 //     to, each of its messages is stored in its queue's stream and only
 //     then deleted from it, and the emptied stream is deleted. A crash in
 //     between resumes at the next start.

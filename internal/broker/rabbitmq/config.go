@@ -64,11 +64,6 @@ type Config struct {
 	// PublishTimeout bounds one Publish call: waiting for room in a
 	// confirm window and for the confirms. Zero means 5s.
 	PublishTimeout time.Duration
-	// ConnectInBackground: when the server cannot be reached at New, New
-	// returns a Broker that is not Ready and keeps connecting with
-	// backoff, instead of failing (a server down at start is not a
-	// crash). A topology the server refuses still fails New.
-	ConnectInBackground bool
 }
 
 // Defaults for Config fields left zero.

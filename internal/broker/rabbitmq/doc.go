@@ -1,9 +1,11 @@
 // Package rabbitmq is the RabbitMQ backend of the broker contracts, built on
 // amqp091-go.
 //
-// New dials the server, declares the topology (durable exchanges and queues,
-// bindings, and every queue's error queue bound to the error exchange) and
-// opens a pool of publisher channels in confirm mode. Publish pipelines
+// New builds a Broker without I/O; Start dials the server, declares the
+// topology (durable exchanges and queues, bindings, and every queue's error
+// queue bound to the error exchange) and opens a pool of publisher channels
+// in confirm mode (a server down at Start is not an error: the broker is
+// not ready and connects with backoff; a refused topology fails Start). Publish pipelines
 // persistent, mandatory messages over that pool, each channel holding at most
 // Config.ConfirmWindow unconfirmed messages, and returns once every message
 // is confirmed; a message no queue takes comes back as broker.ErrUnroutable.
