@@ -52,8 +52,9 @@ type Pipeline struct {
 	now      func() time.Time
 	pool     *workpool.Pool[*request]
 	coal     *coalescer
-	routes   *routeCache // nil when the broker routes by key itself
-	maxBytes int         // of a message body
+	routes   *routeCache   // nil when the broker routes by key itself
+	maxBytes int           // of a message body, as configured
+	limits   broker.Limits // the broker's own, when it has one (see messageLimit)
 	inflight atomic.Int64
 	m        *metrics
 }
@@ -97,9 +98,9 @@ func New(cfg Config, pub broker.Publisher) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if l, ok := pub.(broker.Limits); ok {
-		p.maxBytes = min(p.maxBytes, l.MaxMessageBytes())
+		p.limits = l
 	}
-	p.coal = newCoalescer(pub, cfg.Exchange, cfg.Linger, cfg.MaxMessageEvents, p.maxBytes, p.now, p.m)
+	p.coal = newCoalescer(pub, cfg.Exchange, cfg.Linger, cfg.MaxMessageEvents, p.messageLimit, p.now, p.m)
 	if p.coal.router != nil {
 		p.routes = &routeCache{router: p.coal.router, exchange: cfg.Exchange, m: map[string][]string{}}
 	}
@@ -189,9 +190,10 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	if dd {
 		p.claim(ctx, r, resp, &counts)
 	}
+	maxBytes := p.messageLimit()
 	tooBig := func(i, size int) {
 		r.st[i] = stRejected
-		setFate(resp.Results[i], eventgrpcv1.ResultCode_RESULT_CODE_TOO_LARGE, errTooBig(i, size, p.maxBytes).Error())
+		setFate(resp.Results[i], eventgrpcv1.ResultCode_RESULT_CODE_TOO_LARGE, errTooBig(i, size, maxBytes).Error())
 		counts[reasonEventTooLarge]++
 	}
 	noRoute := func(key string) error { return errNoRoute(p.cfg.Exchange, key) }
@@ -199,7 +201,7 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 	if p.routes != nil {
 		queues = p.routes.queues
 	}
-	r.cut(p.cfg.MaxMessageEvents, p.maxBytes, queues, tooBig, noRoute)
+	r.cut(p.cfg.MaxMessageEvents, maxBytes, queues, tooBig, noRoute)
 
 	if len(r.chunks) > 0 {
 		if err := p.run(ctx, r); err != nil {
@@ -267,6 +269,17 @@ func (p *Pipeline) Dispatch(ctx context.Context, src Source, req *eventgrpcv1.Ev
 		resp.Message = "every event was rejected; see results"
 	}
 	return resp, nil
+}
+
+// messageLimit is the largest message body: the configured one, or the
+// broker's when smaller. Read for each request, since a broker learns its
+// server's limit when it first connects, which may be after the pipeline
+// is built.
+func (p *Pipeline) messageLimit() int {
+	if p.limits != nil {
+		return min(p.maxBytes, p.limits.MaxMessageBytes())
+	}
+	return p.maxBytes
 }
 
 // encode adds the accepted event i to r, or rejects it when it cannot be

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,5 +412,51 @@ func TestByteBudgetRefusesBeforeReading(t *testing.T) {
 	}
 	if n := p.inflight.Load(); n != 0 {
 		t.Fatalf("bytes in flight after every request finished = %d, want 0", n)
+	}
+}
+
+// limited is a recorder whose broker limit can change after the pipeline
+// is built, as a broker's does when it first connects to its server.
+type limited struct {
+	recorder
+	max atomic.Int64
+}
+
+func (l *limited) MaxMessageBytes() int { return int(l.max.Load()) }
+
+// The broker's message limit is read for each request: a broker that
+// learns a smaller server limit when it connects (after the pipeline was
+// built) gets messages cut to it.
+func TestBrokerLimitReadPerRequest(t *testing.T) {
+	pub := &limited{}
+	pub.max.Store(1 << 20)
+	p := newTest(t, pub, func(c *Config) { c.MaxMessageBytes = 1 << 20 })
+	req := func() *eventgrpcv1.Events {
+		var evs []*eventgrpcv1.Event
+		for i := range 40 {
+			ev := launch("l"+strconv.Itoa(i)+"-"+strconv.Itoa(int(pub.max.Load())), ms(now))
+			ev.GetLaunchEvent().DeepLink = strings.Repeat("r", 1000)
+			evs = append(evs, ev)
+		}
+		return &eventgrpcv1.Events{Events: evs}
+	}
+	if _, err := p.Dispatch(context.Background(), SourceGRPC, req()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pub.msgs); n != 1 {
+		t.Fatalf("40 events of 1 KB under a 1 MiB limit: %d messages, want 1", n)
+	}
+	pub.max.Store(8 << 10)
+	resp, err := p.Dispatch(context.Background(), SourceGRPC, req())
+	if err != nil || resp.Accepted != 40 {
+		t.Fatalf("after the limit fell: %v, %v", resp, err)
+	}
+	if n := len(pub.msgs) - 1; n < 5 {
+		t.Fatalf("40 events of 1 KB under an 8 KiB limit: %d messages, want at least 5", n)
+	}
+	for _, m := range pub.msgs[1:] {
+		if len(m.Body) > 8<<10 {
+			t.Fatalf("a message of %d bytes under an 8 KiB limit", len(m.Body))
+		}
 	}
 }

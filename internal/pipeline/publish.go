@@ -32,7 +32,7 @@ type coalescer struct {
 	exchange  string
 	linger    time.Duration
 	maxEvents int
-	maxBytes  int
+	maxBytes  func() int // the largest message body (Pipeline.messageLimit)
 	now       func() time.Time
 	m         *metrics
 
@@ -57,7 +57,7 @@ type part struct {
 	c *chunk
 }
 
-func newCoalescer(pub broker.Publisher, exchange string, linger time.Duration, maxEvents, maxBytes int, now func() time.Time, m *metrics) *coalescer {
+func newCoalescer(pub broker.Publisher, exchange string, linger time.Duration, maxEvents int, maxBytes func() int, now func() time.Time, m *metrics) *coalescer {
 	c := &coalescer{pub: pub, exchange: exchange, linger: linger, maxEvents: maxEvents, maxBytes: maxBytes, now: now, m: m, pending: map[string]*batch{}}
 	if qr, ok := pub.(broker.QueueRouter); ok && qr.Packs(exchange) {
 		c.router = qr
@@ -71,6 +71,7 @@ func newCoalescer(pub broker.Publisher, exchange string, linger time.Duration, m
 func (c *coalescer) send(r *request) {
 	var ready, led []*batch
 	now := c.now()
+	maxBytes := c.maxBytes()
 	c.mu.Lock()
 	for k := range r.chunks {
 		ch := &r.chunks[k]
@@ -78,7 +79,7 @@ func (c *coalescer) send(r *request) {
 		var b *batch
 		if c.linger > 0 {
 			b = c.pending[ch.dest]
-			if b != nil && (b.events+ch.events > c.maxEvents || b.bytes+size > c.maxBytes) {
+			if b != nil && (b.events+ch.events > c.maxEvents || b.bytes+size > maxBytes) {
 				delete(c.pending, ch.dest)
 				ready = append(ready, b)
 				b = nil
@@ -100,7 +101,7 @@ func (c *coalescer) send(r *request) {
 		b.events += ch.events
 		b.bytes += size
 		ch.batch = b
-		if c.linger > 0 && (b.events >= c.maxEvents || b.bytes >= c.maxBytes) {
+		if c.linger > 0 && (b.events >= c.maxEvents || b.bytes >= maxBytes) {
 			delete(c.pending, ch.dest)
 			ready = append(ready, b)
 		}

@@ -113,7 +113,7 @@ func (s *subscription) Fetch(ctx context.Context, limit int, wait time.Duration)
 	}
 	opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(max(wait, time.Millisecond))}
 	if limit > 1 {
-		opts = append(opts, jetstream.FetchMaxBytes(max(s.q.Batch.MaxBytes, s.b.maxPayload+fetchSlack)))
+		opts = append(opts, jetstream.FetchMaxBytes(max(s.q.Batch.MaxBytes, s.b.payloadLimit()+fetchSlack)))
 	}
 	msgs, err := drain(c.Fetch(limit, opts...))
 	if s.b.isClosing() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,7 +37,7 @@ type Broker struct {
 	// maxPayload is the largest message the server accepts; a pull
 	// request's byte budget never goes below it, so no message is too big
 	// to fetch.
-	maxPayload int
+	maxPayload atomic.Int64
 
 	// closing is closed when Close starts; lifetime is cancelled then, and
 	// ends handler contexts and waits that outlive their caller's context.
@@ -69,6 +70,10 @@ var (
 
 // New builds a Broker for cfg; it does no I/O. Start starts the embedded
 // server (or connects to cfg.URL) and declares the topology.
+// defaultMaxPayload is the server's max payload until the broker has
+// connected and read the server's own.
+const defaultMaxPayload = server.MAX_PAYLOAD_SIZE
+
 func New(cfg Config) (*Broker, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -93,7 +98,6 @@ func New(cfg Config) (*Broker, error) {
 		streams:    map[string]jetstream.Stream{},
 		// The server's default until a connection says otherwise (the
 		// embedded server keeps it).
-		maxPayload: server.MAX_PAYLOAD_SIZE,
 	}
 	b.lifetime, b.stopLifetime = context.WithCancel(context.Background())
 	return b, nil
@@ -321,7 +325,7 @@ func (b *Broker) connect() error {
 	}
 	b.nc, b.js = nc, js
 	if mp := int(nc.MaxPayload()); mp > 0 { // 0 until connected
-		b.maxPayload = mp
+		b.maxPayload.Store(int64(mp))
 	}
 	return nil
 }

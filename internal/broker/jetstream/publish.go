@@ -27,10 +27,21 @@ var (
 	_ broker.Limits      = (*Broker)(nil)
 )
 
+// payloadLimit is the server's max payload once connected; NATS's
+// default (1 MiB) until then.
+func (b *Broker) payloadLimit() int {
+	if mp := b.maxPayload.Load(); mp > 0 {
+		return int(mp)
+	}
+	return defaultMaxPayload
+}
+
 // MaxMessageBytes implements broker.Limits: the server's max payload (read
-// from the connection; 1 MiB by default) less the room for headers.
+// from the connection once connected, 1 MiB by default) less the room for
+// headers. It may change when the broker first connects: callers read it
+// for each message they cut.
 func (b *Broker) MaxMessageBytes() int {
-	return max(b.maxPayload-headerReserve, 1)
+	return max(b.payloadLimit()-headerReserve, 1)
 }
 
 // Packs implements broker.QueueRouter: every exchange is routed at publish
@@ -118,10 +129,10 @@ func (b *Broker) publish(ctx context.Context, exchange string, msgs []broker.Mes
 				h[natsMsgID] = []string{cid + "|" + n.durable}
 			}
 			m := &nats.Msg{Subject: n.subject, Header: h, Data: msg.Body}
-			if size := msgBytes(m); size > b.maxPayload {
+			if size := msgBytes(m); size > b.payloadLimit() {
 				// The server would refuse it whatever happens: permanent,
 				// never retried, named with the limit.
-				failed[i] = fault.Permanent(fmt.Errorf("jetstream: message of %d bytes (body %d) exceeds the server's max payload of %d bytes", size, len(msg.Body), b.maxPayload))
+				failed[i] = fault.Permanent(fmt.Errorf("jetstream: message of %d bytes (body %d) exceeds the server's max payload of %d bytes", size, len(msg.Body), b.payloadLimit()))
 				b.m.publishErrors.WithLabelValues("too_large").Inc()
 				break
 			}
