@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,7 +63,7 @@ type Handler struct {
 	labels     map[string]bool // routing keys that are type labels as they are
 	budget     *Budget         // nil: unbounded
 	budgets    []*sinkBudget   // of sinks, in acquisition order
-	states     sync.Pool       // *state
+	states     freeList        // the states of finished calls, for the next
 }
 
 // state is what one Handle call reuses from the last: the batches (their
@@ -125,14 +124,46 @@ func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logge
 	if budget != nil {
 		h.budget, h.budgets = budget, budget.of(h.sinks)
 	}
-	h.states.New = func() any {
+	h.states = freeList{c: make(chan *state, keptStates), new: func() *state {
 		st := &state{batches: make([]*schema.Batch, len(h.tables)), owners: make([][]int, len(h.tables))}
 		for i, t := range h.tables {
 			st.batches[i] = schema.NewBatch(t)
 		}
 		return st
-	}
+	}}
 	return h, nil
+}
+
+// keptStates is how many finished states a handler keeps for its next
+// calls: as many as its consumers usually have in hand at once.
+const keptStates = 4
+
+// freeList keeps up to cap(c) states between calls. Unlike a sync.Pool,
+// which drops what it holds at every other GC, it keeps them however often
+// the GC runs: under a memory budget the GC runs often, and a dropped
+// state's column slices are allocated and grown again for the next batch,
+// which makes the GC run more often still. What it keeps is bounded by
+// keptStates states of the largest batches seen, which the landing budget
+// already counts while they are in use.
+type freeList struct {
+	c   chan *state
+	new func() *state
+}
+
+func (f *freeList) Get() *state {
+	select {
+	case st := <-f.c:
+		return st
+	default:
+		return f.new()
+	}
+}
+
+func (f *freeList) Put(st *state) {
+	select {
+	case f.c <- st:
+	default:
+	}
 }
 
 // Outcomes of an event, for the events metric.
@@ -258,7 +289,7 @@ func (h *Handler) take(batch []broker.Delivery) (release func()) {
 // prepare decodes the batch and maps its rows into a state's batches, one
 // per table; messages that cannot be decoded or mapped are in st.failed.
 func (h *Handler) prepare(batch []broker.Delivery) *state {
-	st := h.states.Get().(*state)
+	st := h.states.Get()
 	for ti := range h.tables {
 		st.batches[ti].Reset()
 		st.owners[ti] = st.owners[ti][:0]
