@@ -140,7 +140,13 @@ func TestClusterStreamLeaderKilled(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for seq := si.State.FirstSeq; seq <= si.State.LastSeq && si.State.Msgs > 0; seq++ {
+		// The restarted node may still be rejoining: a read answered
+		// "temporarily unavailable" (503) is asked again until ctx ends.
 		m, err := st.GetMsg(ctx, seq)
+		for err != nil && !errors.Is(err, natsjs.ErrMsgNotFound) && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
+			m, err = st.GetMsg(ctx, seq)
+		}
 		if errors.Is(err, natsjs.ErrMsgNotFound) {
 			continue
 		}
