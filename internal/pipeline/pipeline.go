@@ -384,7 +384,9 @@ var errAbandoned = errors.New("the client gave up")
 // waited on: a full queue, or a full byte budget, is an immediate, loud
 // refusal.
 func (p *Pipeline) run(ctx context.Context, r *request) error {
-	r.bytes = len(r.enc) + len(r.header)
+	// pre (the stable encodings the digests were taken of) is held until
+	// r is released, like enc: it counts.
+	r.bytes = len(r.enc) + len(r.header) + len(r.pre)
 	if n := p.inflight.Add(int64(r.bytes)); n > int64(p.cfg.MaxInflightBytes) && n != int64(r.bytes) {
 		p.inflight.Add(-int64(r.bytes))
 		r.bytes = 0

@@ -145,3 +145,30 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus
 	t.Fatalf("no metric %s", name)
 	return nil
 }
+
+// TestInflightCountsStableEncodings: an event with an id is held twice
+// while its request is in flight, as sent (the digest's encoding) and as
+// published; the byte budget counts both.
+func TestInflightCountsStableEncodings(t *testing.T) {
+	rec := &recorder{block: make(chan struct{}), started: make(chan struct{}, 1)}
+	p, _, _ := newDeduped(t, rec)
+	blob := strings.Repeat("x", 10_000)
+	ev := &eventgrpcv1.Event{Id: "held", Timestamp: ms(now), EventOf: &eventgrpcv1.Event_CustomEvent{CustomEvent: &eventgrpcv1.CustomEvent{
+		Name: "budget", Params: map[string]string{"blob": blob}}}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := dispatch(t, p, ev)
+		done <- err
+	}()
+	<-rec.started
+	if n := p.inflight.Load(); n < 2*int64(len(blob)) {
+		t.Errorf("bytes in flight while an event of %d bytes with an id is published = %d, want at least twice that", len(blob), n)
+	}
+	close(rec.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := p.inflight.Load(); n != 0 {
+		t.Fatalf("bytes in flight after the request finished = %d, want 0", n)
+	}
+}
