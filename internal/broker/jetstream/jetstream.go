@@ -29,7 +29,10 @@ type Broker struct {
 
 	srv *server.Server // nil with an external server
 	nc  *nats.Conn
-	js  jetstream.JetStream
+	// connectErr is why the last connection attempt failed, until one
+	// succeeds.
+	connectErr atomic.Pointer[error]
+	js         jetstream.JetStream
 	// streams holds each queue's and error queue's stream handle, set by
 	// declare.
 	streamsMu sync.Mutex
@@ -284,7 +287,15 @@ func (b *Broker) connect() error {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.connectErr.Store(nil)
 			b.log.Info("jetstream: reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		// Why the last attempt failed (a refused certificate, a server
+		// that wants TLS), for NotReady.
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				b.connectErr.Store(&err)
+			}
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn("jetstream: connection error", "err", err)
@@ -561,6 +572,9 @@ func (b *Broker) NotReady() error {
 	case nc == nil:
 		return errors.New("jetstream: not connected")
 	case !nc.IsConnected():
+		if last := b.connectErr.Load(); last != nil {
+			return fmt.Errorf("jetstream: %w: not connected (%s): %w", broker.ErrUnavailable, nc.Status(), *last)
+		}
 		return fmt.Errorf("jetstream: %w: not connected (%s)", broker.ErrUnavailable, nc.Status())
 	case !declared && declareErr != nil:
 		return fmt.Errorf("jetstream: topology not declared: %w", declareErr)
