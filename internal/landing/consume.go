@@ -134,23 +134,31 @@ func New(q topology.Queue, catalog schema.Catalog, route Router, log *slog.Logge
 	return h, nil
 }
 
-// keptStates is how many finished states a handler keeps for its next
-// calls: as many as its consumers usually have in hand at once.
+// keptStates bounds how many finished states a handler keeps for its next
+// calls.
 const keptStates = 4
 
-// freeList keeps up to cap(c) states between calls. Unlike a sync.Pool,
-// which drops what it holds at every other GC, it keeps them however often
-// the GC runs: under a memory budget the GC runs often, and a dropped
-// state's column slices are allocated and grown again for the next batch,
-// which makes the GC run more often still. What it keeps is bounded by
-// keptStates states of the largest batches seen, which the landing budget
-// already counts while they are in use.
+// freeList keeps finished states between calls: at most as many as the
+// handler has had in use at once (one for a synchronous consumer, its
+// pipeline's depth for one that hands batches on), and never more than
+// cap(c). Unlike a sync.Pool, which drops what it holds at every other GC,
+// it keeps them however often the GC runs: under a memory budget the GC
+// runs often, and a dropped state's column slices are allocated and grown
+// again for the next batch, which makes the GC run more often still. A
+// state kept beyond what is used at once would only be heap the GC scans
+// in every cycle: the column slices of a large batch hold tens of
+// thousands of string headers each.
 type freeList struct {
-	c   chan *state
-	new func() *state
+	c     chan *state
+	new   func() *state
+	inUse atomic.Int32
+	peak  atomic.Int32
 }
 
 func (f *freeList) Get() *state {
+	n := f.inUse.Add(1)
+	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
+	}
 	select {
 	case st := <-f.c:
 		return st
@@ -160,6 +168,10 @@ func (f *freeList) Get() *state {
 }
 
 func (f *freeList) Put(st *state) {
+	f.inUse.Add(-1)
+	if len(f.c) >= int(f.peak.Load()) {
+		return
+	}
 	select {
 	case f.c <- st:
 	default:
