@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -21,15 +22,7 @@ func TestMetricsNameNoClientByDefault(t *testing.T) {
 		if err != nil || out != 1 {
 			t.Fatalf("successes series: %d, %v; want 1", out, err)
 		}
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var text strings.Builder
-		for _, mf := range mfs {
-			text.WriteString(mf.String())
-		}
-		if has := strings.Contains(text.String(), "acme-secret-client"); has != named {
+		if has := strings.Contains(telemetrytest.Text(t, reg), "acme-secret-client"); has != named {
 			t.Fatalf("ClientLabels=%v: client id on /metrics = %v", named, has)
 		}
 	}

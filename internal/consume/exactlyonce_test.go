@@ -13,6 +13,7 @@ import (
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/landing"
 	"github.com/event-grpc/event-grpc/internal/schema"
@@ -59,15 +60,7 @@ queues:
 		t.Fatal(err)
 	}
 	b, err := rabbitmq.New(rabbitmq.Config{URL: "amqp://guest:guest@127.0.0.1:5672/", Topology: top})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
+	componenttest.Start(t, ctx, b, err)
 	defer func() {
 		b.Close(ctx)
 		for _, q := range []string{top.Queues[0].Name, top.Queues[0].ErrorQueue()} {

@@ -16,6 +16,7 @@ import (
 
 	eventgrpcv1 "github.com/event-grpc/event-grpc/gen/eventgrpc/v1"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/event"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -43,15 +44,7 @@ func newRabbit(t *testing.T) (*rabbitmq.Broker, *topology.Topology, func() int) 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := rabbitmq.New(rabbitmq.Config{URL: rabbitURL, Topology: top})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
+	componenttest.Start(t, ctx, b, err)
 	conn, err := amqp.Dial(rabbitURL)
 	if err != nil {
 		t.Fatal(err)
@@ -158,16 +151,7 @@ func newSeedRabbit(t *testing.T, typed ...string) *seedRabbit {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := rabbitmq.New(rabbitmq.Config{URL: url, Topology: topology.Default(), TypedExchanges: typed, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(context.Background()) })
+	componenttest.Start(t, ctx, b, err)
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		t.Fatal(err)

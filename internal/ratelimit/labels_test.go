@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/event-grpc/event-grpc/internal/clocktest"
+	"github.com/event-grpc/event-grpc/internal/telemetry/telemetrytest"
 )
 
 // /metrics names no client unless METRICS_CLIENT_LABELS asks: by default a
@@ -26,17 +27,9 @@ func TestMetricsNameNoClientByDefault(t *testing.T) {
 		if d := l.Take(k); d.OK {
 			t.Fatal("second request within the burst of 1 was allowed")
 		}
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out strings.Builder
-		for _, mf := range mfs {
-			out.WriteString(mf.String())
-		}
-		has := strings.Contains(out.String(), "acme-secret-client")
-		if has != named {
-			t.Fatalf("ClientLabels=%v: client id on /metrics = %v:\n%s", named, has, out.String())
+		text := telemetrytest.Text(t, reg)
+		if has := strings.Contains(text, "acme-secret-client"); has != named {
+			t.Fatalf("ClientLabels=%v: client id on /metrics = %v:\n%s", named, has, text)
 		}
 		label := "all"
 		if named {

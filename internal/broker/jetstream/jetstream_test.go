@@ -17,6 +17,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -106,17 +107,7 @@ func newBroker(t *testing.T, cfg jetstream.Config) *jetstream.Broker {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := jetstream.New(cfg)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	if err := b.Start(ctx); err != nil {
-		_ = b.Close(context.Background())
-		t.Fatalf("Start: %v", err)
-	}
-	if err := b.NotReady(); err != nil { // the server is up: ready when Start returns
-		_ = b.Close(context.Background())
-		t.Fatalf("not ready after Start: %v", err)
-	}
+	componenttest.Start(t, ctx, b, err)
 	return b
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	consumestage "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -153,20 +154,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(Config{URLs: urls, Topology: top, Heartbeat: 2 * time.Second})
-	if err != nil {
-		t.Fatalf("New with a dead first address: %v", err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = b.Close(ctx)
-	})
+	componenttest.Start(t, ctx, b, err)
 	if got := queueTypes(t)[q.Name]; got != topology.QueueQuorum {
 		t.Fatalf("queue %s is %q; several addresses should make it quorum", q.Name, got)
 	}
@@ -231,15 +219,7 @@ func TestClusterHomeNodeDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(Config{URLs: clusterURLs[2:], Topology: top, Heartbeat: 2 * time.Second})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
+	componenttest.Start(t, ctx, b, err)
 	if err := b.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

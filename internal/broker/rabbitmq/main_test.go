@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -191,15 +192,7 @@ func mustNew(t testing.TB, cfg Config) *Broker {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil { // the server is up: connected when Start returns
-		t.Fatalf("not ready after Start: %v", err)
-	}
+	componenttest.Start(t, ctx, b, err)
 	return b
 }
 

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -211,12 +212,7 @@ func TestPublishClosed(t *testing.T) {
 	b, _ := newBroker(t, top)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := b.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Close(ctx); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
+	componenttest.StopTwice(t, ctx, b.Close)
 	if b.Ready() {
 		t.Fatal("Ready after Close")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 )
 
 // TestReconnect stops the RabbitMQ application for two seconds while a
@@ -163,15 +164,7 @@ func TestCloseWhileDisconnected(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	b, err := New(Config{URL: testURL, Topology: top, Heartbeat: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
+	componenttest.Start(t, ctx, b, err)
 	done := runAccepting(b, top.Queues[0])
 	restart(t, 0, func() {
 		eventually(t, 10*time.Second, "Ready to turn false", func() bool { return !b.Ready() })

@@ -10,6 +10,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/tlsconf"
 	"github.com/event-grpc/event-grpc/internal/tlsconf/tlsconftest"
 )
@@ -35,16 +36,7 @@ func TestAMQPS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(Config{URLs: []string{url}, TLS: tlsCfg, Topology: top, Heartbeat: 2 * time.Second})
-	if err != nil {
-		t.Fatalf("New over amqps: %v", err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close(ctx)
+	componenttest.Start(t, ctx, b, err)
 	q := top.Queues[0]
 	if err := b.Publish(ctx, top.Exchanges[0].Name, []broker.Message{{RoutingKey: "tls.1", Body: []byte(`{"over":"tls"}`)}}); err != nil {
 		t.Fatalf("publish over amqps: %v", err)

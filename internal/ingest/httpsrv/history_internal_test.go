@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -162,12 +163,7 @@ func TestHistoryStartShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := h.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Shutdown(ctx); err != nil {
-		t.Fatal("a second Shutdown:", err)
-	}
+	componenttest.StopTwice(t, ctx, h.Shutdown)
 	if err := NewHistory(reg, "").Shutdown(ctx); err != nil {
 		t.Fatal("Shutdown without Start:", err)
 	}

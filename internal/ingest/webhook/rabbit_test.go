@@ -16,6 +16,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/rabbitmq"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
 
@@ -46,16 +47,7 @@ func newRabbitEnv(t testing.TB) *rabbitEnv {
 	r := &rabbitEnv{url: rabbitmq.URL("127.0.0.1", 5672, "guest", "guest", vh)}
 	ctx := context.Background()
 	b, err := rabbitmq.New(rabbitmq.Config{URL: r.url, Topology: topology.Default(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("rabbitmq: %v", err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(context.Background()) })
+	componenttest.Start(t, ctx, b, err)
 	r.broker = b
 	conn, err := amqp.Dial(r.url)
 	if err != nil {

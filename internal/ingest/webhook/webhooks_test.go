@@ -25,6 +25,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/dedupe"
 	"github.com/event-grpc/event-grpc/internal/health"
@@ -100,16 +101,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		pub = e.rabbit.broker
 	} else {
 		b, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: topology.Default()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.NotReady(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close(context.Background()) })
+		componenttest.Start(t, ctx, b, err)
 		e.broker = b
 		pub = b
 	}
@@ -850,12 +842,7 @@ func TestBrokerDownIs503(t *testing.T) {
 func TestShutdownRefuses(t *testing.T) {
 	e := newEnv(t, envOpts{cfg: DefaultConfig()})
 	ctx := context.Background()
-	if err := e.wh.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.wh.Shutdown(ctx); err != nil {
-		t.Fatalf("second Shutdown: %v", err)
-	}
+	componenttest.StopTwice(t, ctx, e.wh.Shutdown)
 	a := e.post("/vidooly/event", nil, sample(t, "vidooly/video_metrics.json"), nil)
 	if a.code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d: %s", a.code, a.body)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	"github.com/event-grpc/event-grpc/internal/fault"
 	"github.com/event-grpc/event-grpc/internal/schema"
 	"github.com/event-grpc/event-grpc/internal/schema/schematest"
@@ -444,11 +445,7 @@ func TestCloseTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if err := s.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	componenttest.StopTwice(t, context.Background(), s.Close)
 }
 
 func BenchmarkWritePostgres(b *testing.B) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/event-grpc/event-grpc/internal/broker"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
+	"github.com/event-grpc/event-grpc/internal/component/componenttest"
 	policy "github.com/event-grpc/event-grpc/internal/consume"
 	"github.com/event-grpc/event-grpc/internal/topology"
 )
@@ -22,16 +23,7 @@ func TestThroughJetStream(t *testing.T) {
 	ctx := context.Background()
 	top := topology.Default()
 	b, err := jetstream.New(jetstream.Config{DataDir: t.TempDir(), Topology: top})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.NotReady(); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close(ctx)
+	componenttest.Start(t, ctx, b, err)
 
 	st := newStub(t)
 	st.rule = func(body map[string]any) *plan {

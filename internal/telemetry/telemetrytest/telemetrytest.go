@@ -2,6 +2,7 @@
 package telemetrytest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,4 +52,20 @@ func Lookup(t testing.TB, g prometheus.Gatherer, name string, labels ...string) 
 		}
 	}
 	return sum, found
+}
+
+// Text is every family g gathers, in the protobuf text form, for a test
+// that looks for a string anywhere among the metrics (a label value that
+// must not show, say).
+func Text(t testing.TB, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		b.WriteString(mf.String())
+	}
+	return b.String()
 }
