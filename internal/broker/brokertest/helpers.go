@@ -295,3 +295,27 @@ func publishUntilAccepted(t *testing.T, h Harness, b broker.Broker, exchange str
 		wait()
 	}
 }
+
+// RoundTrip publishes one message to exchange under key, fetches it from
+// q (bound to that key) and acks it, failing the test unless exactly that
+// message comes back: the check that a broker speaks to its server at all,
+// for tests of how it connects (TLS, clusters).
+func RoundTrip(t testing.TB, ctx context.Context, b broker.Broker, exchange, key string, q topology.Queue) {
+	t.Helper()
+	body := fmt.Sprintf(`{"round":"trip","key":%q}`, key)
+	if err := b.Publish(ctx, exchange, []broker.Message{{RoutingKey: key, Body: []byte(body)}}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	sub, err := b.Subscribe(ctx, q)
+	if err != nil {
+		t.Fatalf("subscribe to %s: %v", q.Name, err)
+	}
+	defer sub.Close()
+	ds, err := sub.Fetch(ctx, 10, 5*time.Second)
+	if err != nil || len(ds) != 1 || string(ds[0].Body) != body {
+		t.Fatalf("fetch from %s: %d messages %v, err %v; want the one published", q.Name, len(ds), ds, err)
+	}
+	if err := sub.Settle(ctx, ds, broker.Fate{Verb: broker.VerbAck}); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+}

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/broker/jetstream"
-	"github.com/event-grpc/event-grpc/internal/tlsconf"
 	"github.com/event-grpc/event-grpc/internal/tlsconf/tlsconftest"
 )
 
@@ -29,36 +28,14 @@ func TestTLS(t *testing.T) {
 	port := startTLSServer(t, dir, ca.File, cert, key)
 	url := fmt.Sprintf("tls://localhost:%d", port)
 
-	tlsCfg, err := tlsconf.Client(ca.File, "", "NATS_TLS_CA_FILE")
-	if err != nil {
-		t.Fatal(err)
-	}
 	top := testTopology(t, nil)
-	b := newBroker(t, jetstream.Config{URL: url, Stream: "TLS", TLS: tlsCfg, Topology: top})
+	b := newBroker(t, jetstream.Config{URL: url, Stream: "TLS", TLS: ca.Client(t), Topology: top})
 	defer b.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := b.Publish(ctx, "ev.tx", []broker.Message{{RoutingKey: "Click", Body: []byte(`{"over":"tls"}`)}}); err != nil {
-		t.Fatalf("publish over tls: %v", err)
-	}
-	sub, err := b.Subscribe(ctx, top.Queues[1])
-	if err != nil {
-		t.Fatalf("subscribe over tls: %v", err)
-	}
-	ds, err := sub.Fetch(ctx, 10, 5*time.Second)
-	if err != nil || len(ds) != 1 || string(ds[0].Body) != `{"over":"tls"}` {
-		t.Fatalf("fetch over tls: %v %v", ds, err)
-	}
-	if err := sub.Settle(ctx, ds, broker.Fate{Verb: broker.VerbAck}); err != nil {
-		t.Fatal(err)
-	}
-	_ = sub.Close()
+	brokertest.RoundTrip(t, ctx, b, "ev.tx", "Click", top.Queues[1])
 
-	other := tlsconftest.NewCA(t, t.TempDir())
-	wrong, err := tlsconf.Client(other.File, "", "NATS_TLS_CA_FILE")
-	if err != nil {
-		t.Fatal(err)
-	}
+	wrong := tlsconftest.NewCA(t, t.TempDir()).Client(t)
 	want := map[string]string{"wrong CA": "unknown authority", "no CA": "unknown authority"}
 	for name, cfg := range map[string]jetstream.Config{
 		"wrong CA": {URL: url, TLS: wrong},

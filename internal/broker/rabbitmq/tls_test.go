@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/event-grpc/event-grpc/internal/broker"
+	"github.com/event-grpc/event-grpc/internal/broker/brokertest"
 	"github.com/event-grpc/event-grpc/internal/clustertest"
 	"github.com/event-grpc/event-grpc/internal/component/componenttest"
-	"github.com/event-grpc/event-grpc/internal/tlsconf"
 	"github.com/event-grpc/event-grpc/internal/tlsconf/tlsconftest"
 )
 
@@ -29,33 +29,13 @@ func TestAMQPS(t *testing.T) {
 	top := testTopology(t, "tls")
 	// testTopology cleans up on the shared server; this node is the test's.
 	url := fmt.Sprintf("amqps://guest:guest@localhost:%s/", port)
-	tlsCfg, err := tlsconf.Client(ca.File, "", "RABBIT_TLS_CA_FILE")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := New(Config{URLs: []string{url}, TLS: tlsCfg, Topology: top, Heartbeat: 2 * time.Second})
+	b, err := New(Config{URLs: []string{url}, TLS: ca.Client(t), Topology: top, Heartbeat: 2 * time.Second})
 	componenttest.Start(t, ctx, b, err)
-	q := top.Queues[0]
-	if err := b.Publish(ctx, top.Exchanges[0].Name, []broker.Message{{RoutingKey: "tls.1", Body: []byte(`{"over":"tls"}`)}}); err != nil {
-		t.Fatalf("publish over amqps: %v", err)
-	}
-	sub, err := b.Subscribe(ctx, q)
-	if err != nil {
-		t.Fatalf("subscribe over amqps: %v", err)
-	}
-	ds, err := sub.Fetch(ctx, 10, 5*time.Second)
-	if err != nil || len(ds) != 1 || string(ds[0].Body) != `{"over":"tls"}` {
-		t.Fatalf("fetch over amqps: %v %v", ds, err)
-	}
-	if err := sub.Settle(ctx, ds, broker.Fate{Verb: broker.VerbAck}); err != nil {
-		t.Fatal(err)
-	}
-	_ = sub.Close()
+	brokertest.RoundTrip(t, ctx, b, top.Exchanges[0].Name, "tls.1", top.Queues[0])
 
-	other := tlsconftest.NewCA(t, t.TempDir())
-	wrong, _ := tlsconf.Client(other.File, "", "RABBIT_TLS_CA_FILE")
+	wrong := tlsconftest.NewCA(t, t.TempDir()).Client(t)
 	for name, cfg := range map[string]Config{
 		"wrong CA":  {URLs: []string{url}, TLS: wrong},
 		"plaintext": {URLs: []string{fmt.Sprintf("amqp://guest:guest@localhost:%s/", port)}},

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -15,6 +16,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/event-grpc/event-grpc/internal/tlsconf"
 )
 
 // CA is a certificate authority made for one test.
@@ -97,4 +100,15 @@ func writePEM(t testing.TB, file, typ string, der []byte) {
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Client is a client configuration that trusts ca alone (as the service
+// builds it from a *_TLS_CA_FILE), checking the server's name.
+func (ca *CA) Client(t testing.TB) *tls.Config {
+	t.Helper()
+	c, err := tlsconf.Client(ca.File, "", "the test's CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
