@@ -39,8 +39,7 @@ func TestServicePortsServeTLS(t *testing.T) {
 	}
 	gc := grpcurl(t)
 	dir := t.TempDir()
-	ca := tlsconftest.NewCA(t, dir)
-	cert, key := ca.Issue(t, dir, "server", "localhost")
+	ca, cert, key := tlsconftest.Localhost(t, dir, "server")
 	clientCert, clientKey := ca.Issue(t, dir, "client", "client")
 	dispatch := fmt.Sprintf(`{"header":{"clientId":"tls"},"events":[{"id":"tls-%d","timestamp":"%d","launchEvent":{}}]}`, time.Now().UnixNano(), time.Now().UnixMilli())
 

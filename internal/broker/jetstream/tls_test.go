@@ -23,8 +23,7 @@ import (
 // why (NotReady carries the last connection attempt's error).
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca := tlsconftest.NewCA(t, dir)
-	cert, key := ca.Issue(t, dir, "nats", "localhost")
+	ca, cert, key := tlsconftest.Localhost(t, dir, "nats")
 	port := startTLSServer(t, dir, ca.File, cert, key)
 	url := fmt.Sprintf("tls://localhost:%d", port)
 

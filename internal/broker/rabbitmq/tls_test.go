@@ -21,8 +21,7 @@ import (
 // client that trusts another CA, or that speaks plain AMQP, is refused.
 func TestAMQPS(t *testing.T) {
 	dir := t.TempDir()
-	ca := tlsconftest.NewCA(t, dir)
-	cert, key := ca.Issue(t, dir, "rabbit", "localhost")
+	ca, cert, key := tlsconftest.Localhost(t, dir, "rabbit")
 	port := clustertest.Script(t, "node.sh", "rabbitmq-tls", "start", ca.File, cert, key)
 	t.Cleanup(func() { clustertest.Script(t, "node.sh", "rabbitmq-tls", "stop") })
 

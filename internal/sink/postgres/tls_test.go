@@ -40,8 +40,7 @@ func tlsServer(t *testing.T) (port int, caFile string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	ca := tlsconftest.NewCA(t, dir)
-	cert, key := ca.Issue(t, dir, "server", "localhost")
+	ca, cert, key := tlsconftest.Localhost(t, dir, "server")
 	data := filepath.Join(dir, "data")
 	for _, p := range []string{dir, cert, key} {
 		if err := os.Chown(p, uid, gid); err != nil {

@@ -112,3 +112,13 @@ func (ca *CA) Client(t testing.TB) *tls.Config {
 	}
 	return c
 }
+
+// Localhost makes a CA in dir and a server certificate it signs for
+// "localhost" (dir/<base>.pem and its key), the set-up of a TLS test
+// against a server of its own.
+func Localhost(t testing.TB, dir, base string) (ca *CA, certFile, keyFile string) {
+	t.Helper()
+	ca = NewCA(t, dir)
+	certFile, keyFile = ca.Issue(t, dir, base, "localhost")
+	return ca, certFile, keyFile
+}
