@@ -58,8 +58,10 @@ type Webhooks struct {
 	now       func() time.Time
 	endpoints []*endpoint
 	own       dedupe.Store // the window New opened itself, closed by Shutdown
-	once      sync.Once
-	err       error
+	// windowLogs lets a window error be logged once a minute; each is counted.
+	windowLogs *telemetry.Every
+	once       sync.Once
+	err        error
 }
 
 type endpoint struct {
@@ -67,6 +69,9 @@ type endpoint struct {
 	cfg    Provider
 	pool   *pool
 	window dedupe.Deduper // nil: repeats are not looked for
+	// windowFailed counts and logs an error of the window's op (claim,
+	// commit, forget); set with window.
+	windowFailed func(op string, err error)
 }
 
 type metrics struct {
@@ -75,6 +80,7 @@ type metrics struct {
 	duplicates *prometheus.CounterVec
 	queued     *prometheus.GaugeVec
 	publish    *prometheus.HistogramVec
+	window     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -88,6 +94,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventgrpc_webhook_duplicates_total", Help: "Repeated webhook deliveries answered without publishing again, by provider.",
 		}, []string{"provider"}),
+		window: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventgrpc_webhook_window_errors_total", Help: "Errors of the webhook de-duplication window, by operation (claim: the delivery was published unchecked; commit, forget).",
+		}, []string{"op"}),
 		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "eventgrpc_webhook_queued", Help: "Webhook requests waiting for a publishing worker, by provider.",
 		}, []string{"provider"}),
@@ -97,7 +106,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"provider"}),
 	}
 	if err := errors.Join(
-		telemetry.Register(reg, &m.requests, &m.events, &m.duplicates),
+		telemetry.Register(reg, &m.requests, &m.events, &m.duplicates, &m.window),
 		telemetry.Register(reg, &m.queued),
 		telemetry.Register(reg, &m.publish),
 	); err != nil {
@@ -120,7 +129,7 @@ func New(cfg Config, pub broker.Publisher, window dedupe.Deduper, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	w := &Webhooks{log: log, m: m, now: time.Now}
+	w := &Webhooks{log: log, m: m, now: time.Now, windowLogs: telemetry.NewEvery(time.Minute)}
 	switch {
 	case cfg.DedupeWindow == 0:
 		window = nil
@@ -139,6 +148,7 @@ func New(cfg Config, pub broker.Publisher, window dedupe.Deduper, log *slog.Logg
 		e.pool = newPool(pub, pc.Workers, pc.Queue, hint, w.m.queued.WithLabelValues(s.name), w.m.publish.WithLabelValues(s.name))
 		if s.dedupe {
 			e.window = window
+			e.windowFailed = func(op string, err error) { w.windowFailed(s.name, op, err) }
 		}
 		w.endpoints = append(w.endpoints, e)
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -662,9 +663,7 @@ func (f *failFirst) Publish(ctx context.Context, exchange string, msgs []broker.
 // and the repeat is not published again.
 func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
+	prefix := redisPrefix(t)
 	open := func() dedupe.Store {
 		d, err := dedupe.Open(dedupe.Config{Window: time.Minute, RedisAddrs: []string{"127.0.0.1:6379"}, KeyPrefix: prefix, RedisTimeout: time.Second},
 			slog.New(slog.DiscardHandler), nil)
@@ -681,15 +680,6 @@ func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 		for _, d := range []dedupe.Store{da, db} {
 			d.Close()
 		}
-		admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		defer admin.Close()
-		keys, err := admin.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = admin.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("redis cleanup: %v", err)
-		}
 	})
 	a := newEnv(t, envOpts{cfg: secretConfig(), window: da})
 	c := newEnv(t, envOpts{cfg: secretConfig(), window: db})
@@ -704,6 +694,92 @@ func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 	if na, nc := a.count("shopify_events_q"), c.count("shopify_events_q"); na != 1 || nc != 0 {
 		t.Fatalf("published %d and %d times, want 1 and 0", na, nc)
 	}
+}
+
+// redisAddr is the test Redis (REDIS_URL, default redis://127.0.0.1:6379).
+func redisAddr(t *testing.T) string {
+	u := cmp.Or(os.Getenv("REDIS_URL"), "redis://127.0.0.1:6379")
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("REDIS_URL: %v", err)
+	}
+	return o.Addr
+}
+
+// redisPrefix is a key prefix of the test's own in the test Redis; its keys
+// are deleted when the test ends.
+func redisPrefix(t *testing.T) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
+		defer admin.Close()
+		keys, err := admin.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = admin.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("redis cleanup: %v", err)
+		}
+	})
+	return prefix
+}
+
+// A window that fails does not fail a delivery: one whose claim failed is
+// published unchecked, and every failed claim, commit and forget is
+// counted by op.
+func TestShopifyWindowErrorsAreCounted(t *testing.T) {
+	prefix := redisPrefix(t)
+	openRedis := func() *dedupe.Redis {
+		r, err := dedupe.NewRedis(dedupe.Config{Window: time.Minute, RedisAddrs: []string{redisAddr(t)}, KeyPrefix: prefix, RedisTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	order := sample(t, "shopify/orders_create.json")
+	h := shopifyHeaders(t, order, shopifySecret)
+	failed := func(e *env, op string) float64 { return testutil.ToFloat64(e.wh.m.window.WithLabelValues(op)) }
+
+	// A closed client: the claim and then the commit fail; the delivery is
+	// published all the same.
+	closed := openRedis()
+	closed.Close()
+	e := newEnv(t, envOpts{cfg: secretConfig(), window: closed})
+	if a := e.post("/shopify/event", nil, order, h); a.code != http.StatusOK || strings.Contains(a.body, "duplicate") {
+		t.Fatalf("delivery: %d %s", a.code, a.body)
+	}
+	if n := e.count("shopify_events_q"); n != 1 {
+		t.Fatalf("shopify_events_q holds %d messages, want 1", n)
+	}
+	if c, m, f := failed(e, "claim"), failed(e, "commit"), failed(e, "forget"); c != 1 || m != 1 || f != 0 {
+		t.Fatalf("claim, commit, forget errors counted %v %v %v, want 1 1 0", c, m, f)
+	}
+
+	// The window fails while the delivery is published, and the publish
+	// fails: the claim cannot be released.
+	r := openRedis()
+	e = newEnv(t, envOpts{cfg: secretConfig(), window: r, wrap: func(broker.Publisher) broker.Publisher {
+		return closeThenFail{r}
+	}})
+	if a := e.post("/shopify/event", nil, order, h); a.code != http.StatusServiceUnavailable {
+		t.Fatalf("failed publish answered %d: %s", a.code, a.body)
+	}
+	if c, m, f := failed(e, "claim"), failed(e, "commit"), failed(e, "forget"); c != 0 || m != 0 || f != 1 {
+		t.Fatalf("claim, commit, forget errors counted %v %v %v, want 0 0 1", c, m, f)
+	}
+}
+
+// closeThenFail is a broker that is down whose publish also closes a
+// Redis window.
+type closeThenFail struct{ r *dedupe.Redis }
+
+func (c closeThenFail) Publish(context.Context, string, []broker.Message) error {
+	c.r.Close()
+	return fmt.Errorf("%w: test", broker.ErrUnavailable)
 }
 
 // Each refusal has its status, and a refused request publishes nothing.
