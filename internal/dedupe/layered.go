@@ -272,23 +272,12 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "eventgrpc_dedupe_hits_total",
-		Help: "Event ids found within the dedupe window: state done (acknowledged without publishing), in_flight (rejected for a retry) or conflict (used before for a different event: rejected).",
-	}, []string{"state"})
+	hits := telemetry.NewCounterVec("eventgrpc_dedupe_hits_total", "Event ids found within the dedupe window: state done (acknowledged without publishing), in_flight (rejected for a retry) or conflict (used before for a different event: rejected).", "state")
 	m := &metrics{
-		checked: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_dedupe_checked_total", Help: "Event ids checked against the dedupe window.",
-		}),
-		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_dedupe_redis_errors_total", Help: "Failed Redis calls of the dedupe window, by operation; the local window answered.",
-		}, []string{"op"}),
-		redisSkipped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_dedupe_redis_skipped_total", Help: "Dedupe calls that left Redis alone during the backoff after a failure.",
-		}),
-		up: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "eventgrpc_dedupe_redis_up", Help: "1 when the last Redis call of the dedupe window succeeded.",
-		}),
+		checked:      telemetry.NewCounter("eventgrpc_dedupe_checked_total", "Event ids checked against the dedupe window."),
+		redisErrors:  telemetry.NewCounterVec("eventgrpc_dedupe_redis_errors_total", "Failed Redis calls of the dedupe window, by operation; the local window answered.", "op"),
+		redisSkipped: telemetry.NewCounter("eventgrpc_dedupe_redis_skipped_total", "Dedupe calls that left Redis alone during the backoff after a failure."),
+		up:           telemetry.NewGauge("eventgrpc_dedupe_redis_up", "1 when the last Redis call of the dedupe window succeeded."),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.checked, &m.redisSkipped),

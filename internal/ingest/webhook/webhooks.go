@@ -85,25 +85,12 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_requests_total", Help: "Webhook requests answered, by provider and HTTP status.",
-		}, []string{"provider", "code"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_events_total", Help: "Webhook events (JSON objects) made durable in the broker, by provider.",
-		}, []string{"provider"}),
-		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_duplicates_total", Help: "Repeated webhook deliveries answered without publishing again, by provider.",
-		}, []string{"provider"}),
-		window: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_window_errors_total", Help: "Errors of the webhook de-duplication window, by operation (claim: the delivery was published unchecked; commit, forget).",
-		}, []string{"op"}),
-		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "eventgrpc_webhook_queued", Help: "Webhook requests waiting for a publishing worker, by provider.",
-		}, []string{"provider"}),
-		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_webhook_publish_seconds", Help: "Time to publish one webhook request and get the broker's confirm, by provider.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"provider"}),
+		requests:   telemetry.NewCounterVec("eventgrpc_webhook_requests_total", "Webhook requests answered, by provider and HTTP status.", "provider", "code"),
+		events:     telemetry.NewCounterVec("eventgrpc_webhook_events_total", "Webhook events (JSON objects) made durable in the broker, by provider.", "provider"),
+		duplicates: telemetry.NewCounterVec("eventgrpc_webhook_duplicates_total", "Repeated webhook deliveries answered without publishing again, by provider.", "provider"),
+		window:     telemetry.NewCounterVec("eventgrpc_webhook_window_errors_total", "Errors of the webhook de-duplication window, by operation (claim: the delivery was published unchecked; commit, forget).", "op"),
+		queued:     telemetry.NewGaugeVec("eventgrpc_webhook_queued", "Webhook requests waiting for a publishing worker, by provider.", "provider"),
+		publish:    telemetry.NewHistogramVec("eventgrpc_webhook_publish_seconds", "Time to publish one webhook request and get the broker's confirm, by provider.", prometheus.ExponentialBuckets(0.0005, 2, 14), "provider"),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.requests, &m.events, &m.duplicates, &m.window),
