@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -78,18 +79,10 @@ type client struct {
 // New builds an Authenticator. now is the clock (time.Now when nil);
 // metrics are registered on reg when it is not nil.
 func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Authenticator, error) {
-	if cfg.Mode == "" {
-		cfg.Mode = ModeOff
-	}
-	if cfg.MaxSkew == 0 {
-		cfg.MaxSkew = DefaultMaxSkew
-	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.ReplayCache == 0 {
-		cfg.ReplayCache = DefaultReplayCache
-	}
+	cfg.Mode = cmp.Or(cfg.Mode, ModeOff)
+	cfg.MaxSkew = cmp.Or(cfg.MaxSkew, DefaultMaxSkew)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.ReplayCache = cmp.Or(cfg.ReplayCache, DefaultReplayCache)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
