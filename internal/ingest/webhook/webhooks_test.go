@@ -663,7 +663,9 @@ func (f *failFirst) Publish(ctx context.Context, exchange string, msgs []broker.
 // and the repeat is not published again.
 func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 	ctx := context.Background()
-	prefix := redisPrefix(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
 	open := func() dedupe.Store {
 		d, err := dedupe.Open(dedupe.Config{Window: time.Minute, RedisAddrs: []string{"127.0.0.1:6379"}, KeyPrefix: prefix, RedisTimeout: time.Second},
 			slog.New(slog.DiscardHandler), nil)
@@ -679,6 +681,15 @@ func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 	t.Cleanup(func() {
 		for _, d := range []dedupe.Store{da, db} {
 			d.Close()
+		}
+		admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+		defer admin.Close()
+		keys, err := admin.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = admin.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("redis cleanup: %v", err)
 		}
 	})
 	a := newEnv(t, envOpts{cfg: secretConfig(), window: da})
@@ -706,34 +717,17 @@ func redisAddr(t *testing.T) string {
 	return o.Addr
 }
 
-// redisPrefix is a key prefix of the test's own in the test Redis; its keys
-// are deleted when the test ends.
-func redisPrefix(t *testing.T) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		admin := redis.NewClient(&redis.Options{Addr: redisAddr(t)})
-		defer admin.Close()
-		keys, err := admin.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = admin.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("redis cleanup: %v", err)
-		}
-	})
-	return prefix
-}
-
 // A window that fails does not fail a delivery: one whose claim failed is
 // published unchecked, and every failed claim, commit and forget is
 // counted by op.
 func TestShopifyWindowErrorsAreCounted(t *testing.T) {
-	prefix := redisPrefix(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	// The test's keys are claims only (never committed) and expire after
+	// the PendingTTL.
+	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
 	openRedis := func() *dedupe.Redis {
-		r, err := dedupe.NewRedis(dedupe.Config{Window: time.Minute, RedisAddrs: []string{redisAddr(t)}, KeyPrefix: prefix, RedisTimeout: time.Second})
+		r, err := dedupe.NewRedis(dedupe.Config{Window: time.Minute, PendingTTL: 2 * time.Second, RedisAddrs: []string{redisAddr(t)}, KeyPrefix: prefix, RedisTimeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
