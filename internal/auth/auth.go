@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -78,18 +79,10 @@ type client struct {
 // New builds an Authenticator. now is the clock (time.Now when nil);
 // metrics are registered on reg when it is not nil.
 func New(cfg Config, reg prometheus.Registerer, now func() time.Time) (*Authenticator, error) {
-	if cfg.Mode == "" {
-		cfg.Mode = ModeOff
-	}
-	if cfg.MaxSkew == 0 {
-		cfg.MaxSkew = DefaultMaxSkew
-	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.ReplayCache == 0 {
-		cfg.ReplayCache = DefaultReplayCache
-	}
+	cfg.Mode = cmp.Or(cfg.Mode, ModeOff)
+	cfg.MaxSkew = cmp.Or(cfg.MaxSkew, DefaultMaxSkew)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.ReplayCache = cmp.Or(cfg.ReplayCache, DefaultReplayCache)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -346,20 +339,10 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_auth_failures_total", Help: "Ingest requests refused by authentication, by reason.",
-		}, []string{"reason"}),
-		successes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_auth_successes_total", Help: "Ingest requests authenticated, by client id with METRICS_CLIENT_LABELS=true, else \"all\".",
-		}, []string{"client"}),
-		replayEvicted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_auth_replay_cache_evictions_total",
-			Help: "Signatures dropped from a full replay cache before their window ended (raise AUTH_REPLAY_CACHE).",
-		}),
-		replayRedisErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_auth_replay_redis_errors_total",
-			Help: "Signature checks the shared replay cache (Redis) did not answer; the instance's own cache answered.",
-		}),
+		failures:          telemetry.NewCounterVec("eventgrpc_auth_failures_total", "Ingest requests refused by authentication, by reason.", "reason"),
+		successes:         telemetry.NewCounterVec("eventgrpc_auth_successes_total", "Ingest requests authenticated, by client id with METRICS_CLIENT_LABELS=true, else \"all\".", "client"),
+		replayEvicted:     telemetry.NewCounter("eventgrpc_auth_replay_cache_evictions_total", "Signatures dropped from a full replay cache before their window ended (raise AUTH_REPLAY_CACHE)."),
+		replayRedisErrors: telemetry.NewCounter("eventgrpc_auth_replay_redis_errors_total", "Signature checks the shared replay cache (Redis) did not answer; the instance's own cache answered."),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.failures, &m.successes),

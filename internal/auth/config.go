@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/event-grpc/event-grpc/internal/envvar"
 )
 
 // Modes of authentication.
@@ -89,14 +91,7 @@ func ConfigFromEnv(lookup func(string) (string, bool), env string) (Config, erro
 	default:
 		errs = append(errs, fmt.Errorf("AUTH_MODE: %q is not off, apikey or hmac", c.Mode))
 	}
-	if v := get("AUTH_MAX_SKEW"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("AUTH_MAX_SKEW: %q is not a positive duration (e.g. 5m)", v))
-		} else {
-			c.MaxSkew = d
-		}
-	}
+	envvar.PositiveDuration(get, &errs, "AUTH_MAX_SKEW", &c.MaxSkew, "5m")
 	if v := get("AUTH_REPLAY_CACHE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -475,9 +475,8 @@ func load(env Lookup, dir string, cgroupFiles []string, meminfo string) (*Config
 	c.ShutdownGrace = r.dur("SHUTDOWN_GRACE", 0)
 	c.ShutdownTimeout = r.dur("SHUTDOWN_TIMEOUT", 30*time.Second)
 
-	errs := r.errs
 	if ac, err := auth.ConfigFromEnv(r.lookup, name); err != nil {
-		errs = append(errs, err)
+		r.errs = append(r.errs, err)
 	} else {
 		c.Auth = ac
 		c.Auth.MaxBodyBytes = c.HTTP.MaxBodyBytes
@@ -491,43 +490,40 @@ func load(env Lookup, dir string, cgroupFiles []string, meminfo string) (*Config
 		r.errs = append(r.errs, errors.New("TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE"))
 	}
 	c.GRPC.Addr, c.HTTP.Addr = listenOn(c.ListenAddr, c.Auth.Mode, c.GRPC.Addr, c.HTTP.Addr)
-	if rl, err := ratelimit.ConfigFromEnv(r.lookup); err != nil {
-		errs = append(errs, err)
-	} else {
-		c.RateLimit = rl
-	}
-	if dd, err := dedupe.ConfigFromEnv(r.lookup); err != nil {
-		errs = append(errs, err)
-	} else {
-		c.Dedupe = dd
-	}
+	part(r, &c.RateLimit)(ratelimit.ConfigFromEnv(r.lookup))
+	part(r, &c.Dedupe)(dedupe.ConfigFromEnv(r.lookup))
 	c.carveBudgets(r)
-	if wh, err := webhook.ConfigFromEnv(r.lookup, name); err != nil {
-		errs = append(errs, err)
-	} else {
-		c.Webhooks = wh
-	}
-	if we, err := webengage.ConfigFromEnv(r.lookup); err != nil {
-		errs = append(errs, err)
-	} else {
-		c.WebEngage = we
-	}
+	part(r, &c.Webhooks)(webhook.ConfigFromEnv(r.lookup, name))
+	part(r, &c.WebEngage)(webengage.ConfigFromEnv(r.lookup))
 	if c.TopologyFile != "" {
 		t, err := topology.Load(c.TopologyFile)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("TOPOLOGY_FILE: %w", err))
+			r.errs = append(r.errs, fmt.Errorf("TOPOLOGY_FILE: %w", err))
 		}
 		c.Topology = t
 	} else {
 		c.Topology = topology.Default()
 	}
 	if err := c.Validate(); err != nil {
-		errs = append(errs, err)
+		r.errs = append(r.errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// part returns what takes a part's ConfigFromEnv results: the
+// configuration goes into *dst, or the error into r's (and *dst stays as
+// it is).
+func part[C any](r *reader, dst *C) func(C, error) {
+	return func(c C, err error) {
+		if err != nil {
+			r.errs = append(r.errs, err)
+			return
+		}
+		*dst = c
+	}
 }
 
 // Validate reports every problem of the tree, naming the variable at fault.

@@ -32,11 +32,12 @@ func TestEveryProblemIsNamed(t *testing.T) {
 		"BROKER":                 "kafka",
 		"PUBLISH_LINGER":         "soon",
 		"LOG_LEVEL":              "loud",
+		"TLS_CERT_FILE":          "cert.pem",
 	}), t.TempDir())
 	if err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	for _, name := range []string{"PORT", "EVENT_WORKER_POOL_SIZE", "BROKER", "PUBLISH_LINGER", "LOG_LEVEL"} {
+	for _, name := range []string{"PORT", "EVENT_WORKER_POOL_SIZE", "BROKER", "PUBLISH_LINGER", "LOG_LEVEL", "TLS_KEY_FILE"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

@@ -262,9 +262,7 @@ type policyMetrics struct {
 }
 
 func newPolicyMetrics(reg prometheus.Registerer) (*policyMetrics, error) {
-	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	}
+	vec := telemetry.NewCounterVec
 	m := &policyMetrics{
 		held: vec("eventgrpc_consume_batches_held_total",
 			"Handler calls that failed transiently: the batch was held and handed again after a backoff, without spending retries; by queue.", "queue"),

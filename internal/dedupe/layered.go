@@ -30,16 +30,14 @@ type Layered struct {
 	m     *metrics
 	now   func() time.Time
 
-	window   time.Duration
-	logEvery time.Duration
+	window time.Duration
+	logs   *telemetry.Every // Redis failures logged
 
-	mu         sync.Mutex
-	skipUntil  time.Time
-	backoff    time.Duration
-	lastLog    time.Time
-	suppressed int
-	closeOnce  sync.Once
-	startOnce  sync.Once
+	mu        sync.Mutex
+	skipUntil time.Time
+	backoff   time.Duration
+	closeOnce sync.Once
+	startOnce sync.Once
 }
 
 // Open builds the Deduper cfg asks for: a nil Store (and no error) when the
@@ -93,7 +91,7 @@ func NewLayered(local *Local, r *Redis, cfg Config, log *slog.Logger, reg promet
 	if err != nil {
 		return nil, err
 	}
-	return &Layered{local: local, redis: r, log: log, m: m, now: now, window: cfg.Window, logEvery: cfg.ErrorLogInterval}, nil
+	return &Layered{local: local, redis: r, log: log, m: m, now: now, window: cfg.Window, logs: telemetry.NewEvery(cfg.ErrorLogInterval)}, nil
 }
 
 // Claim implements Deduper. It never fails: when Redis cannot answer
@@ -223,14 +221,10 @@ func (l *Layered) redisFailed(op string, err error) {
 	l.backoff = min(max(2*l.backoff, minBackoff), maxBackoff)
 	l.skipUntil = now.Add(l.backoff)
 	l.m.up.Set(0)
-	if now.Sub(l.lastLog) < l.logEvery {
-		l.suppressed++
-		return
+	if held, ok := l.logs.Allow(now); ok {
+		l.log.Warn("dedupe: redis failed; answering from the local window until it is back",
+			"op", op, "err", err, "retry_in", l.backoff, "errors_not_logged", held)
 	}
-	l.log.Warn("dedupe: redis failed; answering from the local window until it is back",
-		"op", op, "err", err, "retry_in", l.backoff, "errors_not_logged", l.suppressed)
-	l.lastLog = now
-	l.suppressed = 0
 }
 
 // Start pings Redis once (within its timeout) and only logs when that
@@ -278,23 +272,12 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "eventgrpc_dedupe_hits_total",
-		Help: "Event ids found within the dedupe window: state done (acknowledged without publishing), in_flight (rejected for a retry) or conflict (used before for a different event: rejected).",
-	}, []string{"state"})
+	hits := telemetry.NewCounterVec("eventgrpc_dedupe_hits_total", "Event ids found within the dedupe window: state done (acknowledged without publishing), in_flight (rejected for a retry) or conflict (used before for a different event: rejected).", "state")
 	m := &metrics{
-		checked: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_dedupe_checked_total", Help: "Event ids checked against the dedupe window.",
-		}),
-		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_dedupe_redis_errors_total", Help: "Failed Redis calls of the dedupe window, by operation; the local window answered.",
-		}, []string{"op"}),
-		redisSkipped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_dedupe_redis_skipped_total", Help: "Dedupe calls that left Redis alone during the backoff after a failure.",
-		}),
-		up: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "eventgrpc_dedupe_redis_up", Help: "1 when the last Redis call of the dedupe window succeeded.",
-		}),
+		checked:      telemetry.NewCounter("eventgrpc_dedupe_checked_total", "Event ids checked against the dedupe window."),
+		redisErrors:  telemetry.NewCounterVec("eventgrpc_dedupe_redis_errors_total", "Failed Redis calls of the dedupe window, by operation; the local window answered.", "op"),
+		redisSkipped: telemetry.NewCounter("eventgrpc_dedupe_redis_skipped_total", "Dedupe calls that left Redis alone during the backoff after a failure."),
+		up:           telemetry.NewGauge("eventgrpc_dedupe_redis_up", "1 when the last Redis call of the dedupe window succeeded."),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.checked, &m.redisSkipped),

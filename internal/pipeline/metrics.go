@@ -99,50 +99,20 @@ func (sm *sourceMetrics) counter(cache *sync.Map, vec *prometheus.CounterVec, la
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_ingest_requests_total", Help: "Ingest requests by source.",
-		}, []string{"source"}),
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_ingest_events_received_total", Help: "Events received, by source.",
-		}, []string{"source"}),
-		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_ingest_events_accepted_total", Help: "Events made durable in the broker and acknowledged to the client.",
-		}, []string{"source", "type"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_ingest_events_rejected_total", Help: "Events rejected one by one, by reason.",
-		}, []string{"source", "reason"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_ingest_events_refused_total", Help: "Events of whole requests refused (overload, broker down), by error kind.",
-		}, []string{"source", "kind"}),
-		queued: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "eventgrpc_ingest_queue_depth", Help: "Requests waiting for a pipeline worker.",
-		}),
-		messages: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_publish_messages_total", Help: "Broker messages published and confirmed.",
-		}),
-		messageEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "eventgrpc_publish_message_events", Help: "Events per published broker message.",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
-		}),
-		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "eventgrpc_publish_seconds", Help: "Time from publish to broker confirm.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}),
-		publishErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_publish_errors_total", Help: "Failed publishes, by cause.",
-		}, []string{"cause"}),
+		requests:       telemetry.NewCounterVec("eventgrpc_ingest_requests_total", "Ingest requests by source.", "source"),
+		received:       telemetry.NewCounterVec("eventgrpc_ingest_events_received_total", "Events received, by source.", "source"),
+		accepted:       telemetry.NewCounterVec("eventgrpc_ingest_events_accepted_total", "Events made durable in the broker and acknowledged to the client.", "source", "type"),
+		rejected:       telemetry.NewCounterVec("eventgrpc_ingest_events_rejected_total", "Events rejected one by one, by reason.", "source", "reason"),
+		refused:        telemetry.NewCounterVec("eventgrpc_ingest_events_refused_total", "Events of whole requests refused (overload, broker down), by error kind.", "source", "kind"),
+		queued:         telemetry.NewGauge("eventgrpc_ingest_queue_depth", "Requests waiting for a pipeline worker."),
+		messages:       telemetry.NewCounter("eventgrpc_publish_messages_total", "Broker messages published and confirmed."),
+		messageEvents:  telemetry.NewHistogram("eventgrpc_publish_message_events", "Events per published broker message.", prometheus.ExponentialBuckets(1, 2, 12)),
+		publishSeconds: telemetry.NewHistogram("eventgrpc_publish_seconds", "Time from publish to broker confirm.", prometheus.ExponentialBuckets(0.0005, 2, 14)),
+		publishErrors:  telemetry.NewCounterVec("eventgrpc_publish_errors_total", "Failed publishes, by cause.", "cause"),
 	}
-	m.duplicates = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "eventgrpc_ingest_events_duplicate_total",
-		Help: "Events acknowledged without publishing: their id was published within DEDUPE_WINDOW.",
-	}, []string{"source"})
-	m.dedupeErrors = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "eventgrpc_ingest_dedupe_errors_total", Help: "Deduper calls that failed; those events were published without dedupe.",
-	})
-	m.admitRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "eventgrpc_ingest_requests_refused_unread_total",
-		Help: "Requests refused or cut off before their body was read in full, by reason: budget (the requests in flight held INGEST_MAX_INFLIGHT_BYTES), too_large (a declared length over the body limit), too_many_events (over MAX_EVENTS_PER_REQUEST, found by the wire pre-scan), read_timeout (not sent in full within INGEST_READ_TIMEOUT).",
-	}, []string{"reason"})
+	m.duplicates = telemetry.NewCounterVec("eventgrpc_ingest_events_duplicate_total", "Events acknowledged without publishing: their id was published within DEDUPE_WINDOW.", "source")
+	m.dedupeErrors = telemetry.NewCounter("eventgrpc_ingest_dedupe_errors_total", "Deduper calls that failed; those events were published without dedupe.")
+	m.admitRefused = telemetry.NewCounterVec("eventgrpc_ingest_requests_refused_unread_total", "Requests refused or cut off before their body was read in full, by reason: budget (the requests in flight held INGEST_MAX_INFLIGHT_BYTES), too_large (a declared length over the body limit), too_many_events (over MAX_EVENTS_PER_REQUEST, found by the wire pre-scan), read_timeout (not sent in full within INGEST_READ_TIMEOUT).", "reason")
 	if err := errors.Join(
 		telemetry.Register(reg, &m.requests, &m.received, &m.accepted, &m.rejected, &m.refused, &m.duplicates, &m.admitRefused, &m.publishErrors),
 		telemetry.Register(reg, &m.messages, &m.dedupeErrors),

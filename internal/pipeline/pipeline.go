@@ -446,11 +446,8 @@ func (r *request) failAll(err error) {
 // Shutdown stops taking requests and waits, within ctx, for the workers to
 // finish the ones they hold. Safe to call twice.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
-	p.pool.Close()
-	select {
-	case <-p.pool.Stopped():
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("pipeline drain: %w", ctx.Err())
+	if err := p.pool.Drain(ctx); err != nil {
+		return fmt.Errorf("pipeline drain: %w", err)
 	}
+	return nil
 }

@@ -63,6 +63,13 @@ func (s Syntax) Statement(q string) (string, error) {
 	return code, nil
 }
 
+// Check is Statement without the statement: nil when q is one read-only
+// query.
+func (s Syntax) Check(q string) error {
+	_, err := s.Statement(q)
+	return err
+}
+
 func (s Syntax) isQuery(word string) bool {
 	for _, k := range s.Queries {
 		if word == k {

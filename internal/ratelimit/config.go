@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/event-grpc/event-grpc/internal/envvar"
 )
 
 // Defaults.
@@ -116,22 +118,8 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 			c.PerClient[id] = l
 		}
 	}
-	if v := get("RATE_LIMIT_MAX_KEYS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("RATE_LIMIT_MAX_KEYS: %q is not a positive integer", v))
-		} else {
-			c.MaxKeys = n
-		}
-	}
-	if v := get("RATE_LIMIT_IDLE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("RATE_LIMIT_IDLE: %q is not a positive duration (e.g. 10m)", v))
-		} else {
-			c.IdleTimeout = d
-		}
-	}
+	envvar.PositiveInt(get, &errs, "RATE_LIMIT_MAX_KEYS", &c.MaxKeys)
+	envvar.PositiveDuration(get, &errs, "RATE_LIMIT_IDLE", &c.IdleTimeout, "10m")
 	return c, errors.Join(errs...)
 }
 

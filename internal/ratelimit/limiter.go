@@ -297,17 +297,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, clients map[string]Limit) (*metrics, error) {
 	m := &metrics{
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_ratelimit_refused_total",
-			Help: "Ingest requests refused by the rate limit, by client with METRICS_CLIENT_LABELS=true (RATE_LIMIT_CLIENTS names; \"other\" for the rest), else \"all\".",
-		}, []string{"client"}),
-		tableFull: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_ratelimit_table_full_total",
-			Help: "Buckets evicted (least recently used) to make room for a new sender when RATE_LIMIT_MAX_KEYS buckets were held.",
-		}),
-		keys: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "eventgrpc_ratelimit_keys", Help: "Rate limit buckets held.",
-		}),
+		refused:   telemetry.NewCounterVec("eventgrpc_ratelimit_refused_total", "Ingest requests refused by the rate limit, by client with METRICS_CLIENT_LABELS=true (RATE_LIMIT_CLIENTS names; \"other\" for the rest), else \"all\".", "client"),
+		tableFull: telemetry.NewCounter("eventgrpc_ratelimit_table_full_total", "Buckets evicted (least recently used) to make room for a new sender when RATE_LIMIT_MAX_KEYS buckets were held."),
+		keys:      telemetry.NewGauge("eventgrpc_ratelimit_keys", "Rate limit buckets held."),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.refused),

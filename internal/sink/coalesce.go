@@ -109,10 +109,7 @@ var (
 func NewCoalescer(inner Sink, cfg CoalesceConfig) (*Coalescer, error) {
 	cfg = cfg.withDefaults()
 	c := &Coalescer{inner: inner, cfg: cfg, tables: map[*schema.Table]*tableWriter{},
-		inserts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_coalesced_inserts_total",
-			Help: "Inserts of rows gathered from every consumer of a table, by table and what closed them: rows, bytes, interval or flush (memory pressure or shutdown).",
-		}, []string{"table", "reason"}),
+		inserts: telemetry.NewCounterVec("eventgrpc_sink_coalesced_inserts_total", "Inserts of rows gathered from every consumer of a table, by table and what closed them: rows, bytes, interval or flush (memory pressure or shutdown).", "table", "reason"),
 	}
 	if err := telemetry.Register(cfg.Registerer, &c.inserts); err != nil {
 		return nil, fmt.Errorf("sink: %w", err)

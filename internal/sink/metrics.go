@@ -77,20 +77,11 @@ type Observer struct {
 // as telemetry.Register does.
 func NewObserver(reg prometheus.Registerer) (*Observer, error) {
 	o := &Observer{
-		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_rows_stored_total", Help: "Rows committed by a sink, by sink and table.",
-		}, []string{"sink", "table"}),
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_rows_failed_total", Help: "Rows a sink refused permanently for their data (retried or dead-lettered with their message), by sink and table.",
-		}, []string{"sink", "table"}),
-		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sink_write_errors_total", Help: "Writes that failed as a whole, by sink, table and error class (transient and throttled: the batch is held and tried again; permanent: its messages are retried or dead-lettered).",
-		}, []string{"sink", "table", "kind"}),
-		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_sink_write_seconds", Help: "Time of one batch write as the consumer sees it (for a coalescing sink, with the gathering), by sink and table.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
-		}, []string{"sink", "table"}),
-		of: map[Sink]Sink{},
+		rows:    telemetry.NewCounterVec("eventgrpc_sink_rows_stored_total", "Rows committed by a sink, by sink and table.", "sink", "table"),
+		failed:  telemetry.NewCounterVec("eventgrpc_sink_rows_failed_total", "Rows a sink refused permanently for their data (retried or dead-lettered with their message), by sink and table.", "sink", "table"),
+		errs:    telemetry.NewCounterVec("eventgrpc_sink_write_errors_total", "Writes that failed as a whole, by sink, table and error class (transient and throttled: the batch is held and tried again; permanent: its messages are retried or dead-lettered).", "sink", "table", "kind"),
+		seconds: telemetry.NewHistogramVec("eventgrpc_sink_write_seconds", "Time of one batch write as the consumer sees it (for a coalescing sink, with the gathering), by sink and table.", prometheus.ExponentialBuckets(0.001, 2, 16), "sink", "table"),
+		of:      map[Sink]Sink{},
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &o.rows, &o.failed, &o.errs),

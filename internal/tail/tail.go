@@ -71,13 +71,8 @@ func New(cfg Config) (*Hub, error) {
 		cfg.MaxEventBytes = DefaultMaxEventBytes
 	}
 	h := &Hub{cfg: cfg,
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_tail_dropped_events_total",
-			Help: "Accepted events not shown to a tail subscriber because it read too slowly (the events themselves were not affected).",
-		}),
-		delivered: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eventgrpc_tail_delivered_events_total", Help: "Events handed to tail subscribers after filters and sampling.",
-		}),
+		dropped:   telemetry.NewCounter("eventgrpc_tail_dropped_events_total", "Accepted events not shown to a tail subscriber because it read too slowly (the events themselves were not affected)."),
+		delivered: telemetry.NewCounter("eventgrpc_tail_delivered_events_total", "Events handed to tail subscribers after filters and sampling."),
 	}
 	subscribers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eventgrpc_tail_subscribers", Help: "Tail subscribers attached now.",

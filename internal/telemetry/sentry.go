@@ -107,12 +107,8 @@ func NewSentry(cfg SentryConfig) (*Sentry, error) {
 		return nil, fmt.Errorf("SENTRY_DSN: %w", err)
 	}
 	s := &Sentry{client: c, lim: newLimiter(cfg.PerKey, cfg.Total, time.Minute), log: cfg.Logger,
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sentry_reports_total", Help: "Reports handed to the Sentry client, by kind (panic, dead_letter, start).",
-		}, []string{"kind"}),
-		drop: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_sentry_reports_dropped_total", Help: "Reports not sent because their kind and key, or all reports, were over the per-minute bound.",
-		}, []string{"kind"}),
+		sent: NewCounterVec("eventgrpc_sentry_reports_total", "Reports handed to the Sentry client, by kind (panic, dead_letter, start).", "kind"),
+		drop: NewCounterVec("eventgrpc_sentry_reports_dropped_total", "Reports not sent because their kind and key, or all reports, were over the per-minute bound.", "kind"),
 	}
 	if err := Register(cfg.Registerer, &s.sent, &s.drop); err != nil {
 		return nil, fmt.Errorf("sentry: %w", err)

@@ -5,6 +5,7 @@
 package workpool
 
 import (
+	"context"
 	"errors"
 	"sync"
 
@@ -86,3 +87,16 @@ func (p *Pool[J]) Close() {
 
 // Stopped is closed once, after Close, every worker has returned.
 func (p *Pool[J]) Stopped() <-chan struct{} { return p.stopped }
+
+// Drain is Close, then a wait within ctx for the workers to finish the
+// queued jobs: nil once they all returned, else ctx's error. Safe to call
+// twice.
+func (p *Pool[J]) Drain(ctx context.Context) error {
+	p.Close()
+	select {
+	case <-p.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,6 +1,7 @@
 package workpool
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -51,5 +52,24 @@ func TestBoundedAndDrained(t *testing.T) {
 	}
 	if g := testutil.ToFloat64(queued); g != 0 {
 		t.Fatalf("gauge %v after the drain, want 0", g)
+	}
+}
+
+// Drain gives up at ctx's end while a worker still runs a job, and
+// returns nil once the workers finished; it may be called again.
+func TestDrainWithinContext(t *testing.T) {
+	block := make(chan struct{})
+	p := New(1, 1, nil, func(int) { <-block })
+	if err := p.Submit(1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("drain with a job running: %v, want the deadline", err)
+	}
+	close(block)
+	if err := p.Drain(context.Background()); err != nil {
+		t.Fatalf("drain after the job ended: %v", err)
 	}
 }

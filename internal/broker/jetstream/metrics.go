@@ -30,10 +30,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	vec := func(name, help, label string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_jetstream_" + name,
-			Help: help,
-		}, []string{label})
+		return telemetry.NewCounterVec("eventgrpc_jetstream_"+name, help, label)
 	}
 	m := &metrics{
 		published:      vec("published_messages_total", "Messages the stream acknowledged, by exchange.", "exchange"),
@@ -45,14 +42,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		redeclared:     vec("consumers_redeclared_total", "Durable consumers (or the stream) found gone under the running service and declared again, by queue.", "queue"),
 		replayed:       vec("replayed_messages_total", "Dead letters moved back to their queue, by queue.", "queue"),
 	}
-	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "eventgrpc_jetstream_publish_duplicates_total",
-		Help: "Publishes the stream acknowledged as duplicates of a message it holds (same content within the duplicate window).",
-	})
-	m.publishRetries = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "eventgrpc_jetstream_publish_retries_total",
-		Help: "Messages sent again because no stream leader acknowledged them (a leader election on a cluster).",
-	})
+	m.duplicates = telemetry.NewCounter("eventgrpc_jetstream_publish_duplicates_total", "Publishes the stream acknowledged as duplicates of a message it holds (same content within the duplicate window).")
+	m.publishRetries = telemetry.NewCounter("eventgrpc_jetstream_publish_retries_total", "Messages sent again because no stream leader acknowledged them (a leader election on a cluster).")
 	// A broker made again on the same registry (after a restart) counts
 	// on in the collectors already there.
 	if err := errors.Join(

@@ -206,10 +206,7 @@ func (b *Broker) run(first chan<- error) {
 		err = nil
 	}
 	if err != nil {
-		if s != nil {
-			b.closeSession(s)
-		}
-		b.setLastErr(err)
+		b.connectFailed(s, err)
 		b.log.Warn("server unreachable at start; not ready, connecting in the background", "err", err)
 		// supervise starts from a lost session: it reconnects with
 		// backoff, and the broker becomes Ready when the server answers.
@@ -404,10 +401,7 @@ func (b *Broker) supervise(s *session) {
 				err = nil
 			}
 			if err != nil {
-				if ns != nil {
-					b.closeSession(ns)
-				}
-				b.setLastErr(err)
+				b.connectFailed(ns, err)
 				if attempt == 0 || attempt%10 == 9 {
 					b.log.Warn("reconnect failed", "attempt", attempt+1, "err", err)
 				}
@@ -447,6 +441,15 @@ func (b *Broker) NotReady() error {
 	default:
 		return errors.New("rabbitmq: not connected")
 	}
+}
+
+// connectFailed closes what a failed connect left (s, when not nil) and
+// keeps err for NotReady.
+func (b *Broker) connectFailed(s *session, err error) {
+	if s != nil {
+		b.closeSession(s)
+	}
+	b.setLastErr(err)
 }
 
 func (b *Broker) setLastErr(err error) {

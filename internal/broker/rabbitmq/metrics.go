@@ -30,27 +30,24 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	const prefix = "eventgrpc_rabbitmq_"
 	counter := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Name: prefix + name, Help: help})
+		return telemetry.NewCounter(prefix+name, help)
 	}
 	vec := func(name, help, label string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: prefix + name, Help: help}, []string{label})
+		return telemetry.NewCounterVec(prefix+name, help, label)
 	}
 	m := &metrics{
-		published:     counter("published_total", "Messages published and confirmed by the broker."),
-		publishErrors: vec("publish_errors_total", "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid).", "kind"),
-		returned:      counter("returned_total", "Mandatory messages the broker returned because no queue was bound."),
-		confirmLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: prefix + "confirm_latency_seconds", Help: "Time from sending a message to its publisher confirm.",
-			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
-		consumed:      vec("consumed_total", "Messages delivered to consumers, by queue.", "queue"),
-		acked:         vec("acked_total", "Messages acked, by queue (including those whose copies were republished).", "queue"),
-		redeclared:    counter("queues_redeclared_total", "Queues found gone (deleted under the running service) and declared again by a consumer."),
-		replayed:      counter("replayed_total", "Dead letters moved back to their original exchange."),
-		reconnects:    counter("reconnects_total", "Connections re-established after a loss."),
-		declareErrors: counter("declare_errors_total", "Topology declarations the broker refused (for example a queue with other arguments)."),
-		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: prefix + "ready", Help: "1 while connected to the broker, else 0."}),
-		nackReopens: counter("channel_reopens_total", "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."),
+		published:      counter("published_total", "Messages published and confirmed by the broker."),
+		publishErrors:  vec("publish_errors_total", "Messages not accepted, by kind (unavailable, unroutable, overloaded, nacked, closed, canceled, invalid).", "kind"),
+		returned:       counter("returned_total", "Mandatory messages the broker returned because no queue was bound."),
+		confirmLatency: telemetry.NewHistogram(prefix+"confirm_latency_seconds", "Time from sending a message to its publisher confirm.", prometheus.ExponentialBuckets(0.0002, 2.5, 12)),
+		consumed:       vec("consumed_total", "Messages delivered to consumers, by queue.", "queue"),
+		acked:          vec("acked_total", "Messages acked, by queue (including those whose copies were republished).", "queue"),
+		redeclared:     counter("queues_redeclared_total", "Queues found gone (deleted under the running service) and declared again by a consumer."),
+		replayed:       counter("replayed_total", "Dead letters moved back to their original exchange."),
+		reconnects:     counter("reconnects_total", "Connections re-established after a loss."),
+		declareErrors:  counter("declare_errors_total", "Topology declarations the broker refused (for example a queue with other arguments)."),
+		ready:          telemetry.NewGauge(prefix+"ready", "1 while connected to the broker, else 0."),
+		nackReopens:    counter("channel_reopens_total", "Publisher channels closed and reopened after a run of nacks (a quorum queue's leader election)."),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.published, &m.returned, &m.redeclared, &m.replayed, &m.reconnects, &m.declareErrors, &m.nackReopens),

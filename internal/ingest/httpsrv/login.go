@@ -66,9 +66,7 @@ func newSessions(reg prometheus.Registerer) (*sessions, error) {
 	s := &sessions{byHash: map[[32]byte]time.Time{}, failures: map[string]*loginFailures{}, now: time.Now}
 	// The same counter as the ingest authentication's (internal/auth):
 	// registered there first in the service, shared here.
-	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "eventgrpc_auth_failures_total", Help: "Ingest requests refused by authentication, by reason.",
-	}, []string{"reason"})
+	cv := telemetry.NewCounterVec("eventgrpc_auth_failures_total", "Ingest requests refused by authentication, by reason.", "reason")
 	if err := telemetry.Register(reg, &cv); err != nil {
 		return nil, err
 	}

@@ -14,23 +14,8 @@ import (
 // An array of events is accepted too. Each event lands in branch_event; the
 // routing key on branch_event.tx is the event name made a routing-key word
 // (INSTALL, OPEN, PURCHASE, Video_Played).
-var branch = spec{
-	name:     "branch",
-	env:      "BRANCH",
-	path:     "/branch/event",
-	exchange: "branch_event.tx",
-	verify:   verifyToken,
-	parse:    parseBranch,
-	keyFrom:  "the name field",
-	idFrom:   "the message id",
-}
+var branch = tokenSpec("branch", "branch_event.tx", branchTable, "the name field", func(objs []object, hdr map[string]string) parsed {
+	return byKey(objs, hdr, func(o object) string { return word(text(o.doc, "name")) })
+})
 
 var branchTable = schema.BranchEventTable()
-
-func parseBranch(req *request) (parsed, error) {
-	objs, hdr, err := checkedObjects(req, "branch", branchTable)
-	if err != nil {
-		return parsed{}, err
-	}
-	return byKey(objs, hdr, func(o object) string { return word(text(o.doc, "name")) }), nil
-}

@@ -102,9 +102,9 @@ func fuzzOneTable(f *testing.F, provider string, parse func(*request) (parsed, e
 	})
 }
 
-func FuzzBranch(f *testing.F)  { fuzzOneTable(f, "branch", parseBranch, branchTable) }
-func FuzzGraphy(f *testing.F)  { fuzzOneTable(f, "graphy", parseGraphy, graphyTable) }
-func FuzzVidooly(f *testing.F) { fuzzOneTable(f, "vidooly", parseVidooly, vidoolyTable) }
+func FuzzBranch(f *testing.F)  { fuzzOneTable(f, "branch", branch.parse, branchTable) }
+func FuzzGraphy(f *testing.F)  { fuzzOneTable(f, "graphy", graphy.parse, graphyTable) }
+func FuzzVidooly(f *testing.F) { fuzzOneTable(f, "vidooly", vidooly.parse, vidoolyTable) }
 
 func FuzzWebEngage(f *testing.F) {
 	seed(f, "webengage")

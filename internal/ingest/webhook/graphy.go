@@ -13,23 +13,8 @@ import (
 //
 // Each event lands in graphy_event; the routing key on graphy_event.tx is
 // the event type, its dots kept as word separators.
-var graphy = spec{
-	name:     "graphy",
-	env:      "GRAPHY",
-	path:     "/graphy/event",
-	exchange: "graphy_event.tx",
-	verify:   verifyToken,
-	parse:    parseGraphy,
-	keyFrom:  "the event field",
-	idFrom:   "the message id",
-}
+var graphy = tokenSpec("graphy", "graphy_event.tx", graphyTable, "the event field", func(objs []object, hdr map[string]string) parsed {
+	return byKey(objs, hdr, func(o object) string { return words(text(o.doc, "event")) })
+})
 
 var graphyTable = schema.GraphyEventTable()
-
-func parseGraphy(req *request) (parsed, error) {
-	objs, hdr, err := checkedObjects(req, "graphy", graphyTable)
-	if err != nil {
-		return parsed{}, err
-	}
-	return byKey(objs, hdr, func(o object) string { return words(text(o.doc, "event")) }), nil
-}

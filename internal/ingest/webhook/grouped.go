@@ -1,6 +1,10 @@
 package webhook
 
-import "github.com/event-grpc/event-grpc/internal/schema"
+import (
+	"strings"
+
+	"github.com/event-grpc/event-grpc/internal/schema"
+)
 
 // checkedObjects reads the JSON objects of req's body (one, or an array)
 // and checks each against t, with provider's base headers; it returns the
@@ -26,4 +30,24 @@ func byKey(objs []object, hdr map[string]string, key func(object) string) parsed
 	}
 	p.events = len(objs)
 	return p
+}
+
+// tokenSpec is a provider verified by the shared token (verifyToken) that
+// posts JSON events to /<name>/event, configured by <NAME>_* variables,
+// whose events all land in table: a request's checked objects are made
+// into messages for exchange by route; keyFrom names where their routing
+// key comes from.
+func tokenSpec(name, exchange string, table *schema.Table, keyFrom string, route func(objs []object, hdr map[string]string) parsed) spec {
+	return spec{
+		name: name, env: strings.ToUpper(name), path: "/" + name + "/event", exchange: exchange,
+		verify: verifyToken,
+		parse: func(req *request) (parsed, error) {
+			objs, hdr, err := checkedObjects(req, name, table)
+			if err != nil {
+				return parsed{}, err
+			}
+			return route(objs, hdr), nil
+		},
+		keyFrom: keyFrom, idFrom: "the message id",
+	}
 }

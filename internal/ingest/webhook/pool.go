@@ -70,11 +70,8 @@ func (p *pool) run(ctx context.Context, exchange string, msgs []broker.Message) 
 // shutdown stops taking requests, lets the workers finish the queued ones
 // and waits for them within ctx. Safe to call twice.
 func (p *pool) shutdown(ctx context.Context) error {
-	p.w.Close()
-	select {
-	case <-p.w.Stopped():
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("webhook workers drain: %w", ctx.Err())
+	if err := p.w.Drain(ctx); err != nil {
+		return fmt.Errorf("webhook workers drain: %w", err)
 	}
+	return nil
 }

@@ -13,23 +13,8 @@ import (
 //
 // The request lands in vidooly_event as one message on vidooly_event.dx,
 // routing key "vidooly".
-var vidooly = spec{
-	name:     "vidooly",
-	env:      "VIDOOLY",
-	path:     "/vidooly/event",
-	exchange: "vidooly_event.dx",
-	verify:   verifyToken,
-	parse:    parseVidooly,
-	keyFrom:  "the routing key",
-	idFrom:   "the message id",
-}
+var vidooly = tokenSpec("vidooly", "vidooly_event.dx", vidoolyTable, "the routing key", func(objs []object, hdr map[string]string) parsed {
+	return parsed{msgs: []broker.Message{message("vidooly", "", objs, hdr)}, events: len(objs)}
+})
 
 var vidoolyTable = schema.VidoolyEventTable()
-
-func parseVidooly(req *request) (parsed, error) {
-	objs, hdr, err := checkedObjects(req, "vidooly", vidoolyTable)
-	if err != nil {
-		return parsed{}, err
-	}
-	return parsed{msgs: []broker.Message{message("vidooly", "", objs, hdr)}, events: len(objs)}, nil
-}

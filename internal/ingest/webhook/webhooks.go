@@ -58,8 +58,10 @@ type Webhooks struct {
 	now       func() time.Time
 	endpoints []*endpoint
 	own       dedupe.Store // the window New opened itself, closed by Shutdown
-	once      sync.Once
-	err       error
+	// windowLogs lets a window error be logged once a minute; each is counted.
+	windowLogs *telemetry.Every
+	once       sync.Once
+	err        error
 }
 
 type endpoint struct {
@@ -67,6 +69,9 @@ type endpoint struct {
 	cfg    Provider
 	pool   *pool
 	window dedupe.Deduper // nil: repeats are not looked for
+	// windowFailed counts and logs an error of the window's op (claim,
+	// commit, forget); set with window.
+	windowFailed func(op string, err error)
 }
 
 type metrics struct {
@@ -75,29 +80,20 @@ type metrics struct {
 	duplicates *prometheus.CounterVec
 	queued     *prometheus.GaugeVec
 	publish    *prometheus.HistogramVec
+	window     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_requests_total", Help: "Webhook requests answered, by provider and HTTP status.",
-		}, []string{"provider", "code"}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_events_total", Help: "Webhook events (JSON objects) made durable in the broker, by provider.",
-		}, []string{"provider"}),
-		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webhook_duplicates_total", Help: "Repeated webhook deliveries answered without publishing again, by provider.",
-		}, []string{"provider"}),
-		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "eventgrpc_webhook_queued", Help: "Webhook requests waiting for a publishing worker, by provider.",
-		}, []string{"provider"}),
-		publish: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_webhook_publish_seconds", Help: "Time to publish one webhook request and get the broker's confirm, by provider.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"provider"}),
+		requests:   telemetry.NewCounterVec("eventgrpc_webhook_requests_total", "Webhook requests answered, by provider and HTTP status.", "provider", "code"),
+		events:     telemetry.NewCounterVec("eventgrpc_webhook_events_total", "Webhook events (JSON objects) made durable in the broker, by provider.", "provider"),
+		duplicates: telemetry.NewCounterVec("eventgrpc_webhook_duplicates_total", "Repeated webhook deliveries answered without publishing again, by provider.", "provider"),
+		window:     telemetry.NewCounterVec("eventgrpc_webhook_window_errors_total", "Errors of the webhook de-duplication window, by operation (claim: the delivery was published unchecked; commit, forget).", "op"),
+		queued:     telemetry.NewGaugeVec("eventgrpc_webhook_queued", "Webhook requests waiting for a publishing worker, by provider.", "provider"),
+		publish:    telemetry.NewHistogramVec("eventgrpc_webhook_publish_seconds", "Time to publish one webhook request and get the broker's confirm, by provider.", prometheus.ExponentialBuckets(0.0005, 2, 14), "provider"),
 	}
 	if err := errors.Join(
-		telemetry.Register(reg, &m.requests, &m.events, &m.duplicates),
+		telemetry.Register(reg, &m.requests, &m.events, &m.duplicates, &m.window),
 		telemetry.Register(reg, &m.queued),
 		telemetry.Register(reg, &m.publish),
 	); err != nil {
@@ -120,7 +116,7 @@ func New(cfg Config, pub broker.Publisher, window dedupe.Deduper, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	w := &Webhooks{log: log, m: m, now: time.Now}
+	w := &Webhooks{log: log, m: m, now: time.Now, windowLogs: telemetry.NewEvery(time.Minute)}
 	switch {
 	case cfg.DedupeWindow == 0:
 		window = nil
@@ -139,6 +135,7 @@ func New(cfg Config, pub broker.Publisher, window dedupe.Deduper, log *slog.Logg
 		e.pool = newPool(pub, pc.Workers, pc.Queue, hint, w.m.queued.WithLabelValues(s.name), w.m.publish.WithLabelValues(s.name))
 		if s.dedupe {
 			e.window = window
+			e.windowFailed = func(op string, err error) { w.windowFailed(s.name, op, err) }
 		}
 		w.endpoints = append(w.endpoints, e)
 	}

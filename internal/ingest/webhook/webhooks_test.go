@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -696,6 +697,75 @@ func TestShopifyWindowSharedThroughRedis(t *testing.T) {
 	if na, nc := a.count("shopify_events_q"), c.count("shopify_events_q"); na != 1 || nc != 0 {
 		t.Fatalf("published %d and %d times, want 1 and 0", na, nc)
 	}
+}
+
+// redisAddr is the test Redis (REDIS_URL, default redis://127.0.0.1:6379).
+func redisAddr(t *testing.T) string {
+	u := cmp.Or(os.Getenv("REDIS_URL"), "redis://127.0.0.1:6379")
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("REDIS_URL: %v", err)
+	}
+	return o.Addr
+}
+
+// A window that fails does not fail a delivery: one whose claim failed is
+// published unchecked, and every failed claim, commit and forget is
+// counted by op.
+func TestShopifyWindowErrorsAreCounted(t *testing.T) {
+	b := make([]byte, 6)
+	rand.Read(b)
+	// The test's keys are claims only (never committed) and expire after
+	// the PendingTTL.
+	prefix := "eventgrpc:test:" + hex.EncodeToString(b) + ":"
+	openRedis := func() *dedupe.Redis {
+		r, err := dedupe.NewRedis(dedupe.Config{Window: time.Minute, PendingTTL: 2 * time.Second, RedisAddrs: []string{redisAddr(t)}, KeyPrefix: prefix, RedisTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	order := sample(t, "shopify/orders_create.json")
+	h := shopifyHeaders(t, order, shopifySecret)
+	failed := func(e *env, op string) float64 { return testutil.ToFloat64(e.wh.m.window.WithLabelValues(op)) }
+
+	// A closed client: the claim and then the commit fail; the delivery is
+	// published all the same.
+	closed := openRedis()
+	closed.Close()
+	e := newEnv(t, envOpts{cfg: secretConfig(), window: closed})
+	if a := e.post("/shopify/event", nil, order, h); a.code != http.StatusOK || strings.Contains(a.body, "duplicate") {
+		t.Fatalf("delivery: %d %s", a.code, a.body)
+	}
+	if n := e.count("shopify_events_q"); n != 1 {
+		t.Fatalf("shopify_events_q holds %d messages, want 1", n)
+	}
+	if c, m, f := failed(e, "claim"), failed(e, "commit"), failed(e, "forget"); c != 1 || m != 1 || f != 0 {
+		t.Fatalf("claim, commit, forget errors counted %v %v %v, want 1 1 0", c, m, f)
+	}
+
+	// The window fails while the delivery is published, and the publish
+	// fails: the claim cannot be released.
+	r := openRedis()
+	e = newEnv(t, envOpts{cfg: secretConfig(), window: r, wrap: func(broker.Publisher) broker.Publisher {
+		return closeThenFail{r}
+	}})
+	if a := e.post("/shopify/event", nil, order, h); a.code != http.StatusServiceUnavailable {
+		t.Fatalf("failed publish answered %d: %s", a.code, a.body)
+	}
+	if c, m, f := failed(e, "claim"), failed(e, "commit"), failed(e, "forget"); c != 0 || m != 0 || f != 1 {
+		t.Fatalf("claim, commit, forget errors counted %v %v %v, want 0 0 1", c, m, f)
+	}
+}
+
+// closeThenFail is a broker that is down whose publish also closes a
+// Redis window.
+type closeThenFail struct{ r *dedupe.Redis }
+
+func (c closeThenFail) Publish(context.Context, string, []broker.Message) error {
+	c.r.Close()
+	return fmt.Errorf("%w: test", broker.ErrUnavailable)
 }
 
 // Each refusal has its status, and a refused request publishes nothing.

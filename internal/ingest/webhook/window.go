@@ -31,7 +31,7 @@ func windowKey(provider, id string) string { return "webhook:" + provider + ":" 
 // request is still publishing (InFlight) is published again rather than
 // answered as a duplicate — that publish may yet fail; the broker and
 // storage de-duplicate on the message id. So is one the window could not
-// be asked about.
+// be asked about; that error is counted and logged (windowFailed).
 func (e *endpoint) claim(ctx context.Context, id string) (key string, dup, claimed bool) {
 	if e.window == nil || id == "" {
 		return "", false, false
@@ -39,6 +39,7 @@ func (e *endpoint) claim(ctx context.Context, id string) (key string, dup, claim
 	key = windowKey(e.name, id)
 	states, err := e.window.Claim(ctx, []string{key}, nil)
 	if err != nil {
+		e.windowFailed("claim", err)
 		return key, false, false
 	}
 	return key, states[0] == dedupe.Done, states[0] == dedupe.New
@@ -47,8 +48,11 @@ func (e *endpoint) claim(ctx context.Context, id string) (key string, dup, claim
 // settle tells the window how the publish of a claimed key ended: a
 // confirmed delivery is remembered for the window; a failed one is
 // released when this request claimed it (a claim of another request is
-// that request's to settle). dedupe.Layered counts its own failures and
-// never returns one, so errors are not reported here.
+// that request's to settle). An error is counted and logged: after a
+// failed Commit a repeat of the delivery is published again; after a
+// failed Forget a repeat finds it in flight, and is published, until the
+// claim expires.
+// dedupe.Layered counts its own Redis failures and never returns one.
 func (e *endpoint) settle(ctx context.Context, key string, claimed bool, published error) {
 	if key == "" {
 		return
@@ -56,9 +60,22 @@ func (e *endpoint) settle(ctx context.Context, key string, claimed bool, publish
 	ctx = context.WithoutCancel(ctx)
 	switch {
 	case published == nil:
-		e.window.Commit(ctx, []string{key}, nil)
+		if err := e.window.Commit(ctx, []string{key}, nil); err != nil {
+			e.windowFailed("commit", err)
+		}
 	case claimed:
-		e.window.Forget(ctx, []string{key})
+		if err := e.window.Forget(ctx, []string{key}); err != nil {
+			e.windowFailed("forget", err)
+		}
+	}
+}
+
+// windowFailed counts an error of the window's op and logs it at warn, at
+// most once a minute.
+func (w *Webhooks) windowFailed(provider, op string, err error) {
+	w.m.window.WithLabelValues(op).Inc()
+	if held, ok := w.windowLogs.Allow(w.now()); ok {
+		w.log.Warn("webhook: the de-duplication window failed", "provider", provider, "op", op, "err", err, "errors_not_logged", held)
 	}
 }
 

@@ -1,7 +1,6 @@
 package clickhouse
 
 import (
-	"errors"
 	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -59,12 +58,12 @@ var throttledCodes = map[int32]bool{
 // raised is permanent — the data of the statement is at fault, and Write
 // splits the batch to find the rows. An error already classified keeps its
 // class.
+//
+// Anything else (connection trouble, a timeout or cancelled context, no
+// free connection in time, a driver state error, a closed pool) is not
+// about the data: transient, the default class.
 func classify(err error) error {
-	if !sink.Unclassified(err) {
-		return err
-	}
-	var ex *ch.Exception
-	if errors.As(err, &ex) {
+	return sink.ClassifyBy(err, func(ex *ch.Exception) error {
 		switch {
 		case ex.Code == 252 && strings.Contains(ex.Message, "partitions for single INSERT"):
 			// The batch spans more months than the server takes in one
@@ -76,9 +75,5 @@ func classify(err error) error {
 			return fault.Transient(err)
 		}
 		return fault.Permanent(err)
-	}
-	// Anything else (connection trouble, a timeout or cancelled context, no
-	// free connection in time, a driver state error, a closed pool) is not
-	// about the data: transient, the default class.
-	return fault.Transient(err)
+	})
 }

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -61,30 +62,15 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Host == "" {
-		c.Host = "127.0.0.1"
-	}
-	if c.Port == 0 {
-		c.Port = 9000
-	}
-	if c.User == "" {
-		c.User = "default"
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.MaxOpenConns <= 0 {
-		c.MaxOpenConns = 10
-	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = 5 * time.Second
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = 60 * time.Second
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 2 * time.Minute
-	}
+	c.Host = cmp.Or(c.Host, "127.0.0.1")
+	c.Port = cmp.Or(c.Port, 9000)
+	c.User = cmp.Or(c.User, "default")
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	// A negative bound is no bound given: the default.
+	c.MaxOpenConns = cmp.Or(max(c.MaxOpenConns, 0), 10)
+	c.DialTimeout = cmp.Or(max(c.DialTimeout, 0), 5*time.Second)
+	c.ReadTimeout = cmp.Or(max(c.ReadTimeout, 0), 60*time.Second)
+	c.WriteTimeout = cmp.Or(max(c.WriteTimeout, 0), 2*time.Minute)
 	return c
 }
 

@@ -7,10 +7,7 @@ import "github.com/event-grpc/event-grpc/internal/query"
 // EXISTS, and hold no second statement (a ';' outside quotes and comments
 // other than a trailing one). The server's readonly=1 is the second line
 // of defence (see Query).
-func ReadOnly(q string) error {
-	_, err := syntax.Statement(q)
-	return err
-}
+func ReadOnly(q string) error { return syntax.Check(q) }
 
 // syntax is ClickHouse's SQL as the query endpoint reads it: quotes '…',
 // "…" and `…`, backslash escapes in all of them, comments that do not

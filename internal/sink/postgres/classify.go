@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,11 +24,7 @@ import (
 // Errors of any other class are transient too: nothing says the rows are
 // at fault. An error already classified keeps its class.
 func classify(err error) error {
-	if !sink.Unclassified(err) {
-		return err
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	return sink.ClassifyBy(err, func(pe *pgconn.PgError) error {
 		switch {
 		case strings.HasPrefix(pe.Code, "22"), strings.HasPrefix(pe.Code, "23"):
 			return fault.Permanent(err)
@@ -37,8 +32,5 @@ func classify(err error) error {
 			return fault.Throttled(err, sink.ThrottleHint)
 		}
 		return fault.Transient(err)
-	}
-	// Anything else (connection trouble, a timeout or cancelled context, a
-	// closed pool) is not about the data: transient.
-	return fault.Transient(err)
+	})
 }

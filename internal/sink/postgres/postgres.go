@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,43 +54,18 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Host == "" {
-		c.Host = "127.0.0.1"
-	}
-	if c.Port == 0 {
-		c.Port = 5432
-	}
-	if c.User == "" {
-		c.User = "postgres"
-	}
-	if c.DB == "" {
-		c.DB = "postgres"
-	}
-	if c.Schema == "" {
-		c.Schema = "public"
-	}
-	if c.SSLMode == "" {
-		c.SSLMode = "prefer"
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = 20
-	}
-	if c.MinConns < 0 {
-		c.MinConns = 0
-	}
-	if c.MinConns == 0 {
-		c.MinConns = 10
-	}
-	c.MinConns = min(c.MinConns, c.MaxConns)
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 5 * time.Second
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 2 * time.Minute
-	}
+	c.Host = cmp.Or(c.Host, "127.0.0.1")
+	c.Port = cmp.Or(c.Port, 5432)
+	c.User = cmp.Or(c.User, "postgres")
+	c.DB = cmp.Or(c.DB, "postgres")
+	c.Schema = cmp.Or(c.Schema, "public")
+	c.SSLMode = cmp.Or(c.SSLMode, "prefer")
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	// A negative bound is no bound given: the default.
+	c.MaxConns = cmp.Or(max(c.MaxConns, 0), 20)
+	c.MinConns = min(cmp.Or(max(c.MinConns, 0), 10), c.MaxConns)
+	c.ConnectTimeout = cmp.Or(max(c.ConnectTimeout, 0), 5*time.Second)
+	c.WriteTimeout = cmp.Or(max(c.WriteTimeout, 0), 2*time.Minute)
 	return c
 }
 

@@ -8,10 +8,7 @@ import "github.com/event-grpc/event-grpc/internal/query"
 // comments other than a trailing one). The READ ONLY transaction and the
 // extended protocol (one statement per query) are the second line of
 // defence.
-func ReadOnly(q string) error {
-	_, err := syntax.Statement(q)
-	return err
-}
+func ReadOnly(q string) error { return syntax.Check(q) }
 
 // syntax is PostgreSQL's SQL as the query endpoint reads it: '…' strings
 // (a doubled quote for a quote; backslash escapes only in E'…'), "…"

@@ -1,6 +1,7 @@
 package webengage
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,30 +63,13 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Retries == 0 {
-		c.Retries = DefaultRetries
-	}
-	if c.Retries < 0 {
-		c.Retries = 0
-	}
-	if c.Backoff == (backoff.Policy{}) {
-		c.Backoff = DefaultBackoff
-	}
-	if c.MaxRetryAfter == 0 {
-		c.MaxRetryAfter = DefaultMaxRetryAfter
-	}
-	if c.Remember == 0 {
-		c.Remember = DefaultRemember
-	}
-	if c.RememberFor == 0 {
-		c.RememberFor = DefaultRememberFor
-	}
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.Retries = max(cmp.Or(c.Retries, DefaultRetries), 0) // negative: none
+	c.Backoff = cmp.Or(c.Backoff, DefaultBackoff)
+	c.MaxRetryAfter = cmp.Or(c.MaxRetryAfter, DefaultMaxRetryAfter)
+	c.Remember = cmp.Or(c.Remember, DefaultRemember)
+	c.RememberFor = cmp.Or(c.RememberFor, DefaultRememberFor)
 	return c
 }
 

@@ -477,28 +477,13 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		configErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webengage_config_errors_total", Help: "WebEngage answers 401, 403 or 404 (a wrong API key or URL): the queue's batch is held, not dead-lettered. Alert on any increase.",
-		}, []string{"api", "account", "code"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webengage_requests_total", Help: "WebEngage API requests, by API, account and answer class (2xx, 4xx, 429, 5xx, error).",
-		}, []string{"api", "account", "class"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webengage_retries_total", Help: "WebEngage API requests retried in process after a transient failure.",
-		}, []string{"api", "account"}),
-		retryAfterWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webengage_retry_after_waits_total", Help: "Retries that waited the Retry-After WebEngage asked for.",
-		}, []string{"api", "account"}),
-		retryAfterSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webengage_retry_after_seconds_total", Help: "Seconds waited on WebEngage's Retry-After.",
-		}, []string{"api", "account"}),
-		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "eventgrpc_webengage_request_seconds", Help: "Time of one WebEngage API request.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}, []string{"api", "account"}),
-		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eventgrpc_webengage_deliveries_total", Help: "WebEngage API calls by queue and outcome (sent, skipped as sent before, failed, held, malformed).",
-		}, []string{"queue", "outcome"}),
+		configErrors:      telemetry.NewCounterVec("eventgrpc_webengage_config_errors_total", "WebEngage answers 401, 403 or 404 (a wrong API key or URL): the queue's batch is held, not dead-lettered. Alert on any increase.", "api", "account", "code"),
+		requests:          telemetry.NewCounterVec("eventgrpc_webengage_requests_total", "WebEngage API requests, by API, account and answer class (2xx, 4xx, 429, 5xx, error).", "api", "account", "class"),
+		retries:           telemetry.NewCounterVec("eventgrpc_webengage_retries_total", "WebEngage API requests retried in process after a transient failure.", "api", "account"),
+		retryAfterWaits:   telemetry.NewCounterVec("eventgrpc_webengage_retry_after_waits_total", "Retries that waited the Retry-After WebEngage asked for.", "api", "account"),
+		retryAfterSeconds: telemetry.NewCounterVec("eventgrpc_webengage_retry_after_seconds_total", "Seconds waited on WebEngage's Retry-After.", "api", "account"),
+		seconds:           telemetry.NewHistogramVec("eventgrpc_webengage_request_seconds", "Time of one WebEngage API request.", prometheus.ExponentialBuckets(0.005, 2, 12), "api", "account"),
+		deliveries:        telemetry.NewCounterVec("eventgrpc_webengage_deliveries_total", "WebEngage API calls by queue and outcome (sent, skipped as sent before, failed, held, malformed).", "queue", "outcome"),
 	}
 	if err := errors.Join(
 		telemetry.Register(reg, &m.configErrors, &m.requests, &m.retries, &m.retryAfterWaits, &m.retryAfterSeconds, &m.deliveries),
