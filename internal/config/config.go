@@ -33,7 +33,7 @@ type Config struct {
 	DataDir string
 	// MemoryLimit is the process's memory budget in bytes (MEMORY_LIMIT,
 	// e.g. 512MiB, 4GiB; 0: none; default 90% of the container's limit,
-	// else a quarter of the machine's memory, at most 512 MiB). The
+	// else a quarter of the machine's memory, at most 768 MiB). The
 	// embedded store's buffer pool, the Go heap's soft limit, the ingest
 	// and landing byte budgets, the in-process dedupe window and the
 	// embedded broker's per-stream buffer are carved from it unless their

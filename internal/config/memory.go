@@ -68,10 +68,16 @@ func defaultMemoryLimit(files []string, meminfo string) (limit int64, source str
 
 // defaultBudgetCap bounds the budget the process picks for itself outside
 // a container limit: enough for the embedded broker and store at the
-// default bench's rate on 2 cores (see MEMORY_LIMIT in the README for
-// what it measured), small enough to sit beside other services on a VM.
-// A machine with more to give gets it by setting MEMORY_LIMIT.
-const defaultBudgetCap = 512 << 20
+// default bench's rate on 2 cores at the CPU per event of no budget, small
+// enough to sit beside other services on a VM. Measured (16 clients, batch
+// 50, alternating runs): at 768 MiB the Go heap's soft limit (352 MiB) sits
+// above the twice-the-live-set (~150 MiB) the GC aims at anyway, so the GC
+// runs as often as without a budget (0.3 cycles per 10k events) and the
+// CPU per event is that of no budget; at 512 MiB the soft limit (192 MiB)
+// is barely above the live set, the GC ran 3-4 times as often and an event
+// cost 1.2-1.3x the CPU. A machine with more to give gets it by setting
+// MEMORY_LIMIT.
+const defaultBudgetCap = 768 << 20
 
 // physicalMemory is MemTotal from a /proc/meminfo-shaped file, in bytes;
 // 0 when it cannot be read.

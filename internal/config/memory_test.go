@@ -44,7 +44,7 @@ func TestMemoryBudget(t *testing.T) {
 
 // Without MEMORY_LIMIT the budget is 90% of the container's memory limit
 // (cgroup v2 or v1); outside a container that sets one, a quarter of
-// physical memory (MemTotal in /proc/meminfo) capped at 512 MiB, and the
+// physical memory (MemTotal in /proc/meminfo) capped at 768 MiB, and the
 // cap when meminfo cannot be read.
 func TestMemoryLimitFromContainer(t *testing.T) {
 	dir := t.TempDir()
@@ -66,11 +66,11 @@ func TestMemoryLimitFromContainer(t *testing.T) {
 	}{
 		{"v2 limit", []string{write("v2", "536870912\n"), write("v1", "1073741824\n")}, large, 536870912 / 10 * 9},
 		{"v1 limit", []string{absent, write("v1b", "1073741824\n")}, large, 1073741824 / 10 * 9},
-		{"v2 max, large machine: capped", []string{write("v2max", "max\n")}, large, 512 << 20},
+		{"v2 max, large machine: capped", []string{write("v2max", "max\n")}, large, 768 << 20},
 		{"v1 unlimited, small machine: a quarter", []string{write("v1huge", "9223372036854771712\n")}, small, 1013556 << 10 / 4},
 		{"no cgroup files", []string{absent}, small, 1013556 << 10 / 4},
-		{"no meminfo either", []string{absent}, absent, 512 << 20},
-		{"unreadable meminfo", []string{absent}, write("meminfo-bad", "MemTotal: lots\n"), 512 << 20},
+		{"no meminfo either", []string{absent}, absent, 768 << 20},
+		{"unreadable meminfo", []string{absent}, write("meminfo-bad", "MemTotal: lots\n"), 768 << 20},
 	} {
 		if got, _ := defaultMemoryLimit(tc.files, tc.meminfo); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
@@ -135,13 +135,13 @@ func TestZeroConfigBudgetIsCarved(t *testing.T) {
 		want    want
 		from    string
 	}{
-		{"24 GiB machine: the 512 MiB cap", meminfo("24g", "25165824"), nil,
-			want{512 << 20, 192 << 20, 64 << 20, 8 << 20, 65536, 32 << 20, "128MiB", "64MiB"}, "default cap"},
+		{"24 GiB machine: the 768 MiB cap", meminfo("24g", "25165824"), nil,
+			want{768 << 20, 352 << 20, 64 << 20, 12 << 20, 98304, 48 << 20, "192MiB", "96MiB"}, "default cap"},
 		{"1 GiB machine: a quarter", meminfo("1g", "1048576"), nil,
 			want{256 << 20, 64 << 20, 32 << 20, 4 << 20, 32768, 16 << 20, "64MiB", "32MiB"}, "physical memory / 4"},
 		{"own settings win", meminfo("24g-b", "25165824"),
 			map[string]string{"INGEST_MAX_INFLIGHT_BYTES": "1000000", "LANDING_MAX_INFLIGHT_BYTES": "2MiB", "DEDUPE_LOCAL_MAX_ITEMS": "5000"},
-			want{512 << 20, 192 << 20, 1000000, 2 << 20, 5000, 32 << 20, "128MiB", "64MiB"}, "default cap"},
+			want{768 << 20, 352 << 20, 1000000, 2 << 20, 5000, 48 << 20, "192MiB", "96MiB"}, "default cap"},
 		{"MEMORY_LIMIT=0: no budget, the fixed defaults", meminfo("24g-c", "25165824"), map[string]string{"MEMORY_LIMIT": "0"},
 			want{0, 0, 64 << 20, 16 << 20, 250_000, 0, "256MiB", "128MiB"}, "MEMORY_LIMIT"},
 	} {
