@@ -65,7 +65,12 @@ func clusterScenarios() []clusterScenario {
 		// Full only for now: in one of three runs two acked AliasEvents
 		// reached the `event` table but not `aliases` when the node
 		// leading the quorum queues was killed (an open defect; the
-		// broker-level leader test, TestClusterLeaderKilled, loses nothing).
+		// broker-level leader test, TestClusterLeaderKilled, loses nothing,
+		// also with every message routed to two quorum queues). Seen again
+		// with quorum leaders being moved (rabbit_amqqueue:rebalance) just
+		// before the kill: 3 acked events missing from `screens` and
+		// `pages`, ingested 0.7-2.1 s after the kill, on the reconnected
+		// instances; on no replica, not held by the broker.
 		// A run that misses events logs where they are (explainClusterMiss).
 		{name: "rabbitmq_leader", broker: "rabbitmq", fullOnly: true, short: short, full: full, disturb: func(t *testing.T, c *clusterRun) func() {
 			n := cluster(t, "node.sh", "rabbitmq", "leader", clusterEvents, c.vhost)

@@ -142,24 +142,29 @@ func clusterTopology(t testing.TB, queueType string) *topology.Topology {
 }
 
 // TestClusterLeaderKilled publishes without pause while the node leading
-// the quorum queue is killed with SIGKILL: publishing resumes on the
+// the quorum queues is killed with SIGKILL: publishing resumes on the
 // other nodes within seconds, and every message the broker confirmed is in
-// the queue afterwards. The first address names no server, so connecting
-// fails over from the start.
+// each queue the exchange routes it to afterwards (two queues here, as an
+// event goes to the event queue and to its type's queue). The first
+// address names no server, so connecting fails over from the start.
 func TestClusterLeaderKilled(t *testing.T) {
 	ensureCluster(t)
 	top := clusterTopology(t, "")
+	top.Queues = append(top.Queues, testQueue(top.Queues[0].Name+".also", top.Exchanges[0].Name, "#"))
 	q := top.Queues[0]
 	urls := append([]string{URL("127.0.0.1", 5799, "guest", "guest", "/")}, clusterURLs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := New(Config{URLs: urls, Topology: top, Heartbeat: 2 * time.Second})
 	componenttest.Start(t, ctx, b, err)
-	if got := queueTypes(t)[q.Name]; got != topology.QueueQuorum {
-		t.Fatalf("queue %s is %q; several addresses should make it quorum", q.Name, got)
-	}
-	if got := queueTypes(t)[q.ErrorQueue()]; got != topology.QueueQuorum {
-		t.Fatalf("error queue %s is %q, want quorum", q.ErrorQueue(), got)
+	types := queueTypes(t)
+	for _, q := range top.Queues {
+		if got := types[q.Name]; got != topology.QueueQuorum {
+			t.Fatalf("queue %s is %q; several addresses should make it quorum", q.Name, got)
+		}
+		if got := types[q.ErrorQueue()]; got != topology.QueueQuorum {
+			t.Fatalf("error queue %s is %q, want quorum", q.ErrorQueue(), got)
+		}
 	}
 
 	flood := brokertest.StartFlood(b, top.Exchanges[0].Name, func(i int) []broker.Message {
@@ -180,29 +185,31 @@ func TestClusterLeaderKilled(t *testing.T) {
 	if len(res.Acked) == 0 {
 		t.Fatal("nothing was confirmed")
 	}
-	// Every confirmed message is in the queue.
+	// Every confirmed message is in each queue.
 	conn := clusterConn(t)
 	defer conn.Close()
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
-	for {
-		d, ok, err := ch.Get(q.Name, true)
-		if err != nil {
-			t.Fatalf("get: %v", err)
+	for _, q := range top.Queues {
+		seen := map[string]int{}
+		for {
+			d, ok, err := ch.Get(q.Name, true)
+			if err != nil {
+				t.Fatalf("get: %v", err)
+			}
+			if !ok {
+				break
+			}
+			seen[string(d.Body)]++
 		}
-		if !ok {
-			break
+		lost, dup := res.Compare(seen)
+		t.Logf("scenario=rabbitmq_leader queue=%s attempts=%d acked=%d in_queue=%d lost=%d broker_duplicates=%d outage_s=%.2f",
+			q.Name, res.Calls, len(res.Acked), len(seen), lost, dup, res.Outage.Seconds())
+		if lost > 0 {
+			t.Errorf("%d confirmed messages are not in queue %s", lost, q.Name)
 		}
-		seen[string(d.Body)]++
-	}
-	lost, dup := res.Compare(seen)
-	t.Logf("scenario=rabbitmq_leader attempts=%d acked=%d in_queue=%d lost=%d broker_duplicates=%d outage_s=%.2f",
-		res.Calls, len(res.Acked), len(seen), lost, dup, res.Outage.Seconds())
-	if lost > 0 {
-		t.Fatalf("%d confirmed messages are not in the queue", lost)
 	}
 	if res.Outage > 10*time.Second {
 		t.Fatalf("publishing stopped for %s after the leader was killed", res.Outage)
